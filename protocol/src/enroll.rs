@@ -1,0 +1,46 @@
+use crate::{DeviceId, GroupId, LocationId, OrganisationId};
+use serde::{Deserialize, Serialize};
+
+/// `POST /api/v1/enroll`: the device trades a one-time enrollment code for its
+/// own credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The code as shown to the location manager, e.g. `K7QM-2XPD` (case and dashes are ignored).
+    pub code: String,
+    /// A name for the device list, e.g. "Scherm Dolfijnen".
+    pub device_name: String,
+    /// The kiosk's version, shown in the device list.
+    pub app_version: String,
+}
+
+/// Answer to a successful enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub device_id: DeviceId,
+    /// The device's secret. Shown once; the server keeps only its hash. Sent
+    /// afterwards as `Authorization: Bearer <secret>` and as the MQTT password.
+    pub device_secret: String,
+    pub group: GroupInfo,
+    pub mqtt: MqttConnectInfo,
+}
+
+/// The group a device serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInfo {
+    pub id: GroupId,
+    pub name: String,
+    pub location_id: LocationId,
+    pub location_name: String,
+    pub organisation_id: OrganisationId,
+    pub organisation_name: String,
+}
+
+/// Where and how the device reaches the MQTT doorbell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MqttConnectInfo {
+    /// Host the device connects to (empty: the same host as the HTTP API).
+    pub host: String,
+    pub port: u16,
+    /// The device's topic prefix, `kring/v1/devices/{device_id}`.
+    pub topic_prefix: String,
+}

@@ -1,0 +1,41 @@
+//! kring-protocol: the wire types spoken between the group-room device and the
+//! central server.
+//!
+//! **Architecture Invariant:** this crate holds serde types and pure functions
+//! only. It has no IO dependencies (no tokio, reqwest, axum, rusqlite), so both
+//! ends can depend on it and nothing else is shared.
+//!
+//! Every request and response carries the API version in the
+//! [`API_VERSION_HEADER`] header; a peer that speaks another version gets a
+//! [`ErrorCode::ApiVersionMismatch`] error instead of a parse failure.
+
+mod consent;
+mod enroll;
+mod error;
+mod feed;
+mod ids;
+pub mod mqtt;
+mod push;
+mod version;
+
+pub use consent::{Audience, ConsentedChild, HiddenReason, PhotoConsent, decide_audience};
+pub use enroll::{EnrollRequest, EnrollResponse, GroupInfo, MqttConnectInfo};
+pub use error::{ApiError, ErrorCode};
+pub use feed::{
+    Absence, AbsenceReason, Change, ChangeKind, Child, Cursor, FeedPage, Message, MessageAuthor,
+    MessageThread, ParentDiaryEntry, PartOfDay, Staff, StaffRole, Weekday,
+};
+pub use ids::*;
+pub use push::{
+    BabyFields, Feeding, FeedingKind, Mood, Nappy, NappyKind, PhotoItem, PushItem, PushReceipt,
+    ReadReceiptItem, Sleep, StaffDiaryItem, StaffMessageItem,
+};
+pub use version::{API_VERSION, API_VERSION_HEADER, VersionCheck, check_version};
+
+/// Header that carries the idempotency key (the item's UUIDv7) on pushes.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+/// Upload metadata key (tus `Upload-Metadata`) carrying the photo's SHA-256 (hex).
+pub const UPLOAD_META_SHA256: &str = "sha256";
+/// Upload metadata key carrying the photo item id the upload belongs to.
+pub const UPLOAD_META_PHOTO_ID: &str = "photo_id";
