@@ -1,0 +1,684 @@
+//! Embedded MQTT broker (rmqtt) with per-device auth and topic ACLs.
+//!
+//! MQTT is only the doorbell: the server publishes a QoS 1 [`Nudge`] to
+//! `kring/v1/devices/{id}/nudge` and the device then pulls over HTTP.
+//!
+//! Two ways to run it:
+//! - [`Broker::start_embedded`]: an rmqtt broker inside this process. Every
+//!   decision is made by our hooks: login (username = client id = device id,
+//!   password = device secret checked by [`DeviceAuth`]), the Last Will topic,
+//!   and every subscribe and publish (only where
+//!   [`mqtt::device_may_use_topic`] allows). Presence is reported to
+//!   [`DeviceAuth::presence_changed`].
+//! - [`Broker::connect_external`]: the server is a plain client of an
+//!   external broker (Mosquitto/EMQX) and only publishes nudges; that broker
+//!   enforces the same rule through its HTTP auth hooks.
+//!
+//! rmqtt 0.24 is pinned (`=0.24.0`): `SessionState::forwards` and
+//! `Entry::kick` are internal API.
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use kring_protocol::DeviceId;
+use kring_protocol::mqtt::{self, Nudge};
+use rmqtt::codec::v5::SubscribeAckReason;
+use rmqtt::context::ServerContext;
+use rmqtt::hook::{Handler, HookManager, HookResult, Parameter, Register, ReturnType, Type};
+use rmqtt::server::MqttServer;
+use rmqtt::session::{Session, SessionState};
+use rmqtt::shared::{Entry, Shared};
+use rmqtt::types::{
+    AuthResult, ClientId, CodecPublish, ConnectInfo, From as MsgFrom, Id, LastWill, Publish,
+    PublishAclResult, QoS, SubscribeAclResult,
+};
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, warn};
+
+/// Upper bound for handing one nudge to the broker.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Upper bound for closing one session (rmqtt itself waits at most 5 s).
+const KICK_TIMEOUT: Duration = Duration::from_secs(7);
+/// Upper bound for the first CONNACK of an external broker.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Client id of the in-process publisher (nudges), as seen by rmqtt hooks.
+const SERVER_CLIENT_ID: &str = "kring-server";
+/// Requests the external client may queue while (re)connecting.
+const EXTERNAL_QUEUE: usize = 256;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Errors of the MQTT broker module.
+#[derive(Debug, Error)]
+pub enum BrokerError {
+    /// The embedded broker could not bind its listener.
+    #[error("cannot listen for MQTT on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: BoxError,
+    },
+    /// The external broker URL is not usable.
+    #[error("invalid MQTT broker URL")]
+    InvalidUrl(#[source] rumqttc::OptionError),
+    /// The external broker refused the connection or could not be reached.
+    #[error("cannot connect to the MQTT broker at {broker}")]
+    Connect {
+        broker: String,
+        #[source]
+        source: rumqttc::ConnectionError,
+    },
+    /// The external broker did not answer the CONNECT in time.
+    #[error("no answer from the MQTT broker at {broker} within {timeout:?}")]
+    ConnectTimeout { broker: String, timeout: Duration },
+    /// A nudge payload could not be encoded.
+    #[error("cannot encode the nudge payload")]
+    Encode(#[from] serde_json::Error),
+    /// The broker did not take the nudge.
+    #[error("nudge for device {device} not published: {reason}")]
+    Publish { device: DeviceId, reason: String },
+}
+
+/// What the broker asks the server about devices. Implemented by the server's database layer.
+///
+/// Both methods are called on tokio's blocking thread pool, so they may do
+/// blocking I/O (SQLite). `presence_changed` calls arrive in the order the
+/// broker saw the events.
+pub trait DeviceAuth: Send + Sync + 'static {
+    /// True when `device` exists, is not revoked and `secret` is its credential.
+    fn authenticate(&self, device: &DeviceId, secret: &str) -> bool;
+    /// A device's MQTT connection came up (true) or went down (false).
+    fn presence_changed(&self, device: &DeviceId, online: bool);
+}
+
+/// Settings of the embedded broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// TCP address of the MQTT listener; port 0 picks a free port
+    /// (see [`Broker::local_addr`]).
+    pub listen: SocketAddr,
+}
+
+/// Handle to the MQTT broker: embedded rmqtt or a client of an external
+/// broker. Cheap to clone; all clones share one broker.
+#[derive(Clone)]
+pub struct Broker {
+    inner: Arc<Inner>,
+}
+
+enum Inner {
+    Embedded(Embedded),
+    External(External),
+}
+
+struct Embedded {
+    scx: ServerContext,
+    local_addr: SocketAddr,
+    server_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct External {
+    /// `host:port`, for logs (the URL itself could carry credentials).
+    broker: String,
+    client_id: String,
+    client: rumqttc::AsyncClient,
+    event_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let task = match self {
+            Inner::Embedded(e) => lock(&e.server_task).take(),
+            Inner::External(e) => lock(&e.event_task).take(),
+        };
+        if let Some(task) = task {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for Broker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.inner.as_ref() {
+            Inner::Embedded(e) => f
+                .debug_struct("Broker")
+                .field("kind", &"embedded")
+                .field("local_addr", &e.local_addr)
+                .finish(),
+            Inner::External(e) => f
+                .debug_struct("Broker")
+                .field("kind", &"external")
+                .field("broker", &e.broker)
+                .field("client_id", &e.client_id)
+                .finish(),
+        }
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Broker {
+    /// Starts the embedded rmqtt broker on `cfg.listen`.
+    ///
+    /// Each call builds its own rmqtt `ServerContext`, so several brokers can
+    /// run in one process (tests do).
+    pub async fn start_embedded(
+        cfg: BrokerConfig,
+        auth: Arc<dyn DeviceAuth>,
+    ) -> Result<Broker, BrokerError> {
+        // The busy check refuses logins when the host's CPU load is above
+        // 90 %, through a process-global cache: not wanted for a handful of
+        // devices, and it makes logins depend on unrelated load.
+        let scx = ServerContext::new().busy_check_enable(false).build().await;
+
+        let hooks = Hooks::new(auth);
+        let register = scx.extends.hook_mgr().register();
+        for typ in [
+            Type::ClientAuthenticate,
+            Type::ClientSubscribeCheckAcl,
+            Type::MessagePublishCheckAcl,
+            Type::ClientConnected,
+            Type::ClientDisconnected,
+        ] {
+            register.add(typ, Box::new(hooks.clone())).await;
+        }
+        register.start().await;
+
+        let listen_err = |source: rmqtt::Error| BrokerError::Listen {
+            addr: cfg.listen,
+            source: source.into(),
+        };
+        let listener = rmqtt::net::Builder::new()
+            .name("kring/tcp")
+            .laddr(cfg.listen)
+            .reuseaddr(Some(true))
+            .nodelay(true)
+            // Anonymous logins must reach our hook, which refuses them.
+            .allow_anonymous(false)
+            .max_clientid_len(64)
+            .max_packet_size(64 * 1024)
+            .handshake_timeout(Duration::from_secs(10))
+            .bind()
+            .and_then(|l| l.tcp())
+            .map_err(listen_err)?;
+        let local_addr = listener.local_addr().map_err(listen_err)?;
+
+        // `listener_by_id`: the default id is the configured port, 0 here.
+        let server = MqttServer::new(scx.clone())
+            .listener_by_id(listener, local_addr.port())
+            .build();
+        // Not `MqttServer::start`: it calls `process::exit` on failure.
+        let server_task = tokio::spawn(async move {
+            match server.run().await {
+                Ok(()) => warn!(%local_addr, "embedded MQTT listener stopped"),
+                Err(e) => error!(%local_addr, error = %e, "embedded MQTT listener failed"),
+            }
+        });
+        info!(%local_addr, "embedded MQTT broker listening");
+
+        Ok(Broker {
+            inner: Arc::new(Inner::Embedded(Embedded {
+                scx,
+                local_addr,
+                server_task: Mutex::new(Some(server_task)),
+            })),
+        })
+    }
+
+    /// Connect to an external broker (Mosquitto/EMQX) as the server's own client, url like mqtt://host:port, with username/password; used only to publish nudges.
+    ///
+    /// Returns once the broker accepted the login; afterwards the client
+    /// reconnects by itself (nudges published while it is away are queued up
+    /// to a bound, then refused with an error).
+    pub async fn connect_external(
+        url: &str,
+        client_id: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Broker, BrokerError> {
+        // rumqttc insists on a client id in the URL; the real one is set below.
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let mut opts =
+            rumqttc::MqttOptions::parse_url(format!("{url}{sep}client_id={SERVER_CLIENT_ID}"))
+                .map_err(BrokerError::InvalidUrl)?;
+        opts.set_client_id(client_id.to_owned());
+        opts.set_credentials(username, password);
+        opts.set_keep_alive(Duration::from_secs(30));
+        opts.set_clean_session(true);
+        let (host, port) = opts.broker_address();
+        let broker = format!("{host}:{port}");
+
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, EXTERNAL_QUEUE);
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, async {
+            loop {
+                match eventloop.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        })
+        .await;
+        match first {
+            Ok(Ok(())) => {}
+            Ok(Err(source)) => return Err(BrokerError::Connect { broker, source }),
+            Err(_) => {
+                return Err(BrokerError::ConnectTimeout {
+                    broker,
+                    timeout: CONNECT_TIMEOUT,
+                });
+            }
+        }
+        info!(%broker, client_id, "connected to external MQTT broker");
+
+        let event_task = tokio::spawn(drive_external(eventloop, broker.clone()));
+        Ok(Broker {
+            inner: Arc::new(Inner::External(External {
+                broker,
+                client_id: client_id.to_owned(),
+                client,
+                event_task: Mutex::new(Some(event_task)),
+            })),
+        })
+    }
+
+    /// Embedded: the bound listener address (the real port when bound to 0).
+    /// External: `None`.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self.inner.as_ref() {
+            Inner::Embedded(e) => Some(e.local_addr),
+            Inner::External(_) => None,
+        }
+    }
+
+    /// QoS 1 nudge to kring/v1/devices/{id}/nudge with JSON payload of Nudge. Never blocks long, never panics; logs failures.
+    ///
+    /// Only subscribers of that topic get it, and only the device itself may
+    /// subscribe there. A device that is offline with a persistent session
+    /// gets it when it comes back; otherwise it is dropped (the device pulls
+    /// on connect anyway).
+    pub async fn publish_nudge(&self, device: &DeviceId, nudge: Nudge) -> Result<(), BrokerError> {
+        let result = self.try_publish_nudge(device, nudge).await;
+        match &result {
+            Ok(()) => debug!(%device, seq = nudge.seq, "nudge published"),
+            Err(e) => warn!(%device, seq = nudge.seq, error = %e, "nudge not published"),
+        }
+        result
+    }
+
+    async fn try_publish_nudge(&self, device: &DeviceId, nudge: Nudge) -> Result<(), BrokerError> {
+        let payload = serde_json::to_vec(&nudge)?;
+        let topic = mqtt::nudge_topic(device);
+        let failed = |reason: String| BrokerError::Publish {
+            device: *device,
+            reason,
+        };
+        match self.inner.as_ref() {
+            Inner::Embedded(e) => {
+                let publish = Publish::from(CodecPublish {
+                    dup: false,
+                    retain: false,
+                    qos: QoS::AtLeastOnce,
+                    topic: topic.into(),
+                    packet_id: None,
+                    payload: payload.into(),
+                    properties: None,
+                })
+                .create_time(rmqtt::utils::timestamp_millis());
+                let from = MsgFrom::from_system(Id::from(
+                    e.scx.node.id(),
+                    ClientId::from(SERVER_CLIENT_ID),
+                ));
+                match tokio::time::timeout(
+                    PUBLISH_TIMEOUT,
+                    SessionState::forwards(&e.scx, from, publish, false, None),
+                )
+                .await
+                {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(err)) => Err(failed(err.to_string())),
+                    Err(_) => Err(failed(format!("timed out after {PUBLISH_TIMEOUT:?}"))),
+                }
+            }
+            Inner::External(e) => e
+                .client
+                .try_publish(topic, rumqttc::QoS::AtLeastOnce, false, payload)
+                .map_err(|err| failed(err.to_string())),
+        }
+    }
+
+    /// Close a (revoked) device's session now. No-op if not connected.
+    ///
+    /// Embedded only: also drops a persistent offline session. Refuse the
+    /// device in [`DeviceAuth::authenticate`] first, or it simply reconnects.
+    /// External broker: not supported here (logged); its auth hook refuses
+    /// the next login.
+    pub async fn kick(&self, device: &DeviceId) {
+        match self.inner.as_ref() {
+            Inner::Embedded(e) => {
+                if kick_client(&e.scx, ClientId::from(device.to_string())).await {
+                    info!(%device, "MQTT session of device closed");
+                }
+            }
+            Inner::External(e) => warn!(
+                %device,
+                broker = %e.broker,
+                "cannot kick a device on an external MQTT broker; it is refused at its next login"
+            ),
+        }
+    }
+
+    /// Best effort stop: the embedded broker stops listening and closes every
+    /// session; the external client disconnects.
+    pub async fn shutdown(&self) {
+        match self.inner.as_ref() {
+            Inner::Embedded(e) => {
+                let task = lock(&e.server_task).take();
+                if let Some(task) = task {
+                    task.abort();
+                    // Wait until the listener socket is really dropped.
+                    let _ = task.await;
+                }
+                let clients: Vec<ClientId> = {
+                    let shared = e.scx.extends.shared().await;
+                    shared.iter().map(|entry| entry.id().client_id.clone()).collect()
+                };
+                for client in clients {
+                    kick_client(&e.scx, client).await;
+                }
+                info!(local_addr = %e.local_addr, "embedded MQTT broker stopped");
+            }
+            Inner::External(e) => {
+                if let Err(err) = e.client.try_disconnect() {
+                    debug!(broker = %e.broker, error = %err, "MQTT disconnect not sent");
+                }
+                let task = lock(&e.event_task).take();
+                if let Some(mut task) = task {
+                    // Give the event loop a moment to send the DISCONNECT.
+                    if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                        .await
+                        .is_err()
+                    {
+                        task.abort();
+                    }
+                }
+                info!(broker = %e.broker, "disconnected from external MQTT broker");
+            }
+        }
+    }
+}
+
+/// Closes the session of `client_id` on the embedded broker, if any.
+/// Returns true when the kick was carried out.
+async fn kick_client(scx: &ServerContext, client_id: ClientId) -> bool {
+    let mut entry = {
+        let shared = scx.extends.shared().await;
+        if !shared.exist(&client_id) {
+            return false;
+        }
+        shared.entry(Id::from(scx.node.id(), client_id.clone()))
+    };
+    // clean start + clear subscriptions + admin kick: nothing of the session
+    // survives, not even an offline queue.
+    match tokio::time::timeout(KICK_TIMEOUT, entry.kick(true, true, true)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
+            warn!(client_id = %client_id, error = %e, "MQTT kick failed");
+            false
+        }
+        Err(_) => {
+            warn!(client_id = %client_id, "MQTT kick timed out");
+            false
+        }
+    }
+}
+
+/// Keeps the external client's connection alive, reconnecting with backoff.
+async fn drive_external(mut eventloop: rumqttc::EventLoop, broker: String) {
+    const MAX_BACKOFF: Duration = Duration::from_secs(30);
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match eventloop.poll().await {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
+                info!(%broker, "reconnected to external MQTT broker");
+                backoff = Duration::from_secs(1);
+            }
+            Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
+                debug!(%broker, "MQTT client disconnecting");
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                warn!(%broker, error = %e, retry_in = ?backoff, "external MQTT connection lost");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// The device a session belongs to: its client id, which the login pinned to
+/// the canonical device id.
+fn session_device(session: &Session) -> Option<DeviceId> {
+    session.id.client_id.parse().ok()
+}
+
+/// Why a login was refused before asking [`DeviceAuth`].
+#[derive(Debug, Clone, Copy)]
+enum LoginRefusal {
+    NoUsername,
+    UsernameNotDeviceId,
+    ClientIdMismatch,
+    NoPassword,
+    WillTopicNotAllowed,
+}
+
+impl LoginRefusal {
+    fn answer(self) -> AuthResult {
+        match self {
+            LoginRefusal::NoUsername
+            | LoginRefusal::UsernameNotDeviceId
+            | LoginRefusal::NoPassword => AuthResult::BadUsernameOrPassword,
+            LoginRefusal::ClientIdMismatch | LoginRefusal::WillTopicNotAllowed => {
+                AuthResult::NotAuthorized
+            }
+        }
+    }
+}
+
+/// Checks the shape of a CONNECT: username is a device id in canonical form,
+/// client id equals it, a password is present, the Last Will (which skips the
+/// publish ACL) stays inside the device's own topics.
+fn parse_login(ci: &ConnectInfo) -> Result<(DeviceId, String), LoginRefusal> {
+    let username = ci.username().ok_or(LoginRefusal::NoUsername)?;
+    let device: DeviceId = username
+        .parse()
+        .map_err(|_| LoginRefusal::UsernameNotDeviceId)?;
+    // Only the canonical spelling: one device, one client id, one session.
+    if device.to_string() != **username {
+        return Err(LoginRefusal::UsernameNotDeviceId);
+    }
+    if ci.client_id() != username {
+        return Err(LoginRefusal::ClientIdMismatch);
+    }
+    let secret = ci
+        .password()
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .filter(|p| !p.is_empty())
+        .ok_or(LoginRefusal::NoPassword)?;
+    if let Some(will) = ci.last_will() {
+        let topic = match will {
+            LastWill::V3(w) => &w.topic,
+            LastWill::V5(w) => &w.topic,
+        };
+        if !mqtt::device_may_use_topic(&device, topic) {
+            return Err(LoginRefusal::WillTopicNotAllowed);
+        }
+    }
+    Ok((device, secret.to_owned()))
+}
+
+/// Our rmqtt hook handler: login, ACLs and presence.
+#[derive(Clone)]
+struct Hooks {
+    inner: Arc<HooksInner>,
+}
+
+struct HooksInner {
+    auth: Arc<dyn DeviceAuth>,
+    /// The session each device is currently connected with: a reconnect
+    /// kicks the old session, whose "disconnected" may arrive after the new
+    /// "connected" and must then not report the device offline.
+    current: Mutex<std::collections::HashMap<DeviceId, Id>>,
+    /// Presence events, in order, to the worker calling `presence_changed`.
+    presence_tx: mpsc::UnboundedSender<(DeviceId, bool)>,
+}
+
+impl Hooks {
+    fn new(auth: Arc<dyn DeviceAuth>) -> Hooks {
+        let (presence_tx, presence_rx) = mpsc::unbounded_channel();
+        tokio::spawn(report_presence(auth.clone(), presence_rx));
+        Hooks {
+            inner: Arc::new(HooksInner {
+                auth,
+                current: Mutex::new(std::collections::HashMap::new()),
+                presence_tx,
+            }),
+        }
+    }
+
+    async fn dispatch(&self, param: &Parameter<'_>, acc: Option<HookResult>) -> ReturnType {
+        match param {
+            Parameter::ClientAuthenticate(ci) => {
+                let answer = self.authenticate(ci).await;
+                (false, Some(HookResult::AuthResult(answer)))
+            }
+            Parameter::ClientSubscribeCheckAcl(session, sub) => {
+                let filter: &str = &sub.topic_filter;
+                let device = session_device(session);
+                let answer = if device.is_some_and(|d| mqtt::device_may_use_topic(&d, filter)) {
+                    SubscribeAclResult::new_success(sub.opts.qos(), None)
+                } else {
+                    info!(client_id = %session.id.client_id, filter, "MQTT subscribe refused");
+                    SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized)
+                };
+                (false, Some(HookResult::SubscribeAclResult(answer)))
+            }
+            Parameter::MessagePublishCheckAcl(session, publish) => {
+                let topic: &str = &publish.topic;
+                let device = session_device(session);
+                let answer = if device.is_some_and(|d| mqtt::device_may_use_topic(&d, topic)) {
+                    PublishAclResult::allow()
+                } else {
+                    info!(client_id = %session.id.client_id, topic, "MQTT publish refused");
+                    PublishAclResult::rejected(false, None)
+                };
+                (false, Some(HookResult::PublishAclResult(answer)))
+            }
+            Parameter::ClientConnected(session) => {
+                self.connected(session);
+                (true, acc)
+            }
+            Parameter::ClientDisconnected(session, reason) => {
+                self.disconnected(session, &reason.to_string());
+                (true, acc)
+            }
+            _ => (true, acc),
+        }
+    }
+
+    async fn authenticate(&self, ci: &ConnectInfo) -> AuthResult {
+        let (device, secret) = match parse_login(ci) {
+            Ok(login) => login,
+            Err(refusal) => {
+                info!(
+                    username = ?ci.username(),
+                    client_id = ?ci.client_id(),
+                    ?refusal,
+                    "MQTT login refused"
+                );
+                return refusal.answer();
+            }
+        };
+        let auth = self.inner.auth.clone();
+        match tokio::task::spawn_blocking(move || auth.authenticate(&device, &secret)).await {
+            Ok(true) => {
+                debug!(%device, "MQTT login accepted");
+                AuthResult::Allow(false, None)
+            }
+            Ok(false) => {
+                info!(%device, "MQTT login refused: unknown device, revoked or wrong secret");
+                AuthResult::BadUsernameOrPassword
+            }
+            Err(e) => {
+                error!(%device, error = %e, "device authentication failed");
+                AuthResult::NotAuthorized
+            }
+        }
+    }
+
+    fn connected(&self, session: &Session) {
+        let Some(device) = session_device(session) else {
+            warn!(client_id = %session.id.client_id, "connected session without device id");
+            return;
+        };
+        let mut current = lock(&self.inner.current);
+        current.insert(device, session.id.clone());
+        // Sent under the lock, so events leave in the order they were decided.
+        let _ = self.inner.presence_tx.send((device, true));
+        debug!(%device, "device online");
+    }
+
+    fn disconnected(&self, session: &Session, reason: &str) {
+        let Some(device) = session_device(session) else {
+            return;
+        };
+        let mut current = lock(&self.inner.current);
+        if current.get(&device) == Some(&session.id) {
+            current.remove(&device);
+            let _ = self.inner.presence_tx.send((device, false));
+            debug!(%device, reason, "device offline");
+        } else {
+            debug!(%device, reason, "superseded session closed");
+        }
+    }
+}
+
+impl Handler for Hooks {
+    // `rmqtt::hook::Handler` is an `#[async_trait]` trait; this is the
+    // signature that macro produces.
+    fn hook<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        param: &'life1 Parameter<'life2>,
+        acc: Option<HookResult>,
+    ) -> Pin<Box<dyn Future<Output = ReturnType> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(self.dispatch(param, acc))
+    }
+}
+
+/// Calls `presence_changed` for each event, one at a time, in order.
+async fn report_presence(auth: Arc<dyn DeviceAuth>, mut rx: mpsc::UnboundedReceiver<(DeviceId, bool)>) {
+    while let Some((device, online)) = rx.recv().await {
+        let auth = auth.clone();
+        if let Err(e) =
+            tokio::task::spawn_blocking(move || auth.presence_changed(&device, online)).await
+        {
+            error!(%device, online, error = %e, "presence_changed failed");
+        }
+    }
+}

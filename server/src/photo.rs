@@ -1,0 +1,1 @@
+//! JPEG checks and processing for uploaded photos.
