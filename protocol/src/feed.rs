@@ -2,12 +2,16 @@
 //! a monotonic change sequence on the server; a page carries the current state
 //! of everything that changed after the cursor, and the cursor to ask next.
 
-use crate::{AbsenceId, ChildId, DiaryEntryId, GroupInfo, MessageId, ParentId, PhotoConsent, StaffId};
+use crate::{
+    AbsenceId, ChildId, DiaryEntryId, GroupInfo, MessageId, ParentId, PhotoConsent, StaffId,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A position in a group's change sequence. `Cursor(0)` is "from the start".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Cursor(pub i64);
 
@@ -37,9 +41,13 @@ pub enum ChangeKind {
     Group(GroupInfo),
     Child(Child),
     /// The child no longer belongs to this group (placement ended or moved).
-    ChildRemoved { id: ChildId },
+    ChildRemoved {
+        id: ChildId,
+    },
     Staff(Staff),
-    StaffRemoved { id: StaffId },
+    StaffRemoved {
+        id: StaffId,
+    },
     Absence(Absence),
     Message(Message),
     ParentDiaryEntry(ParentDiaryEntry),

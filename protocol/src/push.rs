@@ -2,7 +2,10 @@
 //! `Idempotency-Key` header. A retry with the same key gets the stored answer;
 //! the same key with another body gets 422.
 
-use crate::{Audience, ChildId, DiaryEntryId, MessageId, MessageThread, PhotoId, ReadReceiptId, StaffId, UploadId};
+use crate::{
+    Audience, ChildId, DiaryEntryId, MessageId, MessageThread, PhotoId, ReadReceiptId, StaffId,
+    UploadId,
+};
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -9,7 +9,9 @@ use kring_protocol::*;
 use uuid::Uuid;
 
 fn id<T: From<Uuid>>(n: u128) -> T {
-    T::from(Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n))
+    T::from(Uuid::from_u128(
+        0x0190_0000_0000_7000_8000_0000_0000_0000 + n,
+    ))
 }
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -252,14 +254,14 @@ fn audiences_and_errors() {
     );
     assert_json_snapshot!(
         "api_error",
-        ApiError::new(ErrorCode::ApiVersionMismatch, "server speaks API version 1, device 2")
+        ApiError::new(
+            ErrorCode::ApiVersionMismatch,
+            "server speaks API version 1, device 2"
+        )
     );
     assert_json_snapshot!("nudge", Nudge { seq: 7 });
     assert_json_snapshot!("presence", Presence::Offline);
-    assert_json_snapshot!(
-        "version_mismatch",
-        check_version(Some("2"))
-    );
+    assert_json_snapshot!("version_mismatch", check_version(Some("2")));
 }
 
 #[test]

@@ -28,10 +28,9 @@ use kring_protocol::DeviceId;
 use kring_protocol::mqtt::{self, Nudge};
 use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
-use rmqtt::hook::{Handler, HookManager, HookResult, Parameter, Register, ReturnType, Type};
+use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
 use rmqtt::server::MqttServer;
 use rmqtt::session::{Session, SessionState};
-use rmqtt::shared::{Entry, Shared};
 use rmqtt::types::{
     AuthResult, ClientId, CodecPublish, ConnectInfo, From as MsgFrom, Id, LastWill, Publish,
     PublishAclResult, QoS, SubscribeAclResult,
@@ -64,9 +63,11 @@ pub enum BrokerError {
         #[source]
         source: BoxError,
     },
-    /// The external broker URL is not usable.
-    #[error("invalid MQTT broker URL")]
-    InvalidUrl(#[source] rumqttc::OptionError),
+    /// The external broker URL is not usable (`mqtt://host:port` or
+    /// `mqtts://host:port`). The URL itself is not repeated: it could hold
+    /// credentials.
+    #[error("invalid MQTT broker URL: {0}")]
+    InvalidUrl(&'static str),
     /// The external broker refused the connection or could not be reached.
     #[error("cannot connect to the MQTT broker at {broker}")]
     Connect {
@@ -245,12 +246,9 @@ impl Broker {
         username: &str,
         password: &str,
     ) -> Result<Broker, BrokerError> {
-        // rumqttc insists on a client id in the URL; the real one is set below.
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let mut opts =
-            rumqttc::MqttOptions::parse_url(format!("{url}{sep}client_id={SERVER_CLIENT_ID}"))
-                .map_err(BrokerError::InvalidUrl)?;
-        opts.set_client_id(client_id.to_owned());
+        let (transport, host, port) = parse_broker_url(url).map_err(BrokerError::InvalidUrl)?;
+        let mut opts = rumqttc::MqttOptions::new(client_id, host, port);
+        opts.set_transport(transport);
         opts.set_credentials(username, password);
         opts.set_keep_alive(Duration::from_secs(30));
         opts.set_clean_session(true);
@@ -390,7 +388,10 @@ impl Broker {
                 }
                 let clients: Vec<ClientId> = {
                     let shared = e.scx.extends.shared().await;
-                    shared.iter().map(|entry| entry.id().client_id.clone()).collect()
+                    shared
+                        .iter()
+                        .map(|entry| entry.id().client_id.clone())
+                        .collect()
                 };
                 for client in clients {
                     kick_client(&e.scx, client).await;
@@ -440,6 +441,55 @@ async fn kick_client(scx: &ServerContext, client_id: ClientId) -> bool {
             false
         }
     }
+}
+
+/// Splits `mqtt://host[:port]` (TCP, default port 1883) or
+/// `mqtts://host[:port]` (TLS with the system's roots, default 8883).
+/// IPv6 hosts go in brackets: `mqtt://[::1]:1883`.
+fn parse_broker_url(url: &str) -> Result<(rumqttc::Transport, String, u16), &'static str> {
+    let (scheme, rest) = url.split_once("://").ok_or("expected scheme://host:port")?;
+    let (transport, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "mqtt" | "tcp" => (rumqttc::Transport::tcp(), 1883),
+        "mqtts" | "ssl" => (rumqttc::Transport::tls_with_default_config(), 8883),
+        _ => return Err("scheme must be mqtt:// or mqtts://"),
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#']) {
+        return Err("no path, query or fragment allowed");
+    }
+    if authority.contains('@') {
+        return Err("credentials belong in the username and password settings, not in the URL");
+    }
+    // `[v6]:port`, `[v6]`, `host:port` or `host`. rumqttc connects to
+    // "{host}:{port}", so IPv6 hosts keep their brackets.
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority.find(']').ok_or("unclosed [ in IPv6 host")?;
+        let (host, after) = authority.split_at(end + 1);
+        match after {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(after.strip_prefix(':').ok_or("expected :port after ]")?),
+            ),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || host == "[]" {
+        return Err("missing host");
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or("invalid port")?,
+    };
+    Ok((transport, host.to_owned(), port))
 }
 
 /// Keeps the external client's connection alive, reconnecting with backoff.
@@ -656,15 +706,14 @@ impl Hooks {
 impl Handler for Hooks {
     // `rmqtt::hook::Handler` is an `#[async_trait]` trait; this is the
     // signature that macro produces.
-    fn hook<'life0, 'life1, 'life2, 'async_trait>(
+    fn hook<'life0, 'life1, 'async_trait>(
         &'life0 self,
-        param: &'life1 Parameter<'life2>,
+        param: &'life1 Parameter<'_>,
         acc: Option<HookResult>,
     ) -> Pin<Box<dyn Future<Output = ReturnType> + Send + 'async_trait>>
     where
         'life0: 'async_trait,
         'life1: 'async_trait,
-        'life2: 'async_trait,
         Self: 'async_trait,
     {
         Box::pin(self.dispatch(param, acc))
@@ -672,7 +721,10 @@ impl Handler for Hooks {
 }
 
 /// Calls `presence_changed` for each event, one at a time, in order.
-async fn report_presence(auth: Arc<dyn DeviceAuth>, mut rx: mpsc::UnboundedReceiver<(DeviceId, bool)>) {
+async fn report_presence(
+    auth: Arc<dyn DeviceAuth>,
+    mut rx: mpsc::UnboundedReceiver<(DeviceId, bool)>,
+) {
     while let Some((device, online)) = rx.recv().await {
         let auth = auth.clone();
         if let Err(e) =

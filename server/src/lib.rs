@@ -1,5 +1,266 @@
 //! kring-server: the central server. Device API (JSON over HTTP), resumable
-//! photo uploads (tus 1.0), the embedded MQTT doorbell, admin commands.
+//! photo uploads (tus 1.0), the embedded MQTT doorbell, admin commands and the
+//! demo organisation.
+//!
+//! Start it with [`start`] on a bound listener (tests bind port 0).
 
+pub mod api;
+pub mod blob;
 pub mod broker;
+pub mod db;
+pub mod demo;
+pub mod devices;
+pub mod error;
+pub mod feed;
+pub mod items;
+pub mod org;
 pub mod photo;
+pub mod ratelimit;
+pub mod settings;
+pub mod tus;
+
+use crate::blob::{BlobStore, LocalBlobStore};
+use crate::broker::{Broker, BrokerConfig, BrokerError, DeviceAuth};
+use crate::db::{Db, DbError};
+use crate::ratelimit::RateLimiter;
+use crate::settings::Settings;
+use axum::Router;
+use kring_protocol::{DeviceId, GroupId, mqtt::Nudge};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Shared state of the running server. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub blobs: Arc<dyn BlobStore>,
+    pub settings: Arc<Settings>,
+    pub data_dir: PathBuf,
+    pub broker: Option<Broker>,
+    pub broker_addr: Option<SocketAddr>,
+    pub enroll_limiter: Arc<RateLimiter>,
+    pub upload_locks: Arc<tus::UploadLocks>,
+}
+
+impl AppState {
+    /// Rings the doorbell of every active device of `group` (QoS 1, in the background).
+    pub fn nudge_group(&self, group: GroupId, seq: i64) {
+        let Some(broker) = self.broker.clone() else {
+            return;
+        };
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            let devices = match db
+                .call(move |c| devices::active_devices_of_group(c, &group))
+                .await
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(error = %e, group = %group, "could not list devices to nudge");
+                    return;
+                }
+            };
+            for device in devices {
+                if let Err(e) = broker.publish_nudge(&device, Nudge { seq }).await {
+                    tracing::warn!(error = %e, device = %device, "nudge failed (the periodic pull covers it)");
+                }
+            }
+        });
+    }
+
+    /// Revokes a device: 401 from now on, and its MQTT session is closed.
+    pub async fn revoke_device(&self, device: DeviceId) -> Result<bool, DbError> {
+        let done = self
+            .db
+            .call(move |c| devices::revoke(c, &device, chrono::Utc::now()))
+            .await?;
+        if let Some(broker) = &self.broker {
+            broker.kick(&device).await;
+        }
+        Ok(done)
+    }
+}
+
+/// The broker asks the database about device logins and reports presence.
+#[derive(Debug, Clone)]
+struct DbDeviceAuth {
+    db: Db,
+}
+
+impl DeviceAuth for DbDeviceAuth {
+    fn authenticate(&self, device: &DeviceId, secret: &str) -> bool {
+        match self
+            .db
+            .call_sync(|c| devices::check_secret(c, device, secret))
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                tracing::error!(error = %e, "device check failed; refusing the login");
+                false
+            }
+        }
+    }
+
+    fn presence_changed(&self, device: &DeviceId, online: bool) {
+        if let Err(e) = self
+            .db
+            .call_sync(|c| devices::set_online(c, device, online, chrono::Utc::now()))
+        {
+            tracing::warn!(error = %e, device = %device, "could not record presence");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("MQTT broker: {0}")]
+    Broker(#[from] BrokerError),
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("HTTP listener: {0}")]
+    Listener(#[source] std::io::Error),
+}
+
+/// A running server. Dropping it does not stop it; call [`Server::shutdown`].
+#[derive(Debug)]
+pub struct Server {
+    pub http_addr: SocketAddr,
+    pub mqtt_addr: Option<SocketAddr>,
+    pub state: AppState,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// Stops accepting, finishes requests in flight, stops the broker.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+        if let Some(b) = &self.state.broker {
+            b.shutdown().await;
+        }
+    }
+}
+
+/// Opens the data directory and database (creating them if needed).
+pub fn open_data(settings: &Settings) -> Result<Db, ServerError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|source| ServerError::DataDir {
+        path: settings.data_dir.clone(),
+        source,
+    })?;
+    Ok(Db::open(&settings.db_path())?)
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .nest("/api/v1", api::router(state.clone()))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Starts the server on `listener`, with the embedded broker on
+/// `settings.mqtt.listen` (or the external broker when configured).
+pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, ServerError> {
+    let db = open_data(&settings)?;
+    let data_dir = settings.data_dir.clone();
+    let broker = match &settings.mqtt.external_url {
+        Some(url) => Some(
+            Broker::connect_external(
+                url,
+                "kring-server",
+                &settings.mqtt.external_username,
+                &settings.mqtt.external_password,
+            )
+            .await?,
+        ),
+        None => Some(
+            Broker::start_embedded(
+                BrokerConfig {
+                    listen: settings.mqtt.listen,
+                },
+                Arc::new(DbDeviceAuth { db: db.clone() }),
+            )
+            .await?,
+        ),
+    };
+    let broker_addr = broker.as_ref().and_then(Broker::local_addr);
+    let state = AppState {
+        db,
+        blobs: Arc::new(LocalBlobStore::new(data_dir.clone())),
+        enroll_limiter: Arc::new(RateLimiter::new(
+            settings.limits.enroll_failures_per_window,
+            Duration::from_secs(15 * 60),
+        )),
+        settings: Arc::new(settings),
+        data_dir,
+        broker,
+        broker_addr,
+        upload_locks: Arc::new(tus::UploadLocks::default()),
+    };
+    let http_addr = listener.local_addr().map_err(ServerError::Listener)?;
+    let cancel = CancellationToken::new();
+    spawn_housekeeping(state.clone(), cancel.clone());
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let stop = cancel.clone();
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
+        {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    tracing::info!(http = %http_addr, mqtt = ?broker_addr, "kring-server listening");
+    Ok(Server {
+        http_addr,
+        mqtt_addr: broker_addr,
+        state,
+        cancel,
+        task,
+    })
+}
+
+/// Periodic work: expire unfinished uploads; close MQTT sessions of devices
+/// revoked by another process (the admin CLI) within a minute.
+fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(20));
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            match tus::sweep_expired(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired uploads removed"),
+                Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+            }
+            if let Some(broker) = &state.broker {
+                match state.db.call(|c| devices::revoked_devices(c)).await {
+                    Ok(ids) => {
+                        for id in ids {
+                            broker.kick(&id).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "revocation sweep failed"),
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,284 @@
+//! The device API router: version check, device authentication, JSON errors.
+
+use crate::AppState;
+use crate::db::DbError;
+use crate::devices::{self, AuthedDevice, EnrollError};
+use crate::error::Failure;
+use crate::feed;
+use crate::items;
+use crate::tus;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use kring_protocol::{
+    API_VERSION, API_VERSION_HEADER, Cursor, EnrollRequest, EnrollResponse, ErrorCode,
+    IDEMPOTENCY_KEY_HEADER, MqttConnectInfo, PushItem, VersionCheck, check_version, mqtt,
+};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// JSON body extractor whose rejections are [`Failure`]s with clear codes.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Failure;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_failure(rejection)),
+        }
+    }
+}
+
+fn json_failure(rejection: JsonRejection) -> Failure {
+    let status = rejection.status();
+    let text = rejection.body_text();
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Failure::new(status, ErrorCode::PayloadTooLarge, "the body is too large")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Failure::new(
+            status,
+            ErrorCode::UnsupportedMediaType,
+            "send Content-Type: application/json",
+        ),
+        _ => Failure::new(StatusCode::BAD_REQUEST, ErrorCode::MalformedJson, text),
+    }
+}
+
+impl FromRequestParts<AppState> for AuthedDevice {
+    type Rejection = Failure;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let secret = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|s| s.trim().to_string())
+            .ok_or_else(Failure::unauthorized)?;
+        let device = state
+            .db
+            .call(move |c| {
+                let d = devices::authenticate(c, &secret)?;
+                if let Some(d) = &d {
+                    devices::touch(c, &d.id, Utc::now())?;
+                }
+                Ok::<_, DbError>(d)
+            })
+            .await?;
+        device.ok_or_else(Failure::unauthorized)
+    }
+}
+
+/// Checks the peer's API version on every device call and stamps ours on every answer.
+async fn api_version(req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(API_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let check = check_version(header);
+    // tus discovery (OPTIONS) is answered to any client.
+    if req.method() != Method::OPTIONS {
+        let refusal = match check {
+            VersionCheck::Ok => None,
+            VersionCheck::Missing => Some(format!(
+                "send the {API_VERSION_HEADER} header (this server speaks {API_VERSION})"
+            )),
+            VersionCheck::Unreadable => Some(format!("{API_VERSION_HEADER} must be a number")),
+            VersionCheck::Mismatch { ours, theirs } => Some(format!(
+                "this server speaks device API version {ours}, the device {theirs}: update the device or the server"
+            )),
+        };
+        if let Some(message) = refusal {
+            return Failure::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::ApiVersionMismatch,
+                message,
+            )
+            .into_response();
+        }
+    }
+    let mut resp = next.run(req).await;
+    resp.headers_mut()
+        .insert(API_VERSION_HEADER, HeaderValue::from(API_VERSION));
+    resp
+}
+
+/// The device API, mounted under `/api/v1`.
+pub fn router(state: AppState) -> Router<AppState> {
+    let json_limit = state.settings.limits.max_json_bytes;
+    let json = Router::new()
+        .route("/enroll", post(enroll))
+        .route("/items", post(push_item))
+        .layer(axum::extract::DefaultBodyLimit::max(json_limit));
+    let uploads = Router::new()
+        .route("/uploads", post(tus::create).options(tus::options))
+        .route(
+            "/uploads/{id}",
+            axum::routing::head(tus::head).patch(tus::patch),
+        )
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    Router::new()
+        .route("/device", get(whoami))
+        .route("/feed", get(feed_handler))
+        .merge(json)
+        .merge(uploads)
+        .fallback(|| async { Failure::not_found("API endpoint") })
+        .layer(middleware::from_fn(api_version))
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(req): ApiJson<EnrollRequest>,
+) -> Result<axum::Json<EnrollResponse>, Failure> {
+    if let Some(wait) = state.enroll_limiter.blocked(peer.ip()) {
+        return Err(Failure::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::RateLimited,
+            "too many wrong codes; wait and try again",
+        )
+        .with_retry_after(wait.as_secs().max(1)));
+    }
+    if req.device_name.chars().count() > 100 || req.app_version.chars().count() > 50 {
+        return Err(Failure::validation("device name or app version too long"));
+    }
+    let code = req.code.clone();
+    let result = state
+        .db
+        .call(move |c| devices::enroll(c, &code, &req.device_name, &req.app_version, Utc::now()))
+        .await;
+    match result {
+        Ok((device_id, secret, group)) => {
+            tracing::info!(device = %device_id, group = %group.id, "device enrolled");
+            Ok(axum::Json(EnrollResponse {
+                device_id,
+                device_secret: secret,
+                group,
+                mqtt: mqtt_info(&state, &device_id),
+            }))
+        }
+        Err(EnrollError::InvalidCode) => {
+            state.enroll_limiter.record_failure(peer.ip());
+            tracing::warn!(peer = %peer.ip(), "wrong enrollment code");
+            Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::EnrollmentCodeInvalid,
+                "this code is unknown, already used or expired; ask the location manager for a new one",
+            ))
+        }
+        Err(EnrollError::Db(e)) => Err(e.into()),
+    }
+}
+
+fn mqtt_info(state: &AppState, device: &kring_protocol::DeviceId) -> MqttConnectInfo {
+    let port = match state.settings.mqtt.public_port {
+        0 => state.broker_addr.map(|a| a.port()).unwrap_or(1883),
+        p => p,
+    };
+    MqttConnectInfo {
+        host: state.settings.mqtt.public_host.clone(),
+        port,
+        topic_prefix: mqtt::device_prefix(device),
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+struct WhoAmI {
+    device_id: kring_protocol::DeviceId,
+    group: kring_protocol::GroupInfo,
+    mqtt: MqttConnectInfo,
+}
+
+async fn whoami(State(state): State<AppState>, device: AuthedDevice) -> Result<Response, Failure> {
+    let group = state
+        .db
+        .call(move |c| feed::load_group(c, &device.group))
+        .await?
+        .ok_or_else(|| Failure::not_found("group"))?;
+    Ok(axum::Json(WhoAmI {
+        device_id: device.id,
+        group,
+        mqtt: mqtt_info(&state, &device.id),
+    })
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct FeedQuery {
+    since: Option<i64>,
+    limit: Option<u32>,
+}
+
+async fn feed_handler(
+    State(state): State<AppState>,
+    device: AuthedDevice,
+    query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Failure> {
+    let Query(q) = query.map_err(|e| Failure::bad_request(e.body_text()))?;
+    let since = Cursor(q.since.unwrap_or(0).max(0));
+    let limit = q
+        .limit
+        .unwrap_or(200)
+        .clamp(1, state.settings.limits.feed_page_max);
+    let page = state
+        .db
+        .call(move |c| feed::feed_page(c, &device.group, since, limit, Utc::now().date_naive()))
+        .await?;
+    let mut resp = axum::Json(page).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+async fn push_item(
+    State(state): State<AppState>,
+    device: AuthedDevice,
+    headers: HeaderMap,
+    ApiJson(item): ApiJson<PushItem>,
+) -> Result<Response, Failure> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| uuid::Uuid::parse_str(v.trim()).ok())
+        .ok_or_else(|| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::IdempotencyKeyMissing,
+                "send the item's id as the Idempotency-Key header",
+            )
+        })?;
+    let outcome = state
+        .db
+        .call(move |c| items::push(c, &device, &key, &item, Utc::now()))
+        .await?;
+    if let Some((group, seq)) = outcome.changed {
+        state.nudge_group(group, seq);
+    }
+    let mut resp = (outcome.status, outcome.body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if outcome.replayed {
+        h.insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}

@@ -1,0 +1,400 @@
+//! The organisation's own data: locations, groups, children, parents, staff,
+//! and the writes that parents and managers make (messages, absences,
+//! consents, diary). Every write that a group's device must see records a
+//! change in the same transaction; callers nudge the groups returned.
+
+use crate::db::{DbError, time_str};
+use crate::feed::{EntityKind, record_change, record_child_change};
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use argon2::{Algorithm, Argon2, Params, Version};
+use chrono::{DateTime, NaiveDate, Utc};
+use kring_protocol::{
+    AbsenceId, AbsenceReason, ChildId, DiaryEntryId, GroupId, LocationId, MessageId,
+    OrganisationId, ParentId, PartOfDay, PhotoConsent, StaffId, StaffRole, Weekday,
+};
+use rusqlite::{Connection, params};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("could not hash a secret: {0}")]
+    Hash(String),
+}
+
+impl From<rusqlite::Error> for OrgError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+/// The groups whose feed changed, with their new sequence numbers: nudge them.
+pub type Changed = Vec<(GroupId, i64)>;
+
+/// Argon2id with the OWASP-recommended minimum (19 MiB, t=2): also verified
+/// on the device to unlock offline, so it must stay affordable on a Pi.
+pub fn hasher() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// A PHC string for a PIN or password.
+pub fn hash_secret(secret: &str) -> Result<String, OrgError> {
+    let salt = SaltString::generate(&mut OsRng);
+    hasher()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| OrgError::Hash(e.to_string()))
+}
+
+pub fn days_str(days: &[Weekday]) -> String {
+    days.iter()
+        .map(|d| match d {
+            Weekday::Mon => "mon",
+            Weekday::Tue => "tue",
+            Weekday::Wed => "wed",
+            Weekday::Thu => "thu",
+            Weekday::Fri => "fri",
+            Weekday::Sat => "sat",
+            Weekday::Sun => "sun",
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub fn create_organisation(
+    c: &Connection,
+    slug: &str,
+    name: &str,
+) -> Result<OrganisationId, OrgError> {
+    let id = OrganisationId::new();
+    c.execute(
+        "INSERT INTO organisations (id, slug, name) VALUES (?1, ?2, ?3)",
+        params![id.to_string(), slug, name],
+    )?;
+    Ok(id)
+}
+
+pub fn create_location(
+    c: &Connection,
+    org: &OrganisationId,
+    name: &str,
+) -> Result<LocationId, OrgError> {
+    let id = LocationId::new();
+    c.execute(
+        "INSERT INTO locations (id, organisation_id, name) VALUES (?1, ?2, ?3)",
+        params![id.to_string(), org.to_string(), name],
+    )?;
+    Ok(id)
+}
+
+/// Kind of group: day care (0-4) or after-school care (4-12).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKind {
+    Kdv,
+    Bso,
+}
+
+pub fn create_group(
+    c: &Connection,
+    location: &LocationId,
+    name: &str,
+    kind: GroupKind,
+    ages: (u8, u8),
+) -> Result<GroupId, OrgError> {
+    let id = GroupId::new();
+    c.execute(
+        "INSERT INTO groups (id, location_id, name, kind, age_from, age_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            id.to_string(),
+            location.to_string(),
+            name,
+            match kind {
+                GroupKind::Kdv => "kdv",
+                GroupKind::Bso => "bso",
+            },
+            ages.0,
+            ages.1
+        ],
+    )?;
+    record_change(c, &id, EntityKind::Group, &id.0)?;
+    Ok(id)
+}
+
+/// A new child, before placement.
+#[derive(Debug, Clone)]
+pub struct NewChild<'a> {
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub birth_date: NaiveDate,
+    pub consent: PhotoConsent,
+    pub allergies: Option<&'a str>,
+    pub notes: Option<&'a str>,
+}
+
+pub fn create_child(
+    c: &Connection,
+    org: &OrganisationId,
+    child: &NewChild<'_>,
+) -> Result<ChildId, OrgError> {
+    let id = ChildId::new();
+    c.execute(
+        "INSERT INTO children (id, organisation_id, first_name, last_name, birth_date, photo_consent, allergies, notes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            id.to_string(),
+            org.to_string(),
+            child.first_name,
+            child.last_name,
+            child.birth_date.to_string(),
+            child.consent.as_str(),
+            child.allergies,
+            child.notes
+        ],
+    )?;
+    Ok(id)
+}
+
+/// Places a child on a group on certain days.
+pub fn place_child(
+    c: &Connection,
+    child: &ChildId,
+    group: &GroupId,
+    days: &[Weekday],
+    start: NaiveDate,
+    end: Option<NaiveDate>,
+) -> Result<Changed, OrgError> {
+    c.execute(
+        "INSERT INTO placements (id, child_id, group_id, days, start_date, end_date) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            uuid::Uuid::now_v7().to_string(),
+            child.to_string(),
+            group.to_string(),
+            days_str(days),
+            start.to_string(),
+            end.map(|e| e.to_string())
+        ],
+    )?;
+    Ok(vec![(
+        *group,
+        record_change(c, group, EntityKind::Child, &child.0)?,
+    )])
+}
+
+/// Which parent a parent is for a child: only the first sees invoices and documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentRole {
+    First,
+    Second,
+}
+
+pub fn create_parent(
+    c: &Connection,
+    org: &OrganisationId,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> Result<ParentId, OrgError> {
+    let id = ParentId::new();
+    c.execute(
+        "INSERT INTO parents (id, organisation_id, email, name, password_hash, must_change_password)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1)",
+        params![id.to_string(), org.to_string(), email.to_lowercase(), name, hash_secret(password)?],
+    )?;
+    Ok(id)
+}
+
+pub fn link_parent(
+    c: &Connection,
+    child: &ChildId,
+    parent: &ParentId,
+    role: ParentRole,
+) -> Result<(), OrgError> {
+    c.execute(
+        "INSERT INTO child_parents (child_id, parent_id, role) VALUES (?1, ?2, ?3)",
+        params![
+            child.to_string(),
+            parent.to_string(),
+            match role {
+                ParentRole::First => "first",
+                ParentRole::Second => "second",
+            }
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn create_staff(
+    c: &Connection,
+    org: &OrganisationId,
+    name: &str,
+    role: StaffRole,
+    pin: &str,
+    groups: &[GroupId],
+) -> Result<(StaffId, Changed), OrgError> {
+    let id = StaffId::new();
+    c.execute(
+        "INSERT INTO staff (id, organisation_id, name, role, pin_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            id.to_string(),
+            org.to_string(),
+            name,
+            match role {
+                StaffRole::Manager => "manager",
+                StaffRole::Pedagogical => "pedagogical",
+            },
+            hash_secret(pin)?
+        ],
+    )?;
+    let mut changed = Vec::new();
+    for g in groups {
+        c.execute(
+            "INSERT INTO staff_groups (staff_id, group_id) VALUES (?1, ?2)",
+            params![id.to_string(), g.to_string()],
+        )?;
+        changed.push((*g, record_change(c, g, EntityKind::Staff, &id.0)?));
+    }
+    Ok((id, changed))
+}
+
+/// A parent sets a child's photo consent; the history keeps who and when.
+pub fn set_consent(
+    c: &Connection,
+    child: &ChildId,
+    consent: PhotoConsent,
+    changed_by: &str,
+    now: DateTime<Utc>,
+) -> Result<Changed, OrgError> {
+    c.execute(
+        "UPDATE children SET photo_consent = ?2 WHERE id = ?1",
+        params![child.to_string(), consent.as_str()],
+    )?;
+    c.execute(
+        "INSERT INTO consent_history (child_id, consent, changed_by, changed_at) VALUES (?1, ?2, ?3, ?4)",
+        params![child.to_string(), consent.as_str(), changed_by, time_str(now)],
+    )?;
+    Ok(record_child_change(c, child, EntityKind::Child, &child.0)?)
+}
+
+/// A parent writes to the group about their child.
+pub fn parent_message(
+    c: &Connection,
+    group: &GroupId,
+    child: &ChildId,
+    parent: &ParentId,
+    parent_name: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<(MessageId, Changed), OrgError> {
+    let id = MessageId::new();
+    c.execute(
+        "INSERT INTO messages (id, group_id, child_id, author_kind, author_parent_id, author_name, body, sent_at)
+         VALUES (?1, ?2, ?3, 'parent', ?4, ?5, ?6, ?7)",
+        params![
+            id.to_string(),
+            group.to_string(),
+            child.to_string(),
+            parent.to_string(),
+            parent_name,
+            body,
+            time_str(now)
+        ],
+    )?;
+    Ok((
+        id,
+        vec![(*group, record_change(c, group, EntityKind::Message, &id.0)?)],
+    ))
+}
+
+/// An absence reported for a child (by a parent, or by the organisation).
+#[derive(Debug, Clone)]
+pub struct NewAbsence<'a> {
+    pub child: ChildId,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub part_of_day: PartOfDay,
+    pub reason: AbsenceReason,
+    pub note: Option<&'a str>,
+    pub reported_by: &'a str,
+}
+
+pub fn report_absence(
+    c: &Connection,
+    a: &NewAbsence<'_>,
+    now: DateTime<Utc>,
+) -> Result<(AbsenceId, Changed), OrgError> {
+    let id = AbsenceId::new();
+    c.execute(
+        "INSERT INTO absences (id, child_id, from_date, to_date, part_of_day, reason, note, reported_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            id.to_string(),
+            a.child.to_string(),
+            a.from.to_string(),
+            a.to.to_string(),
+            match a.part_of_day {
+                PartOfDay::WholeDay => "whole_day",
+                PartOfDay::Morning => "morning",
+                PartOfDay::Afternoon => "afternoon",
+            },
+            match a.reason {
+                AbsenceReason::Ziek => "ziek",
+                AbsenceReason::Vakantie => "vakantie",
+                AbsenceReason::Anders => "anders",
+            },
+            a.note,
+            a.reported_by,
+            time_str(now)
+        ],
+    )?;
+    Ok((
+        id,
+        record_child_change(c, &a.child, EntityKind::Absence, &id.0)?,
+    ))
+}
+
+pub fn cancel_absence(
+    c: &Connection,
+    absence: &AbsenceId,
+    child: &ChildId,
+) -> Result<Changed, OrgError> {
+    c.execute(
+        "UPDATE absences SET cancelled = 1 WHERE id = ?1 AND child_id = ?2",
+        params![absence.to_string(), child.to_string()],
+    )?;
+    Ok(record_child_change(
+        c,
+        child,
+        EntityKind::Absence,
+        &absence.0,
+    )?)
+}
+
+/// A parent writes in their child's diary.
+pub fn parent_diary(
+    c: &Connection,
+    group: &GroupId,
+    child: &ChildId,
+    parent: &ParentId,
+    parent_name: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<(DiaryEntryId, Changed), OrgError> {
+    let id = DiaryEntryId::new();
+    c.execute(
+        "INSERT INTO diary_entries (id, group_id, author_kind, author_parent_id, author_name, text, written_at)
+         VALUES (?1, ?2, 'parent', ?3, ?4, ?5, ?6)",
+        params![id.to_string(), group.to_string(), parent.to_string(), parent_name, text, time_str(now)],
+    )?;
+    c.execute(
+        "INSERT INTO diary_children (entry_id, child_id) VALUES (?1, ?2)",
+        params![id.to_string(), child.to_string()],
+    )?;
+    Ok((
+        id,
+        vec![(
+            *group,
+            record_change(c, group, EntityKind::ParentDiary, &id.0)?,
+        )],
+    ))
+}

@@ -1,0 +1,108 @@
+//! A small sliding-window limiter for failed attempts (enrollment codes),
+//! per client address and in total, so guessing a code stays hopeless.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_peer: u32,
+    total: u32,
+    window: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    peers: HashMap<IpAddr, VecDeque<Instant>>,
+    all: VecDeque<Instant>,
+}
+
+fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        q.pop_front();
+    }
+}
+
+impl RateLimiter {
+    /// `per_peer` failures per address per `window`; 20 times that in total.
+    pub fn new(per_peer: u32, window: Duration) -> Self {
+        Self {
+            per_peer,
+            total: per_peer.saturating_mul(20),
+            window,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// If `peer` must wait, how long.
+    pub fn blocked(&self, peer: IpAddr) -> Option<Duration> {
+        self.blocked_at(peer, Instant::now())
+    }
+
+    pub fn blocked_at(&self, peer: IpAddr, now: Instant) -> Option<Duration> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let window = self.window;
+        prune(&mut s.all, now, window);
+        let q = s.peers.entry(peer).or_default();
+        prune(q, now, window);
+        let wait = |q: &VecDeque<Instant>| {
+            q.front()
+                .map(|t| window.saturating_sub(now.duration_since(*t)))
+        };
+        if q.len() >= self.per_peer as usize {
+            return wait(q);
+        }
+        if s.all.len() >= self.total as usize {
+            return wait(&s.all);
+        }
+        None
+    }
+
+    pub fn record_failure(&self, peer: IpAddr) {
+        self.record_failure_at(peer, Instant::now());
+    }
+
+    pub fn record_failure_at(&self, peer: IpAddr, now: Instant) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.peers.entry(peer).or_default().push_back(now);
+        s.all.push_back(now);
+        if s.peers.len() > 10_000 {
+            let window = self.window;
+            s.peers
+                .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_after_failures_and_releases_after_window() {
+        let l = RateLimiter::new(3, Duration::from_secs(60));
+        let a: IpAddr = [10, 0, 0, 1].into();
+        let b: IpAddr = [10, 0, 0, 2].into();
+        let t0 = Instant::now();
+        for i in 0..3 {
+            assert!(l.blocked_at(a, t0).is_none(), "attempt {i}");
+            l.record_failure_at(a, t0);
+        }
+        assert!(l.blocked_at(a, t0).is_some());
+        assert!(l.blocked_at(b, t0).is_none(), "other peers are not blocked");
+        assert!(l.blocked_at(a, t0 + Duration::from_secs(61)).is_none());
+    }
+
+    #[test]
+    fn total_limit_stops_distributed_guessing() {
+        let l = RateLimiter::new(1, Duration::from_secs(60));
+        let t0 = Instant::now();
+        for i in 0..20u8 {
+            l.record_failure_at(IpAddr::from([10, 0, 1, i]), t0);
+        }
+        assert!(l.blocked_at(IpAddr::from([10, 0, 2, 1]), t0).is_some());
+    }
+}

@@ -1,0 +1,160 @@
+//! Typed settings: defaults, then a TOML file, then `KRING__...` environment
+//! variables (e.g. `KRING__HTTP__LISTEN=0.0.0.0:8080`).
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Where the SQLite database and the photo files live.
+    pub data_dir: PathBuf,
+    pub http: HttpSettings,
+    pub mqtt: MqttSettings,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+    /// The address devices and parents use to reach this server (for links and QR codes).
+    pub public_url: String,
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct MqttSettings {
+    /// Listen address of the embedded broker (ignored with `external_url`).
+    pub listen: SocketAddr,
+    /// Host devices connect to (empty: the host of the HTTP API).
+    pub public_host: String,
+    /// Port devices connect to (0: the embedded broker's port).
+    pub public_port: u16,
+    /// Use an external broker (Mosquitto, EMQX) instead of the embedded one, e.g. `mqtt://broker:1883`.
+    pub external_url: Option<String>,
+    /// The server's own login at the external broker.
+    pub external_username: String,
+    pub external_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest photo upload accepted (bytes).
+    pub max_upload_bytes: u64,
+    /// Largest image accepted, in pixels, read from the JPEG header before decoding.
+    pub max_pixels: u64,
+    /// Largest JSON body (bytes).
+    pub max_json_bytes: usize,
+    /// Unfinished uploads expire after this many hours.
+    pub upload_expiry_hours: i64,
+    /// Wrong enrollment codes allowed per client address per 15 minutes.
+    pub enroll_failures_per_window: u32,
+    /// Largest page of the change feed.
+    pub feed_page_max: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("kring-data"),
+            http: HttpSettings {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                public_url: "http://127.0.0.1:8080".into(),
+            },
+            mqtt: MqttSettings {
+                listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
+                public_host: String::new(),
+                public_port: 0,
+                external_url: None,
+                external_username: "kring-server".into(),
+                external_password: String::new(),
+            },
+            limits: Limits {
+                max_upload_bytes: 25 * 1024 * 1024,
+                max_pixels: 40_000_000,
+                max_json_bytes: 256 * 1024,
+                upload_expiry_hours: 72,
+                enroll_failures_per_window: 5,
+                feed_page_max: 500,
+            },
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("http", &self.http)
+            .field("mqtt", &self.mqtt)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+impl fmt::Debug for MqttSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MqttSettings")
+            .field("listen", &self.listen)
+            .field("public_host", &self.public_host)
+            .field("public_port", &self.public_port)
+            .field("external_url", &self.external_url)
+            .field("external_username", &self.external_username)
+            .field("external_password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A settings error, with the figment's explanation of which key was wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings: {0}")]
+pub struct SettingsError(#[from] Box<figment::Error>);
+
+impl Settings {
+    /// Defaults, then `file` (if given and present), then `KRING__` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            fig = fig.merge(Toml::file(file));
+        }
+        fig = fig.merge(Env::prefixed("KRING__").split("__"));
+        fig.extract().map_err(|e| SettingsError(Box::new(e)))
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("kring.sqlite3")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "kring.toml",
+                "data_dir = \"/srv/kring\"\n[http]\nlisten = \"0.0.0.0:9000\"\n",
+            )?;
+            jail.set_env("KRING__LIMITS__MAX_PIXELS", "1000");
+            let s = Settings::load(Some(Path::new("kring.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.data_dir, PathBuf::from("/srv/kring"));
+            assert_eq!(s.http.listen.port(), 9000);
+            assert_eq!(s.limits.max_pixels, 1000);
+            assert_eq!(s.limits.max_upload_bytes, 25 * 1024 * 1024);
+            jail.set_env("KRING__HTTP__LISTEN", "not an address");
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut s = Settings::default();
+        s.mqtt.external_password = "hunter2".into();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,629 @@
+//! Resumable photo uploads speaking tus 1.0 (core, creation, checksum and
+//! expiration), so that any standard tus client can upload.
+//!
+//! An upload is a file under `<data>/uploads/`; its offset in the database
+//! only moves after the bytes are fsynced. When the last byte arrives the
+//! JPEG is checked (magic, pixel limit from the header before decoding),
+//! stripped of metadata, thumbnailed and stored; only then is it complete. The
+//! photo item that uses it is pushed separately (see `items`).
+
+use crate::AppState;
+use crate::db::{DbError, parse_time, time_str};
+use crate::devices::AuthedDevice;
+use crate::error::Failure;
+use crate::photo::{PhotoLimits, is_jpeg_magic, process};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use kring_protocol::{ErrorCode, UPLOAD_META_SHA256, UploadId};
+use rusqlite::{OptionalExtension, params};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+
+pub const TUS_VERSION: &str = "1.0.0";
+pub const TUS_EXTENSIONS: &str = "creation,checksum,expiration";
+pub const TUS_CHECKSUMS: &str = "sha1,sha256";
+const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
+
+/// tus's "460 Checksum Mismatch".
+fn checksum_mismatch() -> Failure {
+    Failure::new(
+        StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+        ErrorCode::UploadChecksumMismatch,
+        "the chunk's checksum does not match; it was discarded, send it again",
+    )
+}
+
+/// Per-upload locks, so two PATCHes of one upload cannot interleave.
+#[derive(Debug, Default)]
+pub struct UploadLocks(std::sync::Mutex<HashMap<UploadId, Arc<tokio::sync::Mutex<()>>>>);
+
+impl UploadLocks {
+    fn get(&self, id: &UploadId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = match self.0.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(*id).or_default().clone()
+    }
+    fn forget(&self, id: &UploadId) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(id);
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct UploadRow {
+    device: String,
+    length: u64,
+    offset: u64,
+    expected_sha256: Option<String>,
+    expires_at: DateTime<Utc>,
+    completed: bool,
+    failed_reason: Option<String>,
+}
+
+fn http_date(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+fn tus_headers(headers: &mut HeaderMap) {
+    headers.insert("Tus-Resumable", HeaderValue::from_static(TUS_VERSION));
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn check_resumable(headers: &HeaderMap) -> Result<(), Failure> {
+    match header_str(headers, "Tus-Resumable") {
+        Some(TUS_VERSION) => Ok(()),
+        _ => Err(Failure::new(
+            StatusCode::PRECONDITION_FAILED,
+            ErrorCode::BadRequest,
+            "this server speaks tus 1.0.0 (Tus-Resumable: 1.0.0)",
+        )),
+    }
+}
+
+/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs.
+pub fn parse_metadata(value: &str) -> Result<HashMap<String, String>, Failure> {
+    let mut out = HashMap::new();
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut parts = pair.splitn(2, ' ');
+        let key = parts.next().unwrap_or_default().to_string();
+        let val = match parts.next() {
+            Some(v) => {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(v.trim())
+                    .map_err(|_| {
+                        Failure::bad_request(format!("Upload-Metadata {key}: not base64"))
+                    })?;
+                String::from_utf8(raw).map_err(|_| {
+                    Failure::bad_request(format!("Upload-Metadata {key}: not UTF-8"))
+                })?
+            }
+            None => String::new(),
+        };
+        out.insert(key, val);
+    }
+    Ok(out)
+}
+
+/// `OPTIONS /api/v1/uploads`: what this tus server supports.
+pub async fn options(State(state): State<AppState>) -> Response {
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    let h = resp.headers_mut();
+    tus_headers(h);
+    h.insert("Tus-Version", HeaderValue::from_static(TUS_VERSION));
+    h.insert("Tus-Extension", HeaderValue::from_static(TUS_EXTENSIONS));
+    h.insert(
+        "Tus-Checksum-Algorithm",
+        HeaderValue::from_static(TUS_CHECKSUMS),
+    );
+    h.insert(
+        "Tus-Max-Size",
+        HeaderValue::from(state.settings.limits.max_upload_bytes),
+    );
+    resp
+}
+
+fn upload_path(state: &AppState, id: &UploadId) -> PathBuf {
+    state.data_dir.join("uploads").join(format!("{id}.part"))
+}
+
+/// `POST /api/v1/uploads`: creates an upload (tus creation extension).
+pub async fn create(
+    State(state): State<AppState>,
+    device: AuthedDevice,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    check_resumable(&headers)?;
+    if headers.contains_key("Upload-Defer-Length") {
+        return Err(Failure::bad_request(
+            "Upload-Defer-Length is not supported; send Upload-Length",
+        ));
+    }
+    let length: u64 = header_str(&headers, "Upload-Length")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| Failure::bad_request("Upload-Length is missing or not a number"))?;
+    let max = state.settings.limits.max_upload_bytes;
+    if length > max {
+        return Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!("a photo may be at most {max} bytes"),
+        ));
+    }
+    if length == 0 {
+        return Err(Failure::bad_request("an empty upload cannot be a photo"));
+    }
+    let meta_raw = header_str(&headers, "Upload-Metadata")
+        .unwrap_or_default()
+        .to_string();
+    let meta = parse_metadata(&meta_raw)?;
+    let expected = match meta.get(UPLOAD_META_SHA256) {
+        Some(h) if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(h.to_ascii_lowercase())
+        }
+        Some(_) => {
+            return Err(Failure::bad_request(
+                "Upload-Metadata sha256 must be 64 hex digits",
+            ));
+        }
+        None => None,
+    };
+    let id = UploadId::new();
+    let now = Utc::now();
+    let expires = now + Duration::hours(state.settings.limits.upload_expiry_hours);
+    let path = upload_path(&state, &id);
+    tokio::fs::create_dir_all(path.parent().unwrap_or(&state.data_dir))
+        .await
+        .map_err(|e| Failure::internal("upload dir", &e))?;
+    let file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| Failure::internal("upload file", &e))?;
+    file.sync_all()
+        .await
+        .map_err(|e| Failure::internal("upload file", &e))?;
+    let meta_json = serde_json::to_string(&meta).map_err(|e| Failure::internal("metadata", &e))?;
+    state
+        .db
+        .call(move |c| {
+            c.execute(
+                "INSERT INTO uploads (id, device_id, length, offset, metadata, expected_sha256, created_at, expires_at)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
+                params![
+                    id.to_string(),
+                    device.id.to_string(),
+                    length,
+                    meta_json,
+                    expected,
+                    time_str(now),
+                    time_str(expires)
+                ],
+            )
+            .map_err(DbError::from)
+        })
+        .await
+        .map_err(Failure::from)?;
+    tracing::info!(device = %device.id, upload = %id, length, "upload created");
+    let mut resp = StatusCode::CREATED.into_response();
+    let h = resp.headers_mut();
+    tus_headers(h);
+    let location = format!("/api/v1/uploads/{id}");
+    h.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).map_err(|e| Failure::internal("location", &e))?,
+    );
+    insert_expires(h, expires);
+    Ok(resp)
+}
+
+fn insert_expires(h: &mut HeaderMap, t: DateTime<Utc>) {
+    if let Ok(v) = HeaderValue::from_str(&http_date(t)) {
+        h.insert("Upload-Expires", v);
+    }
+}
+
+async fn load(state: &AppState, id: UploadId, device: &AuthedDevice) -> Result<UploadRow, Failure> {
+    let row: Option<(String, u64, u64, Option<String>, String, Option<String>, Option<String>)> = state
+        .db
+        .call(move |c| {
+            c.query_row(
+                "SELECT device_id, length, offset, expected_sha256, expires_at, completed_at, failed_reason
+                 FROM uploads WHERE id = ?1",
+                params![id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+            )
+            .optional()
+            .map_err(DbError::from)
+        })
+        .await?;
+    // Another device's upload looks exactly like a missing one.
+    let Some((owner, length, offset, expected, expires, completed, failed)) = row else {
+        return Err(Failure::not_found("upload"));
+    };
+    if owner != device.id.to_string() {
+        return Err(Failure::not_found("upload"));
+    }
+    let row = UploadRow {
+        device: owner,
+        length,
+        offset,
+        expected_sha256: expected,
+        expires_at: parse_time("uploads.expires_at", &expires)?,
+        completed: completed.is_some(),
+        failed_reason: failed,
+    };
+    if let Some(reason) = &row.failed_reason {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::NotAJpeg,
+            format!("this upload was refused: {reason}"),
+        ));
+    }
+    if !row.completed && row.expires_at < Utc::now() {
+        return Err(Failure::new(
+            StatusCode::GONE,
+            ErrorCode::NotFound,
+            "this upload has expired; start a new one",
+        ));
+    }
+    Ok(row)
+}
+
+fn offset_response(status: StatusCode, row: &UploadRow, offset: u64) -> Response {
+    let mut resp = status.into_response();
+    let h = resp.headers_mut();
+    tus_headers(h);
+    h.insert("Upload-Offset", HeaderValue::from(offset));
+    h.insert("Upload-Length", HeaderValue::from(row.length));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !row.completed {
+        insert_expires(h, row.expires_at);
+    }
+    resp
+}
+
+/// `HEAD /api/v1/uploads/{id}`: the offset to resume from.
+pub async fn head(
+    State(state): State<AppState>,
+    device: AuthedDevice,
+    Path(id): Path<UploadId>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    check_resumable(&headers)?;
+    let lock = state.upload_locks.get(&id);
+    let _guard = lock.lock().await;
+    let mut row = load(&state, id, &device).await?;
+    if row.offset == row.length && !row.completed {
+        // The server stopped between the last chunk and finishing: finish now.
+        finish(&state, id, &row).await?;
+        row.completed = true;
+    }
+    Ok(offset_response(StatusCode::OK, &row, row.offset))
+}
+
+enum Checksum {
+    Sha1(Sha1, Vec<u8>),
+    Sha256(Sha256, Vec<u8>),
+}
+
+fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, Failure> {
+    let Some(v) = header_str(headers, "Upload-Checksum") else {
+        return Ok(None);
+    };
+    let (algo, b64) = v
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| Failure::bad_request("Upload-Checksum must be '<algorithm> <base64>'"))?;
+    let want = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| Failure::bad_request("Upload-Checksum is not base64"))?;
+    match algo {
+        "sha1" => Ok(Some(Checksum::Sha1(Sha1::new(), want))),
+        "sha256" => Ok(Some(Checksum::Sha256(Sha256::new(), want))),
+        _ => Err(Failure::bad_request(format!(
+            "checksum algorithm {algo} is not supported (use sha1 or sha256)"
+        ))),
+    }
+}
+
+impl Checksum {
+    fn update(&mut self, data: &[u8]) {
+        match self {
+            Self::Sha1(h, _) => h.update(data),
+            Self::Sha256(h, _) => h.update(data),
+        }
+    }
+    fn matches(self) -> bool {
+        match self {
+            Self::Sha1(h, want) => h.finalize().as_slice() == want.as_slice(),
+            Self::Sha256(h, want) => h.finalize().as_slice() == want.as_slice(),
+        }
+    }
+}
+
+/// `PATCH /api/v1/uploads/{id}`: appends a chunk at `Upload-Offset`.
+pub async fn patch(
+    State(state): State<AppState>,
+    device: AuthedDevice,
+    Path(id): Path<UploadId>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Failure> {
+    check_resumable(&headers)?;
+    if header_str(&headers, header::CONTENT_TYPE.as_str()) != Some(OFFSET_CONTENT_TYPE) {
+        return Err(Failure::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "Content-Type must be application/offset+octet-stream",
+        ));
+    }
+    let claimed: u64 = header_str(&headers, "Upload-Offset")
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| Failure::bad_request("Upload-Offset is missing or not a number"))?;
+    let mut checksum = parse_checksum(&headers)?;
+    let lock = state.upload_locks.get(&id);
+    let _guard = lock.lock().await;
+    let row = load(&state, id, &device).await?;
+    if claimed != row.offset {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            ErrorCode::UploadOffsetMismatch,
+            format!("the upload is at offset {}, not {claimed}", row.offset),
+        ));
+    }
+    if row.completed {
+        return Ok(offset_response(StatusCode::NO_CONTENT, &row, row.offset));
+    }
+    let remaining = row.length - row.offset;
+    if let Some(len) =
+        header_str(&headers, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok())
+        && len > remaining
+    {
+        return Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            format!("the chunk is larger than the {remaining} bytes that remain"),
+        ));
+    }
+    let path = upload_path(&state, &id);
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .await
+        .map_err(|e| Failure::internal("open upload", &e))?;
+    // Drop bytes past the recorded offset (from a write that was never recorded).
+    file.set_len(row.offset)
+        .await
+        .map_err(|e| Failure::internal("truncate upload", &e))?;
+    file.seek(std::io::SeekFrom::Start(row.offset))
+        .await
+        .map_err(|e| Failure::internal("seek upload", &e))?;
+    let mut written: u64 = 0;
+    let mut head_checked = row.offset >= 3;
+    let mut first_bytes: Vec<u8> = Vec::new();
+    let mut stream = body.into_data_stream();
+    let mut cut = false;
+    let mut too_big = false;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::info!(upload = %id, error = %e, written, "upload chunk cut off");
+                cut = true;
+                break;
+            }
+        };
+        if written + chunk.len() as u64 > remaining {
+            too_big = true;
+            break;
+        }
+        if !head_checked {
+            first_bytes.extend_from_slice(&chunk[..chunk.len().min(3)]);
+            if first_bytes.len() >= 3 {
+                head_checked = true;
+                if !is_jpeg_magic(&first_bytes) {
+                    drop(file);
+                    fail_upload(&state, id, "not a JPEG file").await?;
+                    return Err(Failure::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        ErrorCode::NotAJpeg,
+                        "only JPEG photos can be uploaded",
+                    ));
+                }
+            }
+        }
+        if let Some(c) = checksum.as_mut() {
+            c.update(&chunk);
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| Failure::internal("write upload", &e))?;
+        written += chunk.len() as u64;
+    }
+    let discard = too_big || (checksum.is_some() && cut);
+    let checksum_ok = match checksum {
+        Some(c) if !discard && !cut => c.matches(),
+        _ => true,
+    };
+    if discard || !checksum_ok {
+        file.set_len(row.offset)
+            .await
+            .map_err(|e| Failure::internal("truncate upload", &e))?;
+        file.sync_all()
+            .await
+            .map_err(|e| Failure::internal("sync upload", &e))?;
+        if too_big {
+            return Err(Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                format!("the chunk is larger than the {remaining} bytes that remain"),
+            ));
+        }
+        if !checksum_ok {
+            return Err(checksum_mismatch());
+        }
+        return Err(Failure::bad_request(
+            "the chunk was cut off; ask for the offset and resume",
+        ));
+    }
+    file.sync_data()
+        .await
+        .map_err(|e| Failure::internal("sync upload", &e))?;
+    drop(file);
+    let new_offset = row.offset + written;
+    state
+        .db
+        .call(move |c| {
+            c.execute(
+                "UPDATE uploads SET offset = ?2 WHERE id = ?1",
+                params![id.to_string(), new_offset],
+            )
+            .map_err(DbError::from)
+        })
+        .await?;
+    let mut row = row;
+    row.offset = new_offset;
+    if new_offset == row.length {
+        finish(&state, id, &row).await?;
+        row.completed = true;
+        state.upload_locks.forget(&id);
+    }
+    Ok(offset_response(StatusCode::NO_CONTENT, &row, new_offset))
+}
+
+async fn fail_upload(state: &AppState, id: UploadId, reason: &str) -> Result<(), Failure> {
+    let reason = reason.to_string();
+    let path = upload_path(state, &id);
+    let _ = tokio::fs::remove_file(&path).await;
+    tracing::warn!(upload = %id, reason, "upload refused");
+    state
+        .db
+        .call(move |c| {
+            c.execute(
+                "UPDATE uploads SET failed_reason = ?2 WHERE id = ?1",
+                params![id.to_string(), reason],
+            )
+            .map_err(DbError::from)
+        })
+        .await
+        .map_err(Failure::from)?;
+    Ok(())
+}
+
+/// All bytes are there: verify, strip, thumbnail, store, mark complete.
+async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), Failure> {
+    let path = upload_path(state, &id);
+    let limits = PhotoLimits {
+        max_pixels: state.settings.limits.max_pixels,
+        max_bytes: state.settings.limits.max_upload_bytes,
+        ..PhotoLimits::default()
+    };
+    let blobs = state.blobs.clone();
+    let expected = row.expected_sha256.clone();
+    let result = tokio::task::spawn_blocking(
+        move || -> Result<Result<(String, String, String, u32, u32), String>, Failure> {
+            let bytes = std::fs::read(&path).map_err(|e| Failure::internal("read upload", &e))?;
+            let sha = hex::encode(Sha256::digest(&bytes));
+            if let Some(want) = expected
+                && want != sha
+            {
+                return Ok(Err(
+                    "the uploaded bytes do not match the announced sha256".into()
+                ));
+            }
+            let processed = match process(&bytes, &limits) {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            let blob_key = format!("photos/{}/{id}.jpg", &sha[..2]);
+            let thumb_key = format!("thumbs/{}/{id}.jpg", &sha[..2]);
+            blobs
+                .put(&blob_key, &processed.jpeg)
+                .map_err(|e| Failure::internal("store photo", &e))?;
+            blobs
+                .put(&thumb_key, &processed.thumbnail)
+                .map_err(|e| Failure::internal("store thumbnail", &e))?;
+            Ok(Ok((
+                sha,
+                blob_key,
+                thumb_key,
+                processed.width,
+                processed.height,
+            )))
+        },
+    )
+    .await
+    .map_err(|e| Failure::internal("finish upload", &e))??;
+    let (sha, blob_key, thumb_key, w, h) = match result {
+        Ok(v) => v,
+        Err(reason) => {
+            fail_upload(state, id, &reason).await?;
+            return Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::NotAJpeg,
+                reason,
+            ));
+        }
+    };
+    let now = Utc::now();
+    let sha_log = sha.clone();
+    state
+        .db
+        .call(move |c| {
+            c.execute(
+                "UPDATE uploads SET completed_at = ?2, sha256 = ?3, blob_key = ?4, thumb_key = ?5,
+                        width = ?6, height = ?7 WHERE id = ?1",
+                params![
+                    id.to_string(),
+                    time_str(now),
+                    sha,
+                    blob_key,
+                    thumb_key,
+                    w,
+                    h
+                ],
+            )
+            .map_err(DbError::from)
+        })
+        .await?;
+    let _ = tokio::fs::remove_file(upload_path(state, &id)).await;
+    tracing::info!(upload = %id, device = %row.device, sha256 = %sha_log, width = w, height = h, "upload complete");
+    Ok(())
+}
+
+/// Removes expired, unfinished uploads and their files. Returns how many.
+pub async fn sweep_expired(state: &AppState) -> Result<usize, DbError> {
+    let now = time_str(Utc::now());
+    let ids: Vec<String> = state
+        .db
+        .call(move |c| {
+            let ids: Vec<String> = c
+                .prepare("SELECT id FROM uploads WHERE completed_at IS NULL AND expires_at < ?1")?
+                .query_map(params![now], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            c.execute(
+                "DELETE FROM uploads WHERE completed_at IS NULL AND expires_at < ?1",
+                params![now],
+            )?;
+            Ok::<_, DbError>(ids)
+        })
+        .await?;
+    for id in &ids {
+        let _ =
+            tokio::fs::remove_file(state.data_dir.join("uploads").join(format!("{id}.part"))).await;
+    }
+    Ok(ids.len())
+}

@@ -1,0 +1,877 @@
+//! Photo processing: metadata (EXIF, GPS, comments, ...) must be gone from
+//! everything `photo::process` returns, and hostile or broken files must give
+//! an error, never a panic or a huge allocation.
+//!
+//! All fixtures are made in code: a real JPEG from the `image` encoder with a
+//! hand-built EXIF APP1 segment spliced in. The `image` encoder only writes
+//! baseline JPEG without restart markers, so two tiny files made with
+//! libjpeg-turbo's `cjpeg` (progressive with restart intervals, baseline with
+//! restart intervals) are embedded as hex.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use image::codecs::jpeg::JpegEncoder;
+use image::codecs::png::PngEncoder;
+use image::{DynamicImage, GenericImageView, ImageEncoder, ImageFormat, Rgb, RgbImage};
+use kring_server::photo::{self, JpegInfo, PhotoError, PhotoLimits, ProcessedPhoto};
+use sha2::{Digest, Sha256};
+
+const GPS_SENTINEL: &[u8] = b"KRING-GPS-SENTINEL-52.3702N";
+const DESCRIPTION_SENTINEL: &[u8] = b"KRING-DESC-SENTINEL-Sanne-groep-Egeltjes";
+const COMMENT_SENTINEL: &[u8] = b"KRING-COMMENT-SENTINEL";
+
+const WIDTH: u32 = 640;
+const HEIGHT: u32 = 480;
+/// The top-left corner of every generated photo is a pure red block of this size.
+const MARK_W: u32 = 80;
+const MARK_H: u32 = 60;
+
+// ---------------------------------------------------------------------------
+// Fixture generation
+// ---------------------------------------------------------------------------
+
+fn gradient(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        if x < MARK_W.min(width / 4) && y < MARK_H.min(height / 4) {
+            Rgb([255, 0, 0])
+        } else {
+            Rgb([
+                (x * 200 / width) as u8,
+                (55 + y * 200 / height) as u8,
+                ((x + y) % 64 + 128) as u8,
+            ])
+        }
+    })
+}
+
+fn encode(image: &RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(image)
+        .unwrap();
+    out
+}
+
+fn plain_jpeg() -> Vec<u8> {
+    encode(&gradient(WIDTH, HEIGHT))
+}
+
+/// One TIFF IFD at offset `at`, big-endian; values longer than 4 bytes go in
+/// a data area right after the IFD.
+fn build_ifd(entries: &[(u16, u16, u32, Vec<u8>)], at: u32) -> Vec<u8> {
+    let data_start = at + 2 + 12 * entries.len() as u32 + 4;
+    let mut head = Vec::new();
+    let mut data = Vec::new();
+    head.extend_from_slice(&(entries.len() as u16).to_be_bytes());
+    for (tag, field_type, count, value) in entries {
+        head.extend_from_slice(&tag.to_be_bytes());
+        head.extend_from_slice(&field_type.to_be_bytes());
+        head.extend_from_slice(&count.to_be_bytes());
+        if value.len() <= 4 {
+            let mut inline = value.clone();
+            inline.resize(4, 0);
+            head.extend_from_slice(&inline);
+        } else {
+            head.extend_from_slice(&(data_start + data.len() as u32).to_be_bytes());
+            data.extend_from_slice(value);
+            if data.len() % 2 == 1 {
+                data.push(0);
+            }
+        }
+    }
+    head.extend_from_slice(&0u32.to_be_bytes()); // no next IFD
+    head.extend_from_slice(&data);
+    head
+}
+
+fn rationals(values: &[(u32, u32)]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|(n, d)| n.to_be_bytes().into_iter().chain(d.to_be_bytes()))
+        .collect()
+}
+
+/// TIFF structure of an EXIF block: IFD0 with ImageDescription, Orientation
+/// (if given) and a GPS IFD pointer; GPS IFD with version, latitude,
+/// longitude and a processing method holding `GPS_SENTINEL`.
+fn exif_tiff(orientation: Option<u16>) -> Vec<u8> {
+    const ASCII: u16 = 2;
+    const SHORT: u16 = 3;
+    const LONG: u16 = 4;
+    const RATIONAL: u16 = 5;
+    const BYTE: u16 = 1;
+    const UNDEFINED: u16 = 7;
+
+    let ifd0 = |gps_offset: u32| {
+        let mut description = DESCRIPTION_SENTINEL.to_vec();
+        description.push(0);
+        let mut entries = vec![(0x010E, ASCII, description.len() as u32, description)];
+        if let Some(o) = orientation {
+            entries.push((0x0112, SHORT, 1, o.to_be_bytes().to_vec()));
+        }
+        entries.push((0x8825, LONG, 1, gps_offset.to_be_bytes().to_vec()));
+        build_ifd(&entries, 8)
+    };
+    let gps_offset = 8 + ifd0(0).len() as u32;
+    let mut method = b"ASCII\0\0\0".to_vec();
+    method.extend_from_slice(GPS_SENTINEL);
+    let gps = build_ifd(
+        &[
+            (0x0000, BYTE, 4, vec![2, 3, 0, 0]),
+            (0x0001, ASCII, 2, b"N\0".to_vec()),
+            (
+                0x0002,
+                RATIONAL,
+                3,
+                rationals(&[(52, 1), (22, 1), (1272, 100)]),
+            ),
+            (0x0003, ASCII, 2, b"E\0".to_vec()),
+            (
+                0x0004,
+                RATIONAL,
+                3,
+                rationals(&[(4, 1), (53, 1), (5400, 100)]),
+            ),
+            (0x001B, UNDEFINED, method.len() as u32, method),
+        ],
+        gps_offset,
+    );
+    let mut tiff = b"MM\x00\x2A\x00\x00\x00\x08".to_vec();
+    tiff.extend_from_slice(&ifd0(gps_offset));
+    tiff.extend_from_slice(&gps);
+    tiff
+}
+
+fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
+    let mut s = vec![0xFF, marker];
+    s.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
+    s.extend_from_slice(payload);
+    s
+}
+
+fn exif_segment(orientation: Option<u16>) -> Vec<u8> {
+    let mut payload = b"Exif\0\0".to_vec();
+    payload.extend_from_slice(&exif_tiff(orientation));
+    segment(0xE1, &payload)
+}
+
+/// Inserts `segments` right after SOI.
+fn splice_after_soi(jpeg: &[u8], segments: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = jpeg[..2].to_vec();
+    for s in segments {
+        out.extend_from_slice(s);
+    }
+    out.extend_from_slice(&jpeg[2..]);
+    out
+}
+
+fn jpeg_with_exif(orientation: Option<u16>) -> Vec<u8> {
+    splice_after_soi(&plain_jpeg(), &[exif_segment(orientation)])
+}
+
+/// Offset of the first SOS marker, and where its entropy-coded data starts.
+fn find_scan(jpeg: &[u8]) -> (usize, usize) {
+    let mut pos = 2;
+    loop {
+        assert_eq!(jpeg[pos], 0xFF, "test helper lost track of segments");
+        let marker = jpeg[pos + 1];
+        let len = usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
+        if marker == 0xDA {
+            return (pos, pos + 2 + len);
+        }
+        pos += 2 + len;
+    }
+}
+
+/// Marker codes of the segments before the first SOS.
+fn header_markers(jpeg: &[u8]) -> Vec<u8> {
+    let (sos, _) = find_scan(jpeg);
+    let mut pos = 2;
+    let mut markers = Vec::new();
+    while pos < sos {
+        markers.push(jpeg[pos + 1]);
+        pos += 2 + usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
+    }
+    markers
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+        })
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn decode(bytes: &[u8]) -> DynamicImage {
+    image::load_from_memory_with_format(bytes, ImageFormat::Jpeg).unwrap()
+}
+
+fn read_exif(bytes: &[u8]) -> Result<exif::Exif, exif::Error> {
+    exif::Reader::new().read_from_container(&mut Cursor::new(bytes))
+}
+
+fn has_gps_fields(bytes: &[u8]) -> bool {
+    read_exif(bytes)
+        .map(|e| e.fields().any(|f| f.tag.context() == exif::Context::Gps))
+        .unwrap_or(false)
+}
+
+fn hex_fixture(hex_text: &str) -> Vec<u8> {
+    hex::decode(hex_text).unwrap()
+}
+
+fn process(bytes: &[u8]) -> Result<ProcessedPhoto, PhotoError> {
+    photo::process(bytes, &PhotoLimits::default())
+}
+
+fn assert_clean(p: &ProcessedPhoto) {
+    for sentinel in [GPS_SENTINEL, DESCRIPTION_SENTINEL, COMMENT_SENTINEL] {
+        assert!(!contains(&p.jpeg, sentinel), "sentinel left in jpeg");
+        assert!(
+            !contains(&p.thumbnail, sentinel),
+            "sentinel left in thumbnail"
+        );
+    }
+    for out in [&p.jpeg, &p.thumbnail] {
+        assert!(!has_gps_fields(out), "GPS fields left");
+        assert!(read_exif(out).is_err(), "an EXIF block is left");
+        assert!(!contains(out, b"Exif\0\0"), "EXIF header bytes left");
+        assert!(!header_markers(out).contains(&0xE1), "APP1 left");
+        assert!(!header_markers(out).contains(&0xFE), "COM left");
+    }
+    assert_eq!(p.sha256, hex::encode(Sha256::digest(&p.jpeg)));
+}
+
+fn is_red(pixel: Rgb<u8>) -> bool {
+    let [r, g, b] = pixel.0;
+    r > 200 && g < 70 && b < 70
+}
+
+/// Which corner of `image` holds the red mark: (right, bottom).
+fn mark_corner(image: &DynamicImage) -> (bool, bool) {
+    let rgb = image.to_rgb8();
+    let (w, h) = rgb.dimensions();
+    let inset = (w.min(h) / 16).max(1);
+    let corners = [
+        (false, false, inset, inset),
+        (true, false, w - 1 - inset, inset),
+        (false, true, inset, h - 1 - inset),
+        (true, true, w - 1 - inset, h - 1 - inset),
+    ];
+    let red: Vec<(bool, bool)> = corners
+        .iter()
+        .filter(|(_, _, x, y)| is_red(*rgb.get_pixel(*x, *y)))
+        .map(|&(right, bottom, _, _)| (right, bottom))
+        .collect();
+    assert_eq!(red.len(), 1, "expected exactly one red corner, got {red:?}");
+    red[0]
+}
+
+// ---------------------------------------------------------------------------
+// The fixtures are what they claim to be
+// ---------------------------------------------------------------------------
+
+#[test]
+fn fixture_really_carries_gps_and_sentinels() {
+    let fixture = jpeg_with_exif(Some(1));
+    let exif = read_exif(&fixture).expect("fixture has EXIF");
+    assert!(
+        exif.get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY)
+            .is_some()
+    );
+    assert!(
+        exif.get_field(exif::Tag::GPSProcessingMethod, exif::In::PRIMARY)
+            .is_some()
+    );
+    assert!(
+        exif.get_field(exif::Tag::ImageDescription, exif::In::PRIMARY)
+            .is_some()
+    );
+    let orientation = exif
+        .get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+        .and_then(|f| f.value.get_uint(0));
+    assert_eq!(orientation, Some(1));
+    assert!(has_gps_fields(&fixture));
+    assert!(contains(&fixture, GPS_SENTINEL));
+    assert!(contains(&fixture, DESCRIPTION_SENTINEL));
+    assert_eq!(decode(&fixture).dimensions(), (WIDTH, HEIGHT));
+
+    let rotated = jpeg_with_exif(Some(6));
+    let orientation = read_exif(&rotated)
+        .unwrap()
+        .get_field(exif::Tag::Orientation, exif::In::PRIMARY)
+        .and_then(|f| f.value.get_uint(0));
+    assert_eq!(orientation, Some(6));
+}
+
+#[test]
+fn inspect_reads_size_and_orientation() {
+    assert_eq!(
+        photo::inspect(&jpeg_with_exif(Some(6))).unwrap(),
+        JpegInfo {
+            width: WIDTH,
+            height: HEIGHT,
+            orientation: 6
+        }
+    );
+    assert_eq!(
+        photo::inspect(&jpeg_with_exif(None)).unwrap().orientation,
+        1
+    );
+    assert_eq!(photo::inspect(&plain_jpeg()).unwrap().orientation, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Metadata removal
+// ---------------------------------------------------------------------------
+
+#[test]
+fn exif_and_gps_are_stripped_losslessly() {
+    let original = plain_jpeg();
+    for orientation in [Some(1), None] {
+        let fixture = jpeg_with_exif(orientation);
+        let p = process(&fixture).unwrap();
+        assert_clean(&p);
+        assert_eq!((p.width, p.height), (WIDTH, HEIGHT));
+        assert_eq!(decode(&p.jpeg).dimensions(), (WIDTH, HEIGHT));
+
+        // Lossless: scan data byte for byte, pixels identical.
+        let (sos, _) = find_scan(&original);
+        assert!(p.jpeg.ends_with(&original[sos..]));
+        assert_eq!(
+            decode(&p.jpeg).to_rgb8().as_raw(),
+            decode(&original).to_rgb8().as_raw()
+        );
+        assert!(p.jpeg.len() < fixture.len());
+    }
+}
+
+#[test]
+fn thumbnail_fits_and_keeps_aspect() {
+    let p = process(&jpeg_with_exif(Some(1))).unwrap();
+    let thumb = decode(&p.thumbnail);
+    assert_eq!(thumb.dimensions(), (320, 240));
+    assert_eq!(mark_corner(&thumb), (false, false));
+
+    let limits = PhotoLimits {
+        thumb_max_side: 100,
+        ..PhotoLimits::default()
+    };
+    let p = photo::process(&jpeg_with_exif(Some(6)), &limits).unwrap();
+    assert_eq!(decode(&p.thumbnail).dimensions(), (75, 100));
+}
+
+#[test]
+fn small_photo_thumbnail_is_not_enlarged() {
+    let small = encode(&gradient(100, 80));
+    let p = process(&small).unwrap();
+    assert_eq!(decode(&p.thumbnail).dimensions(), (100, 80));
+    assert_eq!((p.width, p.height), (100, 80));
+}
+
+#[test]
+fn orientation_6_is_applied_and_dimensions_swap() {
+    let p = process(&jpeg_with_exif(Some(6))).unwrap();
+    assert_clean(&p);
+    assert_eq!((p.width, p.height), (HEIGHT, WIDTH));
+    let image = decode(&p.jpeg);
+    assert_eq!(image.dimensions(), (HEIGHT, WIDTH));
+    // Orientation 6 = rotate 90 degrees clockwise: top-left goes to top-right.
+    assert_eq!(mark_corner(&image), (true, false));
+    let thumb = decode(&p.thumbnail);
+    assert_eq!(thumb.dimensions(), (240, 320));
+    assert_eq!(mark_corner(&thumb), (true, false));
+}
+
+#[test]
+fn every_orientation_is_applied() {
+    // Where the stored top-left corner ends up: (right, bottom).
+    let expected = [
+        (1, (false, false)),
+        (2, (true, false)),
+        (3, (true, true)),
+        (4, (false, true)),
+        (5, (false, false)),
+        (6, (true, false)),
+        (7, (true, true)),
+        (8, (false, true)),
+    ];
+    for (orientation, corner) in expected {
+        let p = process(&jpeg_with_exif(Some(orientation))).unwrap();
+        assert_clean(&p);
+        let swapped = orientation >= 5;
+        let dims = if swapped {
+            (HEIGHT, WIDTH)
+        } else {
+            (WIDTH, HEIGHT)
+        };
+        assert_eq!((p.width, p.height), dims, "orientation {orientation}");
+        let image = decode(&p.jpeg);
+        assert_eq!(image.dimensions(), dims, "orientation {orientation}");
+        assert_eq!(mark_corner(&image), corner, "orientation {orientation}");
+        assert_eq!(
+            mark_corner(&decode(&p.thumbnail)),
+            corner,
+            "thumbnail, orientation {orientation}"
+        );
+    }
+}
+
+#[test]
+fn comment_segment_is_removed() {
+    let mut comment = COMMENT_SENTINEL.to_vec();
+    comment.extend_from_slice(b" photographed by juf Anouk");
+    let fixture = splice_after_soi(&plain_jpeg(), &[segment(0xFE, &comment)]);
+    assert!(contains(&fixture, COMMENT_SENTINEL));
+    assert!(header_markers(&fixture).contains(&0xFE));
+    let p = process(&fixture).unwrap();
+    assert_clean(&p);
+    assert_eq!(decode(&p.jpeg).dimensions(), (WIDTH, HEIGHT));
+}
+
+#[test]
+fn other_metadata_segments_jfif_thumbnail_and_trailer_are_removed() {
+    let original = plain_jpeg();
+    // JFIF APP0 with a 2x1 embedded RGB thumbnail whose "pixels" are a sentinel.
+    let mut jfif = b"JFIF\0\x01\x02\x01\x00\x48\x00\x48".to_vec();
+    jfif.extend_from_slice(&[2, 1]);
+    jfif.extend_from_slice(b"KRIN-G"); // 2 x 1 x 3 bytes
+    let mut xmp = b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>".to_vec();
+    xmp.extend_from_slice(GPS_SENTINEL);
+    xmp.extend_from_slice(b"</x:xmpmeta>");
+    let mut icc = b"ICC_PROFILE\0\x01\x01".to_vec();
+    icc.extend_from_slice(DESCRIPTION_SENTINEL);
+    let mut iptc = b"Photoshop 3.0\0".to_vec();
+    iptc.extend_from_slice(COMMENT_SENTINEL);
+    let mut fixture = original[..2].to_vec();
+    for s in [
+        segment(0xE0, &jfif),
+        exif_segment(Some(1)),
+        segment(0xE1, &xmp),
+        segment(0xE2, &icc),
+        segment(0xED, &iptc),
+        segment(0xEF, DESCRIPTION_SENTINEL),
+    ] {
+        fixture.extend_from_slice(&s);
+    }
+    // Skip the encoder's own JFIF APP0 so there is one JFIF segment.
+    assert_eq!(original[3], 0xE0);
+    let after_own_app0 = 4 + usize::from(u16::from_be_bytes([original[4], original[5]]));
+    fixture.extend_from_slice(&original[after_own_app0..]);
+    // Data after EOI (some phones append their own blocks there).
+    fixture.extend_from_slice(b"TRAILER");
+    fixture.extend_from_slice(GPS_SENTINEL);
+    assert!(contains(&fixture, b"KRIN-G"));
+
+    let p = process(&fixture).unwrap();
+    assert_clean(&p);
+    assert!(!contains(&p.jpeg, b"KRIN-G"));
+    assert!(!contains(&p.jpeg, b"TRAILER"));
+    assert!(!contains(&p.jpeg, b"http://ns.adobe.com"));
+    assert!(!contains(&p.jpeg, b"ICC_PROFILE"));
+    assert!(!contains(&p.jpeg, b"Photoshop"));
+    assert!(p.jpeg.ends_with(&[0xFF, 0xD9]));
+    // Only the minimal JFIF APP0 and the decoding tables remain.
+    for marker in header_markers(&p.jpeg) {
+        assert!(
+            matches!(marker, 0xE0 | 0xDB | 0xC0 | 0xC4),
+            "unexpected segment 0xFF{marker:02X}"
+        );
+    }
+    let jfif_len = u16::from_be_bytes([p.jpeg[4], p.jpeg[5]]);
+    assert_eq!(jfif_len, 16, "JFIF APP0 must have no thumbnail");
+    assert_eq!(
+        decode(&p.jpeg).to_rgb8().as_raw(),
+        decode(&original).to_rgb8().as_raw()
+    );
+}
+
+#[test]
+fn grayscale_photo_is_processed() {
+    let gray = DynamicImage::ImageRgb8(gradient(200, 100)).to_luma8();
+    let mut plain = Vec::new();
+    JpegEncoder::new_with_quality(&mut plain, 85)
+        .encode_image(&gray)
+        .unwrap();
+    let fixture = splice_after_soi(&plain, &[exif_segment(Some(8))]);
+    let p = process(&fixture).unwrap();
+    assert_clean(&p);
+    assert_eq!((p.width, p.height), (100, 200));
+    assert_eq!(decode(&p.jpeg).dimensions(), (100, 200));
+    assert_eq!(decode(&p.thumbnail).dimensions(), (100, 200));
+}
+
+#[test]
+fn embedded_progressive_and_restart_files_are_accepted() {
+    for hex_text in [PROGRESSIVE_RESTART_JPEG_HEX, BASELINE_RESTART_JPEG_HEX] {
+        let plain = hex_fixture(hex_text);
+        assert_eq!(decode(&plain).dimensions(), (48, 32));
+        let fixture = splice_after_soi(&plain, &[exif_segment(Some(3))]);
+        let p = process(&fixture).unwrap();
+        assert_clean(&p);
+        assert_eq!((p.width, p.height), (48, 32));
+        assert_eq!(mark_corner(&decode(&p.jpeg)), (true, true));
+
+        // Orientation 1: kept byte for byte after the headers.
+        let p = process(&splice_after_soi(&plain, &[exif_segment(Some(1))])).unwrap();
+        let (sos, _) = find_scan(&plain);
+        assert!(p.jpeg.ends_with(&plain[sos..]));
+    }
+}
+
+#[test]
+fn embedded_progressive_and_restart_files_with_broken_scans_fail() {
+    for hex_text in [PROGRESSIVE_RESTART_JPEG_HEX, BASELINE_RESTART_JPEG_HEX] {
+        let plain = hex_fixture(hex_text);
+        // Drop one byte of entropy-coded data from the first scan.
+        let (_, data) = find_scan(&plain);
+        let mut shortened = plain.clone();
+        shortened.remove(data + 1);
+        assert!(process(&shortened).is_err());
+        // Truncate anywhere: always an error.
+        for cut in 0..plain.len() - 1 {
+            assert!(process(&plain[..cut]).is_err(), "cut at {cut} accepted");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Refusals
+// ---------------------------------------------------------------------------
+
+#[test]
+fn huge_declared_dimensions_are_refused_before_decoding() {
+    let mut bytes = vec![0xFF, 0xD8];
+    // SOF0: 8-bit, 50000 x 50000, 3 components.
+    bytes.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08]);
+    bytes.extend_from_slice(&50_000u16.to_be_bytes());
+    bytes.extend_from_slice(&50_000u16.to_be_bytes());
+    bytes.extend_from_slice(&[0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+    // Pad to 300 bytes with a comment, then a (bogus) scan header and EOI.
+    let pad = 300 - bytes.len() - 4 - 6;
+    bytes.extend_from_slice(&segment(0xFE, &vec![b'x'; pad]));
+    bytes.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x02, 0xFF, 0xD9]);
+    assert_eq!(bytes.len(), 300);
+    assert_eq!(
+        photo::inspect(&bytes).unwrap(),
+        JpegInfo {
+            width: 50_000,
+            height: 50_000,
+            orientation: 1
+        }
+    );
+
+    let start = Instant::now();
+    let result = process(&bytes);
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(
+            result,
+            Err(PhotoError::ImageTooLarge {
+                width: 50_000,
+                height: 50_000,
+                max_pixels: 40_000_000
+            })
+        ),
+        "{result:?}"
+    );
+    assert!(elapsed < Duration::from_millis(500), "took {elapsed:?}");
+}
+
+#[test]
+fn pixel_limit_is_configurable() {
+    let limits = PhotoLimits {
+        max_pixels: u64::from(WIDTH * HEIGHT) - 1,
+        ..PhotoLimits::default()
+    };
+    assert!(matches!(
+        photo::process(&plain_jpeg(), &limits),
+        Err(PhotoError::ImageTooLarge { .. })
+    ));
+    let limits = PhotoLimits {
+        max_pixels: u64::from(WIDTH * HEIGHT),
+        ..PhotoLimits::default()
+    };
+    assert!(photo::process(&plain_jpeg(), &limits).is_ok());
+}
+
+#[test]
+fn file_size_limit() {
+    let fixture = jpeg_with_exif(Some(1));
+    let limits = PhotoLimits {
+        max_bytes: 1000,
+        ..PhotoLimits::default()
+    };
+    let result = photo::process(&fixture, &limits);
+    assert!(
+        matches!(result, Err(PhotoError::FileTooLarge { size, max: 1000 }) if size == fixture.len() as u64),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn defaults() {
+    let limits = PhotoLimits::default();
+    assert_eq!(limits.max_pixels, 40_000_000);
+    assert_eq!(limits.max_bytes, 25 * 1024 * 1024);
+    assert_eq!(limits.thumb_max_side, 320);
+}
+
+#[test]
+fn random_bytes_and_png_are_not_jpeg() {
+    let mut random = pseudo_random(7, 4096);
+    random[0] = 0x42;
+    assert!(matches!(process(&random), Err(PhotoError::NotAJpeg)));
+    assert!(matches!(photo::inspect(&random), Err(PhotoError::NotAJpeg)));
+
+    let mut png = Vec::new();
+    PngEncoder::new(&mut png)
+        .write_image(
+            gradient(32, 32).as_raw(),
+            32,
+            32,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+    assert!(matches!(process(&png), Err(PhotoError::NotAJpeg)));
+    assert!(!photo::is_jpeg_magic(&png));
+    assert!(photo::is_jpeg_magic(&plain_jpeg()));
+}
+
+#[test]
+fn empty_and_tiny_inputs_error() {
+    assert!(matches!(process(&[]), Err(PhotoError::Empty)));
+    assert!(matches!(process(&[0xFF]), Err(PhotoError::NotAJpeg)));
+    assert!(matches!(process(&[0xFF, 0xD8]), Err(PhotoError::NotAJpeg)));
+    assert!(process(&[0xFF, 0xD8, 0xFF]).is_err());
+    assert!(process(&[0xFF, 0xD8, 0xFF, 0xD9]).is_err());
+}
+
+#[test]
+fn unsupported_coding_is_refused() {
+    let mut arithmetic = plain_jpeg();
+    let (sos, _) = find_scan(&arithmetic);
+    let sof = arithmetic[..sos]
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .unwrap();
+    arithmetic[sof + 1] = 0xC9;
+    assert!(matches!(
+        process(&arithmetic),
+        Err(PhotoError::Unsupported(_))
+    ));
+}
+
+#[test]
+fn truncated_scan_data_errors() {
+    let fixture = jpeg_with_exif(Some(1));
+    let (_, data) = find_scan(&fixture);
+    let middle = data + (fixture.len() - data) / 2;
+    let truncated = &fixture[..middle];
+    assert!(matches!(process(truncated), Err(PhotoError::Truncated(_))));
+
+    // Same, but with an end-of-image marker glued on: the structure is
+    // intact, the blocks are not.
+    let mut patched = truncated.to_vec();
+    while patched.last() == Some(&0xFF) {
+        patched.pop();
+    }
+    patched.extend_from_slice(&[0xFF, 0xD9]);
+    assert!(matches!(
+        process(&patched),
+        Err(PhotoError::DecodeFailed(_))
+    ));
+
+    // Orientation 6 goes through the decoder path; it must fail the same way.
+    let rotated = jpeg_with_exif(Some(6));
+    let (_, data) = find_scan(&rotated);
+    let mut patched = rotated[..data + (rotated.len() - data) / 3].to_vec();
+    while patched.last() == Some(&0xFF) {
+        patched.pop();
+    }
+    patched.extend_from_slice(&[0xFF, 0xD9]);
+    assert!(matches!(
+        process(&patched),
+        Err(PhotoError::DecodeFailed(_))
+    ));
+}
+
+#[test]
+fn garbage_scan_data_errors() {
+    let fixture = jpeg_with_exif(Some(1));
+    let (_, data) = find_scan(&fixture);
+    let scan_len = fixture.len() - 2 - data;
+    let (from, to) = (data + scan_len / 3, data + 2 * scan_len / 3);
+
+    // Garbage without 0xFF bytes: every marker is still where it belongs.
+    let mut no_markers = fixture.clone();
+    for (byte, noise) in no_markers[from..to]
+        .iter_mut()
+        .zip(pseudo_random(99, to - from))
+    {
+        *byte = noise.min(0xFE);
+    }
+    assert!(matches!(
+        process(&no_markers),
+        Err(PhotoError::DecodeFailed(_))
+    ));
+
+    // Raw noise (contains 0xFF, so also stray markers).
+    let mut noisy = fixture.clone();
+    noisy[from..to].copy_from_slice(&pseudo_random(5, to - from));
+    assert!(process(&noisy).is_err());
+
+    // A zeroed stretch.
+    let mut zeroed = fixture.clone();
+    zeroed[from..to].fill(0);
+    assert!(process(&zeroed).is_err());
+}
+
+#[test]
+fn every_truncation_errors() {
+    let fixture = jpeg_with_exif(Some(1));
+    for cut in (0..fixture.len() - 1).step_by(97) {
+        assert!(process(&fixture[..cut]).is_err(), "cut at {cut} accepted");
+    }
+    // Losing only the final EOI byte is also a truncation.
+    assert!(process(&fixture[..fixture.len() - 1]).is_err());
+}
+
+#[test]
+fn random_corruption_never_panics_or_leaks_metadata() {
+    let fixture = jpeg_with_exif(Some(6));
+    let noise = pseudo_random(2024, 3 * 300);
+    let mut accepted = 0;
+    for chunk in noise.chunks_exact(3) {
+        let mut mutated = fixture.clone();
+        let pos = usize::from(u16::from_be_bytes([chunk[0], chunk[1]])) % mutated.len();
+        mutated[pos] = chunk[2];
+        if let Ok(p) = process(&mutated) {
+            accepted += 1;
+            for out in [&p.jpeg, &p.thumbnail] {
+                assert!(!contains(out, GPS_SENTINEL));
+                assert!(!contains(out, DESCRIPTION_SENTINEL));
+            }
+        }
+    }
+    // Some single-byte changes are harmless (inside the EXIF block, or a
+    // coefficient bit), so not all are refused; but many must be.
+    assert!(accepted < 300, "no corruption was detected");
+}
+
+#[test]
+#[ignore = "needs a directory of real photos: KRING_PHOTO_CORPUS=/path cargo test -- --ignored"]
+fn corpus_of_real_photos() {
+    let Ok(dir) = std::env::var("KRING_PHOTO_CORPUS") else {
+        return;
+    };
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let start = Instant::now();
+        let result = process(&bytes);
+        eprintln!(
+            "{}: {:?} in {:?}",
+            path.display(),
+            result.as_ref().map(|p| (p.width, p.height)),
+            start.elapsed()
+        );
+        if let Ok(p) = result {
+            count += 1;
+            assert!(read_exif(&p.jpeg).is_err());
+            decode(&p.jpeg);
+            decode(&p.thumbnail);
+        }
+    }
+    assert!(count > 0);
+}
+
+#[test]
+#[ignore = "timing report: cargo test -- --ignored --nocapture timing"]
+fn timing_2mp() {
+    let big = encode(&gradient(1920, 1080));
+    for orientation in [1u16, 6] {
+        let fixture = splice_after_soi(&big, &[exif_segment(Some(orientation))]);
+        let start = Instant::now();
+        let p = process(&fixture).unwrap();
+        eprintln!(
+            "1920x1080, {} bytes, orientation {orientation}: {:?} -> {} bytes",
+            fixture.len(),
+            start.elapsed(),
+            p.jpeg.len()
+        );
+    }
+}
+
+// Made with libjpeg-turbo 2.1.5 from a 48x32 RGB image whose top-left 12x8
+// pixels are red: `cjpeg -progressive -restart 2 -sample 2x1` (10 scans of
+// all four progressive kinds, restart intervals that change between scans)
+// and `cjpeg -restart 1 -quality 90` (baseline 4:2:0 with restart markers).
+const PROGRESSIVE_RESTART_JPEG_HEX: &str = concat!(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c1912",
+    "130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffdb0043010909",
+    "090c0b0c180d0d1832211c21323232323232323232323232323232323232323232323232323232323232323232323232",
+    "3232323232323232323232323232ffc20011080020003003012100021101031101ffc400170001010101000000000000",
+    "00000000000003040502ffc400190101000301010000000000000000000000050103060402ffdd00040006ffda000c03",
+    "010002100310000001c59b8759cd098ced09675918ea12d459f954ffd08eb81d5ab499ea4e0a231cede5267a13ffc400",
+    "191000030101010000000000000000000000000102031211ffdd0004000cffda0008010100010502359e8590b11622cd",
+    "1304e673e0a1b16490a0ffd09cce7c5390a459a428220e3dae0e059f82ccffc4001c1100030002030100000000000000",
+    "0000000002030111042141f0ffdd00040006ffda0008010301013f01e7e75c76fbd255255c89422dee495367ffd09bf6",
+    "49f649c9bf649c939fffc400231100010303030501000000000000000000010002030411122122311332415181a1ffda",
+    "0008010201013f01845de10a6c93e9e2677954a32534ee2ee945f4a3845b40b95fffd0a793084bd5cc4c01bc95963b19",
+    "a5b929a6f0b5beca7c9a977c09d66edf03f4afffc4001c10000202020300000000000000000000000010011121303151",
+    "61ffdd0004000cffda0008010100063f02235707ffd0785d3a2a17a7ffc4001f10000202020300030000000000000000",
+    "00000111213161104151718191ffda0008010100013f21246b26a350859a13ef87491ac4b345f0640f2fd9ffd02ad0ad",
+    "f135d251d0df833ba71afa945dc30287a7a60a5640eec7ffdd00040006ffda000c03010002000300000010599d5cffd0",
+    "47c868ffc4001a1100030101010100000000000000000000000111312171b1ffda0008010301013f10a0f3e088e61213",
+    "01dd37c3ffd0a222aaf0ac6cdc648bf4ffc4002311000102060202030000000000000000000100112131415171a191d1",
+    "81e161c1f0ffda0008010201013f10697e92b652b81b4cf023a5009e033647b0b354cdfe2606c6e8327e87965fffd028",
+    "99810c980d943a9f8a9ebd26092e82e0773b26ca87001f488d8c5f8aa36739460829b68f1294226305ffc40021100002",
+    "020202010500000000000000000001110021516131417181a1b1d1e1ffdd0004000cffda0008010100013f109c31fe11",
+    "b0c5000140dd42c010f40fe23d54728050f0a3a8b2d3148a2a1f501dc6b98fffd072a80f0086a093210108d2c9598611",
+    "6c4216190d31aaa3daaa2b11862a73b338c6c1d412027da20289c58fa9ffd9",
+);
+const BASELINE_RESTART_JPEG_HEX: &str = concat!(
+    "ffd8ffe000104a46494600010100000100010000ffdb0043000302020302020303030304030304050805050404050a07",
+    "0706080c0a0c0c0b0a0b0b0d0e12100d0e110e0b0b1016101113141515150c0f171816141812141514ffdb0043010304",
+    "0405040509050509140d0b0d141414141414141414141414141414141414141414141414141414141414141414141414",
+    "1414141414141414141414141414ffc00011080020003003012200021101031101ffc4001f0000010501010101010100",
+    "000000000000000102030405060708090a0bffc400b5100002010303020403050504040000017d010203000411051221",
+    "31410613516107227114328191a1082342b1c11552d1f02433627282090a161718191a25262728292a3435363738393a",
+    "434445464748494a535455565758595a636465666768696a737475767778797a838485868788898a9293949596979899",
+    "9aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1",
+    "f2f3f4f5f6f7f8f9faffc4001f0100030101010101010101010000000000000102030405060708090a0bffc400b51100",
+    "020102040403040705040400010277000102031104052131061241510761711322328108144291a1b1c109233352f015",
+    "6272d10a162434e125f11718191a262728292a35363738393a434445464748494a535455565758595a63646566676869",
+    "6a737475767778797a82838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4",
+    "c5c6c7c8c9cad2d3d4d5d6d7d8d9dae2e3e4e5e6e7e8e9eaf2f3f4f5f6f7f8f9faffdd00040003ffda000c0301000211",
+    "0311003f00f9d2b93f1de87fdb5269ff002eef2fccfd76ff00855bd17c23bf6fc9fa577da2782376dfddfe95f3bc35c3",
+    "7f5ac442bc6a5d2e96ee9adefe7d8fd933af1de9712657572e8e07d939f2fbded79ad69296dece37bdadbadee794e9be",
+    "00dd8fddfe95d569bf0e3763f75fa57aac7a041a6b2c7e499a7c03b17803ea7b56be9fe19bfbd2324c4b9042c436e3f1",
+    "ebfad7e938ac3e4580abf55945d6acb471824f95ff007a4ec979a5769ee91e3e4dc4956494b9ac8f3ab3f86f142aad28",
+    "48949c65c80335bf67e06d3e265569109233f22961f9806bd22c7c056b65b3ed05509c617193f5c0e71c75ae8f4df0d2",
+    "1c0b7b066caf0d21c60fd06723f1af9ec555c0d17c93c352a73fe56e5565f38c145abf4ba48fdc326e2293b3e76ff0fc",
+    "cfffd0e03c3be10ddb7e4fd2bbc5f0f369b691f9718f3e5385c8e83b9fe5f9d761e14f08eed9f27e95d4db784cdeead2",
+    "1d876c67cb50474c75fd735f3793e755703914258576ad59a845ade375794be495935b369f43f92f2ccf94aaae67a2d4",
+    "f3df0ff80d4286640aa06493c002ba4b2d065b87f2ece3f2e1e9e66df99bfc07eb5e863c2cd7170b6712fee531bf03ef",
+    "37a7d07a7ae7daba3b5f0cf958b5b54fdef47907f0fb0f7fe5f5e9e7d6cda960a93c2e164e9d3a6f96528fc7527fc90e",
+    "c9757a5ecdb6a2b5fdb727cfdc9a949ddbfc3d4f39b0f075b69c42344649f03f76a3a71c64f6fe7cf4ae9ecbc2f70d19",
+    "790ad9c07801783ebd7a93f4eb8e95e8161e0f5d3b6450c2b25c9c1208e147bfbfb7f93d059784161941995aeaef8fdd",
+    "fa03cf5e807b7bf4af99ad9b4b0d1745254e31d1c62da8c7fbb29a5cf5276de10b5f5564f43f72c9f3fbd9f35ffafc3d",
+    "4fffd9",
+);
