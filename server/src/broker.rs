@@ -53,7 +53,8 @@ const EXTERNAL_QUEUE: usize = 256;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// Errors of the MQTT broker module.
+/// Errors of the MQTT broker module. Kept small (boxed sources): it is
+/// nested in other error types.
 #[derive(Debug, Error)]
 pub enum BrokerError {
     /// The embedded broker could not bind its listener.
@@ -73,7 +74,7 @@ pub enum BrokerError {
     Connect {
         broker: String,
         #[source]
-        source: rumqttc::ConnectionError,
+        source: Box<rumqttc::ConnectionError>,
     },
     /// The external broker did not answer the CONNECT in time.
     #[error("no answer from the MQTT broker at {broker} within {timeout:?}")]
@@ -268,7 +269,12 @@ impl Broker {
         .await;
         match first {
             Ok(Ok(())) => {}
-            Ok(Err(source)) => return Err(BrokerError::Connect { broker, source }),
+            Ok(Err(source)) => {
+                return Err(BrokerError::Connect {
+                    broker,
+                    source: Box::new(source),
+                });
+            }
             Err(_) => {
                 return Err(BrokerError::ConnectTimeout {
                     broker,

@@ -1,1 +1,212 @@
-fn main() {}
+//! `kring-server`: the central server binary.
+#![allow(clippy::print_stdout)] // a CLI talks to its user on stdout
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kring_server::settings::Settings;
+use kring_server::{devices, open_data};
+use qrcode::QrCode;
+use qrcode::render::unicode::Dense1x2;
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kring-server",
+    version,
+    about = "kring central server: device API, MQTT doorbell, parent portal"
+)]
+struct Cli {
+    /// Settings file (TOML). `KRING__...` environment variables override it.
+    #[arg(long, global = true, env = "KRING_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (database and photos); overrides the settings.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Load the demo organisation first (once) and print its logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run the server with the demo organisation (same as `serve --demo`).
+    Demo,
+    /// Location manager commands on the data directory.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Make a single-use enrollment code (valid 15 minutes) for a group, with its QR code.
+    EnrollCode {
+        /// Group name or id.
+        #[arg(long)]
+        group: String,
+    },
+    /// List devices.
+    Devices,
+    /// Revoke a device: it gets 401 and wipes itself; its MQTT session closes within a minute.
+    Revoke { device: kring_protocol::DeviceId },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmqtt=warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    if let Some(dir) = cli.data_dir {
+        settings.data_dir = dir;
+    }
+    match cli.command {
+        Command::Serve { demo } => serve(settings, demo),
+        Command::Demo => serve(settings, true),
+        Command::Admin { command } => admin(settings, command),
+    }
+}
+
+fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async move {
+        if demo {
+            load_demo(&settings)?;
+        }
+        let listener = tokio::net::TcpListener::bind(settings.http.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.http.listen))?;
+        let server = kring_server::start(settings.clone(), listener).await?;
+        println!(
+            "kring-server draait op {} (MQTT: {:?})",
+            server.base_url(),
+            server.mqtt_addr
+        );
+        println!("Stoppen: Ctrl+C");
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl+C")?;
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+fn load_demo(settings: &Settings) -> anyhow::Result<()> {
+    let db = open_data(settings)?;
+    let today = chrono::Local::now().date_naive();
+    let summary = db.call_sync(|c| kring_server::demo::load_demo(c, today))?;
+    match summary {
+        None => println!(
+            "Demo-organisatie staat al in {}.",
+            settings.data_dir.display()
+        ),
+        Some(s) => {
+            println!(
+                "Demo-organisatie geladen: {} ({} kinderen)",
+                s.organisation, s.children
+            );
+            for (_, name) in &s.groups {
+                println!("  groep {name}");
+            }
+            println!("Demo-logins:");
+            for l in &s.logins {
+                println!(
+                    "  {:<16} {:<28} {:<34} {:<14} {}",
+                    l.role, l.name, l.login, l.secret, l.note
+                );
+            }
+        }
+    }
+    // A fresh enrollment code for the first group, so a kiosk can enroll right away.
+    let group = db.call_sync(|c| devices::find_group(c, "Dolfijnen"))?;
+    if let Some(group) = group {
+        let code = db.call_sync(|c| {
+            devices::create_code(
+                c,
+                &group,
+                chrono::Utc::now(),
+                chrono::Duration::minutes(devices::CODE_TTL_MINUTES),
+            )
+        })?;
+        print_code(settings, &code)?;
+    }
+    Ok(())
+}
+
+fn print_code(settings: &Settings, code: &devices::EnrollmentCode) -> anyhow::Result<()> {
+    let payload = format!(
+        "kring://enroll?server={}&code={}",
+        settings.http.public_url, code.code
+    );
+    let qr = QrCode::new(payload.as_bytes()).context("making the QR code")?;
+    let image = qr.render::<Dense1x2>().quiet_zone(true).build();
+    println!("{image}");
+    println!(
+        "Koppelcode: {}  (eenmalig, geldig tot {} UTC)",
+        code.code,
+        code.expires_at.format("%H:%M")
+    );
+    println!("QR-inhoud: {payload}");
+    Ok(())
+}
+
+fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> {
+    let db = open_data(&settings)?;
+    match command {
+        AdminCommand::EnrollCode { group } => {
+            let found = db.call_sync(|c| devices::find_group(c, &group))?;
+            let group_id = found.with_context(|| format!("no group named {group:?}"))?;
+            let code = db.call_sync(|c| {
+                devices::create_code(
+                    c,
+                    &group_id,
+                    chrono::Utc::now(),
+                    chrono::Duration::minutes(devices::CODE_TTL_MINUTES),
+                )
+            })?;
+            print_code(&settings, &code)?;
+        }
+        AdminCommand::Devices => {
+            let list = db.call_sync(|c| devices::list(c))?;
+            if list.is_empty() {
+                println!("Geen apparaten.");
+            }
+            for d in list {
+                let status = match (&d.revoked_at, d.online) {
+                    (Some(at), _) => format!("ingetrokken {at}"),
+                    (None, true) => "online".to_string(),
+                    (None, false) => "offline".to_string(),
+                };
+                println!(
+                    "{}  {:<20} {:<12} v{:<8} laatst gezien {:<32} {}",
+                    d.id,
+                    d.name,
+                    d.group_name,
+                    d.app_version,
+                    d.last_seen_at.as_deref().unwrap_or("nooit"),
+                    status
+                );
+            }
+        }
+        AdminCommand::Revoke { device } => {
+            let done = db.call_sync(|c| devices::revoke(c, &device, chrono::Utc::now()))?;
+            if done {
+                println!(
+                    "Apparaat {device} ingetrokken. Het krijgt geen toegang meer en wist zichzelf."
+                );
+            } else {
+                anyhow::bail!("no active device {device}");
+            }
+        }
+    }
+    Ok(())
+}

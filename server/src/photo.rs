@@ -154,7 +154,14 @@ pub fn is_jpeg_magic(prefix: &[u8]) -> bool {
 
 /// Walks the JPEG marker segments (no decoding) up to the first SOFn and
 /// returns its width and height, plus the EXIF orientation from an APP1 Exif
-/// segment before it (1 when there is none).
+/// segment before it (1 when there is none or it is invalid).
+///
+/// Errors: `Empty`, `NotAJpeg`, `Truncated` (the file ends inside a segment
+/// or before any frame header), `Malformed` (bad segment length, garbage
+/// where a marker belongs, bad frame header), `NoFrameHeader` (EOI or SOS
+/// before any SOFn), `Unsupported` (height 0, i.e. defined by a DNL marker).
+/// Frame headers of every JPEG process (progressive, arithmetic, lossless...)
+/// are read; [`process`] refuses the ones it cannot handle.
 pub fn inspect(bytes: &[u8]) -> Result<JpegInfo, PhotoError> {
     if bytes.is_empty() {
         return Err(PhotoError::Empty);

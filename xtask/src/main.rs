@@ -1,1 +1,176 @@
-fn main() {}
+//! `cargo xtask`: the project's own tasks, so a fresh machine with only the
+//! Rust toolchain can run the demo and the tests with one command each.
+//!
+//! - `cargo xtask deps`  installs the system packages and the Python test peer
+//! - `cargo xtask test`  deps, then the whole test suite
+//! - `cargo xtask demo`  deps, then the central server with demo data
+//! - `cargo xtask lint`  cargo fmt --check and clippy with warnings denied
+#![allow(clippy::print_stdout)] // a CLI talks to its user
+
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Debian packages the build and the tests need.
+const APT_PACKAGES: &[&str] = &[
+    // C toolchain for -sys crates (bundled SQLite, ring)
+    "build-essential",
+    "pkg-config",
+    // the Slint kiosk (winit/X11 and linuxkms backends) and nokhwa (bindgen)
+    "libinput-dev",
+    "libudev-dev",
+    "libxkbcommon-dev",
+    "libfontconfig-dev",
+    "libclang-dev",
+    // the Python peer tus client used by the upload tests
+    "python3",
+    "python3-venv",
+    "python3-pip",
+];
+
+/// PyPI packages for test peers, installed in a venv under target/.
+const PY_PACKAGES: &[&str] = &["tuspy==1.1.0"];
+
+fn main() -> anyhow::Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let rest: Vec<String> = std::env::args().skip(2).collect();
+    match task.as_str() {
+        "deps" => deps(),
+        "test" => {
+            deps()?;
+            test(&rest)
+        }
+        "demo" => {
+            deps()?;
+            demo(&rest)
+        }
+        "lint" => lint(),
+        _ => {
+            println!("usage: cargo xtask <deps|test|demo|lint> [args]");
+            println!("  deps  install system packages and the Python test peer");
+            println!("  test  deps, then run every test of the workspace");
+            println!("  demo  deps, then run the central server with demo data");
+            println!("  lint  cargo fmt --check and clippy -D warnings");
+            if task.is_empty() || task == "help" || task == "--help" {
+                Ok(())
+            } else {
+                bail!("unknown task {task:?}")
+            }
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where the test peers' Python lives (the tests look here too).
+fn venv() -> PathBuf {
+    root().join("target").join("test-venv")
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    println!("+ {cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+fn apt(args: &[&str]) -> anyhow::Result<()> {
+    let mut cmd = if is_root() {
+        Command::new("apt-get")
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg("apt-get");
+        c
+    };
+    cmd.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+    run(&mut cmd)
+}
+
+fn missing_packages() -> Vec<&'static str> {
+    APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn deps() -> anyhow::Result<()> {
+    let missing = missing_packages();
+    if !missing.is_empty() {
+        apt(&["update"])?;
+        let mut args = vec!["install", "-y", "--no-install-recommends"];
+        args.extend(missing);
+        apt(&args)?;
+    }
+    let python = venv().join("bin").join("python");
+    let ready = python.exists()
+        && Command::new(&python)
+            .args(["-c", "import tusclient"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ready {
+        run(Command::new("python3").args(["-m", "venv"]).arg(venv()))?;
+        let mut pip = Command::new(&python);
+        pip.args(["-m", "pip", "install", "--quiet"])
+            .args(PY_PACKAGES);
+        run(&mut pip)?;
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn test(rest: &[String]) -> anyhow::Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"]).args(rest);
+    cmd.env("KRING_TEST_PYTHON", venv().join("bin").join("python"));
+    run(&mut cmd)
+}
+
+fn demo(rest: &[String]) -> anyhow::Result<()> {
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", "kring-server", "--", "--data-dir"])
+        .arg(root().join("kring-data-demo"))
+        .arg("demo")
+        .args(rest);
+    run(&mut cmd)
+}
+
+fn lint() -> anyhow::Result<()> {
+    run(cargo().args(["fmt", "--all", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}

@@ -1,0 +1,232 @@
+//! Test harness: a real kring-server on 127.0.0.1 port 0 (HTTP and the
+//! embedded MQTT broker), with a small organisation, in a temp directory.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use chrono::{Duration, NaiveDate, Utc};
+use kring_protocol::{
+    API_VERSION, API_VERSION_HEADER, ChildId, EnrollRequest, EnrollResponse, GroupId,
+    IDEMPOTENCY_KEY_HEADER, OrganisationId, PhotoConsent, PushItem, StaffId, StaffRole, Weekday,
+};
+use kring_server::org::{self, GroupKind, NewChild};
+use kring_server::settings::Settings;
+use kring_server::{Server, devices};
+use std::net::SocketAddr;
+
+pub struct Harness {
+    pub server: Option<Server>,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+    pub org: OrganisationId,
+    pub group: GroupId,
+    pub other_group: GroupId,
+    /// Children of `group`: [group consent, own_parents, none, group]
+    pub kids: Vec<ChildId>,
+    pub other_kid: ChildId,
+    pub staff: StaffId,
+}
+
+pub struct Device {
+    pub id: kring_protocol::DeviceId,
+    pub secret: String,
+    pub enrolled: EnrollResponse,
+}
+
+impl Harness {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::default();
+        settings.data_dir = dir.path().to_path_buf();
+        settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        tweak(&mut settings);
+        let db = kring_server::open_data(&settings).unwrap();
+        let today = Utc::now().date_naive();
+        let (org_id, group, other_group, kids, other_kid, staff) = db
+            .call_sync(|c| {
+                let tx = c.transaction()?;
+                let org_id = org::create_organisation(&tx, "test", "Testopvang")?;
+                let loc = org::create_location(&tx, &org_id, "Locatie Test")?;
+                let group = org::create_group(&tx, &loc, "Dolfijnen", GroupKind::Kdv, (0, 4))?;
+                let other_group =
+                    org::create_group(&tx, &loc, "Zwaluwen", GroupKind::Bso, (4, 12))?;
+                let all = [
+                    Weekday::Mon,
+                    Weekday::Tue,
+                    Weekday::Wed,
+                    Weekday::Thu,
+                    Weekday::Fri,
+                ];
+                let start = today - Duration::days(100);
+                let mut kids = Vec::new();
+                for (name, consent) in [
+                    ("Sem", PhotoConsent::Group),
+                    ("Noor", PhotoConsent::OwnParents),
+                    ("Daan", PhotoConsent::None),
+                    ("Emma", PhotoConsent::Group),
+                ] {
+                    let c = org::create_child(
+                        &tx,
+                        &org_id,
+                        &NewChild {
+                            first_name: name,
+                            last_name: "Test",
+                            birth_date: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                            consent,
+                            allergies: None,
+                            notes: None,
+                        },
+                    )?;
+                    org::place_child(&tx, &c, &group, &all, start, None)?;
+                    kids.push(c);
+                }
+                let other_kid = org::create_child(
+                    &tx,
+                    &org_id,
+                    &NewChild {
+                        first_name: "Bram",
+                        last_name: "Anders",
+                        birth_date: NaiveDate::from_ymd_opt(2018, 1, 1).unwrap(),
+                        consent: PhotoConsent::Group,
+                        allergies: None,
+                        notes: None,
+                    },
+                )?;
+                org::place_child(&tx, &other_kid, &other_group, &all, start, None)?;
+                let (staff, _) = org::create_staff(
+                    &tx,
+                    &org_id,
+                    "Fatima",
+                    StaffRole::Pedagogical,
+                    "1234",
+                    &[group],
+                )?;
+                tx.commit()?;
+                Ok::<_, org::OrgError>((org_id, group, other_group, kids, other_kid, staff))
+            })
+            .unwrap();
+        drop(db);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = kring_server::start(settings, listener).await.unwrap();
+        let base = server.base_url();
+        Self {
+            server: Some(server),
+            base,
+            http: reqwest::Client::new(),
+            dir,
+            org: org_id,
+            group,
+            other_group,
+            kids,
+            other_kid,
+            staff,
+        }
+    }
+
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn code_for(&self, group: GroupId, ttl: Duration) -> String {
+        self.server()
+            .state
+            .db
+            .call_sync(|c| devices::create_code(c, &group, Utc::now(), ttl))
+            .unwrap()
+            .code
+    }
+
+    pub async fn enroll_raw(&self, code: &str) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/enroll"))
+            .header(API_VERSION_HEADER, API_VERSION)
+            .json(&EnrollRequest {
+                code: code.to_string(),
+                device_name: "Testscherm".into(),
+                app_version: "0.1.0".into(),
+            })
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn enroll(&self) -> Device {
+        self.enroll_in(self.group).await
+    }
+
+    pub async fn enroll_in(&self, group: GroupId) -> Device {
+        let code = self.code_for(group, Duration::minutes(15));
+        let resp = self.enroll_raw(&code).await;
+        assert_eq!(resp.status(), 200);
+        let enrolled: EnrollResponse = resp.json().await.unwrap();
+        Device {
+            id: enrolled.device_id,
+            secret: enrolled.device_secret.clone(),
+            enrolled,
+        }
+    }
+
+    pub fn get(&self, dev: &Device, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(self.url(path))
+            .header(API_VERSION_HEADER, API_VERSION)
+            .bearer_auth(&dev.secret)
+    }
+
+    pub async fn push(&self, dev: &Device, item: &PushItem) -> reqwest::Response {
+        self.push_with_key(dev, &item.id().to_string(), item).await
+    }
+
+    pub async fn push_with_key(
+        &self,
+        dev: &Device,
+        key: &str,
+        item: &PushItem,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url("/api/v1/items"))
+            .header(API_VERSION_HEADER, API_VERSION)
+            .header(IDEMPOTENCY_KEY_HEADER, key)
+            .bearer_auth(&dev.secret)
+            .json(item)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        let sql = sql.to_string();
+        self.server()
+            .state
+            .db
+            .call_sync(move |c| {
+                c.query_row(&sql, [], |r| r.get(0))
+                    .map_err(kring_server::db::DbError::from)
+            })
+            .unwrap()
+    }
+}
+
+/// A real JPEG (gradient), `w` x `h`.
+pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
