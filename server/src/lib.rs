@@ -13,6 +13,7 @@ pub mod devices;
 pub mod error;
 pub mod feed;
 pub mod items;
+pub mod mqtt_hooks;
 pub mod org;
 pub mod photo;
 pub mod ratelimit;
@@ -70,6 +71,13 @@ impl AppState {
                 }
             }
         });
+    }
+
+    /// Nudges every group in `changed` (as returned by the `org` writes).
+    pub fn nudge_changed(&self, changed: &[(GroupId, i64)]) {
+        for (group, seq) in changed {
+            self.nudge_group(*group, *seq);
+        }
     }
 
     /// Revokes a device: 401 from now on, and its MQTT session is closed.
@@ -170,6 +178,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .nest("/api/v1", api::router(state.clone()))
+        .route("/internal/mqtt/auth", axum::routing::post(mqtt_hooks::auth))
+        .route("/internal/mqtt/acl", axum::routing::post(mqtt_hooks::acl))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -37,6 +37,9 @@ pub struct MqttSettings {
     /// The server's own login at the external broker.
     pub external_username: String,
     pub external_password: String,
+    /// Shared secret an external broker sends to `/internal/mqtt/{auth,acl}`
+    /// (header `X-Kring-Hook-Secret`). Unset: those hooks answer 404.
+    pub hook_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +73,7 @@ impl Default for Settings {
                 external_url: None,
                 external_username: "kring-server".into(),
                 external_password: String::new(),
+                hook_secret: None,
             },
             limits: Limits {
                 max_upload_bytes: 25 * 1024 * 1024,
@@ -103,6 +107,10 @@ impl fmt::Debug for MqttSettings {
             .field("external_url", &self.external_url)
             .field("external_username", &self.external_username)
             .field("external_password", &"<redacted>")
+            .field(
+                "hook_secret",
+                &self.hook_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -133,6 +141,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error
     fn file_then_env() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -155,6 +164,9 @@ mod tests {
     fn secrets_are_redacted() {
         let mut s = Settings::default();
         s.mqtt.external_password = "hunter2".into();
-        assert!(!format!("{s:?}").contains("hunter2"));
+        s.mqtt.hook_secret = Some("swordfish".into());
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("swordfish"));
     }
 }

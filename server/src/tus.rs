@@ -236,7 +236,16 @@ fn insert_expires(h: &mut HeaderMap, t: DateTime<Utc>) {
 }
 
 async fn load(state: &AppState, id: UploadId, device: &AuthedDevice) -> Result<UploadRow, Failure> {
-    let row: Option<(String, u64, u64, Option<String>, String, Option<String>, Option<String>)> = state
+    type Row = (
+        String,
+        u64,
+        u64,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Option<Row> = state
         .db
         .call(move |c| {
             c.query_row(
@@ -523,6 +532,9 @@ async fn fail_upload(state: &AppState, id: UploadId, reason: &str) -> Result<(),
     Ok(())
 }
 
+/// A finished upload as stored: (sha256, blob key, thumbnail key, width, height).
+type Stored = (String, String, String, u32, u32);
+
 /// All bytes are there: verify, strip, thumbnail, store, mark complete.
 async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), Failure> {
     let path = upload_path(state, &id);
@@ -533,38 +545,36 @@ async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), F
     };
     let blobs = state.blobs.clone();
     let expected = row.expected_sha256.clone();
-    let result = tokio::task::spawn_blocking(
-        move || -> Result<Result<(String, String, String, u32, u32), String>, Failure> {
-            let bytes = std::fs::read(&path).map_err(|e| Failure::internal("read upload", &e))?;
-            let sha = hex::encode(Sha256::digest(&bytes));
-            if let Some(want) = expected
-                && want != sha
-            {
-                return Ok(Err(
-                    "the uploaded bytes do not match the announced sha256".into()
-                ));
-            }
-            let processed = match process(&bytes, &limits) {
-                Ok(p) => p,
-                Err(e) => return Ok(Err(e.to_string())),
-            };
-            let blob_key = format!("photos/{}/{id}.jpg", &sha[..2]);
-            let thumb_key = format!("thumbs/{}/{id}.jpg", &sha[..2]);
-            blobs
-                .put(&blob_key, &processed.jpeg)
-                .map_err(|e| Failure::internal("store photo", &e))?;
-            blobs
-                .put(&thumb_key, &processed.thumbnail)
-                .map_err(|e| Failure::internal("store thumbnail", &e))?;
-            Ok(Ok((
-                sha,
-                blob_key,
-                thumb_key,
-                processed.width,
-                processed.height,
-            )))
-        },
-    )
+    let result = tokio::task::spawn_blocking(move || -> Result<Result<Stored, String>, Failure> {
+        let bytes = std::fs::read(&path).map_err(|e| Failure::internal("read upload", &e))?;
+        let sha = hex::encode(Sha256::digest(&bytes));
+        if let Some(want) = expected
+            && want != sha
+        {
+            return Ok(Err(
+                "the uploaded bytes do not match the announced sha256".into()
+            ));
+        }
+        let processed = match process(&bytes, &limits) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let blob_key = format!("photos/{}/{id}.jpg", &sha[..2]);
+        let thumb_key = format!("thumbs/{}/{id}.jpg", &sha[..2]);
+        blobs
+            .put(&blob_key, &processed.jpeg)
+            .map_err(|e| Failure::internal("store photo", &e))?;
+        blobs
+            .put(&thumb_key, &processed.thumbnail)
+            .map_err(|e| Failure::internal("store thumbnail", &e))?;
+        Ok(Ok((
+            sha,
+            blob_key,
+            thumb_key,
+            processed.width,
+            processed.height,
+        )))
+    })
     .await
     .map_err(|e| Failure::internal("finish upload", &e))??;
     let (sha, blob_key, thumb_key, w, h) = match result {

@@ -10,171 +10,21 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod fixtures;
+use fixtures::*;
+
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
-use image::{DynamicImage, GenericImageView, ImageEncoder, ImageFormat, Rgb, RgbImage};
+use image::{DynamicImage, GenericImageView, ImageEncoder, ImageFormat, Rgb};
 use kring_server::photo::{self, JpegInfo, PhotoError, PhotoLimits, ProcessedPhoto};
 use sha2::{Digest, Sha256};
-
-const GPS_SENTINEL: &[u8] = b"KRING-GPS-SENTINEL-52.3702N";
-const DESCRIPTION_SENTINEL: &[u8] = b"KRING-DESC-SENTINEL-Sanne-groep-Egeltjes";
-const COMMENT_SENTINEL: &[u8] = b"KRING-COMMENT-SENTINEL";
-
-const WIDTH: u32 = 640;
-const HEIGHT: u32 = 480;
-/// The top-left corner of every generated photo is a pure red block of this size.
-const MARK_W: u32 = 80;
-const MARK_H: u32 = 60;
 
 // ---------------------------------------------------------------------------
 // Fixture generation
 // ---------------------------------------------------------------------------
-
-fn gradient(width: u32, height: u32) -> RgbImage {
-    RgbImage::from_fn(width, height, |x, y| {
-        if x < MARK_W.min(width / 4) && y < MARK_H.min(height / 4) {
-            Rgb([255, 0, 0])
-        } else {
-            Rgb([
-                (x * 200 / width) as u8,
-                (55 + y * 200 / height) as u8,
-                ((x + y) % 64 + 128) as u8,
-            ])
-        }
-    })
-}
-
-fn encode(image: &RgbImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, 85)
-        .encode_image(image)
-        .unwrap();
-    out
-}
-
-fn plain_jpeg() -> Vec<u8> {
-    encode(&gradient(WIDTH, HEIGHT))
-}
-
-/// One TIFF IFD at offset `at`, big-endian; values longer than 4 bytes go in
-/// a data area right after the IFD.
-fn build_ifd(entries: &[(u16, u16, u32, Vec<u8>)], at: u32) -> Vec<u8> {
-    let data_start = at + 2 + 12 * entries.len() as u32 + 4;
-    let mut head = Vec::new();
-    let mut data = Vec::new();
-    head.extend_from_slice(&(entries.len() as u16).to_be_bytes());
-    for (tag, field_type, count, value) in entries {
-        head.extend_from_slice(&tag.to_be_bytes());
-        head.extend_from_slice(&field_type.to_be_bytes());
-        head.extend_from_slice(&count.to_be_bytes());
-        if value.len() <= 4 {
-            let mut inline = value.clone();
-            inline.resize(4, 0);
-            head.extend_from_slice(&inline);
-        } else {
-            head.extend_from_slice(&(data_start + data.len() as u32).to_be_bytes());
-            data.extend_from_slice(value);
-            if data.len() % 2 == 1 {
-                data.push(0);
-            }
-        }
-    }
-    head.extend_from_slice(&0u32.to_be_bytes()); // no next IFD
-    head.extend_from_slice(&data);
-    head
-}
-
-fn rationals(values: &[(u32, u32)]) -> Vec<u8> {
-    values
-        .iter()
-        .flat_map(|(n, d)| n.to_be_bytes().into_iter().chain(d.to_be_bytes()))
-        .collect()
-}
-
-/// TIFF structure of an EXIF block: IFD0 with ImageDescription, Orientation
-/// (if given) and a GPS IFD pointer; GPS IFD with version, latitude,
-/// longitude and a processing method holding `GPS_SENTINEL`.
-fn exif_tiff(orientation: Option<u16>) -> Vec<u8> {
-    const ASCII: u16 = 2;
-    const SHORT: u16 = 3;
-    const LONG: u16 = 4;
-    const RATIONAL: u16 = 5;
-    const BYTE: u16 = 1;
-    const UNDEFINED: u16 = 7;
-
-    let ifd0 = |gps_offset: u32| {
-        let mut description = DESCRIPTION_SENTINEL.to_vec();
-        description.push(0);
-        let mut entries = vec![(0x010E, ASCII, description.len() as u32, description)];
-        if let Some(o) = orientation {
-            entries.push((0x0112, SHORT, 1, o.to_be_bytes().to_vec()));
-        }
-        entries.push((0x8825, LONG, 1, gps_offset.to_be_bytes().to_vec()));
-        build_ifd(&entries, 8)
-    };
-    let gps_offset = 8 + ifd0(0).len() as u32;
-    let mut method = b"ASCII\0\0\0".to_vec();
-    method.extend_from_slice(GPS_SENTINEL);
-    let gps = build_ifd(
-        &[
-            (0x0000, BYTE, 4, vec![2, 3, 0, 0]),
-            (0x0001, ASCII, 2, b"N\0".to_vec()),
-            (
-                0x0002,
-                RATIONAL,
-                3,
-                rationals(&[(52, 1), (22, 1), (1272, 100)]),
-            ),
-            (0x0003, ASCII, 2, b"E\0".to_vec()),
-            (
-                0x0004,
-                RATIONAL,
-                3,
-                rationals(&[(4, 1), (53, 1), (5400, 100)]),
-            ),
-            (0x001B, UNDEFINED, method.len() as u32, method),
-        ],
-        gps_offset,
-    );
-    let mut tiff = b"MM\x00\x2A\x00\x00\x00\x08".to_vec();
-    tiff.extend_from_slice(&ifd0(gps_offset));
-    tiff.extend_from_slice(&gps);
-    tiff
-}
-
-fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
-    let mut s = vec![0xFF, marker];
-    s.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
-    s.extend_from_slice(payload);
-    s
-}
-
-fn exif_segment(orientation: Option<u16>) -> Vec<u8> {
-    let mut payload = b"Exif\0\0".to_vec();
-    payload.extend_from_slice(&exif_tiff(orientation));
-    segment(0xE1, &payload)
-}
-
-/// Inserts `segments` right after SOI.
-fn splice_after_soi(jpeg: &[u8], segments: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = jpeg[..2].to_vec();
-    for s in segments {
-        out.extend_from_slice(s);
-    }
-    out.extend_from_slice(&jpeg[2..]);
-    out
-}
-
-fn jpeg_with_exif(orientation: Option<u16>) -> Vec<u8> {
-    splice_after_soi(&plain_jpeg(), &[exif_segment(orientation)])
-}
-
-fn small_jpeg_with_exif(orientation: Option<u16>) -> Vec<u8> {
-    splice_after_soi(&encode(&gradient(160, 120)), &[exif_segment(orientation)])
-}
 
 /// Offset of the first SOS marker, and where its entropy-coded data starts.
 fn find_scan(jpeg: &[u8]) -> (usize, usize) {

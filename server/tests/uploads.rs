@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod fixtures;
 
 use base64::Engine;
 use common::{Device, Harness, jpeg, sha256_hex};
@@ -453,4 +454,58 @@ print(u.url)
     assert_eq!(stored_sha(&h, id).as_deref(), Some(sha.as_str()));
     let resp = h.push(&dev, &photo_item(&h, id, &sha)).await;
     assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn gps_and_exif_are_gone_from_the_stored_photo_and_thumbnail() {
+    let h = Harness::start().await;
+    let dev = h.enroll().await;
+    let bytes = fixtures::jpeg_with_exif(Some(6));
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        contains(&bytes, fixtures::GPS_SENTINEL),
+        "the fixture carries the sentinel"
+    );
+    let sha = sha256_hex(&bytes);
+    let loc = create_ok(&h, &dev, &bytes).await;
+    let resp = patch(&h, &dev, &loc, 0, &bytes, None).await;
+    assert_eq!(resp.status(), 204);
+    let resp = h.push(&dev, &photo_item(&h, upload_id(&loc), &sha)).await;
+    assert_eq!(resp.status(), 200);
+    let (blob, thumb, w, hgt): (String, String, u32, u32) = h
+        .server()
+        .state
+        .db
+        .call_sync(|c| {
+            c.query_row(
+                "SELECT blob_key, thumb_key, width, height FROM photos",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .map_err(kring_server::db::DbError::from)
+        })
+        .unwrap();
+    // orientation 6 applied: 640x480 comes out standing
+    assert_eq!((w, hgt), (fixtures::HEIGHT, fixtures::WIDTH));
+    for key in [blob, thumb] {
+        let stored = h.server().state.blobs.get(&key).unwrap();
+        assert!(
+            !contains(&stored, fixtures::GPS_SENTINEL),
+            "{key} still has the GPS sentinel"
+        );
+        assert!(
+            !contains(&stored, fixtures::DESCRIPTION_SENTINEL),
+            "{key} still has the description"
+        );
+        assert!(
+            !contains(&stored, b"Exif\0\0"),
+            "{key} still has an EXIF segment"
+        );
+        assert!(image::load_from_memory(&stored).is_ok(), "{key} decodes");
+    }
+    // nothing of the upload is left in the uploads folder
+    let left: Vec<_> = std::fs::read_dir(h.dir.path().join("uploads"))
+        .unwrap()
+        .collect();
+    assert!(left.is_empty());
 }

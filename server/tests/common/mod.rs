@@ -39,8 +39,10 @@ impl Harness {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::default();
-        settings.data_dir = dir.path().to_path_buf();
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         tweak(&mut settings);
         let db = kring_server::open_data(&settings).unwrap();
