@@ -9,7 +9,9 @@
 //!   password = device secret checked by [`DeviceAuth`]), the Last Will topic,
 //!   and every subscribe and publish (only where
 //!   [`mqtt::device_may_use_topic`] allows). Presence is reported to
-//!   [`DeviceAuth::presence_changed`].
+//!   [`DeviceAuth::presence_changed`]. Retained messages (the devices'
+//!   presence, and their retained Last Will) are kept in a small bounded
+//!   in-memory store, [`RetainStore`], lost on restart.
 //! - [`Broker::connect_external`]: the server is a plain client of an
 //!   external broker (Mosquitto/EMQX) and only publishes nudges; that broker
 //!   enforces the same rule through its HTTP auth hooks.
@@ -17,23 +19,26 @@
 //! rmqtt 0.24 is pinned (`=0.24.0`): `SessionState::forwards` and
 //! `Entry::kick` are internal API.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kring_protocol::DeviceId;
 use kring_protocol::mqtt::{self, Nudge};
 use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
+use rmqtt::retain::RetainStorage;
 use rmqtt::server::MqttServer;
 use rmqtt::session::{Session, SessionState};
 use rmqtt::types::{
     AuthResult, ClientId, CodecPublish, ConnectInfo, From as MsgFrom, Id, LastWill, Publish,
-    PublishAclResult, QoS, SubscribeAclResult,
+    PublishAclResult, QoS, Retain, SubscribeAclResult, TopicFilter, TopicName,
 };
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -50,6 +55,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const SERVER_CLIENT_ID: &str = "kring-server";
 /// Requests the external client may queue while (re)connecting.
 const EXTERNAL_QUEUE: usize = 256;
+/// Retained store: at most this many topics in all...
+const RETAIN_MAX_TOPICS: usize = 10_000;
+/// ...at most this many per publishing client (a device needs one, its
+/// presence), so one device cannot fill the store for all others...
+const RETAIN_MAX_TOPICS_PER_CLIENT: usize = 16;
+/// ...and payloads of at most this many bytes.
+const RETAIN_MAX_PAYLOAD: usize = 1024;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -194,6 +206,14 @@ impl Broker {
             register.add(typ, Box::new(hooks.clone())).await;
         }
         register.start().await;
+        // rmqtt's own default store drops everything (it defers to its
+        // retainer plugin) and reports retain as unavailable, which makes
+        // MQTT 5 refuse a retained Last Will.
+        *scx.extends.retain_mut().await = Box::new(RetainStore::new(
+            RETAIN_MAX_TOPICS,
+            RETAIN_MAX_TOPICS_PER_CLIENT,
+            RETAIN_MAX_PAYLOAD,
+        ));
 
         let listen_err = |source: rmqtt::Error| BrokerError::Listen {
             addr: cfg.listen,

@@ -156,7 +156,7 @@ fn test(rest: &[String]) -> anyhow::Result<()> {
 
 fn demo(rest: &[String]) -> anyhow::Result<()> {
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "kring-server", "--", "--data-dir"])
+    cmd.args(["run", "-p", "kring-server", "--", "--data-dir"])
         .arg(root().join("kring-data-demo"))
         .arg("demo")
         .args(rest);
