@@ -45,6 +45,8 @@ pub struct AppState {
     pub broker_addr: Option<SocketAddr>,
     pub enroll_limiter: Arc<RateLimiter>,
     pub upload_locks: Arc<tus::UploadLocks>,
+    /// Bounds how many photos are decoded at once (a 40 MP photo needs ~0.5 GB).
+    pub photo_work: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -222,6 +224,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
         broker,
         broker_addr,
         upload_locks: Arc::new(tus::UploadLocks::default()),
+        photo_work: Arc::new(tokio::sync::Semaphore::new(2)),
     };
     let http_addr = listener.local_addr().map_err(ServerError::Listener)?;
     let cancel = CancellationToken::new();

@@ -545,6 +545,11 @@ async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), F
     };
     let blobs = state.blobs.clone();
     let expected = row.expected_sha256.clone();
+    let _permit = state
+        .photo_work
+        .acquire()
+        .await
+        .map_err(|e| Failure::internal("photo work queue", &e))?;
     let result = tokio::task::spawn_blocking(move || -> Result<Result<Stored, String>, Failure> {
         let bytes = std::fs::read(&path).map_err(|e| Failure::internal("read upload", &e))?;
         let sha = hex::encode(Sha256::digest(&bytes));

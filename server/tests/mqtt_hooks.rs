@@ -36,18 +36,57 @@ async fn hooks_apply_the_device_rules() {
     let id = dev.id.to_string();
     let s = Some("hook-geheim");
     // without or with a wrong hook secret: refused outright
-    assert_eq!(hook(&h, "/internal/mqtt/auth", None, json!({"username": id})).await.0, 403);
-    assert_eq!(hook(&h, "/internal/mqtt/auth", Some("nope"), json!({"username": id})).await.0, 403);
+    assert_eq!(
+        hook(&h, "/internal/mqtt/auth", None, json!({"username": id}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        hook(
+            &h,
+            "/internal/mqtt/auth",
+            Some("nope"),
+            json!({"username": id})
+        )
+        .await
+        .0,
+        403
+    );
     // logins
     let cases = [
-        (json!({"username": id, "password": dev.secret, "clientid": id}), true),
-        (json!({"username": id, "password": "wrong", "clientid": id}), false),
-        (json!({"username": id, "password": dev.secret, "clientid": other.id.to_string()}), false),
-        (json!({"username": id, "password": other.secret, "clientid": id}), false),
-        (json!({"username": "not-a-device", "password": "x", "clientid": "not-a-device"}), false),
-        (json!({"username": id.to_uppercase(), "password": dev.secret, "clientid": id.to_uppercase()}), false),
-        (json!({"username": "kring-server", "password": "server-geheim"}), true),
-        (json!({"username": "kring-server", "password": "wrong"}), false),
+        (
+            json!({"username": id, "password": dev.secret, "clientid": id}),
+            true,
+        ),
+        (
+            json!({"username": id, "password": "wrong", "clientid": id}),
+            false,
+        ),
+        (
+            json!({"username": id, "password": dev.secret, "clientid": other.id.to_string()}),
+            false,
+        ),
+        (
+            json!({"username": id, "password": other.secret, "clientid": id}),
+            false,
+        ),
+        (
+            json!({"username": "not-a-device", "password": "x", "clientid": "not-a-device"}),
+            false,
+        ),
+        (
+            json!({"username": id.to_uppercase(), "password": dev.secret, "clientid": id.to_uppercase()}),
+            false,
+        ),
+        (
+            json!({"username": "kring-server", "password": "server-geheim"}),
+            true,
+        ),
+        (
+            json!({"username": "kring-server", "password": "wrong"}),
+            false,
+        ),
     ];
     for (i, (body, want)) in cases.into_iter().enumerate() {
         let (status, v) = hook(&h, "/internal/mqtt/auth", s, body).await;
@@ -89,6 +128,12 @@ async fn hooks_apply_the_device_rules() {
 #[tokio::test]
 async fn hooks_are_off_without_a_secret() {
     let h = Harness::start().await;
-    let (status, _) = hook(&h, "/internal/mqtt/auth", Some(""), json!({"username": "x"})).await;
+    let (status, _) = hook(
+        &h,
+        "/internal/mqtt/auth",
+        Some(""),
+        json!({"username": "x"}),
+    )
+    .await;
     assert_eq!(status, 404);
 }
