@@ -760,3 +760,359 @@ async fn report_presence(
         }
     }
 }
+
+/// Retained messages of the embedded broker, in memory: the last retained
+/// message of each topic, replaced by the next one, deleted by an empty one.
+///
+/// Bounded: at most `max_topics` topics, `max_per_client` of them from one
+/// publisher, payloads up to `max_payload` bytes. A retained message beyond
+/// a bound is still delivered live, only not kept (and an oversized one
+/// clears the topic, so no stale value is handed out in its place).
+///
+/// A message expires only when its publisher set an MQTT 5 Message Expiry
+/// Interval; the listener's default expiry (meant for queued messages) does
+/// not apply, or presence would vanish after a few minutes.
+struct RetainStore {
+    max_topics: usize,
+    max_per_client: usize,
+    max_payload: usize,
+    state: Mutex<RetainState>,
+}
+
+#[derive(Default)]
+struct RetainState {
+    messages: HashMap<TopicName, Retained>,
+    /// Most topics ever held at once, for `RetainStorage::max`.
+    high_water: usize,
+}
+
+struct Retained {
+    retain: Retain,
+    expires_at: Option<Instant>,
+}
+
+impl Retained {
+    fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// The message as it goes out now: an MQTT 5 expiry interval counts
+    /// down by the time it was kept (MQTT-3.3.2-6).
+    fn outgoing(&self, now: Instant) -> Retain {
+        let mut retain = self.retain.clone();
+        if let Some(at) = self.expires_at {
+            let left = at.saturating_duration_since(now).as_secs().max(1);
+            if let Some(props) = retain.publish.properties.as_mut() {
+                props.message_expiry_interval =
+                    NonZeroU32::new(u32::try_from(left).unwrap_or(u32::MAX));
+            }
+        }
+        retain
+    }
+}
+
+/// MQTT topic filter matching (`+` one level, `#` this level and all below),
+/// where a leading wildcard does not match a `$` topic (MQTT-4.7.2-1).
+fn filter_matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && filter.starts_with(['+', '#']) {
+        return false;
+    }
+    let mut filter = filter.split('/');
+    let mut topic = topic.split('/');
+    loop {
+        match (filter.next(), topic.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(f), Some(t)) if f == t => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+impl RetainStore {
+    fn new(max_topics: usize, max_per_client: usize, max_payload: usize) -> RetainStore {
+        RetainStore {
+            max_topics,
+            max_per_client,
+            max_payload,
+            state: Mutex::new(RetainState::default()),
+        }
+    }
+
+    fn store(&self, topic: &TopicName, mut retain: Retain) {
+        let now = Instant::now();
+        let mut state = lock(&self.state);
+        let payload_len = retain.publish.payload.len();
+        if payload_len == 0 {
+            if state.messages.remove(topic).is_some() {
+                debug!(topic = &**topic, "retained message deleted");
+            }
+            return;
+        }
+        if payload_len > self.max_payload {
+            state.messages.remove(topic);
+            warn!(
+                topic = &**topic,
+                payload_len,
+                max = self.max_payload,
+                "retained message too large, not kept"
+            );
+            return;
+        }
+        if !state.messages.contains_key(topic) {
+            state.messages.retain(|_, r| !r.expired(now));
+            let publisher = &retain.from.id.client_id;
+            let by_publisher = state
+                .messages
+                .values()
+                .filter(|r| r.retain.from.id.client_id == *publisher)
+                .count();
+            if state.messages.len() >= self.max_topics || by_publisher >= self.max_per_client {
+                warn!(
+                    topic = &**topic,
+                    client_id = %publisher,
+                    topics = state.messages.len(),
+                    by_publisher,
+                    "retained store full, message not kept"
+                );
+                return;
+            }
+        }
+        // Only meaningful on the connection it came in on.
+        if let Some(props) = retain.publish.properties.as_mut() {
+            props.topic_alias = None;
+            props.subscription_ids.clear();
+        }
+        let expires_at = retain
+            .publish
+            .properties
+            .as_ref()
+            .and_then(|p| p.message_expiry_interval)
+            .map(|secs| now + Duration::from_secs(u64::from(secs.get())));
+        state
+            .messages
+            .insert(topic.clone(), Retained { retain, expires_at });
+        state.high_water = state.high_water.max(state.messages.len());
+        debug!(topic = &**topic, "retained message kept");
+    }
+
+    fn load(&self, filter: &str) -> Vec<(TopicName, Retain)> {
+        let now = Instant::now();
+        let state = lock(&self.state);
+        if !filter.contains(['+', '#']) {
+            return state
+                .messages
+                .get_key_value(filter)
+                .filter(|(_, r)| !r.expired(now))
+                .map(|(t, r)| (t.clone(), r.outgoing(now)))
+                .into_iter()
+                .collect();
+        }
+        state
+            .messages
+            .iter()
+            .filter(|(t, r)| !r.expired(now) && filter_matches(filter, t))
+            .map(|(t, r)| (t.clone(), r.outgoing(now)))
+            .collect()
+    }
+
+    fn len(&self) -> usize {
+        let now = Instant::now();
+        lock(&self.state)
+            .messages
+            .values()
+            .filter(|r| !r.expired(now))
+            .count()
+    }
+}
+
+// `rmqtt::retain::RetainStorage` is an `#[async_trait]` trait; these are the
+// signatures that macro produces. Every operation is a short critical
+// section, done before the returned future is polled.
+impl RetainStorage for RetainStore {
+    fn enable(&self) -> bool {
+        true
+    }
+
+    fn set<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        topic: &'life1 TopicName,
+        retain: Retain,
+        _listener_expiry: Option<Duration>,
+    ) -> Pin<Box<dyn Future<Output = rmqtt::Result<()>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        self.store(topic, retain);
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn get<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        topic_filter: &'life1 TopicFilter,
+    ) -> Pin<Box<dyn Future<Output = rmqtt::Result<Vec<(TopicName, Retain)>>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(std::future::ready(Ok(self.load(topic_filter))))
+    }
+
+    fn count<'life0, 'async_trait>(
+        &'life0 self,
+    ) -> Pin<Box<dyn Future<Output = isize> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        let n = isize::try_from(self.len()).unwrap_or(isize::MAX);
+        Box::pin(std::future::ready(n))
+    }
+
+    fn max<'life0, 'async_trait>(
+        &'life0 self,
+    ) -> Pin<Box<dyn Future<Output = isize> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        let n = isize::try_from(lock(&self.state).high_water).unwrap_or(isize::MAX);
+        Box::pin(std::future::ready(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retained(client: &str, topic: &str, payload: &[u8], expiry: Option<u32>) -> Retain {
+        let properties = expiry.map(|secs| rmqtt::codec::v5::PublishProperties {
+            message_expiry_interval: NonZeroU32::new(secs),
+            topic_alias: std::num::NonZeroU16::new(3),
+            ..Default::default()
+        });
+        let publish = Publish::from(CodecPublish {
+            dup: false,
+            retain: true,
+            qos: QoS::AtLeastOnce,
+            topic: topic.into(),
+            packet_id: None,
+            payload: bytes::Bytes::copy_from_slice(payload),
+            properties,
+        });
+        Retain {
+            msg_id: None,
+            from: MsgFrom::from_custom(Id::from(0, ClientId::from(client))),
+            publish,
+        }
+    }
+
+    fn payloads(store: &RetainStore, filter: &str) -> Vec<(String, Vec<u8>)> {
+        let mut got: Vec<_> = store
+            .load(filter)
+            .into_iter()
+            .map(|(t, r)| (t.to_string(), r.publish.payload.to_vec()))
+            .collect();
+        got.sort();
+        got
+    }
+
+    #[test]
+    fn keeps_the_last_per_topic_and_empty_deletes() {
+        let store = RetainStore::new(10, 10, 1024);
+        let t = TopicName::from("kring/v1/devices/a/presence");
+        store.store(&t, retained("a", &t, b"online", None));
+        store.store(&t, retained("a", &t, b"offline", None));
+        assert_eq!(payloads(&store, &t), [(t.to_string(), b"offline".to_vec())]);
+        assert_eq!(store.len(), 1);
+        store.store(&t, retained("a", &t, b"", None));
+        assert!(payloads(&store, &t).is_empty());
+        assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn bounds_are_kept() {
+        let store = RetainStore::new(3, 2, 8);
+        let topic = |d: &str, s: &str| TopicName::from(format!("kring/v1/devices/{d}/{s}"));
+
+        // Per publisher.
+        for s in ["x", "y", "z"] {
+            store.store(&topic("a", s), retained("a", &topic("a", s), b"1", None));
+        }
+        assert_eq!(payloads(&store, "kring/v1/devices/a/+").len(), 2);
+        // Replacing a kept topic is always fine.
+        store.store(
+            &topic("a", "x"),
+            retained("a", &topic("a", "x"), b"2", None),
+        );
+        assert_eq!(payloads(&store, &topic("a", "x"))[0].1, b"2");
+
+        // In all.
+        store.store(
+            &topic("b", "p"),
+            retained("b", &topic("b", "p"), b"1", None),
+        );
+        store.store(
+            &topic("c", "p"),
+            retained("c", &topic("c", "p"), b"1", None),
+        );
+        assert_eq!(store.len(), 3);
+        assert!(payloads(&store, &topic("c", "p")).is_empty());
+
+        // Too large: not kept, and the old value is gone too.
+        store.store(
+            &topic("b", "p"),
+            retained("b", &topic("b", "p"), &[7; 9], None),
+        );
+        assert!(payloads(&store, &topic("b", "p")).is_empty());
+        store.store(
+            &topic("c", "p"),
+            retained("c", &topic("c", "p"), &[7; 8], None),
+        );
+        assert_eq!(payloads(&store, &topic("c", "p")).len(), 1);
+    }
+
+    #[test]
+    fn explicit_expiry_only_and_per_connection_properties_dropped() {
+        let store = RetainStore::new(10, 10, 1024);
+        let t = TopicName::from("a/b");
+        store.store(&t, retained("a", &t, b"v", Some(60)));
+        let (_, r) = store.load(&t).pop().expect("kept");
+        let props = r.publish.properties.as_ref().expect("properties kept");
+        assert!(props.topic_alias.is_none());
+        let left = props.message_expiry_interval.expect("expiry").get();
+        assert!((59..=60).contains(&left), "{left}");
+
+        // Already expired (simulated): not handed out, not counted.
+        lock(&store.state)
+            .messages
+            .get_mut(&t)
+            .expect("kept")
+            .expires_at = Some(Instant::now());
+        assert!(store.load(&t).is_empty());
+        assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn wildcard_filters() {
+        for (filter, topic, want) in [
+            ("a/b", "a/b", true),
+            ("a/+", "a/b", true),
+            ("a/+", "a/b/c", false),
+            ("a/#", "a", true),
+            ("a/#", "a/b/c", true),
+            ("#", "a/b", true),
+            ("#", "$SYS/x", false),
+            ("+/x", "$SYS/x", false),
+            ("$SYS/#", "$SYS/x", true),
+            ("a/b", "a/c", false),
+            ("a/+/c", "a//c", true),
+        ] {
+            assert_eq!(filter_matches(filter, topic), want, "{filter} vs {topic}");
+        }
+    }
+}

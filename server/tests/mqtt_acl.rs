@@ -1,5 +1,6 @@
-//! The embedded MQTT broker against real rumqttc (MQTT 3.1.1) clients on
-//! loopback: login rules, topic ACLs, nudges, presence, kick.
+//! The embedded MQTT broker against real rumqttc (MQTT 3.1.1, and 5 where
+//! noted) clients on loopback: login rules, topic ACLs, nudges, presence,
+//! retained messages, kick.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -276,6 +277,30 @@ impl Client {
             .publish(topic, QoS::AtLeastOnce, retain, payload)
             .await
             .expect("publish queued");
+    }
+
+    /// Publishes at QoS 1 and waits for the PUBACK: the broker has handled
+    /// (and, if retained, stored) the message.
+    async fn publish_acked(&mut self, topic: &str, retain: bool, payload: Vec<u8>) {
+        self.publish(topic, retain, payload).await;
+        let acked = timeout(WAIT, async {
+            loop {
+                match self.events.recv().await {
+                    Some(Ok(Packet::PubAck(_))) => return,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => panic!("connection lost while publishing: {e}"),
+                    None => panic!("event loop ended while publishing"),
+                }
+            }
+        })
+        .await;
+        acked.expect("PUBACK in time");
+    }
+
+    /// Closes the connection cleanly (DISCONNECT) and waits until it is gone.
+    async fn disconnect(mut self) {
+        self.client.disconnect().await.expect("disconnect queued");
+        assert!(self.closed_within(WAIT).await, "connection closed");
     }
 }
 
@@ -677,4 +702,223 @@ async fn external_client_logs_in_and_publishes() {
             other => panic!("{bad}: expected InvalidUrl, got {other:?}"),
         }
     }
+}
+
+// ---------------------------------------------------------------- retained
+
+fn presence_payload(p: Presence) -> Vec<u8> {
+    serde_json::to_vec(&p).expect("encode presence")
+}
+
+/// Logs `id` in with its retained will "offline" on its presence topic.
+fn device_opts_with_will(addr: SocketAddr, id: &DeviceId, secret: &str) -> MqttOptions {
+    let mut o = device_opts(addr, id, secret);
+    o.set_last_will(LastWill::new(
+        mqtt::presence_topic(id),
+        presence_payload(Presence::Offline),
+        QoS::AtLeastOnce,
+        true,
+    ));
+    o
+}
+
+/// A fresh (clean) session of `id` subscribes to its presence topic and
+/// returns the retained message it gets, if any.
+async fn retained_presence(addr: SocketAddr, id: &DeviceId, secret: &str) -> Option<Vec<u8>> {
+    let topic = mqtt::presence_topic(id);
+    let mut c = connect(device_opts(addr, id, secret)).await;
+    assert_eq!(
+        granted(&c.subscribe(std::slice::from_ref(&topic)).await),
+        [true]
+    );
+    let p = c.publish_on(&topic, QUIET).await?;
+    assert!(
+        p.retain,
+        "a stored message is delivered with the retain flag"
+    );
+    assert!(
+        c.publish_on(&topic, QUIET).await.is_none(),
+        "only one retained message per topic"
+    );
+    c.disconnect().await;
+    Some(p.payload.to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retained_presence_is_kept_for_later_subscribers() {
+    let (_broker, auth, addr) = start().await;
+    let (id, secret) = auth.add_device();
+    let topic = mqtt::presence_topic(&id);
+    let online = presence_payload(Presence::Online);
+
+    let mut c = connect(device_opts(addr, &id, &secret)).await;
+    c.publish_acked(&topic, true, online.clone()).await;
+    c.disconnect().await;
+
+    // A new clean session, nothing queued: the message comes from the store.
+    assert_eq!(
+        retained_presence(addr, &id, &secret).await.as_deref(),
+        Some(online.as_slice())
+    );
+    // Delivered again to the next subscriber: still kept.
+    assert_eq!(
+        retained_presence(addr, &id, &secret).await.as_deref(),
+        Some(online.as_slice())
+    );
+
+    // An empty retained publish deletes.
+    let mut c = connect(device_opts(addr, &id, &secret)).await;
+    c.publish_acked(&topic, true, Vec::new()).await;
+    c.disconnect().await;
+    assert_eq!(retained_presence(addr, &id, &secret).await, None);
+
+    // Not retained: passed on, not kept.
+    let mut c = connect(device_opts(addr, &id, &secret)).await;
+    c.publish_acked(&topic, false, online).await;
+    c.disconnect().await;
+    assert_eq!(retained_presence(addr, &id, &secret).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retained_will_replaces_presence_when_the_connection_drops() {
+    let (_broker, auth, addr) = start().await;
+    let (id, secret) = auth.add_device();
+    let topic = mqtt::presence_topic(&id);
+
+    let mut c = connect(device_opts_with_will(addr, &id, &secret)).await;
+    c.publish_acked(&topic, true, presence_payload(Presence::Online))
+        .await;
+    auth.wait_presence(&id, |e| e == [true]).await;
+
+    // The TCP connection goes away without a DISCONNECT.
+    drop(c);
+    // rmqtt publishes the will before it reports the disconnect.
+    auth.wait_presence(&id, |e| e == [true, false]).await;
+
+    assert_eq!(
+        retained_presence(addr, &id, &secret).await.as_deref(),
+        Some(presence_payload(Presence::Offline).as_slice())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt5_device_with_retained_will_is_accepted() {
+    use rumqttc::v5::mqttbytes::QoS as QoS5;
+    use rumqttc::v5::mqttbytes::v5::{LastWill as LastWill5, Packet as Packet5};
+    use rumqttc::v5::{AsyncClient as AsyncClient5, Event as Event5, MqttOptions as MqttOptions5};
+
+    let (_broker, auth, addr) = start().await;
+    let (id, secret) = auth.add_device();
+    let id_s = id.to_string();
+    let topic = mqtt::presence_topic(&id);
+
+    let mut o = MqttOptions5::new(id_s.clone(), addr.ip().to_string(), addr.port());
+    o.set_keep_alive(Duration::from_secs(30));
+    o.set_clean_start(true);
+    o.set_credentials(id_s.clone(), secret.clone());
+    o.set_last_will(LastWill5::new(
+        topic.clone(),
+        presence_payload(Presence::Offline),
+        QoS5::AtLeastOnce,
+        true,
+        None,
+    ));
+    let (client, mut el) = AsyncClient5::new(o, 16);
+    let connack = match timeout(WAIT, el.poll()).await.expect("CONNACK in time") {
+        Ok(Event5::Incoming(Packet5::ConnAck(ack))) => ack,
+        Ok(other) => panic!("expected CONNACK, got {other:?}"),
+        Err(e) => panic!("MQTT 5 device with a retained will refused: {e}"),
+    };
+    let retain_available = connack.properties.and_then(|p| p.retain_available);
+    assert_ne!(
+        retain_available,
+        Some(0),
+        "CONNACK says retain is available"
+    );
+
+    // It can publish its retained presence too.
+    client
+        .publish(
+            topic.clone(),
+            QoS5::AtLeastOnce,
+            true,
+            presence_payload(Presence::Online),
+        )
+        .await
+        .expect("publish queued");
+    let acked = timeout(WAIT, async {
+        loop {
+            match el.poll().await {
+                Ok(Event5::Incoming(Packet5::PubAck(ack))) => return ack,
+                Ok(_) => {}
+                Err(e) => panic!("MQTT 5 connection lost: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("PUBACK in time");
+    assert_eq!(
+        acked.reason,
+        rumqttc::v5::mqttbytes::v5::PubAckReason::Success
+    );
+    assert_eq!(
+        retained_presence_after_drop(addr, &auth, &id, &secret, el).await,
+        Some(presence_payload(Presence::Offline))
+    );
+}
+
+/// Drops an MQTT 5 connection without DISCONNECT, waits for the broker to
+/// notice, and reads the retained presence back.
+async fn retained_presence_after_drop(
+    addr: SocketAddr,
+    auth: &TestAuth,
+    id: &DeviceId,
+    secret: &str,
+    el: rumqttc::v5::EventLoop,
+) -> Option<Vec<u8>> {
+    auth.wait_presence(id, |e| e == [true]).await;
+    drop(el);
+    auth.wait_presence(id, |e| e == [true, false]).await;
+    retained_presence(addr, id, secret).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retained_presence_of_another_device_is_not_delivered() {
+    let (_broker, auth, addr) = start().await;
+    let (a, a_secret) = auth.add_device();
+    let (b, b_secret) = auth.add_device();
+
+    let mut ca = connect(device_opts_with_will(addr, &a, &a_secret)).await;
+    ca.publish_acked(
+        &mqtt::presence_topic(&a),
+        true,
+        presence_payload(Presence::Online),
+    )
+    .await;
+
+    let mut cb = connect(device_opts(addr, &b, &b_secret)).await;
+    let codes = cb
+        .subscribe(&[
+            mqtt::presence_topic(&a),
+            format!("{}/+/presence", mqtt::TOPIC_ROOT),
+            "#".to_string(),
+            mqtt::presence_topic(&b),
+        ])
+        .await;
+    assert_eq!(granted(&codes), [false, false, false, true], "{codes:?}");
+    assert!(
+        cb.any_publish(QUIET).await.is_none(),
+        "B got a retained message"
+    );
+
+    // A's will (retained "offline") is not delivered to B either.
+    drop(ca);
+    auth.wait_presence(&a, |e| e == [true, false]).await;
+    assert!(cb.any_publish(QUIET).await.is_none(), "B got A's will");
+
+    // A's presence is really stored: A itself sees it.
+    assert_eq!(
+        retained_presence(addr, &a, &a_secret).await.as_deref(),
+        Some(presence_payload(Presence::Offline).as_slice())
+    );
 }
