@@ -1,0 +1,258 @@
+//! Harness for the sync engine's tests: a real kring-server on loopback (in
+//! this process, port 0, with its embedded broker), a fault-injecting proxy in
+//! front of its HTTP port, and a device store + engine enrolled through it.
+#![allow(dead_code, clippy::unwrap_used)]
+
+pub mod proxy;
+
+use chrono::{Duration as CDuration, NaiveDate, Utc};
+use kring_protocol::{ChildId, GroupId, OrganisationId, PhotoConsent, StaffId, StaffRole, Weekday};
+use kring_server::Server;
+use kring_server::org::{self, GroupKind, NewChild};
+use kring_server::settings::Settings;
+use kring_sync::client::ApiClient;
+use kring_sync::{Clock, EngineConfig, EngineHandle, Store, SyncStatus};
+use proxy::Proxy;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct World {
+    pub server: Server,
+    pub server_dir: tempfile::TempDir,
+    pub proxy: Proxy,
+    pub org: OrganisationId,
+    pub group: GroupId,
+    /// [group, own_parents, none, group] consent
+    pub kids: Vec<ChildId>,
+    pub other_kid: ChildId,
+    pub staff: StaffId,
+}
+
+pub struct Device {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<Store>,
+    pub handle: EngineHandle,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl World {
+    pub async fn start() -> Self {
+        let server_dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            data_dir: server_dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        let db = kring_server::open_data(&settings).unwrap();
+        let today = Utc::now().date_naive();
+        let (org_id, group, kids, other_kid, staff) = db
+            .call_sync(|c| {
+                let tx = c.transaction()?;
+                let org_id = org::create_organisation(&tx, "test", "Testopvang")?;
+                let loc = org::create_location(&tx, &org_id, "Locatie")?;
+                let group = org::create_group(&tx, &loc, "Dolfijnen", GroupKind::Kdv, (0, 4))?;
+                let other = org::create_group(&tx, &loc, "Zwaluwen", GroupKind::Bso, (4, 12))?;
+                let days = [
+                    Weekday::Mon,
+                    Weekday::Tue,
+                    Weekday::Wed,
+                    Weekday::Thu,
+                    Weekday::Fri,
+                ];
+                let start = today - CDuration::days(30);
+                let mut kids = Vec::new();
+                for (name, consent) in [
+                    ("Sem", PhotoConsent::Group),
+                    ("Noor", PhotoConsent::OwnParents),
+                    ("Daan", PhotoConsent::None),
+                    ("Emma", PhotoConsent::Group),
+                ] {
+                    let c = org::create_child(
+                        &tx,
+                        &org_id,
+                        &NewChild {
+                            first_name: name,
+                            last_name: "Test",
+                            birth_date: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
+                            consent,
+                            allergies: None,
+                            notes: None,
+                        },
+                    )?;
+                    org::place_child(&tx, &c, &group, &days, start, None)?;
+                    kids.push(c);
+                }
+                let other_kid = org::create_child(
+                    &tx,
+                    &org_id,
+                    &NewChild {
+                        first_name: "Bram",
+                        last_name: "Anders",
+                        birth_date: NaiveDate::from_ymd_opt(2018, 3, 1).unwrap(),
+                        consent: PhotoConsent::Group,
+                        allergies: None,
+                        notes: None,
+                    },
+                )?;
+                org::place_child(&tx, &other_kid, &other, &days, start, None)?;
+                let (staff, _) = org::create_staff(
+                    &tx,
+                    &org_id,
+                    "Fatima",
+                    StaffRole::Pedagogical,
+                    "1234",
+                    &[group],
+                )?;
+                tx.commit()?;
+                Ok::<_, org::OrgError>((org_id, group, kids, other_kid, staff))
+            })
+            .unwrap();
+        drop(db);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = kring_server::start(settings, listener).await.unwrap();
+        let proxy = Proxy::start(server.http_addr).await;
+        Self {
+            server,
+            server_dir,
+            proxy,
+            org: org_id,
+            group,
+            kids,
+            other_kid,
+            staff,
+        }
+    }
+
+    /// Enrolls a new device store through the proxy (not yet running an engine).
+    pub async fn enroll_store(&self) -> (tempfile::TempDir, Arc<Store>) {
+        let code = self
+            .server
+            .state
+            .db
+            .call_sync(|c| {
+                kring_server::devices::create_code(
+                    c,
+                    &self.group,
+                    Utc::now(),
+                    CDuration::minutes(15),
+                )
+            })
+            .unwrap()
+            .code;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let client = ApiClient::new(&self.proxy.url(), None).unwrap();
+        let resp = client.enroll(&code, "Testscherm", "0.1.0").await.unwrap();
+        store
+            .save_enrollment(&self.proxy.url(), &resp, Utc::now())
+            .unwrap();
+        (dir, Arc::new(store))
+    }
+
+    /// Enrolls a device and starts its engine.
+    pub async fn device(&self, clock: Arc<dyn Clock>, config: EngineConfig) -> Device {
+        let (dir, store) = self.enroll_store().await;
+        let (handle, task) = kring_sync::spawn(store.clone(), clock, config);
+        Device {
+            dir,
+            store,
+            handle,
+            task,
+        }
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        let sql = sql.to_string();
+        self.server
+            .state
+            .db
+            .call_sync(move |c| {
+                c.query_row(&sql, [], |r| r.get(0))
+                    .map_err(kring_server::db::DbError::from)
+            })
+            .unwrap()
+    }
+
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        let sql = sql.to_string();
+        self.server
+            .state
+            .db
+            .call_sync(move |c| {
+                let mut st = c.prepare(&sql)?;
+                let rows = st
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, kring_server::db::DbError>(rows)
+            })
+            .unwrap()
+    }
+}
+
+/// Engine settings for tests: fresh connections (so faults hit one request),
+/// quick back-off, no doorbell unless asked.
+pub fn test_config() -> EngineConfig {
+    EngineConfig {
+        pull_interval: Duration::from_secs(3600),
+        backoff: kring_sync::decide::Backoff {
+            base: Duration::from_millis(50),
+            cap: Duration::from_millis(400),
+        },
+        chunk_size: 64 * 1024,
+        mqtt: false,
+        reuse_connections: false,
+        ..EngineConfig::default()
+    }
+}
+
+/// Waits until the engine's status satisfies `f` (bounded).
+pub async fn wait_status(
+    handle: &EngineHandle,
+    secs: u64,
+    f: impl Fn(&SyncStatus) -> bool,
+) -> SyncStatus {
+    let mut rx = handle.status();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        {
+            let s = rx.borrow_and_update();
+            if f(&s) {
+                return s.clone();
+            }
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            _ => panic!("status never matched; last: {:?}", *rx.borrow()),
+        }
+    }
+}
+
+/// Waits until `f` holds, polling (bounded).
+pub async fn wait_for(secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met in {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A camera-like JPEG of `w` x `h` with noise, so it has a realistic size.
+pub fn jpeg(w: u32, h: u32, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    let img = image::RgbImage::from_fn(w, h, |i, j| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let n = (x & 0x3f) as u8;
+        image::Rgb([(i % 200) as u8 + n / 2, (j % 200) as u8 + n / 3, n])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
