@@ -1018,3 +1018,251 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kring_protocol::{Change, Cursor, PhotoConsent, Weekday};
+
+    fn jpeg() -> Vec<u8> {
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0];
+        v.extend(std::iter::repeat_n(7u8, 5000));
+        v.extend([0xFF, 0xD9]);
+        v
+    }
+
+    fn photo(bytes: &[u8]) -> NewPhoto<'_> {
+        NewPhoto {
+            jpeg: bytes,
+            thumbnail: Some(bytes),
+            tags: vec![],
+            no_children_recognizable: true,
+            audience: Audience::WholeGroup,
+            staff: None,
+        }
+    }
+
+    fn child(id: ChildId) -> Child {
+        Child {
+            id,
+            first_name: "Sem".into(),
+            last_name: "de Vries".into(),
+            birth_date: chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default(),
+            photo_consent: PhotoConsent::Group,
+            planned_days: vec![Weekday::Mon],
+            placement_start: chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap_or_default(),
+            placement_end: None,
+            allergies: None,
+            notes: None,
+        }
+    }
+
+    #[test]
+    fn saved_items_survive_a_reopen_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = Utc::now();
+        let ids = {
+            let (s, _) = Store::open(dir.path()).expect("open");
+            let a = s
+                .save_message(MessageThread::Group, "een", None, now)
+                .expect("save")
+                .0;
+            let bytes = jpeg();
+            let b = s.save_photo(photo(&bytes), now).expect("photo").0;
+            let c = s
+                .save_message(MessageThread::Group, "drie", None, now)
+                .expect("save")
+                .0;
+            vec![a, b, c]
+        };
+        let (s, report) = Store::open(dir.path()).expect("reopen");
+        assert_eq!(report, StartupReport::default());
+        let pending: Vec<uuid::Uuid> = s.pending().expect("pending").iter().map(|r| r.id).collect();
+        assert_eq!(pending, ids);
+        assert!(ids.iter().all(|id| id.get_version_num() == 7), "UUIDv7 ids");
+        assert!(
+            matches!(s.item(&ids[1]).expect("item"), PushItem::Photo(p) if p.sha256.len() == 64)
+        );
+        assert_eq!(s.counts().expect("counts"), (3, 0));
+        let file = s.photo_file(&ids[1]).expect("file");
+        assert!(file.path.expect("path").exists());
+    }
+
+    #[test]
+    fn start_up_removes_orphans_and_reports_missing_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bytes = jpeg();
+        let id = {
+            let (s, _) = Store::open(dir.path()).expect("open");
+            s.save_photo(photo(&bytes), Utc::now()).expect("photo").0
+        };
+        // a crash mid-write leaves a temp file with no row; a lost file leaves a row without file
+        std::fs::write(dir.path().join("photos").join("half.tmp"), b"half").expect("write");
+        std::fs::remove_file(dir.path().join("photos").join(format!("{id}.jpg"))).expect("rm");
+        let (s, report) = Store::open(dir.path()).expect("reopen");
+        assert_eq!(report.orphan_files_removed, 1);
+        assert_eq!(report.missing_files, vec![id]);
+        assert!(!dir.path().join("photos").join("half.tmp").exists());
+        assert_eq!(s.counts().expect("counts"), (0, 1));
+    }
+
+    #[test]
+    fn a_confirmed_photo_leaves_only_its_thumbnail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (s, _) = Store::open(dir.path()).expect("open");
+        let bytes = jpeg();
+        let id = s.save_photo(photo(&bytes), Utc::now()).expect("photo").0;
+        let sha = s.photo_file(&id).expect("file").sha256;
+        let receipt = |sha: Option<String>| PushReceipt {
+            item_id: id,
+            seq: 1,
+            received_at: Utc::now(),
+            sha256: sha,
+        };
+        // another hash: the file stays
+        s.mark_sent(&id, &receipt(Some("00".repeat(32))), Utc::now())
+            .expect("sent");
+        assert!(s.photo_file(&id).expect("file").path.is_some());
+        // the right hash: the file goes, the thumbnail stays
+        s.mark_sent(&id, &receipt(Some(sha)), Utc::now())
+            .expect("sent");
+        assert!(s.photo_file(&id).expect("file").path.is_none());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("photos"))
+                .expect("dir")
+                .count(),
+            0
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("thumbs"))
+                .expect("dir")
+                .count(),
+            1
+        );
+        assert!(s.pending().expect("pending").is_empty());
+    }
+
+    #[test]
+    fn feed_pages_apply_once_with_their_cursor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (s, _) = Store::open(dir.path()).expect("open");
+        let a = ChildId::new();
+        let page = FeedPage {
+            changes: vec![Change {
+                seq: 5,
+                kind: ChangeKind::Child(child(a)),
+            }],
+            cursor: Cursor(5),
+            has_more: false,
+        };
+        s.apply_feed_page(&page, Utc::now()).expect("apply");
+        assert_eq!(s.cursor().expect("cursor"), Cursor(5));
+        assert_eq!(s.children().expect("children").len(), 1);
+        let removed = FeedPage {
+            changes: vec![Change {
+                seq: 6,
+                kind: ChangeKind::ChildRemoved { id: a },
+            }],
+            cursor: Cursor(6),
+            has_more: false,
+        };
+        s.apply_feed_page(&removed, Utc::now()).expect("apply");
+        assert!(s.children().expect("children").is_empty());
+        // an old page replayed changes nothing
+        s.apply_feed_page(&page, Utc::now()).expect("replay");
+        assert!(s.children().expect("children").is_empty());
+        assert_eq!(s.cursor().expect("cursor"), Cursor(6));
+    }
+
+    #[test]
+    fn read_receipts_are_saved_once_and_refusals_are_clear() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (s, _) = Store::open(dir.path()).expect("open");
+        let m = MessageId::new();
+        assert!(
+            s.save_read_receipt(m, None, Utc::now())
+                .expect("first")
+                .is_some()
+        );
+        assert!(
+            s.save_read_receipt(m, None, Utc::now())
+                .expect("second")
+                .is_none()
+        );
+        assert!(
+            s.save_message(MessageThread::Group, "   ", None, Utc::now())
+                .is_err()
+        );
+        let not_jpeg = b"PNG....".to_vec();
+        assert!(s.save_photo(photo(&not_jpeg), Utc::now()).is_err());
+        let bytes = jpeg();
+        let mut refused = photo(&bytes);
+        refused.audience = Audience::Refused {
+            no_consent: vec![ChildId::new()],
+        };
+        assert!(s.save_photo(refused, Utc::now()).is_err());
+        assert_eq!(s.counts().expect("counts"), (1, 0));
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("photos"))
+                .expect("dir")
+                .count(),
+            0
+        );
+    }
+
+    #[test]
+    fn a_diary_entry_depends_on_unsent_photos_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (s, _) = Store::open(dir.path()).expect("open");
+        let bytes = jpeg();
+        let p = s.save_photo(photo(&bytes), Utc::now()).expect("photo");
+        let d = s
+            .save_diary(
+                NewDiary {
+                    children: vec![ChildId::new()],
+                    text: "met foto".into(),
+                    photos: vec![p, PhotoId::new()],
+                    baby: None,
+                    staff: None,
+                },
+                Utc::now(),
+            )
+            .expect("diary");
+        let rows = s.pending().expect("pending");
+        let diary = rows.iter().find(|r| r.id == d.0).expect("row");
+        assert_eq!(diary.depends_on, vec![p.0]);
+    }
+
+    #[test]
+    fn wipe_removes_everything() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (s, _) = Store::open(dir.path()).expect("open");
+        let bytes = jpeg();
+        s.save_photo(photo(&bytes), Utc::now()).expect("photo");
+        s.apply_feed_page(
+            &FeedPage {
+                changes: vec![Change {
+                    seq: 1,
+                    kind: ChangeKind::Child(child(ChildId::new())),
+                }],
+                cursor: Cursor(1),
+                has_more: false,
+            },
+            Utc::now(),
+        )
+        .expect("apply");
+        s.wipe().expect("wipe");
+        assert!(s.pending().expect("pending").is_empty());
+        assert!(s.children().expect("children").is_empty());
+        assert_eq!(s.cursor().expect("cursor"), Cursor(0));
+        assert!(s.device().expect("device").is_none());
+        for sub in ["photos", "thumbs"] {
+            assert_eq!(
+                std::fs::read_dir(dir.path().join(sub))
+                    .expect("dir")
+                    .count(),
+                0
+            );
+        }
+    }
+}

@@ -148,6 +148,23 @@ fn cargo() -> Command {
 }
 
 fn test(rest: &[String]) -> anyhow::Result<()> {
+    // The sync soak, small: the engine SIGKILLed and crashed at its crash
+    // points against a real server; it fails on any lost, duplicated or corrupt item.
+    run(cargo().args([
+        "run",
+        "--quiet",
+        "-p",
+        "kring-sync",
+        "--features",
+        "crash-points",
+        "--example",
+        "soak",
+        "--",
+        "--items",
+        "200",
+        "--kills",
+        "30",
+    ]))?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"]).args(rest);
     cmd.env("KRING_TEST_PYTHON", venv().join("bin").join("python"));
