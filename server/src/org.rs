@@ -7,7 +7,7 @@ use crate::db::{DbError, time_str};
 use crate::feed::{EntityKind, record_change, record_child_change};
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use kring_protocol::{
     AbsenceId, AbsenceReason, ChildId, DiaryEntryId, GroupId, LocationId, MessageId,
     OrganisationId, ParentId, PartOfDay, PhotoConsent, StaffId, StaffRole, Weekday,
@@ -397,4 +397,73 @@ pub fn parent_diary(
             record_change(c, group, EntityKind::ParentDiary, &id.0)?,
         )],
     ))
+}
+
+/// A small organisation for tests and examples: one location, groups
+/// "Dolfijnen" (KDV) and "Zwaluwen" (BSO), four children on Dolfijnen with
+/// consents `[group, own_parents, none, group]`, one child on Zwaluwen, and
+/// one staff member (PIN 1234) on Dolfijnen.
+#[derive(Debug, Clone)]
+pub struct SampleOrg {
+    pub org: OrganisationId,
+    pub group: GroupId,
+    pub other_group: GroupId,
+    pub kids: Vec<ChildId>,
+    pub other_kid: ChildId,
+    pub staff: StaffId,
+}
+
+/// Creates a [`SampleOrg`] in one transaction.
+pub fn create_sample(c: &mut Connection, today: NaiveDate) -> Result<SampleOrg, OrgError> {
+    let tx = c.transaction()?;
+    let org = create_organisation(&tx, "test", "Testopvang")?;
+    let loc = create_location(&tx, &org, "Locatie Test")?;
+    let group = create_group(&tx, &loc, "Dolfijnen", GroupKind::Kdv, (0, 4))?;
+    let other_group = create_group(&tx, &loc, "Zwaluwen", GroupKind::Bso, (4, 12))?;
+    let days = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ];
+    let start = today - chrono::Duration::days(100);
+    let child = |first: &'static str, last: &'static str, years: i32, consent| NewChild {
+        first_name: first,
+        last_name: last,
+        birth_date: today.with_year(today.year() - years).unwrap_or(today),
+        consent,
+        allergies: None,
+        notes: None,
+    };
+    let mut kids = Vec::new();
+    for (name, consent) in [
+        ("Sem", PhotoConsent::Group),
+        ("Noor", PhotoConsent::OwnParents),
+        ("Daan", PhotoConsent::None),
+        ("Emma", PhotoConsent::Group),
+    ] {
+        let id = create_child(&tx, &org, &child(name, "Test", 1, consent))?;
+        place_child(&tx, &id, &group, &days, start, None)?;
+        kids.push(id);
+    }
+    let other_kid = create_child(&tx, &org, &child("Bram", "Anders", 7, PhotoConsent::Group))?;
+    place_child(&tx, &other_kid, &other_group, &days, start, None)?;
+    let (staff, _) = create_staff(
+        &tx,
+        &org,
+        "Fatima",
+        StaffRole::Pedagogical,
+        "1234",
+        &[group],
+    )?;
+    tx.commit()?;
+    Ok(SampleOrg {
+        org,
+        group,
+        other_group,
+        kids,
+        other_kid,
+        staff,
+    })
 }

@@ -2,12 +2,12 @@
 //! embedded MQTT broker), with a small organisation, in a temp directory.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, Utc};
 use kring_protocol::{
     API_VERSION, API_VERSION_HEADER, ChildId, EnrollRequest, EnrollResponse, GroupId,
-    IDEMPOTENCY_KEY_HEADER, OrganisationId, PhotoConsent, PushItem, StaffId, StaffRole, Weekday,
+    IDEMPOTENCY_KEY_HEADER, OrganisationId, PushItem, StaffId,
 };
-use kring_server::org::{self, GroupKind, NewChild};
+use kring_server::org;
 use kring_server::settings::Settings;
 use kring_server::{Server, devices};
 use std::net::SocketAddr;
@@ -46,70 +46,17 @@ impl Harness {
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         tweak(&mut settings);
         let db = kring_server::open_data(&settings).unwrap();
-        let today = Utc::now().date_naive();
-        let (org_id, group, other_group, kids, other_kid, staff) = db
-            .call_sync(|c| {
-                let tx = c.transaction()?;
-                let org_id = org::create_organisation(&tx, "test", "Testopvang")?;
-                let loc = org::create_location(&tx, &org_id, "Locatie Test")?;
-                let group = org::create_group(&tx, &loc, "Dolfijnen", GroupKind::Kdv, (0, 4))?;
-                let other_group =
-                    org::create_group(&tx, &loc, "Zwaluwen", GroupKind::Bso, (4, 12))?;
-                let all = [
-                    Weekday::Mon,
-                    Weekday::Tue,
-                    Weekday::Wed,
-                    Weekday::Thu,
-                    Weekday::Fri,
-                ];
-                let start = today - Duration::days(100);
-                let mut kids = Vec::new();
-                for (name, consent) in [
-                    ("Sem", PhotoConsent::Group),
-                    ("Noor", PhotoConsent::OwnParents),
-                    ("Daan", PhotoConsent::None),
-                    ("Emma", PhotoConsent::Group),
-                ] {
-                    let c = org::create_child(
-                        &tx,
-                        &org_id,
-                        &NewChild {
-                            first_name: name,
-                            last_name: "Test",
-                            birth_date: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
-                            consent,
-                            allergies: None,
-                            notes: None,
-                        },
-                    )?;
-                    org::place_child(&tx, &c, &group, &all, start, None)?;
-                    kids.push(c);
-                }
-                let other_kid = org::create_child(
-                    &tx,
-                    &org_id,
-                    &NewChild {
-                        first_name: "Bram",
-                        last_name: "Anders",
-                        birth_date: NaiveDate::from_ymd_opt(2018, 1, 1).unwrap(),
-                        consent: PhotoConsent::Group,
-                        allergies: None,
-                        notes: None,
-                    },
-                )?;
-                org::place_child(&tx, &other_kid, &other_group, &all, start, None)?;
-                let (staff, _) = org::create_staff(
-                    &tx,
-                    &org_id,
-                    "Fatima",
-                    StaffRole::Pedagogical,
-                    "1234",
-                    &[group],
-                )?;
-                tx.commit()?;
-                Ok::<_, org::OrgError>((org_id, group, other_group, kids, other_kid, staff))
-            })
+        let sample = db
+            .call_sync(|c| org::create_sample(c, Utc::now().date_naive()))
             .unwrap();
+        let (org_id, group, other_group, kids, other_kid, staff) = (
+            sample.org,
+            sample.group,
+            sample.other_group,
+            sample.kids,
+            sample.other_kid,
+            sample.staff,
+        );
         drop(db);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = kring_server::start(settings, listener).await.unwrap();

@@ -5,10 +5,10 @@
 
 pub mod proxy;
 
-use chrono::{Duration as CDuration, NaiveDate, Utc};
-use kring_protocol::{ChildId, GroupId, OrganisationId, PhotoConsent, StaffId, StaffRole, Weekday};
+use chrono::{Duration as CDuration, Utc};
+use kring_protocol::{ChildId, GroupId, OrganisationId, StaffId};
 use kring_server::Server;
-use kring_server::org::{self, GroupKind, NewChild};
+use kring_server::org;
 use kring_server::settings::Settings;
 use kring_sync::client::ApiClient;
 use kring_sync::{Clock, EngineConfig, EngineHandle, Store, SyncStatus};
@@ -45,69 +45,16 @@ impl World {
         };
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         let db = kring_server::open_data(&settings).unwrap();
-        let today = Utc::now().date_naive();
-        let (org_id, group, kids, other_kid, staff) = db
-            .call_sync(|c| {
-                let tx = c.transaction()?;
-                let org_id = org::create_organisation(&tx, "test", "Testopvang")?;
-                let loc = org::create_location(&tx, &org_id, "Locatie")?;
-                let group = org::create_group(&tx, &loc, "Dolfijnen", GroupKind::Kdv, (0, 4))?;
-                let other = org::create_group(&tx, &loc, "Zwaluwen", GroupKind::Bso, (4, 12))?;
-                let days = [
-                    Weekday::Mon,
-                    Weekday::Tue,
-                    Weekday::Wed,
-                    Weekday::Thu,
-                    Weekday::Fri,
-                ];
-                let start = today - CDuration::days(30);
-                let mut kids = Vec::new();
-                for (name, consent) in [
-                    ("Sem", PhotoConsent::Group),
-                    ("Noor", PhotoConsent::OwnParents),
-                    ("Daan", PhotoConsent::None),
-                    ("Emma", PhotoConsent::Group),
-                ] {
-                    let c = org::create_child(
-                        &tx,
-                        &org_id,
-                        &NewChild {
-                            first_name: name,
-                            last_name: "Test",
-                            birth_date: NaiveDate::from_ymd_opt(2025, 3, 1).unwrap(),
-                            consent,
-                            allergies: None,
-                            notes: None,
-                        },
-                    )?;
-                    org::place_child(&tx, &c, &group, &days, start, None)?;
-                    kids.push(c);
-                }
-                let other_kid = org::create_child(
-                    &tx,
-                    &org_id,
-                    &NewChild {
-                        first_name: "Bram",
-                        last_name: "Anders",
-                        birth_date: NaiveDate::from_ymd_opt(2018, 3, 1).unwrap(),
-                        consent: PhotoConsent::Group,
-                        allergies: None,
-                        notes: None,
-                    },
-                )?;
-                org::place_child(&tx, &other_kid, &other, &days, start, None)?;
-                let (staff, _) = org::create_staff(
-                    &tx,
-                    &org_id,
-                    "Fatima",
-                    StaffRole::Pedagogical,
-                    "1234",
-                    &[group],
-                )?;
-                tx.commit()?;
-                Ok::<_, org::OrgError>((org_id, group, kids, other_kid, staff))
-            })
+        let sample = db
+            .call_sync(|c| org::create_sample(c, Utc::now().date_naive()))
             .unwrap();
+        let (org_id, group, kids, other_kid, staff) = (
+            sample.org,
+            sample.group,
+            sample.kids,
+            sample.other_kid,
+            sample.staff,
+        );
         drop(db);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = kring_server::start(settings, listener).await.unwrap();
