@@ -79,6 +79,7 @@ async fn parent(items: usize, kills: usize) -> anyhow::Result<()> {
     let device_dir = work.path().join("device");
     let pool = work.path().join("pool");
     let log = work.path().join("saved.log");
+    let crash_log = work.path().join("crashes.log");
     make_pool(&pool)?;
     // the central server, with the demo organisation, in this process
     let mut settings = kring_server::settings::Settings {
@@ -133,7 +134,8 @@ async fn parent(items: usize, kills: usize) -> anyhow::Result<()> {
             .stderr(Stdio::null());
         if killing && runs % 2 == 1 {
             cmd.env("KRING_CRASH_POINTS", CRASH_POINTS)
-                .env("KRING_CRASH_PROBABILITY", "0.08");
+                .env("KRING_CRASH_PROBABILITY", "0.08")
+                .env("KRING_CRASH_LOG", &crash_log);
         }
         runs += 1;
         let mut child = cmd.spawn().context("starting the engine child")?;
@@ -249,6 +251,14 @@ async fn parent(items: usize, kills: usize) -> anyhow::Result<()> {
         }
     }
     server.shutdown().await;
+    let mut by_point: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for p in std::fs::read_to_string(&crash_log)
+        .unwrap_or_default()
+        .lines()
+    {
+        *by_point.entry(p.to_string()).or_default() += 1;
+    }
+    println!("soak: crash points fired: {by_point:?}");
     println!(
         "soak: {runs} runs, {sigkills} SIGKILLs, {aborts} crash-point aborts, {} s",
         started.elapsed().as_secs()
