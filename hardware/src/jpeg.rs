@@ -1,0 +1,866 @@
+//! JPEG handling without re-encoding: a segment walker, metadata stripping,
+//! camera-frame normalisation, and DCT-scaled decoding for previews,
+//! thumbnails and QR scanning.
+//!
+//! Inputs may come from a USB camera or a folder of files, so nothing here
+//! trusts lengths or sizes it reads: every offset is checked, and the decoder
+//! (jpeg-decoder) only runs after the frame header passed our own checks.
+
+use std::borrow::Cow;
+use std::io::Cursor;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use image::codecs::jpeg::JpegEncoder;
+use image::{GrayImage, RgbImage};
+use jpeg_decoder::{ColorTransform, Decoder, PixelFormat};
+
+use crate::HardwareError;
+
+/// Largest picture (width x height of the *original*) we agree to decode.
+/// A 4K camera frame is 8.3 MP; a 65535x65535 header from a broken file is not
+/// decoded at all.
+pub(crate) const MAX_DECODE_PIXELS: u64 = 64_000_000;
+
+/// JPEG quality of [`thumbnail_jpeg`].
+pub const THUMBNAIL_QUALITY: u8 = 75;
+
+const SOI: u8 = 0xD8;
+const EOI: u8 = 0xD9;
+const SOS: u8 = 0xDA;
+const DHT: u8 = 0xC4;
+const DAC: u8 = 0xCC;
+const JPG: u8 = 0xC8;
+const COM: u8 = 0xFE;
+const APP0: u8 = 0xE0;
+const APP14: u8 = 0xEE;
+const TEM: u8 = 0x01;
+
+/// One marker segment: `bytes[start..end]` starts at its `FF` and, for SOS,
+/// includes the entropy-coded data that follows the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub marker: u8,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Segment {
+    /// The segment's payload after the two length bytes (empty for
+    /// stand-alone markers; for SOS only the scan header).
+    fn payload<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        if self.end < self.start + 4 {
+            return &[];
+        }
+        let len = usize::from(u16::from_be_bytes([
+            bytes[self.start + 2],
+            bytes[self.start + 3],
+        ]));
+        let end = (self.start + 2 + len).min(self.end);
+        bytes.get(self.start + 4..end).unwrap_or(&[])
+    }
+}
+
+/// The structure of a JPEG up to its end-of-image marker.
+#[derive(Debug)]
+pub(crate) struct Layout {
+    /// Every segment between SOI and EOI, in order (SOI and EOI excluded).
+    pub segments: Vec<Segment>,
+    /// Index just past the `FF D9` end-of-image marker; bytes after it are
+    /// not part of the image.
+    pub eoi_end: usize,
+}
+
+/// What the frame header (SOFn) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FrameHeader {
+    pub marker: u8,
+    pub precision: u8,
+    pub width: u32,
+    pub height: u32,
+    pub components: u8,
+}
+
+fn malformed(message: impl Into<String>) -> HardwareError {
+    HardwareError::InvalidJpeg(message.into())
+}
+
+/// True if `bytes` starts like a JPEG (`FF D8 FF`).
+pub(crate) fn is_jpeg(bytes: &[u8]) -> bool {
+    bytes.len() >= 4 && bytes[..3] == [0xFF, SOI, 0xFF]
+}
+
+fn is_sof(marker: u8) -> bool {
+    (0xC0..=0xCF).contains(&marker) && marker != DHT && marker != JPG && marker != DAC
+}
+
+/// Walks the segments of a JPEG from SOI to EOI, checking every length.
+/// Fails on non-JPEG input and on truncated files (no EOI).
+pub(crate) fn walk(bytes: &[u8]) -> Result<Layout, HardwareError> {
+    if !is_jpeg(bytes) {
+        return Err(HardwareError::NotJpeg);
+    }
+    let len = bytes.len();
+    let mut segments = Vec::new();
+    let mut pos = 2;
+    loop {
+        if pos >= len {
+            return Err(malformed("truncated: no end-of-image marker"));
+        }
+        if bytes[pos] != 0xFF {
+            return Err(malformed(format!("expected a marker at byte {pos}")));
+        }
+        // Any number of 0xFF fill bytes may precede a marker.
+        while pos + 1 < len && bytes[pos + 1] == 0xFF {
+            pos += 1;
+        }
+        if pos + 1 >= len {
+            return Err(malformed("truncated: no end-of-image marker"));
+        }
+        let start = pos;
+        let marker = bytes[pos + 1];
+        match marker {
+            EOI => {
+                return Ok(Layout {
+                    segments,
+                    eoi_end: pos + 2,
+                });
+            }
+            0x00 => {
+                return Err(malformed(format!(
+                    "stuffed zero outside a scan at byte {pos}"
+                )));
+            }
+            SOI => return Err(malformed(format!("second start-of-image at byte {pos}"))),
+            0xD0..=0xD7 | TEM => {
+                // Stand-alone markers without a length.
+                segments.push(Segment {
+                    marker,
+                    start,
+                    end: pos + 2,
+                });
+                pos += 2;
+                continue;
+            }
+            _ => {}
+        }
+        if pos + 4 > len {
+            return Err(malformed("truncated inside a segment header"));
+        }
+        let seg_len = usize::from(u16::from_be_bytes([bytes[pos + 2], bytes[pos + 3]]));
+        if seg_len < 2 {
+            return Err(malformed(format!(
+                "segment FF{marker:02X} at byte {pos} has length {seg_len}"
+            )));
+        }
+        let header_end = pos + 2 + seg_len;
+        if header_end > len {
+            return Err(malformed(format!(
+                "truncated: segment FF{marker:02X} at byte {pos} runs past the end"
+            )));
+        }
+        let end = if marker == SOS {
+            entropy_end(bytes, header_end)?
+        } else {
+            header_end
+        };
+        segments.push(Segment { marker, start, end });
+        pos = end;
+    }
+}
+
+/// Where the entropy-coded data starting at `from` ends: at the first `FF`
+/// that is neither a stuffed zero (`FF 00`) nor a restart marker (`FF D0..D7`).
+fn entropy_end(bytes: &[u8], from: usize) -> Result<usize, HardwareError> {
+    let mut p = from;
+    loop {
+        let Some(offset) = bytes
+            .get(p..)
+            .and_then(|rest| rest.iter().position(|&b| b == 0xFF))
+        else {
+            return Err(malformed("truncated inside the scan data"));
+        };
+        p += offset;
+        let Some(&next) = bytes.get(p + 1) else {
+            return Err(malformed("truncated inside the scan data"));
+        };
+        if next == 0x00 || (0xD0..=0xD7).contains(&next) {
+            p += 2;
+        } else {
+            return Ok(p);
+        }
+    }
+}
+
+/// The frame header (SOFn) of a walked JPEG, checked for what we can decode.
+pub(crate) fn frame_header(bytes: &[u8], layout: &Layout) -> Result<FrameHeader, HardwareError> {
+    let sof = layout
+        .segments
+        .iter()
+        .find(|s| is_sof(s.marker))
+        .ok_or_else(|| malformed("no frame header (SOF)"))?;
+    let p = sof.payload(bytes);
+    if p.len() < 6 {
+        return Err(malformed("frame header too short"));
+    }
+    let header = FrameHeader {
+        marker: sof.marker,
+        precision: p[0],
+        height: u32::from(u16::from_be_bytes([p[1], p[2]])),
+        width: u32::from(u16::from_be_bytes([p[3], p[4]])),
+        components: p[5],
+    };
+    if header.width == 0 || header.height == 0 {
+        return Err(HardwareError::UnsupportedJpeg(format!(
+            "frame size {}x{} (a zero height means a DNL marker, which is not supported)",
+            header.width, header.height
+        )));
+    }
+    Ok(header)
+}
+
+/// Width and height from a JPEG's frame header, without decoding any pixels.
+/// Also checks the file's structure from start to end-of-image.
+pub fn jpeg_dimensions(jpeg: &[u8]) -> Result<(u32, u32), HardwareError> {
+    let layout = walk(jpeg)?;
+    let header = frame_header(jpeg, &layout)?;
+    Ok((header.width, header.height))
+}
+
+/// Removes metadata from a JPEG without touching the image: drops APP1..APP15
+/// segments (EXIF with GPS, XMP, ICC profiles, IPTC, maker notes, ...) except
+/// an APP14 "Adobe" segment (it says how to interpret the colours), APP0
+/// segments other than JFIF and AVI1 (e.g. JFXX thumbnails), COM comments and
+/// anything after the end-of-image marker. Every other segment and the
+/// entropy-coded data are copied byte for byte, so the result decodes to
+/// exactly the same pixels.
+///
+/// Fails on input that is not a complete JPEG (it never passes bytes through
+/// unchecked).
+pub fn strip_metadata(jpeg: &[u8]) -> Result<Vec<u8>, HardwareError> {
+    let layout = walk(jpeg)?;
+    frame_header(jpeg, &layout)?;
+    let mut out = Vec::with_capacity(layout.eoi_end);
+    out.extend_from_slice(&[0xFF, SOI]);
+    let mut dropped = 0usize;
+    for segment in &layout.segments {
+        if keep_segment(jpeg, segment) {
+            out.extend_from_slice(&jpeg[segment.start..segment.end]);
+        } else {
+            dropped += 1;
+        }
+    }
+    out.extend_from_slice(&[0xFF, EOI]);
+    tracing::debug!(
+        dropped_segments = dropped,
+        trailing_bytes = jpeg.len() - layout.eoi_end,
+        bytes_in = jpeg.len(),
+        bytes_out = out.len(),
+        "stripped JPEG metadata"
+    );
+    Ok(out)
+}
+
+fn keep_segment(bytes: &[u8], segment: &Segment) -> bool {
+    match segment.marker {
+        APP0 => {
+            let p = segment.payload(bytes);
+            p.starts_with(b"JFIF\0") || p.starts_with(b"AVI1")
+        }
+        APP14 => segment.payload(bytes).starts_with(b"Adobe"),
+        0xE1..=0xEF | COM => false,
+        _ => true,
+    }
+}
+
+/// The standard Huffman tables of ITU T.81 Annex K.3 as one DHT segment
+/// (class/id byte, 16 code counts, then the symbols, for DC0, AC0, DC1, AC1).
+/// Motion-JPEG cameras commonly leave these out of every frame.
+#[rustfmt::skip]
+const STANDARD_DHT_PAYLOAD: &[u8] = &[
+    // DC luminance (table class 0, id 0)
+    0x00,
+    0x00, 0x01, 0x05, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B,
+    // AC luminance (class 1, id 0)
+    0x10,
+    0x00, 0x02, 0x01, 0x03, 0x03, 0x02, 0x04, 0x03, 0x05, 0x05, 0x04, 0x04, 0x00, 0x00, 0x01, 0x7D,
+    0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61, 0x07,
+    0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xA1, 0x08, 0x23, 0x42, 0xB1, 0xC1, 0x15, 0x52, 0xD1, 0xF0,
+    0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0A, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x25, 0x26, 0x27, 0x28,
+    0x29, 0x2A, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49,
+    0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
+    0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+    0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7,
+    0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5,
+    0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE1, 0xE2,
+    0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8,
+    0xF9, 0xFA,
+    // DC chrominance (class 0, id 1)
+    0x01,
+    0x00, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B,
+    // AC chrominance (class 1, id 1)
+    0x11,
+    0x00, 0x02, 0x01, 0x02, 0x04, 0x04, 0x03, 0x04, 0x07, 0x05, 0x04, 0x04, 0x00, 0x01, 0x02, 0x77,
+    0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61, 0x71,
+    0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xA1, 0xB1, 0xC1, 0x09, 0x23, 0x33, 0x52, 0xF0,
+    0x15, 0x62, 0x72, 0xD1, 0x0A, 0x16, 0x24, 0x34, 0xE1, 0x25, 0xF1, 0x17, 0x18, 0x19, 0x1A, 0x26,
+    0x27, 0x28, 0x29, 0x2A, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
+    0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
+    0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,
+    0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5,
+    0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3,
+    0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA,
+    0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8,
+    0xF9, 0xFA,
+];
+
+/// A camera's MJPEG buffer as a standalone JPEG file, without re-encoding:
+///
+/// - cut at the end-of-image marker (V4L2 hands out the whole mmap buffer,
+///   whose tail holds stale bytes);
+/// - if the frame is baseline and defines no Huffman tables before its scan
+///   (usual for Motion-JPEG), the standard tables are inserted as one DHT
+///   segment in front of the scan. The scan data is untouched; decoders and
+///   the server's JPEG checks need the tables to be present.
+///
+/// Fails on truncated or corrupt frames (the caller skips them).
+#[cfg_attr(not(feature = "v4l2"), allow(dead_code))]
+pub(crate) fn normalize_camera_jpeg(
+    buffer: &[u8],
+) -> Result<(Cow<'_, [u8]>, FrameHeader), HardwareError> {
+    let layout = walk(buffer)?;
+    let header = frame_header(buffer, &layout)?;
+    let image = &buffer[..layout.eoi_end];
+    let Some(first_scan) = layout.segments.iter().find(|s| s.marker == SOS) else {
+        return Err(malformed("no scan (SOS) in the frame"));
+    };
+    let has_tables = layout
+        .segments
+        .iter()
+        .take_while(|s| s.start < first_scan.start)
+        .any(|s| s.marker == DHT);
+    let baseline = matches!(header.marker, 0xC0 | 0xC1);
+    if has_tables || !baseline {
+        return Ok((Cow::Borrowed(image), header));
+    }
+    let mut out = Vec::with_capacity(image.len() + STANDARD_DHT_PAYLOAD.len() + 4);
+    out.extend_from_slice(&image[..first_scan.start]);
+    out.extend_from_slice(&[0xFF, DHT]);
+    // The payload is a constant of 416 bytes, so the length always fits.
+    let seg_len = u16::try_from(STANDARD_DHT_PAYLOAD.len() + 2).unwrap_or(u16::MAX);
+    out.extend_from_slice(&seg_len.to_be_bytes());
+    out.extend_from_slice(STANDARD_DHT_PAYLOAD);
+    out.extend_from_slice(&image[first_scan.start..]);
+    Ok((Cow::Owned(out), header))
+}
+
+/// The DCT scale factor the decoder used, as the denominator of `1/n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DctScale {
+    Full = 1,
+    Half = 2,
+    Quarter = 4,
+    Eighth = 8,
+}
+
+impl DctScale {
+    /// Recognises the scaled size jpeg-decoder produces: `ceil(len * k / 8)`
+    /// for `k` in 8, 4, 2, 1 (per axis).
+    pub(crate) fn detect(original: (u32, u32), decoded: (u32, u32)) -> Option<DctScale> {
+        [
+            DctScale::Full,
+            DctScale::Half,
+            DctScale::Quarter,
+            DctScale::Eighth,
+        ]
+        .into_iter()
+        .find(|scale| {
+            let n = *scale as u32;
+            original.0.div_ceil(n) == decoded.0 && original.1.div_ceil(n) == decoded.1
+        })
+    }
+}
+
+/// An image decoded at a reduced DCT size.
+#[derive(Debug)]
+pub(crate) struct ScaledDecode<P> {
+    /// The decoded pixels, at `original / scale` (rounded up).
+    pub image: P,
+    /// The JPEG's own size.
+    pub original: (u32, u32),
+    pub scale: DctScale,
+}
+
+fn clamp_u16(v: u32) -> u16 {
+    u16::try_from(v.max(1)).unwrap_or(u16::MAX)
+}
+
+/// Samples as jpeg-decoder returned them.
+struct RawDecode {
+    data: Vec<u8>,
+    format: PixelFormat,
+    /// Decoded (scaled) size.
+    size: (u32, u32),
+    /// The JPEG's own size.
+    original: (u32, u32),
+}
+
+/// Runs jpeg-decoder with the smallest DCT scale (1/8, 1/4, 1/2 or 1) whose
+/// output is at least `req_w` wide or `req_h` high, so a 1080p frame is never
+/// fully decoded for a small picture. `want_luma` asks for the Y channel only
+/// (no colour conversion).
+fn decode_raw(
+    jpeg: &[u8],
+    req_w: u32,
+    req_h: u32,
+    want_luma: bool,
+) -> Result<RawDecode, HardwareError> {
+    let layout = walk(jpeg)?;
+    let header = frame_header(jpeg, &layout)?;
+    if !matches!(header.components, 1 | 3) {
+        return Err(HardwareError::UnsupportedJpeg(format!(
+            "{} colour components",
+            header.components
+        )));
+    }
+    if header.precision != 8 {
+        return Err(HardwareError::UnsupportedJpeg(format!(
+            "{}-bit samples",
+            header.precision
+        )));
+    }
+    let pixels = u64::from(header.width) * u64::from(header.height);
+    if pixels > MAX_DECODE_PIXELS {
+        return Err(HardwareError::UnsupportedJpeg(format!(
+            "{}x{} is larger than {MAX_DECODE_PIXELS} pixels",
+            header.width, header.height
+        )));
+    }
+    let image = &jpeg[..layout.eoi_end];
+    // jpeg-decoder has panicked on crafted input in the past; a broken frame
+    // must not take the kiosk down.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut decoder = Decoder::new(Cursor::new(image));
+        decoder.read_info()?;
+        let (w, h) = decoder.scale(clamp_u16(req_w), clamp_u16(req_h))?;
+        if want_luma && header.components == 3 {
+            decoder.set_color_transform(ColorTransform::None);
+        }
+        let data = decoder.decode()?;
+        let format = decoder
+            .info()
+            .map_or(PixelFormat::RGB24, |info| info.pixel_format);
+        Ok::<_, jpeg_decoder::Error>((data, format, (u32::from(w), u32::from(h))))
+    }));
+    match result {
+        Ok(Ok((data, format, size))) => Ok(RawDecode {
+            data,
+            format,
+            size,
+            original: (header.width, header.height),
+        }),
+        Ok(Err(e)) => Err(HardwareError::Decode(e.to_string())),
+        Err(_) => Err(HardwareError::Decode("the JPEG decoder panicked".into())),
+    }
+}
+
+fn size_mismatch() -> HardwareError {
+    HardwareError::Decode("decoder returned fewer samples than its size".into())
+}
+
+/// Decodes to RGB at the smallest DCT scale covering `req_w` x `req_h`
+/// (see [`decode_raw`]).
+pub(crate) fn decode_scaled_rgb(
+    jpeg: &[u8],
+    req_w: u32,
+    req_h: u32,
+) -> Result<ScaledDecode<RgbImage>, HardwareError> {
+    let RawDecode {
+        data,
+        format,
+        size: (w, h),
+        original,
+    } = decode_raw(jpeg, req_w, req_h, false)?;
+    let image = match format {
+        PixelFormat::RGB24 => RgbImage::from_raw(w, h, data).ok_or_else(size_mismatch)?,
+        PixelFormat::L8 => {
+            let gray = GrayImage::from_raw(w, h, data).ok_or_else(size_mismatch)?;
+            image::DynamicImage::ImageLuma8(gray).into_rgb8()
+        }
+        other => {
+            return Err(HardwareError::UnsupportedJpeg(format!(
+                "pixel format {other:?}"
+            )));
+        }
+    };
+    let scale = DctScale::detect(original, (w, h))
+        .ok_or_else(|| HardwareError::Decode(format!("unexpected decoded size {w}x{h}")))?;
+    Ok(ScaledDecode {
+        image,
+        original,
+        scale,
+    })
+}
+
+/// Decodes the luma (Y) channel only, at the smallest DCT scale covering
+/// `req_w` x `req_h`. For QR scanning: no colour conversion at all.
+pub(crate) fn decode_scaled_luma(
+    jpeg: &[u8],
+    req_w: u32,
+    req_h: u32,
+) -> Result<ScaledDecode<GrayImage>, HardwareError> {
+    let RawDecode {
+        data,
+        format,
+        size: (w, h),
+        original,
+    } = decode_raw(jpeg, req_w, req_h, true)?;
+    let image = match format {
+        PixelFormat::L8 => GrayImage::from_raw(w, h, data).ok_or_else(size_mismatch)?,
+        // With ColorTransform::None jpeg-decoder 0.3 does not interleave:
+        // each output row holds the whole row of Y, then of Cb, then of Cr
+        // (R, G, B for Adobe RGB files, where the first is still usable).
+        // The unit test `luma_decode_matches_the_gray_level` pins this.
+        PixelFormat::RGB24 => {
+            let row = w as usize;
+            if data.len() < row * 3 * h as usize {
+                return Err(size_mismatch());
+            }
+            let mut luma = Vec::with_capacity(row * h as usize);
+            for line in data.chunks_exact(row * 3) {
+                luma.extend_from_slice(&line[..row]);
+            }
+            GrayImage::from_raw(w, h, luma).ok_or_else(size_mismatch)?
+        }
+        other => {
+            return Err(HardwareError::UnsupportedJpeg(format!(
+                "pixel format {other:?}"
+            )));
+        }
+    };
+    let scale = DctScale::detect(original, (w, h))
+        .ok_or_else(|| HardwareError::Decode(format!("unexpected decoded size {w}x{h}")))?;
+    Ok(ScaledDecode {
+        image,
+        original,
+        scale,
+    })
+}
+
+/// The largest size with `w:h`'s aspect ratio that fits in `max_w` x `max_h`
+/// (never larger than `w` x `h`, never zero).
+pub(crate) fn fit_within(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
+    let (max_w, max_h) = (max_w.max(1), max_h.max(1));
+    if w <= max_w && h <= max_h {
+        return (w.max(1), h.max(1));
+    }
+    // Compare w/max_w with h/max_h without floats: the tighter side decides.
+    let (w64, h64, mw, mh) = (
+        u64::from(w),
+        u64::from(h),
+        u64::from(max_w),
+        u64::from(max_h),
+    );
+    if w64 * mh >= h64 * mw {
+        let nh = (h64 * mw + w64 / 2) / w64;
+        (max_w, u32::try_from(nh).unwrap_or(max_h).clamp(1, max_h))
+    } else {
+        let nw = (w64 * mh + h64 / 2) / h64;
+        (u32::try_from(nw).unwrap_or(max_w).clamp(1, max_w), max_h)
+    }
+}
+
+/// Shrinks `src` to `tw` x `th` by bilinear interpolation in 8-bit fixed
+/// point. Meant for factors up to about 2 (what is left after a DCT-scaled
+/// decode); larger factors skip source pixels and alias.
+pub(crate) fn downscale_bilinear(src: &RgbImage, tw: u32, th: u32) -> RgbImage {
+    let (sw, sh) = src.dimensions();
+    let (tw, th) = (tw.max(1), th.max(1));
+    if sw == 0 || sh == 0 {
+        return RgbImage::new(tw, th);
+    }
+    // For each output column/row: the first source index and the weight
+    // (0..=256) of the next one, sampling at pixel centres.
+    fn taps(src_len: u32, dst_len: u32) -> Vec<(usize, u32)> {
+        let (s, d) = (u64::from(src_len), u64::from(dst_len));
+        (0..d)
+            .map(|i| {
+                // Centre of output pixel i in source coordinates, times 256.
+                let pos = ((2 * i + 1) * s * 256 / (2 * d)).saturating_sub(128);
+                let i0 = (pos / 256).min(s - 1);
+                let weight = if i0 + 1 < s { pos % 256 } else { 0 };
+                // Both fit: i0 < src_len (u32) and weight < 256.
+                (i0 as usize, weight as u32)
+            })
+            .collect()
+    }
+    let xs = taps(sw, tw);
+    let ys = taps(sh, th);
+    let stride = sw as usize * 3;
+    let raw = src.as_raw();
+    let mut out = Vec::with_capacity(tw as usize * th as usize * 3);
+    for &(y0, wy) in &ys {
+        let row0 = &raw[y0 * stride..(y0 + 1) * stride];
+        let row1 = if wy > 0 {
+            &raw[(y0 + 1) * stride..(y0 + 2) * stride]
+        } else {
+            row0
+        };
+        for &(x0, wx) in &xs {
+            let a = &row0[x0 * 3..x0 * 3 + 3];
+            let c = &row1[x0 * 3..x0 * 3 + 3];
+            let (b, d) = if wx > 0 {
+                (&row0[x0 * 3 + 3..x0 * 3 + 6], &row1[x0 * 3 + 3..x0 * 3 + 6])
+            } else {
+                (a, c)
+            };
+            for ch in 0..3 {
+                let top = u32::from(a[ch]) * (256 - wx) + u32::from(b[ch]) * wx;
+                let bottom = u32::from(c[ch]) * (256 - wx) + u32::from(d[ch]) * wx;
+                let v = (top * (256 - wy) + bottom * wy + (1 << 15)) >> 16;
+                out.push(u8::try_from(v).unwrap_or(u8::MAX));
+            }
+        }
+    }
+    RgbImage::from_raw(tw, th, out).unwrap_or_else(|| RgbImage::new(tw, th))
+}
+
+/// [`preview`] plus the DCT scale the decoder used, for tests.
+pub(crate) fn preview_with_scale(
+    jpeg: &[u8],
+    max_w: u32,
+    max_h: u32,
+) -> Result<(RgbImage, ScaledDecode<()>), HardwareError> {
+    let decoded = decode_scaled_rgb(jpeg, max_w, max_h)?;
+    let (w, h) = decoded.image.dimensions();
+    let (tw, th) = fit_within(w, h, max_w, max_h);
+    let info = ScaledDecode {
+        image: (),
+        original: decoded.original,
+        scale: decoded.scale,
+    };
+    let (dw, dh) = (w, h);
+    let image = if (tw, th) == (w, h) {
+        decoded.image
+    } else {
+        // The DCT scale left less than a factor 2 to go (or the picture is
+        // smaller than 1/8 of the original in the box): bilinear is enough
+        // and several times faster than image's resize filters.
+        downscale_bilinear(&decoded.image, tw, th)
+    };
+    tracing::trace!(
+        original_w = info.original.0,
+        original_h = info.original.1,
+        dct_scale = info.scale as u32,
+        decoded_w = dw,
+        decoded_h = dh,
+        out_w = tw,
+        out_h = th,
+        "preview"
+    );
+    Ok((image, info))
+}
+
+/// A small RGB picture of a JPEG frame that fits in `max_w` x `max_h`
+/// (aspect ratio kept, never enlarged), for the live camera preview.
+///
+/// Cheap: the decoder skips most of the inverse DCT and colour conversion by
+/// decoding at 1/2, 1/4 or 1/8 of the size (the smallest that still covers
+/// the box in one dimension), then a bilinear filter shrinks the rest of the
+/// way (less than a factor 2). A box of exactly 1/2, 1/4 or 1/8 of the frame
+/// (960x540 for 1080p) needs no resize at all; entropy decoding of the whole
+/// frame is the floor of the cost.
+pub fn preview(jpeg: &[u8], max_w: u32, max_h: u32) -> Result<RgbImage, HardwareError> {
+    preview_with_scale(jpeg, max_w, max_h).map(|(image, _)| image)
+}
+
+/// A JPEG thumbnail whose longer side is at most `max_side` (quality
+/// [`THUMBNAIL_QUALITY`]), from a DCT-scaled decode. It carries no metadata.
+pub fn thumbnail_jpeg(jpeg: &[u8], max_side: u32) -> Result<Vec<u8>, HardwareError> {
+    let image = preview(jpeg, max_side, max_side)?;
+    encode_jpeg(&image, THUMBNAIL_QUALITY)
+}
+
+/// Encodes RGB pixels as a baseline JPEG.
+pub(crate) fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, HardwareError> {
+    let mut out = Vec::with_capacity(image.as_raw().len() / 8);
+    let encoder = JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100));
+    image.write_with_encoder(encoder)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use image::Rgb;
+
+    fn test_jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, 128])
+        });
+        encode_jpeg(&img, 85).unwrap()
+    }
+
+    #[test]
+    fn walk_finds_segments_and_the_end() {
+        let mut jpeg = test_jpeg(64, 48);
+        let plain_len = jpeg.len();
+        jpeg.extend_from_slice(b"trailing garbage");
+        let layout = walk(&jpeg).unwrap();
+        assert_eq!(layout.eoi_end, plain_len);
+        assert!(layout.segments.iter().any(|s| s.marker == SOS));
+        assert!(layout.segments.iter().any(|s| s.marker == DHT));
+        let header = frame_header(&jpeg, &layout).unwrap();
+        assert_eq!((header.width, header.height), (64, 48));
+        assert_eq!(header.components, 3);
+    }
+
+    #[test]
+    fn walk_refuses_truncated_and_non_jpeg() {
+        let jpeg = test_jpeg(64, 48);
+        assert!(matches!(walk(b"GIF89a...."), Err(HardwareError::NotJpeg)));
+        assert!(matches!(walk(&[]), Err(HardwareError::NotJpeg)));
+        for cut in [4, 20, jpeg.len() / 2, jpeg.len() - 1] {
+            assert!(
+                matches!(walk(&jpeg[..cut]), Err(HardwareError::InvalidJpeg(_))),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn dct_scale_detection() {
+        assert_eq!(
+            DctScale::detect((1920, 1080), (960, 540)),
+            Some(DctScale::Half)
+        );
+        assert_eq!(
+            DctScale::detect((1920, 1080), (240, 135)),
+            Some(DctScale::Eighth)
+        );
+        assert_eq!(
+            DctScale::detect((1281, 721), (161, 91)),
+            Some(DctScale::Eighth)
+        );
+        assert_eq!(
+            DctScale::detect((1920, 1080), (1920, 1080)),
+            Some(DctScale::Full)
+        );
+        assert_eq!(DctScale::detect((1920, 1080), (800, 450)), None);
+    }
+
+    #[test]
+    fn preview_of_1080p_uses_the_scaled_decode_and_fits() {
+        let jpeg = test_jpeg(1920, 1080);
+        for (max_w, max_h, scale) in [
+            (800, 480, DctScale::Half),
+            (480, 270, DctScale::Quarter),
+            (320, 240, DctScale::Quarter),
+            (200, 200, DctScale::Eighth),
+            (1920, 1080, DctScale::Full),
+        ] {
+            let decoded = decode_scaled_rgb(&jpeg, max_w, max_h).unwrap();
+            assert_eq!(decoded.scale, scale, "box {max_w}x{max_h}");
+            assert_eq!(decoded.original, (1920, 1080));
+            let n = scale as u32;
+            assert_eq!(decoded.image.dimensions(), (1920 / n, 1080 / n));
+
+            let (image, info) = preview_with_scale(&jpeg, max_w, max_h).unwrap();
+            assert_eq!(info.scale, scale);
+            let (w, h) = image.dimensions();
+            assert!(w <= max_w && h <= max_h, "{w}x{h} in {max_w}x{max_h}");
+            assert!(w == max_w || h == max_h, "{w}x{h} fills {max_w}x{max_h}");
+            // Aspect ratio 16:9 kept (within rounding).
+            assert!((i64::from(w) * 9 - i64::from(h) * 16).abs() <= 16);
+        }
+    }
+
+    #[test]
+    fn bilinear_downscale_keeps_flat_colours_and_gradients() {
+        let flat = RgbImage::from_pixel(97, 55, Rgb([10, 200, 77]));
+        let small = downscale_bilinear(&flat, 60, 34);
+        assert_eq!(small.dimensions(), (60, 34));
+        assert!(small.pixels().all(|p| p.0 == [10, 200, 77]));
+
+        let ramp = RgbImage::from_fn(200, 10, |x, _| Rgb([x as u8, 0, 255 - x as u8]));
+        let half = downscale_bilinear(&ramp, 100, 5);
+        for x in 0..100u32 {
+            // Output pixel x covers source 2x..2x+1, centre 2x + 0.5.
+            let v = i32::from(half.get_pixel(x, 2).0[0]);
+            assert!((v - (2 * x as i32)).abs() <= 1, "x {x}: {v}");
+        }
+        // Same size: unchanged.
+        assert_eq!(downscale_bilinear(&ramp, 200, 10), ramp);
+    }
+
+    #[test]
+    fn fit_within_keeps_aspect_and_never_enlarges() {
+        assert_eq!(fit_within(960, 540, 800, 480), (800, 450));
+        assert_eq!(fit_within(540, 960, 800, 480), (270, 480));
+        assert_eq!(fit_within(100, 50, 800, 480), (100, 50));
+        assert_eq!(fit_within(5000, 1, 10, 10), (10, 1));
+        assert_eq!(fit_within(10, 10, 0, 0), (1, 1));
+    }
+
+    #[test]
+    fn normalize_inserts_standard_tables_into_tableless_frames() {
+        let jpeg = test_jpeg(320, 240);
+        let layout = walk(&jpeg).unwrap();
+        // Build an MJPEG-style frame: the same file without its DHT segments.
+        // image's encoder writes the standard Annex K tables, so the scan
+        // still decodes with them.
+        let mut stripped = vec![0xFF, SOI];
+        for s in &layout.segments {
+            if s.marker != DHT {
+                stripped.extend_from_slice(&jpeg[s.start..s.end]);
+            }
+        }
+        stripped.extend_from_slice(&[0xFF, EOI]);
+        let mut buffer = stripped.clone();
+        buffer.extend(std::iter::repeat_n(0u8, 4096)); // stale mmap tail
+        assert_eq!(STANDARD_DHT_PAYLOAD.len(), 416);
+        let (fixed, header) = normalize_camera_jpeg(&buffer).unwrap();
+        assert_eq!((header.width, header.height), (320, 240));
+        assert!(
+            walk(&fixed)
+                .unwrap()
+                .segments
+                .iter()
+                .any(|s| s.marker == DHT)
+        );
+        assert_eq!(fixed.len(), stripped.len() + 4 + STANDARD_DHT_PAYLOAD.len());
+        let a = decode_scaled_rgb(&jpeg, 320, 240).unwrap().image;
+        let b = decode_scaled_rgb(&fixed, 320, 240).unwrap().image;
+        assert_eq!(a, b);
+
+        // A frame that has its tables is only cut at EOI.
+        let mut with_tail = jpeg.clone();
+        with_tail.extend_from_slice(&[0xAB; 100]);
+        let (kept, _) = normalize_camera_jpeg(&with_tail).unwrap();
+        assert!(matches!(kept, Cow::Borrowed(_)));
+        assert_eq!(&kept[..], &jpeg[..]);
+        // A truncated frame is refused.
+        assert!(normalize_camera_jpeg(&jpeg[..jpeg.len() - 10]).is_err());
+    }
+
+    #[test]
+    fn luma_decode_matches_the_gray_level() {
+        // A grey ramp left to right, on a colour image: Y is the ramp.
+        let img = RgbImage::from_fn(256, 64, |x, _| Rgb([x as u8, x as u8, x as u8]));
+        let jpeg = encode_jpeg(&img, 95).unwrap();
+        for (req, n) in [(256, 1), (128, 2), (32, 8)] {
+            let luma = decode_scaled_luma(&jpeg, req, req / 4).unwrap();
+            assert_eq!(luma.image.dimensions(), (256 / n, 64 / n));
+            for y in [0, 64 / n / 2, 64 / n - 1] {
+                for x in (0..256 / n).step_by(3) {
+                    let want = (x * n + n / 2) as i32;
+                    let got = i32::from(luma.image.get_pixel(x, y).0[0]);
+                    assert!((got - want).abs() <= 8, "1/{n} at {x},{y}: {got} vs {want}");
+                }
+            }
+        }
+    }
+}
