@@ -1,10 +1,82 @@
-//! kring kiosk application (placeholder until the kiosk issue fills it in).
+//! `kring`: the kiosk binary. On a desktop it opens a window; on the device
+//! (feature `device`) it runs full screen on DRM/KMS with touch input.
+
+use anyhow::Context;
+use kring::settings::KioskSettings;
+use kring_hardware::CameraChoice;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().init();
-    tracing::info!(
-        api_version = kring_protocol::API_VERSION,
-        "kring kiosk: the touchscreen app is not built yet; run `kring-server demo` for the server"
-    );
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttc=warn")),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        tracing::info!(
+            "usage: kring [--config FILE] [--data-dir DIR] [--server URL] [--enroll-code CODE] [--camera auto|synthetic|folder:DIR|device:N] [--language nl|en]"
+        );
+        return Ok(());
+    }
+    let config = flag(&args, "--config").or_else(|| std::env::var("KRING_CONFIG").ok());
+    let mut settings = KioskSettings::load(config.as_deref().map(std::path::Path::new))?;
+    if let Some(d) = flag(&args, "--data-dir") {
+        settings.data_dir = PathBuf::from(d);
+    }
+    if let Some(s) = flag(&args, "--server") {
+        settings.server_url = s;
+    }
+    if let Some(c) = flag(&args, "--camera") {
+        settings.camera = c;
+    }
+    if let Some(l) = flag(&args, "--language") {
+        settings.language = l;
+    }
+    let enroll_code = flag(&args, "--enroll-code");
+
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let (store, report) = kring_sync::Store::open(&settings.data_dir)?;
+    if !report.missing_files.is_empty() {
+        tracing::warn!(
+            missing = report.missing_files.len(),
+            "photos missing on start-up"
+        );
+    }
+    let store = Arc::new(store);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the sync runtime")?;
+    let choice: CameraChoice = settings.camera.parse().unwrap_or(CameraChoice::Auto);
+    let camera = kring_hardware::open_camera(&choice);
+    let (ui, ctx) = kring::app::build(
+        store.clone(),
+        settings.clone(),
+        Some(runtime.handle().clone()),
+        camera,
+    )?;
+    if let Some(code) = enroll_code
+        && store.device()?.is_none()
+    {
+        kring::controllers::admin::enroll(&ctx, settings.server_url.clone(), code);
+    }
+    slint::ComponentHandle::run(&ui)?;
+    if let Some(e) = ctx.engine.borrow().as_ref() {
+        e.stop();
+    }
+    drop(ctx);
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     Ok(())
 }

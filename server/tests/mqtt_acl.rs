@@ -185,11 +185,20 @@ async fn try_connect(o: MqttOptions) -> Result<Client, ConnectionError> {
     })
 }
 
+/// Connects, retrying briefly while the broker answers "service unavailable":
+/// rmqtt says that while it still tears down the same client id's previous
+/// session, and a real device simply reconnects a moment later too.
 async fn connect(o: MqttOptions) -> Client {
-    match try_connect(o).await {
-        Ok(c) => c,
-        Err(e) => panic!("connection refused: {e}"),
+    for _ in 0..50 {
+        match try_connect(o.clone()).await {
+            Ok(c) => return c,
+            Err(ConnectionError::ConnectionRefused(ConnectReturnCode::ServiceUnavailable)) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("connection refused: {e}"),
+        }
     }
+    panic!("the broker stayed unavailable for 5 s")
 }
 
 fn refusal(r: Result<Client, ConnectionError>) -> ConnectReturnCode {

@@ -140,7 +140,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 // ------------------------------------------------------------------ photos
 
 /// A camera-like 1920x1080 JPEG: smooth gradients and shapes plus per-pixel
-/// sensor noise, so it compresses like a real photo (~1 MB at quality 90).
+/// sensor noise, so it compresses like a real photo (~1 MB at quality 88).
 fn camera_jpeg(seed: u32) -> Vec<u8> {
     let (w, h) = (1920u32, 1080u32);
     let mut x = seed.wrapping_mul(2_654_435_761).max(1);
@@ -165,7 +165,7 @@ fn camera_jpeg(seed: u32) -> Vec<u8> {
         ])
     });
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 88)
         .encode_image(&img)
         .unwrap();
     out
@@ -319,6 +319,28 @@ fn capture_to_durable(jpeg: &[u8], runs: usize, rows: &mut Vec<Row>) -> Result<(
         ms(stats(&samples[2])),
     ));
     Ok(())
+}
+
+/// The disk's flush latency right now: 4 KiB writes, each followed by fdatasync.
+fn flush_probe() -> Result<Stats> {
+    let dir = tempfile::tempdir()?;
+    let mut f = std::fs::File::create(dir.path().join("probe"))?;
+    let block = [0x5a_u8; 4096];
+    let mut samples = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        f.write_all(&block)?;
+        f.sync_data()?;
+        samples.push(t.elapsed());
+    }
+    Ok(stats(&samples))
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 // ------------------------------------------------------------------ server
@@ -608,6 +630,65 @@ fn reset_peak_rss() -> bool {
 
 // ------------------------------------------------------------------ measure 2 + 3
 
+/// Saves `count` photos into `store` (no engine running); each save's time.
+async fn queue(store: &Arc<Store>, photos: &[Vec<u8>], count: usize) -> Result<Vec<Duration>> {
+    let store = store.clone();
+    let photos = photos.to_vec();
+    tokio::task::spawn_blocking(move || -> Result<Vec<Duration>> {
+        let mut times = Vec::with_capacity(count);
+        for i in 0..count {
+            let t = Instant::now();
+            store.save_photo(whole_group_photo(&photos[i % photos.len()]), Utc::now())?;
+            times.push(t.elapsed());
+        }
+        Ok(times)
+    })
+    .await?
+}
+
+/// The store calls the engine makes per photo, replayed on a store with
+/// `count` queued photos and no network: `pending` (the whole outbox, each
+/// loop), `item`, `photo_file`, reading the file, `set_upload` (a commit),
+/// `item`, `mark_sent` (a commit, deletes the file) and two status
+/// snapshots (`counts`, `last_sync`, `recent_items(50)`).
+fn replay_store_work(store: &Store, count: usize) -> Result<(Duration, Duration)> {
+    let snapshot = |s: &Store| -> Result<()> {
+        std::hint::black_box((s.counts()?, s.last_sync()?, s.recent_items(50)?));
+        Ok(())
+    };
+    let start = Instant::now();
+    let mut commits = Duration::ZERO;
+    for _ in 0..count {
+        let rows = store.pending()?;
+        let kring_sync::decide::Next::Send(id) =
+            kring_sync::decide::next_to_send(&rows, Utc::now())
+        else {
+            bail!("nothing to send in the replay");
+        };
+        snapshot(store)?;
+        store.item(&id)?;
+        let file = store.photo_file(&id)?;
+        let bytes = std::fs::read(file.path.context("no file")?)?;
+        std::hint::black_box(bytes.len());
+        let upload = UploadId::new();
+        let t = Instant::now();
+        store.set_upload(&id, Some("http://127.0.0.1/api/v1/uploads/x"), Some(upload))?;
+        commits += t.elapsed();
+        store.item(&id)?;
+        let receipt = kring_protocol::PushReceipt {
+            item_id: id,
+            seq: 1,
+            received_at: Utc::now(),
+            sha256: Some(file.sha256.clone()),
+        };
+        let t = Instant::now();
+        store.mark_sent(&id, &receipt, Utc::now())?;
+        commits += t.elapsed();
+        snapshot(store)?;
+    }
+    Ok((start.elapsed(), commits))
+}
+
 async fn drain(photos: Vec<Vec<u8>>, count: usize, rows: &mut Vec<Row>) -> Result<()> {
     let shas: Vec<String> = photos
         .iter()
@@ -634,22 +715,11 @@ async fn drain(photos: Vec<Vec<u8>>, count: usize, rows: &mut Vec<Row>) -> Resul
     let (store, _) = Store::open(dir.path())?;
     store.save_enrollment(&bench.server.base_url(), &resp, Utc::now())?;
     let store = Arc::new(store);
-    let queue_start = Instant::now();
-    {
-        let store = store.clone();
-        let photos = photos.clone();
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            for i in 0..count {
-                store.save_photo(whole_group_photo(&photos[i % photos.len()]), Utc::now())?;
-            }
-            Ok(())
-        })
-        .await??;
-    }
-    let queue_time = queue_start.elapsed();
+    let queue_times = queue(&store, &photos, count).await?;
     let before_photos = bench.photo_count()?;
 
     // Measure 2 (engine) and 3 (memory).
+    let hwm_before = proc_status_mib("VmHWM:").unwrap_or(f64::NAN);
     let peak_reset = reset_peak_rss();
     let rss_before = proc_status_mib("VmRSS:").unwrap_or(f64::NAN);
     let start = Instant::now();
@@ -691,17 +761,21 @@ async fn drain(photos: Vec<Vec<u8>>, count: usize, rows: &mut Vec<Row>) -> Resul
     // Baselines on the same server and loopback.
     let raw_after = raw.run(&photos, &shas, count, Pattern::OnePatch).await?;
     let raw_time = (raw_before + raw_after) / 2;
+    // The HTTP pattern's cost, without store: alternate per photo so drift hits all alike.
     let sample = count.clamp(1, 50);
-    let (mut engine_like, mut raw_sample) = (Duration::ZERO, Duration::ZERO);
+    let patterns = [
+        Pattern::OnePatch,
+        Pattern::EngineLike { chunk: usize::MAX },
+        Pattern::EngineLike { chunk },
+    ];
+    let mut pattern_time = [Duration::ZERO; 3];
     for i in 0..sample {
         let k = i % photos.len();
-        let t = Instant::now();
-        raw.upload(&photos[k], &shas[k], Pattern::EngineLike { chunk })
-            .await?;
-        engine_like += t.elapsed();
-        let t = Instant::now();
-        raw.upload(&photos[k], &shas[k], Pattern::OnePatch).await?;
-        raw_sample += t.elapsed();
+        for (p, t) in patterns.iter().zip(pattern_time.iter_mut()) {
+            let start = Instant::now();
+            raw.upload(&photos[k], &shas[k], *p).await?;
+            *t += start.elapsed();
+        }
     }
     let sink_time = sink_run(&photos, count).await?;
 
@@ -720,6 +794,15 @@ async fn drain(photos: Vec<Vec<u8>>, count: usize, rows: &mut Vec<Row>) -> Resul
         .await??
     };
     bench.server.shutdown().await;
+
+    // The engine's store work alone, on a fresh store with `count` queued photos.
+    let replay_dir = tempfile::tempdir()?;
+    let replay_store = Arc::new(Store::open(replay_dir.path())?.0);
+    let requeue_times = queue(&replay_store, &photos, count).await?;
+    let (replay, replay_commits) = {
+        let store = replay_store.clone();
+        tokio::task::spawn_blocking(move || replay_store_work(&store, count)).await??
+    };
 
     let rate = |t: Duration| mb(total_bytes) / t.as_secs_f64();
     let per = |t: Duration, n: usize| t.as_secs_f64() * 1e3 / n as f64;
@@ -757,11 +840,26 @@ async fn drain(photos: Vec<Vec<u8>>, count: usize, rows: &mut Vec<Row>) -> Resul
         ),
     ));
     rows.push(Row::info(
-        format!("   raw, engine's HTTP pattern, {sample} photos: create+HEAD+PATCHes+push"),
+        format!("   raw, {sample} photos alternated: create + 1 PATCH + push"),
+        format!("{:.1} ms/photo", per(pattern_time[0], sample)),
+    ));
+    rows.push(Row::info(
+        "     + HEAD + Upload-Checksum (one PATCH)",
+        format!("{:.1} ms/photo", per(pattern_time[1], sample)),
+    ));
+    rows.push(Row::info(
         format!(
-            "{:.1} ms/photo (1 PATCH: {:.1})",
-            per(engine_like, sample),
-            per(raw_sample, sample)
+            "     + {} KiB PATCHes (the engine's HTTP pattern)",
+            chunk / 1024
+        ),
+        format!("{:.1} ms/photo", per(pattern_time[2], sample)),
+    ));
+    rows.push(Row::info(
+        "   engine's store work alone, replayed (no network)",
+        format!(
+            "{:.1} ms/photo ({:.1} in set_upload + mark_sent commits)",
+            per(replay, count),
+            per(replay_commits, count)
         ),
     ));
     rows.push(Row::info(
@@ -776,17 +874,27 @@ async fn drain(photos: Vec<Vec<u8>>, count: usize, rows: &mut Vec<Row>) -> Resul
             per(sink_time, count)
         ),
     ));
+    let q1 = stats(&queue_times);
+    let q2 = stats(&requeue_times);
     rows.push(Row::info(
-        format!("   info: queueing {count} photos with save_photo"),
-        format!("{:.1} ms/photo", per(queue_time, count)),
+        format!("   info: queueing {count} photos, save_photo each"),
+        format!(
+            "{} / again: {:.2} ms (p90 {:.2})",
+            ms(q1),
+            q2.median,
+            q2.p90
+        ),
     ));
     rows.push(Row::info(
+        "3. peak RSS (VmHWM) after the drain, whole process",
         if peak_reset {
-            "3. peak RSS (VmHWM) during the drain, whole process"
+            format!(
+                "{:.1} MiB (during the drain {hwm:.1}, before {hwm_before:.1})",
+                hwm.max(hwm_before)
+            )
         } else {
-            "3. peak RSS (VmHWM) since start (reset failed), whole process"
+            format!("{hwm:.1} MiB (since start: resetting VmHWM failed)")
         },
-        format!("{hwm:.1} MiB"),
     ));
     rows.push(Row::info(
         "3. RSS growth during the drain (VmRSS after - before)",
@@ -809,6 +917,7 @@ fn main() -> Result<()> {
     let started = Instant::now();
     let photos: Vec<Vec<u8>> = (1..=8).map(camera_jpeg).collect();
     let mut rows = Vec::new();
+    let (probe_start, load_start) = (flush_probe()?, loadavg());
 
     capture_to_durable(&photos[0], runs, &mut rows)?;
 
@@ -816,6 +925,15 @@ fn main() -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(drain(photos, count, &mut rows))?;
+    let (probe_end, load_end) = (flush_probe()?, loadavg());
+    rows.push(Row::info(
+        "env: disk flush, 4 KiB write + fdatasync (start / end)",
+        format!("{} / {}", ms(probe_start), ms(probe_end)),
+    ));
+    rows.push(Row::info(
+        "env: load average, 1 min (start / end)",
+        format!("{load_start} / {load_end}"),
+    ));
 
     println!();
     println!(

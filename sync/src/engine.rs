@@ -40,7 +40,7 @@ impl Default for EngineConfig {
         Self {
             pull_interval: Duration::from_secs(60),
             backoff: Backoff::default(),
-            chunk_size: 256 * 1024,
+            chunk_size: 1024 * 1024,
             feed_page: 200,
             mqtt: true,
             reuse_connections: true,
@@ -435,9 +435,12 @@ impl Engine {
         let mut restarted = false;
         let mut url = file.upload_url.clone();
         loop {
+            // A fresh upload is at offset 0 by definition: no HEAD needed.
+            let mut fresh = false;
             let u = match url.clone() {
                 Some(u) => u,
                 None => {
+                    fresh = true;
                     let (u, upload) = client.upload_create(file.bytes, &file.sha256, &id).await?;
                     let u2 = u.clone();
                     blocking(&self.store, move |s| {
@@ -448,7 +451,12 @@ impl Engine {
                     u
                 }
             };
-            let mut offset = match client.upload_offset(&u).await {
+            let asked = if fresh {
+                Ok(0)
+            } else {
+                client.upload_offset(&u).await
+            };
+            let mut offset = match asked {
                 Ok(o) => o,
                 Err(Failure::Status {
                     status: 404 | 410, ..

@@ -3,7 +3,7 @@
 //!
 //! - `cargo xtask deps`  installs the system packages and the Python test peer
 //! - `cargo xtask test`  deps, then the whole test suite
-//! - `cargo xtask demo`  deps, then the central server with demo data
+//! - `cargo xtask demo`  deps, then the central server with demo data and a kiosk window
 //! - `cargo xtask lint`  cargo fmt --check and clippy with warnings denied
 #![allow(clippy::print_stdout)] // a CLI talks to its user
 
@@ -22,6 +22,9 @@ const APT_PACKAGES: &[&str] = &[
     "libxkbcommon-dev",
     "libfontconfig-dev",
     "libclang-dev",
+    // Slint draws text with system fonts (fontconfig); without one it cannot start
+    "fontconfig",
+    "fonts-dejavu-core",
     // the Python peer tus client used by the upload tests
     "python3",
     "python3-venv",
@@ -49,7 +52,7 @@ fn main() -> anyhow::Result<()> {
             println!("usage: cargo xtask <deps|test|demo|lint> [args]");
             println!("  deps  install system packages and the Python test peer");
             println!("  test  deps, then run every test of the workspace");
-            println!("  demo  deps, then run the central server with demo data");
+            println!("  demo  deps, then run the central server with demo data and a kiosk window");
             println!("  lint  cargo fmt --check and clippy -D warnings");
             if task.is_empty() || task == "help" || task == "--help" {
                 Ok(())
@@ -172,12 +175,66 @@ fn test(rest: &[String]) -> anyhow::Result<()> {
 }
 
 fn demo(rest: &[String]) -> anyhow::Result<()> {
-    let mut cmd = cargo();
-    cmd.args(["run", "-p", "kring-server", "--", "--data-dir"])
-        .arg(root().join("kring-data-demo"))
+    run(cargo().args(["build", "-p", "kring-server", "-p", "kring"]))?;
+    let bin = root().join("target").join("debug");
+    let server_dir = root().join("kring-data-demo").join("server");
+    let kiosk_dir = root().join("kring-data-demo").join("kiosk");
+    // the central server with the demo organisation (loaded once), in the background
+    let mut server = Command::new(bin.join("kring-server"))
+        .arg("--data-dir")
+        .arg(&server_dir)
         .arg("demo")
-        .args(rest);
-    run(&mut cmd)
+        .spawn()
+        .context("starting kring-server")?;
+    let result = (|| -> anyhow::Result<()> {
+        let base = "http://127.0.0.1:8080";
+        let mut up = false;
+        for _ in 0..100 {
+            if std::net::TcpStream::connect("127.0.0.1:8080").is_ok() {
+                up = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        if !up {
+            bail!("kring-server did not come up on {base}");
+        }
+        // a fresh koppelcode for the kiosk's group
+        let out = Command::new(bin.join("kring-server"))
+            .arg("--data-dir")
+            .arg(&server_dir)
+            .args(["admin", "enroll-code", "--group", "Dolfijnen"])
+            .output()
+            .context("making an enrollment code")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let code = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Koppelcode: "))
+            .and_then(|l| l.split_whitespace().next())
+            .context("no koppelcode printed")?
+            .to_string();
+        println!("Ouderportaal en server: {base}  (demo-logins hierboven)");
+        println!(
+            "Kiosk: groep Dolfijnen, synthetische camera; ontgrendel met Anouk de Wit, PIN 1234"
+        );
+        let mut kiosk = Command::new(bin.join("kring"));
+        kiosk
+            .arg("--data-dir")
+            .arg(&kiosk_dir)
+            .args([
+                "--server",
+                base,
+                "--camera",
+                "synthetic",
+                "--enroll-code",
+                &code,
+            ])
+            .args(rest);
+        run(&mut kiosk)
+    })();
+    let _ = server.kill();
+    let _ = server.wait();
+    result
 }
 
 fn lint() -> anyhow::Result<()> {

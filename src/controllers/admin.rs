@@ -1,0 +1,163 @@
+//! Beheer and Koppelen: enroll with a code (typed or scanned), device info,
+//! language, and the revoked state.
+
+use super::{model, s};
+use crate::app::Ctx;
+use crate::{AdminAdapter, AppAdapter, AppWindow, Page};
+use slint::ComponentHandle;
+use std::rc::Rc;
+
+pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
+    let a = ui.global::<AdminAdapter>();
+    a.set_server_url(s(ctx.settings.server_url.clone()));
+    a.set_language(s(if ctx.english.get() { "en" } else { "nl" }));
+    a.on_enroll({
+        let ctx = ctx.clone();
+        move || {
+            let Some(ui) = ctx.ui() else { return };
+            let a = ui.global::<AdminAdapter>();
+            enroll(
+                &ctx,
+                a.get_server_url().to_string(),
+                a.get_code().to_string(),
+            );
+        }
+    });
+    a.on_scan_qr({
+        let ctx = ctx.clone();
+        move || scan(&ctx)
+    });
+    a.on_set_language({
+        let ctx = ctx.clone();
+        move |lang| {
+            let en = lang.as_str() == "en";
+            ctx.english.set(en);
+            let _ = slint::select_bundled_translation(if en { "en" } else { "" });
+            if let Some(ui) = ctx.ui() {
+                ui.global::<AdminAdapter>().set_language(lang);
+            }
+            refresh(&ctx);
+        }
+    });
+    a.on_close({
+        let ctx = ctx.clone();
+        move || {
+            if let Some(ui) = ctx.ui() {
+                ui.global::<AdminAdapter>().set_unlocked(false);
+            }
+            ctx.lock();
+        }
+    });
+}
+
+pub fn refresh(ctx: &Rc<Ctx>) {
+    let Some(ui) = ctx.ui() else { return };
+    let a = ui.global::<AdminAdapter>();
+    let device = ctx.store.device().ok().flatten();
+    a.set_enrolled(device.is_some());
+    let mut info = Vec::new();
+    if let Some(d) = &device {
+        info.push(format!(
+            "Groep: {} ({})",
+            d.group.name, d.group.location_name
+        ));
+        info.push(format!("Apparaat: {}", d.device_id));
+        info.push(format!("Server: {}", d.server_url));
+    }
+    info.push(format!("Versie: {}", env!("CARGO_PKG_VERSION")));
+    if let Ok(cam) = ctx.camera.lock() {
+        info.push(format!("Camera: {}", cam.name()));
+    }
+    a.set_info_lines(model(info.into_iter().map(s).collect()));
+}
+
+/// Trades a code for credentials (in the background), then shows the lock screen.
+pub fn enroll(ctx: &Rc<Ctx>, server: String, code: String) {
+    let Some(ui) = ctx.ui() else { return };
+    let a = ui.global::<AdminAdapter>();
+    let Some(rt) = ctx.runtime.clone() else {
+        a.set_message("Koppelen kan nu niet (geen netwerkdienst)".into());
+        return;
+    };
+    if code.trim().is_empty() || server.trim().is_empty() {
+        a.set_message("Vul het serveradres en de koppelcode in".into());
+        return;
+    }
+    a.set_message("Bezig met koppelen…".into());
+    let store = ctx.store.clone();
+    let name = ctx.settings.device_name.clone();
+    let weak = ui.as_weak();
+    rt.spawn(async move {
+        let result = async {
+            let client =
+                kring_sync::client::ApiClient::new(&server, None).map_err(|e| format!("{e:?}"))?;
+            let resp = client
+                .enroll(&code, &name, env!("CARGO_PKG_VERSION"))
+                .await
+                .map_err(|e| match e {
+                    kring_sync::decide::Failure::Status {
+                        error: Some(err), ..
+                    } => err.message,
+                    other => format!("De server is niet bereikbaar ({other:?})"),
+                })?;
+            let group = resp.group.name.clone();
+            store
+                .save_enrollment(&server, &resp, chrono::Utc::now())
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(group)
+        }
+        .await;
+        let _ = weak.upgrade_in_event_loop(move |ui| {
+            let a = ui.global::<AdminAdapter>();
+            match result {
+                Ok(group) => {
+                    a.set_message(s(format!("Gekoppeld aan {group}")));
+                    a.set_revoked(false);
+                    a.set_code("".into());
+                    ui.global::<AppAdapter>().set_group_name(s(group));
+                    crate::app::with_ctx(|ctx| {
+                        ctx.start_engine();
+                        ctx.lock();
+                    });
+                }
+                Err(e) => a.set_message(s(e)),
+            }
+        });
+    });
+}
+
+/// Looks for an enrollment QR code in the next camera frames.
+fn scan(ctx: &Rc<Ctx>) {
+    let Some(ui) = ctx.ui() else { return };
+    let a = ui.global::<AdminAdapter>();
+    a.set_scanning(true);
+    let frame = {
+        let Ok(mut cam) = ctx.camera.lock() else {
+            return;
+        };
+        let _ = cam.start();
+        let f = cam.frame();
+        cam.stop();
+        f
+    };
+    a.set_scanning(false);
+    let found = frame
+        .ok()
+        .and_then(|f| kring_hardware::scan(&f.jpeg))
+        .and_then(|t| kring_hardware::parse_enroll_link(&t));
+    match found {
+        Some(link) => {
+            a.set_server_url(s(link.server.clone()));
+            a.set_code(s(link.code.clone()));
+            enroll(ctx, link.server, link.code);
+        }
+        None => a.set_message("Geen koppelcode gevonden. Houd de QR-code voor de camera.".into()),
+    }
+}
+
+/// The device was revoked: everything is wiped; show enrollment.
+pub fn show_revoked(ui: &AppWindow) {
+    ui.global::<AdminAdapter>().set_revoked(true);
+    ui.global::<AdminAdapter>().set_enrolled(false);
+    ui.global::<AppAdapter>().set_page(Page::Enroll);
+}

@@ -1,0 +1,253 @@
+//! Berichten: threads per child with the parents, unread first; reading sends
+//! a read receipt; a message to all parents of the group.
+
+use super::{model, s};
+use crate::app::Ctx;
+use crate::{AppWindow, MessageRow, MessagesAdapter, ThreadRow};
+use chrono::Local;
+use kring_protocol::{ChildId, MessageAuthor, MessageThread, PushItem};
+use kring_sync::store::{ItemKind, ItemState};
+use slint::ComponentHandle;
+use std::rc::Rc;
+
+pub const GROUP_THREAD: &str = "group";
+
+pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
+    let m = ui.global::<MessagesAdapter>();
+    m.on_open_thread({
+        let ctx = ctx.clone();
+        move |id| {
+            ctx.touched();
+            *ctx.open_thread.borrow_mut() = Some(id.to_string());
+            mark_read(&ctx, &id);
+            refresh(&ctx);
+        }
+    });
+    m.on_close_thread({
+        let ctx = ctx.clone();
+        move || {
+            ctx.touched();
+            *ctx.open_thread.borrow_mut() = None;
+            refresh(&ctx);
+        }
+    });
+    m.on_send({
+        let ctx = ctx.clone();
+        move || {
+            ctx.touched();
+            send(&ctx);
+        }
+    });
+}
+
+fn thread_of(id: &str) -> Option<MessageThread> {
+    if id == GROUP_THREAD {
+        return Some(MessageThread::Group);
+    }
+    id.parse::<ChildId>()
+        .ok()
+        .map(|child_id| MessageThread::Child { child_id })
+}
+
+/// Reading a thread sends a read receipt for each unread parent message.
+fn mark_read(ctx: &Rc<Ctx>, id: &str) {
+    let Some(thread) = thread_of(id) else { return };
+    let mut any = false;
+    for m in ctx.store.messages().unwrap_or_default() {
+        if m.thread == thread
+            && matches!(m.author, MessageAuthor::Parent { .. })
+            && m.read_by_group_at.is_none()
+            && let Ok(Some(_)) = ctx.store.save_read_receipt(m.id, ctx.staff_id(), ctx.now())
+        {
+            any = true;
+        }
+    }
+    if any {
+        ctx.wake_engine();
+    }
+}
+
+fn read_locally(ctx: &Ctx) -> std::collections::HashSet<uuid::Uuid> {
+    ctx.store
+        .recent_items(500)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| i.kind == ItemKind::ReadReceipt)
+        .filter_map(|i| match ctx.store.item(&i.id) {
+            Ok(PushItem::ReadReceipt(r)) => Some(r.message_id.0),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn refresh(ctx: &Rc<Ctx>) {
+    let Some(ui) = ctx.ui() else { return };
+    if ctx.staff.borrow().is_none() {
+        return;
+    }
+    let en = ctx.english.get();
+    let m = ui.global::<MessagesAdapter>();
+    let messages = ctx.store.messages().unwrap_or_default();
+    let read = read_locally(ctx);
+    let kids = ctx.store.children().unwrap_or_default();
+    let group_title = if en {
+        "All parents of the group"
+    } else {
+        "Alle ouders van de groep"
+    };
+    let mut threads: Vec<ThreadRow> = Vec::new();
+    let unread_in = |t: &MessageThread| {
+        messages
+            .iter()
+            .filter(|m| {
+                m.thread == *t
+                    && matches!(m.author, MessageAuthor::Parent { .. })
+                    && m.read_by_group_at.is_none()
+                    && !read.contains(&m.id.0)
+            })
+            .count() as i32
+    };
+    let last_in = |t: &MessageThread| {
+        messages
+            .iter()
+            .rev()
+            .find(|m| m.thread == *t)
+            .map(|m| m.body.clone())
+            .unwrap_or_default()
+    };
+    for c in &kids {
+        let t = MessageThread::Child { child_id: c.id };
+        if messages.iter().any(|m| m.thread == t) {
+            threads.push(ThreadRow {
+                id: s(c.id.to_string()),
+                title: s(format!("{} {}", c.first_name, c.last_name)),
+                last: s(last_in(&t)),
+                unread: unread_in(&t),
+            });
+        }
+    }
+    threads.sort_by(|a, b| b.unread.cmp(&a.unread).then(a.title.cmp(&b.title)));
+    threads.push(ThreadRow {
+        id: s(GROUP_THREAD),
+        title: s(group_title),
+        last: s(last_in(&MessageThread::Group)),
+        unread: 0,
+    });
+    m.set_threads(model(threads));
+    let open = ctx.open_thread.borrow().clone();
+    match open
+        .as_deref()
+        .and_then(|id| thread_of(id).map(|t| (id.to_string(), t)))
+    {
+        Some((id, thread)) => {
+            let title = match thread {
+                MessageThread::Group => group_title.to_string(),
+                MessageThread::Child { child_id } => kids
+                    .iter()
+                    .find(|c| c.id == child_id)
+                    .map(|c| format!("{} {}", c.first_name, c.last_name))
+                    .unwrap_or_default(),
+            };
+            let mut rows: Vec<MessageRow> = messages
+                .iter()
+                .filter(|m| m.thread == thread)
+                .map(|msg| {
+                    let (author, mine) = match &msg.author {
+                        MessageAuthor::Parent { name, .. } => (name.clone(), false),
+                        MessageAuthor::Staff { name, .. } => (name.clone(), true),
+                    };
+                    MessageRow {
+                        author: s(author),
+                        body: s(msg.body.clone()),
+                        time: s(msg
+                            .sent_at
+                            .with_timezone(&Local)
+                            .format("%H:%M")
+                            .to_string()),
+                        mine,
+                        read_text: s(
+                            if !mine && (msg.read_by_group_at.is_some() || read.contains(&msg.id.0))
+                            {
+                                if en { "Read" } else { "Gelezen" }
+                            } else {
+                                ""
+                            },
+                        ),
+                    }
+                })
+                .collect();
+            // messages saved here that the feed has not brought back yet
+            for item in ctx
+                .store
+                .recent_items(100)
+                .unwrap_or_default()
+                .into_iter()
+                .rev()
+            {
+                if item.kind != ItemKind::Message || item.state == ItemState::Sent {
+                    continue;
+                }
+                if let Ok(PushItem::Message(sm)) = ctx.store.item(&item.id)
+                    && sm.thread == thread
+                {
+                    rows.push(MessageRow {
+                        author: s(ctx
+                            .staff
+                            .borrow()
+                            .as_ref()
+                            .map(|st| st.name.clone())
+                            .unwrap_or_default()),
+                        body: s(sm.body),
+                        time: s(item
+                            .created_at
+                            .with_timezone(&Local)
+                            .format("%H:%M")
+                            .to_string()),
+                        mine: true,
+                        read_text: s(if en {
+                            "Not sent yet"
+                        } else {
+                            "Nog niet verstuurd"
+                        }),
+                    });
+                }
+            }
+            m.set_open_id(s(id));
+            m.set_open_title(s(title));
+            m.set_messages(model(rows));
+        }
+        None => {
+            m.set_open_id("".into());
+            m.set_messages(model(vec![]));
+        }
+    }
+}
+
+fn send(ctx: &Rc<Ctx>) {
+    let Some(ui) = ctx.ui() else { return };
+    let m = ui.global::<MessagesAdapter>();
+    let body = m.get_draft().to_string();
+    let Some(thread) = ctx.open_thread.borrow().as_deref().and_then(thread_of) else {
+        return;
+    };
+    if body.trim().is_empty() {
+        return;
+    }
+    match ctx
+        .store
+        .save_message(thread, &body, ctx.staff_id(), ctx.now())
+    {
+        Ok(_) => {
+            m.set_draft("".into());
+            m.set_saved_message(if ctx.english.get() {
+                "Saved".into()
+            } else {
+                "Opgeslagen".into()
+            });
+            ctx.wake_engine();
+            refresh(ctx);
+            super::sync::refresh(ctx);
+        }
+        Err(e) => m.set_saved_message(s(e.to_string())),
+    }
+}

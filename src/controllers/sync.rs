@@ -1,0 +1,119 @@
+//! Status bar and Synchronisatie: online/offline, what waits, what needs attention.
+
+use super::{model, s};
+use crate::app::Ctx;
+use crate::{AppAdapter, AppWindow, SyncAdapter, SyncRow};
+use kring_sync::store::{ItemKind, ItemState};
+use kring_sync::{ItemView, SyncStatus};
+use slint::ComponentHandle;
+use std::rc::Rc;
+
+pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
+    ui.global::<SyncAdapter>().on_retry({
+        let ctx = ctx.clone();
+        move |id| {
+            if let Ok(id) = uuid::Uuid::parse_str(&id) {
+                let _ = ctx.store.retry(&id);
+                ctx.wake_engine();
+                refresh(&ctx);
+            }
+        }
+    });
+}
+
+fn kind_label(k: ItemKind, en: bool) -> &'static str {
+    match (k, en) {
+        (ItemKind::Photo, false) => "Foto",
+        (ItemKind::Diary, false) => "Dagboek",
+        (ItemKind::Message, false) => "Bericht",
+        (ItemKind::ReadReceipt, false) => "Gelezen",
+        (ItemKind::Photo, true) => "Photo",
+        (ItemKind::Diary, true) => "Diary",
+        (ItemKind::Message, true) => "Message",
+        (ItemKind::ReadReceipt, true) => "Read",
+    }
+}
+
+/// Shows the engine's status (called on the UI thread).
+pub fn apply_status(ui: &AppWindow, st: &SyncStatus) {
+    if st.revoked {
+        crate::app::with_ctx(|ctx| {
+            ctx.engine.borrow_mut().take();
+            ctx.lock();
+        });
+        super::admin::show_revoked(ui);
+        return;
+    }
+    crate::app::with_ctx(|ctx| {
+        // The feed may have brought new children, absences or messages.
+        if ctx.staff.borrow().is_some() {
+            super::today::refresh(ctx);
+        }
+    });
+    let a = ui.global::<AppAdapter>();
+    a.set_online(st.online);
+    a.set_waiting_count(st.waiting as i32);
+    a.set_attention_count(st.needs_attention as i32);
+    let sync = ui.global::<SyncAdapter>();
+    sync.set_last_sync_text(s(match st.last_sync {
+        Some(t) => t.with_timezone(&chrono::Local).format("%H:%M").to_string(),
+        None => "—".into(),
+    }));
+    let rows: Vec<SyncRow> = st
+        .items
+        .iter()
+        .map(|i| SyncRow {
+            id: s(i.id.to_string()),
+            kind: s(kind_label(i.kind, false)),
+            time: s(i
+                .created_at
+                .with_timezone(&chrono::Local)
+                .format("%H:%M")
+                .to_string()),
+            state: match &i.state {
+                ItemView::Waiting => 0,
+                ItemView::Sending => 1,
+                ItemView::Sent => 2,
+                ItemView::NeedsAttention(_) => 3,
+            },
+            reason: s(match &i.state {
+                ItemView::NeedsAttention(r) => r.clone(),
+                _ => String::new(),
+            }),
+        })
+        .collect();
+    sync.set_items(model(rows));
+}
+
+/// Reads the store directly (no engine, or before its first status).
+pub fn refresh(ctx: &Rc<Ctx>) {
+    let Some(ui) = ctx.ui() else { return };
+    let en = ctx.english.get();
+    let items = ctx.store.recent_items(50).unwrap_or_default();
+    let (waiting, attention) = ctx.store.counts().unwrap_or((0, 0));
+    let a = ui.global::<AppAdapter>();
+    a.set_waiting_count(waiting as i32);
+    a.set_attention_count(attention as i32);
+    let rows: Vec<SyncRow> = items
+        .into_iter()
+        .map(|i| SyncRow {
+            id: s(i.id.to_string()),
+            kind: s(kind_label(i.kind, en)),
+            time: s(i
+                .created_at
+                .with_timezone(&chrono::Local)
+                .format("%H:%M")
+                .to_string()),
+            state: match &i.state {
+                ItemState::Waiting => 0,
+                ItemState::Sent => 2,
+                ItemState::Wedged { .. } => 3,
+            },
+            reason: s(match i.state {
+                ItemState::Wedged { reason } => reason,
+                _ => String::new(),
+            }),
+        })
+        .collect();
+    ui.global::<SyncAdapter>().set_items(model(rows));
+}

@@ -1,0 +1,152 @@
+//! Vandaag: who is expected today, who is absent and why, badges.
+
+use super::{model, s};
+use crate::app::Ctx;
+use crate::view;
+use crate::{AppWindow, ChildRow, TodayAdapter};
+use kring_protocol::{AbsenceReason, MessageAuthor, MessageThread, PhotoConsent};
+use slint::ComponentHandle;
+use std::rc::Rc;
+
+pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
+    let t = ui.global::<TodayAdapter>();
+    t.on_open_child({
+        let ctx = ctx.clone();
+        move |id| {
+            ctx.touched();
+            open_child(&ctx, &id);
+        }
+    });
+    t.on_close_detail({
+        let ctx = ctx.clone();
+        move || {
+            if let Some(ui) = ctx.ui() {
+                ui.global::<TodayAdapter>().set_detail_open(false);
+            }
+        }
+    });
+}
+
+fn reason_text(r: AbsenceReason, english: bool) -> &'static str {
+    match (r, english) {
+        (AbsenceReason::Ziek, false) => "ziek",
+        (AbsenceReason::Vakantie, false) => "vakantie",
+        (AbsenceReason::Anders, false) => "anders",
+        (AbsenceReason::Ziek, true) => "ill",
+        (AbsenceReason::Vakantie, true) => "holiday",
+        (AbsenceReason::Anders, true) => "other",
+    }
+}
+
+/// Rows of the children expected today, absent ones last.
+pub fn rows(ctx: &Ctx) -> Vec<ChildRow> {
+    let today = ctx.today();
+    let en = ctx.english.get();
+    let absences = ctx.store.absences().unwrap_or_default();
+    let messages = ctx.store.messages().unwrap_or_default();
+    let mut kids = ctx.store.children().unwrap_or_default();
+    kids.retain(|c| view::expected_today(c, today));
+    kids.sort_by(|a, b| a.first_name.cmp(&b.first_name));
+    let mut rows: Vec<ChildRow> = kids
+        .iter()
+        .map(|c| {
+            let absent = view::absence_today(&absences, &c.id, today);
+            let unread = messages
+                .iter()
+                .filter(|m| {
+                    m.thread == MessageThread::Child { child_id: c.id }
+                        && matches!(m.author, MessageAuthor::Parent { .. })
+                        && m.read_by_group_at.is_none()
+                })
+                .count();
+            ChildRow {
+                id: s(c.id.to_string()),
+                name: s(format!("{} {}", c.first_name, c.last_name)),
+                initials: s(view::initials(&c.first_name, &c.last_name)),
+                age_text: s(view::age_text(c.birth_date, today, en)),
+                status_text: s(match absent {
+                    Some(a) => format!(
+                        "{}: {}{}",
+                        if en { "Absent" } else { "Afwezig" },
+                        reason_text(a.reason, en),
+                        view::part_of_day_suffix(a.part_of_day, en)
+                    ),
+                    None => (if en { "Expected" } else { "Verwacht" }).to_string(),
+                }),
+                absent: absent.is_some(),
+                consent: match c.photo_consent {
+                    PhotoConsent::None => 0,
+                    PhotoConsent::OwnParents => 1,
+                    PhotoConsent::Group => 2,
+                },
+                has_notes: c.allergies.is_some() || c.notes.is_some(),
+                unread: unread as i32,
+            }
+        })
+        .collect();
+    rows.sort_by_key(|r| r.absent);
+    rows
+}
+
+pub fn refresh(ctx: &Rc<Ctx>) {
+    let Some(ui) = ctx.ui() else { return };
+    if ctx.staff.borrow().is_none() {
+        return;
+    }
+    let t = ui.global::<TodayAdapter>();
+    t.set_children(model(rows(ctx)));
+    t.set_date_text(s(ctx.today().format("%d-%m-%Y").to_string()));
+}
+
+fn open_child(ctx: &Rc<Ctx>, id: &str) {
+    let Some(ui) = ctx.ui() else { return };
+    let t = ui.global::<TodayAdapter>();
+    let Some(row) = rows(ctx).into_iter().find(|r| r.id.as_str() == id) else {
+        return;
+    };
+    let child = ctx
+        .store
+        .children()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|c| c.id.to_string() == id);
+    let notes = child
+        .map(|c| {
+            [c.allergies.map(|a| format!("Allergie: {a}")), c.notes]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    let diary: Vec<slint::SharedString> = ctx
+        .store
+        .parent_diary()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d.child_id.to_string() == id)
+        .map(|d| s(format!("{}: {}", d.parent_name, d.text)))
+        .collect();
+    let msgs: Vec<slint::SharedString> = ctx
+        .store
+        .messages()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(
+            |m| matches!(m.thread, MessageThread::Child { child_id } if child_id.to_string() == id),
+        )
+        .map(|m| {
+            let who = match &m.author {
+                MessageAuthor::Parent { name, .. } | MessageAuthor::Staff { name, .. } => {
+                    name.clone()
+                }
+            };
+            s(format!("{who}: {}", m.body))
+        })
+        .collect();
+    t.set_detail(row);
+    t.set_detail_notes(s(notes));
+    t.set_detail_diary(model(diary));
+    t.set_detail_messages(model(msgs));
+    t.set_detail_open(true);
+}

@@ -1,0 +1,82 @@
+//! The kiosk's settings: defaults, then `/etc/kring/kring.toml` (or the file
+//! named by `KRING_CONFIG`), then `KRING__...` environment variables, then
+//! command-line flags.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KioskSettings {
+    /// The central server, e.g. `https://zonnebloem.example.nl`.
+    pub server_url: String,
+    /// Where the device store lives.
+    pub data_dir: PathBuf,
+    /// `auto`, `synthetic`, `folder:/path` or `device:0`.
+    pub camera: String,
+    /// Lock after this many seconds without a touch.
+    pub idle_seconds: u64,
+    /// `nl` or `en`.
+    pub language: String,
+    /// Name in the device list.
+    pub device_name: String,
+}
+
+impl Default for KioskSettings {
+    fn default() -> Self {
+        Self {
+            server_url: "http://127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("/var/lib/kring"),
+            camera: "auto".into(),
+            idle_seconds: 120,
+            language: "nl".into(),
+            device_name: "Groepsscherm".into(),
+        }
+    }
+}
+
+/// Settings could not be read.
+#[derive(Debug)]
+pub struct SettingsError(pub Box<figment::Error>);
+
+impl std::fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid kiosk settings: {}", self.0)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+impl KioskSettings {
+    pub const SYSTEM_FILE: &'static str = "/etc/kring/kring.toml";
+
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let file = file.map_or_else(|| PathBuf::from(Self::SYSTEM_FILE), Path::to_path_buf);
+        Figment::from(Serialized::defaults(Self::default()))
+            .merge(Toml::file(file))
+            .merge(Env::prefixed("KRING__").split("__"))
+            .extract()
+            .map_err(|e| SettingsError(Box::new(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn defaults_file_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("k.toml", "idle_seconds = 60\ncamera = \"synthetic\"\n")?;
+            jail.set_env("KRING__LANGUAGE", "en");
+            let s = KioskSettings::load(Some(Path::new("k.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.idle_seconds, 60);
+            assert_eq!(s.camera, "synthetic");
+            assert_eq!(s.language, "en");
+            assert_eq!(s.device_name, "Groepsscherm");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,393 @@
+//! The kiosk's screens driven through Slint's testing backend, found by their
+//! accessible labels, with a real device store underneath (no network).
+#![allow(clippy::unwrap_used)]
+
+use chrono::{NaiveDate, Utc};
+use i_slint_backend_testing::{ElementHandle, mock_elapsed_time};
+use kring::{
+    AppAdapter, AppWindow, LockAdapter, MessagesAdapter, Page, PhotoAdapter, TodayAdapter,
+};
+use kring_protocol::*;
+use kring_sync::Store;
+use kring_sync::store::ItemKind;
+use slint::{ComponentHandle, Model};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<Store>,
+    ui: AppWindow,
+    _ctx: Rc<kring::app::Ctx>,
+    sem: ChildId,
+    noor: ChildId,
+    daan: ChildId,
+    emma: ChildId,
+    message: MessageId,
+}
+
+fn verifier(pin: &str) -> String {
+    use argon2::PasswordHasher;
+    use argon2::password_hash::{SaltString, rand_core::OsRng};
+    argon2::Argon2::default()
+        .hash_password(pin.as_bytes(), &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string()
+}
+
+fn child(id: ChildId, first: &str, consent: PhotoConsent, months: i64) -> Child {
+    let today = chrono::Local::now().date_naive();
+    Child {
+        id,
+        first_name: first.into(),
+        last_name: "Test".into(),
+        birth_date: today - chrono::Duration::days(months * 30),
+        photo_consent: consent,
+        planned_days: vec![
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ],
+        placement_start: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        placement_end: None,
+        allergies: None,
+        notes: None,
+    }
+}
+
+fn fixture() -> Fixture {
+    i_slint_backend_testing::init_no_event_loop();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path()).unwrap();
+    let group = GroupInfo {
+        id: GroupId::new(),
+        name: "Dolfijnen".into(),
+        location_id: LocationId::new(),
+        location_name: "De Linde".into(),
+        organisation_id: OrganisationId::new(),
+        organisation_name: "Zonnebloem".into(),
+    };
+    store
+        .save_enrollment(
+            "http://127.0.0.1:9",
+            &EnrollResponse {
+                device_id: DeviceId::new(),
+                device_secret: "geheim".into(),
+                group: group.clone(),
+                mqtt: MqttConnectInfo {
+                    host: String::new(),
+                    port: 1883,
+                    topic_prefix: String::new(),
+                },
+            },
+            Utc::now(),
+        )
+        .unwrap();
+    let (sem, noor, daan, emma) = (
+        ChildId::new(),
+        ChildId::new(),
+        ChildId::new(),
+        ChildId::new(),
+    );
+    let parent = ParentId::new();
+    let message = MessageId::new();
+    let changes = vec![
+        ChangeKind::Group(group),
+        ChangeKind::Child(child(sem, "Sem", PhotoConsent::Group, 10)),
+        ChangeKind::Child(child(noor, "Noor", PhotoConsent::OwnParents, 11)),
+        ChangeKind::Child(child(daan, "Daan", PhotoConsent::None, 9)),
+        ChangeKind::Child(child(emma, "Emma", PhotoConsent::Group, 30)),
+        ChangeKind::Staff(Staff {
+            id: StaffId::new(),
+            name: "Fatima".into(),
+            role: StaffRole::Pedagogical,
+            pin_verifier: verifier("1234"),
+        }),
+        ChangeKind::Message(Message {
+            id: message,
+            thread: MessageThread::Child { child_id: sem },
+            author: MessageAuthor::Parent {
+                id: parent,
+                name: "Anouk".into(),
+            },
+            body: "Oma haalt Sem vandaag op.".into(),
+            sent_at: Utc::now(),
+            read_by_group_at: None,
+        }),
+    ];
+    let page = FeedPage {
+        changes: changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| Change {
+                seq: i as i64 + 1,
+                kind,
+            })
+            .collect(),
+        cursor: Cursor(7),
+        has_more: false,
+    };
+    store.apply_feed_page(&page, Utc::now()).unwrap();
+    let store = Arc::new(store);
+    let settings = kring::settings::KioskSettings {
+        data_dir: dir.path().to_path_buf(),
+        idle_seconds: 120,
+        ..Default::default()
+    };
+    let camera = Box::new(kring_hardware::SyntheticCamera::new(640, 480).with_fps(0));
+    let (ui, ctx) = kring::app::build(store.clone(), settings, None, camera).unwrap();
+    Fixture {
+        _dir: dir,
+        store,
+        ui,
+        _ctx: ctx,
+        sem,
+        noor,
+        daan,
+        emma,
+        message,
+    }
+}
+
+fn click(ui: &AppWindow, label: &str) {
+    let e = ElementHandle::find_by_accessible_label(ui, label)
+        .next()
+        .unwrap_or_else(|| panic!("no element labelled {label:?}"));
+    e.invoke_accessible_default_action();
+}
+
+fn exists(ui: &AppWindow, label: &str) -> bool {
+    ElementHandle::find_by_accessible_label(ui, label)
+        .next()
+        .is_some()
+}
+
+fn enter_pin(ui: &AppWindow, pin: &str) {
+    for d in pin.chars() {
+        click(ui, &format!("PIN {d}"));
+    }
+    click(ui, "OK");
+}
+
+fn unlock(f: &Fixture) {
+    click(&f.ui, "Ontgrendelen");
+    click(&f.ui, "Fatima");
+    enter_pin(&f.ui, "1234");
+    assert_eq!(f.ui.global::<AppAdapter>().get_page(), Page::Today);
+}
+
+#[test]
+fn unlock_with_the_right_pin_and_back_off_after_wrong_ones() {
+    let f = fixture();
+    let app = f.ui.global::<AppAdapter>();
+    let lock = f.ui.global::<LockAdapter>();
+    assert_eq!(app.get_page(), Page::Locked);
+    click(&f.ui, "Ontgrendelen");
+    click(&f.ui, "Fatima");
+    assert_eq!(lock.get_stage(), 2);
+    for _ in 0..2 {
+        enter_pin(&f.ui, "1235");
+        assert_eq!(app.get_page(), Page::Locked);
+        assert!(!lock.get_blocked());
+    }
+    enter_pin(&f.ui, "9999");
+    assert!(lock.get_blocked(), "the third wrong PIN blocks the pad");
+    assert!(lock.get_message().contains("30"), "{}", lock.get_message());
+    // while blocked, even the right PIN does nothing
+    enter_pin(&f.ui, "1234");
+    assert_eq!(app.get_page(), Page::Locked);
+    for _ in 0..31 {
+        mock_elapsed_time(Duration::from_secs(1));
+    }
+    assert!(!lock.get_blocked());
+    enter_pin(&f.ui, "1234");
+    assert_eq!(app.get_page(), Page::Today);
+    assert_eq!(app.get_staff_name(), "Fatima");
+    assert!(f.ui.global::<TodayAdapter>().get_children().row_count() >= 4);
+}
+
+#[test]
+fn idle_locks_again_and_leaves_no_child_in_the_window() {
+    let f = fixture();
+    unlock(&f);
+    assert!(exists(&f.ui, "Sem Test"), "the child list shows Sem");
+    for _ in 0..60 {
+        mock_elapsed_time(Duration::from_secs(1));
+    }
+    assert_eq!(
+        f.ui.global::<AppAdapter>().get_page(),
+        Page::Today,
+        "not yet after one minute"
+    );
+    for _ in 0..61 {
+        mock_elapsed_time(Duration::from_secs(1));
+    }
+    assert_eq!(f.ui.global::<AppAdapter>().get_page(), Page::Locked);
+    assert_eq!(f.ui.global::<TodayAdapter>().get_children().row_count(), 0);
+    for name in [
+        "Sem Test",
+        "Noor Test",
+        "Daan Test",
+        "Emma Test",
+        "Sem",
+        "Noor",
+    ] {
+        assert!(!exists(&f.ui, name), "{name} is still in the window");
+    }
+}
+
+fn photo_items(store: &Store) -> Vec<PhotoItem> {
+    store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == ItemKind::Photo)
+        .filter_map(|r| match store.item(&r.id).unwrap() {
+            PushItem::Photo(p) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn photo_capture_tag_audience_and_save() {
+    let f = fixture();
+    unlock(&f);
+    f.ui.global::<AppAdapter>().invoke_navigate(Page::Photo);
+    let p = f.ui.global::<PhotoAdapter>();
+    p.invoke_shutter();
+    assert!(p.get_captured());
+    // nobody tagged: staff only
+    assert_eq!(p.get_audience_kind(), 0);
+    // Sem (group consent) alone: his parents see it
+    click(&f.ui, "Sem");
+    assert_eq!(p.get_audience_kind(), 2);
+    assert_eq!(p.get_visible_names(), "Sem");
+    assert_eq!(p.get_hidden().row_count(), 0);
+    // with Noor (own parents only): only Noor's parents; not Sem's, because of Noor
+    click(&f.ui, "Noor");
+    assert_eq!(p.get_visible_names(), "Noor");
+    let hidden = p.get_hidden().row_data(0).unwrap();
+    assert_eq!(
+        (hidden.name.as_str(), hidden.because.as_str()),
+        ("Sem", "Noor")
+    );
+    // Daan has no consent: cannot be tagged, and the chip says why
+    let daan = p.get_chips().iter().find(|c| c.name == "Daan").unwrap();
+    assert!(daan.disabled);
+    assert!(!daan.reason.is_empty());
+    click(&f.ui, "Daan");
+    assert!(
+        !p.get_chips()
+            .iter()
+            .find(|c| c.name == "Daan")
+            .unwrap()
+            .selected
+    );
+    click(&f.ui, "Opslaan");
+    let photos = photo_items(&f.store);
+    assert_eq!(photos.len(), 1);
+    let mut tags = photos[0].tags.clone();
+    tags.sort();
+    let mut want = vec![f.sem, f.noor];
+    want.sort();
+    assert_eq!(tags, want);
+    assert!(!photos[0].tags.contains(&f.daan));
+    assert!(!p.get_captured(), "back to the live preview");
+}
+
+#[test]
+fn a_diary_entry_for_three_children_with_a_baby_field() {
+    let f = fixture();
+    // the wide layout shows the form and the text side by side (a scrolled-away
+    // element counts as invisible for the testing backend)
+    f.ui.window().set_size(slint::PhysicalSize::new(1280, 800));
+    unlock(&f);
+    f.ui.global::<AppAdapter>().invoke_navigate(Page::Diary);
+    mock_elapsed_time(Duration::from_millis(20));
+    for name in ["Sem", "Noor", "Emma"] {
+        click(&f.ui, name);
+    }
+    click(&f.ui, "Fles 150 ml");
+    let text = ElementHandle::find_by_accessible_label(&f.ui, "Tekst")
+        .next()
+        .or_else(|| ElementHandle::find_by_element_type_name(&f.ui, "TextEdit").next())
+        .expect("text field");
+    text.set_accessible_value("Lekker buiten gespeeld");
+    click(&f.ui, "Opslaan");
+    let diaries: Vec<StaffDiaryItem> = f
+        .store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match f.store.item(&r.id).unwrap() {
+            PushItem::Diary(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(diaries.len(), 1);
+    let d = &diaries[0];
+    assert_eq!(d.children.len(), 3);
+    for c in [f.sem, f.noor, f.emma] {
+        assert!(d.children.contains(&c));
+    }
+    assert_eq!(d.text, "Lekker buiten gespeeld");
+    let baby = d.baby.as_ref().expect("baby fields");
+    assert_eq!(baby.feedings[0].amount_ml, Some(150));
+}
+
+#[test]
+fn reading_a_message_sends_a_read_receipt() {
+    let f = fixture();
+    unlock(&f);
+    f.ui.global::<AppAdapter>().invoke_navigate(Page::Messages);
+    click(&f.ui, "Sem Test");
+    let receipts: Vec<ReadReceiptItem> = f
+        .store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match f.store.item(&r.id).unwrap() {
+            PushItem::ReadReceipt(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].message_id, f.message);
+    // opening it again sends no second receipt
+    f.ui.global::<MessagesAdapter>().invoke_close_thread();
+    click(&f.ui, "Sem Test");
+    assert_eq!(f.store.counts().unwrap().0, 1);
+}
+
+#[test]
+fn a_message_to_all_parents_of_the_group() {
+    let f = fixture();
+    unlock(&f);
+    f.ui.global::<AppAdapter>().invoke_navigate(Page::Messages);
+    click(&f.ui, "Alle ouders van de groep");
+    let draft = ElementHandle::find_by_accessible_label(&f.ui, "Bericht")
+        .next()
+        .expect("message field");
+    draft.set_accessible_value("Neem morgen regenlaarzen mee!");
+    click(&f.ui, "Versturen");
+    let sent: Vec<StaffMessageItem> = f
+        .store
+        .pending()
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match f.store.item(&r.id).unwrap() {
+            PushItem::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].thread, MessageThread::Group);
+    assert_eq!(sent[0].body, "Neem morgen regenlaarzen mee!");
+    assert_eq!(f.ui.global::<MessagesAdapter>().get_draft(), "");
+}
