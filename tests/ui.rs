@@ -2,7 +2,10 @@
 //! accessible labels, with a real device store underneath (no network).
 #![allow(clippy::unwrap_used)]
 
-use chrono::{NaiveDate, Utc};
+mod common;
+
+use common::{Fixture, fixture as build_fixture};
+
 use i_slint_backend_testing::{ElementHandle, mock_elapsed_time};
 use kring::{
     AppAdapter, AppWindow, LockAdapter, MessagesAdapter, Page, PhotoAdapter, TodayAdapter,
@@ -11,147 +14,11 @@ use kring_protocol::*;
 use kring_sync::Store;
 use kring_sync::store::ItemKind;
 use slint::{ComponentHandle, Model};
-use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    store: Arc<Store>,
-    ui: AppWindow,
-    _ctx: Rc<kring::app::Ctx>,
-    sem: ChildId,
-    noor: ChildId,
-    daan: ChildId,
-    emma: ChildId,
-    message: MessageId,
-}
-
-fn verifier(pin: &str) -> String {
-    use argon2::PasswordHasher;
-    use argon2::password_hash::{SaltString, rand_core::OsRng};
-    argon2::Argon2::default()
-        .hash_password(pin.as_bytes(), &SaltString::generate(&mut OsRng))
-        .unwrap()
-        .to_string()
-}
-
-fn child(id: ChildId, first: &str, consent: PhotoConsent, months: i64) -> Child {
-    let today = chrono::Local::now().date_naive();
-    Child {
-        id,
-        first_name: first.into(),
-        last_name: "Test".into(),
-        birth_date: today - chrono::Duration::days(months * 30),
-        photo_consent: consent,
-        planned_days: vec![
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-            Weekday::Sat,
-            Weekday::Sun,
-        ],
-        placement_start: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-        placement_end: None,
-        allergies: None,
-        notes: None,
-    }
-}
 
 fn fixture() -> Fixture {
     i_slint_backend_testing::init_no_event_loop();
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = Store::open(dir.path()).unwrap();
-    let group = GroupInfo {
-        id: GroupId::new(),
-        name: "Dolfijnen".into(),
-        location_id: LocationId::new(),
-        location_name: "De Linde".into(),
-        organisation_id: OrganisationId::new(),
-        organisation_name: "Zonnebloem".into(),
-    };
-    store
-        .save_enrollment(
-            "http://127.0.0.1:9",
-            &EnrollResponse {
-                device_id: DeviceId::new(),
-                device_secret: "geheim".into(),
-                group: group.clone(),
-                mqtt: MqttConnectInfo {
-                    host: String::new(),
-                    port: 1883,
-                    topic_prefix: String::new(),
-                },
-            },
-            Utc::now(),
-        )
-        .unwrap();
-    let (sem, noor, daan, emma) = (
-        ChildId::new(),
-        ChildId::new(),
-        ChildId::new(),
-        ChildId::new(),
-    );
-    let parent = ParentId::new();
-    let message = MessageId::new();
-    let changes = vec![
-        ChangeKind::Group(group),
-        ChangeKind::Child(child(sem, "Sem", PhotoConsent::Group, 10)),
-        ChangeKind::Child(child(noor, "Noor", PhotoConsent::OwnParents, 11)),
-        ChangeKind::Child(child(daan, "Daan", PhotoConsent::None, 9)),
-        ChangeKind::Child(child(emma, "Emma", PhotoConsent::Group, 30)),
-        ChangeKind::Staff(Staff {
-            id: StaffId::new(),
-            name: "Fatima".into(),
-            role: StaffRole::Pedagogical,
-            pin_verifier: verifier("1234"),
-        }),
-        ChangeKind::Message(Message {
-            id: message,
-            thread: MessageThread::Child { child_id: sem },
-            author: MessageAuthor::Parent {
-                id: parent,
-                name: "Anouk".into(),
-            },
-            body: "Oma haalt Sem vandaag op.".into(),
-            sent_at: Utc::now(),
-            read_by_group_at: None,
-        }),
-    ];
-    let page = FeedPage {
-        changes: changes
-            .into_iter()
-            .enumerate()
-            .map(|(i, kind)| Change {
-                seq: i as i64 + 1,
-                kind,
-            })
-            .collect(),
-        cursor: Cursor(7),
-        has_more: false,
-    };
-    store.apply_feed_page(&page, Utc::now()).unwrap();
-    let store = Arc::new(store);
-    let settings = kring::settings::KioskSettings {
-        data_dir: dir.path().to_path_buf(),
-        idle_seconds: 120,
-        ..Default::default()
-    };
-    let camera = Box::new(kring_hardware::SyntheticCamera::new(640, 480).with_fps(0));
-    let (ui, ctx) = kring::app::build(store.clone(), settings, None, camera).unwrap();
-    Fixture {
-        _dir: dir,
-        store,
-        ui,
-        _ctx: ctx,
-        sem,
-        noor,
-        daan,
-        emma,
-        message,
-    }
+    build_fixture()
 }
 
 fn click(ui: &AppWindow, label: &str) {
