@@ -2,7 +2,7 @@
 //! without a window): ages, initials, statuses, the audience of a photo.
 
 use chrono::{Datelike, NaiveDate, Weekday as CWeekday};
-use kring_protocol::{Absence, Audience, Child, ChildId, HiddenReason, PartOfDay, Weekday};
+use kring_protocol::{Absence, Audience, Child, ChildId, HiddenReason, Weekday};
 
 pub fn initials(first: &str, last: &str) -> String {
     let f = first
@@ -29,14 +29,20 @@ pub fn age_months(birth: NaiveDate, today: NaiveDate) -> i32 {
     months.max(0)
 }
 
-/// "8 mnd" under two years, else "3 jr" (Dutch short forms staff use).
-pub fn age_text(birth: NaiveDate, today: NaiveDate, english: bool) -> String {
+/// How old a child is, the way staff say it: months under two years
+/// ("8 mnd"), else years ("3 jr"); the words come from `Words`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Age {
+    Months(i32),
+    Years(i32),
+}
+
+pub fn age(birth: NaiveDate, today: NaiveDate) -> Age {
     let m = age_months(birth, today);
-    match (m < 24, english) {
-        (true, false) => format!("{m} mnd"),
-        (true, true) => format!("{m} mo"),
-        (false, false) => format!("{} jr", m / 12),
-        (false, true) => format!("{} yr", m / 12),
+    if m < 24 {
+        Age::Months(m)
+    } else {
+        Age::Years(m / 12)
     }
 }
 
@@ -70,23 +76,13 @@ pub fn absence_today<'a>(
         .find(|a| a.child_id == *child && !a.cancelled && a.from <= today && a.to >= today)
 }
 
-pub fn part_of_day_suffix(p: PartOfDay, english: bool) -> &'static str {
-    match (p, english) {
-        (PartOfDay::WholeDay, _) => "",
-        (PartOfDay::Morning, false) => " (ochtend)",
-        (PartOfDay::Afternoon, false) => " (middag)",
-        (PartOfDay::Morning, true) => " (morning)",
-        (PartOfDay::Afternoon, true) => " (afternoon)",
-    }
-}
-
-/// Joins names the Dutch way: "Sem", "Sem en Noor", "Sem, Noor en Daan".
-pub fn join_names(names: &[String], english: bool) -> String {
-    let and = if english { " and " } else { " en " };
+/// Joins names the Dutch way: "Sem", "Sem en Noor", "Sem, Noor en Daan";
+/// `and` puts the last one on (`Words.and-join`, translated).
+pub fn join_names(names: &[String], and: impl Fn(&str, &str) -> String) -> String {
     match names {
         [] => String::new(),
         [one] => one.clone(),
-        [init @ .., last] => format!("{}{and}{last}", init.join(", ")),
+        [init @ .., last] => and(&init.join(", "), last),
     }
 }
 
@@ -103,7 +99,7 @@ pub struct AudienceView {
 pub fn audience_view(
     a: &Audience,
     name_of: impl Fn(&ChildId) -> String,
-    english: bool,
+    join: impl Fn(&[String]) -> String,
 ) -> AudienceView {
     match a {
         Audience::StaffOnly => AudienceView {
@@ -118,10 +114,7 @@ pub fn audience_view(
         },
         Audience::Refused { no_consent } => AudienceView {
             kind: 3,
-            visible_names: join_names(
-                &no_consent.iter().map(&name_of).collect::<Vec<_>>(),
-                english,
-            ),
+            visible_names: join(&no_consent.iter().map(&name_of).collect::<Vec<_>>()),
             hidden: vec![],
         },
         Audience::TaggedParents {
@@ -129,17 +122,14 @@ pub fn audience_view(
             hidden_from,
         } => AudienceView {
             kind: 2,
-            visible_names: join_names(
-                &visible_to.iter().map(&name_of).collect::<Vec<_>>(),
-                english,
-            ),
+            visible_names: join(&visible_to.iter().map(&name_of).collect::<Vec<_>>()),
             hidden: hidden_from
                 .iter()
                 .map(
                     |(c, HiddenReason::OtherChildrenOwnParentsOnly { children })| {
                         (
                             name_of(c),
-                            join_names(&children.iter().map(&name_of).collect::<Vec<_>>(), english),
+                            join(&children.iter().map(&name_of).collect::<Vec<_>>()),
                         )
                     },
                 )
@@ -161,14 +151,20 @@ mod tests {
     fn ages_and_initials() {
         assert_eq!(age_months(d(2025, 3, 15), d(2025, 11, 14)), 7);
         assert_eq!(age_months(d(2025, 3, 15), d(2025, 11, 15)), 8);
-        assert_eq!(age_text(d(2025, 3, 15), d(2025, 11, 15), false), "8 mnd");
-        assert_eq!(age_text(d(2019, 1, 1), d(2026, 11, 22), false), "7 jr");
-        assert_eq!(age_text(d(2019, 1, 1), d(2026, 11, 22), true), "7 yr");
+        assert_eq!(age(d(2025, 3, 15), d(2025, 11, 15)), Age::Months(8));
+        assert_eq!(age(d(2024, 1, 1), d(2025, 12, 31)), Age::Months(23));
+        assert_eq!(age(d(2019, 1, 1), d(2026, 11, 22)), Age::Years(7));
         assert_eq!(initials("Sem", "de Vries"), "SV");
         assert_eq!(initials("zoë", "El Amrani"), "ZA");
         assert_eq!(
-            join_names(&["Sem".into(), "Noor".into(), "Daan".into()], false),
+            join_names(&["Sem".into(), "Noor".into(), "Daan".into()], |a, b| {
+                format!("{a} en {b}")
+            }),
             "Sem, Noor en Daan"
+        );
+        assert_eq!(
+            join_names(&["Sem".into()], |a, b| format!("{a} en {b}")),
+            "Sem"
         );
     }
 
@@ -198,7 +194,7 @@ mod tests {
                     "Noor".into()
                 }
             },
-            false,
+            |names| names.join("+"),
         );
         assert_eq!(v.kind, 2);
         assert_eq!(v.visible_names, "Noor");

@@ -10,7 +10,9 @@
 mod common;
 
 use i_slint_backend_testing::{TestingBackend, TestingBackendOptions};
-use kring::{AdminAdapter, AppAdapter, LockAdapter, MessagesAdapter, Page, PhotoAdapter};
+use kring::{
+    AdminAdapter, AppAdapter, LockAdapter, MessagesAdapter, Page, PhotoAdapter, WriterAdapter,
+};
 use slint::{ComponentHandle, Model};
 use std::path::PathBuf;
 
@@ -88,8 +90,27 @@ fn every_screen_in_both_sizes_and_languages() {
                     }),
                 ),
                 (
+                    "4b-schrijven",
+                    Box::new(|| {
+                        let label = if lang == "en" { "Text" } else { "Tekst" };
+                        i_slint_backend_testing::ElementHandle::find_by_accessible_label(
+                            &f.ui, label,
+                        )
+                        .next()
+                        .expect("the diary text field")
+                        .invoke_accessible_default_action();
+                        f.ui.global::<WriterAdapter>().set_text(if lang == "en" {
+                            "We played outside in the sand pit and".into()
+                        } else {
+                            "We hebben buiten in de zandbak gespeeld en".into()
+                        });
+                    }),
+                ),
+                (
                     "5-berichten",
                     Box::new(|| {
+                        f.ui.global::<WriterAdapter>()
+                            .invoke_done("diary".into(), f.ui.global::<WriterAdapter>().get_text());
                         f.ui.global::<AppAdapter>().invoke_navigate(Page::Messages);
                         f.ui.global::<MessagesAdapter>()
                             .invoke_open_thread(f.sem.to_string().into());
@@ -128,5 +149,5 @@ fn every_screen_in_both_sizes_and_languages() {
             f.ui.hide().unwrap();
         }
     }
-    assert_eq!(written, 32);
+    assert_eq!(written, 36);
 }

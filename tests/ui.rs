@@ -8,7 +8,8 @@ use common::{Fixture, fixture as build_fixture};
 
 use i_slint_backend_testing::{ElementHandle, mock_elapsed_time};
 use kring::{
-    AppAdapter, AppWindow, LockAdapter, MessagesAdapter, Page, PhotoAdapter, TodayAdapter,
+    AdminAdapter, AppAdapter, AppWindow, DiaryAdapter, LockAdapter, MessagesAdapter, Page,
+    PhotoAdapter, TodayAdapter, WriterAdapter,
 };
 use kring_protocol::*;
 use kring_sync::Store;
@@ -257,4 +258,72 @@ fn a_message_to_all_parents_of_the_group() {
     assert_eq!(sent[0].thread, MessageThread::Group);
     assert_eq!(sent[0].body, "Neem morgen regenlaarzen mee!");
     assert_eq!(f.ui.global::<MessagesAdapter>().get_draft(), "");
+}
+
+#[test]
+fn beheer_opens_only_with_a_location_manager_pin() {
+    let f = fixture();
+    let app = f.ui.global::<AppAdapter>();
+    let admin = f.ui.global::<AdminAdapter>();
+    click(&f.ui, "Beheer");
+    assert!(exists(&f.ui, "Petra"), "the location manager is listed");
+    assert!(
+        !exists(&f.ui, "Fatima"),
+        "pedagogical staff cannot open Beheer"
+    );
+    click(&f.ui, "Petra");
+    // a staff member's PIN does not open it
+    enter_pin(&f.ui, "1234");
+    assert_eq!(app.get_page(), Page::Locked);
+    assert!(!admin.get_unlocked());
+    enter_pin(&f.ui, "9876");
+    assert_eq!(app.get_page(), Page::Admin);
+    assert!(admin.get_unlocked());
+    // Beheer does not count as a staff unlock: no name in the status bar
+    assert_eq!(app.get_staff_name(), "");
+}
+
+#[test]
+fn writing_with_the_on_screen_keyboard() {
+    let f = fixture();
+    f.ui.window().set_size(slint::PhysicalSize::new(1280, 800));
+    unlock(&f);
+    f.ui.global::<AppAdapter>().invoke_navigate(Page::Diary);
+    mock_elapsed_time(Duration::from_millis(20));
+    let writer = f.ui.global::<WriterAdapter>();
+    assert!(!writer.get_open());
+    click(&f.ui, "Tekst");
+    assert!(
+        writer.get_open(),
+        "tapping the field opens the writing sheet"
+    );
+    assert!(exists(&f.ui, "Klaar"));
+    // the first letter of a text is a capital without pressing shift
+    for key in ["H", "o", "i", "Spatie", "Wissen", "Cijfers en tekens", "!"] {
+        click(&f.ui, key);
+    }
+    assert_eq!(writer.get_text(), "Hoi!");
+    click(&f.ui, "Letters");
+    click(&f.ui, "Nieuwe regel");
+    click(&f.ui, "Hoofdletter");
+    click(&f.ui, "W");
+    click(&f.ui, "e");
+    assert_eq!(writer.get_text(), "Hoi!\nWe");
+    click(&f.ui, "Klaar");
+    assert!(!writer.get_open());
+    assert_eq!(f.ui.global::<DiaryAdapter>().get_text(), "Hoi!\nWe");
+
+    // a message draft
+    f.ui.global::<AppAdapter>().invoke_navigate(Page::Messages);
+    click(&f.ui, "Sem Test");
+    click(&f.ui, "Bericht");
+    assert!(writer.get_open());
+    for key in ["O", "k"] {
+        click(&f.ui, key);
+    }
+    // locking (idle) closes the sheet and forgets what was on it
+    f.ui.global::<AppAdapter>().invoke_lock();
+    assert!(!writer.get_open());
+    assert_eq!(writer.get_text(), "");
+    assert_eq!(f.ui.global::<AppAdapter>().get_page(), Page::Locked);
 }

@@ -3,7 +3,7 @@
 
 use super::{model, s};
 use crate::app::Ctx;
-use crate::{AdminAdapter, AppAdapter, AppWindow, Page};
+use crate::{AdminAdapter, AppAdapter, AppWindow, Page, Words};
 use slint::ComponentHandle;
 use std::rc::Rc;
 
@@ -76,14 +76,14 @@ pub fn enroll(ctx: &Rc<Ctx>, server: String, code: String) {
     let Some(ui) = ctx.ui() else { return };
     let a = ui.global::<AdminAdapter>();
     let Some(rt) = ctx.runtime.clone() else {
-        a.set_message("Koppelen kan nu niet (geen netwerkdienst)".into());
+        a.set_message(ui.global::<Words>().invoke_enroll_unavailable());
         return;
     };
     if code.trim().is_empty() || server.trim().is_empty() {
-        a.set_message("Vul het serveradres en de koppelcode in".into());
+        a.set_message(ui.global::<Words>().invoke_enroll_fill_in());
         return;
     }
-    a.set_message("Bezig met koppelen…".into());
+    a.set_message(ui.global::<Words>().invoke_enrolling());
     let store = ctx.store.clone();
     let name = ctx.settings.device_name.clone();
     let weak = ui.as_weak();
@@ -98,7 +98,10 @@ pub fn enroll(ctx: &Rc<Ctx>, server: String, code: String) {
                     kring_sync::decide::Failure::Status {
                         error: Some(err), ..
                     } => err.message,
-                    other => format!("De server is niet bereikbaar ({other:?})"),
+                    other => {
+                        tracing::warn!(error = ?other, "enrollment failed");
+                        String::new()
+                    }
                 })?;
             let group = resp.group.name.clone();
             store
@@ -111,7 +114,7 @@ pub fn enroll(ctx: &Rc<Ctx>, server: String, code: String) {
             let a = ui.global::<AdminAdapter>();
             match result {
                 Ok(group) => {
-                    a.set_message(s(format!("Gekoppeld aan {group}")));
+                    a.set_message(ui.global::<Words>().invoke_enrolled_to(s(group.clone())));
                     a.set_revoked(false);
                     a.set_code("".into());
                     ui.global::<AppAdapter>().set_group_name(s(group));
@@ -119,6 +122,10 @@ pub fn enroll(ctx: &Rc<Ctx>, server: String, code: String) {
                         ctx.start_engine();
                         ctx.lock();
                     });
+                }
+                // an empty reason: the server could not be reached
+                Err(e) if e.is_empty() => {
+                    a.set_message(ui.global::<Words>().invoke_server_unreachable())
                 }
                 Err(e) => a.set_message(s(e)),
             }
@@ -151,7 +158,7 @@ fn scan(ctx: &Rc<Ctx>) {
             a.set_code(s(link.code.clone()));
             enroll(ctx, link.server, link.code);
         }
-        None => a.set_message("Geen koppelcode gevonden. Houd de QR-code voor de camera.".into()),
+        None => a.set_message(ui.global::<Words>().invoke_no_code_found()),
     }
 }
 

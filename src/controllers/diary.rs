@@ -2,6 +2,7 @@
 //! fields for babies (one tap each).
 
 use super::{model, s};
+use crate::Words;
 use crate::app::Ctx;
 use crate::view;
 use crate::{AppWindow, DiaryAdapter, DiaryLine, PickChild, PickPhoto};
@@ -11,6 +12,7 @@ use kring_protocol::{
 };
 use kring_sync::store::ItemKind;
 use slint::ComponentHandle;
+use slint::SharedString;
 use std::rc::Rc;
 
 #[derive(Debug, Default)]
@@ -139,43 +141,44 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
     });
 }
 
-fn quick_summary(st: &DiaryState) -> Vec<String> {
+/// A baby-field time, "14:05".
+fn hm(t: &chrono::NaiveTime) -> SharedString {
+    t.format("%H:%M").to_string().into()
+}
+
+fn quick_summary(w: &Words<'_>, st: &DiaryState) -> Vec<SharedString> {
     let mut out = Vec::new();
     for f in &st.baby.feedings {
+        let at = hm(&f.at);
         out.push(match (f.kind, f.amount_ml) {
-            (FeedingKind::Fles, Some(ml)) => format!("Fles {ml} ml om {}", f.at.format("%H:%M")),
-            (FeedingKind::Borst, _) => format!("Borstvoeding om {}", f.at.format("%H:%M")),
-            _ => format!("Gegeten om {}", f.at.format("%H:%M")),
+            (FeedingKind::Fles, Some(ml)) => {
+                w.invoke_bottle(i32::try_from(ml).unwrap_or(i32::MAX), at)
+            }
+            (FeedingKind::Borst, _) => w.invoke_breastfeed(at),
+            _ => w.invoke_ate(at),
         });
     }
     if let Some(since) = st.sleeping_since {
-        out.push(format!("Slaapt sinds {}", since.format("%H:%M")));
+        out.push(w.invoke_sleeping_since(hm(&since)));
     }
     for sl in &st.baby.sleeps {
-        out.push(format!(
-            "Geslapen {}–{}",
-            sl.from.format("%H:%M"),
-            sl.to
-                .map(|t| t.format("%H:%M").to_string())
-                .unwrap_or_default()
-        ));
+        out.push(w.invoke_slept(hm(&sl.from), sl.to.map(|t| hm(&t)).unwrap_or_default()));
     }
     for n in &st.baby.nappies {
         let k = match n.kind {
-            NappyKind::Droog => "droog",
-            NappyKind::Nat => "nat",
-            NappyKind::Poep => "poep",
+            NappyKind::Droog => 0,
+            NappyKind::Nat => 1,
+            NappyKind::Poep => 2,
         };
-        out.push(format!("Luier: {k} ({})", n.at.format("%H:%M")));
+        out.push(w.invoke_nappy(k, hm(&n.at)));
     }
     if let Some(m) = st.baby.mood {
-        let k = match m {
-            Mood::Blij => "blij",
-            Mood::Rustig => "rustig",
-            Mood::Moe => "moe",
-            Mood::Huilerig => "huilerig",
-        };
-        out.push(format!("Stemming: {k}"));
+        out.push(w.invoke_mood(match m {
+            Mood::Blij => 0,
+            Mood::Rustig => 1,
+            Mood::Moe => 2,
+            Mood::Huilerig => 3,
+        }));
     }
     out
 }
@@ -229,7 +232,7 @@ pub fn refresh(ctx: &Rc<Ctx>) {
         })
         .collect();
     d.set_photos(model(photos));
-    d.set_quick_summary(model(quick_summary(&st).into_iter().map(s).collect()));
+    d.set_quick_summary(model(quick_summary(&ui.global::<Words>(), &st)));
     let name_of = |id: &ChildId| {
         kids.iter()
             .find(|c| c.id == *id)
@@ -268,7 +271,7 @@ pub fn refresh(ctx: &Rc<Ctx>) {
                 item.created_at,
                 DiaryLine {
                     who: s(""),
-                    children: s(view::join_names(&names, ctx.english.get())),
+                    children: s(super::join_names(&ui, &names)),
                     time: s(item
                         .created_at
                         .with_timezone(&Local)
@@ -299,19 +302,11 @@ fn save(ctx: &Rc<Ctx>) {
         (st.children.clone(), st.photos.clone(), baby)
     };
     if children.is_empty() {
-        d.set_error_message(if ctx.english.get() {
-            "Choose at least one child".into()
-        } else {
-            "Kies eerst een kind".into()
-        });
+        d.set_error_message(ui.global::<Words>().invoke_choose_child_first());
         return;
     }
     if text.trim().is_empty() && baby.is_none() && photos.is_empty() {
-        d.set_error_message(if ctx.english.get() {
-            "Write something first".into()
-        } else {
-            "Schrijf eerst iets".into()
-        });
+        d.set_error_message(ui.global::<Words>().invoke_write_first());
         return;
     }
     let result = ctx.store.save_diary(
@@ -329,11 +324,7 @@ fn save(ctx: &Rc<Ctx>) {
             *ctx.diary.borrow_mut() = DiaryState::default();
             d.set_text("".into());
             d.set_error_message("".into());
-            d.set_saved_message(if ctx.english.get() {
-                "Saved".into()
-            } else {
-                "Opgeslagen".into()
-            });
+            d.set_saved_message(ui.global::<Words>().invoke_saved());
             ctx.wake_engine();
             refresh(ctx);
             super::sync::refresh(ctx);

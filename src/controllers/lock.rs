@@ -1,6 +1,7 @@
 //! Vergrendeld: group name and clock; choose yourself, then the PIN pad.
 
 use super::{model, s};
+use crate::Words;
 use crate::app::Ctx;
 use crate::{AdminAdapter, AppAdapter, AppWindow, LockAdapter, Page, StaffEntry};
 use kring_protocol::StaffRole;
@@ -145,19 +146,14 @@ fn submit(ctx: &Rc<Ctx>) {
     }
     let wait = ctx.pin_backoff.borrow_mut().failed();
     if wait.is_zero() {
-        l.set_message(if ctx.english.get() {
-            "Wrong PIN".into()
-        } else {
-            "Onjuiste PIN".into()
-        });
+        l.set_message(ui.global::<Words>().invoke_wrong_pin());
         return;
     }
     let secs = wait.as_secs();
-    l.set_message(if ctx.english.get() {
-        format!("Too many wrong tries. Try again in {secs} seconds.").into()
-    } else {
-        format!("Te vaak fout. Probeer het over {secs} seconden opnieuw.").into()
-    });
+    l.set_message(
+        ui.global::<Words>()
+            .invoke_pin_wait(i32::try_from(secs).unwrap_or(i32::MAX)),
+    );
     l.set_blocked(true);
     let weak = ui.as_weak();
     ctx.pin_block

@@ -2,9 +2,9 @@
 //! a read receipt; a message to all parents of the group.
 
 use super::{model, s};
+use crate::Words;
 use crate::app::Ctx;
 use crate::{AppWindow, MessageRow, MessagesAdapter, ThreadRow};
-use chrono::Local;
 use kring_protocol::{ChildId, MessageAuthor, MessageThread, PushItem};
 use kring_sync::store::{ItemKind, ItemState};
 use slint::ComponentHandle;
@@ -85,16 +85,12 @@ pub fn refresh(ctx: &Rc<Ctx>) {
     if ctx.staff.borrow().is_none() {
         return;
     }
-    let en = ctx.english.get();
     let m = ui.global::<MessagesAdapter>();
+    let w = ui.global::<Words>();
     let messages = ctx.store.messages().unwrap_or_default();
     let read = read_locally(ctx);
     let kids = ctx.store.children().unwrap_or_default();
-    let group_title = if en {
-        "All parents of the group"
-    } else {
-        "Alle ouders van de groep"
-    };
+    let group_title = ui.global::<Words>().invoke_all_parents().to_string();
     let mut threads: Vec<ThreadRow> = Vec::new();
     let unread_in = |t: &MessageThread| {
         messages
@@ -129,7 +125,7 @@ pub fn refresh(ctx: &Rc<Ctx>) {
     threads.sort_by(|a, b| b.unread.cmp(&a.unread).then(a.title.cmp(&b.title)));
     threads.push(ThreadRow {
         id: s(GROUP_THREAD),
-        title: s(group_title),
+        title: s(group_title.clone()),
         last: s(last_in(&MessageThread::Group)),
         unread: 0,
     });
@@ -159,20 +155,15 @@ pub fn refresh(ctx: &Rc<Ctx>) {
                     MessageRow {
                         author: s(author),
                         body: s(msg.body.clone()),
-                        time: s(msg
-                            .sent_at
-                            .with_timezone(&Local)
-                            .format("%H:%M")
-                            .to_string()),
+                        time: super::hhmm(&msg.sent_at),
                         mine,
-                        read_text: s(
-                            if !mine && (msg.read_by_group_at.is_some() || read.contains(&msg.id.0))
-                            {
-                                if en { "Read" } else { "Gelezen" }
-                            } else {
-                                ""
-                            },
-                        ),
+                        read_text: if !mine
+                            && (msg.read_by_group_at.is_some() || read.contains(&msg.id.0))
+                        {
+                            w.invoke_message_read()
+                        } else {
+                            s("")
+                        },
                     }
                 })
                 .collect();
@@ -198,17 +189,9 @@ pub fn refresh(ctx: &Rc<Ctx>) {
                             .map(|st| st.name.clone())
                             .unwrap_or_default()),
                         body: s(sm.body),
-                        time: s(item
-                            .created_at
-                            .with_timezone(&Local)
-                            .format("%H:%M")
-                            .to_string()),
+                        time: super::hhmm(&item.created_at),
                         mine: true,
-                        read_text: s(if en {
-                            "Not sent yet"
-                        } else {
-                            "Nog niet verstuurd"
-                        }),
+                        read_text: w.invoke_not_sent_yet(),
                     });
                 }
             }
@@ -239,11 +222,7 @@ fn send(ctx: &Rc<Ctx>) {
     {
         Ok(_) => {
             m.set_draft("".into());
-            m.set_saved_message(if ctx.english.get() {
-                "Saved".into()
-            } else {
-                "Opgeslagen".into()
-            });
+            m.set_saved_message(ui.global::<Words>().invoke_saved());
             ctx.wake_engine();
             refresh(ctx);
             super::sync::refresh(ctx);

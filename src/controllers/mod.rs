@@ -7,9 +7,12 @@ pub mod messages;
 pub mod photo;
 pub mod sync;
 pub mod today;
+pub mod writer;
 
 use crate::app::Ctx;
-use crate::{AppAdapter, AppWindow, DiaryAdapter, MessagesAdapter, PhotoAdapter, TodayAdapter};
+use crate::{
+    AppAdapter, AppWindow, DiaryAdapter, MessagesAdapter, PhotoAdapter, TodayAdapter, Words,
+};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::rc::Rc;
 
@@ -19,6 +22,20 @@ pub fn model<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
 
 pub fn s(v: impl Into<SharedString>) -> SharedString {
     v.into()
+}
+
+/// Names joined with the translated "en": "Sem, Noor en Daan".
+pub fn join_names(ui: &AppWindow, names: &[String]) -> String {
+    let w = ui.global::<Words>();
+    crate::view::join_names(names, |a, b| w.invoke_and_join(a.into(), b.into()).into())
+}
+
+/// The clock time of `t` on this device, "14:05".
+pub fn hhmm<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> SharedString {
+    t.with_timezone(&chrono::Local)
+        .format("%H:%M")
+        .to_string()
+        .into()
 }
 
 pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
@@ -66,10 +83,12 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
     messages::setup(ui, ctx);
     sync::setup(ui, ctx);
     admin::setup(ui, ctx);
+    writer::setup(ui);
 }
 
 /// Removes every child's data from the window (on lock).
 pub fn clear_child_data(ui: &AppWindow) {
+    writer::close(ui);
     let t = ui.global::<TodayAdapter>();
     t.set_children(model(vec![]));
     t.set_detail_open(false);

@@ -2,6 +2,7 @@
 //! may be tagged and who will see it), save durably.
 
 use super::{model, s};
+use crate::Words;
 use crate::app::Ctx;
 use crate::view;
 use crate::{AppWindow, HiddenLine, PhotoAdapter, TagChip};
@@ -117,7 +118,7 @@ fn show_tags(ctx: &Rc<Ctx>) {
     let Some(ui) = ctx.ui() else { return };
     let p = ui.global::<PhotoAdapter>();
     let all = consents(ctx);
-    let en = ctx.english.get();
+    let w = ui.global::<Words>();
     let tags = ctx.photo.borrow().tags.clone();
     let chips: Vec<TagChip> = all
         .iter()
@@ -126,15 +127,11 @@ fn show_tags(ctx: &Rc<Ctx>) {
             name: s(name.clone()),
             selected: tags.contains(id),
             disabled: *consent == PhotoConsent::None,
-            reason: s(if *consent == PhotoConsent::None {
-                if en {
-                    "No photo consent"
-                } else {
-                    "Geen toestemming voor foto's"
-                }
+            reason: if *consent == PhotoConsent::None {
+                w.invoke_no_photo_consent()
             } else {
-                ""
-            }),
+                s("")
+            },
         })
         .collect();
     p.set_chips(model(chips));
@@ -145,7 +142,9 @@ fn show_tags(ctx: &Rc<Ctx>) {
             .map(|(_, _, n)| n.clone())
             .unwrap_or_default()
     };
-    let v = view::audience_view(&audience(ctx), name_of, en);
+    let v = view::audience_view(&audience(ctx), name_of, |names| {
+        super::join_names(&ui, names)
+    });
     p.set_audience_kind(v.kind);
     p.set_visible_names(s(v.visible_names));
     p.set_hidden(model(
@@ -236,11 +235,7 @@ fn shutter(ctx: &Rc<Ctx>) {
             cam.frame().ok()
         });
     let Some(frame) = frame else {
-        p.set_error_message(if ctx.english.get() {
-            "No camera image".into()
-        } else {
-            "Geen camerabeeld".into()
-        });
+        p.set_error_message(ui.global::<Words>().invoke_no_camera_image());
         return;
     };
     if let Ok(rgb) = kring_hardware::preview(&frame.jpeg, 800, 450) {
@@ -261,11 +256,7 @@ fn save(ctx: &Rc<Ctx>) {
     let p = ui.global::<PhotoAdapter>();
     let audience = audience(ctx);
     if matches!(audience, Audience::Refused { .. }) {
-        p.set_error_message(if ctx.english.get() {
-            "A child without photo consent is tagged".into()
-        } else {
-            "Er staat een kind zonder toestemming op".into()
-        });
+        p.set_error_message(ui.global::<Words>().invoke_child_without_consent_tagged());
         return;
     }
     let (still, tags, no_children) = {
@@ -301,11 +292,7 @@ fn save(ctx: &Rc<Ctx>) {
             p.set_captured(false);
             p.set_still(Default::default());
             p.set_error_message("".into());
-            p.set_saved_message(if ctx.english.get() {
-                "Saved".into()
-            } else {
-                "Opgeslagen".into()
-            });
+            p.set_saved_message(ui.global::<Words>().invoke_saved());
             ctx.wake_engine();
             super::sync::refresh(ctx);
         }

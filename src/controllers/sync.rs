@@ -2,7 +2,7 @@
 
 use super::{model, s};
 use crate::app::Ctx;
-use crate::{AppAdapter, AppWindow, SyncAdapter, SyncRow};
+use crate::{AppAdapter, AppWindow, SyncAdapter, SyncRow, Words};
 use kring_sync::store::{ItemKind, ItemState};
 use kring_sync::{ItemView, SyncStatus};
 use slint::ComponentHandle;
@@ -21,17 +21,13 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
     });
 }
 
-fn kind_label(k: ItemKind, en: bool) -> &'static str {
-    match (k, en) {
-        (ItemKind::Photo, false) => "Foto",
-        (ItemKind::Diary, false) => "Dagboek",
-        (ItemKind::Message, false) => "Bericht",
-        (ItemKind::ReadReceipt, false) => "Gelezen",
-        (ItemKind::Photo, true) => "Photo",
-        (ItemKind::Diary, true) => "Diary",
-        (ItemKind::Message, true) => "Message",
-        (ItemKind::ReadReceipt, true) => "Read",
-    }
+fn kind_label(ui: &AppWindow, k: ItemKind) -> slint::SharedString {
+    ui.global::<Words>().invoke_item_kind(match k {
+        ItemKind::Photo => 0,
+        ItemKind::Diary => 1,
+        ItemKind::Message => 2,
+        ItemKind::ReadReceipt => 3,
+    })
 }
 
 /// Shows the engine's status (called on the UI thread).
@@ -64,7 +60,7 @@ pub fn apply_status(ui: &AppWindow, st: &SyncStatus) {
         .iter()
         .map(|i| SyncRow {
             id: s(i.id.to_string()),
-            kind: s(kind_label(i.kind, false)),
+            kind: kind_label(ui, i.kind),
             time: s(i
                 .created_at
                 .with_timezone(&chrono::Local)
@@ -88,7 +84,6 @@ pub fn apply_status(ui: &AppWindow, st: &SyncStatus) {
 /// Reads the store directly (no engine, or before its first status).
 pub fn refresh(ctx: &Rc<Ctx>) {
     let Some(ui) = ctx.ui() else { return };
-    let en = ctx.english.get();
     let items = ctx.store.recent_items(50).unwrap_or_default();
     let (waiting, attention) = ctx.store.counts().unwrap_or((0, 0));
     let a = ui.global::<AppAdapter>();
@@ -98,7 +93,7 @@ pub fn refresh(ctx: &Rc<Ctx>) {
         .into_iter()
         .map(|i| SyncRow {
             id: s(i.id.to_string()),
-            kind: s(kind_label(i.kind, en)),
+            kind: kind_label(&ui, i.kind),
             time: s(i
                 .created_at
                 .with_timezone(&chrono::Local)

@@ -3,8 +3,8 @@
 use super::{model, s};
 use crate::app::Ctx;
 use crate::view;
-use crate::{AppWindow, ChildRow, TodayAdapter};
-use kring_protocol::{AbsenceReason, MessageAuthor, MessageThread, PhotoConsent};
+use crate::{AppWindow, ChildRow, TodayAdapter, Words};
+use kring_protocol::{AbsenceReason, MessageAuthor, MessageThread, PartOfDay, PhotoConsent};
 use slint::ComponentHandle;
 use std::rc::Rc;
 
@@ -27,21 +27,13 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
     });
 }
 
-fn reason_text(r: AbsenceReason, english: bool) -> &'static str {
-    match (r, english) {
-        (AbsenceReason::Ziek, false) => "ziek",
-        (AbsenceReason::Vakantie, false) => "vakantie",
-        (AbsenceReason::Anders, false) => "anders",
-        (AbsenceReason::Ziek, true) => "ill",
-        (AbsenceReason::Vakantie, true) => "holiday",
-        (AbsenceReason::Anders, true) => "other",
-    }
-}
-
 /// Rows of the children expected today, absent ones last.
 pub fn rows(ctx: &Ctx) -> Vec<ChildRow> {
     let today = ctx.today();
-    let en = ctx.english.get();
+    let Some(ui) = ctx.ui() else {
+        return vec![];
+    };
+    let w = ui.global::<Words>();
     let absences = ctx.store.absences().unwrap_or_default();
     let messages = ctx.store.messages().unwrap_or_default();
     let mut kids = ctx.store.children().unwrap_or_default();
@@ -63,16 +55,25 @@ pub fn rows(ctx: &Ctx) -> Vec<ChildRow> {
                 id: s(c.id.to_string()),
                 name: s(format!("{} {}", c.first_name, c.last_name)),
                 initials: s(view::initials(&c.first_name, &c.last_name)),
-                age_text: s(view::age_text(c.birth_date, today, en)),
-                status_text: s(match absent {
-                    Some(a) => format!(
-                        "{}: {}{}",
-                        if en { "Absent" } else { "Afwezig" },
-                        reason_text(a.reason, en),
-                        view::part_of_day_suffix(a.part_of_day, en)
+                age_text: match view::age(c.birth_date, today) {
+                    view::Age::Months(m) => w.invoke_age_months(m),
+                    view::Age::Years(y) => w.invoke_age_years(y),
+                },
+                status_text: match absent {
+                    Some(a) => w.invoke_absent(
+                        match a.reason {
+                            AbsenceReason::Ziek => 0,
+                            AbsenceReason::Vakantie => 1,
+                            AbsenceReason::Anders => 2,
+                        },
+                        match a.part_of_day {
+                            PartOfDay::WholeDay => 0,
+                            PartOfDay::Morning => 1,
+                            PartOfDay::Afternoon => 2,
+                        },
                     ),
-                    None => (if en { "Expected" } else { "Verwacht" }).to_string(),
-                }),
+                    None => w.invoke_expected(),
+                },
                 absent: absent.is_some(),
                 consent: match c.photo_consent {
                     PhotoConsent::None => 0,

@@ -101,6 +101,12 @@ pub fn fixture() -> Fixture {
             role: StaffRole::Pedagogical,
             pin_verifier: verifier("1234"),
         }),
+        ChangeKind::Staff(Staff {
+            id: StaffId::new(),
+            name: "Petra".into(),
+            role: StaffRole::Manager,
+            pin_verifier: verifier("9876"),
+        }),
         ChangeKind::Message(Message {
             id: message,
             thread: MessageThread::Child { child_id: sem },
@@ -122,7 +128,7 @@ pub fn fixture() -> Fixture {
                 kind,
             })
             .collect(),
-        cursor: Cursor(7),
+        cursor: Cursor(8),
         has_more: false,
     };
     store.apply_feed_page(&page, Utc::now()).unwrap();

@@ -1,0 +1,55 @@
+//! The writing sheet and its on-screen keyboard (`ui/widgets/keyboard.slint`).
+//!
+//! A key becomes a key press and release on the window, so it lands in the
+//! sheet's focused text input at its cursor, exactly like a hardware key.
+//! "Klaar" hands the text to the page it was opened from.
+
+use crate::{AdminAdapter, AppWindow, DiaryAdapter, MessagesAdapter, WriterAdapter};
+use slint::ComponentHandle;
+use slint::platform::WindowEvent;
+
+pub fn setup(ui: &AppWindow) {
+    let w = ui.global::<WriterAdapter>();
+    w.on_key({
+        let weak = ui.as_weak();
+        move |text| {
+            if let Some(ui) = weak.upgrade() {
+                let window = ui.window();
+                window.dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
+                window.dispatch_event(WindowEvent::KeyReleased { text });
+            }
+        }
+    });
+    w.on_done({
+        let weak = ui.as_weak();
+        move |target, text| {
+            if let Some(ui) = weak.upgrade() {
+                deliver(&ui, &target, text);
+                close(&ui);
+            }
+        }
+    });
+}
+
+/// Puts the written text where it belongs.
+fn deliver(ui: &AppWindow, target: &str, text: slint::SharedString) {
+    match target {
+        "diary" => ui.global::<DiaryAdapter>().set_text(text),
+        "message" => ui.global::<MessagesAdapter>().set_draft(text),
+        "server-url" => ui
+            .global::<AdminAdapter>()
+            .set_server_url(text.trim().into()),
+        "code" => ui
+            .global::<AdminAdapter>()
+            .set_code(text.trim().to_uppercase().into()),
+        other => tracing::warn!(target = other, "text written for an unknown field"),
+    }
+}
+
+/// Closes the sheet and forgets what was on it (also on lock).
+pub fn close(ui: &AppWindow) {
+    let w = ui.global::<WriterAdapter>();
+    w.set_open(false);
+    w.set_text("".into());
+    w.set_target("".into());
+}
