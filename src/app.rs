@@ -5,7 +5,7 @@
 use crate::controllers;
 use crate::settings::KioskSettings;
 use crate::{AppAdapter, AppWindow, Page};
-use kring_hardware::Camera;
+use kring_hardware::{Backlight, Camera, NoBacklight};
 use kring_protocol::Staff;
 use kring_sync::{EngineConfig, EngineHandle, Store, SyncStatus, SystemClock};
 use slint::{ComponentHandle, Timer, TimerMode};
@@ -31,6 +31,10 @@ pub struct Ctx {
     pub idle: Timer,
     pub clock: Timer,
     pub pin_block: Timer,
+    /// Dims the backlight a while after locking.
+    pub dim: Timer,
+    /// The screen's backlight (sysfs on the device; set by `main`).
+    pub backlight: RefCell<Box<dyn Backlight>>,
     pub camera: Arc<Mutex<Box<dyn Camera>>>,
     pub camera_on: Arc<std::sync::atomic::AtomicBool>,
     /// The latest camera frame (JPEG as it came).
@@ -74,6 +78,40 @@ impl Ctx {
         }
     }
 
+    /// Any touch: full brightness again; while locked, dim again later.
+    pub fn wake_screen(self: &Rc<Self>) {
+        self.set_backlight(1.0);
+        if self.staff.borrow().is_none() {
+            self.dim_later();
+        }
+    }
+
+    fn set_backlight(&self, level: f32) {
+        let mut b = self.backlight.borrow_mut();
+        if (b.level() - level).abs() > f32::EPSILON
+            && let Err(error) = b.set_level(level)
+        {
+            tracing::warn!(%error, level, "cannot set the backlight");
+        }
+    }
+
+    /// Starts (again) the timer that dims the locked screen.
+    fn dim_later(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        self.dim.start(
+            TimerMode::SingleShot,
+            Duration::from_secs(self.settings.dim_seconds.max(1)),
+            move || {
+                if let Some(ctx) = weak.upgrade()
+                    && ctx.staff.borrow().is_none()
+                {
+                    tracing::debug!("locked and untouched: dimming");
+                    ctx.set_backlight(ctx.settings.dim_level.clamp(0.0, 1.0));
+                }
+            },
+        );
+    }
+
     /// Staff touched the screen: the idle lock starts again.
     pub fn touched(self: &Rc<Self>) {
         let weak = Rc::downgrade(self);
@@ -104,6 +142,7 @@ impl Ctx {
             a.set_page(if enrolled { Page::Locked } else { Page::Enroll });
             controllers::lock::reset(&ui);
         }
+        self.dim_later();
     }
 
     pub fn navigate(self: &Rc<Self>, page: Page) {
@@ -195,6 +234,8 @@ pub fn build(
         idle: Timer::default(),
         clock: Timer::default(),
         pin_block: Timer::default(),
+        dim: Timer::default(),
+        backlight: RefCell::new(Box::new(NoBacklight::default())),
         camera: Arc::new(Mutex::new(camera)),
         camera_on: Arc::default(),
         latest_frame: Arc::default(),

@@ -67,6 +67,8 @@ fn main() -> anyhow::Result<()> {
         Some(runtime.handle().clone()),
         camera,
     )?;
+    *ctx.backlight.borrow_mut() = kring_hardware::detect_backlight();
+    ctx.wake_screen();
     if let Some(code) = enroll_code
         && store.device()?.is_none()
     {

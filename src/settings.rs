@@ -17,6 +17,10 @@ pub struct KioskSettings {
     pub camera: String,
     /// Lock after this many seconds without a touch.
     pub idle_seconds: u64,
+    /// Dim the screen this many seconds after it locked without a touch.
+    pub dim_seconds: u64,
+    /// Backlight level when dimmed (0.0-1.0); a touch brings it back to full.
+    pub dim_level: f32,
     /// `nl` or `en`.
     pub language: String,
     /// Name in the device list.
@@ -30,6 +34,8 @@ impl Default for KioskSettings {
             data_dir: PathBuf::from("/var/lib/kring"),
             camera: "auto".into(),
             idle_seconds: 120,
+            dim_seconds: 60,
+            dim_level: 0.15,
             language: "nl".into(),
             device_name: "Groepsscherm".into(),
         }

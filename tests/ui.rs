@@ -327,3 +327,39 @@ fn writing_with_the_on_screen_keyboard() {
     assert_eq!(writer.get_text(), "");
     assert_eq!(f.ui.global::<AppAdapter>().get_page(), Page::Locked);
 }
+
+#[test]
+fn the_locked_screen_dims_and_a_touch_brings_it_back() {
+    let f = fixture();
+    let sys = tempfile::tempdir().unwrap();
+    std::fs::write(sys.path().join("max_brightness"), "255\n").unwrap();
+    std::fs::write(sys.path().join("brightness"), "255\n").unwrap();
+    let brightness = || {
+        std::fs::read_to_string(sys.path().join("brightness"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    *f.ctx.backlight.borrow_mut() =
+        Box::new(kring_hardware::SysfsBacklight::open(sys.path()).unwrap());
+    // locked and untouched for a minute: dimmed (0.15 of 255)
+    mock_elapsed_time(Duration::from_secs(61));
+    assert_eq!(brightness(), "38");
+    // a tap: full brightness at once
+    click(&f.ui, "Ontgrendelen");
+    assert_eq!(brightness(), "255");
+    // while someone works on the screen it never dims
+    click(&f.ui, "Fatima");
+    enter_pin(&f.ui, "1234");
+    for _ in 0..3 {
+        mock_elapsed_time(Duration::from_secs(30));
+        click(&f.ui, "Vandaag");
+    }
+    assert_eq!(brightness(), "255");
+    // idle: locked after 2 minutes, dimmed a minute later
+    mock_elapsed_time(Duration::from_secs(121));
+    assert_eq!(f.ui.global::<AppAdapter>().get_page(), Page::Locked);
+    assert_eq!(brightness(), "255");
+    mock_elapsed_time(Duration::from_secs(61));
+    assert_eq!(brightness(), "38");
+}

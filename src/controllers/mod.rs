@@ -54,6 +54,7 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
     app.on_activity({
         let ctx = ctx.clone();
         move || {
+            ctx.wake_screen();
             if ctx.staff.borrow().is_some() {
                 ctx.touched();
             }

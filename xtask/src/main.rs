@@ -4,7 +4,8 @@
 //! - `cargo xtask deps`  installs the system packages and the Python test peer
 //! - `cargo xtask test`  deps, then the whole test suite
 //! - `cargo xtask demo`  deps, then the central server with demo data and a kiosk window
-//! - `cargo xtask lint`  cargo fmt --check and clippy with warnings denied
+//! - `cargo xtask lint`  cargo fmt --check, clippy with warnings denied, and a
+//!   `cargo check` of the device build (feature `device`, linuxkms)
 #![allow(clippy::print_stdout)] // a CLI talks to its user
 
 use anyhow::{Context, bail};
@@ -53,7 +54,7 @@ fn main() -> anyhow::Result<()> {
             println!("  deps  install system packages and the Python test peer");
             println!("  test  deps, then run every test of the workspace");
             println!("  demo  deps, then run the central server with demo data and a kiosk window");
-            println!("  lint  cargo fmt --check and clippy -D warnings");
+            println!("  lint  cargo fmt --check, clippy -D warnings, check of the device build");
             if task.is_empty() || task == "help" || task == "--help" {
                 Ok(())
             } else {
@@ -246,5 +247,14 @@ fn lint() -> anyhow::Result<()> {
         "--",
         "-D",
         "warnings",
+    ]))?;
+    // the device build (linuxkms, no X or Wayland) must keep compiling
+    run(cargo().args([
+        "check",
+        "-p",
+        "kring",
+        "--no-default-features",
+        "--features",
+        "device",
     ]))
 }
