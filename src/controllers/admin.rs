@@ -55,20 +55,18 @@ pub fn refresh(ctx: &Rc<Ctx>) {
     let a = ui.global::<AdminAdapter>();
     let device = ctx.store.device().ok().flatten();
     a.set_enrolled(device.is_some());
+    let w = ui.global::<Words>();
     let mut info = Vec::new();
     if let Some(d) = &device {
-        info.push(format!(
-            "Groep: {} ({})",
-            d.group.name, d.group.location_name
-        ));
-        info.push(format!("Apparaat: {}", d.device_id));
-        info.push(format!("Server: {}", d.server_url));
+        info.push(w.invoke_info_group(s(d.group.name.clone()), s(d.group.location_name.clone())));
+        info.push(w.invoke_info_device(s(d.device_id.to_string())));
+        info.push(w.invoke_info_server(s(d.server_url.clone())));
     }
-    info.push(format!("Versie: {}", env!("CARGO_PKG_VERSION")));
+    info.push(w.invoke_info_version(s(env!("CARGO_PKG_VERSION"))));
     if let Ok(cam) = ctx.camera.lock() {
-        info.push(format!("Camera: {}", cam.name()));
+        info.push(w.invoke_info_camera(s(cam.name())));
     }
-    a.set_info_lines(model(info.into_iter().map(s).collect()));
+    a.set_info_lines(model(info));
 }
 
 /// Trades a code for credentials (in the background), then shows the lock screen.
