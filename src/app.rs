@@ -181,7 +181,10 @@ impl Ctx {
         let (handle, _task) = kring_sync::spawn(
             self.store.clone(),
             Arc::new(SystemClock),
-            EngineConfig::default(),
+            EngineConfig {
+                app_version: env!("CARGO_PKG_VERSION").to_string(),
+                ..EngineConfig::default()
+            },
         );
         let mut status = handle.status();
         let weak = self.ui.clone();

@@ -5,12 +5,14 @@
 use crate::decide::Failure;
 use base64::Engine;
 use kring_protocol::{
-    API_VERSION, API_VERSION_HEADER, ApiError, Cursor, EnrollRequest, EnrollResponse, FeedPage,
-    IDEMPOTENCY_KEY_HEADER, PushItem, PushReceipt, UPLOAD_META_PHOTO_ID, UPLOAD_META_SHA256,
-    UploadId,
+    API_VERSION, API_VERSION_HEADER, APP_VERSION_HEADER, ApiError, Cursor, EnrollRequest,
+    EnrollResponse, FeedPage, IDEMPOTENCY_KEY_HEADER, OUTBOX_PENDING_HEADER, PushItem, PushReceipt,
+    UPLOAD_META_PHOTO_ID, UPLOAD_META_SHA256, UploadId,
 };
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A device API client. Cheap to clone.
@@ -19,6 +21,10 @@ pub struct ApiClient {
     http: reqwest::Client,
     base: String,
     secret: Option<String>,
+    /// Sent on every request so the location admin sees which version runs.
+    app_version: Option<String>,
+    /// Items in the outbox, sent on every request ("items waiting").
+    pending: Option<Arc<AtomicU64>>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -89,7 +95,21 @@ impl ApiClient {
             http,
             base: base.trim_end_matches('/').to_string(),
             secret,
+            app_version: None,
+            pending: None,
         })
+    }
+
+    /// Reports this app version on every request.
+    pub fn with_app_version(mut self, version: impl Into<String>) -> Self {
+        self.app_version = Some(version.into());
+        self
+    }
+
+    /// Reports the outbox size read from `pending` on every request.
+    pub fn with_pending(mut self, pending: Arc<AtomicU64>) -> Self {
+        self.pending = Some(pending);
+        self
     }
 
     fn req(&self, method: reqwest::Method, path_or_url: &str) -> reqwest::RequestBuilder {
@@ -104,6 +124,12 @@ impl ApiClient {
             .header(API_VERSION_HEADER, API_VERSION);
         if let Some(s) = &self.secret {
             r = r.bearer_auth(s);
+        }
+        if let Some(v) = &self.app_version {
+            r = r.header(APP_VERSION_HEADER, v);
+        }
+        if let Some(p) = &self.pending {
+            r = r.header(OUTBOX_PENDING_HEADER, p.load(Ordering::Relaxed));
         }
         r
     }
@@ -248,4 +274,43 @@ fn offset_header(resp: &Response) -> Result<u64, Failure> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| Failure::Network("answer without Upload-Offset".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The app version and the outbox size go with every request.
+    #[tokio::test]
+    async fn every_request_reports_app_version_and_outbox_size() -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await?;
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = sock.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            sock.write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
+                .await?;
+            Ok::<_, std::io::Error>(String::from_utf8_lossy(&head).to_lowercase())
+        });
+        let pending = Arc::new(AtomicU64::new(7));
+        let client = ApiClient::new(&format!("http://{addr}"), Some("geheim".into()))
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+            .with_app_version("1.2.3")
+            .with_pending(pending);
+        let result = client.feed(Cursor(0), 10).await;
+        assert!(matches!(result, Err(Failure::Status { status: 500, .. })));
+        let head = server.await??;
+        assert!(head.contains("kring-app-version: 1.2.3\r\n"), "{head}");
+        assert!(head.contains("kring-outbox-pending: 7\r\n"), "{head}");
+        Ok(())
+    }
 }

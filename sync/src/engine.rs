@@ -33,6 +33,8 @@ pub struct EngineConfig {
     pub mqtt: bool,
     /// Keep HTTP connections open between requests.
     pub reuse_connections: bool,
+    /// Reported to the server on every request (the device list shows it).
+    pub app_version: String,
 }
 
 impl Default for EngineConfig {
@@ -44,6 +46,7 @@ impl Default for EngineConfig {
             feed_page: 200,
             mqtt: true,
             reuse_connections: true,
+            app_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
 }
@@ -124,6 +127,8 @@ struct Engine {
     sending: Option<uuid::Uuid>,
     online: bool,
     last_error: Option<String>,
+    /// Outbox size (waiting + needs attention), sent to the server as a header.
+    pending: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Starts the engine on the current tokio runtime.
@@ -150,6 +155,7 @@ pub fn spawn(
         sending: None,
         online: false,
         last_error: None,
+        pending: Arc::default(),
     };
     let task = tokio::spawn(engine.run());
     (handle, task)
@@ -197,7 +203,9 @@ impl Engine {
             Some(creds.secret.clone()),
             self.config.reuse_connections,
         ) {
-            Ok(c) => c,
+            Ok(c) => c
+                .with_app_version(self.config.app_version.clone())
+                .with_pending(self.pending.clone()),
             Err(e) => {
                 tracing::error!(error = ?e, "cannot build the HTTP client");
                 return;
@@ -504,6 +512,10 @@ impl Engine {
         let Ok(Ok((waiting, needs_attention, last_sync, recent))) = snapshot else {
             return;
         };
+        self.pending.store(
+            (waiting + needs_attention) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let items = recent
             .into_iter()
             .map(|r| ItemStatus {
