@@ -35,6 +35,13 @@ pub use version::{API_VERSION, API_VERSION_HEADER, VersionCheck, check_version};
 /// Header that carries the idempotency key (the item's UUIDv7) on pushes.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
+/// Optional header on every device request: the kiosk's app version (e.g. `0.3.1`).
+/// The server shows it in the location admin's device list.
+pub const APP_VERSION_HEADER: &str = "Kring-App-Version";
+/// Optional header on every device request: how many items wait in the device's
+/// outbox (a non-negative integer). Shown as "items waiting" in the device list.
+pub const OUTBOX_PENDING_HEADER: &str = "Kring-Outbox-Pending";
+
 /// Upload metadata key (tus `Upload-Metadata`) carrying the photo's SHA-256 (hex).
 pub const UPLOAD_META_SHA256: &str = "sha256";
 /// Upload metadata key carrying the photo item id the upload belongs to.
