@@ -17,8 +17,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
 use kring_protocol::{
-    API_VERSION, API_VERSION_HEADER, Cursor, EnrollRequest, EnrollResponse, ErrorCode,
-    IDEMPOTENCY_KEY_HEADER, MqttConnectInfo, PushItem, VersionCheck, check_version, mqtt,
+    API_VERSION, API_VERSION_HEADER, APP_VERSION_HEADER, Cursor, EnrollRequest, EnrollResponse,
+    ErrorCode, IDEMPOTENCY_KEY_HEADER, MqttConnectInfo, OUTBOX_PENDING_HEADER, PushItem,
+    VersionCheck, check_version, mqtt,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -72,12 +73,27 @@ impl FromRequestParts<AppState> for AuthedDevice {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(|s| s.trim().to_string())
             .ok_or_else(Failure::unauthorized)?;
+        let report = devices::DeviceReport {
+            app_version: parts
+                .headers
+                .get(APP_VERSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty() && v.len() <= 64)
+                .map(str::to_string),
+            outbox_pending: parts
+                .headers
+                .get(OUTBOX_PENDING_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok()),
+        };
         let device = state
             .db
             .call(move |c| {
                 let d = devices::authenticate(c, &secret)?;
                 if let Some(d) = &d {
                     devices::touch(c, &d.id, Utc::now())?;
+                    devices::record_report(c, &d.id, &report)?;
                 }
                 Ok::<_, DbError>(d)
             })
@@ -264,10 +280,19 @@ async fn push_item(
                 "send the item's id as the Idempotency-Key header",
             )
         })?;
+    let event = match &item {
+        PushItem::Message(m) => Some(crate::notify::Event::Message(m.id)),
+        PushItem::Diary(d) => Some(crate::notify::Event::Diary(d.id)),
+        PushItem::Photo(p) => Some(crate::notify::Event::Photo(p.id)),
+        PushItem::ReadReceipt(_) => None,
+    };
     let outcome = state
         .db
         .call(move |c| items::push(c, &device, &key, &item, Utc::now()))
         .await?;
+    if let (Some(event), false) = (event, outcome.replayed) {
+        crate::notify::spawn(&state, event);
+    }
     if let Some((group, seq)) = outcome.changed {
         state.nudge_group(group, seq);
     }

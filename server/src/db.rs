@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 
 /// Numbered migrations, applied in order, one transaction each. Never edit one
 /// that has shipped; add the next number.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../migrations/0001_init.sql")),
+    ("0002_portal", include_str!("../migrations/0002_portal.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

@@ -44,6 +44,8 @@ pub struct DeviceRow {
     pub last_seen_at: Option<String>,
     pub online: bool,
     pub revoked_at: Option<String>,
+    /// Items waiting in the device's outbox, as last reported.
+    pub outbox_pending: Option<u32>,
 }
 
 /// Why an enrollment was refused. All of them look the same to the device
@@ -204,6 +206,34 @@ pub fn touch(conn: &Connection, device: &DeviceId, now: DateTime<Utc>) -> Result
     Ok(())
 }
 
+/// What a device reports about itself on a request (both optional headers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceReport {
+    pub app_version: Option<String>,
+    pub outbox_pending: Option<u32>,
+}
+
+/// Stores what the device reported (only what changed is written).
+pub fn record_report(
+    conn: &Connection,
+    device: &DeviceId,
+    report: &DeviceReport,
+) -> Result<(), DbError> {
+    if let Some(v) = &report.app_version {
+        conn.execute(
+            "UPDATE devices SET app_version = ?2 WHERE id = ?1 AND app_version != ?2",
+            params![device.to_string(), v],
+        )?;
+    }
+    if let Some(n) = report.outbox_pending {
+        conn.execute(
+            "UPDATE devices SET outbox_pending = ?2 WHERE id = ?1 AND outbox_pending IS NOT ?2",
+            params![device.to_string(), n],
+        )?;
+    }
+    Ok(())
+}
+
 pub fn set_online(
     conn: &Connection,
     device: &DeviceId,
@@ -248,6 +278,21 @@ pub fn revoked_devices(conn: &Connection) -> Result<Vec<DeviceId>, DbError> {
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<DeviceRow>, DbError> {
+    list_where(conn, None)
+}
+
+/// Devices of one organisation's groups.
+pub fn list_for_org(
+    conn: &Connection,
+    org: &kring_protocol::OrganisationId,
+) -> Result<Vec<DeviceRow>, DbError> {
+    list_where(conn, Some(org))
+}
+
+fn list_where(
+    conn: &Connection,
+    org: Option<&kring_protocol::OrganisationId>,
+) -> Result<Vec<DeviceRow>, DbError> {
     type Row = (
         String,
         String,
@@ -258,14 +303,18 @@ pub fn list(conn: &Connection) -> Result<Vec<DeviceRow>, DbError> {
         Option<String>,
         bool,
         Option<String>,
+        Option<u32>,
     );
     let rows: Vec<Row> = conn
         .prepare(
             "SELECT d.id, d.name, d.group_id, g.name, d.app_version, d.created_at,
-                    d.last_seen_at, d.online, d.revoked_at
-             FROM devices d JOIN groups g ON g.id = d.group_id ORDER BY g.name, d.created_at",
+                    d.last_seen_at, d.online, d.revoked_at, d.outbox_pending
+             FROM devices d JOIN groups g ON g.id = d.group_id
+             JOIN locations l ON l.id = g.location_id
+             WHERE ?1 IS NULL OR l.organisation_id = ?1
+             ORDER BY g.name, d.created_at",
         )?
-        .query_map([], |r| {
+        .query_map(params![org.map(|o| o.to_string())], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -276,6 +325,7 @@ pub fn list(conn: &Connection) -> Result<Vec<DeviceRow>, DbError> {
                 r.get(6)?,
                 r.get(7)?,
                 r.get(8)?,
+                r.get(9)?,
             ))
         })?
         .collect::<Result<_, _>>()?;
@@ -291,6 +341,7 @@ pub fn list(conn: &Connection) -> Result<Vec<DeviceRow>, DbError> {
                 last_seen_at,
                 online,
                 revoked_at,
+                outbox_pending,
             )| {
                 Ok(DeviceRow {
                     id: parse_id("devices.id", &id)?,
@@ -302,10 +353,23 @@ pub fn list(conn: &Connection) -> Result<Vec<DeviceRow>, DbError> {
                     last_seen_at,
                     online,
                     revoked_at,
+                    outbox_pending,
                 })
             },
         )
         .collect()
+}
+
+/// The organisation a device belongs to (through its group), if the device exists.
+pub fn device_org(conn: &Connection, device: &str) -> Result<Option<String>, DbError> {
+    Ok(conn
+        .query_row(
+            "SELECT l.organisation_id FROM devices d JOIN groups g ON g.id = d.group_id
+             JOIN locations l ON l.id = g.location_id WHERE d.id = ?1",
+            params![device],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 /// Finds a group by id or by (case-insensitive) name.

@@ -1,6 +1,7 @@
 //! kring-server: the central server. Device API (JSON over HTTP), resumable
-//! photo uploads (tus 1.0), the embedded MQTT doorbell, admin commands and the
-//! demo organisation.
+//! photo uploads (tus 1.0), the embedded MQTT doorbell, the parent portal and
+//! location admin (server-rendered HTML, `web`), admin commands and the demo
+//! organisation.
 //!
 //! Start it with [`start`] on a bound listener (tests bind port 0).
 
@@ -13,12 +14,16 @@ pub mod devices;
 pub mod error;
 pub mod feed;
 pub mod items;
+pub mod mail;
 pub mod mqtt_hooks;
+pub mod notify;
 pub mod org;
 pub mod photo;
+pub mod portal;
 pub mod ratelimit;
 pub mod settings;
 pub mod tus;
+pub mod web;
 
 use crate::blob::{BlobStore, LocalBlobStore};
 use crate::broker::{Broker, BrokerConfig, BrokerError, DeviceAuth};
@@ -47,6 +52,10 @@ pub struct AppState {
     pub upload_locks: Arc<tus::UploadLocks>,
     /// Bounds how many photos are decoded at once (a 40 MP photo needs ~0.5 GB).
     pub photo_work: Arc<tokio::sync::Semaphore>,
+    /// Outgoing e-mail (SMTP, or a folder of `.eml` files).
+    pub mailer: mail::Mailer,
+    /// Failed portal logins per client address.
+    pub login_limiter: Arc<RateLimiter>,
 }
 
 impl AppState {
@@ -139,6 +148,8 @@ pub enum ServerError {
     },
     #[error("HTTP listener: {0}")]
     Listener(#[source] std::io::Error),
+    #[error("e-mail: {0}")]
+    Mail(#[from] mail::MailError),
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -182,6 +193,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router(state.clone()))
         .route("/internal/mqtt/auth", axum::routing::post(mqtt_hooks::auth))
         .route("/internal/mqtt/acl", axum::routing::post(mqtt_hooks::acl))
+        .merge(web::router(&state))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -212,7 +224,13 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
         ),
     };
     let broker_addr = broker.as_ref().and_then(Broker::local_addr);
+    let mailer = mail::Mailer::from_settings(&settings)?;
     let state = AppState {
+        mailer,
+        login_limiter: Arc::new(RateLimiter::new(
+            settings.portal.login_failures_per_window,
+            Duration::from_secs(15 * 60),
+        )),
         db,
         blobs: Arc::new(LocalBlobStore::new(data_dir.clone())),
         enroll_limiter: Arc::new(RateLimiter::new(

@@ -257,6 +257,73 @@ pub fn create_staff(
     Ok((id, changed))
 }
 
+/// Gives a staff member (a location manager) a portal login. With
+/// `must_change`, the first login forces a new password.
+pub fn set_staff_login(
+    c: &Connection,
+    staff: &StaffId,
+    email: &str,
+    password: &str,
+    must_change: bool,
+) -> Result<(), OrgError> {
+    c.execute(
+        "UPDATE staff SET email = ?2, password_hash = ?3, must_change_password = ?4 WHERE id = ?1",
+        params![
+            staff.to_string(),
+            email.trim().to_lowercase(),
+            hash_secret(password)?,
+            must_change
+        ],
+    )?;
+    Ok(())
+}
+
+/// Sets a parent's password (the organisation's initial one, or the demo's)
+/// and whether the next login must change it.
+pub fn set_parent_password(
+    c: &Connection,
+    parent: &ParentId,
+    password: &str,
+    must_change: bool,
+) -> Result<(), OrgError> {
+    c.execute(
+        "UPDATE parents SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1",
+        params![parent.to_string(), hash_secret(password)?, must_change],
+    )?;
+    Ok(())
+}
+
+/// A new PIN for a staff member; every group's device gets the new verifier.
+pub fn reset_pin(c: &Connection, staff: &StaffId, pin: &str) -> Result<Changed, OrgError> {
+    c.execute(
+        "UPDATE staff SET pin_hash = ?2 WHERE id = ?1",
+        params![staff.to_string(), hash_secret(pin)?],
+    )?;
+    let groups: Vec<String> = c
+        .prepare("SELECT group_id FROM staff_groups WHERE staff_id = ?1")?
+        .query_map(params![staff.to_string()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut changed = Vec::new();
+    for g in groups {
+        let g: GroupId = crate::db::parse_id("staff_groups.group_id", &g)?;
+        changed.push((g, record_change(c, &g, EntityKind::Staff, &staff.0)?));
+    }
+    Ok(changed)
+}
+
+/// A parent changes a child's photo consent in the portal: like
+/// [`set_consent`], and the history also keeps the parent's id.
+pub fn set_consent_by_parent(
+    c: &Connection,
+    child: &ChildId,
+    consent: PhotoConsent,
+    parent: &ParentId,
+    parent_name: &str,
+    now: DateTime<Utc>,
+) -> Result<Changed, OrgError> {
+    write_consent(c, child, consent, parent_name, Some(parent), now)
+}
+
 /// A parent sets a child's photo consent; the history keeps who and when.
 pub fn set_consent(
     c: &Connection,
@@ -265,13 +332,31 @@ pub fn set_consent(
     changed_by: &str,
     now: DateTime<Utc>,
 ) -> Result<Changed, OrgError> {
+    write_consent(c, child, consent, changed_by, None, now)
+}
+
+fn write_consent(
+    c: &Connection,
+    child: &ChildId,
+    consent: PhotoConsent,
+    changed_by: &str,
+    parent: Option<&ParentId>,
+    now: DateTime<Utc>,
+) -> Result<Changed, OrgError> {
     c.execute(
         "UPDATE children SET photo_consent = ?2 WHERE id = ?1",
         params![child.to_string(), consent.as_str()],
     )?;
     c.execute(
-        "INSERT INTO consent_history (child_id, consent, changed_by, changed_at) VALUES (?1, ?2, ?3, ?4)",
-        params![child.to_string(), consent.as_str(), changed_by, time_str(now)],
+        "INSERT INTO consent_history (child_id, consent, changed_by, changed_at, changed_by_parent_id)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            child.to_string(),
+            consent.as_str(),
+            changed_by,
+            time_str(now),
+            parent.map(|p| p.to_string())
+        ],
     )?;
     Ok(record_child_change(c, child, EntityKind::Child, &child.0)?)
 }

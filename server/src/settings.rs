@@ -15,6 +15,39 @@ pub struct Settings {
     pub http: HttpSettings,
     pub mqtt: MqttSettings,
     pub limits: Limits,
+    pub portal: PortalSettings,
+    pub mail: MailSettings,
+}
+
+/// The parent portal and location admin (server-rendered HTML).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortalSettings {
+    /// Organisations are reached at `<slug>.<base_domain>` (e.g. `ouderportaal.nl`;
+    /// `localhost` for local use: `zonnebloem.localhost:8080`).
+    pub base_domain: String,
+    /// Mark cookies `Secure` (set this when the portal is served over HTTPS).
+    pub secure_cookies: bool,
+    /// A session ends after this many minutes without a request.
+    pub session_idle_minutes: i64,
+    /// A session ends this many hours after login, however active.
+    pub session_absolute_hours: i64,
+    /// A "wachtwoord vergeten" link works once, for this many minutes.
+    pub reset_valid_minutes: i64,
+    /// Failed logins allowed per client address per 15 minutes.
+    pub login_failures_per_window: u32,
+}
+
+/// Outgoing e-mail: password resets and notifications.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailSettings {
+    /// Sender address, e.g. `Kinderopvang <noreply@example.nl>`.
+    pub from: String,
+    /// SMTP server as a URL (`smtps://user:password@mail.example.nl:465` or
+    /// `smtp://host:587?tls=required`). Unset: mails are written to `folder`.
+    pub smtp_url: Option<String>,
+    /// Folder for mails as `.eml` files when no SMTP server is set
+    /// (default: `<data_dir>/mail`). Demo and tests read them there.
+    pub folder: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +116,19 @@ impl Default for Settings {
                 enroll_failures_per_window: 5,
                 feed_page_max: 500,
             },
+            portal: PortalSettings {
+                base_domain: "localhost".into(),
+                secure_cookies: false,
+                session_idle_minutes: 60,
+                session_absolute_hours: 12,
+                reset_valid_minutes: 60,
+                login_failures_per_window: 10,
+            },
+            mail: MailSettings {
+                from: "kring <noreply@kring.invalid>".into(),
+                smtp_url: None,
+                folder: None,
+            },
         }
     }
 }
@@ -94,6 +140,8 @@ impl fmt::Debug for Settings {
             .field("http", &self.http)
             .field("mqtt", &self.mqtt)
             .field("limits", &self.limits)
+            .field("portal", &self.portal)
+            .field("mail", &self.mail)
             .finish()
     }
 }
@@ -111,6 +159,16 @@ impl fmt::Debug for MqttSettings {
                 "hook_secret",
                 &self.hook_secret.as_ref().map(|_| "<redacted>"),
             )
+            .finish()
+    }
+}
+
+impl fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("from", &self.from)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<redacted>"))
+            .field("folder", &self.folder)
             .finish()
     }
 }
@@ -133,6 +191,14 @@ impl Settings {
 
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("kring.sqlite3")
+    }
+
+    /// Where mails go when no SMTP server is set.
+    pub fn mail_folder(&self) -> PathBuf {
+        self.mail
+            .folder
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("mail"))
     }
 }
 
@@ -165,8 +231,10 @@ mod tests {
         let mut s = Settings::default();
         s.mqtt.external_password = "hunter2".into();
         s.mqtt.hook_secret = Some("swordfish".into());
+        s.mail.smtp_url = Some("smtps://u:letmein@mail.example.nl".into());
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"));
         assert!(!shown.contains("swordfish"));
+        assert!(!shown.contains("letmein"));
     }
 }

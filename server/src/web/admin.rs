@@ -1,0 +1,896 @@
+//! The location manager's pages: groups, children, parents, staff (PIN reset),
+//! consents as recorded, CSV import, devices (enrollment code with QR, revoke).
+//! Everything is scoped to the manager's organisation; another organisation's
+//! objects answer 404.
+
+use super::view::{self, *};
+use super::{ManagerUser, WebError, render};
+use crate::AppState;
+use crate::db::{DbError, parse_date, parse_id};
+use crate::devices;
+use crate::feed::parse_consent;
+use crate::org::{self, NewChild, ParentRole};
+use axum::Form;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, Utc};
+use kring_protocol::{ChildId, GroupId, OrganisationId, PhotoConsent, StaffId, Weekday};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn layout(u: &ManagerUser, title: &str, active: &'static str) -> Layout {
+    Layout {
+        title: title.to_string(),
+        org: u.ctx.tenant.name.clone(),
+        user: u.account.name.clone(),
+        role: "manager",
+        active,
+        csrf: u.csrf.clone(),
+        ..Layout::default()
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct Notice {
+    pub ok: String,
+}
+
+fn groups_of(c: &Connection, org: &OrganisationId) -> Result<Vec<GroupRow>, DbError> {
+    let rows: Vec<(String, String, String, i64, i64)> = c
+        .prepare(
+            "SELECT g.id, g.name, g.kind, g.age_from, g.age_to FROM groups g
+             JOIN locations l ON l.id = g.location_id WHERE l.organisation_id = ?1 ORDER BY g.name",
+        )?
+        .query_map(params![org.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let t = today().to_string();
+    rows.into_iter()
+        .map(|(id, name, kind, from, to)| {
+            let count = |sql: &str| -> Result<i64, DbError> {
+                Ok(c.query_row(sql, params![id, t], |r| r.get(0))?)
+            };
+            Ok(GroupRow {
+                children: count(
+                    "SELECT COUNT(DISTINCT child_id) FROM placements WHERE group_id = ?1
+                     AND start_date <= ?2 AND (end_date IS NULL OR end_date >= ?2)",
+                )?,
+                staff: count("SELECT COUNT(*) FROM staff_groups WHERE group_id = ?1 AND ?2 IS NOT NULL")?,
+                devices: count(
+                    "SELECT COUNT(*) FROM devices WHERE group_id = ?1 AND revoked_at IS NULL AND ?2 IS NOT NULL",
+                )?,
+                kind: if kind == "bso" { "BSO".into() } else { "KDV".into() },
+                ages: format!("{from}-{to} jaar"),
+                id,
+                name,
+            })
+        })
+        .collect()
+}
+
+pub async fn overview(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
+    let org = u.ctx.tenant.id;
+    let groups = state.db.call(move |c| groups_of(c, &org)).await?;
+    render(&AdminOverviewPage {
+        l: layout(&u, "Beheer", "beheer"),
+        groups,
+    })
+}
+
+/// Children of the organisation (or one child), with placements and parents.
+fn child_rows(
+    c: &Connection,
+    org: &OrganisationId,
+    only: Option<&str>,
+) -> Result<Vec<AdminChildRow>, DbError> {
+    type Row = (String, String, String, String, String, Option<String>);
+    let rows: Vec<Row> = c
+        .prepare(
+            "SELECT id, first_name, last_name, birth_date, photo_consent, allergies FROM children
+             WHERE organisation_id = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY first_name, last_name",
+        )?
+        .query_map(params![org.to_string(), only], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let t = today();
+    rows.into_iter()
+        .map(|(id, first, last, birth, consent, allergies)| {
+            let birth = parse_date("children.birth_date", &birth)?;
+            let consent = parse_consent(&consent)?;
+            let placements: Vec<(String, String, String, Option<String>)> = c
+                .prepare(
+                    "SELECT g.name, p.days, p.start_date, p.end_date FROM placements p
+                     JOIN groups g ON g.id = p.group_id WHERE p.child_id = ?1 ORDER BY p.start_date",
+                )?
+                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<_, _>>()?;
+            let parents: Vec<(String, String, String)> = c
+                .prepare(
+                    "SELECT p.name, p.email, cp.role FROM parents p JOIN child_parents cp ON cp.parent_id = p.id
+                     WHERE cp.child_id = ?1 ORDER BY cp.role",
+                )?
+                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<_, _>>()?;
+            Ok(AdminChildRow {
+                age: view::age(birth, t),
+                birth: view::day(birth),
+                placements: placements
+                    .into_iter()
+                    .map(|(g, days, start, end)| {
+                        let end = end.map(|e| format!(" t/m {e}")).unwrap_or_default();
+                        format!("{g}: {} (vanaf {start}{end})", view::days_words(&days))
+                    })
+                    .collect(),
+                consent: consent.as_str(),
+                consent_words: view::consent_words(consent),
+                parents: parents
+                    .into_iter()
+                    .map(|(n, e, role)| {
+                        let role = if role == "first" { "eerste ouder" } else { "tweede ouder" };
+                        format!("{n} <{e}> ({role})")
+                    })
+                    .collect(),
+                allergies: allergies.unwrap_or_default(),
+                id,
+                name: format!("{first} {last}"),
+            })
+        })
+        .collect()
+}
+
+fn history_rows(c: &Connection, child: &str) -> Result<Vec<HistoryRow>, DbError> {
+    let child: ChildId = parse_id("children.id", child)?;
+    Ok(crate::portal::consent_history(c, &child)?
+        .into_iter()
+        .map(|h| HistoryRow {
+            consent: view::consent_words(h.consent),
+            by: h.changed_by,
+            when: view::when(h.changed_at),
+        })
+        .collect())
+}
+
+pub async fn children(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
+    let org = u.ctx.tenant.id;
+    let rows = state.db.call(move |c| child_rows(c, &org, None)).await?;
+    render(&AdminChildrenPage {
+        l: layout(&u, "Kinderen", "kinderen"),
+        rows,
+    })
+}
+
+pub async fn child(
+    State(state): State<AppState>,
+    u: ManagerUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let org = u.ctx.tenant.id;
+    let found = state
+        .db
+        .call(move |c| {
+            let Some(row) = child_rows(c, &org, Some(&id))?.into_iter().next() else {
+                return Ok::<_, DbError>(None);
+            };
+            let history = history_rows(c, &row.id)?;
+            Ok(Some((row, history)))
+        })
+        .await?;
+    let (row, history) = found.ok_or(WebError::NotFound)?;
+    render(&AdminChildPage {
+        l: layout(&u, &row.name, "kinderen"),
+        row,
+        history,
+    })
+}
+
+pub async fn parents(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
+    let org = u.ctx.tenant.id;
+    let rows = state
+        .db
+        .call(move |c| {
+            let rows: Vec<(String, String, String, bool)> = c
+                .prepare(
+                    "SELECT id, name, email, must_change_password FROM parents
+                     WHERE organisation_id = ?1 ORDER BY name",
+                )?
+                .query_map(params![org.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            rows.into_iter()
+                .map(|(id, name, email, must)| {
+                    let children: Vec<String> = c
+                        .prepare(
+                            "SELECT c.first_name || ' ' || c.last_name FROM children c
+                             JOIN child_parents cp ON cp.child_id = c.id WHERE cp.parent_id = ?1",
+                        )?
+                        .query_map(params![id], |r| r.get(0))?
+                        .collect::<Result<_, _>>()?;
+                    Ok(AdminParentRow {
+                        id,
+                        name,
+                        email,
+                        children,
+                        must_change: must,
+                    })
+                })
+                .collect::<Result<Vec<_>, DbError>>()
+        })
+        .await?;
+    render(&AdminParentsPage {
+        l: layout(&u, "Ouders", "ouders"),
+        rows,
+    })
+}
+
+pub async fn staff(
+    State(state): State<AppState>,
+    u: ManagerUser,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
+    let org = u.ctx.tenant.id;
+    let rows = state
+        .db
+        .call(move |c| {
+            let rows: Vec<(String, String, String, Option<String>)> = c
+                .prepare(
+                    "SELECT s.id, s.name, s.role,
+                            (SELECT group_concat(g.name, ', ') FROM staff_groups sg
+                             JOIN groups g ON g.id = sg.group_id WHERE sg.staff_id = s.id)
+                     FROM staff s WHERE s.organisation_id = ?1 ORDER BY s.name",
+                )?
+                .query_map(params![org.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok::<_, DbError>(
+                rows.into_iter()
+                    .map(|(id, name, role, groups)| AdminStaffRow {
+                        id,
+                        name,
+                        role: if role == "manager" {
+                            "locatiemanager"
+                        } else {
+                            "pedagogisch medewerker"
+                        },
+                        groups: groups.unwrap_or_default(),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await?;
+    let mut l = layout(&u, "Medewerkers", "medewerkers");
+    if q.ok == "pin" {
+        l.notice = "De nieuwe pincode is opgeslagen. De schermen in de groep krijgen hem binnen enkele seconden.".into();
+    }
+    render(&AdminStaffPage { l, rows })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct PinForm {
+    pub csrf: String,
+    pub pin: String,
+}
+
+pub async fn staff_pin(
+    State(state): State<AppState>,
+    u: ManagerUser,
+    Path(id): Path<String>,
+    Form(f): Form<PinForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let staff: StaffId = uuid::Uuid::parse_str(&id)
+        .map(StaffId)
+        .map_err(|_| WebError::NotFound)?;
+    let org = u.ctx.tenant.id;
+    let exists = state
+        .db
+        .call(move |c| {
+            Ok::<_, DbError>(
+                c.query_row(
+                    "SELECT 1 FROM staff WHERE id = ?1 AND organisation_id = ?2",
+                    params![staff.to_string(), org.to_string()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some(),
+            )
+        })
+        .await?;
+    if !exists {
+        return Err(WebError::NotFound);
+    }
+    let pin = f.pin.trim().to_string();
+    if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
+        let mut resp = axum::response::Html(view::error_page(
+            "Pincode",
+            "Een pincode is 4 tot 8 cijfers. Ga terug en probeer het opnieuw.",
+        ))
+        .into_response();
+        *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
+    let changed = state
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let changed = org::reset_pin(&tx, &staff, &pin)?;
+            tx.commit()?;
+            Ok::<_, org::OrgError>(changed)
+        })
+        .await?;
+    state.nudge_changed(&changed);
+    tracing::info!(staff = %id, manager = %u.staff, "PIN reset");
+    Ok(Redirect::to("/beheer/medewerkers?ok=pin").into_response())
+}
+
+pub async fn consents(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
+    let org = u.ctx.tenant.id;
+    let rows = state
+        .db
+        .call(move |c| {
+            child_rows(c, &org, None)?
+                .into_iter()
+                .map(|r| {
+                    let h = history_rows(c, &r.id)?;
+                    Ok((r, h))
+                })
+                .collect::<Result<Vec<_>, DbError>>()
+        })
+        .await?;
+    render(&AdminConsentsPage {
+        l: layout(&u, "Toestemmingen", "toestemmingen"),
+        rows,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// CSV import
+
+/// Columns of the import file (first line), in this order.
+pub const IMPORT_HEADER: &str = "voornaam,achternaam,geboortedatum,groep,dagen,startdatum,einddatum,toestemming,ouder1_naam,ouder1_email,ouder2_naam,ouder2_email";
+
+/// One checked line of the import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRow {
+    pub line: usize,
+    pub first: String,
+    pub last: String,
+    pub birth: NaiveDate,
+    pub group: GroupId,
+    pub days: Vec<Weekday>,
+    pub start: NaiveDate,
+    pub end: Option<NaiveDate>,
+    pub consent: PhotoConsent,
+    pub parents: Vec<(String, String)>,
+}
+
+fn parse_days(s: &str) -> Option<Vec<Weekday>> {
+    let mut out = Vec::new();
+    for d in s
+        .split([',', ' ', ';', '/'])
+        .filter(|d| !d.trim().is_empty())
+    {
+        out.push(match d.trim().to_lowercase().as_str() {
+            "ma" | "maandag" => Weekday::Mon,
+            "di" | "dinsdag" => Weekday::Tue,
+            "wo" | "woensdag" => Weekday::Wed,
+            "do" | "donderdag" => Weekday::Thu,
+            "vr" | "vrijdag" => Weekday::Fri,
+            "za" | "zaterdag" => Weekday::Sat,
+            "zo" | "zondag" => Weekday::Sun,
+            _ => return None,
+        });
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn parse_day(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(s, "%d-%m-%Y"))
+        .ok()
+}
+
+fn valid_email(s: &str) -> bool {
+    let s = s.trim();
+    s.parse::<lettre::Address>().is_ok()
+}
+
+/// Reads and checks the whole file; every problem as "Regel N: ...".
+pub fn parse_import(
+    text: &str,
+    groups: &[(GroupId, String)],
+) -> Result<Vec<ImportRow>, Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|s| s.trim().to_lowercase()).collect(),
+        Err(e) => {
+            return Err(vec![format!(
+                "Regel 1: het bestand is niet te lezen ({e})."
+            )]);
+        }
+    };
+    let expected: Vec<&str> = IMPORT_HEADER.split(',').collect();
+    if header != expected {
+        return Err(vec![format!(
+            "Regel 1: de kolommen moeten precies zijn: {IMPORT_HEADER}"
+        )]);
+    }
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    for (i, rec) in reader.records().enumerate() {
+        let line = i + 2;
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("Regel {line}: niet te lezen ({e})."));
+                continue;
+            }
+        };
+        let get = |n: usize| rec.get(n).unwrap_or("").trim().to_string();
+        let mut problems = Vec::new();
+        if rec.len() != expected.len() {
+            errors.push(format!(
+                "Regel {line}: {} kolommen, verwacht {}.",
+                rec.len(),
+                expected.len()
+            ));
+            continue;
+        }
+        let (first, last) = (get(0), get(1));
+        if first.is_empty() || last.is_empty() {
+            problems.push("voornaam en achternaam zijn verplicht".to_string());
+        }
+        let birth = parse_day(&get(2));
+        if birth.is_none() {
+            problems.push(format!(
+                "geboortedatum '{}' is geen datum (jjjj-mm-dd)",
+                get(2)
+            ));
+        }
+        let group = groups
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(&get(3)))
+            .map(|(g, _)| *g);
+        if group.is_none() {
+            problems.push(format!("groep '{}' bestaat niet", get(3)));
+        }
+        let days = parse_days(&get(4));
+        if days.is_none() {
+            problems.push(format!(
+                "dagen '{}' onbekend (gebruik ma di wo do vr)",
+                get(4)
+            ));
+        }
+        let start = parse_day(&get(5));
+        if start.is_none() {
+            problems.push(format!("startdatum '{}' is geen datum", get(5)));
+        }
+        let end = if get(6).is_empty() {
+            Some(None)
+        } else {
+            parse_day(&get(6)).map(Some)
+        };
+        if end.is_none() {
+            problems.push(format!("einddatum '{}' is geen datum", get(6)));
+        }
+        if let (Some(s), Some(Some(e))) = (start, end)
+            && e < s
+        {
+            problems.push("einddatum ligt voor de startdatum".to_string());
+        }
+        let consent = match get(7).to_lowercase().as_str() {
+            "" | "geen" | "none" => Some(PhotoConsent::None),
+            "eigen_ouders" | "eigen ouders" | "own_parents" => Some(PhotoConsent::OwnParents),
+            "groep" | "group" => Some(PhotoConsent::Group),
+            _ => None,
+        };
+        if consent.is_none() {
+            problems.push(format!(
+                "toestemming '{}' onbekend (geen, eigen_ouders of groep)",
+                get(7)
+            ));
+        }
+        let mut parents = Vec::new();
+        for (n, e) in [(8, 9), (10, 11)] {
+            let (name, email) = (get(n), get(e).to_lowercase());
+            if name.is_empty() && email.is_empty() {
+                continue;
+            }
+            if name.is_empty() || !valid_email(&email) {
+                problems.push(format!(
+                    "ouder '{name}' heeft een naam en een geldig e-mailadres nodig (nu '{email}')"
+                ));
+            } else {
+                parents.push((name, email));
+            }
+        }
+        if parents.is_empty() {
+            problems.push("minstens één ouder met e-mailadres is nodig".to_string());
+        }
+        match (birth, group, days, start, end, consent) {
+            (Some(birth), Some(group), Some(days), Some(start), Some(end), Some(consent))
+                if problems.is_empty() =>
+            {
+                rows.push(ImportRow {
+                    line,
+                    first,
+                    last,
+                    birth,
+                    group,
+                    days,
+                    start,
+                    end,
+                    consent,
+                    parents,
+                });
+            }
+            _ => errors.push(format!("Regel {line}: {}.", problems.join("; "))),
+        }
+    }
+    if rows.is_empty() && errors.is_empty() {
+        errors.push("Het bestand bevat geen kinderen.".into());
+    }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
+fn org_groups(c: &Connection, org: &OrganisationId) -> Result<Vec<(GroupId, String)>, DbError> {
+    let rows: Vec<(String, String)> = c
+        .prepare(
+            "SELECT g.id, g.name FROM groups g JOIN locations l ON l.id = g.location_id
+             WHERE l.organisation_id = ?1 ORDER BY g.name",
+        )?
+        .query_map(params![org.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(id, n)| Ok((parse_id("groups.id", &id)?, n)))
+        .collect()
+}
+
+pub async fn import_page(u: ManagerUser) -> Result<Response, WebError> {
+    render(&AdminImportPage {
+        l: layout(&u, "Importeren", "import"),
+        errors: Vec::new(),
+        imported: Vec::new(),
+        text: String::new(),
+    })
+}
+
+/// New parents created by an import: (name, e-mail, first password).
+type NewLogins = Vec<(String, String, String)>;
+
+fn apply_import(
+    c: &mut Connection,
+    org: &OrganisationId,
+    rows: &[ImportRow],
+) -> Result<(Vec<String>, NewLogins, org::Changed), org::OrgError> {
+    let tx = c.transaction()?;
+    let mut done = Vec::new();
+    let mut logins = Vec::new();
+    let mut changed = Vec::new();
+    for r in rows {
+        let child = org::create_child(
+            &tx,
+            org,
+            &NewChild {
+                first_name: &r.first,
+                last_name: &r.last,
+                birth_date: r.birth,
+                consent: PhotoConsent::None,
+                allergies: None,
+                notes: None,
+            },
+        )?;
+        if r.consent != PhotoConsent::None {
+            org::set_consent(&tx, &child, r.consent, "import", Utc::now())?;
+        }
+        changed.extend(org::place_child(
+            &tx, &child, &r.group, &r.days, r.start, r.end,
+        )?);
+        for (n, (name, email)) in r.parents.iter().enumerate() {
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM parents WHERE organisation_id = ?1 AND email = ?2",
+                    params![org.to_string(), email],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            let parent = match existing {
+                Some(id) => parse_id("parents.id", &id)?,
+                None => {
+                    let password = crate::portal::random_token()[..12].to_string();
+                    let id = org::create_parent(&tx, org, email, name, &password)?;
+                    logins.push((name.clone(), email.clone(), password));
+                    id
+                }
+            };
+            let role = if n == 0 {
+                ParentRole::First
+            } else {
+                ParentRole::Second
+            };
+            org::link_parent(&tx, &child, &parent, role)?;
+        }
+        done.push(format!(
+            "Regel {}: {} {} toegevoegd",
+            r.line, r.first, r.last
+        ));
+    }
+    tx.commit()?;
+    Ok((done, logins, changed))
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    u: ManagerUser,
+    mut multipart: Multipart,
+) -> Result<Response, WebError> {
+    let mut csrf = String::new();
+    let mut text = String::new();
+    while let Ok(Some(field)) = multipart.next_field().await {
+        let name = field.name().unwrap_or_default().to_string();
+        let value = field.text().await.unwrap_or_default();
+        match name.as_str() {
+            "csrf" => csrf = value,
+            "csv_file" if !value.trim().is_empty() => text = value,
+            "csv_text" if text.is_empty() => text = value,
+            _ => {}
+        }
+    }
+    u.ctx.check_csrf(&csrf)?;
+    let org = u.ctx.tenant.id;
+    let t = text.clone();
+    let outcome = state
+        .db
+        .call(move |c| {
+            let groups = org_groups(c, &org)?;
+            match parse_import(&t, &groups) {
+                Err(errors) => Ok::<_, org::OrgError>(Err(errors)),
+                Ok(rows) => apply_import(c, &org, &rows).map(Ok),
+            }
+        })
+        .await?;
+    let mut l = layout(&u, "Importeren", "import");
+    let page = match outcome {
+        Err(errors) => {
+            l.error =
+                "Er is niets geïmporteerd. Verbeter de regels hieronder en probeer het opnieuw."
+                    .into();
+            AdminImportPage {
+                l,
+                errors,
+                imported: Vec::new(),
+                text,
+            }
+        }
+        Ok((done, logins, changed)) => {
+            state.nudge_changed(&changed);
+            let origin = crate::notify::portal_origin(&state.settings, &u.ctx.tenant.slug);
+            for (name, email, password) in logins {
+                state.mailer.send_later(crate::mail::Mail {
+                    to: email.clone(),
+                    subject: format!("Uw inloggegevens voor het ouderportaal van {}", u.ctx.tenant.name),
+                    body: format!(
+                        "Beste {name},\n\nU kunt inloggen op het ouderportaal van {}:\n{origin}/inloggen\n\nE-mailadres: {email}\nWachtwoord: {password}\n\nBij de eerste keer inloggen kiest u een eigen wachtwoord.\n",
+                        u.ctx.tenant.name
+                    ),
+                });
+            }
+            l.notice = format!("{} kinderen geïmporteerd.", done.len());
+            AdminImportPage {
+                l,
+                errors: Vec::new(),
+                imported: done,
+                text: String::new(),
+            }
+        }
+    };
+    let failed = !page.errors.is_empty();
+    let mut resp = render(&page)?;
+    if failed {
+        *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(resp)
+}
+
+// ---------------------------------------------------------------------------
+// Devices
+
+async fn devices_page(
+    state: &AppState,
+    u: &ManagerUser,
+    code: Option<(String, String, String, String, String)>,
+    notice: &str,
+) -> Result<Response, WebError> {
+    let org = u.ctx.tenant.id;
+    let (groups, list) = state
+        .db
+        .call(move |c| {
+            let groups = org_groups(c, &org)?;
+            let list = devices::list_for_org(c, &org)?;
+            Ok::<_, DbError>((groups, list))
+        })
+        .await?;
+    let time = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|t| crate::db::parse_time("devices", t).ok())
+            .map(view::when)
+            .unwrap_or_else(|| "nog nooit".into())
+    };
+    let mut l = layout(u, "Apparaten", "apparaten");
+    l.notice = notice.to_string();
+    render(&AdminDevicesPage {
+        l,
+        groups: groups
+            .into_iter()
+            .map(|(g, n)| (g.to_string(), n))
+            .collect(),
+        devices: list
+            .iter()
+            .map(|d| DeviceRowView {
+                id: d.id.to_string(),
+                name: d.name.clone(),
+                group: d.group_name.clone(),
+                last_seen: time(&d.last_seen_at),
+                online: d.online && d.revoked_at.is_none(),
+                waiting: d
+                    .outbox_pending
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "onbekend".into()),
+                version: d.app_version.clone(),
+                revoked: d
+                    .revoked_at
+                    .as_ref()
+                    .map(|_| time(&d.revoked_at))
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        code,
+    })
+}
+
+pub async fn devices(
+    State(state): State<AppState>,
+    u: ManagerUser,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
+    let notice = if q.ok == "ingetrokken" {
+        "Het apparaat is ingetrokken. Het krijgt geen toegang meer en wist zichzelf."
+    } else {
+        ""
+    };
+    devices_page(&state, &u, None, notice).await
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct CodeForm {
+    pub csrf: String,
+    pub group_id: String,
+}
+
+pub async fn enroll_code(
+    State(state): State<AppState>,
+    u: ManagerUser,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let org = u.ctx.tenant.id;
+    let wanted = f.group_id.clone();
+    let made = state
+        .db
+        .call(move |c| {
+            let Some((group, name)) = org_groups(c, &org)?
+                .into_iter()
+                .find(|(g, _)| g.to_string() == wanted)
+            else {
+                return Ok::<_, DbError>(None);
+            };
+            let code = devices::create_code(
+                c,
+                &group,
+                Utc::now(),
+                chrono::Duration::minutes(devices::CODE_TTL_MINUTES),
+            )?;
+            Ok(Some((code, name)))
+        })
+        .await?;
+    let (code, group_name) = made.ok_or(WebError::NotFound)?;
+    let link = format!(
+        "kring://enroll?server={}&code={}",
+        state.settings.http.public_url, code.code
+    );
+    let svg = qrcode::QrCode::new(link.as_bytes())
+        .map(|q| {
+            q.render::<qrcode::render::svg::Color>()
+                .min_dimensions(240, 240)
+                .build()
+        })
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    tracing::info!(group = %code.group, manager = %u.staff, "enrollment code made in the portal");
+    let until = view::when(code.expires_at);
+    devices_page(
+        &state,
+        &u,
+        Some((code.code, group_name, until, svg, link)),
+        "",
+    )
+    .await
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    u: ManagerUser,
+    Path(id): Path<String>,
+    Form(f): Form<super::auth::CsrfOnly>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let device: kring_protocol::DeviceId = uuid::Uuid::parse_str(&id)
+        .map(kring_protocol::DeviceId)
+        .map_err(|_| WebError::NotFound)?;
+    let org = u.ctx.tenant.id.to_string();
+    let owner = state.db.call(move |c| devices::device_org(c, &id)).await?;
+    if owner.as_deref() != Some(org.as_str()) {
+        return Err(WebError::NotFound);
+    }
+    state.revoke_device(device).await?;
+    tracing::info!(device = %device, manager = %u.staff, "device revoked in the portal");
+    Ok(Redirect::to("/beheer/apparaten?ok=ingetrokken").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_reports_every_bad_line() {
+        let g = GroupId::new();
+        let groups = vec![(g, "Dolfijnen".to_string())];
+        let text = format!(
+            "{IMPORT_HEADER}\n\
+             Sem,Jansen,2025-01-02,Dolfijnen,ma di,2025-05-01,,groep,Anne Jansen,anne@example.nl,,\n\
+             Noor,Bakker,02-13-2025,Vlinders,ma,2025-05-01,,groep,Piet,piet@example.nl,,\n\
+             Daan,Vos,2025-01-02,dolfijnen,ma,2025-05-01,,misschien,Els,geen-adres,,\n"
+        );
+        let errors = parse_import(&text, &groups).expect_err("two bad lines");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("Regel 3:"), "{errors:?}");
+        assert!(errors[0].contains("geboortedatum"));
+        assert!(errors[0].contains("Vlinders"));
+        assert!(errors[1].starts_with("Regel 4:"));
+        assert!(errors[1].contains("misschien"));
+        assert!(errors[1].contains("geen-adres"));
+        let good = format!(
+            "{IMPORT_HEADER}\nSem,Jansen,2025-01-02,Dolfijnen,ma di,2025-05-01,,groep,Anne Jansen,Anne@Example.nl,Bas Jansen,bas@example.nl\n"
+        );
+        let rows = parse_import(&good, &groups).expect("fine");
+        assert_eq!(rows[0].days, vec![Weekday::Mon, Weekday::Tue]);
+        assert_eq!(rows[0].parents[0].1, "anne@example.nl");
+        assert_eq!(rows[0].parents.len(), 2);
+        assert!(parse_import("naam\nx\n", &groups).is_err());
+    }
+}

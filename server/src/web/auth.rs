@@ -1,0 +1,427 @@
+//! Logging in and out, the forced password change, "wachtwoord vergeten".
+
+use super::view::{ChangePasswordPage, ForgotPage, Layout, LoginPage, ResetPage};
+use super::{AnyUser, Ctx, SESSION_COOKIE, WebError, cookie, render, session_times};
+use crate::AppState;
+use crate::mail::Mail;
+use crate::portal::{self, Account, UserKind};
+use axum::Form;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+fn layout(ctx: &Ctx, title: &str, csrf: String) -> Layout {
+    Layout {
+        title: title.to_string(),
+        org: ctx.tenant.name.clone(),
+        csrf,
+        ..Layout::default()
+    }
+}
+
+/// Where a logged-in account starts.
+fn home_of(account: &Account) -> &'static str {
+    if account.must_change_password {
+        "/wachtwoord-wijzigen"
+    } else if account.kind == UserKind::Staff {
+        "/beheer"
+    } else {
+        "/mijn-kind"
+    }
+}
+
+pub async fn home(ctx: Ctx) -> Response {
+    match &ctx.session {
+        Some(s) => Redirect::to(home_of(&s.account)).into_response(),
+        None => Redirect::to("/inloggen").into_response(),
+    }
+}
+
+pub async fn login_page(State(state): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    if let Some(s) = &ctx.session {
+        return Ok(Redirect::to(home_of(&s.account)).into_response());
+    }
+    let (csrf, jar) = ctx.anonymous_csrf(&state);
+    let page = LoginPage {
+        l: layout(&ctx, "Inloggen", csrf),
+        email: String::new(),
+    };
+    Ok((jar, render(&page)?).into_response())
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    pub csrf: String,
+    pub email: String,
+    pub password: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ctx: Ctx,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    ctx.check_csrf(&form.csrf)?;
+    if let Some(wait) = state.login_limiter.blocked(peer.ip()) {
+        return Err(WebError::TooMany(wait.as_secs().max(1)));
+    }
+    let org = ctx.tenant.id;
+    let email = form.email.clone();
+    let found = state
+        .db
+        .call(move |c| portal::find_login(c, &org, &email))
+        .await?;
+    let password = form.password.clone();
+    let account = tokio::task::spawn_blocking(move || match found {
+        Some((account, hash)) if portal::verify_password(&hash, &password) => Some(account),
+        Some(_) => None,
+        None => {
+            // About the same time for an unknown address.
+            portal::verify_dummy(&password);
+            None
+        }
+    })
+    .await
+    .map_err(|e| WebError::Internal(e.to_string()))?;
+    let Some(account) = account else {
+        state.login_limiter.record_failure(peer.ip());
+        tracing::info!(org = %ctx.tenant.slug, peer = %peer.ip(), "portal login failed");
+        let (csrf, jar) = ctx.anonymous_csrf(&state);
+        let mut l = layout(&ctx, "Inloggen", csrf);
+        l.error = "Dit e-mailadres en wachtwoord horen niet bij elkaar. Probeer het opnieuw, of kies Wachtwoord vergeten.".into();
+        let page = LoginPage {
+            l,
+            email: form.email,
+        };
+        let mut resp = (jar, render(&page)?).into_response();
+        *resp.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+        return Ok(resp);
+    };
+    let times = session_times(&state);
+    let a = account.clone();
+    let token = state
+        .db
+        .call(move |c| portal::create_session(c, &a, Utc::now(), times))
+        .await?;
+    tracing::info!(org = %ctx.tenant.slug, kind = account.kind.as_str(), user = %account.id, "portal login");
+    let jar = ctx.jar.clone().add(cookie(&state, SESSION_COOKIE, token));
+    Ok((jar, Redirect::to(home_of(&account))).into_response())
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfOnly {
+    pub csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    user: AnyUser,
+    Form(form): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    user.ctx.check_csrf(&form.csrf)?;
+    if let Some(token) = user.ctx.token.clone() {
+        state
+            .db
+            .call(move |c| portal::delete_session(c, &token))
+            .await?;
+    }
+    let jar = user
+        .ctx
+        .jar
+        .clone()
+        .remove(cookie(&state, SESSION_COOKIE, String::new()));
+    Ok((jar, Redirect::to("/inloggen")).into_response())
+}
+
+pub async fn change_page(user: AnyUser) -> Result<Response, WebError> {
+    let mut l = layout(&user.ctx, "Wachtwoord wijzigen", user.csrf.clone());
+    l.user = user.account.name.clone();
+    if !user.account.must_change_password {
+        l.role = role_of(&user.account);
+    }
+    render(&ChangePasswordPage {
+        l,
+        forced: user.account.must_change_password,
+    })
+}
+
+fn role_of(a: &Account) -> &'static str {
+    match a.kind {
+        UserKind::Parent => "parent",
+        UserKind::Staff => "manager",
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct ChangeForm {
+    pub csrf: String,
+    pub current_password: String,
+    pub new_password: String,
+    pub new_password_repeat: String,
+}
+
+/// Why a new password is refused, in words; None when it is fine.
+pub fn password_problem(new: &str, repeat: &str, old: Option<&str>) -> Option<String> {
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        return Some(format!(
+            "Kies een wachtwoord van minstens {MIN_PASSWORD_CHARS} tekens."
+        ));
+    }
+    if new != repeat {
+        return Some("De twee nieuwe wachtwoorden zijn niet gelijk.".into());
+    }
+    if old == Some(new) {
+        return Some("Kies een ander wachtwoord dan het oude.".into());
+    }
+    None
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    user: AnyUser,
+    Form(form): Form<ChangeForm>,
+) -> Result<Response, WebError> {
+    user.ctx.check_csrf(&form.csrf)?;
+    let account = user.account.clone();
+    let a = account.clone();
+    let hash = state
+        .db
+        .call(move |c| portal::password_hash(c, &a))
+        .await?
+        .unwrap_or_default();
+    let current = form.current_password.clone();
+    let current_ok = tokio::task::spawn_blocking(move || portal::verify_password(&hash, &current))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let problem = if current_ok {
+        password_problem(
+            &form.new_password,
+            &form.new_password_repeat,
+            Some(&form.current_password),
+        )
+    } else {
+        Some("Uw huidige wachtwoord klopt niet.".into())
+    };
+    if let Some(problem) = problem {
+        let mut l = layout(&user.ctx, "Wachtwoord wijzigen", user.csrf.clone());
+        l.user = account.name.clone();
+        l.error = problem;
+        let mut resp = render(&ChangePasswordPage {
+            l,
+            forced: account.must_change_password,
+        })?;
+        *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
+    let new_hash = crate::org::hash_secret(&form.new_password)?;
+    let keep = user.ctx.token.clone();
+    let a = account.clone();
+    state
+        .db
+        .call(move |c| portal::set_password(c, &a, &new_hash, keep.as_deref()))
+        .await?;
+    tracing::info!(user = %account.id, "password changed");
+    let mut next = account;
+    next.must_change_password = false;
+    Ok(Redirect::to(home_of(&next)).into_response())
+}
+
+pub async fn forgot_page(State(state): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
+    let (csrf, jar) = ctx.anonymous_csrf(&state);
+    let page = ForgotPage {
+        l: layout(&ctx, "Wachtwoord vergeten", csrf),
+        sent: false,
+    };
+    Ok((jar, render(&page)?).into_response())
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct ForgotForm {
+    pub csrf: String,
+    pub email: String,
+}
+
+/// The origin of this request as the browser used it (for the reset link).
+fn request_origin(state: &AppState, headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let scheme = if state.settings.portal.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
+}
+
+pub async fn forgot(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ctx: Ctx,
+    Form(form): Form<ForgotForm>,
+) -> Result<Response, WebError> {
+    ctx.check_csrf(&form.csrf)?;
+    if let Some(wait) = state.login_limiter.blocked(peer.ip()) {
+        return Err(WebError::TooMany(wait.as_secs().max(1)));
+    }
+    let org = ctx.tenant.id;
+    let email = form.email.clone();
+    let valid = Duration::minutes(state.settings.portal.reset_valid_minutes.max(1));
+    let made = state
+        .db
+        .call(move |c| {
+            let Some((account, _)) = portal::find_login(c, &org, &email)? else {
+                return Ok::<_, crate::db::DbError>(None);
+            };
+            let token = portal::create_reset(c, &account, Utc::now(), valid)?;
+            Ok(Some((account, token)))
+        })
+        .await?;
+    match made {
+        Some((account, token)) => {
+            let link = format!(
+                "{}/wachtwoord-herstellen/{token}",
+                request_origin(&state, &headers)
+            );
+            tracing::info!(user = %account.id, "password reset mail");
+            state.mailer.send_later(Mail {
+                to: account.email.clone(),
+                subject: format!("Nieuw wachtwoord voor {}", ctx.tenant.name),
+                body: format!(
+                    "Beste {},\n\nU vroeg om een nieuw wachtwoord voor het ouderportaal van {}.\nKies een nieuw wachtwoord via deze link (eenmalig te gebruiken, {} minuten geldig):\n\n{link}\n\nHeeft u dit niet gevraagd? Dan kunt u deze e-mail negeren; uw wachtwoord blijft hetzelfde.\n",
+                    account.name,
+                    ctx.tenant.name,
+                    valid.num_minutes()
+                ),
+            });
+        }
+        None => {
+            // The same answer, and a failure counted, so addresses cannot be probed.
+            state.login_limiter.record_failure(peer.ip());
+        }
+    }
+    let (csrf, jar) = ctx.anonymous_csrf(&state);
+    let page = ForgotPage {
+        l: layout(&ctx, "Wachtwoord vergeten", csrf),
+        sent: true,
+    };
+    Ok((jar, render(&page)?).into_response())
+}
+
+pub async fn reset_page(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+) -> Result<Response, WebError> {
+    let org = ctx.tenant.id;
+    let t = token.clone();
+    let valid = state
+        .db
+        .call(move |c| portal::check_reset(c, &org, &t, Utc::now(), false))
+        .await?
+        .is_some();
+    let (csrf, jar) = ctx.anonymous_csrf(&state);
+    let page = ResetPage {
+        l: layout(&ctx, "Nieuw wachtwoord kiezen", csrf),
+        token,
+        valid,
+    };
+    let mut resp = (jar, render(&page)?).into_response();
+    if !valid {
+        *resp.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    }
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct ResetForm {
+    pub csrf: String,
+    pub new_password: String,
+    pub new_password_repeat: String,
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, WebError> {
+    ctx.check_csrf(&form.csrf)?;
+    if let Some(problem) = password_problem(&form.new_password, &form.new_password_repeat, None) {
+        let (csrf, jar) = ctx.anonymous_csrf(&state);
+        let mut l = layout(&ctx, "Nieuw wachtwoord kiezen", csrf);
+        l.error = problem;
+        let mut resp = (
+            jar,
+            render(&ResetPage {
+                l,
+                token,
+                valid: true,
+            })?,
+        )
+            .into_response();
+        *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
+    let hash = crate::org::hash_secret(&form.new_password)?;
+    let org = ctx.tenant.id;
+    let done = state
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let account = portal::check_reset(&tx, &org, &token, Utc::now(), true)?;
+            if let Some(a) = &account {
+                portal::set_password(&tx, a, &hash, None)?;
+            }
+            tx.commit()?;
+            Ok::<_, crate::db::DbError>(account)
+        })
+        .await?;
+    let Some(account) = done else {
+        return Err(WebError::NotFound);
+    };
+    tracing::info!(user = %account.id, "password reset used");
+    let (csrf, jar) = ctx.anonymous_csrf(&state);
+    let mut l = layout(&ctx, "Inloggen", csrf);
+    l.notice = "Uw nieuwe wachtwoord is opgeslagen. Log in met uw nieuwe wachtwoord.".into();
+    Ok((
+        jar,
+        render(&LoginPage {
+            l,
+            email: account.email,
+        })?,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_rules() {
+        assert!(password_problem("kort", "kort", None).is_some());
+        assert!(password_problem("lang-genoeg-1", "lang-genoeg-2", None).is_some());
+        assert!(
+            password_problem("lang-genoeg-1", "lang-genoeg-1", Some("lang-genoeg-1")).is_some()
+        );
+        assert_eq!(
+            password_problem("lang-genoeg-1", "lang-genoeg-1", Some("oud")),
+            None
+        );
+    }
+}

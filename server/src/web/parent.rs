@@ -1,0 +1,976 @@
+//! The parents' pages: Mijn kind (timeline), photos, Dagboek, Berichten,
+//! Afwezig melden, Toestemmingen, Notificaties, Account and documents.
+//!
+//! Every object is looked up through `crate::portal`'s `*_for_parent`
+//! functions; `None` (missing or not allowed) is 404. Every write goes
+//! through `crate::org` (which records the change for the group's device)
+//! and is followed by a nudge, so the device has it within seconds.
+
+use super::view::{self, *};
+use super::{ParentUser, WebError, render};
+use crate::AppState;
+use crate::org::{self, NewAbsence, ParentRole};
+use crate::portal::{self, MyChild, TimelineItem};
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{NaiveDate, Utc};
+use kring_protocol::{AbsenceReason, ChildId, GroupId, PartOfDay, PhotoConsent};
+use serde::Deserialize;
+
+/// Longest diary text and message a parent can send (as for devices).
+const MAX_TEXT: usize = crate::items::MAX_TEXT_CHARS;
+const MAX_MESSAGE: usize = crate::items::MAX_MESSAGE_CHARS;
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+fn layout(u: &ParentUser, title: &str, active: &'static str) -> Layout {
+    Layout {
+        title: title.to_string(),
+        org: u.ctx.tenant.name.clone(),
+        user: u.account.name.clone(),
+        role: "parent",
+        active,
+        csrf: u.csrf.clone(),
+        ..Layout::default()
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct Notice {
+    /// A short code of what just happened (after a redirect).
+    pub ok: String,
+    /// Filter on one child (timeline).
+    pub kind: String,
+}
+
+fn notice_text(code: &str) -> &'static str {
+    match code {
+        "dagboek" => "Uw stukje staat in het dagboek. De groep ziet het op het scherm in de groep.",
+        "verstuurd" => "Uw bericht is verstuurd naar de groep.",
+        "gemeld" => "De afwezigheid is doorgegeven aan de groep.",
+        "ingetrokken" => "De afmelding is ingetrokken.",
+        "toestemming" => "De toestemming is opgeslagen.",
+        "notificaties" => "Uw keuzes zijn opgeslagen.",
+        _ => "",
+    }
+}
+
+fn kid_name(k: &MyChild) -> String {
+    k.first_name.clone()
+}
+
+fn kid_groups(k: &MyChild) -> String {
+    k.placements
+        .iter()
+        .map(|p| p.group_name.clone())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn kid_options(kids: &[MyChild], selected: Option<&ChildId>) -> Vec<KidOption> {
+    kids.iter()
+        .map(|k| KidOption {
+            id: k.id.to_string(),
+            name: kid_name(k),
+            groups: kid_groups(k),
+            selected: selected == Some(&k.id),
+            placed: !k.placements.is_empty(),
+        })
+        .collect()
+}
+
+fn names_of(kids: &[MyChild], ids: &[ChildId]) -> String {
+    kids.iter()
+        .filter(|k| ids.contains(&k.id))
+        .map(kid_name)
+        .collect::<Vec<_>>()
+        .join(" en ")
+}
+
+fn diary_row(d: &portal::DiaryView, kids: &[MyChild], full: bool) -> TimelineRow {
+    let text = if full || d.text.chars().count() <= 280 {
+        d.text.clone()
+    } else {
+        let cut: String = d.text.chars().take(280).collect();
+        format!("{cut}…")
+    };
+    TimelineRow {
+        kind: "diary",
+        id: d.id.to_string(),
+        when: view::when(d.written_at),
+        children: names_of(kids, &d.children),
+        author: d.author_name.clone(),
+        text,
+        photos: d.photos.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn parse_child(s: &str) -> Option<ChildId> {
+    uuid::Uuid::parse_str(s.trim()).ok().map(ChildId)
+}
+
+pub async fn timeline(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let only = parse_child(&q.kind);
+    let (kids, items) = state
+        .db
+        .call(move |c| {
+            let kids = portal::parent_children(c, &parent, today())?;
+            let only = only.filter(|o| kids.iter().any(|k| k.id == *o));
+            let items = portal::timeline(c, &parent, only.as_ref(), today(), 100)?;
+            Ok::<_, crate::db::DbError>((kids, items))
+        })
+        .await?;
+    let rows = items
+        .iter()
+        .map(|i| match i {
+            TimelineItem::Photo { photo, children } => TimelineRow {
+                kind: "photo",
+                id: photo.id.to_string(),
+                when: view::when(photo.received_at),
+                children: names_of(&kids, children),
+                author: String::new(),
+                text: String::new(),
+                photos: vec![photo.id.to_string()],
+            },
+            TimelineItem::Diary(d) => diary_row(d, &kids, false),
+        })
+        .collect();
+    let mut l = layout(&u, "Mijn kind", "mijn-kind");
+    l.notice = notice_text(&q.ok).into();
+    let selected = only.filter(|o| kids.iter().any(|k| k.id == *o));
+    render(&TimelinePage {
+        l,
+        all_selected: selected.is_none(),
+        kids: kid_options(&kids, selected.as_ref()),
+        items: rows,
+    })
+}
+
+pub async fn photo_page(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let (photo, kids) = state
+        .db
+        .call(move |c| {
+            let photo = portal::photo_for_parent(c, &parent, &id, today())?;
+            let kids = portal::parent_children(c, &parent, today())?;
+            Ok::<_, crate::db::DbError>((photo, kids))
+        })
+        .await?;
+    let photo = photo.ok_or(WebError::NotFound)?;
+    let who = portal::photo_visible_for(&photo, &kids);
+    render(&PhotoPage {
+        l: layout(&u, "Foto", "mijn-kind"),
+        id: photo.id.to_string(),
+        when: view::when(photo.received_at),
+        children: names_of(&kids, &who),
+        width: photo.width,
+        height: photo.height,
+    })
+}
+
+/// Which bytes of a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Original,
+    Download,
+    Thumb,
+}
+
+async fn photo_bytes(
+    state: &AppState,
+    u: &ParentUser,
+    id: String,
+    variant: Variant,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let photo = state
+        .db
+        .call(move |c| portal::photo_for_parent(c, &parent, &id, today()))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let key = match variant {
+        Variant::Thumb => photo.thumb_key.clone(),
+        _ => photo.blob_key.clone(),
+    };
+    let blobs = state.blobs.clone();
+    let bytes = tokio::task::spawn_blocking(move || blobs.get(&key))
+        .await
+        .map_err(|e| WebError::Internal(e.to_string()))?
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if variant == Variant::Download {
+        let local = photo
+            .received_at
+            .with_timezone(&chrono_tz::Europe::Amsterdam)
+            .format("%Y%m%d-%H%M");
+        let value = format!("attachment; filename=\"foto-{local}.jpg\"");
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(resp)
+}
+
+pub async fn photo_original(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    photo_bytes(&state, &u, id, Variant::Original).await
+}
+
+pub async fn photo_download(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    photo_bytes(&state, &u, id, Variant::Download).await
+}
+
+pub async fn photo_thumb(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    photo_bytes(&state, &u, id, Variant::Thumb).await
+}
+
+/// Baby fields in words ("Gedronken: 150 ml om 10:15").
+fn baby_lines(json: Option<&str>) -> Vec<String> {
+    let Some(json) = json else {
+        return Vec::new();
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(obj) = v.as_object() {
+        for (k, val) in obj {
+            if val.is_null() || val.as_array().is_some_and(Vec::is_empty) {
+                continue;
+            }
+            let label = match k.as_str() {
+                "feedings" => "Eten en drinken",
+                "sleeps" => "Slapen",
+                "nappies" => "Luiers",
+                "mood" => "Humeur",
+                other => other,
+            };
+            let text = match val {
+                serde_json::Value::Array(items) => items
+                    .iter()
+                    .map(|i| match i.as_object() {
+                        Some(o) => o
+                            .iter()
+                            .filter(|(_, v)| !v.is_null())
+                            .map(|(k, v)| {
+                                format!(
+                                    "{k}: {}",
+                                    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        None => i.as_str().map_or_else(|| i.to_string(), str::to_string),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => other
+                    .as_str()
+                    .map_or_else(|| other.to_string(), str::to_string),
+            };
+            out.push(format!("{label}: {text}"));
+        }
+    }
+    out
+}
+
+pub async fn diary_page(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let (entry, kids) = state
+        .db
+        .call(move |c| {
+            let e = portal::diary_for_parent(c, &parent, &id, today())?;
+            let kids = portal::parent_children(c, &parent, today())?;
+            Ok::<_, crate::db::DbError>((e, kids))
+        })
+        .await?;
+    let entry = entry.ok_or(WebError::NotFound)?;
+    render(&DiaryPage {
+        l: layout(&u, "Dagboek", "mijn-kind"),
+        baby: baby_lines(entry.baby_json.as_deref()),
+        row: diary_row(&entry, &kids, true),
+    })
+}
+
+pub async fn diary_new(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let kids = state
+        .db
+        .call(move |c| portal::parent_children(c, &parent, today()))
+        .await?;
+    let selected = parse_child(&q.kind);
+    render(&DiaryNewPage {
+        l: layout(&u, "Dagboek schrijven", "mijn-kind"),
+        kids: kid_options(&kids, selected.as_ref()),
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct WriteForm {
+    pub csrf: String,
+    pub child_id: String,
+    pub text: String,
+    pub body: String,
+}
+
+/// The parent's child with a current placement, and the group to write to.
+async fn writable_child(
+    state: &AppState,
+    u: &ParentUser,
+    child: &str,
+) -> Result<(MyChild, GroupId), WebError> {
+    let child = parse_child(child).ok_or(WebError::NotFound)?;
+    let parent = u.parent;
+    let kid = state
+        .db
+        .call(move |c| portal::my_child(c, &parent, &child, today()))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let group = kid
+        .placements
+        .first()
+        .map(|p| p.group)
+        .ok_or(WebError::NotFound)?;
+    Ok((kid, group))
+}
+
+fn invalid(u: &ParentUser, title: &str, text: &str) -> Result<Response, WebError> {
+    let mut resp = axum::response::Html(view::error_page(title, text)).into_response();
+    *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    let _ = u;
+    Ok(resp)
+}
+
+pub async fn diary_create(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Form(f): Form<WriteForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let (kid, group) = writable_child(&state, &u, &f.child_id).await?;
+    let text = f.text.trim().to_string();
+    if text.is_empty() || text.chars().count() > MAX_TEXT {
+        return invalid(
+            &u,
+            "Dagboek schrijven",
+            &format!(
+                "Schrijf een stukje van 1 tot {MAX_TEXT} tekens. Ga terug om het te verbeteren."
+            ),
+        );
+    }
+    let (parent, name) = (u.parent, u.account.name.clone());
+    let (id, changed) = state
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let r = org::parent_diary(&tx, &group, &kid.id, &parent, &name, &text, Utc::now())?;
+            tx.commit()?;
+            Ok::<_, org::OrgError>(r)
+        })
+        .await?;
+    state.nudge_changed(&changed);
+    tracing::info!(entry = %id, parent = %u.parent, "parent diary entry");
+    Ok(Redirect::to("/mijn-kind?ok=dagboek").into_response())
+}
+
+pub async fn messages(State(state): State<AppState>, u: ParentUser) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let (kids, threads) = state
+        .db
+        .call(move |c| {
+            let kids = portal::parent_children(c, &parent, today())?;
+            let mut threads = Vec::new();
+            for k in &kids {
+                if let Some((_, msgs)) = portal::thread_for_parent(c, &parent, &k.id, today())? {
+                    threads.push((k.clone(), msgs));
+                }
+            }
+            Ok::<_, crate::db::DbError>((kids, threads))
+        })
+        .await?;
+    let threads = threads
+        .into_iter()
+        .map(|(k, msgs)| {
+            let last = msgs.last();
+            ThreadSummary {
+                child_id: k.id.to_string(),
+                child: kid_name(&k),
+                groups: kid_groups(&k),
+                last: last
+                    .map(|m| {
+                        let s: String = m.body.chars().take(100).collect();
+                        format!("{}: {s}", m.author_name)
+                    })
+                    .unwrap_or_else(|| "Nog geen berichten.".into()),
+                last_when: last.map(|m| view::when(m.sent_at)).unwrap_or_default(),
+                count: msgs.len(),
+            }
+        })
+        .collect();
+    render(&MessagesPage {
+        l: layout(&u, "Berichten", "berichten"),
+        threads,
+        kids: kid_options(&kids, None),
+    })
+}
+
+fn message_row(m: &portal::MessageView) -> MessageRow {
+    MessageRow {
+        id: m.id.to_string(),
+        from_parent: m.from_parent,
+        to_all: m.child.is_none(),
+        author: m.author_name.clone(),
+        group: m.group_name.clone(),
+        when: view::when(m.sent_at),
+        body: m.body.clone(),
+        read_when: m.read_by_group_at.map(view::when).unwrap_or_default(),
+    }
+}
+
+pub async fn thread(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(child): Path<String>,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
+    let child = parse_child(&child).ok_or(WebError::NotFound)?;
+    let parent = u.parent;
+    let (kid, msgs) = state
+        .db
+        .call(move |c| portal::thread_for_parent(c, &parent, &child, today()))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let mut l = layout(
+        &u,
+        &format!("Berichten over {}", kid.first_name),
+        "berichten",
+    );
+    l.notice = notice_text(&q.ok).into();
+    render(&ThreadPage {
+        l,
+        child_id: kid.id.to_string(),
+        child: kid_name(&kid),
+        groups: kid_groups(&kid),
+        placed: !kid.placements.is_empty(),
+        messages: msgs.iter().map(message_row).collect(),
+    })
+}
+
+pub async fn message_page(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let m = state
+        .db
+        .call(move |c| portal::message_for_parent(c, &parent, &id, today()))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    render(&MessagePage {
+        l: layout(&u, "Bericht", "berichten"),
+        child_id: m.child.map(|c| c.to_string()).unwrap_or_default(),
+        m: message_row(&m),
+    })
+}
+
+pub async fn message_create(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Form(f): Form<WriteForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let (kid, group) = writable_child(&state, &u, &f.child_id).await?;
+    let body = f.body.trim().to_string();
+    if body.is_empty() || body.chars().count() > MAX_MESSAGE {
+        return invalid(
+            &u,
+            "Bericht schrijven",
+            &format!(
+                "Schrijf een bericht van 1 tot {MAX_MESSAGE} tekens. Ga terug om het te verbeteren."
+            ),
+        );
+    }
+    let (parent, name) = (u.parent, u.account.name.clone());
+    let child = kid.id;
+    let (id, changed) = state
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let r = org::parent_message(&tx, &group, &child, &parent, &name, &body, Utc::now())?;
+            tx.commit()?;
+            Ok::<_, org::OrgError>(r)
+        })
+        .await?;
+    state.nudge_changed(&changed);
+    tracing::info!(message = %id, parent = %u.parent, "parent message");
+    Ok(Redirect::to(&format!("/berichten/kind/{child}?ok=verstuurd")).into_response())
+}
+
+pub async fn absences(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let (kids, list) = state
+        .db
+        .call(move |c| {
+            let kids = portal::parent_children(c, &parent, today())?;
+            let mut list = Vec::new();
+            for k in &kids {
+                for a in portal::absences_of(c, &k.id)? {
+                    list.push((kid_name(k), a));
+                }
+            }
+            Ok::<_, crate::db::DbError>((kids, list))
+        })
+        .await?;
+    let t = today();
+    let mut rows: Vec<AbsenceRow> = list
+        .into_iter()
+        .map(|(name, a)| AbsenceRow {
+            cancellable: !a.cancelled && a.to >= t,
+            id: a.id,
+            child: name,
+            from: view::day(a.from),
+            to: if a.to == a.from {
+                String::new()
+            } else {
+                view::day(a.to)
+            },
+            part: view::part_of_day_words(&a.part_of_day),
+            reason: view::reason_words(&a.reason),
+            note: a.note.unwrap_or_default(),
+            cancelled: a.cancelled,
+        })
+        .collect();
+    rows.truncate(100);
+    let mut l = layout(&u, "Afwezig melden", "afwezig");
+    l.notice = notice_text(&q.ok).into();
+    render(&AbsencesPage {
+        l,
+        kids: kid_options(&kids, None),
+        today: t.to_string(),
+        absences: rows,
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct AbsenceForm {
+    pub csrf: String,
+    pub child_id: String,
+    pub from: String,
+    pub to: String,
+    pub part_of_day: String,
+    pub reason: String,
+    pub note: String,
+}
+
+/// Checks an absence form; the problem in words.
+pub fn parse_absence(
+    f: &AbsenceForm,
+    today: NaiveDate,
+) -> Result<(NaiveDate, NaiveDate, PartOfDay, AbsenceReason), String> {
+    let from = NaiveDate::parse_from_str(f.from.trim(), "%Y-%m-%d")
+        .map_err(|_| "Kies de eerste dag van de afwezigheid.".to_string())?;
+    let to = if f.to.trim().is_empty() {
+        from
+    } else {
+        NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d")
+            .map_err(|_| "De laatste dag is geen geldige datum.".to_string())?
+    };
+    if from < today {
+        return Err("Afwezig melden kan voor vandaag of later.".into());
+    }
+    if to < from {
+        return Err("De laatste dag ligt voor de eerste dag.".into());
+    }
+    if (to - from).num_days() > 366 {
+        return Err("Meld hoogstens een jaar in één keer.".into());
+    }
+    let part = match f.part_of_day.as_str() {
+        "whole_day" | "" => PartOfDay::WholeDay,
+        "morning" => PartOfDay::Morning,
+        "afternoon" => PartOfDay::Afternoon,
+        _ => return Err("Kies hele dag, ochtend of middag.".into()),
+    };
+    let reason = match f.reason.as_str() {
+        "ziek" => AbsenceReason::Ziek,
+        "vakantie" => AbsenceReason::Vakantie,
+        "anders" => AbsenceReason::Anders,
+        _ => return Err("Kies een reden: ziek, vakantie of anders.".into()),
+    };
+    if f.note.chars().count() > 500 {
+        return Err("De toelichting is te lang (hoogstens 500 tekens).".into());
+    }
+    Ok((from, to, part, reason))
+}
+
+pub async fn absence_create(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Form(f): Form<AbsenceForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let (kid, _) = writable_child(&state, &u, &f.child_id).await?;
+    let (from, to, part, reason) = match parse_absence(&f, today()) {
+        Ok(v) => v,
+        Err(problem) => return invalid(&u, "Afwezig melden", &problem),
+    };
+    let name = u.account.name.clone();
+    let note = f.note.trim().to_string();
+    let (id, changed) = state
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let r = org::report_absence(
+                &tx,
+                &NewAbsence {
+                    child: kid.id,
+                    from,
+                    to,
+                    part_of_day: part,
+                    reason,
+                    note: (!note.is_empty()).then_some(note.as_str()),
+                    reported_by: &name,
+                },
+                Utc::now(),
+            )?;
+            tx.commit()?;
+            Ok::<_, org::OrgError>(r)
+        })
+        .await?;
+    state.nudge_changed(&changed);
+    tracing::info!(absence = %id, parent = %u.parent, "absence reported");
+    Ok(Redirect::to("/afwezig?ok=gemeld").into_response())
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+pub async fn absence_cancel(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let absence: kring_protocol::AbsenceId = uuid::Uuid::parse_str(&id)
+        .map(kring_protocol::AbsenceId)
+        .map_err(|_| WebError::NotFound)?;
+    let parent = u.parent;
+    let changed = state
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let Some((child, to, cancelled)) = portal::absence_child(&tx, &id)? else {
+                return Ok::<_, org::OrgError>(None);
+            };
+            if portal::my_child(&tx, &parent, &child, today())?.is_none() {
+                return Ok(None);
+            }
+            if cancelled || to < today() {
+                return Ok(Some(Vec::new()));
+            }
+            let changed = org::cancel_absence(&tx, &absence, &child)?;
+            tx.commit()?;
+            Ok(Some(changed))
+        })
+        .await?
+        .ok_or(WebError::NotFound)?;
+    state.nudge_changed(&changed);
+    Ok(Redirect::to("/afwezig?ok=ingetrokken").into_response())
+}
+
+pub async fn consents(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let rows = state
+        .db
+        .call(move |c| {
+            let kids = portal::parent_children(c, &parent, today())?;
+            let mut rows = Vec::new();
+            for k in kids {
+                let history = portal::consent_history(c, &k.id)?;
+                rows.push((k, history));
+            }
+            Ok::<_, crate::db::DbError>(rows)
+        })
+        .await?;
+    let rows = rows
+        .into_iter()
+        .map(|(k, history)| ConsentRow {
+            child_id: k.id.to_string(),
+            child: kid_name(&k),
+            current: k.consent.as_str(),
+            words: view::consent_words(k.consent),
+            history: history
+                .into_iter()
+                .map(|h| HistoryRow {
+                    consent: view::consent_words(h.consent),
+                    by: h.changed_by,
+                    when: view::when(h.changed_at),
+                })
+                .collect(),
+        })
+        .collect();
+    let mut l = layout(&u, "Toestemmingen", "toestemmingen");
+    l.notice = notice_text(&q.ok).into();
+    render(&ConsentsPage { l, rows })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct ConsentForm {
+    pub csrf: String,
+    pub consent: String,
+}
+
+pub async fn consent_set(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(child): Path<String>,
+    Form(f): Form<ConsentForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let child = parse_child(&child).ok_or(WebError::NotFound)?;
+    let consent = PhotoConsent::parse(&f.consent);
+    let (parent, name) = (u.parent, u.account.name.clone());
+    let changed = state
+        .db
+        .call(move |c| {
+            let tx = c.transaction()?;
+            let Some(kid) = portal::my_child(&tx, &parent, &child, today())? else {
+                return Ok::<_, org::OrgError>(None);
+            };
+            let Some(consent) = consent else {
+                return Ok(Some(None));
+            };
+            if kid.consent == consent {
+                return Ok(Some(Some(Vec::new())));
+            }
+            let changed =
+                org::set_consent_by_parent(&tx, &child, consent, &parent, &name, Utc::now())?;
+            tx.commit()?;
+            Ok(Some(Some(changed)))
+        })
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let Some(changed) = changed else {
+        return invalid(&u, "Toestemmingen", "Kies een van de drie mogelijkheden.");
+    };
+    state.nudge_changed(&changed);
+    tracing::info!(child = %child, parent = %u.parent, "photo consent changed");
+    Ok(Redirect::to("/toestemmingen?ok=toestemming").into_response())
+}
+
+pub async fn notifications(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let prefs = state
+        .db
+        .call(move |c| portal::notification_prefs(c, &parent))
+        .await?;
+    let mut l = layout(&u, "Notificaties", "account");
+    l.notice = notice_text(&q.ok).into();
+    render(&NotificationsPage {
+        l,
+        prefs: prefs
+            .into_iter()
+            .map(|(kind, on)| PrefRow {
+                kind,
+                label: match kind {
+                    "message" => "Berichten van de groep",
+                    "diary" => "Dagboek",
+                    _ => "Foto's",
+                },
+                on,
+            })
+            .collect(),
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct NotificationsForm {
+    pub csrf: String,
+    pub email_message: String,
+    pub email_diary: String,
+    pub email_photo: String,
+}
+
+pub async fn notifications_set(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Form(f): Form<NotificationsForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let parent = u.parent;
+    let on = |v: &str| !v.is_empty();
+    let values = [
+        ("message", on(&f.email_message)),
+        ("diary", on(&f.email_diary)),
+        ("photo", on(&f.email_photo)),
+    ];
+    state
+        .db
+        .call(move |c| {
+            for (kind, email) in values {
+                portal::set_notification_pref(c, &parent, kind, email)?;
+            }
+            Ok::<_, crate::db::DbError>(())
+        })
+        .await?;
+    Ok(Redirect::to("/notificaties?ok=notificaties").into_response())
+}
+
+pub async fn account(State(state): State<AppState>, u: ParentUser) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let kids = state
+        .db
+        .call(move |c| {
+            let kids = portal::parent_children(c, &parent, today())?;
+            let mut out = Vec::new();
+            for k in kids {
+                let docs = portal::documents_for_parent(c, &k)?;
+                out.push((k, docs));
+            }
+            Ok::<_, crate::db::DbError>(out)
+        })
+        .await?;
+    let t = today();
+    render(&AccountPage {
+        l: layout(&u, "Account", "account"),
+        name: u.account.name.clone(),
+        email: u.account.email.clone(),
+        children: kids
+            .into_iter()
+            .map(|(k, docs)| AccountChild {
+                name: format!("{} {}", k.first_name, k.last_name),
+                age: view::age(k.birth_date, t),
+                role: match k.role {
+                    ParentRole::First => "eerste ouder",
+                    ParentRole::Second => "tweede ouder",
+                },
+                placements: k
+                    .placements
+                    .iter()
+                    .map(|p| {
+                        let end = p
+                            .end
+                            .map(|e| format!(", tot en met {}", view::day(e)))
+                            .unwrap_or_default();
+                        format!(
+                            "{} op {} (sinds {}{end})",
+                            p.group_name,
+                            view::days_words(&p.days),
+                            view::day(p.start)
+                        )
+                    })
+                    .collect(),
+                documents: docs.into_iter().map(|d| (d.id, d.title)).collect(),
+            })
+            .collect(),
+    })
+}
+
+pub async fn document(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let parent = u.parent;
+    let doc = state
+        .db
+        .call(move |c| portal::document_for_parent(c, &parent, &id, today()))
+        .await?
+        .ok_or(WebError::NotFound)?;
+    render(&DocumentPage {
+        l: layout(&u, &doc.title, "account"),
+        title: doc.title,
+        body: doc.body,
+        when: view::when(doc.created_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absences_are_checked() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+        let form = |from: &str, to: &str, reason: &str| AbsenceForm {
+            from: from.into(),
+            to: to.into(),
+            reason: reason.into(),
+            part_of_day: "morning".into(),
+            ..AbsenceForm::default()
+        };
+        let ok = parse_absence(&form("2026-11-23", "", "ziek"), today).expect("ok");
+        assert_eq!(ok.0, ok.1);
+        assert_eq!(ok.2, PartOfDay::Morning);
+        assert!(
+            parse_absence(&form("2026-11-21", "", "ziek"), today).is_err(),
+            "past"
+        );
+        assert!(parse_absence(&form("2026-11-25", "2026-11-24", "ziek"), today).is_err());
+        assert!(parse_absence(&form("2026-11-25", "", "feest"), today).is_err());
+        assert!(parse_absence(&form("morgen", "", "ziek"), today).is_err());
+    }
+
+    #[test]
+    fn baby_fields_in_words() {
+        let lines = baby_lines(Some(r#"{"mood":"blij","sleeps":[]}"#));
+        assert_eq!(lines, vec!["Humeur: blij".to_string()]);
+        assert!(baby_lines(None).is_empty());
+    }
+}

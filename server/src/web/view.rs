@@ -1,0 +1,498 @@
+//! Template structs (askama, `server/templates/`) and the Dutch formatting
+//! helpers they use: dates in Europe/Amsterdam, ages, words for consents.
+
+use askama::Template;
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono_tz::Europe::Amsterdam;
+use kring_protocol::PhotoConsent;
+
+const WEEKDAYS: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+];
+
+/// "di 3 nov 14:05", Dutch local time.
+pub fn when(t: DateTime<Utc>) -> String {
+    let l = t.with_timezone(&Amsterdam);
+    format!(
+        "{} {} {} {:02}:{:02}",
+        WEEKDAYS[l.weekday().num_days_from_monday() as usize],
+        l.day(),
+        MONTHS[l.month0() as usize],
+        l.hour(),
+        l.minute()
+    )
+}
+
+/// "di 3 nov 2026".
+pub fn day(d: NaiveDate) -> String {
+    format!(
+        "{} {} {} {}",
+        WEEKDAYS[d.weekday().num_days_from_monday() as usize],
+        d.day(),
+        MONTHS[d.month0() as usize],
+        d.year()
+    )
+}
+
+/// "1 jaar en 3 maanden", "8 maanden", "6 jaar".
+pub fn age(birth: NaiveDate, today: NaiveDate) -> String {
+    let mut months =
+        (today.year() - birth.year()) * 12 + today.month() as i32 - birth.month() as i32;
+    if today.day() < birth.day() {
+        months -= 1;
+    }
+    let months = months.max(0);
+    let (y, m) = (months / 12, months % 12);
+    match (y, m) {
+        (0, 1) => "1 maand".into(),
+        (0, m) => format!("{m} maanden"),
+        (y, 0) => format!("{y} jaar"),
+        (y, 1) => format!("{y} jaar en 1 maand"),
+        (y, m) => format!("{y} jaar en {m} maanden"),
+    }
+}
+
+/// The consent in the parents' words.
+pub fn consent_words(c: PhotoConsent) -> &'static str {
+    match c {
+        PhotoConsent::None => "Geen foto's",
+        PhotoConsent::OwnParents => "Foto's alleen voor de eigen ouders",
+        PhotoConsent::Group => "Foto's ook in groepsfoto's voor andere ouders van de groep",
+    }
+}
+
+/// "ma, di, do" from "mon,tue,thu".
+pub fn days_words(days: &str) -> String {
+    days.split(',')
+        .filter_map(|d| match d.trim() {
+            "mon" => Some("ma"),
+            "tue" => Some("di"),
+            "wed" => Some("wo"),
+            "thu" => Some("do"),
+            "fri" => Some("vr"),
+            "sat" => Some("za"),
+            "sun" => Some("zo"),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn part_of_day_words(p: &str) -> &'static str {
+    match p {
+        "morning" => "ochtend",
+        "afternoon" => "middag",
+        _ => "hele dag",
+    }
+}
+
+pub fn reason_words(r: &str) -> &'static str {
+    match r {
+        "ziek" => "ziek",
+        "vakantie" => "vakantie",
+        _ => "anders",
+    }
+}
+
+/// The frame of every page.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    pub title: String,
+    pub org: String,
+    /// Name of the logged-in user ("" when anonymous).
+    pub user: String,
+    /// "parent", "manager" or "" (anonymous, or forced password change).
+    pub role: &'static str,
+    /// Which menu item is active.
+    pub active: &'static str,
+    pub csrf: String,
+    /// A green confirmation line.
+    pub notice: String,
+    /// A red error line.
+    pub error: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    text: &'a str,
+}
+
+/// A stand-alone error page (no session needed).
+pub fn error_page(title: &str, text: &str) -> String {
+    ErrorPage { title, text }
+        .render()
+        .unwrap_or_else(|_| text.to_string())
+}
+
+// ---- auth
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub l: Layout,
+    pub email: String,
+}
+
+#[derive(Template)]
+#[template(path = "change_password.html")]
+pub struct ChangePasswordPage {
+    pub l: Layout,
+    pub forced: bool,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage {
+    pub l: Layout,
+    pub sent: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct ResetPage {
+    pub l: Layout,
+    pub token: String,
+    pub valid: bool,
+}
+
+// ---- parents
+
+/// A child chip / option.
+#[derive(Debug, Clone)]
+pub struct KidOption {
+    pub id: String,
+    pub name: String,
+    pub groups: String,
+    pub selected: bool,
+    /// Has a current placement (can write, report absence, ...).
+    pub placed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TimelineRow {
+    /// "photo" or "diary".
+    pub kind: &'static str,
+    pub id: String,
+    pub when: String,
+    pub children: String,
+    pub author: String,
+    pub text: String,
+    pub photos: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "timeline.html")]
+pub struct TimelinePage {
+    pub l: Layout,
+    pub kids: Vec<KidOption>,
+    pub all_selected: bool,
+    pub items: Vec<TimelineRow>,
+}
+
+#[derive(Template)]
+#[template(path = "photo.html")]
+pub struct PhotoPage {
+    pub l: Layout,
+    pub id: String,
+    pub when: String,
+    pub children: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+#[derive(Template)]
+#[template(path = "diary.html")]
+pub struct DiaryPage {
+    pub l: Layout,
+    pub row: TimelineRow,
+    pub baby: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "diary_new.html")]
+pub struct DiaryNewPage {
+    pub l: Layout,
+    pub kids: Vec<KidOption>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ThreadSummary {
+    pub child_id: String,
+    pub child: String,
+    pub groups: String,
+    pub last: String,
+    pub last_when: String,
+    pub count: usize,
+}
+
+#[derive(Template)]
+#[template(path = "messages.html")]
+pub struct MessagesPage {
+    pub l: Layout,
+    pub threads: Vec<ThreadSummary>,
+    pub kids: Vec<KidOption>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub id: String,
+    pub from_parent: bool,
+    pub to_all: bool,
+    pub author: String,
+    pub group: String,
+    pub when: String,
+    pub body: String,
+    /// "" when not read yet.
+    pub read_when: String,
+}
+
+#[derive(Template)]
+#[template(path = "thread.html")]
+pub struct ThreadPage {
+    pub l: Layout,
+    pub child_id: String,
+    pub child: String,
+    pub groups: String,
+    pub placed: bool,
+    pub messages: Vec<MessageRow>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub l: Layout,
+    pub m: MessageRow,
+    pub child_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AbsenceRow {
+    pub id: String,
+    pub child: String,
+    pub from: String,
+    pub to: String,
+    pub part: &'static str,
+    pub reason: &'static str,
+    pub note: String,
+    pub cancelled: bool,
+    pub cancellable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "absences.html")]
+pub struct AbsencesPage {
+    pub l: Layout,
+    pub kids: Vec<KidOption>,
+    pub today: String,
+    pub absences: Vec<AbsenceRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub consent: &'static str,
+    pub by: String,
+    pub when: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsentRow {
+    pub child_id: String,
+    pub child: String,
+    pub current: &'static str,
+    pub words: &'static str,
+    pub history: Vec<HistoryRow>,
+}
+
+#[derive(Template)]
+#[template(path = "consents.html")]
+pub struct ConsentsPage {
+    pub l: Layout,
+    pub rows: Vec<ConsentRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PrefRow {
+    pub kind: &'static str,
+    pub label: &'static str,
+    pub on: bool,
+}
+
+#[derive(Template)]
+#[template(path = "notifications.html")]
+pub struct NotificationsPage {
+    pub l: Layout,
+    pub prefs: Vec<PrefRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccountChild {
+    pub name: String,
+    pub age: String,
+    pub role: &'static str,
+    pub placements: Vec<String>,
+    pub documents: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    pub l: Layout,
+    pub name: String,
+    pub email: String,
+    pub children: Vec<AccountChild>,
+}
+
+#[derive(Template)]
+#[template(path = "document.html")]
+pub struct DocumentPage {
+    pub l: Layout,
+    pub title: String,
+    pub body: String,
+    pub when: String,
+}
+
+// ---- location manager
+
+#[derive(Debug, Clone)]
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub ages: String,
+    pub children: i64,
+    pub staff: i64,
+    pub devices: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_overview.html")]
+pub struct AdminOverviewPage {
+    pub l: Layout,
+    pub groups: Vec<GroupRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminChildRow {
+    pub id: String,
+    pub name: String,
+    pub age: String,
+    pub birth: String,
+    pub placements: Vec<String>,
+    pub consent: &'static str,
+    pub consent_words: &'static str,
+    pub parents: Vec<String>,
+    pub allergies: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_children.html")]
+pub struct AdminChildrenPage {
+    pub l: Layout,
+    pub rows: Vec<AdminChildRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_child.html")]
+pub struct AdminChildPage {
+    pub l: Layout,
+    pub row: AdminChildRow,
+    pub history: Vec<HistoryRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminParentRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub children: Vec<String>,
+    pub must_change: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_parents.html")]
+pub struct AdminParentsPage {
+    pub l: Layout,
+    pub rows: Vec<AdminParentRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminStaffRow {
+    pub id: String,
+    pub name: String,
+    pub role: &'static str,
+    pub groups: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_staff.html")]
+pub struct AdminStaffPage {
+    pub l: Layout,
+    pub rows: Vec<AdminStaffRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_consents.html")]
+pub struct AdminConsentsPage {
+    pub l: Layout,
+    pub rows: Vec<(AdminChildRow, Vec<HistoryRow>)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_import.html")]
+pub struct AdminImportPage {
+    pub l: Layout,
+    pub errors: Vec<String>,
+    pub imported: Vec<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceRowView {
+    pub id: String,
+    pub name: String,
+    pub group: String,
+    pub last_seen: String,
+    pub online: bool,
+    pub waiting: String,
+    pub version: String,
+    pub revoked: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_devices.html")]
+pub struct AdminDevicesPage {
+    pub l: Layout,
+    pub groups: Vec<(String, String)>,
+    pub devices: Vec<DeviceRowView>,
+    /// A fresh code: (code, group name, valid until, QR as SVG, link).
+    pub code: Option<(String, String, String, String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_and_dates_in_dutch() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+        let b = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        assert_eq!(age(b(2026, 3, 22), today), "8 maanden");
+        assert_eq!(age(b(2026, 3, 23), today), "7 maanden");
+        assert_eq!(age(b(2025, 10, 1), today), "1 jaar en 1 maand");
+        assert_eq!(age(b(2020, 11, 22), today), "6 jaar");
+        assert_eq!(day(today), "zo 22 nov 2026");
+        // 12:00 UTC in November is 13:00 in Amsterdam, in July 14:00.
+        let t = DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        assert_eq!(when(t), "zo 22 nov 13:00");
+        let t = DateTime::parse_from_rfc3339("2026-07-01T12:00:00Z")
+            .expect("t")
+            .with_timezone(&Utc);
+        assert_eq!(when(t), "wo 1 jul 14:00");
+        assert_eq!(days_words("mon,wed,fri"), "ma, wo, vr");
+    }
+}

@@ -1,0 +1,619 @@
+//! Portal fixture: the sample organisation ("test": groups A = Dolfijnen and
+//! B = Zwaluwen) plus a second organisation ("ander"), parents with known
+//! passwords, location managers, photos with every consent situation, diary
+//! entries, messages, absences and documents; and [`Browser`], a cookie-keeping
+//! HTTP client that talks to `<slug>.localhost:<port>` like a browser would.
+//!
+//! Logging a parent in from a test:
+//! ```ignore
+//! let p = Portal::start().await;
+//! let mut b = p.browser("test");
+//! b.login(&p.logins["sem"]).await;            // 303 to /mijn-kind
+//! let page = b.get("/mijn-kind").await;
+//! ```
+#![allow(dead_code, clippy::unwrap_used)]
+
+use super::{Harness, jpeg};
+use chrono::{Duration, Utc};
+use kring_protocol::{
+    ChildId, GroupId, OrganisationId, ParentId, PhotoConsent, StaffRole, Weekday,
+};
+use kring_server::db::time_str;
+use kring_server::org::{self, NewChild, ParentRole};
+use kring_server::photo::{PhotoLimits, process};
+use rusqlite::{Connection, params};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+/// One of the fixture's passwords (all at least 10 characters).
+pub const PASSWORD: &str = "wachtwoord-123";
+
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+}
+
+pub struct Portal {
+    pub h: Harness,
+    pub addr: SocketAddr,
+    /// Logins by role name: sem (first parent of Sem, group A), sem2 (second
+    /// parent of Sem), noor (parent of Noor, group A, other family), emma
+    /// (parent of Emma), bram (parent of Bram, group B), other_org (parent in
+    /// "ander"), manager, other_manager (manager of "ander"), fresh (a parent
+    /// who must still change the password).
+    pub logins: HashMap<&'static str, Login>,
+    /// Ids by placeholder name (without braces), e.g. "photo_sem".
+    pub ids: HashMap<&'static str, String>,
+    pub other_org: OrganisationId,
+    pub other_group: GroupId,
+    /// Enrolled devices: group A's, and the other organisation's.
+    pub devices: Option<(super::Device, super::Device)>,
+}
+
+fn insert_photo(
+    h: &Harness,
+    c: &Connection,
+    group: &GroupId,
+    tags: &[ChildId],
+    no_children_recognizable: bool,
+    age_minutes: i64,
+) -> String {
+    let processed = process(&jpeg(64, 48), &PhotoLimits::default()).unwrap();
+    let id = uuid::Uuid::now_v7().to_string();
+    let blob = format!("photos/fx/{id}.jpg");
+    let thumb = format!("thumbs/fx/{id}.jpg");
+    let blobs = &h.server().state.blobs;
+    blobs.put(&blob, &processed.jpeg).unwrap();
+    blobs.put(&thumb, &processed.thumbnail).unwrap();
+    c.execute(
+        "INSERT INTO photos (id, group_id, upload_id, sha256, blob_key, thumb_key, width, height,
+                             no_children_recognizable, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            id,
+            group.to_string(),
+            uuid::Uuid::now_v7().to_string(),
+            processed.sha256,
+            blob,
+            thumb,
+            processed.width,
+            processed.height,
+            no_children_recognizable,
+            time_str(Utc::now() - Duration::minutes(age_minutes))
+        ],
+    )
+    .unwrap();
+    for t in tags {
+        c.execute(
+            "INSERT INTO photo_tags (photo_id, child_id) VALUES (?1, ?2)",
+            params![id, t.to_string()],
+        )
+        .unwrap();
+    }
+    id
+}
+
+fn staff_diary(c: &Connection, group: &GroupId, children: &[ChildId], text: &str) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    c.execute(
+        "INSERT INTO diary_entries (id, group_id, author_kind, author_name, text, written_at)
+         VALUES (?1, ?2, 'staff', 'Fatima', ?3, ?4)",
+        params![id, group.to_string(), text, time_str(Utc::now())],
+    )
+    .unwrap();
+    for k in children {
+        c.execute(
+            "INSERT INTO diary_children (entry_id, child_id) VALUES (?1, ?2)",
+            params![id, k.to_string()],
+        )
+        .unwrap();
+    }
+    id
+}
+
+fn staff_message(c: &Connection, group: &GroupId, child: Option<&ChildId>, body: &str) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    c.execute(
+        "INSERT INTO messages (id, group_id, child_id, author_kind, author_name, body, sent_at, read_by_group_at)
+         VALUES (?1, ?2, ?3, 'staff', 'Groep', ?4, ?5, ?5)",
+        params![id, group.to_string(), child.map(|c| c.to_string()), body, time_str(Utc::now())],
+    )
+    .unwrap();
+    id
+}
+
+fn parent(
+    c: &Connection,
+    org: &OrganisationId,
+    email: &str,
+    name: &str,
+    must_change: bool,
+) -> ParentId {
+    let id = org::create_parent(c, org, email, name, PASSWORD).unwrap();
+    if !must_change {
+        c.execute(
+            "UPDATE parents SET must_change_password = 0 WHERE id = ?1",
+            params![id.to_string()],
+        )
+        .unwrap();
+    }
+    id
+}
+
+impl Portal {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut kring_server::settings::Settings)) -> Self {
+        let h = Harness::start_with(tweak).await;
+        let addr = h.server().http_addr;
+        let today = Utc::now().date_naive();
+        let (sem, noor, daan, emma) = (h.kids[0], h.kids[1], h.kids[2], h.kids[3]);
+        let bram = h.other_kid;
+        let (group_a, group_b, org_a, staff_a) = (h.group, h.other_group, h.org, h.staff);
+        let mut ids: HashMap<&'static str, String> = HashMap::new();
+        let mut logins: HashMap<&'static str, Login> = HashMap::new();
+        let login = |email: &str| Login {
+            email: email.to_string(),
+            password: PASSWORD.to_string(),
+        };
+        let (other_org, other_group) = h
+            .server()
+            .state
+            .db
+            .call_sync(|c| -> Result<_, org::OrgError> {
+                // Parents of the sample organisation.
+                let p_sem = parent(c, &org_a, "sem.ouder@example.nl", "Anne Test", false);
+                let p_sem2 = parent(c, &org_a, "sem.tweede@example.nl", "Bas Test", false);
+                let p_noor = parent(c, &org_a, "noor.ouder@example.nl", "Carla Test", false);
+                let p_emma = parent(c, &org_a, "emma.ouder@example.nl", "Dirk Test", false);
+                let p_bram = parent(c, &org_a, "bram.ouder@example.nl", "Els Anders", false);
+                let p_fresh = parent(c, &org_a, "daan.ouder@example.nl", "Fleur Test", true);
+                org::link_parent(c, &sem, &p_sem, ParentRole::First)?;
+                org::link_parent(c, &sem, &p_sem2, ParentRole::Second)?;
+                org::link_parent(c, &noor, &p_noor, ParentRole::First)?;
+                org::link_parent(c, &emma, &p_emma, ParentRole::First)?;
+                org::link_parent(c, &bram, &p_bram, ParentRole::First)?;
+                org::link_parent(c, &daan, &p_fresh, ParentRole::First)?;
+                let (manager, _) = org::create_staff(
+                    c,
+                    &org_a,
+                    "Petra",
+                    StaffRole::Manager,
+                    "9999",
+                    &[group_a, group_b],
+                )?;
+                org::set_staff_login(c, &manager, "manager@example.nl", PASSWORD, false)?;
+
+                // The other organisation.
+                let other = org::create_organisation(c, "ander", "Andere Opvang")?;
+                let loc = org::create_location(c, &other, "Elders")?;
+                let og = org::create_group(c, &loc, "Egeltjes", org::GroupKind::Kdv, (0, 4))?;
+                let ok = org::create_child(
+                    c,
+                    &other,
+                    &NewChild {
+                        first_name: "Olivia",
+                        last_name: "Elders",
+                        birth_date: today - Duration::days(400),
+                        consent: PhotoConsent::Group,
+                        allergies: None,
+                        notes: None,
+                    },
+                )?;
+                org::place_child(
+                    c,
+                    &ok,
+                    &og,
+                    &[Weekday::Mon, Weekday::Tue],
+                    today - Duration::days(100),
+                    None,
+                )?;
+                let p_other = parent(c, &other, "olivia.ouder@example.nl", "Gert Elders", false);
+                org::link_parent(c, &ok, &p_other, ParentRole::First)?;
+                let (other_staff, _) =
+                    org::create_staff(c, &other, "Joke", StaffRole::Pedagogical, "1357", &[og])?;
+                let (other_manager, _) =
+                    org::create_staff(c, &other, "Henk", StaffRole::Manager, "8888", &[og])?;
+                org::set_staff_login(
+                    c,
+                    &other_manager,
+                    "manager@ander.example.nl",
+                    PASSWORD,
+                    false,
+                )?;
+
+                // Photos.
+                ids.insert(
+                    "photo_sem",
+                    insert_photo(&h, c, &group_a, &[sem], false, 50),
+                );
+                ids.insert(
+                    "photo_sem_noor",
+                    insert_photo(&h, c, &group_a, &[sem, noor], false, 40),
+                );
+                ids.insert(
+                    "photo_sem_emma",
+                    insert_photo(&h, c, &group_a, &[sem, emma], false, 35),
+                );
+                ids.insert("photo_group", insert_photo(&h, c, &group_a, &[], true, 30));
+                ids.insert(
+                    "photo_staff_only",
+                    insert_photo(&h, c, &group_a, &[], false, 20),
+                );
+                ids.insert("photo_b", insert_photo(&h, c, &group_b, &[bram], false, 10));
+                ids.insert("photo_b_group", insert_photo(&h, c, &group_b, &[], true, 9));
+                ids.insert("photo_other_org", insert_photo(&h, c, &og, &[ok], false, 5));
+                ids.insert(
+                    "photo_other_org_group",
+                    insert_photo(&h, c, &og, &[], true, 4),
+                );
+                // Diary.
+                ids.insert(
+                    "diary_sem",
+                    staff_diary(c, &group_a, &[sem], "Sem heeft goed gegeten."),
+                );
+                ids.insert(
+                    "diary_noor",
+                    staff_diary(c, &group_a, &[noor], "Noor sliep lang."),
+                );
+                ids.insert(
+                    "diary_b",
+                    staff_diary(c, &group_b, &[bram], "Bram speelde buiten."),
+                );
+                ids.insert(
+                    "diary_other_org",
+                    staff_diary(c, &og, &[ok], "Olivia was vrolijk."),
+                );
+                // Messages.
+                ids.insert(
+                    "msg_sem",
+                    staff_message(c, &group_a, Some(&sem), "Sem mist zijn knuffel."),
+                );
+                ids.insert(
+                    "msg_noor",
+                    staff_message(c, &group_a, Some(&noor), "Noor heeft een schaafwond."),
+                );
+                ids.insert(
+                    "msg_group_a",
+                    staff_message(c, &group_a, None, "Neem regenlaarzen mee."),
+                );
+                ids.insert(
+                    "msg_b",
+                    staff_message(c, &group_b, Some(&bram), "Bram is opgehaald."),
+                );
+                ids.insert(
+                    "msg_group_b",
+                    staff_message(c, &group_b, None, "Morgen naar het bos."),
+                );
+                ids.insert(
+                    "msg_other_org",
+                    staff_message(c, &og, Some(&ok), "Olivia gaat naar de dokter."),
+                );
+                // Absences.
+                let absence = |child: ChildId, days: i64| -> Result<String, org::OrgError> {
+                    let (id, _) = org::report_absence(
+                        c,
+                        &org::NewAbsence {
+                            child,
+                            from: today + Duration::days(days),
+                            to: today + Duration::days(days),
+                            part_of_day: kring_protocol::PartOfDay::WholeDay,
+                            reason: kring_protocol::AbsenceReason::Vakantie,
+                            note: None,
+                            reported_by: "fixture",
+                        },
+                        Utc::now(),
+                    )?;
+                    Ok(id.to_string())
+                };
+                ids.insert("absence_sem", absence(sem, 7)?);
+                ids.insert("absence_noor", absence(noor, 7)?);
+                ids.insert("absence_bram", absence(bram, 7)?);
+                ids.insert("absence_other_org", absence(ok, 7)?);
+                // Documents.
+                use kring_server::portal::{DocumentAudience, create_document};
+                ids.insert(
+                    "doc_first",
+                    create_document(
+                        c,
+                        &sem,
+                        "Contract",
+                        "Alleen voor de eerste ouder.",
+                        DocumentAudience::FirstParent,
+                        Utc::now(),
+                    )?,
+                );
+                ids.insert(
+                    "doc_all",
+                    create_document(
+                        c,
+                        &sem,
+                        "Wenbrief",
+                        "Voor beide ouders.",
+                        DocumentAudience::AllParents,
+                        Utc::now(),
+                    )?,
+                );
+                ids.insert(
+                    "doc_noor",
+                    create_document(
+                        c,
+                        &noor,
+                        "Contract Noor",
+                        "Van Noor.",
+                        DocumentAudience::FirstParent,
+                        Utc::now(),
+                    )?,
+                );
+
+                ids.insert("child_sem", sem.to_string());
+                ids.insert("child_noor", noor.to_string());
+                ids.insert("child_bram", bram.to_string());
+                ids.insert("child_other_org", ok.to_string());
+                ids.insert("staff_a", staff_a.to_string());
+                ids.insert("staff_other_org", other_staff.to_string());
+                ids.insert("group_a", group_a.to_string());
+                ids.insert("group_b", group_b.to_string());
+                ids.insert("group_other_org", og.to_string());
+                let _ = (p_sem, p_sem2, p_noor, p_emma, p_bram, p_other, p_fresh);
+                Ok((other, og))
+            })
+            .unwrap();
+        logins.insert("sem", login("sem.ouder@example.nl"));
+        logins.insert("sem2", login("sem.tweede@example.nl"));
+        logins.insert("noor", login("noor.ouder@example.nl"));
+        logins.insert("emma", login("emma.ouder@example.nl"));
+        logins.insert("bram", login("bram.ouder@example.nl"));
+        logins.insert("fresh", login("daan.ouder@example.nl"));
+        logins.insert("other_org", login("olivia.ouder@example.nl"));
+        logins.insert("manager", login("manager@example.nl"));
+        logins.insert("other_manager", login("manager@ander.example.nl"));
+        let p = Portal {
+            h,
+            addr,
+            logins,
+            ids,
+            other_org,
+            other_group,
+            devices: None,
+        };
+        // Devices (enrolled over the real API).
+        let dev_a = p.h.enroll().await;
+        let dev_other = p.h.enroll_in(other_group).await;
+        let mut p = p;
+        p.ids.insert("device_a", dev_a.id.to_string());
+        p.ids.insert("device_other_org", dev_other.id.to_string());
+        p.devices = Some((dev_a, dev_other));
+        p
+    }
+
+    /// A browser on `<slug>.localhost`.
+    pub fn browser(&self, slug: &str) -> Browser {
+        Browser::new(self.addr, slug)
+    }
+
+    /// A browser on `slug`, logged in as `who` (a key of `logins`).
+    pub async fn logged_in(&self, slug: &str, who: &str) -> Browser {
+        let mut b = self.browser(slug);
+        let resp = b.login(&self.logins[who]).await;
+        assert_eq!(resp.status, 303, "login of {who} failed: {}", resp.text);
+        b
+    }
+
+    /// The `.eml` files in the mail folder, oldest first.
+    pub fn mails(&self) -> Vec<String> {
+        let dir = self.h.dir.path().join("mail");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.filter_map(Result::ok).collect())
+            .unwrap_or_default();
+        files.sort_by_key(|f| f.metadata().and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+            .map(|s| decode_qp(&s))
+            .collect()
+    }
+
+    /// Waits up to 5 s for a mail to `to` containing `needle`.
+    pub async fn wait_for_mail(&self, to: &str, needle: &str) -> String {
+        for _ in 0..100 {
+            if let Some(m) = self
+                .mails()
+                .into_iter()
+                .find(|m| m.contains(&format!("To: {to}")) && m.contains(needle))
+            {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no mail to {to} with {needle:?}; mails: {:?}", self.mails());
+    }
+
+    pub fn exec(&self, sql: &str, args: &[&str]) {
+        let sql = sql.to_string();
+        let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+        self.h
+            .server()
+            .state
+            .db
+            .call_sync(move |c| {
+                c.execute(&sql, rusqlite::params_from_iter(args.iter()))
+                    .map_err(kring_server::db::DbError::from)
+            })
+            .unwrap();
+    }
+}
+
+/// Undoes quoted-printable soft line breaks and `=XX` escapes (lettre encodes
+/// long or non-ASCII bodies that way), so tests can search the text.
+pub fn decode_qp(s: &str) -> String {
+    let s = s.replace("=\r\n", "").replace("=\n", "");
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An answer as a test sees it.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Page {
+    /// The value of the first `name="csrf"` field on the page.
+    pub fn csrf(&self) -> Option<String> {
+        field_value(&self.text, "csrf")
+    }
+}
+
+/// The `value` of the first input named `name`.
+pub fn field_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    rest.split('"').next().map(str::to_string)
+}
+
+/// A cookie-keeping client for one host, without following redirects.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub host: String,
+    pub cookies: HashMap<String, String>,
+    pub csrf: Option<String>,
+    pub extra_headers: Vec<(String, String)>,
+}
+
+impl Browser {
+    pub fn new(addr: SocketAddr, slug: &str) -> Self {
+        let host = format!("{slug}.localhost");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .resolve(&host, addr)
+            .build()
+            .unwrap();
+        Self {
+            client,
+            base: format!("http://{host}:{}", addr.port()),
+            host,
+            cookies: HashMap::new(),
+            csrf: None,
+            extra_headers: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// Sends a request built on `self.client` with this browser's cookies.
+    pub async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        self.finish(req).await
+    }
+
+    async fn finish(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let mut req = req;
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        for (k, v) in &self.extra_headers {
+            req = req.header(k, v);
+        }
+        let resp = req.send().await.unwrap();
+        for sc in resp.headers().get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            let (pair, attrs) = sc.split_once(';').unwrap_or((sc, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if attrs.to_ascii_lowercase().contains("max-age=0") {
+                self.cookies.remove(k.trim());
+            } else {
+                self.cookies
+                    .insert(k.trim().to_string(), v.trim().to_string());
+            }
+        }
+        let status = resp.status().as_u16();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap().to_vec();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let page = Page {
+            status,
+            location,
+            headers,
+            text,
+            bytes,
+        };
+        if let Some(t) = page.csrf() {
+            self.csrf = Some(t);
+        }
+        page
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(format!("{}{path}", self.base));
+        self.finish(req).await
+    }
+
+    /// POSTs a form as is (no CSRF field added).
+    pub async fn post_raw(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.client.post(format!("{}{path}", self.base)).form(form);
+        self.finish(req).await
+    }
+
+    /// POSTs a form with the CSRF token of the last page seen.
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf.clone().unwrap_or_default();
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(form);
+        let req = self.client.post(format!("{}{path}", self.base)).form(&all);
+        self.finish(req).await
+    }
+
+    /// Logs in (fetching the login page first for its CSRF cookie and token).
+    pub async fn login(&mut self, login: &Login) -> Page {
+        let page = self.get("/inloggen").await;
+        assert!(
+            page.csrf().is_some(),
+            "login page without csrf: {}",
+            page.text
+        );
+        let resp = self
+            .post(
+                "/inloggen",
+                &[("email", &login.email), ("password", &login.password)],
+            )
+            .await;
+        if resp.status == 303 {
+            // Load a page to learn the session's CSRF token.
+            let target = resp.location.clone().unwrap_or_else(|| "/".into());
+            self.get(&target).await;
+        }
+        resp
+    }
+}
