@@ -577,10 +577,16 @@ fn spawn_doorbell(creds: &DeviceCredentials, pull: Arc<Notify>) -> tokio::task::
     ));
     tokio::spawn(async move {
         let (client, mut events) = AsyncClient::new(opts, 16);
+        // Losing the doorbell may mean the server revoked this device (it closes
+        // the session and refuses the next one): one pull finds out (401 wipes).
+        let mut connected = false;
+        let mut asked_after_refusal = false;
         loop {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     tracing::info!("doorbell connected");
+                    connected = true;
+                    asked_after_refusal = false;
                     let _ = client.subscribe(nudge.clone(), QoS::AtLeastOnce).await;
                     let _ = client
                         .publish(presence.clone(), QoS::AtLeastOnce, true, "\"online\"")
@@ -595,6 +601,12 @@ fn spawn_doorbell(creds: &DeviceCredentials, pull: Arc<Notify>) -> tokio::task::
                 Ok(_) => {}
                 Err(e) => {
                     tracing::debug!(error = %e, "doorbell disconnected; reconnecting");
+                    let refused = matches!(e, rumqttc::ConnectionError::ConnectionRefused(_));
+                    if connected || (refused && !asked_after_refusal) {
+                        asked_after_refusal |= refused;
+                        pull.notify_one();
+                    }
+                    connected = false;
                     tokio::time::sleep(Duration::from_secs(3)).await;
                 }
             }

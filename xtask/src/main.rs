@@ -26,6 +26,9 @@ const APT_PACKAGES: &[&str] = &[
     // Slint draws text with system fonts (fontconfig); without one it cannot start
     "fontconfig",
     "fonts-dejavu-core",
+    // the whole-system test drives the portal in a real browser over WebDriver
+    "chromium",
+    "chromium-driver",
     // the Python peer tus client used by the upload tests
     "python3",
     "python3-venv",

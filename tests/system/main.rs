@@ -1,0 +1,377 @@
+//! The whole system, for real: kring-server on a loopback port with its
+//! embedded MQTT broker, a device enrolled through the API running the sync
+//! engine over a real store, and parents and a location manager in headless
+//! Chromium (WebDriver). Nothing is mocked but the camera: the photo is a
+//! generated JPEG.
+#![allow(clippy::unwrap_used)]
+
+mod browser;
+
+use browser::Browser;
+use chrono::Utc;
+use kring_protocol::{ChildId, ConsentedChild, PhotoConsent, StaffRole};
+use kring_server::org::{self, ParentRole};
+use kring_server::settings::Settings;
+use kring_sync::client::ApiClient;
+use kring_sync::{EngineConfig, EngineHandle, NewPhoto, Store, SyncStatus, SystemClock};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "wachtwoord-123";
+
+fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        .encode_image(&img)
+        .unwrap();
+    out
+}
+
+/// Where the portal screenshots go: `docs/screenshots/` when
+/// `KRING_UPDATE_SCREENSHOTS=1`, else `target/screenshots/`.
+fn screenshot_dir() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if std::env::var("KRING_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+        root.join("docs/screenshots")
+    } else {
+        root.join("target/screenshots")
+    }
+}
+
+async fn wait_status(h: &EngineHandle, secs: u64, f: impl Fn(&SyncStatus) -> bool) {
+    let mut rx = h.status();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if f(&rx.borrow_and_update()) {
+            return;
+        }
+        match tokio::time::timeout_at(deadline, rx.changed()).await {
+            Ok(Ok(())) => {}
+            _ => panic!("engine status never matched; last: {:?}", *rx.borrow()),
+        }
+    }
+}
+
+/// Polls until `f` holds, at most `secs` after `start`; returns how long it took.
+async fn within(start: Instant, secs: f64, what: &str, mut f: impl FnMut() -> bool) -> Duration {
+    while !f() {
+        assert!(
+            start.elapsed().as_secs_f64() < secs,
+            "{what}: not within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    start.elapsed()
+}
+
+struct Parents {
+    sem: String,
+    emma: String,
+    noor: String,
+    bram: String,
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    server: kring_server::Server,
+    base: String,
+    group: kring_protocol::GroupId,
+    kids: Vec<ChildId>,
+    parents: Parents,
+}
+
+impl World {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            data_dir: dir.path().to_path_buf(),
+            ..Settings::default()
+        };
+        settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.portal.base_domain = "localhost".into();
+        let db = kring_server::open_data(&settings).unwrap();
+        let (sample, parents) = db
+            .call_sync(|c| -> Result<_, org::OrgError> {
+                let s = org::create_sample(c, Utc::now().date_naive())?;
+                // kids: Sem (group), Noor (own parents), Daan (none), Emma (group);
+                // Bram is in the other group
+                let parent = |email: &str, name: &str, child: &ChildId, fresh: bool| {
+                    let p = org::create_parent(c, &s.org, email, name, PASSWORD)?;
+                    org::link_parent(c, child, &p, ParentRole::First)?;
+                    if !fresh {
+                        c.execute(
+                            "UPDATE parents SET must_change_password = 0 WHERE id = ?1",
+                            [p.to_string()],
+                        )?;
+                    }
+                    Ok::<_, org::OrgError>(email.to_string())
+                };
+                let parents = Parents {
+                    // the organisation sent Sem's parent a first password: it must be changed
+                    sem: parent("sem.ouder@example.nl", "Anne de Vries", &s.kids[0], true)?,
+                    noor: parent("noor.ouder@example.nl", "Carla Bakker", &s.kids[1], false)?,
+                    emma: parent("emma.ouder@example.nl", "Dirk Jansen", &s.kids[3], false)?,
+                    bram: parent("bram.ouder@example.nl", "Els Visser", &s.other_kid, false)?,
+                };
+                let (manager, _) = org::create_staff(
+                    c,
+                    &s.org,
+                    "Petra",
+                    StaffRole::Manager,
+                    "9876",
+                    &[s.group, s.other_group],
+                )?;
+                org::set_staff_login(c, &manager, "petra@example.nl", PASSWORD, false)?;
+                Ok((s, parents))
+            })
+            .unwrap();
+        drop(db);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = kring_server::start(settings, listener).await.unwrap();
+        let base = format!("http://test.localhost:{}", server.http_addr.port());
+        World {
+            _dir: dir,
+            server,
+            base,
+            group: sample.group,
+            kids: sample.kids,
+            parents,
+        }
+    }
+
+    /// A device for the group, enrolled through the API, its engine running
+    /// with the MQTT doorbell and no periodic pull (an hour): whatever arrives
+    /// within seconds came through the nudge.
+    async fn device(&self) -> (tempfile::TempDir, Arc<Store>, EngineHandle) {
+        let group = self.group;
+        let code = self
+            .server
+            .state
+            .db
+            .call_sync(move |c| {
+                kring_server::devices::create_code(
+                    c,
+                    &group,
+                    Utc::now(),
+                    chrono::Duration::minutes(15),
+                )
+            })
+            .unwrap()
+            .code;
+        let url = format!("http://127.0.0.1:{}", self.server.http_addr.port());
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = Store::open(dir.path()).unwrap();
+        let resp = ApiClient::new(&url, None)
+            .unwrap()
+            .enroll(&code, "Groepsscherm Dolfijnen", "9.9.9")
+            .await
+            .unwrap();
+        store.save_enrollment(&url, &resp, Utc::now()).unwrap();
+        let store = Arc::new(store);
+        let (handle, _task) = kring_sync::spawn(
+            store.clone(),
+            Arc::new(SystemClock),
+            EngineConfig {
+                pull_interval: Duration::from_secs(3600),
+                app_version: "9.9.9".into(),
+                ..EngineConfig::default()
+            },
+        );
+        (dir, store, handle)
+    }
+}
+
+async fn login(b: &Browser, base: &str, email: &str, password: &str) -> anyhow::Result<()> {
+    b.client.delete_all_cookies().await?;
+    b.goto(&format!("{base}/inloggen")).await?;
+    b.fill("#email", email).await?;
+    b.fill("#password", password).await?;
+    b.submit("#login-submit").await?;
+    Ok(())
+}
+
+/// The ids of the photos on the parent's timeline (a fresh page load).
+async fn timeline_photos(b: &Browser, base: &str) -> anyhow::Result<Vec<String>> {
+    b.goto(&format!("{base}/mijn-kind")).await?;
+    let mut ids = Vec::new();
+    for e in b
+        .client
+        .find_all(fantoccini::Locator::Css("#timeline li[data-kind=photo]"))
+        .await?
+    {
+        if let Some(id) = e.attr("data-id").await? {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+    let w = World::start().await;
+    let (sem, emma) = (w.kids[0], w.kids[3]);
+    let (_device_dir, store, engine) = w.device().await;
+    wait_status(&engine, 20, |s| s.online && s.last_sync.is_some()).await;
+
+    // The group room takes a photo of Sem and Emma (both: group photos allowed).
+    let consents = [
+        ConsentedChild {
+            id: sem,
+            consent: PhotoConsent::Group,
+        },
+        ConsentedChild {
+            id: emma,
+            consent: PhotoConsent::Group,
+        },
+    ];
+    let photo = jpeg(1024, 768);
+    let saved = store.save_photo(
+        NewPhoto {
+            jpeg: &photo,
+            thumbnail: None,
+            tags: vec![sem, emma],
+            no_children_recognizable: false,
+            audience: kring_protocol::decide_audience(&consents, false),
+            staff: None,
+        },
+        Utc::now(),
+    )?;
+    engine.wake();
+    wait_status(&engine, 30, |s| s.waiting == 0 && s.needs_attention == 0).await;
+    let photo_id = saved.to_string();
+
+    let b = Browser::start(1280, 900).await?;
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots)?;
+    let shot = |name: &str, png: Vec<u8>| {
+        assert!(png.len() > 1000, "{name} is an empty image");
+        std::fs::write(shots.join(format!("portal-{name}.png")), png).unwrap();
+    };
+
+    // Sem's parent logs in with the password the organisation sent: a new one first.
+    b.goto(&format!("{}/inloggen", w.base)).await?;
+    shot("inloggen-desktop", b.screenshot().await?);
+    login(&b, &w.base, &w.parents.sem, PASSWORD).await?;
+    assert!(b.exists("#forced-change").await?, "{}", b.text().await?);
+    b.fill("#current_password", PASSWORD).await?;
+    b.fill("#new_password", "zonnebloem-2026").await?;
+    b.fill("#new_password_repeat", "zonnebloem-2026").await?;
+    b.submit("#change-password-submit").await?;
+    // the photo is on Sem's timeline
+    assert_eq!(timeline_photos(&b, &w.base).await?, vec![photo_id.clone()]);
+    shot("mijn-kind-desktop", b.screenshot().await?);
+    b.client.set_window_size(390, 844).await?;
+    b.goto(&format!("{}/mijn-kind", w.base)).await?;
+    shot("mijn-kind-telefoon", b.screenshot().await?);
+    // full size, metadata already stripped, never cached
+    b.goto(&format!("{}/fotos/{photo_id}", w.base)).await?;
+    shot("foto-telefoon", b.screenshot().await?);
+    b.client.set_window_size(1280, 900).await?;
+
+    // Emma's parent (another family, tagged too) sees it; Noor's (not tagged)
+    // and Bram's (other group) do not, not even by asking for it.
+    login(&b, &w.base, &w.parents.emma, PASSWORD).await?;
+    assert_eq!(timeline_photos(&b, &w.base).await?, vec![photo_id.clone()]);
+    for who in [&w.parents.noor, &w.parents.bram] {
+        login(&b, &w.base, who, PASSWORD).await?;
+        assert!(timeline_photos(&b, &w.base).await?.is_empty(), "{who}");
+        b.goto(&format!("{}/fotos/{photo_id}", w.base)).await?;
+        assert!(b.exists("body[data-page=fout]").await?, "{who}");
+        assert!(!b.exists("img").await?, "{who}");
+        // and the image itself, with this browser's session: 404 like a photo that does not exist
+        let cookie = b.client.get_named_cookie("kring_sessie").await?;
+        let http = reqwest::Client::builder()
+            .resolve(
+                "test.localhost",
+                SocketAddr::from(([127, 0, 0, 1], w.server.http_addr.port())),
+            )
+            .build()?;
+        for path in ["", "/origineel", "/klein", "/download"] {
+            let r = http
+                .get(format!("{}/fotos/{photo_id}{path}", w.base))
+                .header("Cookie", format!("kring_sessie={}", cookie.value()))
+                .send()
+                .await?;
+            assert_eq!(r.status(), 404, "/fotos/{photo_id}{path} for {who}");
+        }
+    }
+
+    // Emma's parent writes to the group and reports Emma absent: both reach
+    // the device within 2 seconds, through the doorbell (no periodic pull).
+    login(&b, &w.base, &w.parents.emma, PASSWORD).await?;
+    b.goto(&format!("{}/berichten/kind/{emma}", w.base)).await?;
+    b.fill("#body", "Emma heeft vannacht slecht geslapen.")
+        .await?;
+    let sent = Instant::now();
+    b.submit("#message-submit").await?;
+    let took = within(sent, 2.0, "the parent's message on the device", || {
+        store
+            .messages()
+            .unwrap_or_default()
+            .iter()
+            .any(|m| m.body == "Emma heeft vannacht slecht geslapen.")
+    })
+    .await;
+    eprintln!("message: submitted in the browser -> in the device store in {took:?}");
+    b.client.set_window_size(390, 844).await?;
+    shot("berichten-telefoon", b.screenshot().await?);
+    b.client.set_window_size(1280, 900).await?;
+    b.goto(&format!("{}/afwezig", w.base)).await?;
+    b.click("#reason-ziek").await?;
+    let sent = Instant::now();
+    b.submit("#absence-submit").await?;
+    let took = within(sent, 2.0, "the absence on the device", || {
+        store
+            .absences()
+            .unwrap_or_default()
+            .iter()
+            .any(|a| a.child_id == emma && !a.cancelled)
+    })
+    .await;
+    eprintln!("absence: submitted in the browser -> in the device store in {took:?}");
+    shot("afwezig-desktop", b.screenshot().await?);
+
+    // Sem's parent withdraws group consent: Emma's family no longer sees the
+    // photo on their next page load; Sem's parent still does.
+    login(&b, &w.base, &w.parents.sem, "zonnebloem-2026").await?;
+    b.goto(&format!("{}/toestemmingen", w.base)).await?;
+    b.click(&format!("#consent-{sem}-own_parents")).await?;
+    b.submit(&format!("#consent-submit-{sem}")).await?;
+    b.goto(&format!("{}/toestemmingen", w.base)).await?;
+    shot("toestemmingen-desktop", b.screenshot().await?);
+    assert_eq!(timeline_photos(&b, &w.base).await?, vec![photo_id.clone()]);
+    login(&b, &w.base, &w.parents.emma, PASSWORD).await?;
+    assert!(timeline_photos(&b, &w.base).await?.is_empty());
+
+    // The location manager sees the device (version, nothing waiting) and revokes it:
+    // it gets 401 on its next call and wipes itself.
+    login(&b, &w.base, "petra@example.nl", PASSWORD).await?;
+    b.goto(&format!("{}/beheer/apparaten", w.base)).await?;
+    let device_id = store.device()?.unwrap().device_id.to_string();
+    let row = b.text().await?;
+    assert!(
+        row.contains("9.9.9"),
+        "app version in the device list: {row}"
+    );
+    shot("apparaten-desktop", b.screenshot().await?);
+    b.submit(&format!("#revoke-{device_id}")).await?;
+    engine.wake();
+    wait_status(&engine, 60, |s| s.revoked).await;
+    assert!(
+        store.device()?.is_none(),
+        "the device wiped its credentials"
+    );
+    assert!(store.children()?.is_empty(), "and every child's data");
+    b.close().await
+}
