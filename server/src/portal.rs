@@ -22,6 +22,14 @@ use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
+/// Today's date where the children are (Europe/Amsterdam): the day that
+/// placements start and end on, and that absences are reported for.
+pub fn today_local() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&chrono_tz::Europe::Amsterdam)
+        .date_naive()
+}
+
 // ---------------------------------------------------------------------------
 // Accounts
 

@@ -216,7 +216,7 @@ async fn the_timeline_shows_what_consent_allows_and_a_withdrawal_hides_it_at_onc
     );
 
     // The placement ends: sharing stops on the end date.
-    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    let yesterday = (kring_server::portal::today_local() - chrono::Duration::days(1)).to_string();
     p.exec(
         "UPDATE placements SET end_date = ?1 WHERE child_id = ?2",
         &[&yesterday, &p.ids["child_sem"]],
@@ -277,7 +277,7 @@ async fn parent_writes_reach_the_device_with_a_nudge() {
             .await
             .unwrap();
     let mut sem = p.logged_in("test", "sem").await;
-    let today = chrono::Utc::now().date_naive().to_string();
+    let today = kring_server::portal::today_local().to_string();
     let child = p.ids["child_sem"].clone();
     assert_eq!(
         sem.post(

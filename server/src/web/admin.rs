@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    crate::portal::today_local()
 }
 
 fn layout(u: &ManagerUser, title: &str, active: &'static str) -> Layout {
