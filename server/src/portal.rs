@@ -331,15 +331,8 @@ pub fn create_session(
             time_str(now + times.absolute)
         ],
     )?;
-    // Housekeeping on the way: drop expired sessions and reset tokens.
-    c.execute(
-        "DELETE FROM sessions WHERE expires_at < ?1 OR last_seen_at < ?2",
-        params![time_str(now), time_str(now - times.idle)],
-    )?;
-    c.execute(
-        "DELETE FROM password_resets WHERE expires_at < ?1",
-        params![time_str(now - Duration::days(1))],
-    )?;
+    // Housekeeping on the way (the server's housekeeping does it too).
+    sweep_sessions(c, now, times)?;
     Ok(token)
 }
 
@@ -397,6 +390,23 @@ pub fn load_session(
         )?;
     }
     Ok(Some(Session { account, csrf }))
+}
+
+/// Removes expired sessions and old reset tokens; returns how many sessions went.
+pub fn sweep_sessions(
+    c: &Connection,
+    now: DateTime<Utc>,
+    times: SessionTimes,
+) -> Result<usize, DbError> {
+    let n = c.execute(
+        "DELETE FROM sessions WHERE expires_at < ?1 OR last_seen_at < ?2",
+        params![time_str(now), time_str(now - times.idle)],
+    )?;
+    c.execute(
+        "DELETE FROM password_resets WHERE expires_at < ?1",
+        params![time_str(now - Duration::days(1))],
+    )?;
+    Ok(n)
 }
 
 pub fn delete_session(c: &Connection, token: &str) -> Result<(), DbError> {

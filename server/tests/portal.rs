@@ -799,3 +799,55 @@ async fn csv_import_reports_bad_lines_and_creates_children_and_parents() {
         "the logout form carries the session's token"
     );
 }
+
+#[tokio::test]
+async fn the_second_parent_sees_the_child_but_not_the_first_parents_documents() {
+    let p = Portal::start().await;
+    let mut first = p.logged_in("test", "sem").await;
+    let mut second = p.logged_in("test", "sem2").await;
+    let a = first.get("/mijn-kind").await.text;
+    let b = second.get("/mijn-kind").await.text;
+    for id in ["photo_sem", "photo_group", "diary_sem"] {
+        assert!(a.contains(&p.ids[id]) && b.contains(&p.ids[id]), "{id}");
+    }
+    let account = second.get("/account").await.text;
+    assert!(account.contains(&format!("id=\"document-{}\"", p.ids["doc_all"])));
+    assert!(
+        !account.contains(&p.ids["doc_first"]),
+        "first-parent document listed"
+    );
+    assert!(account.contains("tweede ouder"));
+    let account = first.get("/account").await.text;
+    assert!(account.contains(&p.ids["doc_first"]));
+    // The diary page of a child is not cached either.
+    let diary = first.get(&format!("/dagboek/{}", p.ids["diary_sem"])).await;
+    assert_eq!(diary.headers["cache-control"], "no-store");
+    assert!(diary.text.contains("Sem heeft goed gegeten."));
+}
+
+#[tokio::test]
+async fn the_timeline_filters_on_one_child() {
+    let p = Portal::start().await;
+    // Give Sem's parent a second child on group B.
+    p.exec(
+        "INSERT INTO child_parents (child_id, parent_id, role)
+         SELECT ?1, parent_id, 'first' FROM child_parents WHERE child_id = ?2 AND role = 'first'",
+        &[&p.ids["child_bram"], &p.ids["child_sem"]],
+    );
+    let mut b = p.logged_in("test", "sem").await;
+    let all = b.get("/mijn-kind").await.text;
+    assert!(all.contains(&p.ids["photo_b"]) && all.contains(&p.ids["photo_sem"]));
+    assert!(all.contains(&format!("id=\"filter-{}\"", p.ids["child_bram"])));
+    let only = b
+        .get(&format!("/mijn-kind?kind={}", p.ids["child_bram"]))
+        .await
+        .text;
+    assert!(only.contains(&p.ids["photo_b"]));
+    assert!(!only.contains(&p.ids["photo_sem"]));
+    // Another family's child as a filter shows nothing of it.
+    let other = b
+        .get(&format!("/mijn-kind?kind={}", p.ids["child_noor"]))
+        .await
+        .text;
+    assert!(!other.contains(&p.ids["photo_sem_noor"]));
+}
