@@ -875,6 +875,19 @@ pub fn timeline(
             items.push(TimelineItem::Diary(d));
         }
     }
+    // A photo that belongs to a diary entry on the timeline is shown there, once.
+    let in_diary: std::collections::HashSet<PhotoId> = items
+        .iter()
+        .filter_map(|i| match i {
+            TimelineItem::Diary(d) => Some(d.photos.iter().copied()),
+            TimelineItem::Photo { .. } => None,
+        })
+        .flatten()
+        .collect();
+    items.retain(|i| match i {
+        TimelineItem::Photo { photo, .. } => !in_diary.contains(&photo.id),
+        TimelineItem::Diary(_) => true,
+    });
     items.sort_by_key(|i| std::cmp::Reverse(i.at()));
     items.truncate(limit);
     Ok(items)

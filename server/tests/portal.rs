@@ -851,3 +851,60 @@ async fn the_timeline_filters_on_one_child() {
         .text;
     assert!(!other.contains(&p.ids["photo_sem_noor"]));
 }
+
+#[tokio::test]
+async fn a_csrf_token_only_works_in_its_own_session() {
+    let p = Portal::start().await;
+    let a = p.logged_in("test", "sem").await;
+    let mut b = p.logged_in("test", "sem2").await;
+    let token_a = a.csrf.clone().unwrap();
+    assert_ne!(
+        Some(token_a.clone()),
+        b.csrf,
+        "each session has its own token"
+    );
+    let child = p.ids["child_sem"].clone();
+    let r = b
+        .post_raw(
+            "/berichten",
+            &[("csrf", &token_a), ("child_id", &child), ("body", "hallo")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        p.h.count("SELECT COUNT(*) FROM messages WHERE author_kind = 'parent'"),
+        0
+    );
+    // The pre-login token is bound to its cookie too.
+    let mut anon = p.browser("test");
+    anon.get("/inloggen").await;
+    let mut other = p.browser("test");
+    other.get("/inloggen").await;
+    let r = other
+        .post_raw(
+            "/inloggen",
+            &[
+                ("csrf", anon.csrf.as_deref().unwrap()),
+                ("email", "sem.ouder@example.nl"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test]
+async fn a_diary_photo_shows_once_on_the_timeline() {
+    let p = Portal::start().await;
+    p.exec(
+        "INSERT INTO diary_photos (entry_id, photo_id) VALUES (?1, ?2)",
+        &[&p.ids["diary_sem"], &p.ids["photo_sem"]],
+    );
+    let mut b = p.logged_in("test", "sem").await;
+    let page = b.get("/mijn-kind").await.text;
+    assert!(!page.contains(&format!("id=\"item-{}\"", p.ids["photo_sem"])));
+    assert!(
+        page.contains(&format!("/fotos/{}/klein", p.ids["photo_sem"])),
+        "inside the diary entry"
+    );
+}
