@@ -14,14 +14,18 @@
 use crate::org::{self, GroupKind, NewAbsence, NewChild, OrgError, ParentRole};
 use chrono::{DateTime, Days, Months, NaiveDate, NaiveTime, TimeDelta, Utc};
 use kring_protocol::{
-    AbsenceReason, ChildId, GroupId, ParentId, PartOfDay, PhotoConsent, StaffRole, Weekday,
+    AbsenceReason, ChildId, GroupId, ParentId, PartOfDay, PhotoConsent, StaffId, StaffRole, Weekday,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// The slug of the demo organisation; loading refuses when it exists.
 pub const DEMO_SLUG: &str = "zonnebloem";
-/// The one password of every demo parent (they must change it on first login).
+/// The one password of every demo parent. All but the first printed parent
+/// (Anne de Vries) must change it on their first login.
 pub const DEMO_PARENT_PASSWORD: &str = "welkom-ouder";
+/// The location manager's portal login.
+pub const DEMO_MANAGER_EMAIL: &str = "petra.vandam@example.nl";
+pub const DEMO_MANAGER_PASSWORD: &str = "welkom-beheer";
 
 /// One printed login of the demo.
 #[derive(Debug, Clone)]
@@ -36,6 +40,8 @@ pub struct DemoLogin {
     /// The group(s) this login is about; `None` for the location manager.
     pub group: Option<String>,
     pub note: String,
+    /// The portal asks for a new password at the first login.
+    pub must_change_password: bool,
 }
 
 /// What [`load_demo`] created.
@@ -116,7 +122,22 @@ pub fn load_demo(conn: &mut Connection, today: NaiveDate) -> Result<Option<DemoS
         )?;
     }
 
+    load_portal_extras(&tx, &zb, &clock)?;
+
     let mut logins = ZONNEBLOEM.logins(&["Sem", "Daan"]);
+    // The first parent goes straight in; the others choose a password first.
+    if let Some(first) = logins.first_mut() {
+        first.must_change_password = false;
+    }
+    logins.push(DemoLogin {
+        role: "locatiemanager (portaal)",
+        name: "Petra van Dam".into(),
+        login: DEMO_MANAGER_EMAIL.into(),
+        secret: DEMO_MANAGER_PASSWORD.into(),
+        group: None,
+        note: "beheer in het portaal: groepen, kinderen, apparaten".into(),
+        must_change_password: false,
+    });
     if !slug_exists(&tx, ANKER.slug)? {
         load_org(&tx, &ANKER, &clock)?;
         logins.extend(ANKER.logins(&["Olivia"]));
@@ -134,6 +155,261 @@ pub fn load_demo(conn: &mut Connection, today: NaiveDate) -> Result<Option<DemoS
         children: zb.children.len(),
         logins,
     }))
+}
+
+/// What the portal shows beyond the device's data: the first parent's
+/// password needs no change, the manager's portal login, documents, and the
+/// group's side of the conversation (a reply, a message to all, read marks).
+fn load_portal_extras(tx: &Connection, zb: &Loaded, clock: &Clock) -> Result<(), OrgError> {
+    tx.execute(
+        "UPDATE parents SET must_change_password = 0 WHERE id = ?1",
+        params![zb.parents[0].0.to_string()],
+    )?;
+    let manager: Option<String> = tx
+        .query_row(
+            "SELECT s.id FROM staff s JOIN organisations o ON o.id = s.organisation_id
+             WHERE o.slug = ?1 AND s.role = 'manager' LIMIT 1",
+            params![DEMO_SLUG],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(m) = manager {
+        let m: StaffId = crate::db::parse_id("staff.id", &m)?;
+        org::set_staff_login(tx, &m, DEMO_MANAGER_EMAIL, DEMO_MANAGER_PASSWORD, false)?;
+    }
+    let now = clock.at(When::Morning(0));
+    if let Some(sem) = ZONNEBLOEM.child_index("Sem") {
+        let child = zb.children[sem];
+        crate::portal::create_document(
+            tx,
+            &child,
+            "Plaatsingsovereenkomst",
+            "Plaatsing op de Dolfijnen op maandag, dinsdag en donderdag. Dit document is alleen zichtbaar voor de eerste ouder.",
+            crate::portal::DocumentAudience::FirstParent,
+            clock.at(When::DaysAgo(40, 9, 0)),
+        )?;
+        crate::portal::create_document(
+            tx,
+            &child,
+            "Welkom op de Dolfijnen",
+            "Fijn dat Sem bij ons komt. Neem een knuffel en reservekleding mee.",
+            crate::portal::DocumentAudience::AllParents,
+            clock.at(When::DaysAgo(38, 9, 0)),
+        )?;
+        // The group has read Anne's message and answers.
+        tx.execute(
+            "UPDATE messages SET read_by_group_at = ?2 WHERE child_id = ?1 AND author_kind = 'parent'",
+            params![child.to_string(), crate::db::time_str(now)],
+        )?;
+        let group = zb.groups[ZONNEBLOEM.children[sem].group];
+        for (child, body) in [
+            (
+                Some(child),
+                "Dank je wel, we geven het door. Tot vanmiddag!",
+            ),
+            (
+                None,
+                "Morgen gaan we naar buiten, ook als het regent: geef regenlaarzen en een regenjas mee.",
+            ),
+        ] {
+            let id = kring_protocol::MessageId::new();
+            tx.execute(
+                "INSERT INTO messages (id, group_id, child_id, author_kind, author_name, body, sent_at, read_by_group_at)
+                 VALUES (?1, ?2, ?3, 'staff', 'Anouk de Wit', ?4, ?5, ?5)",
+                params![
+                    id.to_string(),
+                    group.to_string(),
+                    child.map(|c| c.to_string()),
+                    body,
+                    crate::db::time_str(now)
+                ],
+            )?;
+            crate::feed::record_change(tx, &group, crate::feed::EntityKind::Message, &id.0)?;
+        }
+    }
+    Ok(())
+}
+
+/// Why the demo's photos could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoMediaError {
+    #[error(transparent)]
+    Org(#[from] OrgError),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("demo photo: {0}")]
+    Photo(#[from] crate::photo::PhotoError),
+    #[error("demo photo storage: {0}")]
+    Blob(#[from] crate::blob::BlobError),
+    #[error("demo photo encoding: {0}")]
+    Image(#[from] image::ImageError),
+}
+
+/// A made-up picture (a sky, a lawn and coloured balls), as a camera JPEG.
+fn demo_picture(seed: u32) -> Result<Vec<u8>, image::ImageError> {
+    let (w, h) = (640u32, 480u32);
+    let balls: Vec<(i64, i64, i64, [u8; 3])> = (0..5u32)
+        .map(|i| {
+            let k = seed.wrapping_mul(2_654_435_761).wrapping_add(i * 97);
+            (
+                i64::from(80 + (k % 480)),
+                i64::from(260 + (k / 7 % 160)),
+                i64::from(25 + (k / 13 % 40)),
+                [
+                    (k % 200 + 55) as u8,
+                    (k / 3 % 200 + 40) as u8,
+                    (k / 5 % 200 + 40) as u8,
+                ],
+            )
+        })
+        .collect();
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let (xi, yi) = (i64::from(x), i64::from(y));
+        for (bx, by, r, c) in &balls {
+            if (xi - bx).pow(2) + (yi - by).pow(2) <= r * r {
+                return image::Rgb(*c);
+            }
+        }
+        if y < h / 2 {
+            image::Rgb([120, (170 + y / 8) as u8, 235])
+        } else {
+            image::Rgb([70, (150 + (x + seed) % 40) as u8, 60])
+        }
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80).encode_image(&img)?;
+    Ok(out)
+}
+
+/// (group, tagged children, "geen kinderen herkenbaar", minutes ago, diary text)
+type DemoPhoto = (
+    &'static str,
+    &'static [&'static str],
+    bool,
+    i64,
+    Option<&'static str>,
+);
+
+/// Photos for the portal's timeline, following the consent rule (tagged
+/// children never include one without consent): returns how many were made.
+/// Run once after [`load_demo`] created the organisation.
+pub fn load_demo_photos(
+    conn: &mut Connection,
+    blobs: &dyn crate::blob::BlobStore,
+    now: DateTime<Utc>,
+) -> Result<usize, DemoMediaError> {
+    let plan: &[DemoPhoto] = &[
+        (
+            "Dolfijnen",
+            &["Sem"],
+            false,
+            240,
+            Some(
+                "Sem heeft vandaag voor het eerst met verf gespeeld. Zijn handen waren helemaal blauw!",
+            ),
+        ),
+        ("Dolfijnen", &["Sem", "Mila"], false, 200, None),
+        ("Dolfijnen", &["Sem", "Noor"], false, 180, None),
+        ("Dolfijnen", &[], true, 150, None),
+        ("Dolfijnen", &[], false, 120, None),
+        ("Zeesterren", &["Emma", "Julia"], false, 170, None),
+        ("Zeesterren", &["Bram"], false, 90, None),
+        (
+            "Zwaluwen",
+            &["Daan", "Mees"],
+            false,
+            60,
+            Some("Daan en Mees hebben een hut gebouwd in de speeltuin."),
+        ),
+        ("Zwaluwen", &["Lina"], false, 45, None),
+    ];
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut made = 0;
+    for (i, (group, tags, ncr, ago, diary)) in plan.iter().enumerate() {
+        let group_id: Option<String> = tx
+            .query_row(
+                "SELECT g.id FROM groups g JOIN locations l ON l.id = g.location_id
+                 JOIN organisations o ON o.id = l.organisation_id WHERE o.slug = ?1 AND g.name = ?2",
+                params![DEMO_SLUG, group],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(group_id) = group_id else {
+            continue;
+        };
+        let mut ids = Vec::new();
+        for name in *tags {
+            let row: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT c.id, c.photo_consent FROM children c JOIN organisations o ON o.id = c.organisation_id
+                     WHERE o.slug = ?1 AND c.first_name = ?2",
+                    params![DEMO_SLUG, name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((id, consent)) = row
+                && consent != "none"
+            {
+                ids.push(id);
+            }
+        }
+        let processed = crate::photo::process(
+            &demo_picture(i as u32 + 1)?,
+            &crate::photo::PhotoLimits::default(),
+        )?;
+        let id = kring_protocol::PhotoId::new().to_string();
+        let blob_key = format!("photos/demo/{id}.jpg");
+        let thumb_key = format!("thumbs/demo/{id}.jpg");
+        blobs.put(&blob_key, &processed.jpeg)?;
+        blobs.put(&thumb_key, &processed.thumbnail)?;
+        let at = crate::db::time_str(now - chrono::Duration::minutes(*ago));
+        tx.execute(
+            "INSERT INTO photos (id, group_id, upload_id, sha256, blob_key, thumb_key, width, height,
+                                 no_children_recognizable, taken_at_device, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+            params![
+                id,
+                group_id,
+                uuid::Uuid::now_v7().to_string(),
+                processed.sha256,
+                blob_key,
+                thumb_key,
+                processed.width,
+                processed.height,
+                ncr,
+                at
+            ],
+        )?;
+        for c in &ids {
+            tx.execute(
+                "INSERT INTO photo_tags (photo_id, child_id) VALUES (?1, ?2)",
+                params![id, c],
+            )?;
+        }
+        if let Some(text) = diary {
+            let entry = kring_protocol::DiaryEntryId::new().to_string();
+            tx.execute(
+                "INSERT INTO diary_entries (id, group_id, author_kind, author_name, text, written_at)
+                 VALUES (?1, ?2, 'staff', 'Anouk de Wit', ?3, ?4)",
+                params![entry, group_id, text, at],
+            )?;
+            for c in &ids {
+                tx.execute(
+                    "INSERT INTO diary_children (entry_id, child_id) VALUES (?1, ?2)",
+                    params![entry, c],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO diary_photos (entry_id, photo_id) VALUES (?1, ?2)",
+                params![entry, id],
+            )?;
+        }
+        made += 1;
+    }
+    tx.commit()?;
+    Ok(made)
 }
 
 fn slug_exists(c: &Connection, slug: &str) -> Result<bool, OrgError> {
@@ -369,6 +645,7 @@ impl OrgSpec {
                 secret: DEMO_PARENT_PASSWORD.to_string(),
                 group: group.clone(),
                 note: format!("ouder van {of}{elsewhere}"),
+                must_change_password: true,
             });
             if let (0, Some(p)) = (n, &f.second) {
                 out.push(DemoLogin {
@@ -378,6 +655,7 @@ impl OrgSpec {
                     secret: DEMO_PARENT_PASSWORD.to_string(),
                     group,
                     note: format!("tweede ouder van {of}{elsewhere}"),
+                    must_change_password: true,
                 });
             }
         }
@@ -407,6 +685,7 @@ impl OrgSpec {
                 secret: s.pin.to_string(),
                 group,
                 note,
+                must_change_password: false,
             });
         }
         out
@@ -872,7 +1151,7 @@ mod tests {
     use crate::db::Db;
     use crate::feed::feed_page;
     use chrono::Datelike;
-    use kring_protocol::{ChangeKind, Cursor, MessageThread};
+    use kring_protocol::{ChangeKind, Cursor, MessageAuthor, MessageThread};
     use std::collections::{BTreeSet, HashSet};
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -1149,6 +1428,7 @@ mod tests {
         let mut staff = BTreeSet::new();
         let mut message_children = Vec::new();
         let mut diaries = 0;
+        let mut staff_messages = 0;
         for change in &page.changes {
             match &change.kind {
                 ChangeKind::Child(c) => {
@@ -1158,6 +1438,11 @@ mod tests {
                 ChangeKind::Staff(s) => {
                     assert!(s.pin_verifier.starts_with("$argon2id$"), "{}", s.name);
                     staff.insert(s.name.clone());
+                }
+                // The group's own side (a reply, a message to all parents).
+                ChangeKind::Message(m) if matches!(m.author, MessageAuthor::Staff { .. }) => {
+                    assert!(m.read_by_group_at.is_some());
+                    staff_messages += 1;
                 }
                 ChangeKind::Message(m) => {
                     let MessageThread::Child { child_id } = m.thread else {
@@ -1190,6 +1475,7 @@ mod tests {
         );
         assert_eq!(message_children.len(), 3);
         assert_eq!(diaries, 1);
+        assert_eq!(staff_messages, 2, "a reply to Sem and a message to all");
 
         // The other organisation's feed holds none of it.
         let egeltjes = group_id(&db, "Egeltjes");
@@ -1255,6 +1541,44 @@ mod tests {
                 &parsed
             )
             .is_ok()
+        );
+
+        // Portal logins: Anne goes straight in, Mark must change; the manager has a password.
+        assert!(!summary.logins[0].must_change_password);
+        assert!(summary.logins[1].must_change_password);
+        let portal_manager = summary
+            .logins
+            .iter()
+            .find(|l| l.role == "locatiemanager (portaal)")
+            .expect("portal manager");
+        assert_eq!(portal_manager.login, DEMO_MANAGER_EMAIL);
+        db.call_sync(|c| -> Result<(), OrgError> {
+            let tenant = crate::portal::tenant_by_slug(c, DEMO_SLUG)?.expect("tenant");
+            let (anne, _) =
+                crate::portal::find_login(c, &tenant.id, "anne.devries@example.nl")?.expect("anne");
+            assert!(!anne.must_change_password);
+            let (mark, _) =
+                crate::portal::find_login(c, &tenant.id, "mark.devries@example.nl")?.expect("mark");
+            assert!(mark.must_change_password);
+            let (petra, hash) =
+                crate::portal::find_login(c, &tenant.id, DEMO_MANAGER_EMAIL)?.expect("manager");
+            assert!(petra.is_manager);
+            assert!(crate::portal::verify_password(&hash, DEMO_MANAGER_PASSWORD));
+            Ok(())
+        })
+        .expect("portal logins");
+        let blobs = crate::blob::LocalBlobStore::new(dir.path().to_path_buf());
+        let made = db
+            .call_sync(|c| load_demo_photos(c, &blobs, Utc::now()))
+            .expect("photos");
+        assert_eq!(made, 9);
+        // No photo tags a child without consent.
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM photo_tags t JOIN children c ON c.id = t.child_id WHERE c.photo_consent = 'none'"
+            ),
+            0
         );
 
         // A second load refuses and changes nothing.

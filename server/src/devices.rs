@@ -85,8 +85,8 @@ fn new_code() -> String {
     format!("{}-{}", &raw[..4], &raw[4..])
 }
 
-/// A new device secret: 256 random bits, base64url.
-fn new_secret() -> String {
+/// A new device secret (also a portal session or reset token): 256 random bits, base64url.
+pub fn new_secret() -> String {
     let bytes: [u8; 32] = rand::rng().random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -267,7 +267,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
     })
 }
 
-/// Periodic work: expire unfinished uploads; close MQTT sessions of devices
+/// Periodic work: expire unfinished uploads and portal sessions; close MQTT sessions of devices
 /// revoked by another process (the admin CLI) within a minute.
 fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
     tokio::spawn(async move {
@@ -276,6 +276,16 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
+            }
+            let times = web::session_times(&state);
+            match state
+                .db
+                .call(move |c| portal::sweep_sessions(c, chrono::Utc::now(), times))
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired portal sessions removed"),
+                Err(e) => tracing::warn!(error = %e, "session sweep failed"),
             }
             match tus::sweep_expired(&state).await {
                 Ok(0) => {}

@@ -117,15 +117,45 @@ fn load_demo(settings: &Settings) -> anyhow::Result<()> {
             for (_, name) in &s.groups {
                 println!("  groep {name}");
             }
+            let blobs = kring_server::blob::LocalBlobStore::new(settings.data_dir.clone());
+            let photos = db.call_sync(|c| {
+                kring_server::demo::load_demo_photos(c, &blobs, chrono::Utc::now())
+            })?;
+            println!("{photos} demo-foto's geplaatst");
             println!("Demo-logins:");
             for l in &s.logins {
+                let first = if l.must_change_password {
+                    "  (kiest bij eerste keer inloggen een nieuw wachtwoord)"
+                } else {
+                    ""
+                };
                 println!(
-                    "  {:<16} {:<28} {:<34} {:<14} {}",
+                    "  {:<24} {:<28} {:<34} {:<14} {}{first}",
                     l.role, l.name, l.login, l.secret, l.note
                 );
             }
         }
     }
+    let port = settings.http.listen.port();
+    let domain = &settings.portal.base_domain;
+    println!(
+        "Ouderportaal en beheer: http://{}.{domain}:{port}/",
+        kring_server::demo::DEMO_SLUG
+    );
+    println!(
+        "  ouder:          anne.devries@example.nl / {}",
+        kring_server::demo::DEMO_PARENT_PASSWORD
+    );
+    println!(
+        "  locatiemanager: {} / {}",
+        kring_server::demo::DEMO_MANAGER_EMAIL,
+        kring_server::demo::DEMO_MANAGER_PASSWORD
+    );
+    println!("  andere organisatie: http://anker.{domain}:{port}/");
+    println!(
+        "  e-mails (wachtwoord vergeten, notificaties): {}",
+        settings.mail_folder().display()
+    );
     // A fresh enrollment code for the first group, so a kiosk can enroll right away.
     let group = db.call_sync(|c| devices::find_group(c, "Dolfijnen"))?;
     if let Some(group) = group {

@@ -200,7 +200,7 @@ pub fn spawn(state: &AppState, event: Event) {
     let state = state.clone();
     tokio::spawn(async move {
         let settings = state.settings.clone();
-        let today = chrono::Utc::now().date_naive();
+        let today = portal::today_local();
         let mails = state
             .db
             .call(move |c| mails_for(c, event, &|slug| portal_origin(&settings, slug), today))

@@ -12,15 +12,20 @@ use crate::db::{DbError, parse_date, parse_id, parse_time, time_str};
 use crate::feed::parse_consent;
 use crate::org::ParentRole;
 use argon2::{PasswordHash, PasswordVerifier};
-use base64::Engine;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kring_protocol::{
     Audience, ChildId, ConsentedChild, DiaryEntryId, GroupId, MessageId, OrganisationId, ParentId,
     PhotoConsent, PhotoId, StaffId, decide_audience,
 };
-use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
+
+/// Today's date where the children are (Europe/Amsterdam): the day that
+/// placements start and end on, and that absences are reported for.
+pub fn today_local() -> NaiveDate {
+    Utc::now()
+        .with_timezone(&chrono_tz::Europe::Amsterdam)
+        .date_naive()
+}
 
 // ---------------------------------------------------------------------------
 // Accounts
@@ -261,30 +266,20 @@ pub fn set_password(
 // ---------------------------------------------------------------------------
 // Sessions and reset tokens
 
+/// Tokens have 256 bits of entropy: a fast hash is right (as for device secrets).
 fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+    crate::devices::secret_hash(s)
 }
 
 /// 256 random bits, base64url.
 pub fn random_token() -> String {
-    let bytes: [u8; 32] = rand::rng().random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    crate::devices::new_secret()
 }
 
 /// Constant-time comparison of two tokens.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
-    use subtle_free::ct_eq;
-    ct_eq(a.as_bytes(), b.as_bytes())
-}
-
-mod subtle_free {
-    /// Compares without an early exit on the first difference.
-    pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-        if a.len() != b.len() {
-            return false;
-        }
-        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// A live session.
@@ -323,15 +318,8 @@ pub fn create_session(
             time_str(now + times.absolute)
         ],
     )?;
-    // Housekeeping on the way: drop expired sessions and reset tokens.
-    c.execute(
-        "DELETE FROM sessions WHERE expires_at < ?1 OR last_seen_at < ?2",
-        params![time_str(now), time_str(now - times.idle)],
-    )?;
-    c.execute(
-        "DELETE FROM password_resets WHERE expires_at < ?1",
-        params![time_str(now - Duration::days(1))],
-    )?;
+    // Housekeeping on the way (the server's housekeeping does it too).
+    sweep_sessions(c, now, times)?;
     Ok(token)
 }
 
@@ -389,6 +377,23 @@ pub fn load_session(
         )?;
     }
     Ok(Some(Session { account, csrf }))
+}
+
+/// Removes expired sessions and old reset tokens; returns how many sessions went.
+pub fn sweep_sessions(
+    c: &Connection,
+    now: DateTime<Utc>,
+    times: SessionTimes,
+) -> Result<usize, DbError> {
+    let n = c.execute(
+        "DELETE FROM sessions WHERE expires_at < ?1 OR last_seen_at < ?2",
+        params![time_str(now), time_str(now - times.idle)],
+    )?;
+    c.execute(
+        "DELETE FROM password_resets WHERE expires_at < ?1",
+        params![time_str(now - Duration::days(1))],
+    )?;
+    Ok(n)
 }
 
 pub fn delete_session(c: &Connection, token: &str) -> Result<(), DbError> {
@@ -857,6 +862,19 @@ pub fn timeline(
             items.push(TimelineItem::Diary(d));
         }
     }
+    // A photo that belongs to a diary entry on the timeline is shown there, once.
+    let in_diary: std::collections::HashSet<PhotoId> = items
+        .iter()
+        .filter_map(|i| match i {
+            TimelineItem::Diary(d) => Some(d.photos.iter().copied()),
+            TimelineItem::Photo { .. } => None,
+        })
+        .flatten()
+        .collect();
+    items.retain(|i| match i {
+        TimelineItem::Photo { photo, .. } => !in_diary.contains(&photo.id),
+        TimelineItem::Diary(_) => true,
+    });
     items.sort_by_key(|i| std::cmp::Reverse(i.at()));
     items.truncate(limit);
     Ok(items)

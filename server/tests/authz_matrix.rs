@@ -32,7 +32,7 @@ struct Row {
 }
 
 fn substitute(s: &str, ids: &HashMap<&'static str, String>) -> String {
-    let mut out = s.replace("{today}", &chrono::Utc::now().date_naive().to_string());
+    let mut out = s.replace("{today}", &kring_server::portal::today_local().to_string());
     for (k, v) in ids {
         out = out.replace(&format!("{{{k}}}"), v);
     }
@@ -273,7 +273,7 @@ async fn idor_sweep_a_parent_of_group_a_gets_nothing_of_group_b_or_another_organ
                 .await,
             format!("diary about {id}"),
         );
-        let today = chrono::Utc::now().date_naive().to_string();
+        let today = kring_server::portal::today_local().to_string();
         check(
             b.post(
                 "/afwezig",

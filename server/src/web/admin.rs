@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
 
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    crate::portal::today_local()
 }
 
 fn layout(u: &ManagerUser, title: &str, active: &'static str) -> Layout {
@@ -131,8 +131,17 @@ fn child_rows(
                 placements: placements
                     .into_iter()
                     .map(|(g, days, start, end)| {
-                        let end = end.map(|e| format!(" t/m {e}")).unwrap_or_default();
-                        format!("{g}: {} (vanaf {start}{end})", view::days_words(&days))
+                        let nice = |d: &str| {
+                            parse_date("placements", d)
+                                .map(view::day)
+                                .unwrap_or_else(|_| d.to_string())
+                        };
+                        let end = end.map(|e| format!(" t/m {}", nice(&e))).unwrap_or_default();
+                        format!(
+                            "{g}: {} (vanaf {}{end})",
+                            view::days_words(&days),
+                            nice(&start)
+                        )
                     })
                     .collect(),
                 consent: consent.as_str(),

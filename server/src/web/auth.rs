@@ -107,9 +107,16 @@ pub async fn login(
     };
     let times = session_times(&state);
     let a = account.clone();
+    let previous = ctx.token.clone();
     let token = state
         .db
-        .call(move |c| portal::create_session(c, &a, Utc::now(), times))
+        .call(move |c| {
+            // A new token at every login; a previous session in this browser ends.
+            if let Some(old) = &previous {
+                portal::delete_session(c, old)?;
+            }
+            portal::create_session(c, &a, Utc::now(), times)
+        })
         .await?;
     tracing::info!(org = %ctx.tenant.slug, kind = account.kind.as_str(), user = %account.id, "portal login");
     let jar = ctx.jar.clone().add(cookie(&state, SESSION_COOKIE, token));

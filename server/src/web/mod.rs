@@ -43,6 +43,8 @@ pub const CSRF_COOKIE: &str = "kring_csrf";
 /// Name of the CSRF field in every form.
 pub const CSRF_FIELD: &str = "csrf";
 
+pub use admin::IMPORT_HEADER;
+
 /// Every portal route: method, path (axum syntax), handler.
 pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
     vec![

@@ -24,7 +24,7 @@ const MAX_TEXT: usize = crate::items::MAX_TEXT_CHARS;
 const MAX_MESSAGE: usize = crate::items::MAX_MESSAGE_CHARS;
 
 fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    crate::portal::today_local()
 }
 
 fn layout(u: &ParentUser, title: &str, active: &'static str) -> Layout {

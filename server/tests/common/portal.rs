@@ -177,6 +177,8 @@ impl Portal {
                 org::link_parent(c, &emma, &p_emma, ParentRole::First)?;
                 org::link_parent(c, &bram, &p_bram, ParentRole::First)?;
                 org::link_parent(c, &daan, &p_fresh, ParentRole::First)?;
+                // A pedagogical staff member with a password: no portal access.
+                org::set_staff_login(c, &staff_a, "fatima@example.nl", PASSWORD, false)?;
                 let (manager, _) = org::create_staff(
                     c,
                     &org_a,
