@@ -254,14 +254,21 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     let b = Browser::start(1280, 900).await?;
     let shots = screenshot_dir();
     std::fs::create_dir_all(&shots)?;
-    let shot = |name: &str, png: Vec<u8>| {
-        assert!(png.len() > 1000, "{name} is an empty image");
-        std::fs::write(shots.join(format!("portal-{name}.png")), png).unwrap();
+    // the page as it is now, on a desktop and on a phone
+    let shot = async |name: &str| -> anyhow::Result<()> {
+        for (size, w, h) in [("desktop", 1280, 900), ("telefoon", 390, 844)] {
+            b.client.set_window_size(w, h).await?;
+            let png = b.screenshot().await?;
+            assert!(png.len() > 1000, "{name} {size} is an empty image");
+            std::fs::write(shots.join(format!("portal-{name}-{size}.png")), png)?;
+        }
+        b.client.set_window_size(1280, 900).await?;
+        Ok(())
     };
 
     // Sem's parent logs in with the password the organisation sent: a new one first.
     b.goto(&format!("{}/inloggen", w.base)).await?;
-    shot("inloggen-desktop", b.screenshot().await?);
+    shot("inloggen").await?;
     login(&b, &w.base, &w.parents.sem, PASSWORD).await?;
     assert!(b.exists("#forced-change").await?, "{}", b.text().await?);
     b.fill("#current_password", PASSWORD).await?;
@@ -270,14 +277,11 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     b.submit("#change-password-submit").await?;
     // the photo is on Sem's timeline
     assert_eq!(timeline_photos(&b, &w.base).await?, vec![photo_id.clone()]);
-    shot("mijn-kind-desktop", b.screenshot().await?);
-    b.client.set_window_size(390, 844).await?;
-    b.goto(&format!("{}/mijn-kind", w.base)).await?;
-    shot("mijn-kind-telefoon", b.screenshot().await?);
+    shot("mijn-kind").await?;
     // full size, metadata already stripped, never cached
     b.goto(&format!("{}/fotos/{photo_id}", w.base)).await?;
-    shot("foto-telefoon", b.screenshot().await?);
-    b.client.set_window_size(1280, 900).await?;
+    assert!(b.exists("#photo-full").await? && b.exists("#photo-download").await?);
+    shot("foto").await?;
 
     // Emma's parent (another family, tagged too) sees it; Noor's (not tagged)
     // and Bram's (other group) do not, not even by asking for it.
@@ -324,9 +328,7 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     })
     .await;
     eprintln!("message: submitted in the browser -> in the device store in {took:?}");
-    b.client.set_window_size(390, 844).await?;
-    shot("berichten-telefoon", b.screenshot().await?);
-    b.client.set_window_size(1280, 900).await?;
+    shot("berichten").await?;
     b.goto(&format!("{}/afwezig", w.base)).await?;
     b.click("#reason-ziek").await?;
     let sent = Instant::now();
@@ -340,7 +342,7 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     })
     .await;
     eprintln!("absence: submitted in the browser -> in the device store in {took:?}");
-    shot("afwezig-desktop", b.screenshot().await?);
+    shot("afwezig").await?;
 
     // Sem's parent withdraws group consent: Emma's family no longer sees the
     // photo on their next page load; Sem's parent still does.
@@ -349,7 +351,7 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     b.click(&format!("#consent-{sem}-own_parents")).await?;
     b.submit(&format!("#consent-submit-{sem}")).await?;
     b.goto(&format!("{}/toestemmingen", w.base)).await?;
-    shot("toestemmingen-desktop", b.screenshot().await?);
+    shot("toestemmingen").await?;
     assert_eq!(timeline_photos(&b, &w.base).await?, vec![photo_id.clone()]);
     login(&b, &w.base, &w.parents.emma, PASSWORD).await?;
     assert!(timeline_photos(&b, &w.base).await?.is_empty());
@@ -364,7 +366,12 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
         row.contains("9.9.9"),
         "app version in the device list: {row}"
     );
-    shot("apparaten-desktop", b.screenshot().await?);
+    b.submit("#enroll-submit").await?;
+    assert!(
+        b.exists("#enroll-qr svg").await?,
+        "the enrollment code as a QR code"
+    );
+    shot("apparaten").await?;
     b.submit(&format!("#revoke-{device_id}")).await?;
     engine.wake();
     wait_status(&engine, 60, |s| s.revoked).await;

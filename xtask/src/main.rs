@@ -217,7 +217,16 @@ fn demo(rest: &[String]) -> anyhow::Result<()> {
             .and_then(|l| l.split_whitespace().next())
             .context("no koppelcode printed")?
             .to_string();
-        println!("Ouderportaal en server: {base}  (demo-logins hierboven)");
+        println!();
+        println!(
+            "Ouderportaal en beheer: http://zonnebloem.localhost:8080/  (demo-logins hierboven)"
+        );
+        println!("  ouder:           anne.devries@example.nl / welkom-ouder");
+        println!("  locatiemanager:  petra.vandam@example.nl / welkom-beheer");
+        println!(
+            "  e-mails (wachtwoord vergeten, notificaties): {}",
+            server_dir.join("mail").display()
+        );
         println!(
             "Kiosk: groep Dolfijnen, synthetische camera; ontgrendel met Anouk de Wit, PIN 1234"
         );
