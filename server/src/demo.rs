@@ -346,7 +346,7 @@ pub fn load_demo_photos(
                     "SELECT c.id, c.photo_consent FROM children c JOIN organisations o ON o.id = c.organisation_id
                      WHERE o.slug = ?1 AND c.first_name = ?2",
                     params![DEMO_SLUG, name],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| r.try_into(),
                 )
                 .optional()?;
             if let Some((id, consent)) = row
@@ -1407,7 +1407,7 @@ mod tests {
                     "SELECT c.first_name, c.birth_date, g.age_from, g.age_to FROM children c
                      JOIN placements p ON p.child_id = c.id JOIN groups g ON g.id = p.group_id",
                 )?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .query_map([], |r| r.try_into())?
                 .collect::<Result<_, _>>()?)
             })
             .expect("placements");

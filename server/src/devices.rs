@@ -175,7 +175,7 @@ pub fn authenticate(conn: &Connection, secret: &str) -> Result<Option<AuthedDevi
         .query_row(
             "SELECT id, group_id FROM devices WHERE secret_hash = ?1 AND revoked_at IS NULL",
             params![secret_hash(secret)],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     row.map(|(id, group)| {
@@ -314,20 +314,7 @@ fn list_where(
              WHERE ?1 IS NULL OR l.organisation_id = ?1
              ORDER BY g.name, d.created_at",
         )?
-        .query_map(params![org.map(|o| o.to_string())], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        })?
+        .query_map(params![org.map(|o| o.to_string())], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(

@@ -106,7 +106,7 @@ pub fn feed_page(
         )?
         .query_map(
             params![group.to_string(), since.0, i64::from(limit) + 1],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| r.try_into(),
         )?
         .collect::<Result<_, _>>()?;
     let has_more = rows.len() > limit as usize;
@@ -166,7 +166,7 @@ pub fn load_group(conn: &Connection, group: &GroupId) -> Result<Option<GroupInfo
              JOIN locations l ON l.id = g.location_id
              JOIN organisations o ON o.id = l.organisation_id WHERE g.id = ?1",
             params![group.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     row.map(|(name, lid, lname, oid, oname)| {
@@ -224,19 +224,7 @@ pub fn load_child(
              WHERE c.id = ?1 AND p.group_id = ?2 AND (p.end_date IS NULL OR p.end_date >= ?3)
              ORDER BY p.start_date DESC LIMIT 1",
             params![child.to_string(), group.to_string(), today.to_string()],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()?;
     let Some((first, last, birth, consent, allergies, notes, days, start, end)) = row else {
@@ -276,7 +264,7 @@ fn load_staff(
              JOIN staff_groups sg ON sg.staff_id = s.id
              WHERE s.id = ?1 AND sg.group_id = ?2",
             params![staff.to_string(), group.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     Ok(row.map(|(name, role, pin)| Staff {
@@ -298,17 +286,7 @@ fn load_absence(conn: &Connection, id: &str) -> Result<Option<Absence>, DbError>
             "SELECT child_id, from_date, to_date, part_of_day, reason, note, cancelled
              FROM absences WHERE id = ?1",
             params![id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()?;
     let Some((child, from, to, part, reason, note, cancelled)) = row else {
@@ -350,18 +328,7 @@ fn load_message(conn: &Connection, id: &str) -> Result<Option<Message>, DbError>
             "SELECT child_id, author_kind, author_parent_id, author_staff_id, author_name, body,
                     sent_at, read_by_group_at FROM messages WHERE id = ?1",
             params![id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()?;
     let Some((child, kind, parent, staff, name, body, sent, read)) = row else {
@@ -403,7 +370,7 @@ fn load_parent_diary(conn: &Connection, id: &str) -> Result<Option<ParentDiaryEn
              FROM diary_entries d JOIN diary_children dc ON dc.entry_id = d.id
              WHERE d.id = ?1 AND d.author_kind = 'parent' LIMIT 1",
             params![id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     let Some((child, parent, name, text, written)) = row else {

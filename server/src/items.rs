@@ -63,7 +63,7 @@ pub fn push(
         .query_row(
             "SELECT request_hash, status, response FROM idempotency WHERE device_id = ?1 AND key = ?2",
             params![device.id.to_string(), key.to_string()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     if let Some((stored_hash, status, body)) = stored {
@@ -136,9 +136,7 @@ pub fn group_children(
              JOIN placements p ON p.child_id = c.id
              WHERE p.group_id = ?1 AND p.start_date <= ?2 AND (p.end_date IS NULL OR p.end_date >= ?2)",
         )?
-        .query_map(params![group.to_string(), today.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?
+        .query_map(params![group.to_string(), today.to_string()], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(id, consent)| Ok((parse_id("children.id", &id)?, parse_consent(&consent)?)))
@@ -249,17 +247,7 @@ fn apply_photo(
             "SELECT device_id, completed_at, sha256, blob_key, thumb_key, width, height
              FROM uploads WHERE id = ?1",
             params![p.upload_id.to_string()],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()?;
     let Some((owner, Some(_), Some(sha), Some(blob), Some(thumb), Some(w), Some(h))) = upload

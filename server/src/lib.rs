@@ -56,6 +56,8 @@ pub struct AppState {
     pub mailer: mail::Mailer,
     /// Failed portal logins per client address.
     pub login_limiter: Arc<RateLimiter>,
+    /// Failed portal logins and reset requests per account (organisation + e-mail).
+    pub account_limiter: Arc<RateLimiter<String>>,
 }
 
 impl AppState {
@@ -227,7 +229,12 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
     let mailer = mail::Mailer::from_settings(&settings)?;
     let state = AppState {
         mailer,
-        login_limiter: Arc::new(RateLimiter::new(
+        // an address may hold a few households (one NAT): three accounts' worth
+        login_limiter: Arc::new(RateLimiter::per_key(
+            settings.portal.login_failures_per_window.saturating_mul(3),
+            Duration::from_secs(15 * 60),
+        )),
+        account_limiter: Arc::new(RateLimiter::per_key(
             settings.portal.login_failures_per_window,
             Duration::from_secs(15 * 60),
         )),

@@ -65,9 +65,7 @@ fn parents_of(
              WHERE pl.group_id = ?1 AND pl.start_date <= ?2
                AND (pl.end_date IS NULL OR pl.end_date >= ?2)",
         )?
-        .query_map(params![group, today.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?
+        .query_map(params![group, today.to_string()], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     let mut out: Vec<(ParentId, String, String)> = Vec::new();
     for (id, name, email, child) in rows {
@@ -101,7 +99,7 @@ pub fn mails_for(
                 .query_row(
                     "SELECT group_id, author_kind, child_id FROM messages WHERE id = ?1",
                     params![id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| r.try_into(),
                 )
                 .optional()?;
             match row {
@@ -114,7 +112,7 @@ pub fn mails_for(
                 .query_row(
                     "SELECT group_id, author_kind FROM diary_entries WHERE id = ?1",
                     params![id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| r.try_into(),
                 )
                 .optional()?;
             let kids: Vec<String> = c
@@ -144,7 +142,7 @@ pub fn mails_for(
         "SELECT o.slug, g.name FROM groups g JOIN locations l ON l.id = g.location_id
          JOIN organisations o ON o.id = l.organisation_id WHERE g.id = ?1",
         params![group],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| r.try_into(),
     )?;
     let origin = origin_of(&slug);
     let mut mails = Vec::new();

@@ -88,7 +88,7 @@ pub fn tenant_by_slug(c: &Connection, slug: &str) -> Result<Option<Tenant>, DbEr
         .query_row(
             "SELECT id, name FROM organisations WHERE slug = ?1",
             params![slug],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     row.map(|(id, name)| {
@@ -136,16 +136,7 @@ pub fn find_login(
             "SELECT id, name, email, password_hash, must_change_password, 0 FROM parents
              WHERE organisation_id = ?1 AND email = ?2",
             params![org.to_string(), email],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()?;
     if let Some(row) = parent {
@@ -158,7 +149,7 @@ pub fn find_login(
              WHERE organisation_id = ?1 AND lower(email) = ?2 AND role = 'manager'
                AND password_hash IS NOT NULL",
             params![org.to_string(), email],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     match staff {
@@ -188,16 +179,7 @@ pub fn load_account(
         }
     };
     let row: Option<AccountRow> = c
-        .query_row(sql, params![org.to_string(), id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })
+        .query_row(sql, params![org.to_string(), id], |r| r.try_into())
         .optional()?;
     row.map(|r| account_from(kind, org, r).map(|(a, _)| a))
         .transpose()
@@ -259,6 +241,11 @@ pub fn set_password(
             account.id.to_string(),
             keep_session.map(sha256_hex).unwrap_or_default()
         ],
+    )?;
+    // a new password ends every reset link still in a mailbox
+    c.execute(
+        "DELETE FROM password_resets WHERE user_kind = ?1 AND user_id = ?2 AND used_at IS NULL",
+        params![account.kind.as_str(), account.id.to_string()],
     )?;
     Ok(())
 }
@@ -338,16 +325,7 @@ pub fn load_session(
             "SELECT organisation_id, user_kind, user_id, csrf_token, last_seen_at, expires_at
              FROM sessions WHERE token_hash = ?1",
             params![hash],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()?;
     let Some((session_org, kind, user, csrf, last_seen, expires)) = row else {
@@ -442,7 +420,7 @@ pub fn check_reset(
             "SELECT user_kind, user_id FROM password_resets
              WHERE token_hash = ?1 AND organisation_id = ?2 AND used_at IS NULL AND expires_at > ?3",
             params![hash, org.to_string(), time_str(now)],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     let Some((kind, user)) = row else {
@@ -500,9 +478,7 @@ pub fn current_placements(
              WHERE p.child_id = ?1 AND p.start_date <= ?2 AND (p.end_date IS NULL OR p.end_date >= ?2)
              ORDER BY p.start_date",
         )?
-        .query_map(params![child.to_string(), today.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
+        .query_map(params![child.to_string(), today.to_string()], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(g, name, start, end, days)| {
@@ -531,16 +507,7 @@ pub fn parent_children(
              FROM children c JOIN child_parents cp ON cp.child_id = c.id
              WHERE cp.parent_id = ?1 ORDER BY c.birth_date, c.first_name",
         )?
-        .query_map(params![parent.to_string()], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?
+        .query_map(params![parent.to_string()], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(id, first, last, birth, consent, role)| {
@@ -599,18 +566,7 @@ fn load_photo(c: &Connection, id: &str) -> Result<Option<PhotoRow>, DbError> {
             "SELECT id, group_id, blob_key, thumb_key, width, height, no_children_recognizable, received_at
              FROM photos WHERE id = ?1",
             params![id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()?;
     let Some((id, group, blob, thumb, w, h, ncr, received)) = row else {
@@ -621,7 +577,7 @@ fn load_photo(c: &Connection, id: &str) -> Result<Option<PhotoRow>, DbError> {
             "SELECT c.id, c.photo_consent FROM photo_tags t JOIN children c ON c.id = t.child_id
              WHERE t.photo_id = ?1 ORDER BY c.id",
         )?
-        .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![id], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     let tags = tags
         .into_iter()
@@ -713,16 +669,7 @@ fn load_diary(
             "SELECT group_id, author_kind, author_name, text, baby_json, written_at
              FROM diary_entries WHERE id = ?1",
             params![id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()?;
     let Some((group, kind, author, text, baby, written)) = row else {
@@ -942,19 +889,7 @@ fn message_rows(
     );
     let rows: Vec<MessageRow> = c
         .prepare(&sql)?
-        .query_map(args, |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-            ))
-        })?
+        .query_map(args, |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter().map(message_from).collect()
 }
@@ -1037,17 +972,7 @@ pub fn absences_of(c: &Connection, child: &ChildId) -> Result<Vec<AbsenceView>, 
             "SELECT id, from_date, to_date, part_of_day, reason, note, cancelled FROM absences
              WHERE child_id = ?1 ORDER BY from_date DESC, created_at DESC LIMIT 100",
         )?
-        .query_map(params![child.to_string()], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-            ))
-        })?
+        .query_map(params![child.to_string()], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(id, from, to, part, reason, note, cancelled)| {
@@ -1074,7 +999,7 @@ pub fn absence_child(
         .query_row(
             "SELECT child_id, to_date, cancelled FROM absences WHERE id = ?1",
             params![absence],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     row.map(|(child, to, cancelled)| {
@@ -1101,9 +1026,7 @@ pub fn consent_history(c: &Connection, child: &ChildId) -> Result<Vec<ConsentCha
             "SELECT consent, changed_by, changed_at FROM consent_history WHERE child_id = ?1
              ORDER BY changed_at DESC, id DESC",
         )?
-        .query_map(params![child.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
+        .query_map(params![child.to_string()], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(consent, by, at)| {
@@ -1214,16 +1137,7 @@ fn documents_where(
     );
     let rows: Vec<(String, String, String, String, String, String)> = c
         .prepare(&sql)?
-        .query_map(params![arg], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?
+        .query_map(params![arg], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(id, child, title, body, audience, at)| {

@@ -1,22 +1,28 @@
-//! A small sliding-window limiter for failed attempts (enrollment codes),
-//! per client address and in total, so guessing a code stays hopeless.
+//! A small sliding-window limiter for failed attempts: per client address
+//! (enrollment codes, portal logins) or per account (portal logins and reset
+//! requests), and for enrollment also in total, so guessing stays hopeless.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+/// Counts failures per key in a sliding window; optionally across all keys.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     per_peer: u32,
-    total: u32,
+    /// None: no limit across keys. A shared cap suits enrollment codes (no
+    /// user is locked out by it), not logins (one attacker could lock out
+    /// everybody).
+    total: Option<u32>,
     window: Duration,
-    state: Mutex<State>,
+    state: Mutex<State<K>>,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    peers: HashMap<IpAddr, VecDeque<Instant>>,
+#[derive(Debug)]
+struct State<K> {
+    peers: HashMap<K, VecDeque<Instant>>,
     all: VecDeque<Instant>,
 }
 
@@ -26,23 +32,37 @@ fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     }
 }
 
-impl RateLimiter {
+impl RateLimiter<IpAddr> {
     /// `per_peer` failures per address per `window`; 20 times that in total.
     pub fn new(per_peer: u32, window: Duration) -> Self {
+        Self::build(per_peer, Some(per_peer.saturating_mul(20)), window)
+    }
+}
+
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
+    /// `per_key` failures per key per `window`, no limit across keys.
+    pub fn per_key(per_key: u32, window: Duration) -> Self {
+        Self::build(per_key, None, window)
+    }
+
+    fn build(per_peer: u32, total: Option<u32>, window: Duration) -> Self {
         Self {
             per_peer,
-            total: per_peer.saturating_mul(20),
+            total,
             window,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                peers: HashMap::new(),
+                all: VecDeque::new(),
+            }),
         }
     }
 
     /// If `peer` must wait, how long.
-    pub fn blocked(&self, peer: IpAddr) -> Option<Duration> {
+    pub fn blocked(&self, peer: K) -> Option<Duration> {
         self.blocked_at(peer, Instant::now())
     }
 
-    pub fn blocked_at(&self, peer: IpAddr, now: Instant) -> Option<Duration> {
+    pub fn blocked_at(&self, peer: K, now: Instant) -> Option<Duration> {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let window = self.window;
         prune(&mut s.all, now, window);
@@ -55,22 +75,25 @@ impl RateLimiter {
         if q.len() >= self.per_peer as usize {
             return wait(q);
         }
-        if s.all.len() >= self.total as usize {
+        if let Some(total) = self.total
+            && s.all.len() >= total as usize
+        {
             return wait(&s.all);
         }
         None
     }
 
-    pub fn record_failure(&self, peer: IpAddr) {
+    pub fn record_failure(&self, peer: K) {
         self.record_failure_at(peer, Instant::now());
     }
 
-    pub fn record_failure_at(&self, peer: IpAddr, now: Instant) {
+    pub fn record_failure_at(&self, peer: K, now: Instant) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.peers.entry(peer).or_default().push_back(now);
         s.all.push_back(now);
+        let window = self.window;
+        prune(&mut s.all, now, window);
         if s.peers.len() > 10_000 {
-            let window = self.window;
             s.peers
                 .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
         }
@@ -104,5 +127,20 @@ mod tests {
             l.record_failure_at(IpAddr::from([10, 0, 1, i]), t0);
         }
         assert!(l.blocked_at(IpAddr::from([10, 0, 2, 1]), t0).is_some());
+    }
+
+    #[test]
+    fn a_per_key_limiter_blocks_one_key_only() {
+        let l: RateLimiter<String> = RateLimiter::per_key(2, Duration::from_secs(60));
+        let t0 = Instant::now();
+        for i in 0..50 {
+            l.record_failure_at(format!("other{i}"), t0);
+        }
+        assert!(l.blocked_at("anne".into(), t0).is_none(), "no shared cap");
+        l.record_failure_at("anne".into(), t0);
+        l.record_failure_at("anne".into(), t0);
+        assert!(l.blocked_at("anne".into(), t0).is_some());
+        let later = t0 + Duration::from_secs(61);
+        assert!(l.blocked_at("anne".into(), later).is_none());
     }
 }

@@ -55,6 +55,11 @@ pub struct HttpSettings {
     pub listen: SocketAddr,
     /// The address devices and parents use to reach this server (for links and QR codes).
     pub public_url: String,
+    /// Reverse proxies in front of the server (e.g. `["127.0.0.1"]`): only for
+    /// requests from these is the client's address taken from
+    /// `X-Forwarded-For` (for the login limits). Empty: the connecting address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +103,7 @@ impl Default for Settings {
             http: HttpSettings {
                 listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
                 public_url: "http://127.0.0.1:8080".into(),
+                trusted_proxies: Vec::new(),
             },
             mqtt: MqttSettings {
                 listen: SocketAddr::from(([127, 0, 0, 1], 1883)),

@@ -252,7 +252,7 @@ async fn load(state: &AppState, id: UploadId, device: &AuthedDevice) -> Result<U
                 "SELECT device_id, length, offset, expected_sha256, expires_at, completed_at, failed_reason
                  FROM uploads WHERE id = ?1",
                 params![id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                |r| r.try_into(),
             )
             .optional()
             .map_err(DbError::from)

@@ -286,7 +286,7 @@ impl Store {
                 "SELECT p.item_id, p.file FROM photo_files p JOIN outbox o ON o.id = p.item_id
                  WHERE p.file IS NOT NULL AND o.state != 'sent'",
             )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([], |r| r.try_into())?
             .collect::<Result<_, _>>()?;
         for (id, file) in rows {
             if !self.dir.join(&file).exists() {
@@ -309,7 +309,7 @@ impl Store {
             .query_row(
                 "SELECT device_id, secret, server_url, group_json, mqtt_json FROM device",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                |r| r.try_into(),
             )
             .optional()?;
         row.map(|(id, secret, url, group, mqtt)| {
@@ -560,20 +560,7 @@ impl Store {
                         last_error, wedged_reason
                  FROM outbox WHERE state != 'sent' ORDER BY seq",
             )?
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                ))
-            })?
+            .query_map([], |r| r.try_into())?
             .collect::<Result<_, _>>()?;
         rows.into_iter()
             .map(
@@ -609,7 +596,7 @@ impl Store {
                 .query_row(
                     "SELECT state, wedged_reason FROM outbox WHERE id = ?1",
                     params![id.to_string()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| r.try_into(),
                 )
                 .optional()?;
             let state = match row {
@@ -646,7 +633,7 @@ impl Store {
             .query_row(
                 "SELECT file, sha256, bytes, upload_url FROM photo_files WHERE item_id = ?1",
                 params![id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| r.try_into(),
             )
             .optional()?;
         let (file, sha256, bytes, upload_url) = row.ok_or(StoreError::UnknownItem(*id))?;
@@ -734,7 +721,7 @@ impl Store {
             .query_row(
                 "SELECT file, sha256 FROM photo_files WHERE item_id = ?1",
                 params![id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| r.try_into(),
             )
             .optional()?;
         let mut delete = None;
@@ -807,7 +794,7 @@ impl Store {
             .prepare(
                 "SELECT id, kind, created_at, state, wedged_reason FROM outbox ORDER BY seq DESC LIMIT ?1",
             )?
-            .query_map(params![limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+            .query_map(params![limit as i64], |r| r.try_into())?
             .collect::<Result<_, _>>()?;
         rows.into_iter()
             .map(|(id, kind, created, state, reason)| {
@@ -843,7 +830,7 @@ impl Store {
         let (pull, push): (Option<String>, Option<String>) = conn.query_row(
             "SELECT last_pull_at, last_push_at FROM sync_state",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.try_into(),
         )?;
         let pull = pull.as_deref().map(parse_time).transpose()?;
         let push = push.as_deref().map(parse_time).transpose()?;

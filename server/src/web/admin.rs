@@ -46,9 +46,7 @@ fn groups_of(c: &Connection, org: &OrganisationId) -> Result<Vec<GroupRow>, DbEr
             "SELECT g.id, g.name, g.kind, g.age_from, g.age_to FROM groups g
              JOIN locations l ON l.id = g.location_id WHERE l.organisation_id = ?1 ORDER BY g.name",
         )?
-        .query_map(params![org.to_string()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?
+        .query_map(params![org.to_string()], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     let t = today().to_string();
     rows.into_iter()
@@ -95,16 +93,7 @@ fn child_rows(
             "SELECT id, first_name, last_name, birth_date, photo_consent, allergies FROM children
              WHERE organisation_id = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY first_name, last_name",
         )?
-        .query_map(params![org.to_string(), only], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-            ))
-        })?
+        .query_map(params![org.to_string(), only], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     let t = today();
     rows.into_iter()
@@ -116,14 +105,14 @@ fn child_rows(
                     "SELECT g.name, p.days, p.start_date, p.end_date FROM placements p
                      JOIN groups g ON g.id = p.group_id WHERE p.child_id = ?1 ORDER BY p.start_date",
                 )?
-                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .query_map(params![id], |r| r.try_into())?
                 .collect::<Result<_, _>>()?;
             let parents: Vec<(String, String, String)> = c
                 .prepare(
                     "SELECT p.name, p.email, cp.role FROM parents p JOIN child_parents cp ON cp.parent_id = p.id
                      WHERE cp.child_id = ?1 ORDER BY cp.role",
                 )?
-                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .query_map(params![id], |r| r.try_into())?
                 .collect::<Result<_, _>>()?;
             Ok(AdminChildRow {
                 age: view::age(birth, t),
@@ -216,9 +205,7 @@ pub async fn parents(State(state): State<AppState>, u: ManagerUser) -> Result<Re
                     "SELECT id, name, email, must_change_password FROM parents
                      WHERE organisation_id = ?1 ORDER BY name",
                 )?
-                .query_map(params![org.to_string()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
+                .query_map(params![org.to_string()], |r| r.try_into())?
                 .collect::<Result<_, _>>()?;
             rows.into_iter()
                 .map(|(id, name, email, must)| {
@@ -262,9 +249,7 @@ pub async fn staff(
                              JOIN groups g ON g.id = sg.group_id WHERE sg.staff_id = s.id)
                      FROM staff s WHERE s.organisation_id = ?1 ORDER BY s.name",
                 )?
-                .query_map(params![org.to_string()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
+                .query_map(params![org.to_string()], |r| r.try_into())?
                 .collect::<Result<_, _>>()?;
             Ok::<_, DbError>(
                 rows.into_iter()
@@ -386,8 +371,13 @@ pub struct ImportRow {
     pub start: NaiveDate,
     pub end: Option<NaiveDate>,
     pub consent: PhotoConsent,
-    pub parents: Vec<(String, String)>,
+    /// (role, name, e-mail): ouder1 is the first parent, ouder2 the second.
+    pub parents: Vec<(ParentRole, String, String)>,
 }
+
+/// At most this many children in one import (each new parent costs an
+/// Argon2 hash and a mail; a bigger list goes in parts).
+pub const IMPORT_MAX_ROWS: usize = 500;
 
 fn parse_days(s: &str) -> Option<Vec<Weekday>> {
     let mut out = Vec::new();
@@ -449,6 +439,12 @@ pub fn parse_import(
     let mut errors = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let line = i + 2;
+        if i >= IMPORT_MAX_ROWS {
+            errors.push(format!(
+                "Regel {line}: meer dan {IMPORT_MAX_ROWS} kinderen in één bestand; importeer de rest apart."
+            ));
+            break;
+        }
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
@@ -477,13 +473,27 @@ pub fn parse_import(
                 get(2)
             ));
         }
-        let group = groups
+        // a group name used at two locations is ambiguous: never guess
+        let matching: Vec<GroupId> = groups
             .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(&get(3)))
-            .map(|(g, _)| *g);
-        if group.is_none() {
-            problems.push(format!("groep '{}' bestaat niet", get(3)));
-        }
+            .filter(|(_, n)| n.eq_ignore_ascii_case(&get(3)))
+            .map(|(g, _)| *g)
+            .collect();
+        let group = match matching.as_slice() {
+            [one] => Some(*one),
+            [] => {
+                problems.push(format!("groep '{}' bestaat niet", get(3)));
+                None
+            }
+            _ => {
+                problems.push(format!(
+                    "er zijn {} groepen met de naam '{}'; geef de groepen eerst een eigen naam",
+                    matching.len(),
+                    get(3)
+                ));
+                None
+            }
+        };
         let days = parse_days(&get(4));
         if days.is_none() {
             problems.push(format!(
@@ -521,7 +531,8 @@ pub fn parse_import(
             ));
         }
         let mut parents = Vec::new();
-        for (n, e) in [(8, 9), (10, 11)] {
+        // the role comes from the column, never from the position in the list
+        for (role, n, e) in [(ParentRole::First, 8, 9), (ParentRole::Second, 10, 11)] {
             let (name, email) = (get(n), get(e).to_lowercase());
             if name.is_empty() && email.is_empty() {
                 continue;
@@ -531,11 +542,21 @@ pub fn parse_import(
                     "ouder '{name}' heeft een naam en een geldig e-mailadres nodig (nu '{email}')"
                 ));
             } else {
-                parents.push((name, email));
+                parents.push((role, name, email));
             }
         }
-        if parents.is_empty() {
-            problems.push("minstens één ouder met e-mailadres is nodig".to_string());
+        if !parents
+            .iter()
+            .any(|(role, _, _)| *role == ParentRole::First)
+        {
+            problems.push("ouder1 (naam en e-mailadres) is verplicht".to_string());
+        }
+        if let [(_, _, a), (_, _, b)] = parents.as_slice()
+            && a == b
+        {
+            problems.push(format!(
+                "ouder1 en ouder2 hebben hetzelfde e-mailadres ({a})"
+            ));
         }
         match (birth, group, days, start, end, consent) {
             (Some(birth), Some(group), Some(days), Some(start), Some(end), Some(consent))
@@ -573,7 +594,7 @@ fn org_groups(c: &Connection, org: &OrganisationId) -> Result<Vec<(GroupId, Stri
             "SELECT g.id, g.name FROM groups g JOIN locations l ON l.id = g.location_id
              WHERE l.organisation_id = ?1 ORDER BY g.name",
         )?
-        .query_map(params![org.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map(params![org.to_string()], |r| r.try_into())?
         .collect::<Result<_, _>>()?;
     rows.into_iter()
         .map(|(id, n)| Ok((parse_id("groups.id", &id)?, n)))
@@ -620,16 +641,23 @@ fn apply_import(
         changed.extend(org::place_child(
             &tx, &child, &r.group, &r.days, r.start, r.end,
         )?);
-        for (n, (name, email)) in r.parents.iter().enumerate() {
-            let existing: Option<String> = tx
+        let mut linked = Vec::new();
+        for (role, name, email) in &r.parents {
+            let existing: Option<(String, String)> = tx
                 .query_row(
-                    "SELECT id FROM parents WHERE organisation_id = ?1 AND email = ?2",
+                    "SELECT id, name FROM parents WHERE organisation_id = ?1 AND email = ?2",
                     params![org.to_string(), email],
-                    |row| row.get(0),
+                    |row| row.try_into(),
                 )
                 .optional()?;
             let parent = match existing {
-                Some(id) => parse_id("parents.id", &id)?,
+                Some((id, known_as)) => {
+                    // say so: a typo here would give another family access
+                    linked.push(format!(
+                        "{email} is gekoppeld aan het bestaande account van {known_as}"
+                    ));
+                    parse_id("parents.id", &id)?
+                }
                 None => {
                     let password = crate::portal::random_token()[..12].to_string();
                     let id = org::create_parent(&tx, org, email, name, &password)?;
@@ -637,17 +665,19 @@ fn apply_import(
                     id
                 }
             };
-            let role = if n == 0 {
-                ParentRole::First
-            } else {
-                ParentRole::Second
-            };
-            org::link_parent(&tx, &child, &parent, role)?;
+            org::link_parent(&tx, &child, &parent, *role)?;
         }
-        done.push(format!(
-            "Regel {}: {} {} toegevoegd",
-            r.line, r.first, r.last
-        ));
+        done.push(if linked.is_empty() {
+            format!("Regel {}: {} {} toegevoegd", r.line, r.first, r.last)
+        } else {
+            format!(
+                "Regel {}: {} {} toegevoegd; let op: {}",
+                r.line,
+                r.first,
+                r.last,
+                linked.join("; ")
+            )
+        });
     }
     tx.commit()?;
     Ok((done, logins, changed))
@@ -898,8 +928,52 @@ mod tests {
         );
         let rows = parse_import(&good, &groups).expect("fine");
         assert_eq!(rows[0].days, vec![Weekday::Mon, Weekday::Tue]);
-        assert_eq!(rows[0].parents[0].1, "anne@example.nl");
+        assert_eq!(rows[0].parents[0].2, "anne@example.nl");
         assert_eq!(rows[0].parents.len(), 2);
         assert!(parse_import("naam\nx\n", &groups).is_err());
+    }
+
+    #[test]
+    fn import_never_guesses_a_group_or_a_parent_role() {
+        let groups = vec![
+            (GroupId::new(), "Dolfijnen".to_string()),
+            (GroupId::new(), "Dolfijnen".to_string()),
+            (GroupId::new(), "Zwaluwen".to_string()),
+        ];
+        let text = format!(
+            "{IMPORT_HEADER}\n\
+             Sem,Jansen,2025-01-02,Dolfijnen,ma,2025-05-01,,groep,Anne Jansen,anne@example.nl,,\n\
+             Noor,Bakker,2025-01-02,Zwaluwen,ma,2025-05-01,,groep,,,Piet Bakker,piet@example.nl\n\
+             Daan,Vos,2025-01-02,Zwaluwen,ma,2025-05-01,,groep,Els Vos,els@example.nl,Els Vos,els@example.nl\n"
+        );
+        let errors = parse_import(&text, &groups).expect_err("three bad lines");
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("2 groepen"), "{errors:?}");
+        assert!(errors[1].contains("ouder1"), "{errors:?}");
+        assert!(errors[2].contains("hetzelfde e-mailadres"), "{errors:?}");
+        // the second column is the second parent, whatever else is filled in
+        let good = format!(
+            "{IMPORT_HEADER}\nNoor,Bakker,2025-01-02,Zwaluwen,ma,2025-05-01,,groep,Anne Bakker,anne@example.nl,Piet Bakker,piet@example.nl\n"
+        );
+        let rows = parse_import(&good, &groups).expect("fine");
+        assert_eq!(rows[0].parents[0].0, ParentRole::First);
+        assert_eq!(rows[0].parents[1].0, ParentRole::Second);
+        assert_eq!(rows[0].parents[1].2, "piet@example.nl");
+    }
+
+    #[test]
+    fn import_has_a_row_limit() {
+        let groups = vec![(GroupId::new(), "Dolfijnen".to_string())];
+        let mut text = format!("{IMPORT_HEADER}\n");
+        for i in 0..=IMPORT_MAX_ROWS {
+            text.push_str(&format!(
+                "Kind{i},Test,2025-01-02,Dolfijnen,ma,2025-05-01,,groep,Ouder {i},ouder{i}@example.nl,,\n"
+            ));
+        }
+        let errors = parse_import(&text, &groups).expect_err("too many");
+        assert!(
+            errors.iter().any(|e| e.contains("meer dan 500")),
+            "{errors:?}"
+        );
     }
 }

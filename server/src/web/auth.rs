@@ -16,6 +16,24 @@ use std::net::SocketAddr;
 /// Shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
+/// The key under which failed logins and reset requests of one account count.
+fn account_key(ctx: &Ctx, email: &str) -> String {
+    format!("{}:{}", ctx.tenant.id, email.trim().to_lowercase())
+}
+
+/// How long to wait when this address or this account tried too often.
+fn too_many(state: &AppState, ip: std::net::IpAddr, account: &str) -> Option<std::time::Duration> {
+    state
+        .login_limiter
+        .blocked(ip)
+        .or_else(|| state.account_limiter.blocked(account.to_string()))
+}
+
+fn count_failure(state: &AppState, ip: std::net::IpAddr, account: &str) {
+    state.login_limiter.record_failure(ip);
+    state.account_limiter.record_failure(account.to_string());
+}
+
 fn layout(ctx: &Ctx, title: &str, csrf: String) -> Layout {
     Layout {
         title: title.to_string(),
@@ -66,11 +84,14 @@ pub struct LoginForm {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ctx: Ctx,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     ctx.check_csrf(&form.csrf)?;
-    if let Some(wait) = state.login_limiter.blocked(peer.ip()) {
+    let ip = super::client_ip(&state, peer, &headers);
+    let key = account_key(&ctx, &form.email);
+    if let Some(wait) = too_many(&state, ip, &key) {
         return Err(WebError::TooMany(wait.as_secs().max(1)));
     }
     let org = ctx.tenant.id;
@@ -92,8 +113,8 @@ pub async fn login(
     .await
     .map_err(|e| WebError::Internal(e.to_string()))?;
     let Some(account) = account else {
-        state.login_limiter.record_failure(peer.ip());
-        tracing::info!(org = %ctx.tenant.slug, peer = %peer.ip(), "portal login failed");
+        count_failure(&state, ip, &key);
+        tracing::info!(org = %ctx.tenant.slug, client = %ip, "portal login failed");
         let (csrf, jar) = ctx.anonymous_csrf(&state);
         let mut l = layout(&ctx, "Inloggen", csrf);
         l.error = "Dit e-mailadres en wachtwoord horen niet bij elkaar. Probeer het opnieuw, of kies Wachtwoord vergeten.".into();
@@ -200,6 +221,11 @@ pub async fn change(
 ) -> Result<Response, WebError> {
     user.ctx.check_csrf(&form.csrf)?;
     let account = user.account.clone();
+    // guessing the current password with a stolen session is limited too
+    let key = account_key(&user.ctx, &account.email);
+    if let Some(wait) = state.account_limiter.blocked(key.clone()) {
+        return Err(WebError::TooMany(wait.as_secs().max(1)));
+    }
     let a = account.clone();
     let hash = state
         .db
@@ -217,6 +243,7 @@ pub async fn change(
             Some(&form.current_password),
         )
     } else {
+        state.account_limiter.record_failure(key);
         Some("Uw huidige wachtwoord klopt niet.".into())
     };
     if let Some(problem) = problem {
@@ -281,9 +308,14 @@ pub async fn forgot(
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, WebError> {
     ctx.check_csrf(&form.csrf)?;
-    if let Some(wait) = state.login_limiter.blocked(peer.ip()) {
+    let ip = super::client_ip(&state, peer, &headers);
+    let key = account_key(&ctx, &form.email);
+    if let Some(wait) = too_many(&state, ip, &key) {
         return Err(WebError::TooMany(wait.as_secs().max(1)));
     }
+    // Every request counts, for a known address or not: a mailbox cannot be
+    // flooded, and the limit does not tell which addresses exist.
+    count_failure(&state, ip, &key);
     let org = ctx.tenant.id;
     let email = form.email.clone();
     let valid = Duration::minutes(state.settings.portal.reset_valid_minutes.max(1));
@@ -297,28 +329,23 @@ pub async fn forgot(
             Ok(Some((account, token)))
         })
         .await?;
-    match made {
-        Some((account, token)) => {
-            let link = format!(
-                "{}/wachtwoord-herstellen/{token}",
-                request_origin(&state, &headers)
-            );
-            tracing::info!(user = %account.id, "password reset mail");
-            state.mailer.send_later(Mail {
-                to: account.email.clone(),
-                subject: format!("Nieuw wachtwoord voor {}", ctx.tenant.name),
-                body: format!(
-                    "Beste {},\n\nU vroeg om een nieuw wachtwoord voor het ouderportaal van {}.\nKies een nieuw wachtwoord via deze link (eenmalig te gebruiken, {} minuten geldig):\n\n{link}\n\nHeeft u dit niet gevraagd? Dan kunt u deze e-mail negeren; uw wachtwoord blijft hetzelfde.\n",
-                    account.name,
-                    ctx.tenant.name,
-                    valid.num_minutes()
-                ),
-            });
-        }
-        None => {
-            // The same answer, and a failure counted, so addresses cannot be probed.
-            state.login_limiter.record_failure(peer.ip());
-        }
+    // (an unknown address gets the same answer, and no mail)
+    if let Some((account, token)) = made {
+        let link = format!(
+            "{}/wachtwoord-herstellen/{token}",
+            request_origin(&state, &headers)
+        );
+        tracing::info!(user = %account.id, "password reset mail");
+        state.mailer.send_later(Mail {
+            to: account.email.clone(),
+            subject: format!("Nieuw wachtwoord voor {}", ctx.tenant.name),
+            body: format!(
+                "Beste {},\n\nU vroeg om een nieuw wachtwoord voor het ouderportaal van {}.\nKies een nieuw wachtwoord via deze link (eenmalig te gebruiken, {} minuten geldig):\n\n{link}\n\nHeeft u dit niet gevraagd? Dan kunt u deze e-mail negeren; uw wachtwoord blijft hetzelfde.\n",
+                account.name,
+                ctx.tenant.name,
+                valid.num_minutes()
+            ),
+        });
     }
     let (csrf, jar) = ctx.anonymous_csrf(&state);
     let page = ForgotPage {

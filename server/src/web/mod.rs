@@ -9,7 +9,10 @@
 //!   absolute expiry.
 //! - CSRF: every POST form carries the session's synchronizer token (or, before
 //!   login, a double-submit token from a cookie), checked by the handler; every
-//!   POST with a foreign `Origin` or `Sec-Fetch-Site: cross-site` is refused here.
+//!   POST that the browser marks as not `Sec-Fetch-Site: same-origin` (or, from
+//!   a client without that header, with a foreign `Origin`) is refused here.
+//! - Failed logins and reset requests count per client address ([`client_ip`])
+//!   and per account, never across everybody (no one can lock all users out).
 //! - Authorisation per object in [`crate::portal`]; objects a user may not see
 //!   answer 404, the same as objects that do not exist.
 //!
@@ -35,6 +38,7 @@ use axum::routing::{MethodRouter, get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::{Duration, Utc};
 use kring_protocol::{ParentId, StaffId};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "kring_sessie";
@@ -179,8 +183,15 @@ async fn origin_check(req: Request, next: Next) -> Response {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let headers = req.headers();
         if !same_origin(headers) {
+            // never log a reset link's token
+            let path = req.uri().path();
+            let path = if path.starts_with("/wachtwoord-herstellen/") {
+                "/wachtwoord-herstellen/…"
+            } else {
+                path
+            };
             tracing::warn!(
-                path = %req.uri().path(),
+                path,
                 origin = ?headers.get(header::ORIGIN),
                 host = ?headers.get(header::HOST),
                 fetch_site = ?headers.get("sec-fetch-site"),
@@ -210,6 +221,32 @@ fn same_origin(headers: &HeaderMap) -> bool {
             .split_once("://")
             .is_some_and(|(_, rest)| rest.trim_end_matches('/').eq_ignore_ascii_case(host)),
         _ => false,
+    }
+}
+
+/// The client's address for rate limits: the connecting address or, behind a
+/// trusted reverse proxy (`http.trusted_proxies`), the last address that proxy
+/// put in `X-Forwarded-For`. IPv6 counts per /64 (one home has a whole /64).
+pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let mut ip = peer.ip();
+    if state.settings.http.trusted_proxies.contains(&ip)
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    {
+        ip = forwarded;
+    }
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
     }
 }
 
