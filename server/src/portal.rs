@@ -752,14 +752,18 @@ impl TimelineItem {
 }
 
 /// Photos and diary entries of the parent's children (all, or `only` one),
-/// newest first, at most `limit`.
+/// newest first, at most `limit`, all older than `before` when given (the
+/// next page: `before` is the time of the last item shown).
 pub fn timeline(
     c: &Connection,
     parent: &ParentId,
     only: Option<&ChildId>,
     today: NaiveDate,
     limit: usize,
+    before: Option<DateTime<Utc>>,
 ) -> Result<Vec<TimelineItem>, DbError> {
+    // far in the future: no page boundary
+    let before = before.map_or_else(|| "9999".to_string(), crate::db::time_str);
     let mut children = parent_children(c, parent, today)?;
     if let Some(only) = only {
         children.retain(|k| k.id == *only);
@@ -772,9 +776,10 @@ pub fn timeline(
     for g in &groups {
         let photo_ids: Vec<String> = c
             .prepare(
-                "SELECT id FROM photos WHERE group_id = ?1 ORDER BY received_at DESC LIMIT 500",
+                "SELECT id FROM photos WHERE group_id = ?1 AND received_at < ?2
+                 ORDER BY received_at DESC LIMIT 500",
             )?
-            .query_map(params![g.to_string()], |r| r.get(0))?
+            .query_map(params![g.to_string(), before], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         for id in photo_ids {
             if let Some(photo) = load_photo(c, &id)? {
@@ -794,9 +799,10 @@ pub fn timeline(
             let rows: Vec<String> = c
                 .prepare(
                     "SELECT d.id FROM diary_entries d JOIN diary_children dc ON dc.entry_id = d.id
-                     WHERE dc.child_id = ?1 ORDER BY d.written_at DESC LIMIT 500",
+                     WHERE dc.child_id = ?1 AND d.written_at < ?2
+                     ORDER BY d.written_at DESC LIMIT 500",
                 )?
-                .query_map(params![k.id.to_string()], |r| r.get(0))?
+                .query_map(params![k.id.to_string(), before], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             out.extend(rows);
         }

@@ -939,3 +939,54 @@ async fn a_diary_photo_shows_once_on_the_timeline() {
         "inside the diary entry"
     );
 }
+
+#[tokio::test]
+async fn the_timeline_pages_back_to_older_photos() {
+    let p = Portal::start().await;
+    let sem: ChildId = p.ids["child_sem"].parse().unwrap();
+    let group = p.h.group;
+    // a busy group: 60 more photos of Sem, one a minute, older than the fixture's
+    let older: Vec<String> = p
+        .h
+        .server()
+        .state
+        .db
+        .call_sync(|c| {
+            Ok::<_, kring_server::db::DbError>(
+                (0..60)
+                    .map(|i| common::portal::insert_photo(&p.h, c, &group, &[sem], false, 100 + i))
+                    .collect(),
+            )
+        })
+        .unwrap();
+    let mut b = p.logged_in("test", "sem").await;
+    let ids_on = |text: &str| -> Vec<String> {
+        text.split("data-id=\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .map(str::to_string)
+            .collect()
+    };
+    let first = b.get("/mijn-kind").await;
+    let page1 = ids_on(&first.text);
+    assert_eq!(page1.len(), kring_server::web::TIMELINE_PAGE);
+    let next = first
+        .text
+        .split("id=\"timeline-older\"")
+        .next()
+        .and_then(|s| s.rsplit("href=\"").next())
+        .map(|s| s.split('"').next().unwrap_or("").replace("&amp;", "&"))
+        .expect("a link to older items");
+    let second = b.get(&next).await;
+    assert_eq!(second.status, 200);
+    let page2 = ids_on(&second.text);
+    assert!(!page2.is_empty());
+    assert!(
+        page2.iter().all(|id| !page1.contains(id)),
+        "no item on both pages"
+    );
+    // together they hold every photo of Sem, the oldest too
+    for id in [&older[0], &older[59]] {
+        assert!(page1.contains(id) || page2.contains(id), "{id} missing");
+    }
+}

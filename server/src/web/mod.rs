@@ -48,6 +48,7 @@ pub const CSRF_COOKIE: &str = "kring_csrf";
 pub const CSRF_FIELD: &str = "csrf";
 
 pub use admin::IMPORT_HEADER;
+pub use parent::TIMELINE_PAGE;
 
 /// Every portal route: method, path (axum syntax), handler.
 pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {

@@ -46,6 +46,8 @@ pub struct Notice {
     pub ok: String,
     /// Filter on one child (timeline).
     pub kind: String,
+    /// Timeline page: only what is older than this time (RFC 3339).
+    pub voor: String,
 }
 
 fn notice_text(code: &str) -> &'static str {
@@ -121,15 +123,24 @@ pub async fn timeline(
 ) -> Result<Response, WebError> {
     let parent = u.parent;
     let only = parse_child(&q.kind);
+    let before = chrono::DateTime::parse_from_rfc3339(&q.voor)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc));
     let (kids, items) = state
         .db
         .call(move |c| {
             let kids = portal::parent_children(c, &parent, today())?;
             let only = only.filter(|o| kids.iter().any(|k| k.id == *o));
-            let items = portal::timeline(c, &parent, only.as_ref(), today(), 100)?;
+            let items =
+                portal::timeline(c, &parent, only.as_ref(), today(), TIMELINE_PAGE, before)?;
             Ok::<_, crate::db::DbError>((kids, items))
         })
         .await?;
+    // a full page: there may be more, older ones
+    let older = (items.len() == TIMELINE_PAGE)
+        .then(|| items.last().map(|i| crate::db::time_str(i.at())))
+        .flatten()
+        .unwrap_or_default();
     let rows = items
         .iter()
         .map(|i| match i {
@@ -153,8 +164,13 @@ pub async fn timeline(
         all_selected: selected.is_none(),
         kids: kid_options(&kids, selected.as_ref()),
         items: rows,
+        older,
+        filter: selected.map(|k| k.to_string()).unwrap_or_default(),
     })
 }
+
+/// Items on one page of the timeline.
+pub const TIMELINE_PAGE: usize = 50;
 
 pub async fn photo_page(
     State(state): State<AppState>,

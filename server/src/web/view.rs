@@ -190,6 +190,10 @@ pub struct TimelinePage {
     pub kids: Vec<KidOption>,
     pub all_selected: bool,
     pub items: Vec<TimelineRow>,
+    /// Time of the last item when there may be older ones ("" otherwise).
+    pub older: String,
+    /// The child filter, kept on the next page ("" for all children).
+    pub filter: String,
 }
 
 #[derive(Template)]

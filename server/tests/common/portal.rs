@@ -51,7 +51,7 @@ pub struct Portal {
     pub devices: Option<(super::Device, super::Device)>,
 }
 
-fn insert_photo(
+pub fn insert_photo(
     h: &Harness,
     c: &Connection,
     group: &GroupId,
