@@ -613,10 +613,27 @@ pub async fn import_page(u: ManagerUser) -> Result<Response, WebError> {
 /// New parents created by an import: (name, e-mail, first password).
 type NewLogins = Vec<(String, String, String)>;
 
+/// A first password and its hash for every e-mail address in the import,
+/// made before the database call (Argon2 must not hold the database).
+type FirstPasswords = std::collections::HashMap<String, (String, String)>;
+
+fn first_passwords(rows: &[ImportRow]) -> Result<FirstPasswords, org::OrgError> {
+    let mut out = FirstPasswords::new();
+    for (_, _, email) in rows.iter().flat_map(|r| &r.parents) {
+        if !out.contains_key(email) {
+            let password = crate::portal::random_token()[..12].to_string();
+            let hash = org::hash_secret(&password)?;
+            out.insert(email.clone(), (password, hash));
+        }
+    }
+    Ok(out)
+}
+
 fn apply_import(
     c: &mut Connection,
     org: &OrganisationId,
     rows: &[ImportRow],
+    passwords: &FirstPasswords,
 ) -> Result<(Vec<String>, NewLogins, org::Changed), org::OrgError> {
     let tx = c.transaction()?;
     let mut done = Vec::new();
@@ -659,9 +676,11 @@ fn apply_import(
                     parse_id("parents.id", &id)?
                 }
                 None => {
-                    let password = crate::portal::random_token()[..12].to_string();
-                    let id = org::create_parent(&tx, org, email, name, &password)?;
-                    logins.push((name.clone(), email.clone(), password));
+                    let (password, hash) = passwords.get(email).ok_or_else(|| {
+                        org::OrgError::Hash(format!("no first password made for {email}"))
+                    })?;
+                    let id = org::create_parent_hashed(&tx, org, email, name, hash)?;
+                    logins.push((name.clone(), email.clone(), password.clone()));
                     id
                 }
             };
@@ -703,16 +722,30 @@ pub async fn import(
     u.ctx.check_csrf(&csrf)?;
     let org = u.ctx.tenant.id;
     let t = text.clone();
-    let outcome = state
+    let parsed = state
         .db
         .call(move |c| {
             let groups = org_groups(c, &org)?;
-            match parse_import(&t, &groups) {
-                Err(errors) => Ok::<_, org::OrgError>(Err(errors)),
-                Ok(rows) => apply_import(c, &org, &rows).map(Ok),
-            }
+            Ok::<_, DbError>(parse_import(&t, &groups))
         })
         .await?;
+    let outcome = match parsed {
+        Err(errors) => Err(errors),
+        Ok(rows) => {
+            let (rows, passwords) = tokio::task::spawn_blocking(move || {
+                let passwords = first_passwords(&rows);
+                (rows, passwords)
+            })
+            .await
+            .map_err(|e| WebError::Internal(e.to_string()))?;
+            let passwords = passwords?;
+            state
+                .db
+                .call(move |c| apply_import(c, &org, &rows, &passwords))
+                .await
+                .map(Ok)?
+        }
+    };
     let mut l = layout(&u, "Importeren", "import");
     let page = match outcome {
         Err(errors) => {
