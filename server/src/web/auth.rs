@@ -7,7 +7,7 @@ use crate::mail::Mail;
 use crate::portal::{self, Account, UserKind};
 use axum::Form;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use serde::Deserialize;
@@ -286,20 +286,6 @@ pub struct ForgotForm {
     pub email: String,
 }
 
-/// The origin of this request as the browser used it (for the reset link).
-fn request_origin(state: &AppState, headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let scheme = if state.settings.portal.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
-    format!("{scheme}://{host}")
-}
-
 pub async fn forgot(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -333,7 +319,8 @@ pub async fn forgot(
     if let Some((account, token)) = made {
         let link = format!(
             "{}/wachtwoord-herstellen/{token}",
-            request_origin(&state, &headers)
+            // from the settings, never from the request's Host header
+            crate::notify::portal_origin(&state.settings, &ctx.tenant.slug)
         );
         tracing::info!(user = %account.id, "password reset mail");
         state.mailer.send_later(Mail {

@@ -59,6 +59,9 @@ impl Harness {
         );
         drop(db);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // links in mails point at this server, as `http.public_url` says
+        settings.http.public_url =
+            format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let server = kring_server::start(settings, listener).await.unwrap();
         let base = server.base_url();
         Self {
