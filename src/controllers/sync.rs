@@ -51,21 +51,17 @@ pub fn apply_status(ui: &AppWindow, st: &SyncStatus) {
     a.set_waiting_count(st.waiting as i32);
     a.set_attention_count(st.needs_attention as i32);
     let sync = ui.global::<SyncAdapter>();
-    sync.set_last_sync_text(s(match st.last_sync {
-        Some(t) => t.with_timezone(&chrono::Local).format("%H:%M").to_string(),
-        None => "—".into(),
-    }));
+    sync.set_last_sync_text(match st.last_sync {
+        Some(t) => super::hhmm(&t),
+        None => s("—"),
+    });
     let rows: Vec<SyncRow> = st
         .items
         .iter()
         .map(|i| SyncRow {
             id: s(i.id.to_string()),
             kind: kind_label(ui, i.kind),
-            time: s(i
-                .created_at
-                .with_timezone(&chrono::Local)
-                .format("%H:%M")
-                .to_string()),
+            time: super::hhmm(&i.created_at),
             state: match &i.state {
                 ItemView::Waiting => 0,
                 ItemView::Sending => 1,
@@ -94,11 +90,7 @@ pub fn refresh(ctx: &Rc<Ctx>) {
         .map(|i| SyncRow {
             id: s(i.id.to_string()),
             kind: kind_label(&ui, i.kind),
-            time: s(i
-                .created_at
-                .with_timezone(&chrono::Local)
-                .format("%H:%M")
-                .to_string()),
+            time: super::hhmm(&i.created_at),
             state: match &i.state {
                 ItemState::Waiting => 0,
                 ItemState::Sent => 2,
