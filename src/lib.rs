@@ -6,6 +6,7 @@
 //! its own thread (kring-hardware).
 
 pub mod app;
+pub mod appliance;
 pub mod controllers;
 pub mod pin;
 pub mod settings;

@@ -24,11 +24,28 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         tracing::info!(
-            "usage: kring [--config FILE] [--data-dir DIR] [--server URL] [--enroll-code CODE] [--camera auto|synthetic|folder:DIR|device:N] [--language nl|en]"
+            "usage: kring [--config FILE] [--data-dir DIR] [--server URL] [--enroll-code CODE] [--camera auto|synthetic|folder:DIR|device:N] [--language nl|en]\n       kring provision FILE [--config FILE]   (appliance: apply the boot partition's kring.txt)"
         );
         return Ok(());
     }
     let config = flag(&args, "--config").or_else(|| std::env::var("KRING_CONFIG").ok());
+    if args.get(1).map(String::as_str) == Some("provision") {
+        let file = args
+            .get(2)
+            .filter(|a| !a.starts_with("--"))
+            .context("usage: kring provision FILE")?;
+        let settings = KioskSettings::load(config.as_deref().map(std::path::Path::new))?;
+        let done = kring::appliance::provision(std::path::Path::new(file), &settings.data_dir)
+            .with_context(|| format!("provisioning from {file}"))?;
+        tracing::info!(
+            server = ?done.server,
+            koppelcode = done.has_code,
+            rotation = ?done.rotation,
+            applied = %done.applied.display(),
+            "provisioning applied"
+        );
+        return Ok(());
+    }
     let mut settings = KioskSettings::load(config.as_deref().map(std::path::Path::new))?;
     if let Some(d) = flag(&args, "--data-dir") {
         settings.data_dir = PathBuf::from(d);
@@ -47,6 +64,17 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let (store, report) = kring_sync::Store::open(&settings.data_dir)?;
+    if args.get(1).map(String::as_str) == Some("bench-queue") {
+        let count: usize = args
+            .get(2)
+            .and_then(|n| n.parse().ok())
+            .context("usage: kring bench-queue N")?;
+        let choice: CameraChoice = settings.camera.parse().unwrap_or(CameraChoice::Auto);
+        let mut camera = kring_hardware::open_camera(&choice);
+        let n = kring::appliance::bench_queue(&store, camera.as_mut(), count)?;
+        tracing::info!(queued = n, "bench-queue: photos saved");
+        return Ok(());
+    }
     if !report.missing_files.is_empty() {
         tracing::warn!(
             missing = report.missing_files.len(),
@@ -69,12 +97,22 @@ fn main() -> anyhow::Result<()> {
     )?;
     *ctx.backlight.borrow_mut() = kring_hardware::detect_backlight();
     ctx.wake_screen();
-    if let Some(code) = enroll_code
-        && store.device()?.is_none()
-    {
-        kring::controllers::admin::enroll(&ctx, settings.server_url.clone(), code);
+    let enrolled = store.device()?.is_some();
+    let provisioned_code = kring::appliance::pending_enroll_code(&settings.data_dir);
+    if enrolled && provisioned_code.is_some() {
+        kring::appliance::forget_enroll_code(&settings.data_dir);
     }
+    if !enrolled {
+        if let Some(code) = enroll_code {
+            kring::controllers::admin::enroll(&ctx, settings.server_url.clone(), code);
+        } else if let Some(code) = provisioned_code {
+            tracing::info!("enrolling with the provisioned koppelcode");
+            kring::controllers::admin::enroll_provisioned(&ctx, settings.server_url.clone(), code);
+        }
+    }
+    let watchdog = kring::appliance::Watchdog::start();
     slint::ComponentHandle::run(&ui)?;
+    drop(watchdog);
     if let Some(e) = ctx.engine.borrow().as_ref() {
         e.stop();
     }

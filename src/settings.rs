@@ -1,5 +1,6 @@
 //! The kiosk's settings: defaults, then `/etc/kring/kring.toml` (or the file
-//! named by `KRING_CONFIG`), then `KRING__...` environment variables, then
+//! named by `KRING_CONFIG`), then the device's own `<data_dir>/settings.toml`
+//! (provisioning writes it), then `KRING__...` environment variables, then
 //! command-line flags.
 
 use figment::Figment;
@@ -57,11 +58,21 @@ impl std::error::Error for SettingsError {}
 impl KioskSettings {
     pub const SYSTEM_FILE: &'static str = "/etc/kring/kring.toml";
 
+    /// Defaults, then `file` (or the system file), then the device's own
+    /// settings in `<data_dir>/settings.toml` (written by provisioning on the
+    /// appliance), then `KRING__` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
         let file = file.map_or_else(|| PathBuf::from(Self::SYSTEM_FILE), Path::to_path_buf);
-        Figment::from(Serialized::defaults(Self::default()))
-            .merge(Toml::file(file))
-            .merge(Env::prefixed("KRING__").split("__"))
+        let base = Figment::from(Serialized::defaults(Self::default())).merge(Toml::file(file));
+        let env = || Env::prefixed("KRING__").split("__");
+        let first: Self = base
+            .clone()
+            .merge(env())
+            .extract()
+            .map_err(|e| SettingsError(Box::new(e)))?;
+        let local = first.data_dir.join(crate::appliance::LOCAL_SETTINGS_FILE);
+        base.merge(Toml::file(local))
+            .merge(env())
             .extract()
             .map_err(|e| SettingsError(Box::new(e)))
     }
@@ -82,6 +93,29 @@ mod tests {
             assert_eq!(s.camera, "synthetic");
             assert_eq!(s.language, "en");
             assert_eq!(s.device_name, "Groepsscherm");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn the_devices_own_settings_come_after_the_system_file() {
+        figment::Jail::expect_with(|jail| {
+            std::fs::create_dir_all(jail.directory().join("data")).map_err(|e| e.to_string())?;
+            jail.create_file(
+                "k.toml",
+                "data_dir = \"data\"\nserver_url = \"http://system\"\ncamera = \"synthetic\"\n",
+            )?;
+            jail.create_file(
+                "data/settings.toml",
+                "server_url = \"https://provisioned.nl\"\n",
+            )?;
+            let s = KioskSettings::load(Some(Path::new("k.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.server_url, "https://provisioned.nl");
+            assert_eq!(s.camera, "synthetic");
+            jail.set_env("KRING__SERVER_URL", "http://env");
+            let s = KioskSettings::load(Some(Path::new("k.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.server_url, "http://env");
             Ok(())
         });
     }

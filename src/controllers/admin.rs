@@ -6,6 +6,10 @@ use crate::app::Ctx;
 use crate::{AdminAdapter, AppAdapter, AppWindow, Page, Words};
 use slint::ComponentHandle;
 use std::rc::Rc;
+use std::time::Duration;
+
+/// How long a provisioned koppelcode waits before trying an unreachable server again.
+const PROVISIONED_RETRY: Duration = Duration::from_secs(5);
 
 pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
     let a = ui.global::<AdminAdapter>();
@@ -71,6 +75,17 @@ pub fn refresh(ctx: &Rc<Ctx>) {
 
 /// Trades a code for credentials (in the background), then shows the lock screen.
 pub fn enroll(ctx: &Rc<Ctx>, server: String, code: String) {
+    enroll_with(ctx, server, code, false);
+}
+
+/// Enrolls with the koppelcode from the provisioning file (appliance). Until
+/// the network is up the server cannot be reached: it tries again every few
+/// seconds. Once the code is used, or refused for good, it is removed.
+pub fn enroll_provisioned(ctx: &Rc<Ctx>, server: String, code: String) {
+    enroll_with(ctx, server, code, true);
+}
+
+fn enroll_with(ctx: &Rc<Ctx>, server: String, code: String, provisioned: bool) {
     let Some(ui) = ctx.ui() else { return };
     let a = ui.global::<AdminAdapter>();
     let Some(rt) = ctx.runtime.clone() else {
@@ -84,7 +99,9 @@ pub fn enroll(ctx: &Rc<Ctx>, server: String, code: String) {
     a.set_message(ui.global::<Words>().invoke_enrolling());
     let store = ctx.store.clone();
     let name = ctx.settings.device_name.clone();
+    let data_dir = ctx.settings.data_dir.clone();
     let weak = ui.as_weak();
+    let (retry_server, retry_code) = (server.clone(), code.clone());
     rt.spawn(async move {
         let result = async {
             let client =
@@ -110,6 +127,25 @@ pub fn enroll(ctx: &Rc<Ctx>, server: String, code: String) {
         .await;
         let _ = weak.upgrade_in_event_loop(move |ui| {
             let a = ui.global::<AdminAdapter>();
+            match &result {
+                Ok(_) => {
+                    if provisioned {
+                        crate::appliance::forget_enroll_code(&data_dir);
+                    }
+                }
+                Err(e) if e.is_empty() && provisioned => {
+                    tracing::info!("server not reachable yet: trying the koppelcode again soon");
+                    slint::Timer::single_shot(PROVISIONED_RETRY, move || {
+                        crate::app::with_ctx(|ctx| {
+                            if ctx.store.device().ok().flatten().is_none() {
+                                enroll_provisioned(ctx, retry_server, retry_code);
+                            }
+                        });
+                    });
+                }
+                Err(_) if provisioned => crate::appliance::forget_enroll_code(&data_dir),
+                Err(_) => {}
+            }
             match result {
                 Ok(group) => {
                     a.set_message(ui.global::<Words>().invoke_enrolled_to(s(group.clone())));

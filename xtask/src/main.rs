@@ -6,7 +6,12 @@
 //! - `cargo xtask demo`  deps, then the central server with demo data and a kiosk window
 //! - `cargo xtask lint`  cargo fmt --check, clippy with warnings denied, and a
 //!   `cargo check` of the device build (feature `device`, linuxkms)
+//! - `cargo xtask device`, `image`, `appliance-test`: the appliance (`appliance.rs`)
+//! - `cargo xtask buildroot-check`: the Buildroot recipe's checks (`buildroot.rs`)
 #![allow(clippy::print_stdout)] // a CLI talks to its user
+
+mod appliance;
+mod buildroot;
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -52,12 +57,33 @@ fn main() -> anyhow::Result<()> {
             demo(&rest)
         }
         "lint" => lint(),
+        "buildroot-check" => buildroot::check(&root()),
+        "device" => appliance::device_build().map(|_| ()),
+        "appliance-test" => appliance::appliance_test(),
+        "image" => {
+            let targets = if rest.is_empty() {
+                vec![appliance::Target::Rpi4, appliance::Target::QemuVirt]
+            } else {
+                rest.iter()
+                    .map(|t| appliance::Target::parse(t))
+                    .collect::<anyhow::Result<Vec<_>>>()?
+            };
+            appliance::image(&targets).map(|_| ())
+        }
         _ => {
-            println!("usage: cargo xtask <deps|test|demo|lint> [args]");
+            println!(
+                "usage: cargo xtask <deps|test|demo|lint|device|image|appliance-test|buildroot-check> [args]"
+            );
             println!("  deps  install system packages and the Python test peer");
             println!("  test  deps, then run every test of the workspace");
             println!("  demo  deps, then run the central server with demo data and a kiosk window");
             println!("  lint  cargo fmt --check, clippy -D warnings, check of the device build");
+            println!("  device  cross-build the kiosk for the Pi (aarch64, profile device)");
+            println!("  image [rpi4] [qemu-virt]  the SD-card images (docs/appliance.md)");
+            println!(
+                "  appliance-test  build the qemu-virt image, boot it under QEMU and drive it"
+            );
+            println!("  buildroot-check  the Buildroot recipe's defconfig and check-package");
             if task.is_empty() || task == "help" || task == "--help" {
                 Ok(())
             } else {
@@ -110,9 +136,8 @@ fn apt(args: &[&str]) -> anyhow::Result<()> {
     run(&mut cmd)
 }
 
-fn missing_packages() -> Vec<&'static str> {
-    APT_PACKAGES
-        .iter()
+fn missing_packages<'a>(list: &[&'a str]) -> Vec<&'a str> {
+    list.iter()
         .copied()
         .filter(|p| {
             !Command::new("dpkg-query")
@@ -124,14 +149,20 @@ fn missing_packages() -> Vec<&'static str> {
         .collect()
 }
 
-fn deps() -> anyhow::Result<()> {
-    let missing = missing_packages();
-    if !missing.is_empty() {
-        apt(&["update"])?;
-        let mut args = vec!["install", "-y", "--no-install-recommends"];
-        args.extend(missing);
-        apt(&args)?;
+/// Installs the packages of `list` that are missing (after `apt-get update`).
+fn apt_install(list: &[&str]) -> anyhow::Result<()> {
+    let missing = missing_packages(list);
+    if missing.is_empty() {
+        return Ok(());
     }
+    apt(&["update"])?;
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(missing);
+    apt(&args)
+}
+
+fn deps() -> anyhow::Result<()> {
+    apt_install(APT_PACKAGES)?;
     let python = venv().join("bin").join("python");
     let ready = python.exists()
         && Command::new(&python)
