@@ -24,6 +24,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The test's "SD card" is this much bigger than the image.
+const EXTRA_CARD_BYTES: u64 = 1 << 30;
+
 /// Where the server appears inside the guest.
 const GUEST_SERVER_IP: &str = "10.0.2.100";
 
@@ -395,6 +398,99 @@ fn boot_qemu(work: &Path, disk: &Path, server: &Server) -> anyhow::Result<(Guard
     Ok((Guard(child, "qemu"), started))
 }
 
+/// The kiosk's memory ("Rss: N kB Pss: N kB" from smaps_rollup), in kB.
+fn memory(run: &mut Run) -> anyhow::Result<(u64, u64)> {
+    let text = run
+        .agent
+        .ok("grep -E '^(Rss|Pss):' /proc/$(pidof kring)/smaps_rollup")?;
+    let field = |name: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Ok((
+        field("Rss:").context("no Rss")?,
+        field("Pss:").context("no Pss")?,
+    ))
+}
+
+/// CPU share of one core the kiosk used over `secs` (utime + stime).
+fn cpu_share(run: &mut Run, secs: u64) -> anyhow::Result<f64> {
+    let script = format!(
+        "p=$(pidof kring); a=$(cut -d' ' -f14,15 /proc/$p/stat); sleep {secs}; b=$(cut -d' ' -f14,15 /proc/$p/stat); echo $a $b $(getconf CLK_TCK)"
+    );
+    let out = run.agent.ok(&script)?;
+    let n: Vec<f64> = out
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    ensure!(n.len() == 5, "unexpected /proc/stat answer: {out}");
+    Ok(((n[2] + n[3]) - (n[0] + n[1])) / n[4] / secs as f64)
+}
+
+/// Part 5's figures inside the guest: memory with 500 photos queued (network
+/// cut, so they stay queued), idle CPU on the lock screen and on Vandaag.
+fn figures(run: &mut Run) -> anyhow::Result<()> {
+    let (rss, pss) = memory(run)?;
+    run.figure(
+        "kiosk RSS / PSS, lock screen, empty queue",
+        format!("{} / {} MB", rss / 1024, pss / 1024),
+    );
+    run.qmp
+        .execute("set_link", serde_json::json!({ "name": "n0", "up": false }))?;
+    let frames = run.console.count(MARK_FRAME);
+    let queued = Instant::now();
+    run.agent.ok(
+        "systemctl stop kring-kiosk.service && runuser -u kring -- /usr/bin/kring --config /etc/kring/kring.toml bench-queue 500 && systemctl start --no-block kring-kiosk.service",
+    )?;
+    run.figure(
+        "500 photos saved (bench-queue, TCG)",
+        format!("{:.0} s", queued.elapsed().as_secs_f64()),
+    );
+    run.console
+        .wait_for(MARK_FRAME, frames, Duration::from_secs(300))?;
+    std::thread::sleep(Duration::from_secs(20));
+    let idle_lock = cpu_share(run, 30)?;
+    let (rss, pss) = memory(run)?;
+    run.figure(
+        "kiosk RSS / PSS, 500 photos queued (target <= 80 MB)",
+        format!("{} / {} MB", rss / 1024, pss / 1024),
+    );
+    run.figure(
+        "kiosk CPU idle on the lock screen (TCG)",
+        format!("{:.1} % of a core", idle_lock * 100.0),
+    );
+    unlock(run)?;
+    std::thread::sleep(Duration::from_secs(5));
+    let idle_today = cpu_share(run, 30)?;
+    run.figure(
+        "kiosk CPU idle on Vandaag (TCG)",
+        format!("{:.1} % of a core", idle_today * 100.0),
+    );
+    run.shot("11-vandaag-500-in-wachtrij")?;
+    run.qmp
+        .execute("set_link", serde_json::json!({ "name": "n0", "up": true }))?;
+    ensure!(
+        pss / 1024 <= 80,
+        "the kiosk takes {pss} kB PSS with 500 photos queued"
+    );
+    Ok(())
+}
+
+/// The lock screen to Vandaag: tap, Anouk de Wit, PIN 1234, OK.
+fn unlock(run: &mut Run) -> anyhow::Result<()> {
+    run.tap(at::WAKE)?;
+    run.tap(at::STAFF_ANOUK)?;
+    for d in [1usize, 2, 3, 4] {
+        run.tap(at::PIN[d])?;
+    }
+    run.tap(at::PIN_OK)?;
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let a = args()?;
     let total = Instant::now();
@@ -415,6 +511,10 @@ fn main() -> anyhow::Result<()> {
         .arg(&disk)
         .status()?;
     ensure!(st.success(), "copying the image");
+    // a card bigger than the image: first boot grows the data partition into it
+    let f = std::fs::OpenOptions::new().write(true).open(&disk)?;
+    f.set_len(f.metadata()?.len() + EXTRA_CARD_BYTES)?;
+    drop(f);
     let boot_at = format!("{}@@{}", disk.display(), partition_offset(&disk, 1)?);
     let provision = a.work.join("kring.txt");
     std::fs::write(
@@ -499,8 +599,31 @@ fn main() -> anyhow::Result<()> {
     );
     let left = run.agent.sh("test -e /data/kring/enroll-code")?;
     ensure!(left.code != 0, "the used koppelcode is still on /data");
+    let data_mb: u64 = run
+        .agent
+        .ok("df --output=size -m /data | tail -1")?
+        .trim()
+        .parse()
+        .context("df /data")?;
+    ensure!(
+        data_mb > 900,
+        "the data partition was not grown to the end of the card: {data_mb} MB"
+    );
+    run.figure("data partition after first boot", format!("{data_mb} MB"));
     std::thread::sleep(Duration::from_secs(3));
     run.shot("1-vergrendeld")?;
+
+    if std::env::var_os("KRING_APPLIANCE_PAUSE").is_some() {
+        // for finding screen positions by hand: QMP and the agent stay up
+        println!(
+            "paused: QMP {}, agent {} (30 minutes)",
+            a.work.join("qmp.sock").display(),
+            a.work.join("qga.sock").display()
+        );
+        drop(run);
+        std::thread::sleep(Duration::from_secs(1800));
+        return Ok(());
+    }
 
     // 4./5. unlock, take a photo, tag Sem, save
     let parent = portal::Parent::login(server.http, "anne.devries@example.nl", "welkom-ouder")?;
@@ -623,13 +746,7 @@ fn main() -> anyhow::Result<()> {
     ensure!(shot.exists());
 
     // figures of the running kiosk
-    let rss = run
-        .agent
-        .ok("grep -E '^(Rss|Pss):' /proc/$(pidof kring)/smaps_rollup")?;
-    run.figure(
-        "kiosk RSS/PSS (lock screen)",
-        rss.split_whitespace().collect::<Vec<_>>().join(" "),
-    );
+    figures(&mut run)?;
     drop(qemu);
     run.figure(
         "whole run",

@@ -19,6 +19,20 @@ fn field(html: &str, name: &str) -> Option<String> {
     html[at..].split('"').next().map(str::to_string)
 }
 
+/// The ids of the photos a page links to (`/fotos/<uuid>...`).
+fn photo_ids_in(html: &str) -> BTreeSet<String> {
+    html.split("/fotos/")
+        .skip(1)
+        .filter_map(|rest| {
+            let id: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+                .collect();
+            (id.len() == 36).then_some(id)
+        })
+        .collect()
+}
+
 impl Parent {
     pub fn login(port: u16, email: &str, password: &str) -> anyhow::Result<Self> {
         let host = "zonnebloem.localhost";
@@ -76,18 +90,7 @@ impl Parent {
     pub fn photo_ids(&self) -> anyhow::Result<BTreeSet<String>> {
         let resp = self.get("/")?;
         ensure!(resp.status().is_success(), "timeline: {}", resp.status());
-        let html = resp.text()?;
-        Ok(html
-            .split("/fotos/")
-            .skip(1)
-            .filter_map(|rest| {
-                let id: String = rest
-                    .chars()
-                    .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
-                    .collect();
-                (id.len() == 36).then_some(id)
-            })
-            .collect())
+        Ok(photo_ids_in(&resp.text()?))
     }
 
     /// The full photo is served to this parent, as a JPEG.
@@ -97,5 +100,20 @@ impl Parent {
         let bytes = resp.bytes()?;
         ensure!(bytes.starts_with(&[0xff, 0xd8]), "photo {id} is not a JPEG");
         Ok(bytes.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_csrf_field_and_photo_links() {
+        let html = r#"<input type="hidden" name="csrf" value="abc123"><a href="/fotos/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"><img src="/fotos/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/klein"></a><a href="/fotos/nope">"#;
+        assert_eq!(field(html, "csrf").as_deref(), Some("abc123"));
+        assert_eq!(field(html, "email"), None);
+        let ids = photo_ids_in(html);
+        assert_eq!(ids.len(), 1);
+        assert!(ids.contains("0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"));
     }
 }

@@ -3,7 +3,7 @@
 //! inside the guest, as root, through a virtio-serial port). Both speak JSON
 //! lines over a Unix socket.
 
-use anyhow::{Context, bail};
+use anyhow::{Context, bail, ensure};
 use base64::Engine;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
@@ -75,12 +75,16 @@ impl Qmp {
 
     /// The guest's screen as a PNG file.
     pub fn screenshot(&mut self, png: &Path) -> anyhow::Result<()> {
-        let ppm = png.with_extension("ppm");
-        self.execute("screendump", json!({ "filename": ppm.to_string_lossy() }))?;
-        let img = image::open(&ppm).with_context(|| format!("reading {}", ppm.display()))?;
-        img.save(png)
-            .with_context(|| format!("writing {}", png.display()))?;
-        let _ = std::fs::remove_file(&ppm);
+        self.execute(
+            "screendump",
+            json!({ "filename": png.to_string_lossy(), "format": "png" }),
+        )?;
+        let bytes = std::fs::read(png).with_context(|| format!("reading {}", png.display()))?;
+        ensure!(
+            bytes.starts_with(b"\x89PNG"),
+            "{} is not a PNG",
+            png.display()
+        );
         Ok(())
     }
 

@@ -279,8 +279,15 @@ fn rootfs(kiosk: &Path) -> anyhow::Result<PathBuf> {
         .arg("--dpkgopt=path-include=/usr/share/doc/*/copyright")
         .arg("--dpkgopt=path-exclude=/usr/share/locale/*")
         .arg("--dpkgopt=path-exclude=/usr/share/info/*")
+        // a small initrd (firmware-image/initramfs/), in place before the kernel comes
+        .arg("--essential-hook=mkdir -p \"$1/etc/initramfs-tools\"")
+        .arg(format!(
+            "--essential-hook=sync-in {} /etc/initramfs-tools",
+            root().join("firmware-image").join("initramfs").display()
+        ))
         // the Pi's boot firmware, fetched through the same apt, kept outside the root
-        .arg("--customize-hook=chroot \"$1\" sh -c 'mkdir -p /tmp/rpi && cd /tmp/rpi && apt-get download raspi-firmware'")
+        .arg("--customize-hook=rm -f \"$1/etc/resolv.conf\" && cp /etc/resolv.conf \"$1/etc/resolv.conf\"")
+        .arg("--customize-hook=chroot \"$1\" sh -c 'mkdir -p /tmp/rpi && cd /tmp/rpi && chown _apt /tmp/rpi && apt-get download raspi-firmware'")
         .arg(format!("--customize-hook=sync-out /tmp/rpi {}", firmware_debs.display()))
         .arg("--customize-hook=rm -rf \"$1/tmp/rpi\"")
         .arg(format!("--customize-hook=sync-in {} /", overlay.display()))
