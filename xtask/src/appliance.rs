@@ -292,6 +292,7 @@ fn rootfs(kiosk: &Path) -> anyhow::Result<PathBuf> {
         .arg("--customize-hook=rm -rf \"$1/tmp/rpi\"")
         .arg(format!("--customize-hook=sync-in {} /", overlay.display()))
         .arg(format!("--customize-hook=upload {} /usr/bin/kring", kiosk.display()))
+        .arg("--customize-hook=mkdir -p \"$1/usr/share/doc/kring\"")
         .arg(format!("--customize-hook=upload {} /usr/share/doc/kring/appliance.md", doc.display()))
         .arg(format!("--customize-hook={}", CUSTOMIZE))
         .arg("bookworm")
@@ -324,6 +325,7 @@ ln -sf /run/systemd/resolve/stub-resolv.conf "$1/etc/resolv.conf"
 rm -f "$1/var/lib/dbus/machine-id"
 rm -f "$1"/etc/ssh/ssh_host_*
 mkdir -p "$1/data" "$1/boot/firmware"
+rm -f "$1"/boot/*.dpkg-bak "$1"/boot/*.new
 "#;
 
 /// mmdebstrap mounts /proc, /sys and /dev inside the root while it works; an
@@ -424,26 +426,24 @@ fn kernel_dir(rootfs: &Path) -> anyhow::Result<PathBuf> {
         .context("no kernel device trees in the root file system")
 }
 
+/// The kernel in `/boot` and the initrd made for exactly that version.
 fn kernel_files(rootfs: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     let boot = rootfs.join("boot");
-    let mut vmlinuz = None;
-    let mut initrd = None;
-    for e in std::fs::read_dir(&boot)? {
-        let p = e?.path();
-        let n = p
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        if n.starts_with("vmlinuz-") {
-            vmlinuz = Some(p);
-        } else if n.starts_with("initrd.img-") {
-            initrd = Some(p);
-        }
+    let version = std::fs::read_dir(&boot)?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("vmlinuz-")
+                .map(str::to_string)
+        })
+        .max()
+        .context("no kernel in /boot")?;
+    let initrd = boot.join(format!("initrd.img-{version}"));
+    if !initrd.exists() {
+        bail!("no initrd for kernel {version} in /boot");
     }
-    Ok((
-        vmlinuz.context("no kernel in /boot")?,
-        initrd.context("no initrd in /boot")?,
-    ))
+    Ok((boot.join(format!("vmlinuz-{version}")), initrd))
 }
 
 /// Assembles one target's SD-card image with genimage (no loop devices).
