@@ -272,7 +272,7 @@ const MARK_FRAME: &str = "kiosk: first frame on the screen";
 /// Screen positions at 1280×800 (see docs/screenshots/appliance-*.png).
 mod at {
     pub const WAKE: (u32, u32) = (640, 400);
-    pub const STAFF_ANOUK: (u32, u32) = (640, 400);
+    pub const STAFF_ANOUK: (u32, u32) = (173, 140);
     pub const PIN: [(u32, u32); 10] = [
         (1088, 686), // 0
         (972, 113),
@@ -287,8 +287,8 @@ mod at {
     ];
     pub const PIN_OK: (u32, u32) = (1204, 686);
     pub const NAV_PHOTO: (u32, u32) = (75, 186);
-    pub const SHUTTER: (u32, u32) = (1180, 400);
-    pub const CHIP_SEM: (u32, u32) = (960, 281);
+    pub const SHUTTER: (u32, u32) = (1180, 428);
+    pub const CHIP_SEM: (u32, u32) = (762, 281);
     pub const SAVE: (u32, u32) = (942, 752);
 }
 
