@@ -268,6 +268,8 @@ fn mtools(args: &[&str], img_at: &str) -> anyhow::Result<()> {
 
 const MARK_USERSPACE: &str = "Run /init as init process";
 const MARK_FRAME: &str = "kiosk: first frame on the screen";
+/// The kernel's last words before QEMU resets the machine.
+const MARK_RESET: &str = "reboot: Restarting system";
 
 /// Screen positions at 1280×800 (see docs/screenshots/appliance-*.png).
 mod at {
@@ -443,9 +445,16 @@ fn figures(run: &mut Run) -> anyhow::Result<()> {
         .execute("set_link", serde_json::json!({ "name": "n0", "up": false }))?;
     let frames = run.console.count(MARK_FRAME);
     let queued = Instant::now();
-    run.agent.ok(
+    let filled = run.agent.sh_within(
         "systemctl stop kring-kiosk.service && runuser -u kring -- /usr/bin/kring --config /etc/kring/kring.toml bench-queue 500 && systemctl start --no-block kring-kiosk.service",
+        Duration::from_secs(1200),
     )?;
+    ensure!(
+        filled.code == 0,
+        "bench-queue: {}{}",
+        filled.stdout,
+        filled.stderr
+    );
     run.figure(
         "500 photos saved (bench-queue, TCG)",
         format!("{:.0} s", queued.elapsed().as_secs_f64()),
@@ -710,10 +719,25 @@ fn main() -> anyhow::Result<()> {
     let frames = run.console.count(MARK_FRAME);
     let userspaces = run.console.count(MARK_USERSPACE);
     let _ = run.agent.sh("systemctl reboot");
-    run.console
+    let reset = run
+        .console
+        .wait_for(MARK_RESET, 0, Duration::from_secs(300))?;
+    let userspace = run
+        .console
         .wait_for(MARK_USERSPACE, userspaces, Duration::from_secs(300))?;
-    run.console
+    let frame = run
+        .console
         .wait_for(MARK_FRAME, frames, Duration::from_secs(600))?;
+    let (userspace, frame) = (userspace - reset, frame - reset);
+    run.figure(
+        "second boot: to userspace / to first kiosk frame (TCG)",
+        format!(
+            "{:.1} s / {:.1} s, ratio {:.2}",
+            userspace.as_secs_f64(),
+            frame.as_secs_f64(),
+            frame.as_secs_f64() / userspace.as_secs_f64()
+        ),
+    );
     run.agent.wait(Duration::from_secs(120))?;
     let ro = run.agent.ok("findmnt -no OPTIONS /")?;
     ensure!(

@@ -88,7 +88,7 @@ impl Parent {
 
     /// The photos on the parent's timeline (their ids).
     pub fn photo_ids(&self) -> anyhow::Result<BTreeSet<String>> {
-        let resp = self.get("/")?;
+        let resp = self.get("/mijn-kind")?;
         ensure!(resp.status().is_success(), "timeline: {}", resp.status());
         Ok(photo_ids_in(&resp.text()?))
     }

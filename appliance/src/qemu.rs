@@ -188,8 +188,13 @@ impl Agent {
         }
     }
 
-    /// Runs `sh -c script` in the guest as root and waits for it.
+    /// Runs `sh -c script` in the guest as root and waits for it (2 minutes at most).
     pub fn sh(&mut self, script: &str) -> anyhow::Result<Exec> {
+        self.sh_within(script, Duration::from_secs(120))
+    }
+
+    /// Runs `sh -c script` in the guest as root and waits for it.
+    pub fn sh_within(&mut self, script: &str, within: Duration) -> anyhow::Result<Exec> {
         let started = self.request(
             json!({ "execute": "guest-exec", "arguments": {
                 "path": "/bin/sh", "arg": ["-c", script], "capture-output": true } }),
@@ -199,7 +204,7 @@ impl Agent {
             .get("pid")
             .and_then(Value::as_i64)
             .context("guest-exec gave no pid")?;
-        let deadline = Instant::now() + Duration::from_secs(120);
+        let deadline = Instant::now() + within;
         loop {
             let st = self.request(
                 json!({ "execute": "guest-exec-status", "arguments": { "pid": pid } }),
