@@ -406,10 +406,25 @@ struct RawDecode {
     original: (u32, u32),
 }
 
-/// Runs jpeg-decoder with the smallest DCT scale (1/8, 1/4, 1/2 or 1) whose
-/// output is at least `req_w` wide or `req_h` high, so a 1080p frame is never
-/// fully decoded for a small picture. `want_luma` asks for the Y channel only
-/// (no colour conversion).
+/// The smallest DCT scale (1/8, 1/4, 1/2 or 1) whose decoded picture still
+/// covers a JPEG of size `original` shown in a `max_w` x `max_h` box: the
+/// picture fitted into the box (aspect ratio kept, never enlarged) is no
+/// larger than the decoded one on either side. Scaled sizes round up, as the
+/// decoder's do (`ceil(len / n)`).
+pub(crate) fn dct_scale_for(original: (u32, u32), max_w: u32, max_h: u32) -> DctScale {
+    let (tw, th) = fit_within(original.0, original.1, max_w, max_h);
+    [DctScale::Eighth, DctScale::Quarter, DctScale::Half]
+        .into_iter()
+        .find(|scale| {
+            let n = *scale as u32;
+            original.0.div_ceil(n) >= tw && original.1.div_ceil(n) >= th
+        })
+        .unwrap_or(DctScale::Full)
+}
+
+/// Runs jpeg-decoder at [`dct_scale_for`] the `req_w` x `req_h` box, so a
+/// 1080p frame is never fully decoded for a small picture. `want_luma` asks
+/// for the Y channel only (no colour conversion).
 fn decode_raw(
     jpeg: &[u8],
     req_w: u32,
@@ -438,12 +453,19 @@ fn decode_raw(
         )));
     }
     let image = &jpeg[..layout.eoi_end];
+    let scale = dct_scale_for((header.width, header.height), req_w, req_h);
     // jpeg-decoder has panicked on crafted input in the past; a broken frame
     // must not take the kiosk down.
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mut decoder = Decoder::new(Cursor::new(image));
         decoder.read_info()?;
-        let (w, h) = decoder.scale(clamp_u16(req_w), clamp_u16(req_h))?;
+        // Ask for exactly the chosen scale's size: jpeg-decoder takes the
+        // smallest scale that reaches the request on one side.
+        let n = scale as u32;
+        let (w, h) = decoder.scale(
+            clamp_u16(header.width.div_ceil(n)),
+            clamp_u16(header.height.div_ceil(n)),
+        )?;
         if want_luma && header.components == 3 {
             decoder.set_color_transform(ColorTransform::None);
         }
@@ -574,6 +596,11 @@ pub(crate) fn fit_within(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
 /// Shrinks `src` to `tw` x `th` by bilinear interpolation in 8-bit fixed
 /// point. Meant for factors up to about 2 (what is left after a DCT-scaled
 /// decode); larger factors skip source pixels and alias.
+///
+/// Separable: each source row that is needed is interpolated horizontally
+/// once (kept for the next output row, which usually shares it), then each
+/// output row is a blend of two such rows, a plain loop the compiler
+/// vectorises.
 pub(crate) fn downscale_bilinear(src: &RgbImage, tw: u32, th: u32) -> RgbImage {
     let (sw, sh) = src.dimensions();
     let (tw, th) = (tw.max(1), th.max(1));
@@ -599,28 +626,50 @@ pub(crate) fn downscale_bilinear(src: &RgbImage, tw: u32, th: u32) -> RgbImage {
     let ys = taps(sh, th);
     let stride = sw as usize * 3;
     let raw = src.as_raw();
-    let mut out = Vec::with_capacity(tw as usize * th as usize * 3);
-    for &(y0, wy) in &ys {
-        let row0 = &raw[y0 * stride..(y0 + 1) * stride];
-        let row1 = if wy > 0 {
-            &raw[(y0 + 1) * stride..(y0 + 2) * stride]
-        } else {
-            row0
-        };
-        for &(x0, wx) in &xs {
-            let a = &row0[x0 * 3..x0 * 3 + 3];
-            let c = &row1[x0 * 3..x0 * 3 + 3];
-            let (b, d) = if wx > 0 {
-                (&row0[x0 * 3 + 3..x0 * 3 + 6], &row1[x0 * 3 + 3..x0 * 3 + 6])
+    let row_len = tw as usize * 3;
+    // Source row `y` interpolated horizontally, times 256.
+    let horizontal = |y: usize, out: &mut Vec<u32>| {
+        let row = &raw[y * stride..(y + 1) * stride];
+        out.resize(row_len, 0);
+        for (o, &(x0, wx)) in out.chunks_exact_mut(3).zip(&xs) {
+            // x0 + 1 is inside the row whenever wx > 0 (see taps).
+            let x1 = if wx > 0 { x0 + 1 } else { x0 };
+            let (a, b) = (&row[x0 * 3..x0 * 3 + 3], &row[x1 * 3..x1 * 3 + 3]);
+            let wa = 256 - wx;
+            o[0] = u32::from(a[0]) * wa + u32::from(b[0]) * wx;
+            o[1] = u32::from(a[1]) * wa + u32::from(b[1]) * wx;
+            o[2] = u32::from(a[2]) * wa + u32::from(b[2]) * wx;
+        }
+    };
+    let mut out = vec![0u8; row_len * th as usize];
+    // The two horizontally interpolated source rows in use, and which they are.
+    let (mut top, mut bottom) = (Vec::with_capacity(row_len), Vec::with_capacity(row_len));
+    let (mut top_y, mut bottom_y) = (usize::MAX, usize::MAX);
+    for (dst, &(y0, wy)) in out.chunks_exact_mut(row_len).zip(&ys) {
+        if top_y != y0 {
+            if bottom_y == y0 {
+                std::mem::swap(&mut top, &mut bottom);
+                std::mem::swap(&mut top_y, &mut bottom_y);
             } else {
-                (a, c)
-            };
-            for ch in 0..3 {
-                let top = u32::from(a[ch]) * (256 - wx) + u32::from(b[ch]) * wx;
-                let bottom = u32::from(c[ch]) * (256 - wx) + u32::from(d[ch]) * wx;
-                let v = (top * (256 - wy) + bottom * wy + (1 << 15)) >> 16;
-                out.push(u8::try_from(v).unwrap_or(u8::MAX));
+                horizontal(y0, &mut top);
+                top_y = y0;
             }
+        }
+        // At most 255 * 256 * 256 + 2^15 < 2^24: no overflow, and >> 16
+        // fits a u8.
+        if wy == 0 {
+            for (d, &t) in dst.iter_mut().zip(&top) {
+                *d = ((t * 256 + (1 << 15)) >> 16) as u8;
+            }
+            continue;
+        }
+        if bottom_y != y0 + 1 {
+            horizontal(y0 + 1, &mut bottom);
+            bottom_y = y0 + 1;
+        }
+        let (wt, wb) = (256 - wy, wy);
+        for ((d, &t), &b) in dst.iter_mut().zip(&top).zip(&bottom) {
+            *d = ((t * wt + b * wb + (1 << 15)) >> 16) as u8;
         }
     }
     RgbImage::from_raw(tw, th, out).unwrap_or_else(|| RgbImage::new(tw, th))
@@ -666,9 +715,9 @@ pub(crate) fn preview_with_scale(
 /// (aspect ratio kept, never enlarged), for the live camera preview.
 ///
 /// Cheap: the decoder skips most of the inverse DCT and colour conversion by
-/// decoding at 1/2, 1/4 or 1/8 of the size (the smallest that still covers
-/// the box in one dimension), then a bilinear filter shrinks the rest of the
-/// way (less than a factor 2). A box of exactly 1/2, 1/4 or 1/8 of the frame
+/// decoding at 1/2, 1/4 or 1/8 of the size (the smallest whose picture still
+/// covers the frame fitted into the box), then a bilinear filter shrinks the
+/// rest of the way (less than a factor 2). A box of exactly 1/2, 1/4 or 1/8 of the frame
 /// (960x540 for 1080p) needs no resize at all; entropy decoding of the whole
 /// frame is the floor of the cost.
 pub fn preview(jpeg: &[u8], max_w: u32, max_h: u32) -> Result<RgbImage, HardwareError> {
@@ -753,6 +802,39 @@ mod tests {
     }
 
     #[test]
+    fn the_smallest_dct_scale_that_covers_the_shown_picture() {
+        use DctScale::{Eighth, Full, Half, Quarter};
+        for (original, max, want) in [
+            // the kiosk's viewfinder: 800x480 screen (438x392), 1280x800 (918x712)
+            ((1280, 720), (438, 392), Half),
+            ((1920, 1080), (438, 392), Quarter),
+            ((1280, 720), (918, 712), Full),
+            ((1920, 1080), (918, 712), Half),
+            ((640, 480), (438, 392), Full),
+            // exactly a DCT size: that size, not the next larger
+            ((1920, 1080), (960, 540), Half),
+            ((1920, 1080), (480, 270), Quarter),
+            ((1920, 1080), (240, 135), Eighth),
+            // one pixel more than a DCT size: the next larger
+            ((1920, 1080), (481, 271), Half),
+            // the box's other side decides (portrait box, wide frame)
+            ((1280, 720), (160, 1000), Eighth),
+            ((1280, 720), (161, 1000), Quarter),
+            // odd sizes round up like the decoder (1281 / 8 -> 161)
+            ((1281, 721), (161, 91), Eighth),
+            // never enlarged: a box larger than the frame needs the full size
+            ((1280, 720), (4000, 4000), Full),
+            ((16, 16), (1, 1), Eighth),
+        ] {
+            assert_eq!(
+                dct_scale_for(original, max.0, max.1),
+                want,
+                "{original:?} in {max:?}"
+            );
+        }
+    }
+
+    #[test]
     fn preview_of_1080p_uses_the_scaled_decode_and_fits() {
         let jpeg = test_jpeg(1920, 1080);
         for (max_w, max_h, scale) in [
@@ -794,6 +876,56 @@ mod tests {
         }
         // Same size: unchanged.
         assert_eq!(downscale_bilinear(&ramp, 200, 10), ramp);
+    }
+
+    /// The bilinear filter written the plain way: every output pixel from
+    /// its four source pixels.
+    fn bilinear_reference(src: &RgbImage, tw: u32, th: u32) -> RgbImage {
+        let (sw, sh) = src.dimensions();
+        let tap = |i: u32, s: u32, d: u32| {
+            let (i, s, d) = (u64::from(i), u64::from(s), u64::from(d));
+            let pos = ((2 * i + 1) * s * 256 / (2 * d)).saturating_sub(128);
+            let i0 = (pos / 256).min(s - 1);
+            let w = if i0 + 1 < s { pos % 256 } else { 0 };
+            (i0 as u32, w as u32)
+        };
+        RgbImage::from_fn(tw, th, |x, y| {
+            let (x0, wx) = tap(x, sw, tw);
+            let (y0, wy) = tap(y, sh, th);
+            let x1 = if wx > 0 { x0 + 1 } else { x0 };
+            let y1 = if wy > 0 { y0 + 1 } else { y0 };
+            let p = |x, y| src.get_pixel(x, y).0;
+            let (a, b, c, d) = (p(x0, y0), p(x1, y0), p(x0, y1), p(x1, y1));
+            Rgb(std::array::from_fn(|ch| {
+                let top = u32::from(a[ch]) * (256 - wx) + u32::from(b[ch]) * wx;
+                let bottom = u32::from(c[ch]) * (256 - wx) + u32::from(d[ch]) * wx;
+                ((top * (256 - wy) + bottom * wy + (1 << 15)) >> 16) as u8
+            }))
+        })
+    }
+
+    #[test]
+    fn the_separable_bilinear_filter_matches_the_plain_one() {
+        // Noise-like content, so every weight matters.
+        let src = RgbImage::from_fn(640, 360, |x, y| {
+            let v = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
+            Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+        });
+        for (tw, th) in [
+            (438, 246),
+            (320, 180),
+            (639, 359),
+            (640, 360),
+            (1, 1),
+            (200, 360),
+            (640, 7),
+        ] {
+            assert_eq!(
+                downscale_bilinear(&src, tw, th),
+                bilinear_reference(&src, tw, th),
+                "640x360 to {tw}x{th}"
+            );
+        }
     }
 
     #[test]

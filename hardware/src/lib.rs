@@ -6,7 +6,10 @@
 //!   folder of JPEG files; [`open_camera`] picks one from a [`CameraChoice`].
 //!   The JPEG helpers live there too: [`preview`] and [`thumbnail_jpeg`] use a
 //!   DCT-scaled decode, [`strip_metadata`] drops EXIF/GPS and comments without
-//!   touching the image data.
+//!   touching the image data. [`LivePreview`] runs the live view off the UI
+//!   thread: newest frame wins, frames are dropped rather than queued,
+//!   unchanged frames are not decoded again (cost: `cargo bench -p
+//!   kring-hardware --bench preview`).
 //! - [`qr`]: [`scan`] a JPEG for a QR code and [`parse_enroll_link`] for the
 //!   `kring://enroll?server=...&code=...` links the server shows.
 //! - [`backlight`]: the [`Backlight`] trait over sysfs, or a no-op.
@@ -24,8 +27,8 @@ pub use backlight::{Backlight, NoBacklight, SysfsBacklight, detect_backlight};
 #[cfg(feature = "v4l2")]
 pub use camera::V4l2Camera;
 pub use camera::{
-    Camera, CameraChoice, FolderCamera, Frame, SyntheticCamera, jpeg_dimensions, open_camera,
-    preview, strip_metadata, thumbnail_jpeg,
+    Camera, CameraChoice, FolderCamera, Frame, LiveEvent, LivePreview, LiveStats, Shown,
+    SyntheticCamera, jpeg_dimensions, open_camera, preview, strip_metadata, thumbnail_jpeg,
 };
 pub use error::HardwareError;
 pub use qr::{EnrollLink, parse_enroll_link, scan};

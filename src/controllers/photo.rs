@@ -6,24 +6,73 @@ use crate::Words;
 use crate::app::Ctx;
 use crate::view;
 use crate::{AppWindow, HiddenLine, PhotoAdapter, TagChip};
+use kring_hardware::{LiveEvent, LivePreview};
 use kring_protocol::{Audience, ChildId, ConsentedChild, PhotoConsent, decide_audience};
 use slint::{ComponentHandle, Rgb8Pixel, SharedPixelBuffer};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-/// The photo being tagged.
+/// The photo being tagged, and the live preview.
 #[derive(Debug, Default)]
 pub struct PhotoState {
     pub still: Option<Vec<u8>>,
     pub tags: Vec<ChildId>,
     pub no_children: bool,
+    /// The live preview while Foto maken is open; after leaving it, the
+    /// stopped one (the next waits for its threads to let go of the camera).
+    pub live: Option<LivePreview>,
+}
+
+impl PhotoState {
+    /// Forgets the photo (back to the live preview); keeps the preview.
+    fn clear_photo(&mut self) {
+        self.still = None;
+        self.tags.clear();
+        self.no_children = false;
+        if let Some(live) = &self.live {
+            live.set_paused(false);
+        }
+    }
 }
 
 fn to_image(rgb: &image::RgbImage) -> slint::Image {
     let buf =
         SharedPixelBuffer::<Rgb8Pixel>::clone_from_slice(rgb.as_raw(), rgb.width(), rgb.height());
     slint::Image::from_rgb8(buf)
+}
+
+/// Layout of the viewfinder in `ui/` (logical pixels): the page lies right
+/// of the tab rail (`Theme.rail-width` 150) and under the status bar
+/// (`Theme.status-bar-height` 56); in it the preview has `Theme.padding`
+/// (16) all round and the shutter column (168 wide, `Theme.spacing` 12
+/// apart) on its right.
+const VIEWFINDER_SIDE: f32 = 150.0 + 2.0 * 16.0 + 12.0 + 168.0;
+const VIEWFINDER_TOP: f32 = 56.0 + 2.0 * 16.0;
+/// The window's preferred size, for a window that has no size yet.
+const WINDOW_DEFAULT: (f32, f32) = (800.0, 480.0);
+
+/// The preview's box on the screen in physical pixels, for a window of
+/// `width` x `height` physical pixels at `scale` physical pixels per
+/// logical one. The camera picture is fitted into it (`image-fit: contain`).
+pub fn viewfinder_box(width: u32, height: u32, scale: f32) -> (u32, u32) {
+    let scale = if scale.is_finite() && scale > 0.0 {
+        scale
+    } else {
+        1.0
+    };
+    let (w, h) = if width == 0 || height == 0 {
+        (WINDOW_DEFAULT.0 * scale, WINDOW_DEFAULT.1 * scale)
+    } else {
+        (width as f32, height as f32)
+    };
+    let side = |total: f32, taken: f32| ((total - taken * scale).round().max(1.0)) as u32;
+    (side(w, VIEWFINDER_SIDE), side(h, VIEWFINDER_TOP))
+}
+
+fn preview_box(ui: &AppWindow) -> (u32, u32) {
+    let window = ui.window();
+    let size = window.size();
+    viewfinder_box(size.width, size.height, window.scale_factor())
 }
 
 pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
@@ -75,7 +124,7 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
         let ctx = ctx.clone();
         move || {
             ctx.touched();
-            *ctx.photo.borrow_mut() = PhotoState::default();
+            ctx.photo.borrow_mut().clear_photo();
             if let Some(ui) = ctx.ui() {
                 let p = ui.global::<PhotoAdapter>();
                 p.set_captured(false);
@@ -158,66 +207,79 @@ fn show_tags(ctx: &Rc<Ctx>) {
     ));
 }
 
-/// Opens the photo screen: camera on, live preview.
+/// Opens the photo screen: camera on, live preview (decoded and scaled on
+/// the preview's threads; the UI thread only sets the picture).
 pub fn enter(ctx: &Rc<Ctx>) {
     let Some(ui) = ctx.ui() else { return };
     let p = ui.global::<PhotoAdapter>();
     p.set_saved_message("".into());
     p.set_error_message("".into());
-    if ctx.photo.borrow().still.is_none() {
+    let captured = ctx.photo.borrow().still.is_some();
+    if !captured {
         p.set_captured(false);
     }
-    if ctx.camera_on.swap(true, Ordering::SeqCst) {
+    let size = preview_box(&ui);
+    let mut st = ctx.photo.borrow_mut();
+    if let Some(live) = st.live.as_ref().filter(|l| l.is_running()) {
+        live.set_size(size.0, size.1);
+        live.set_paused(captured);
         return;
     }
-    if let Ok(mut cam) = ctx.camera.lock()
-        && let Err(e) = cam.start()
-    {
-        p.set_error_message(s(format!("Camera: {e}")));
-    }
-    // Frames are read and scaled on a worker thread; the UI only shows them.
-    let camera = ctx.camera.clone();
-    let on = ctx.camera_on.clone();
-    let latest = ctx.latest_frame.clone();
+    ctx.camera_on.store(true, Ordering::SeqCst);
     let weak = ui.as_weak();
-    std::thread::spawn(move || {
-        while on.load(Ordering::SeqCst) {
-            let frame = match camera.lock() {
-                Ok(mut cam) => cam.frame(),
-                Err(_) => break,
-            };
-            match frame {
-                Ok(frame) => {
-                    let preview = kring_hardware::preview(&frame.jpeg, 800, 450);
-                    if let Ok(mut l) = latest.lock() {
-                        *l = Some(frame);
-                    }
-                    if let Ok(rgb) = preview {
-                        let buf = SharedPixelBuffer::<Rgb8Pixel>::clone_from_slice(
-                            rgb.as_raw(),
-                            rgb.width(),
-                            rgb.height(),
-                        );
-                        let _ = weak.upgrade_in_event_loop(move |ui| {
-                            ui.global::<PhotoAdapter>()
-                                .set_preview(slint::Image::from_rgb8(buf));
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "camera frame failed");
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-            }
+    let sink = move |event: LiveEvent| match event {
+        LiveEvent::Picture(rgb, shown) => {
+            let buf = SharedPixelBuffer::<Rgb8Pixel>::clone_from_slice(
+                rgb.as_raw(),
+                rgb.width(),
+                rgb.height(),
+            );
+            // `shown` goes with the picture: the next frame is decoded once
+            // the UI has set this one (or the closure was dropped).
+            let _ = weak.upgrade_in_event_loop(move |ui| {
+                ui.global::<PhotoAdapter>()
+                    .set_preview(slint::Image::from_rgb8(buf));
+                drop(shown);
+            });
         }
-        if let Ok(mut cam) = camera.lock() {
-            cam.stop();
+        LiveEvent::CameraError(e) => {
+            let message = format!("Camera: {e}");
+            let _ = weak.upgrade_in_event_loop(move |ui| {
+                ui.global::<PhotoAdapter>().set_error_message(s(message));
+            });
         }
-    });
+    };
+    let previous = st.live.take();
+    match LivePreview::start(
+        ctx.camera.clone(),
+        ctx.latest_frame.clone(),
+        size,
+        sink,
+        previous,
+    ) {
+        Ok(live) => {
+            live.set_paused(captured);
+            st.live = Some(live);
+        }
+        Err(e) => {
+            ctx.camera_on.store(false, Ordering::SeqCst);
+            p.set_error_message(s(format!("Camera: {e}")));
+        }
+    }
 }
 
+/// Leaves the photo screen (or locks): the preview stops, and with it the
+/// camera.
 pub fn camera_off(ctx: &Ctx) {
     ctx.camera_on.store(false, Ordering::SeqCst);
+    match ctx.photo.try_borrow_mut() {
+        Ok(mut st) => {
+            if let Some(live) = st.live.as_mut() {
+                live.stop();
+            }
+        }
+        Err(_) => tracing::warn!("photo state busy: the camera preview keeps running"),
+    }
 }
 
 fn shutter(ctx: &Rc<Ctx>) {
@@ -241,11 +303,15 @@ fn shutter(ctx: &Rc<Ctx>) {
     if let Ok(rgb) = kring_hardware::preview(&frame.jpeg, 800, 450) {
         p.set_still(to_image(&rgb));
     }
-    *ctx.photo.borrow_mut() = PhotoState {
-        still: Some(frame.jpeg),
-        tags: vec![],
-        no_children: false,
-    };
+    {
+        let mut st = ctx.photo.borrow_mut();
+        st.clear_photo();
+        st.still = Some(frame.jpeg);
+        // The live preview is hidden while tagging: decode nothing.
+        if let Some(live) = &st.live {
+            live.set_paused(true);
+        }
+    }
     p.set_captured(true);
     p.set_saved_message("".into());
     show_tags(ctx);
@@ -288,7 +354,7 @@ fn save(ctx: &Rc<Ctx>) {
     match result {
         Ok(id) => {
             tracing::info!(photo = %id, "photo saved");
-            *ctx.photo.borrow_mut() = PhotoState::default();
+            ctx.photo.borrow_mut().clear_photo();
             p.set_captured(false);
             p.set_still(Default::default());
             p.set_error_message("".into());
@@ -297,5 +363,33 @@ fn save(ctx: &Rc<Ctx>) {
             super::sync::refresh(ctx);
         }
         Err(e) => p.set_error_message(s(format!("{e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::viewfinder_box;
+
+    #[test]
+    fn the_viewfinder_box_follows_the_window() {
+        for (window, scale, want) in [
+            // the two screens of docs/screenshots
+            ((800, 480), 1.0, (438, 392)),
+            ((1280, 800), 1.0, (918, 712)),
+            // a HiDPI window: the layout's pixels are twice as many
+            ((1600, 960), 2.0, (876, 784)),
+            // no size yet: the preferred 800x480
+            ((0, 0), 1.0, (438, 392)),
+            // nonsense scale: 1
+            ((800, 480), f32::NAN, (438, 392)),
+            // a window too small for the layout still gets a pixel
+            ((300, 50), 1.0, (1, 1)),
+        ] {
+            assert_eq!(
+                viewfinder_box(window.0, window.1, scale),
+                want,
+                "{window:?} at {scale}"
+            );
+        }
     }
 }

@@ -4,9 +4,10 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
-use super::{Camera, Frame, pace};
+use super::clock::FrameClock;
+use super::{Camera, Frame};
 use crate::HardwareError;
 use crate::jpeg::jpeg_dimensions;
 
@@ -14,13 +15,20 @@ use crate::jpeg::jpeg_dimensions;
 /// name order, returning each file's bytes unchanged. The folder is listed
 /// again on every [`Camera::start`]; files that are not valid JPEGs are
 /// skipped with a warning.
+///
+/// It behaves like a camera streaming MJPEG: file `k` is "taken" at
+/// `start + k / fps`, whether anyone reads it or not. [`Camera::frame`]
+/// waits for the next frame time, or, when the reader comes late, hands over
+/// the newest frame at once and skips the files whose time passed (dropped,
+/// as a camera drops frames nobody dequeued). With fps 0 every call returns
+/// the next file at once.
 pub struct FolderCamera {
     dir: PathBuf,
     fps: u32,
     files: Vec<PathBuf>,
     next: usize,
     started: bool,
-    last_frame: Option<Instant>,
+    clock: FrameClock,
 }
 
 impl fmt::Debug for FolderCamera {
@@ -48,7 +56,7 @@ impl FolderCamera {
             files: Vec::new(),
             next: 0,
             started: false,
-            last_frame: None,
+            clock: FrameClock::new(Self::DEFAULT_FPS),
         }
     }
 
@@ -56,6 +64,7 @@ impl FolderCamera {
     /// pacing.
     pub fn with_fps(mut self, fps: u32) -> Self {
         self.fps = fps;
+        self.clock.set_fps(fps);
         self
     }
 
@@ -101,7 +110,11 @@ impl Camera for FolderCamera {
         if !self.started || self.files.is_empty() {
             return Err(HardwareError::NotStarted);
         }
-        pace(&mut self.last_frame, self.fps);
+        // Files whose frame time passed unread are skipped, as a camera
+        // drops the frames nobody took.
+        let dropped = self.clock.wait_next();
+        let len = self.files.len();
+        self.next = (self.next + usize::try_from(dropped % len as u64).unwrap_or(0)) % len;
         // Try each file at most once before giving up.
         let mut last_error = None;
         for _ in 0..self.files.len() {
@@ -130,7 +143,7 @@ impl Camera for FolderCamera {
 
     fn stop(&mut self) {
         self.started = false;
-        self.last_frame = None;
+        self.clock.reset();
     }
 
     fn name(&self) -> String {

@@ -8,8 +8,11 @@
 //! [`strip_metadata`] before storing a photo.
 //!
 //! [`Camera::frame`] blocks until the next frame (a real camera delivers at
-//! its frame rate, the synthetic sources sleep to imitate that), so call it
-//! from a capture thread, never from the UI thread.
+//! its frame rate; the synthetic sources keep a frame clock like a camera:
+//! a late reader gets the newest frame at once, the missed ones are
+//! dropped), so call it from a capture thread, never from the UI thread.
+//! [`LivePreview`] is that capture thread plus a decode thread for the
+//! kiosk's live view.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -20,8 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::HardwareError;
 
+mod clock;
 mod folder;
 mod font;
+mod live;
 mod synthetic;
 #[cfg(feature = "v4l2")]
 mod v4l2;
@@ -30,6 +35,7 @@ pub use crate::jpeg::{
     THUMBNAIL_QUALITY, jpeg_dimensions, preview, strip_metadata, thumbnail_jpeg,
 };
 pub use folder::FolderCamera;
+pub use live::{LiveEvent, LivePreview, LiveStats, Shown};
 pub use synthetic::SyntheticCamera;
 #[cfg(feature = "v4l2")]
 pub use v4l2::V4l2Camera;
@@ -273,20 +279,6 @@ pub(crate) fn video_devices(dev: &std::path::Path) -> Vec<u32> {
         .collect();
     found.sort_unstable();
     found
-}
-
-/// Sleeps until `interval` has passed since `last`, then records now.
-pub(crate) fn pace(last: &mut Option<std::time::Instant>, fps: u32) {
-    if fps > 0
-        && let Some(previous) = *last
-    {
-        let interval = std::time::Duration::from_secs(1) / fps;
-        let elapsed = previous.elapsed();
-        if elapsed < interval {
-            std::thread::sleep(interval - elapsed);
-        }
-    }
-    *last = Some(std::time::Instant::now());
 }
 
 #[cfg(test)]

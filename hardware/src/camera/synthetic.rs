@@ -2,12 +2,13 @@
 //! JPEG, for development machines, CI and demos without a camera.
 
 use std::fmt;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use image::{Rgb, RgbImage};
 
+use super::clock::FrameClock;
 use super::font;
-use super::{Camera, Frame, pace};
+use super::{Camera, Frame};
 use crate::HardwareError;
 use crate::jpeg::encode_jpeg;
 
@@ -37,7 +38,7 @@ pub struct SyntheticCamera {
     fps: u32,
     frame_no: u64,
     started: bool,
-    last_frame: Option<Instant>,
+    clock: FrameClock,
 }
 
 impl fmt::Debug for SyntheticCamera {
@@ -79,7 +80,7 @@ impl SyntheticCamera {
             fps: Self::DEFAULT_FPS,
             frame_no: 0,
             started: false,
-            last_frame: None,
+            clock: FrameClock::new(Self::DEFAULT_FPS),
         }
     }
 
@@ -93,6 +94,7 @@ impl SyntheticCamera {
     /// "as fast as they can be drawn".
     pub fn with_fps(mut self, fps: u32) -> Self {
         self.fps = fps;
+        self.clock.set_fps(fps);
         self
     }
 
@@ -226,7 +228,9 @@ impl Camera for SyntheticCamera {
         if !self.started {
             return Err(HardwareError::NotStarted);
         }
-        pace(&mut self.last_frame, self.fps);
+        // On the camera's frame clock: a late reader gets a frame at once
+        // (the missed ones were never drawn), an early one waits.
+        self.clock.wait_next();
         let now = SystemTime::now();
         let image = self.render(now, self.frame_no);
         let jpeg = encode_jpeg(&image, self.quality)?;
@@ -241,7 +245,7 @@ impl Camera for SyntheticCamera {
 
     fn stop(&mut self) {
         self.started = false;
-        self.last_frame = None;
+        self.clock.reset();
     }
 
     fn name(&self) -> String {
