@@ -342,6 +342,37 @@ impl Watchdog {
     }
 }
 
+/// Flags of the `kring` command line that take a value.
+const VALUE_FLAGS: &[&str] = &[
+    "--config",
+    "--data-dir",
+    "--server",
+    "--enroll-code",
+    "--camera",
+    "--language",
+];
+
+/// The subcommand (`provision`, `bench-queue`) and its arguments, wherever it
+/// stands among the flags: `kring --config F provision FILE` and
+/// `kring provision FILE --config F` are the same.
+pub fn subcommand(args: &[String]) -> Option<(&str, Vec<&str>)> {
+    let mut words = Vec::new();
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if VALUE_FLAGS.contains(&a) {
+            i += 2;
+            continue;
+        }
+        if !a.starts_with("--") {
+            words.push(a);
+        }
+        i += 1;
+    }
+    let (first, rest) = words.split_first()?;
+    Some((first, rest.to_vec()))
+}
+
 /// `kring bench-queue N`: fills the outbox with `N` staff-only photos (one
 /// camera frame, saved `N` times through the same `save_photo` as the
 /// screen), to measure the kiosk with a full queue (docs/performance.md). The
@@ -458,6 +489,30 @@ mod tests {
                 "{text}: applied anyway"
             );
         }
+    }
+
+    #[test]
+    fn the_subcommand_is_found_among_the_flags() {
+        let v = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+        for line in [
+            "kring --config /etc/kring/kring.toml bench-queue 500",
+            "kring bench-queue 500 --config /etc/kring/kring.toml",
+            "kring --data-dir /d --camera synthetic bench-queue 500",
+        ] {
+            assert_eq!(
+                subcommand(&v(line)),
+                Some(("bench-queue", vec!["500"])),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            subcommand(&v("kring provision /boot/firmware/kring.txt")),
+            Some(("provision", vec!["/boot/firmware/kring.txt"]))
+        );
+        assert_eq!(
+            subcommand(&v("kring --server http://x --enroll-code AB --language en")),
+            None
+        );
     }
 
     #[test]

@@ -29,11 +29,14 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let config = flag(&args, "--config").or_else(|| std::env::var("KRING_CONFIG").ok());
-    if args.get(1).map(String::as_str) == Some("provision") {
-        let file = args
-            .get(2)
-            .filter(|a| !a.starts_with("--"))
-            .context("usage: kring provision FILE")?;
+    let sub = kring::appliance::subcommand(&args);
+    if let Some((word, _)) = &sub
+        && !["provision", "bench-queue"].contains(word)
+    {
+        anyhow::bail!("unknown command {word:?} (see kring --help)");
+    }
+    if let Some(("provision", rest)) = &sub {
+        let file = *rest.first().context("usage: kring provision FILE")?;
         let settings = KioskSettings::load(config.as_deref().map(std::path::Path::new))?;
         let done = kring::appliance::provision(std::path::Path::new(file), &settings.data_dir)
             .with_context(|| format!("provisioning from {file}"))?;
@@ -64,9 +67,9 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let (store, report) = kring_sync::Store::open(&settings.data_dir)?;
-    if args.get(1).map(String::as_str) == Some("bench-queue") {
-        let count: usize = args
-            .get(2)
+    if let Some(("bench-queue", rest)) = &sub {
+        let count: usize = rest
+            .first()
             .and_then(|n| n.parse().ok())
             .context("usage: kring bench-queue N")?;
         let choice: CameraChoice = settings.camera.parse().unwrap_or(CameraChoice::Auto);

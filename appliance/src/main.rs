@@ -446,7 +446,7 @@ fn figures(run: &mut Run) -> anyhow::Result<()> {
     let frames = run.console.count(MARK_FRAME);
     let queued = Instant::now();
     let filled = run.agent.sh_within(
-        "systemctl stop kring-kiosk.service && runuser -u kring -- /usr/bin/kring --config /etc/kring/kring.toml bench-queue 500 && systemctl start --no-block kring-kiosk.service",
+        "systemctl stop kring-kiosk.service && runuser -u kring -- /usr/bin/kring bench-queue 500 --config /etc/kring/kring.toml && systemctl start --no-block kring-kiosk.service",
         Duration::from_secs(1200),
     )?;
     ensure!(
