@@ -475,11 +475,22 @@ fn assemble(rootfs: &Path, target: Target) -> anyhow::Result<PathBuf> {
 }
 
 /// `cargo xtask image [rpi4] [qemu-virt]`: every target when none is named.
+/// With `KRING_REUSE_ROOTFS=1` the root file system of the last run is used
+/// as it is (a developer's shortcut for another target's image).
 pub fn image(targets: &[Target]) -> anyhow::Result<Vec<PathBuf>> {
-    let kiosk = device_build()?;
+    let reuse = std::env::var("KRING_REUSE_ROOTFS").is_ok_and(|v| v == "1")
+        && work_dir().join("rootfs").join("usr/bin/kring").exists();
+    if !reuse {
+        device_build()?;
+    }
     image_deps()?;
     let started = std::time::Instant::now();
-    let rootfs = rootfs(&kiosk)?;
+    let rootfs = if reuse {
+        println!("reusing {}", work_dir().join("rootfs").display());
+        work_dir().join("rootfs")
+    } else {
+        rootfs(&root().join("target").join(TRIPLE).join("device").join("kring"))?
+    };
     let rootfs_secs = started.elapsed().as_secs();
     let mut images = Vec::new();
     for &t in targets {
