@@ -489,7 +489,13 @@ pub fn image(targets: &[Target]) -> anyhow::Result<Vec<PathBuf>> {
         println!("reusing {}", work_dir().join("rootfs").display());
         work_dir().join("rootfs")
     } else {
-        rootfs(&root().join("target").join(TRIPLE).join("device").join("kring"))?
+        rootfs(
+            &root()
+                .join("target")
+                .join(TRIPLE)
+                .join("device")
+                .join("kring"),
+        )?
     };
     let rootfs_secs = started.elapsed().as_secs();
     let mut images = Vec::new();
