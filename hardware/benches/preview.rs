@@ -7,8 +7,9 @@
 //!
 //! Prints two tables:
 //!
-//! 1. the preview of one frame: DCT-scaled decode + bilinear shrink to the
-//!    on-screen size ([`kring_hardware::preview`]) + the copy into the pixel
+//! 1. the preview of one frame: the kiosk's full SIMD decode + area shrink
+//!    ([`kring_hardware::preview`]), next to the DCT-scaled decode it used
+//!    before ([`kring_hardware::preview_dct_scaled`]), + the copy into the pixel
 //!    buffer the UI gets, for 1280x720 and 1920x1080 frames, into the
 //!    viewfinder of the 800x480 and the 1280x800 screen, and into the fixed
 //!    800x450 box the kiosk used before (for comparison). Wall and CPU time
@@ -31,7 +32,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kring_hardware::{Camera, FolderCamera, LiveEvent, LivePreview, jpeg_dimensions, preview};
+use kring_hardware::{
+    Camera, FolderCamera, LiveEvent, LivePreview, jpeg_dimensions, preview, preview_dct_scaled,
+};
 use nix::time::{ClockId, clock_gettime};
 
 /// CPU time of the whole process (all threads, also ended ones).
@@ -100,8 +103,10 @@ struct Timing {
     out: (u32, u32),
 }
 
+type PreviewFn = fn(&[u8], u32, u32) -> Result<image::RgbImage, kring_hardware::HardwareError>;
+
 /// One preview per frame, `rounds` times over all frames.
-fn time_preview(frames: &[Vec<u8>], max: (u32, u32), rounds: usize) -> Timing {
+fn time_preview(preview: PreviewFn, frames: &[Vec<u8>], max: (u32, u32), rounds: usize) -> Timing {
     // Warm up (page faults, allocator, branch predictors).
     for jpeg in frames.iter().take(3) {
         preview(jpeg, max.0, max.1).unwrap();
@@ -204,12 +209,18 @@ fn main() {
         ("1280x800 screen", (918, 712)),
         ("old fixed 800x450", (800, 450)),
     ];
-    println!("1. one preview: decode at the DCT scale + shrink + copy to the UI's buffer");
+    println!("1. one preview: decode + shrink + copy to the UI's buffer");
     println!(
-        "| frame     | KB avg | box                          | scale | out     | wall ms med | p90   | CPU ms med | p90   | CPU % of a core @15 fps |"
+        "   the kiosk's: zune-jpeg full decode (SIMD, one thread) + 2x2 box halving + bilinear"
     );
     println!(
-        "|-----------|--------|------------------------------|-------|---------|-------------|-------|------------|-------|-------------------------|"
+        "   before: jpeg-decoder at the DCT scale (a thread per colour component) + the same shrink"
+    );
+    println!(
+        "| frame     | KB avg | box                          | decoder      | scale | out     | wall ms med | p90   | CPU ms med | p90   | CPU % of a core @15 fps |"
+    );
+    println!(
+        "|-----------|--------|------------------------------|--------------|-------|---------|-------------|-------|------------|-------|-------------------------|"
     );
     for (label, sub) in [("1280x720", "720p"), ("1920x1080", "1080p")] {
         let frames = load(&dir.join(sub));
@@ -220,14 +231,24 @@ fn main() {
         );
         let kb = frames.iter().map(Vec::len).sum::<usize>() as f64 / frames.len() as f64 / 1024.0;
         let original = jpeg_dimensions(&frames[0]).unwrap();
-        for (name, max) in boxes {
+        for ((name, max), (decoder, preview)) in boxes.into_iter().flat_map(|b| {
+            [
+                (b, ("zune-jpeg", preview as PreviewFn)),
+                (b, ("jpeg-decoder", preview_dct_scaled as PreviewFn)),
+            ]
+        }) {
             let rounds = if original.0 > 1280 { 8 } else { 12 };
-            let t = time_preview(&frames, max, rounds);
+            let t = time_preview(preview, &frames, max, rounds);
+            let scale = if decoder == "zune-jpeg" {
+                "1/1"
+            } else {
+                scale_name(original, t.out)
+            };
             let mean_cpu = t.cpu.iter().sum::<Duration>().as_secs_f64() / t.cpu.len().max(1) as f64;
             println!(
-                "| {label:<9} | {kb:>6.0} | {:<28} | {:>5} | {:>7} | {:>11.2} | {:>5.2} | {:>10.2} | {:>5.2} | {:>22.1}% |",
+                "| {label:<9} | {kb:>6.0} | {:<28} | {decoder:<12} | {:>5} | {:>7} | {:>11.2} | {:>5.2} | {:>10.2} | {:>5.2} | {:>22.1}% |",
                 format!("{name} {}x{}", max.0, max.1),
-                scale_name(original, t.out),
+                scale,
                 format!("{}x{}", t.out.0, t.out.1),
                 ms(percentile(&t.wall, 0.5)),
                 ms(percentile(&t.wall, 0.9)),
@@ -238,40 +259,6 @@ fn main() {
         }
     }
     println!();
-    println!(
-        "reference, not used by the kiosk: a full decode with the image crate's decoder (zune-jpeg, SIMD, no DCT scaling)"
-    );
-    println!("| frame     | wall ms med | CPU ms med | p90   | CPU % of a core @15 fps |");
-    println!("|-----------|-------------|------------|-------|-------------------------|");
-    for (label, sub) in [("1280x720", "720p"), ("1920x1080", "1080p")] {
-        let frames = load(&dir.join(sub));
-        let mut wall = Vec::new();
-        let mut cpu = Vec::new();
-        for _ in 0..8 {
-            for jpeg in &frames {
-                let (w0, c0) = (Instant::now(), cpu_now());
-                let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
-                    .unwrap()
-                    .into_rgb8();
-                let (c1, w1) = (cpu_now(), Instant::now());
-                std::hint::black_box(img);
-                wall.push(w1 - w0);
-                cpu.push(c1 - c0);
-            }
-        }
-        wall.sort();
-        cpu.sort();
-        let mean_cpu = cpu.iter().sum::<Duration>().as_secs_f64() / cpu.len() as f64;
-        println!(
-            "| {label:<9} | {:>11.2} | {:>10.2} | {:>5.2} | {:>22.1}% |",
-            ms(percentile(&wall, 0.5)),
-            ms(percentile(&cpu, 0.5)),
-            ms(percentile(&cpu, 0.9)),
-            mean_cpu * 15.0 * 100.0
-        );
-    }
-    println!();
-
     println!(
         "2. the pipeline without a screen: LivePreview over FolderCamera at 15 fps, {seconds} s each"
     );

@@ -13,6 +13,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use image::codecs::jpeg::JpegEncoder;
 use image::{GrayImage, RgbImage};
 use jpeg_decoder::{ColorTransform, Decoder, PixelFormat};
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
 
 use crate::HardwareError;
 
@@ -422,15 +425,10 @@ pub(crate) fn dct_scale_for(original: (u32, u32), max_w: u32, max_h: u32) -> Dct
         .unwrap_or(DctScale::Full)
 }
 
-/// Runs jpeg-decoder at [`dct_scale_for`] the `req_w` x `req_h` box, so a
-/// 1080p frame is never fully decoded for a small picture. `want_luma` asks
-/// for the Y channel only (no colour conversion).
-fn decode_raw(
-    jpeg: &[u8],
-    req_w: u32,
-    req_h: u32,
-    want_luma: bool,
-) -> Result<RawDecode, HardwareError> {
+/// The JPEG up to its EOI and its frame header, once the header passed our
+/// own checks (1 or 3 components, 8-bit samples, at most
+/// [`MAX_DECODE_PIXELS`]): no decoder sees a frame that fails them.
+fn checked_frame(jpeg: &[u8]) -> Result<(&[u8], FrameHeader), HardwareError> {
     let layout = walk(jpeg)?;
     let header = frame_header(jpeg, &layout)?;
     if !matches!(header.components, 1 | 3) {
@@ -452,7 +450,19 @@ fn decode_raw(
             header.width, header.height
         )));
     }
-    let image = &jpeg[..layout.eoi_end];
+    Ok((&jpeg[..layout.eoi_end], header))
+}
+
+/// Runs jpeg-decoder at [`dct_scale_for`] the `req_w` x `req_h` box, so a
+/// 1080p frame is never fully decoded for a small picture. `want_luma` asks
+/// for the Y channel only (no colour conversion).
+fn decode_raw(
+    jpeg: &[u8],
+    req_w: u32,
+    req_h: u32,
+    want_luma: bool,
+) -> Result<RawDecode, HardwareError> {
+    let (image, header) = checked_frame(jpeg)?;
     let scale = dct_scale_for((header.width, header.height), req_w, req_h);
     // jpeg-decoder has panicked on crafted input in the past; a broken frame
     // must not take the kiosk down.
@@ -570,6 +580,64 @@ pub(crate) fn decode_scaled_luma(
     })
 }
 
+/// Decodes the whole frame to RGB with zune-jpeg: SIMD inverse DCT, colour
+/// conversion and upsampling (AVX2 on x86, NEON on the Pi's Cortex-A72), on
+/// the calling thread. It has no DCT scaling, but for camera frames of up to
+/// 1080p its full decode costs less than jpeg-decoder's scaled one, which
+/// also starts a thread per colour component for every frame (see
+/// `cargo bench -p kring-hardware --bench preview`).
+pub(crate) fn decode_full_rgb(jpeg: &[u8]) -> Result<RgbImage, HardwareError> {
+    let (image, header) = checked_frame(jpeg)?;
+    let (w, h) = (header.width as usize, header.height as usize);
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::RGB)
+        .set_max_width(w)
+        .set_max_height(h)
+        .set_strict_mode(false);
+    // A broken frame must not take the kiosk down, whatever the decoder does.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(image), options);
+        let data = decoder.decode()?;
+        Ok::<_, zune_jpeg::errors::DecodeErrors>((
+            data,
+            decoder.output_colorspace(),
+            decoder.dimensions(),
+        ))
+    }));
+    match result {
+        Ok(Ok((data, Some(ColorSpace::RGB), Some((dw, dh))))) if (dw, dh) == (w, h) => {
+            RgbImage::from_raw(header.width, header.height, data).ok_or_else(size_mismatch)
+        }
+        Ok(Ok((_, space, size))) => Err(HardwareError::Decode(format!(
+            "decoder returned {space:?} at {size:?} for a {w}x{h} frame"
+        ))),
+        Ok(Err(e)) => Err(HardwareError::Decode(e.to_string())),
+        Err(_) => Err(HardwareError::Decode("the JPEG decoder panicked".into())),
+    }
+}
+
+/// Shrinks `src` to `tw` x `th` with fast_image_resize (SIMD: AVX2 on x86,
+/// NEON on the Pi): a bilinear filter stretched over the whole source area
+/// each output pixel covers, so large factors average the source instead of
+/// skipping pixels (no aliasing).
+pub(crate) fn shrink(src: RgbImage, tw: u32, th: u32) -> Result<RgbImage, HardwareError> {
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer, images};
+    let (tw, th) = (tw.max(1), th.max(1));
+    if src.dimensions() == (tw, th) {
+        return Ok(src);
+    }
+    let resize_error = |e: &dyn std::fmt::Display| HardwareError::Decode(format!("resize: {e}"));
+    let (sw, sh) = src.dimensions();
+    let from = images::ImageRef::new(sw, sh, src.as_raw(), PixelType::U8x3)
+        .map_err(|e| resize_error(&e))?;
+    let mut to = images::Image::new(tw, th, PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    Resizer::new()
+        .resize(&from, &mut to, &options)
+        .map_err(|e| resize_error(&e))?;
+    RgbImage::from_raw(tw, th, to.into_vec()).ok_or_else(size_mismatch)
+}
+
 /// The largest size with `w:h`'s aspect ratio that fits in `max_w` x `max_h`
 /// (never larger than `w` x `h`, never zero).
 pub(crate) fn fit_within(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
@@ -593,88 +661,6 @@ pub(crate) fn fit_within(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
     }
 }
 
-/// Shrinks `src` to `tw` x `th` by bilinear interpolation in 8-bit fixed
-/// point. Meant for factors up to about 2 (what is left after a DCT-scaled
-/// decode); larger factors skip source pixels and alias.
-///
-/// Separable: each source row that is needed is interpolated horizontally
-/// once (kept for the next output row, which usually shares it), then each
-/// output row is a blend of two such rows, a plain loop the compiler
-/// vectorises.
-pub(crate) fn downscale_bilinear(src: &RgbImage, tw: u32, th: u32) -> RgbImage {
-    let (sw, sh) = src.dimensions();
-    let (tw, th) = (tw.max(1), th.max(1));
-    if sw == 0 || sh == 0 {
-        return RgbImage::new(tw, th);
-    }
-    // For each output column/row: the first source index and the weight
-    // (0..=256) of the next one, sampling at pixel centres.
-    fn taps(src_len: u32, dst_len: u32) -> Vec<(usize, u32)> {
-        let (s, d) = (u64::from(src_len), u64::from(dst_len));
-        (0..d)
-            .map(|i| {
-                // Centre of output pixel i in source coordinates, times 256.
-                let pos = ((2 * i + 1) * s * 256 / (2 * d)).saturating_sub(128);
-                let i0 = (pos / 256).min(s - 1);
-                let weight = if i0 + 1 < s { pos % 256 } else { 0 };
-                // Both fit: i0 < src_len (u32) and weight < 256.
-                (i0 as usize, weight as u32)
-            })
-            .collect()
-    }
-    let xs = taps(sw, tw);
-    let ys = taps(sh, th);
-    let stride = sw as usize * 3;
-    let raw = src.as_raw();
-    let row_len = tw as usize * 3;
-    // Source row `y` interpolated horizontally, times 256.
-    let horizontal = |y: usize, out: &mut Vec<u32>| {
-        let row = &raw[y * stride..(y + 1) * stride];
-        out.resize(row_len, 0);
-        for (o, &(x0, wx)) in out.chunks_exact_mut(3).zip(&xs) {
-            // x0 + 1 is inside the row whenever wx > 0 (see taps).
-            let x1 = if wx > 0 { x0 + 1 } else { x0 };
-            let (a, b) = (&row[x0 * 3..x0 * 3 + 3], &row[x1 * 3..x1 * 3 + 3]);
-            let wa = 256 - wx;
-            o[0] = u32::from(a[0]) * wa + u32::from(b[0]) * wx;
-            o[1] = u32::from(a[1]) * wa + u32::from(b[1]) * wx;
-            o[2] = u32::from(a[2]) * wa + u32::from(b[2]) * wx;
-        }
-    };
-    let mut out = vec![0u8; row_len * th as usize];
-    // The two horizontally interpolated source rows in use, and which they are.
-    let (mut top, mut bottom) = (Vec::with_capacity(row_len), Vec::with_capacity(row_len));
-    let (mut top_y, mut bottom_y) = (usize::MAX, usize::MAX);
-    for (dst, &(y0, wy)) in out.chunks_exact_mut(row_len).zip(&ys) {
-        if top_y != y0 {
-            if bottom_y == y0 {
-                std::mem::swap(&mut top, &mut bottom);
-                std::mem::swap(&mut top_y, &mut bottom_y);
-            } else {
-                horizontal(y0, &mut top);
-                top_y = y0;
-            }
-        }
-        // At most 255 * 256 * 256 + 2^15 < 2^24: no overflow, and >> 16
-        // fits a u8.
-        if wy == 0 {
-            for (d, &t) in dst.iter_mut().zip(&top) {
-                *d = ((t * 256 + (1 << 15)) >> 16) as u8;
-            }
-            continue;
-        }
-        if bottom_y != y0 + 1 {
-            horizontal(y0 + 1, &mut bottom);
-            bottom_y = y0 + 1;
-        }
-        let (wt, wb) = (256 - wy, wy);
-        for ((d, &t), &b) in dst.iter_mut().zip(&top).zip(&bottom) {
-            *d = ((t * wt + b * wb + (1 << 15)) >> 16) as u8;
-        }
-    }
-    RgbImage::from_raw(tw, th, out).unwrap_or_else(|| RgbImage::new(tw, th))
-}
-
 /// [`preview`] plus the DCT scale the decoder used, for tests.
 pub(crate) fn preview_with_scale(
     jpeg: &[u8],
@@ -690,14 +676,7 @@ pub(crate) fn preview_with_scale(
         scale: decoded.scale,
     };
     let (dw, dh) = (w, h);
-    let image = if (tw, th) == (w, h) {
-        decoded.image
-    } else {
-        // The DCT scale left less than a factor 2 to go (or the picture is
-        // smaller than 1/8 of the original in the box): bilinear is enough
-        // and several times faster than image's resize filters.
-        downscale_bilinear(&decoded.image, tw, th)
-    };
+    let image = shrink(decoded.image, tw, th)?;
     tracing::trace!(
         original_w = info.original.0,
         original_h = info.original.1,
@@ -714,13 +693,21 @@ pub(crate) fn preview_with_scale(
 /// A small RGB picture of a JPEG frame that fits in `max_w` x `max_h`
 /// (aspect ratio kept, never enlarged), for the live camera preview.
 ///
-/// Cheap: the decoder skips most of the inverse DCT and colour conversion by
-/// decoding at 1/2, 1/4 or 1/8 of the size (the smallest whose picture still
-/// covers the frame fitted into the box), then a bilinear filter shrinks the
-/// rest of the way (less than a factor 2). A box of exactly 1/2, 1/4 or 1/8 of the frame
-/// (960x540 for 1080p) needs no resize at all; entropy decoding of the whole
-/// frame is the floor of the cost.
+/// A full SIMD decode ([`decode_full_rgb`]) and a SIMD [`shrink`]: on x86
+/// half the CPU time of jpeg-decoder's DCT-scaled decode for a 720p frame
+/// (see `cargo bench -p kring-hardware --bench preview`).
 pub fn preview(jpeg: &[u8], max_w: u32, max_h: u32) -> Result<RgbImage, HardwareError> {
+    let full = decode_full_rgb(jpeg)?;
+    let (tw, th) = fit_within(full.width(), full.height(), max_w, max_h);
+    shrink(full, tw, th)
+}
+
+/// The same picture as [`preview`] by jpeg-decoder at a reduced DCT size
+/// (1/2, 1/4 or 1/8: the smallest whose picture still covers the frame
+/// fitted into the box) and the same [`shrink`] for the rest. Kept for the
+/// preview benchmark, which compares the two.
+#[doc(hidden)]
+pub fn preview_dct_scaled(jpeg: &[u8], max_w: u32, max_h: u32) -> Result<RgbImage, HardwareError> {
     preview_with_scale(jpeg, max_w, max_h).map(|(image, _)| image)
 }
 
@@ -861,71 +848,76 @@ mod tests {
     }
 
     #[test]
-    fn bilinear_downscale_keeps_flat_colours_and_gradients() {
+    fn shrink_keeps_flat_colours_and_gradients() {
         let flat = RgbImage::from_pixel(97, 55, Rgb([10, 200, 77]));
-        let small = downscale_bilinear(&flat, 60, 34);
+        let small = shrink(flat, 60, 34).unwrap();
         assert_eq!(small.dimensions(), (60, 34));
         assert!(small.pixels().all(|p| p.0 == [10, 200, 77]));
 
         let ramp = RgbImage::from_fn(200, 10, |x, _| Rgb([x as u8, 0, 255 - x as u8]));
-        let half = downscale_bilinear(&ramp, 100, 5);
-        for x in 0..100u32 {
+        let half = shrink(ramp.clone(), 100, 5).unwrap();
+        for x in 1..99u32 {
             // Output pixel x covers source 2x..2x+1, centre 2x + 0.5.
             let v = i32::from(half.get_pixel(x, 2).0[0]);
             assert!((v - (2 * x as i32)).abs() <= 1, "x {x}: {v}");
         }
         // Same size: unchanged.
-        assert_eq!(downscale_bilinear(&ramp, 200, 10), ramp);
-    }
-
-    /// The bilinear filter written the plain way: every output pixel from
-    /// its four source pixels.
-    fn bilinear_reference(src: &RgbImage, tw: u32, th: u32) -> RgbImage {
-        let (sw, sh) = src.dimensions();
-        let tap = |i: u32, s: u32, d: u32| {
-            let (i, s, d) = (u64::from(i), u64::from(s), u64::from(d));
-            let pos = ((2 * i + 1) * s * 256 / (2 * d)).saturating_sub(128);
-            let i0 = (pos / 256).min(s - 1);
-            let w = if i0 + 1 < s { pos % 256 } else { 0 };
-            (i0 as u32, w as u32)
-        };
-        RgbImage::from_fn(tw, th, |x, y| {
-            let (x0, wx) = tap(x, sw, tw);
-            let (y0, wy) = tap(y, sh, th);
-            let x1 = if wx > 0 { x0 + 1 } else { x0 };
-            let y1 = if wy > 0 { y0 + 1 } else { y0 };
-            let p = |x, y| src.get_pixel(x, y).0;
-            let (a, b, c, d) = (p(x0, y0), p(x1, y0), p(x0, y1), p(x1, y1));
-            Rgb(std::array::from_fn(|ch| {
-                let top = u32::from(a[ch]) * (256 - wx) + u32::from(b[ch]) * wx;
-                let bottom = u32::from(c[ch]) * (256 - wx) + u32::from(d[ch]) * wx;
-                ((top * (256 - wy) + bottom * wy + (1 << 15)) >> 16) as u8
-            }))
-        })
+        assert_eq!(shrink(ramp.clone(), 200, 10).unwrap(), ramp);
     }
 
     #[test]
-    fn the_separable_bilinear_filter_matches_the_plain_one() {
-        // Noise-like content, so every weight matters.
-        let src = RgbImage::from_fn(640, 360, |x, y| {
-            let v = x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503);
-            Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+    fn shrink_by_a_large_factor_averages_instead_of_aliasing() {
+        // One-pixel black and white stripes, shrunk 8x: every output pixel
+        // covers as much black as white, so all of them are mid-grey. A
+        // filter that samples two source pixels per output pixel would give
+        // black or white stripes instead.
+        let stripes = RgbImage::from_fn(640, 360, |x, _| {
+            if x % 2 == 0 {
+                Rgb([0, 0, 0])
+            } else {
+                Rgb([255, 255, 255])
+            }
         });
-        for (tw, th) in [
-            (438, 246),
-            (320, 180),
-            (639, 359),
-            (640, 360),
-            (1, 1),
-            (200, 360),
-            (640, 7),
-        ] {
-            assert_eq!(
-                downscale_bilinear(&src, tw, th),
-                bilinear_reference(&src, tw, th),
-                "640x360 to {tw}x{th}"
-            );
+        let small = shrink(stripes, 80, 45).unwrap();
+        for p in small.pixels() {
+            assert!((i32::from(p.0[0]) - 128).abs() <= 8, "{:?}", p.0);
         }
+    }
+
+    #[test]
+    fn the_full_decode_matches_jpeg_decoder() {
+        let jpeg = test_jpeg(333, 217);
+        let zune = decode_full_rgb(&jpeg).unwrap();
+        let reference = decode_scaled_rgb(&jpeg, 333, 217).unwrap().image;
+        assert_eq!(zune.dimensions(), reference.dimensions());
+        let worst = zune
+            .as_raw()
+            .iter()
+            .zip(reference.as_raw())
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        // Two correct decoders differ by rounding in IDCT and upsampling.
+        assert!(worst <= 12, "largest difference {worst}");
+    }
+
+    #[test]
+    fn the_full_decode_turns_grey_frames_into_rgb_and_refuses_broken_ones() {
+        let gray = GrayImage::from_fn(64, 48, |x, _| image::Luma([(x * 4) as u8]));
+        let mut jpeg = Vec::new();
+        gray.write_with_encoder(JpegEncoder::new_with_quality(&mut jpeg, 90))
+            .unwrap();
+        let rgb = decode_full_rgb(&jpeg).unwrap();
+        assert_eq!(rgb.dimensions(), (64, 48));
+        let p = rgb.get_pixel(40, 10).0;
+        assert!(p[0] == p[1] && p[1] == p[2], "{p:?}");
+
+        // Cut in the middle of the scan: a clear error or a picture, never a
+        // panic; cut before the scan: an error.
+        let colour = test_jpeg(320, 240);
+        let _ = decode_full_rgb(&colour[..colour.len() / 2]);
+        assert!(decode_full_rgb(&colour[..100]).is_err());
+        assert!(decode_full_rgb(b"not a jpeg at all").is_err());
     }
 
     #[test]

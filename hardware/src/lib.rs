@@ -5,7 +5,8 @@
 //!   feature `v4l2`, on by default), a synthetic moving test pattern and a
 //!   folder of JPEG files; [`open_camera`] picks one from a [`CameraChoice`].
 //!   The JPEG helpers live there too: [`preview`] and [`thumbnail_jpeg`] use a
-//!   DCT-scaled decode, [`strip_metadata`] drops EXIF/GPS and comments without
+//!   SIMD decode (zune-jpeg) and a SIMD shrink (fast_image_resize), QR
+//!   scanning a DCT-scaled luma-only decode (jpeg-decoder), [`strip_metadata`] drops EXIF/GPS and comments without
 //!   touching the image data. [`LivePreview`] runs the live view off the UI
 //!   thread: newest frame wins, frames are dropped rather than queued,
 //!   unchanged frames are not decoded again (cost: `cargo bench -p
@@ -28,7 +29,8 @@ pub use backlight::{Backlight, NoBacklight, SysfsBacklight, detect_backlight};
 pub use camera::V4l2Camera;
 pub use camera::{
     Camera, CameraChoice, FolderCamera, Frame, LiveEvent, LivePreview, LiveStats, Shown,
-    SyntheticCamera, jpeg_dimensions, open_camera, preview, strip_metadata, thumbnail_jpeg,
+    SyntheticCamera, jpeg_dimensions, open_camera, preview, preview_dct_scaled, strip_metadata,
+    thumbnail_jpeg,
 };
 pub use error::HardwareError;
 pub use qr::{EnrollLink, parse_enroll_link, scan};

@@ -3,9 +3,9 @@
 //! - a *capture* thread reads the camera at its own rate and keeps only the
 //!   newest frame (also for the shutter);
 //! - a *decode* thread turns the newest frame into a small RGB picture
-//!   ([`preview`]: a DCT-scaled decode to the smallest scale that covers the
-//!   on-screen size, then a bilinear shrink to exactly that size) and hands
-//!   it to the UI, then waits until the UI has taken it.
+//!   ([`preview`]: a SIMD decode on this thread, then a SIMD area-averaging
+//!   shrink to exactly the on-screen size) and hands it to the UI, then
+//!   waits until the UI has taken it.
 //!
 //! Frames that arrive while one is still being decoded or shown are
 //! dropped, never queued: each hand-over is a one-item mailbox where a newer

@@ -32,7 +32,7 @@ mod synthetic;
 mod v4l2;
 
 pub use crate::jpeg::{
-    THUMBNAIL_QUALITY, jpeg_dimensions, preview, strip_metadata, thumbnail_jpeg,
+    THUMBNAIL_QUALITY, jpeg_dimensions, preview, preview_dct_scaled, strip_metadata, thumbnail_jpeg,
 };
 pub use folder::FolderCamera;
 pub use live::{LiveEvent, LivePreview, LiveStats, Shown};
