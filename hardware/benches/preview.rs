@@ -33,7 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kring_hardware::{
-    Camera, FolderCamera, LiveEvent, LivePreview, jpeg_dimensions, preview, preview_dct_scaled,
+    Camera, DEFAULT_PREVIEW_CPU_BUDGET, FolderCamera, LiveEvent, LivePreview, jpeg_dimensions,
+    preview, preview_dct_scaled,
 };
 use nix::time::{ClockId, clock_gettime};
 
@@ -145,7 +146,12 @@ fn scale_name(original: (u32, u32), out: (u32, u32)) -> &'static str {
 
 /// LivePreview over a FolderCamera at 15 fps for `seconds`; the "UI" takes
 /// each picture at once. Returns (CPU share of one core, pictures/s, stats).
-fn pipeline(dir: &Path, max: (u32, u32), seconds: u64) -> (f64, f64, kring_hardware::LiveStats) {
+fn pipeline(
+    dir: &Path,
+    max: (u32, u32),
+    budget: f64,
+    seconds: u64,
+) -> (f64, f64, kring_hardware::LiveStats) {
     let camera: Arc<Mutex<Box<dyn Camera>>> = Arc::new(Mutex::new(Box::new(
         FolderCamera::new(dir).with_fps(FolderCamera::DEFAULT_FPS),
     )));
@@ -157,6 +163,7 @@ fn pipeline(dir: &Path, max: (u32, u32), seconds: u64) -> (f64, f64, kring_hardw
         }
     };
     let mut live = LivePreview::start(camera, latest, max, sink, None).unwrap();
+    live.set_cpu_budget(budget);
     std::thread::sleep(Duration::from_millis(500));
     let (w0, c0, s0) = (Instant::now(), cpu_now(), live.stats());
     std::thread::sleep(Duration::from_secs(seconds));
@@ -263,18 +270,31 @@ fn main() {
         "2. the pipeline without a screen: LivePreview over FolderCamera at 15 fps, {seconds} s each"
     );
     println!(
-        "| frames    | box                 | CPU % of a core | pictures/s | camera frames | dropped | shown |"
+        "   budget: the decode thread's CPU budget (default {DEFAULT_PREVIEW_CPU_BUDGET}); a core k times slower"
     );
     println!(
-        "|-----------|---------------------|-----------------|------------|---------------|---------|-------|"
+        "   with the default budget shows as many pictures/s as this one with budget/k (k = 3, 4: a Pi 4)"
     );
+    println!(
+        "| frames    | box                 | budget | like             | CPU % of a core | pictures/s | camera frames | dropped | shown |"
+    );
+    println!(
+        "|-----------|---------------------|--------|------------------|-----------------|------------|---------------|---------|-------|"
+    );
+    let budgets = [
+        (DEFAULT_PREVIEW_CPU_BUDGET, "this core"),
+        (DEFAULT_PREVIEW_CPU_BUDGET / 3.0, "a core 3x slower"),
+        (DEFAULT_PREVIEW_CPU_BUDGET / 4.0, "a core 4x slower"),
+    ];
     for (label, sub) in [("1280x720", "720p"), ("1920x1080", "1080p")] {
         let (name, max) = boxes[0];
-        let (share, rate, stats) = pipeline(&dir.join(sub), max, seconds);
-        println!(
-            "| {label:<9} | {:<19} | {share:>14.1}% | {rate:>10.1} | {:>13} | {:>7} | {:>5} |",
-            name, stats.frames, stats.dropped, stats.shown,
-        );
+        for (budget, like) in budgets {
+            let (share, rate, stats) = pipeline(&dir.join(sub), max, budget, seconds);
+            println!(
+                "| {label:<9} | {:<19} | {budget:>6.3} | {like:<16} | {share:>14.1}% | {rate:>10.1} | {:>13} | {:>7} | {:>5} |",
+                name, stats.frames, stats.dropped, stats.shown,
+            );
+        }
     }
     println!();
     println!(

@@ -28,9 +28,9 @@ pub use backlight::{Backlight, NoBacklight, SysfsBacklight, detect_backlight};
 #[cfg(feature = "v4l2")]
 pub use camera::V4l2Camera;
 pub use camera::{
-    Camera, CameraChoice, FolderCamera, Frame, LiveEvent, LivePreview, LiveStats, Shown,
-    SyntheticCamera, jpeg_dimensions, open_camera, preview, preview_dct_scaled, strip_metadata,
-    thumbnail_jpeg,
+    Camera, CameraChoice, DEFAULT_PREVIEW_CPU_BUDGET, FolderCamera, Frame, LiveEvent, LivePreview,
+    LiveStats, Shown, SyntheticCamera, jpeg_dimensions, open_camera, preview, preview_dct_scaled,
+    strip_metadata, thumbnail_jpeg,
 };
 pub use error::HardwareError;
 pub use qr::{EnrollLink, parse_enroll_link, scan};

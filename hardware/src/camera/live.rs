@@ -18,7 +18,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
@@ -30,6 +30,24 @@ use crate::jpeg::preview;
 const POLL: Duration = Duration::from_millis(200);
 /// How long the capture thread waits before trying a failing camera again.
 const RETRY: Duration = Duration::from_secs(1);
+/// The share of one core the decode thread may use, averaged over each
+/// picture (see [`LivePreview::set_cpu_budget`]). A 1080p camera frame takes
+/// a Raspberry Pi 4 core about 30 ms to decode: at 15 fps that would be
+/// about half the core, so there the preview shows about 10 pictures a
+/// second instead; a faster core (or a 720p camera) gets all 15.
+pub const DEFAULT_PREVIEW_CPU_BUDGET: f64 = 0.3;
+
+/// When the decode thread may start on its next picture: the last one began
+/// at `started` and took `took`, and decoding may use `budget` (0..=1) of a
+/// core. Frames that arrive before then replace each other (dropped).
+pub(crate) fn next_decode_at(started: Instant, took: Duration, budget: f64) -> Instant {
+    let budget = if budget.is_finite() {
+        budget.clamp(0.01, 1.0)
+    } else {
+        1.0
+    };
+    started + took.div_f64(budget)
+}
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -172,6 +190,8 @@ struct Shared {
     paused: AtomicBool,
     /// The on-screen size, `w << 32 | h`.
     size: AtomicU64,
+    /// [`LivePreview::set_cpu_budget`], as `f64` bits.
+    budget: AtomicU64,
     frames: Mailbox<Frame>,
     counters: Counters,
 }
@@ -250,6 +270,7 @@ impl LivePreview {
             running: AtomicBool::new(true),
             paused: AtomicBool::new(false),
             size: AtomicU64::new(pack(size.0, size.1)),
+            budget: AtomicU64::new(DEFAULT_PREVIEW_CPU_BUDGET.to_bits()),
             frames: Mailbox::default(),
             counters: Counters::default(),
         });
@@ -313,6 +334,18 @@ impl LivePreview {
         self.shared
             .size
             .store(pack(width, height), Ordering::Relaxed);
+    }
+
+    /// The share of one core (0.01 to 1) that decoding may use, averaged
+    /// over each picture: after a picture that took `t` to decode, the next
+    /// one starts no sooner than `t / budget` after it began. Frames that
+    /// come in meanwhile are dropped, so a slow core shows fewer pictures a
+    /// second instead of using more of itself. Default
+    /// [`DEFAULT_PREVIEW_CPU_BUDGET`].
+    pub fn set_cpu_budget(&self, budget: f64) {
+        self.shared
+            .budget
+            .store(budget.to_bits(), Ordering::Relaxed);
     }
 
     /// What happened to the frames so far.
@@ -410,12 +443,17 @@ fn decode_loop<S: Fn(LiveEvent)>(shared: &Shared, sink: &S) {
             bump(&shared.counters.unchanged);
             continue;
         }
-        let picture = match preview(&frame.jpeg, size.0, size.1) {
+        let started = Instant::now();
+        let decoded = preview(&frame.jpeg, size.0, size.1);
+        let budget = f64::from_bits(shared.budget.load(Ordering::Relaxed));
+        let next = next_decode_at(started, started.elapsed(), budget);
+        let picture = match decoded {
             Ok(picture) => picture,
             Err(error) => {
                 if shared.counters.bad.fetch_add(1, Ordering::Relaxed) == 0 {
                     tracing::warn!(%error, "camera frame does not decode (skipped)");
                 }
+                shared.sleep(next.saturating_duration_since(Instant::now()));
                 continue;
             }
         };
@@ -432,6 +470,9 @@ fn decode_loop<S: Fn(LiveEvent)>(shared: &Shared, sink: &S) {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+        drop(done);
+        // Within the CPU budget; meanwhile frames replace each other.
+        shared.sleep(next.saturating_duration_since(Instant::now()));
     }
 }
 
@@ -563,6 +604,78 @@ mod tests {
             "but not comparing or decoding"
         );
         assert!(after.paused > before.paused);
+    }
+
+    #[test]
+    fn the_next_decode_waits_for_the_cpu_budget() {
+        let t0 = Instant::now();
+        let took = Duration::from_millis(30);
+        assert_eq!(
+            next_decode_at(t0, took, 0.3),
+            t0 + Duration::from_millis(100)
+        );
+        assert_eq!(
+            next_decode_at(t0, took, 1.0),
+            t0 + took,
+            "a whole core: no pause"
+        );
+        assert_eq!(
+            next_decode_at(t0, took, 7.0),
+            t0 + took,
+            "more than a core is a core"
+        );
+        assert_eq!(
+            next_decode_at(t0, took, 0.0),
+            t0 + took * 100,
+            "at least 1 %"
+        );
+        assert_eq!(next_decode_at(t0, took, f64::NAN), t0 + took);
+    }
+
+    #[test]
+    fn a_small_cpu_budget_shows_fewer_pictures_instead_of_using_more_cpu() {
+        // Two different frames at 100 fps (so none is "unchanged"), a UI
+        // that takes every picture at once, and 1 % of a core: each decode
+        // of a few milliseconds is followed by a pause 99 times as long.
+        let dir = tempfile::tempdir().unwrap();
+        for (name, shade) in [("a.jpg", 40u8), ("b.jpg", 220u8)] {
+            let img = RgbImage::from_fn(640, 360, |x, y| {
+                image::Rgb([shade, (x % 256) as u8, (y % 256) as u8])
+            });
+            std::fs::write(
+                dir.path().join(name),
+                crate::jpeg::encode_jpeg(&img, 85).unwrap(),
+            )
+            .unwrap();
+        }
+        let cam = camera(FolderCamera::new(dir.path()).with_fps(100));
+        let pictures = Arc::new(AtomicU64::new(0));
+        let sink = {
+            let pictures = pictures.clone();
+            move |event: LiveEvent| {
+                if let LiveEvent::Picture(_, shown) = event {
+                    pictures.fetch_add(1, Ordering::Relaxed);
+                    drop(shown);
+                }
+            }
+        };
+        let mut live =
+            LivePreview::start(cam, Arc::new(Mutex::new(None)), (320, 180), sink, None).unwrap();
+        live.set_cpu_budget(0.01);
+        std::thread::sleep(Duration::from_millis(1500));
+        let stats = live.stats();
+        live.stop();
+        assert!(stats.frames >= 40, "the camera kept going: {stats:?}");
+        assert!(stats.shown >= 1, "{stats:?}");
+        assert!(
+            stats.shown * 4 <= stats.frames,
+            "most frames are dropped, not decoded: {stats:?}"
+        );
+        assert!(
+            stats.dropped + stats.shown + 2 >= stats.frames / 2,
+            "{stats:?}"
+        );
+        assert_eq!(pictures.load(Ordering::Relaxed), stats.shown);
     }
 
     #[test]

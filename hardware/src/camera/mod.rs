@@ -35,7 +35,7 @@ pub use crate::jpeg::{
     THUMBNAIL_QUALITY, jpeg_dimensions, preview, preview_dct_scaled, strip_metadata, thumbnail_jpeg,
 };
 pub use folder::FolderCamera;
-pub use live::{LiveEvent, LivePreview, LiveStats, Shown};
+pub use live::{DEFAULT_PREVIEW_CPU_BUDGET, LiveEvent, LivePreview, LiveStats, Shown};
 pub use synthetic::SyntheticCamera;
 #[cfg(feature = "v4l2")]
 pub use v4l2::V4l2Camera;
