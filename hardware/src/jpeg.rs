@@ -24,6 +24,10 @@ use crate::HardwareError;
 /// decoded at all.
 pub(crate) const MAX_DECODE_PIXELS: u64 = 64_000_000;
 
+/// Largest picture [`preview`] decodes whole (4K, 25 MB as RGB); larger
+/// ones are decoded at a reduced DCT size.
+pub(crate) const FULL_DECODE_MAX_PIXELS: u64 = 3840 * 2160;
+
 /// JPEG quality of [`thumbnail_jpeg`].
 pub const THUMBNAIL_QUALITY: u8 = 75;
 
@@ -586,8 +590,9 @@ pub(crate) fn decode_scaled_luma(
 /// 1080p its full decode costs less than jpeg-decoder's scaled one, which
 /// also starts a thread per colour component for every frame (see
 /// `cargo bench -p kring-hardware --bench preview`).
-pub(crate) fn decode_full_rgb(jpeg: &[u8]) -> Result<RgbImage, HardwareError> {
-    let (image, header) = checked_frame(jpeg)?;
+///
+/// `image` and `header` come from [`checked_frame`].
+fn decode_full_rgb(image: &[u8], header: FrameHeader) -> Result<RgbImage, HardwareError> {
     let (w, h) = (header.width as usize, header.height as usize);
     let options = DecoderOptions::default()
         .jpeg_set_out_colorspace(ColorSpace::RGB)
@@ -693,11 +698,18 @@ pub(crate) fn preview_with_scale(
 /// A small RGB picture of a JPEG frame that fits in `max_w` x `max_h`
 /// (aspect ratio kept, never enlarged), for the live camera preview.
 ///
-/// A full SIMD decode ([`decode_full_rgb`]) and a SIMD [`shrink`]: on x86
+/// A full SIMD decode ([`decode_full_rgb`]) and a SIMD [`shrink`] (for
+/// pictures over 4K the DCT-scaled decode of [`preview_dct_scaled`]): on x86
 /// half the CPU time of jpeg-decoder's DCT-scaled decode for a 720p frame
 /// (see `cargo bench -p kring-hardware --bench preview`).
 pub fn preview(jpeg: &[u8], max_w: u32, max_h: u32) -> Result<RgbImage, HardwareError> {
-    let full = decode_full_rgb(jpeg)?;
+    let (image, header) = checked_frame(jpeg)?;
+    if u64::from(header.width) * u64::from(header.height) > FULL_DECODE_MAX_PIXELS {
+        // Not a camera frame: decoding only what the box needs keeps the
+        // memory small (a 64 MP picture would take 192 MB as RGB).
+        return preview_dct_scaled(jpeg, max_w, max_h);
+    }
+    let full = decode_full_rgb(image, header)?;
     let (tw, th) = fit_within(full.width(), full.height(), max_w, max_h);
     shrink(full, tw, th)
 }
@@ -732,6 +744,11 @@ mod tests {
 
     use super::*;
     use image::Rgb;
+
+    fn full_rgb(jpeg: &[u8]) -> Result<RgbImage, HardwareError> {
+        let (image, header) = checked_frame(jpeg)?;
+        decode_full_rgb(image, header)
+    }
 
     fn test_jpeg(w: u32, h: u32) -> Vec<u8> {
         let img = RgbImage::from_fn(w, h, |x, y| {
@@ -885,9 +902,26 @@ mod tests {
     }
 
     #[test]
+    fn a_picture_over_4k_is_previewed_from_a_scaled_decode() {
+        // 4000x2250 is over FULL_DECODE_MAX_PIXELS: the same picture as the
+        // DCT-scaled path, byte for byte (the full decode differs by rounding).
+        let big = test_jpeg(4000, 2250);
+        let a = preview(&big, 400, 300).unwrap();
+        let b = preview_dct_scaled(&big, 400, 300).unwrap();
+        assert_eq!(a.dimensions(), (400, 226), "4000:2250 fitted into 400x300");
+        assert_eq!(a, b);
+        // A camera frame goes through the full decode.
+        let frame = test_jpeg(1280, 720);
+        assert_ne!(
+            preview(&frame, 400, 300).unwrap(),
+            preview_dct_scaled(&frame, 400, 300).unwrap()
+        );
+    }
+
+    #[test]
     fn the_full_decode_matches_jpeg_decoder() {
         let jpeg = test_jpeg(333, 217);
-        let zune = decode_full_rgb(&jpeg).unwrap();
+        let zune = full_rgb(&jpeg).unwrap();
         let reference = decode_scaled_rgb(&jpeg, 333, 217).unwrap().image;
         assert_eq!(zune.dimensions(), reference.dimensions());
         let worst = zune
@@ -907,7 +941,7 @@ mod tests {
         let mut jpeg = Vec::new();
         gray.write_with_encoder(JpegEncoder::new_with_quality(&mut jpeg, 90))
             .unwrap();
-        let rgb = decode_full_rgb(&jpeg).unwrap();
+        let rgb = full_rgb(&jpeg).unwrap();
         assert_eq!(rgb.dimensions(), (64, 48));
         let p = rgb.get_pixel(40, 10).0;
         assert!(p[0] == p[1] && p[1] == p[2], "{p:?}");
@@ -915,9 +949,9 @@ mod tests {
         // Cut in the middle of the scan: a clear error or a picture, never a
         // panic; cut before the scan: an error.
         let colour = test_jpeg(320, 240);
-        let _ = decode_full_rgb(&colour[..colour.len() / 2]);
-        assert!(decode_full_rgb(&colour[..100]).is_err());
-        assert!(decode_full_rgb(b"not a jpeg at all").is_err());
+        let _ = full_rgb(&colour[..colour.len() / 2]);
+        assert!(full_rgb(&colour[..100]).is_err());
+        assert!(full_rgb(b"not a jpeg at all").is_err());
     }
 
     #[test]
