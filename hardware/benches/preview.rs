@@ -218,7 +218,7 @@ fn main() {
     ];
     println!("1. one preview: decode + shrink + copy to the UI's buffer");
     println!(
-        "   the kiosk's: zune-jpeg full decode (SIMD, one thread) + 2x2 box halving + bilinear"
+        "   the kiosk's: zune-jpeg full decode (SIMD, one thread) + area-averaging SIMD shrink (fast_image_resize)"
     );
     println!(
         "   before: jpeg-decoder at the DCT scale (a thread per colour component) + the same shrink"

@@ -32,9 +32,10 @@ const POLL: Duration = Duration::from_millis(200);
 const RETRY: Duration = Duration::from_secs(1);
 /// The share of one core the decode thread may use, averaged over each
 /// picture (see [`LivePreview::set_cpu_budget`]). A 1080p camera frame takes
-/// a Raspberry Pi 4 core about 30 ms to decode: at 15 fps that would be
-/// about half the core, so there the preview shows about 10 pictures a
-/// second instead; a faster core (or a 720p camera) gets all 15.
+/// a Raspberry Pi 4 core an estimated 30-40 ms to decode (3-4x an x86
+/// server core; `docs/performance.md`): at 15 fps that would be half the
+/// core or more, so there the preview shows fewer pictures a second instead;
+/// a faster core (or a 720p camera) gets all 15.
 pub const DEFAULT_PREVIEW_CPU_BUDGET: f64 = 0.3;
 
 /// When the decode thread may start on its next picture: the last one began
