@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod appliance;
+pub mod autopilot;
 pub mod controllers;
 pub mod pin;
 pub mod settings;

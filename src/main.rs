@@ -78,13 +78,14 @@ fn main() -> anyhow::Result<()> {
         tracing::info!(queued = n, "bench-queue: photos saved");
         return Ok(());
     }
-    if !report.missing_files.is_empty() {
+    if !report.missing_photos.is_empty() {
         tracing::warn!(
-            missing = report.missing_files.len(),
+            missing = report.missing_photos.len(),
             "photos missing on start-up"
         );
     }
     let store = Arc::new(store);
+    kring::autopilot::start_if_asked(store.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::{Fixture, fixture as build_fixture};
+use common::{Fixture, fixture as build_fixture, fixture_in};
 
 use i_slint_backend_testing::{ElementHandle, mock_elapsed_time};
 use kring::{
     AdminAdapter, AppAdapter, AppWindow, DiaryAdapter, LockAdapter, MessagesAdapter, Page,
-    PhotoAdapter, TodayAdapter, WriterAdapter,
+    PhotoAdapter, SyncAdapter, TodayAdapter, WriterAdapter,
 };
 use kring_protocol::*;
 use kring_sync::Store;
@@ -362,4 +362,32 @@ fn the_locked_screen_dims_and_a_touch_brings_it_back() {
     assert_eq!(brightness(), "255");
     mock_elapsed_time(Duration::from_secs(61));
     assert_eq!(brightness(), "38");
+}
+
+#[test]
+fn a_damaged_store_is_explained_on_synchronisatie_until_seen() {
+    i_slint_backend_testing::init_no_event_loop();
+    let dir = tempfile::tempdir().unwrap();
+    // what a card that lost power at the wrong moment might hold
+    std::fs::write(
+        dir.path().join(kring_sync::store::DB_FILE),
+        vec![0x42; 8192],
+    )
+    .unwrap();
+    let f = fixture_in(dir);
+    unlock(&f);
+    let sync = f.ui.global::<SyncAdapter>();
+    assert!(!sync.get_repaired(), "shown on Synchronisatie");
+    f.ctx.navigate(Page::Sync);
+    assert!(sync.get_repaired());
+    assert!(
+        sync.get_maybe_more_lost(),
+        "the old outbox could not be read"
+    );
+    assert!(sync.get_enroll_again(), "the credentials could not be read");
+    assert_eq!(sync.get_restored(), 0);
+    assert_eq!(f.store.incidents().unwrap().len(), 1);
+    click(&f.ui, "Begrepen");
+    assert!(!sync.get_repaired());
+    assert!(f.store.incidents().unwrap().is_empty());
 }

@@ -13,7 +13,9 @@
 //! Run it with `cargo xtask appliance-test` (see docs/appliance.md).
 #![allow(clippy::print_stdout)] // a test harness reports on stdout
 
+mod nbd;
 mod portal;
+mod power_cut;
 mod qemu;
 
 use anyhow::{Context, bail, ensure};
@@ -51,6 +53,35 @@ fn args() -> anyhow::Result<Args> {
         server_bin: get("--server-bin").context("--server-bin PATH (kring-server)")?,
         work: get("--work").context("--work DIR")?,
         screenshots: get("--screenshots").context("--screenshots DIR")?,
+    })
+}
+
+/// `appliance-test power-cut --image P --server-bin P --work D [--cuts N] [--seed S] [--keep P]`.
+fn power_cut_args() -> anyhow::Result<power_cut::Args> {
+    let a: Vec<String> = std::env::args().collect();
+    let get = |name: &str| -> Option<String> {
+        a.iter()
+            .position(|x| x == name)
+            .and_then(|i| a.get(i + 1))
+            .cloned()
+    };
+    let seed = match get("--seed") {
+        Some(s) => s.parse().context("--seed N")?,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs(),
+    };
+    Ok(power_cut::Args {
+        image: get("--image").context("--image PATH")?.into(),
+        server_bin: get("--server-bin").context("--server-bin PATH")?.into(),
+        work: get("--work").context("--work DIR")?.into(),
+        cuts: get("--cuts")
+            .map_or(Ok(10), |c| c.parse())
+            .context("--cuts N")?,
+        seed,
+        keep: get("--keep")
+            .map_or(Ok(0.5), |k| k.parse())
+            .context("--keep P")?,
     })
 }
 
@@ -240,6 +271,59 @@ impl Console {
     }
 }
 
+/// Copies the image to a card `extra` bytes bigger (first boot grows the data
+/// partition into it), writes the koppelcode into its `kring.txt`, and takes
+/// the kernel, initrd and command line out of its boot partition for QEMU.
+fn prepare_card(
+    image: &Path,
+    work: &Path,
+    server: &Server,
+    code: &str,
+    extra: u64,
+) -> anyhow::Result<PathBuf> {
+    let disk = work.join("disk.img");
+    let st = Command::new("cp")
+        .args(["--sparse=always"])
+        .arg(image)
+        .arg(&disk)
+        .status()?;
+    ensure!(st.success(), "copying the image");
+    // a card bigger than the image: first boot grows the data partition into it
+    let f = std::fs::OpenOptions::new().write(true).open(&disk)?;
+    f.set_len(f.metadata()?.len() + extra)?;
+    drop(f);
+    let boot_at = format!("{}@@{}", disk.display(), partition_offset(&disk, 1)?);
+    let provision = work.join("kring.txt");
+    std::fs::write(
+        &provision,
+        format!(
+            "# written by appliance-test\r\nserver = \"http://{GUEST_SERVER_IP}:{}\"\r\nkoppelcode = \"{code}\"\r\nnaam = \"Groepsscherm Dolfijnen\"\r\n",
+            server.http
+        ),
+    )?;
+    mtools(
+        &["mcopy", "-o", &provision.to_string_lossy(), "::kring.txt"],
+        &boot_at,
+    )?;
+    // a camera-sized photo for the soak's bytes-per-photo figure
+    let photo = work.join("bench-photo.jpg");
+    std::fs::write(&photo, power_cut::camera_like_jpeg())?;
+    mtools(&["mmd", "-D", "o", "::bench"], &boot_at)?;
+    mtools(
+        &["mcopy", "-o", &photo.to_string_lossy(), "::bench/photo.jpg"],
+        &boot_at,
+    )?;
+    for f in ["vmlinuz", "initrd.img", "cmdline.txt"] {
+        let dst = work.join(f);
+        let _ = std::fs::remove_file(&dst);
+        mtools(
+            &["mcopy", &format!("::{f}"), &dst.to_string_lossy()],
+            &boot_at,
+        )?;
+    }
+    Ok(disk)
+}
+
 /// Byte offset of partition `n` (1-based) in a disk image.
 fn partition_offset(img: &Path, n: usize) -> anyhow::Result<u64> {
     let out = Command::new("sfdisk")
@@ -322,11 +406,42 @@ impl Run {
     }
 }
 
+/// What differs between the appliance test's boot and the power-cut soak's.
+struct BootSpec {
+    /// QEMU arguments that attach the card as `virtio-blk`.
+    disk_args: Vec<String>,
+    /// Added to the image's kernel command line.
+    extra_cmdline: String,
+    /// The serial console's file in the work directory.
+    serial: String,
+}
+
 fn boot_qemu(work: &Path, disk: &Path, server: &Server) -> anyhow::Result<(Guard, Instant)> {
+    let spec = BootSpec {
+        disk_args: vec![
+            "-drive".into(),
+            format!(
+                "file={},format=raw,if=none,id=disk0,cache=writeback",
+                disk.display()
+            ),
+            "-device".into(),
+            "virtio-blk-pci,drive=disk0".into(),
+        ],
+        extra_cmdline: String::new(),
+        serial: "serial.log".into(),
+    };
+    boot_qemu_with(work, &spec, server)
+}
+
+fn boot_qemu_with(
+    work: &Path,
+    spec: &BootSpec,
+    server: &Server,
+) -> anyhow::Result<(Guard, Instant)> {
     let kernel = work.join("vmlinuz");
     let initrd = work.join("initrd.img");
     let cmdline = std::fs::read_to_string(work.join("cmdline.txt"))?;
-    for s in ["qmp.sock", "qga.sock", "serial.log"] {
+    for s in ["qmp.sock", "qga.sock", spec.serial.as_str()] {
         let _ = std::fs::remove_file(work.join(s));
     }
     let fwd = |port: u16| {
@@ -356,13 +471,8 @@ fn boot_qemu(work: &Path, disk: &Path, server: &Server) -> anyhow::Result<(Guard
         .arg("-initrd")
         .arg(&initrd)
         .arg("-append")
-        .arg(cmdline.trim())
-        .arg("-drive")
-        .arg(format!(
-            "file={},format=raw,if=none,id=disk0,cache=writeback",
-            disk.display()
-        ))
-        .args(["-device", "virtio-blk-pci,drive=disk0"])
+        .arg(format!("{} {}", cmdline.trim(), spec.extra_cmdline).trim())
+        .args(&spec.disk_args)
         .args(["-device", "virtio-gpu-pci,xres=1280,yres=800"])
         .args([
             "-device",
@@ -390,7 +500,7 @@ fn boot_qemu(work: &Path, disk: &Path, server: &Server) -> anyhow::Result<(Guard
             work.join("qmp.sock").display()
         ))
         .arg("-serial")
-        .arg(format!("file:{}", work.join("serial.log").display()))
+        .arg(format!("file:{}", work.join(&spec.serial).display()))
         .args(["-display", "none", "-monitor", "none", "-parallel", "none"])
         .stdout(log.try_clone()?)
         .stderr(log)
@@ -501,6 +611,9 @@ fn unlock(run: &mut Run) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("power-cut") {
+        return power_cut::run(&power_cut_args()?);
+    }
     let a = args()?;
     let total = Instant::now();
     std::fs::create_dir_all(&a.work)?;
@@ -513,38 +626,7 @@ fn main() -> anyhow::Result<()> {
     }
     let server = Server::start(&a.server_bin, &server_data)?;
     let code = server.enroll_code()?;
-    let disk = a.work.join("disk.img");
-    let st = Command::new("cp")
-        .args(["--sparse=always"])
-        .arg(&a.image)
-        .arg(&disk)
-        .status()?;
-    ensure!(st.success(), "copying the image");
-    // a card bigger than the image: first boot grows the data partition into it
-    let f = std::fs::OpenOptions::new().write(true).open(&disk)?;
-    f.set_len(f.metadata()?.len() + EXTRA_CARD_BYTES)?;
-    drop(f);
-    let boot_at = format!("{}@@{}", disk.display(), partition_offset(&disk, 1)?);
-    let provision = a.work.join("kring.txt");
-    std::fs::write(
-        &provision,
-        format!(
-            "# written by appliance-test\r\nserver = \"http://{GUEST_SERVER_IP}:{}\"\r\nkoppelcode = \"{code}\"\r\nnaam = \"Groepsscherm Dolfijnen\"\r\n",
-            server.http
-        ),
-    )?;
-    mtools(
-        &["mcopy", "-o", &provision.to_string_lossy(), "::kring.txt"],
-        &boot_at,
-    )?;
-    for f in ["vmlinuz", "initrd.img", "cmdline.txt"] {
-        let dst = a.work.join(f);
-        let _ = std::fs::remove_file(&dst);
-        mtools(
-            &["mcopy", &format!("::{f}"), &dst.to_string_lossy()],
-            &boot_at,
-        )?;
-    }
+    let disk = prepare_card(&a.image, &a.work, &server, &code, EXTRA_CARD_BYTES)?;
     println!("koppelcode {code} written to the image's kring.txt");
 
     // 2. boot

@@ -216,8 +216,7 @@ pub fn refresh(ctx: &Rc<Ctx>) {
             i.kind == ItemKind::Photo && i.created_at.with_timezone(&Local).date_naive() == today
         })
         .filter_map(|i| {
-            let path = ctx.store.dir().join("thumbs").join(format!("{}.jpg", i.id));
-            let bytes = std::fs::read(&path).ok()?;
+            let bytes = ctx.store.thumbnail(&i.id).ok().flatten()?;
             let rgb = image::load_from_memory(&bytes).ok()?.to_rgb8();
             let buf = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::clone_from_slice(
                 rgb.as_raw(),

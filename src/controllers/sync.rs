@@ -9,6 +9,17 @@ use slint::ComponentHandle;
 use std::rc::Rc;
 
 pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
+    ui.global::<SyncAdapter>().on_repaired_seen({
+        let ctx = ctx.clone();
+        move || {
+            for incident in ctx.store.incidents().unwrap_or_default() {
+                if let Err(error) = ctx.store.incident_seen(incident.id) {
+                    tracing::warn!(%error, "could not mark a repair as seen");
+                }
+            }
+            show_repairs(&ctx);
+        }
+    });
     ui.global::<SyncAdapter>().on_retry({
         let ctx = ctx.clone();
         move |id| {
@@ -77,8 +88,27 @@ pub fn apply_status(ui: &AppWindow, st: &SyncStatus) {
     sync.set_items(model(rows));
 }
 
+/// The newest repair start-up made that staff have not yet seen (a damaged
+/// store moved aside), as the notice on Synchronisatie.
+pub fn show_repairs(ctx: &Rc<Ctx>) {
+    let Some(ui) = ctx.ui() else { return };
+    let sync = ui.global::<SyncAdapter>();
+    let incidents = ctx.store.incidents().unwrap_or_default();
+    sync.set_repaired(!incidents.is_empty());
+    if let Some(i) = incidents.first() {
+        let r = &i.recovery;
+        let local = i.at.with_timezone(&chrono::Local);
+        sync.set_repaired_when(s(local.format("%d-%m %H:%M").to_string()));
+        sync.set_restored(r.restored as i32);
+        sync.set_lost(r.lost.len() as i32);
+        sync.set_maybe_more_lost(r.incomplete);
+        sync.set_enroll_again(!r.credentials_kept);
+    }
+}
+
 /// Reads the store directly (no engine, or before its first status).
 pub fn refresh(ctx: &Rc<Ctx>) {
+    show_repairs(ctx);
     let Some(ui) = ctx.ui() else { return };
     let items = ctx.store.recent_items(50).unwrap_or_default();
     let (waiting, attention) = ctx.store.counts().unwrap_or((0, 0));

@@ -424,10 +424,10 @@ impl Engine {
     /// the item with its upload id.
     async fn upload(&mut self, client: &ApiClient, id: uuid::Uuid) -> Result<PushItem, Failure> {
         let store_err = |e: StoreError| Failure::Network(format!("store: {e}"));
-        let file = blocking(&self.store, move |s| s.photo_file(&id))
+        let file = blocking(&self.store, move |s| s.photo_upload(&id))
             .await
             .map_err(store_err)?;
-        let Some(path) = file.path.clone() else {
+        if !file.stored {
             return Err(Failure::Status {
                 status: 410,
                 retry_after: None,
@@ -436,10 +436,7 @@ impl Engine {
                     "de foto is niet meer op het apparaat",
                 )),
             });
-        };
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| Failure::Network(format!("reading the photo: {e}")))?;
+        }
         let mut restarted = false;
         let mut url = file.upload_url.clone();
         loop {
@@ -481,12 +478,18 @@ impl Engine {
             };
             while offset < file.bytes {
                 crash_point("upload");
-                let start = offset as usize;
-                let end = (start + self.config.chunk_size).min(bytes.len());
-                match client
-                    .upload_chunk(&u, offset, bytes[start..end].to_vec())
+                // One chunk at a time from the database, never the whole photo.
+                let len = self.config.chunk_size;
+                let chunk = blocking(&self.store, move |s| s.read_photo(&id, offset, len))
                     .await
-                {
+                    .map_err(store_err)?;
+                if chunk.is_empty() {
+                    return Err(Failure::Network(format!(
+                        "the photo ends at {offset} of {} bytes",
+                        file.bytes
+                    )));
+                }
+                match client.upload_chunk(&u, offset, chunk).await {
                     Ok(o) => offset = o,
                     // Someone else moved the offset (a cut request that finished late): ask again.
                     Err(Failure::Status { status: 409, .. }) => {

@@ -61,7 +61,8 @@ async fn lost_responses_create_no_duplicates() {
         )
         .unwrap();
     let photo = jpeg(640, 480, 1);
-    d.store
+    let photo_id = d
+        .store
         .save_photo(
             NewPhoto {
                 jpeg: &photo,
@@ -83,11 +84,9 @@ async fn lost_responses_create_no_duplicates() {
     assert_eq!(w.count("SELECT COUNT(*) FROM messages"), 1);
     assert_eq!(w.count("SELECT COUNT(*) FROM diary_entries"), 1);
     assert_eq!(w.count("SELECT COUNT(*) FROM photos"), 1);
-    // the photo's local file is gone once the server confirmed its hash
-    let files = std::fs::read_dir(d.dir.path().join("photos"))
-        .unwrap()
-        .count();
-    assert_eq!(files, 0);
+    // the photo's bytes are gone once the server confirmed its hash
+    assert!(!d.store.photo_upload(&photo_id.0).unwrap().stored);
+    assert!(d.store.read_photo(&photo_id.0, 0, 10).is_err());
 }
 
 #[tokio::test]
@@ -362,7 +361,8 @@ async fn revocation_wipes_the_device() {
     wait_for(10, || d.store.children().map(|c| c.len()).unwrap_or(0) == 4).await;
     let photo = jpeg(320, 240, 4);
     w.proxy.set_down(true);
-    d.store
+    let photo_id = d
+        .store
         .save_photo(
             NewPhoto {
                 jpeg: &photo,
@@ -386,17 +386,14 @@ async fn revocation_wipes_the_device() {
         "cached children wiped"
     );
     assert!(d.store.pending().unwrap().is_empty(), "outbox wiped");
-    assert_eq!(
-        std::fs::read_dir(d.dir.path().join("photos"))
-            .unwrap()
-            .count(),
-        0
+    assert!(
+        d.store.read_photo(&photo_id.0, 0, 10).is_err(),
+        "photo wiped"
     );
     assert_eq!(
-        std::fs::read_dir(d.dir.path().join("thumbs"))
-            .unwrap()
-            .count(),
-        0
+        d.store.thumbnail(&photo_id.0).unwrap(),
+        None,
+        "thumbnail wiped"
     );
     let (_, pending) = (0, d.store.counts().unwrap());
     assert_eq!(pending, (0, 0));

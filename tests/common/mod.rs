@@ -55,7 +55,11 @@ pub fn child(id: ChildId, first: &str, consent: PhotoConsent, months: i64) -> Ch
 
 /// Builds the kiosk; the caller has set up the Slint platform.
 pub fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
+    fixture_in(tempfile::tempdir().unwrap())
+}
+
+/// Builds the kiosk over a store in `dir` (which may hold a store already).
+pub fn fixture_in(dir: tempfile::TempDir) -> Fixture {
     let (store, _) = Store::open(dir.path()).unwrap();
     let group = GroupInfo {
         id: GroupId::new(),

@@ -561,3 +561,26 @@ pub fn appliance_test() -> anyhow::Result<()> {
         .arg("--screenshots")
         .arg(shots))
 }
+
+/// `cargo xtask power-cut [CUTS] [SEED]`: the qemu-virt image, its card cut
+/// off from power CUTS times (default 10) at random moments (docs/appliance.md).
+pub fn power_cut(rest: &[String]) -> anyhow::Result<()> {
+    let cuts = rest.first().map_or("10", String::as_str);
+    let images = image(&[Target::QemuVirt])?;
+    let img = images.first().context("no image")?;
+    run(crate::cargo().args(["build", "-p", "kring-server", "-p", "kring-appliance"]))?;
+    let bin = root().join("target").join("debug");
+    let mut cmd = Command::new(bin.join("appliance-test"));
+    cmd.arg("power-cut")
+        .arg("--image")
+        .arg(img)
+        .arg("--server-bin")
+        .arg(bin.join("kring-server"))
+        .arg("--work")
+        .arg(work_dir().join("power-cut"))
+        .args(["--cuts", cuts]);
+    if let Some(seed) = rest.get(1) {
+        cmd.args(["--seed", seed]);
+    }
+    run(&mut cmd)
+}

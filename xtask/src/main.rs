@@ -60,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         "buildroot-check" => buildroot::check(&root()),
         "device" => appliance::device_build().map(|_| ()),
         "appliance-test" => appliance::appliance_test(),
+        "power-cut" => appliance::power_cut(&rest),
         "image" => {
             let targets = if rest.is_empty() {
                 vec![appliance::Target::Rpi4, appliance::Target::QemuVirt]
@@ -72,7 +73,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             println!(
-                "usage: cargo xtask <deps|test|demo|lint|device|image|appliance-test|buildroot-check> [args]"
+                "usage: cargo xtask <deps|test|demo|lint|device|image|appliance-test|power-cut|buildroot-check> [args]"
             );
             println!("  deps  install system packages and the Python test peer");
             println!("  test  deps, then run every test of the workspace");
@@ -82,6 +83,9 @@ fn main() -> anyhow::Result<()> {
             println!("  image [rpi4] [qemu-virt]  the SD-card images (docs/appliance.md)");
             println!(
                 "  appliance-test  build the qemu-virt image, boot it under QEMU and drive it"
+            );
+            println!(
+                "  power-cut [CUTS] [SEED]  the qemu-virt image, its power cut CUTS times (default 10)"
             );
             println!("  buildroot-check  the Buildroot recipe's defconfig and check-package");
             if task.is_empty() || task == "help" || task == "--help" {
