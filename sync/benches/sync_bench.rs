@@ -4,7 +4,8 @@
 //!
 //! 1. **Capture-to-durable**: `Store::save_photo` of a 2 MP camera JPEG with
 //!    its thumbnail as a ratio to a bare `write + fsync` of the same bytes to
-//!    a new file in the same directory (median and p90, interleaved runs),
+//!    a new file in the same directory (median and p90, interleaved runs, the
+//!    WAL checkpointed between runs as the device's checkpointer does),
 //!    plus its parts; once on a quiet disk and once with another writer
 //!    busying it. Then the **bytes written per photo** from save until its
 //!    bytes are freed after upload (`/proc/self/io`), as a ratio to its size.
@@ -317,6 +318,9 @@ fn capture_to_durable(jpeg: &[u8], runs: usize, busy: bool, rows: &mut Vec<Row>)
                 s.push(d);
             }
         }
+        // As on the device, where the checkpointer copies the WAL into the
+        // file 300 ms after a save: the next photo finds a restarted WAL.
+        store.checkpoint()?;
     }
     let other = match load {
         Some(l) => Some(l.stop()?),
