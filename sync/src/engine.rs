@@ -262,7 +262,7 @@ impl Engine {
                             {
                                 tracing::error!(error = %e, item = %id, "cannot record a sent item");
                             }
-                            self.online = true;
+                            self.came_online().await;
                             self.last_error = None;
                             // Pull after pushes, but not after every one of a long queue.
                             let quiet = rows.len() <= 1;
@@ -300,6 +300,22 @@ impl Engine {
         }
         if let Some(t) = mqtt_task {
             t.abort();
+        }
+    }
+
+    /// The server answered. After a network failure, the items that wait for
+    /// their back-off go now: a server that is back (the doorbell reconnects
+    /// and asks for a pull, or any request succeeds) is not made to wait for
+    /// back-offs that grew while it was away.
+    async fn came_online(&mut self) {
+        if self.online {
+            return;
+        }
+        self.online = true;
+        match blocking(&self.store, Store::end_backoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(items = n, "server reachable again: back-off ended"),
+            Err(e) => tracing::warn!(error = %e, "cannot end the back-off"),
         }
     }
 
@@ -386,7 +402,7 @@ impl Engine {
             blocking(&self.store, move |s| s.apply_feed_page(&page, now))
                 .await
                 .map_err(|e| Failure::Network(format!("store: {e}")))?;
-            self.online = true;
+            self.came_online().await;
             if !more {
                 return Ok(());
             }

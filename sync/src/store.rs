@@ -875,6 +875,19 @@ impl Store {
         )?)
     }
 
+    /// The server answers again after the network was gone: every waiting
+    /// item is due now instead of at the end of its back-off (attempts are
+    /// kept, so an item the server keeps refusing still backs off). Returns
+    /// how many items were waiting for their back-off.
+    pub fn end_backoff(&self) -> Result<usize, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn.execute(
+            "UPDATE outbox SET next_attempt_at = NULL
+             WHERE state = 'waiting' AND next_attempt_at IS NOT NULL",
+            [],
+        )?)
+    }
+
     /// The server confirmed the item. For a photo whose confirmed hash matches,
     /// its bytes are deleted in the same transaction (the thumbnail stays for
     /// today's overview); free pages go back to the file system once no photo

@@ -9,7 +9,7 @@ use common::proxy::Fault;
 use common::{World, jpeg, test_config, wait_for, wait_status};
 use kring_protocol::{Audience, MessageThread, PhotoConsent};
 use kring_sync::store::ItemState;
-use kring_sync::{ItemView, ManualClock, NewDiary, NewPhoto, SystemClock};
+use kring_sync::{EngineConfig, ItemView, ManualClock, NewDiary, NewPhoto, SystemClock};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -262,6 +262,55 @@ async fn a_day_of_queued_items_drains_in_order_when_the_network_returns() {
         order, want,
         "the server got them in the order they were saved"
     );
+    wait_status(&d.handle, 10, |s| s.online && s.waiting == 0).await;
+}
+
+#[tokio::test]
+async fn a_server_that_answers_again_ends_the_back_off_at_once() {
+    let w = World::start().await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let (dir, store) = w.enroll_store().await;
+    w.proxy.set_down(true);
+    let config = EngineConfig {
+        // long back-offs, and a clock that does not move: only the end of
+        // the back-off can let these items go
+        backoff: kring_sync::decide::Backoff {
+            base: std::time::Duration::from_secs(600),
+            cap: std::time::Duration::from_secs(3600),
+        },
+        ..test_config()
+    };
+    let (handle, task) = kring_sync::spawn(store.clone(), clock.clone(), config);
+    let d = common::Device {
+        dir,
+        store,
+        handle,
+        task,
+    };
+    for i in 0..3 {
+        d.store
+            .save_message(
+                MessageThread::Group,
+                &format!("terug {i}"),
+                None,
+                clock.now_utc(),
+            )
+            .unwrap();
+    }
+    d.handle.wake();
+    wait_for(10, || {
+        d.store
+            .pending()
+            .unwrap()
+            .iter()
+            .any(|r| r.attempts > 0 && r.next_attempt_at.is_some())
+    })
+    .await;
+    assert_eq!(w.count("SELECT COUNT(*) FROM messages"), 0);
+    // The server is back; the doorbell reconnects and asks for a pull.
+    w.proxy.set_down(false);
+    d.handle.pull_now();
+    wait_for(10, || w.count("SELECT COUNT(*) FROM messages") == 3).await;
     wait_status(&d.handle, 10, |s| s.online && s.waiting == 0).await;
 }
 
