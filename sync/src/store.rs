@@ -517,16 +517,7 @@ impl Store {
         tx.pragma_update(None, "defer_foreign_keys", true)?;
         let sha = std::thread::scope(|scope| -> Result<String, StoreError> {
             let hashing = scope.spawn(|| hex::encode(Sha256::digest(jpeg)));
-            tx.execute(
-                "INSERT INTO photo_bytes (item_id, jpeg) VALUES (?1, ?2)",
-                params![id.to_string(), jpeg],
-            )?;
-            if let Some(t) = photo.thumbnail {
-                tx.execute(
-                    "INSERT INTO photo_thumbs (item_id, jpeg) VALUES (?1, ?2)",
-                    params![id.to_string(), t],
-                )?;
-            }
+            insert_photo_bytes(&tx, &id.to_string(), jpeg, photo.thumbnail)?;
             hashing
                 .join()
                 .map_err(|_| StoreError::Invalid("hashing the photo failed".into()))
@@ -1234,6 +1225,27 @@ fn one_by_id<T: rusqlite::types::FromSql>(
     conn.query_row(sql, params![id.to_string()], |r| r.get(0))
         .optional()?
         .ok_or(StoreError::UnknownItem(*id))
+}
+
+/// A photo's bytes and, if there is one, its thumbnail, in the caller's
+/// transaction (the save, or carrying over from a damaged store).
+fn insert_photo_bytes(
+    tx: &Connection,
+    item_id: &str,
+    jpeg: &[u8],
+    thumbnail: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO photo_bytes (item_id, jpeg) VALUES (?1, ?2)",
+        params![item_id, jpeg],
+    )?;
+    if let Some(t) = thumbnail {
+        tx.execute(
+            "INSERT INTO photo_thumbs (item_id, jpeg) VALUES (?1, ?2)",
+            params![item_id, t],
+        )?;
+    }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

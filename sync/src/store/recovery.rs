@@ -98,16 +98,31 @@ pub(super) fn move_aside(dir: &Path) -> Result<PathBuf, StoreError> {
     Ok(to)
 }
 
-/// One waiting item as it stood in the damaged store.
-type OldItem = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-);
+/// One waiting item as it stood in the damaged store, read as text: it is
+/// checked before it is carried over.
+struct OldItem {
+    id: String,
+    kind: String,
+    payload: String,
+    depends_on: String,
+    created_at: String,
+    state: String,
+    wedged_reason: Option<String>,
+}
+
+impl OldItem {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get("id")?,
+            kind: r.get("kind")?,
+            payload: r.get("payload")?,
+            depends_on: r.get("depends_on")?,
+            created_at: r.get("created_at")?,
+            state: r.get("state")?,
+            wedged_reason: r.get("wedged_reason")?,
+        })
+    }
+}
 
 /// Carries over credentials and waiting items from the damaged store in
 /// `moved_to` into `store` (fresh), and records the incident.
@@ -189,7 +204,7 @@ fn salvage_from(
              FROM outbox WHERE state != 'sent' ORDER BY seq",
         )
         .and_then(|mut st| {
-            let rows = st.query_map([], |r| r.try_into())?;
+            let rows = st.query_map([], OldItem::from_row)?;
             for row in rows {
                 items.push(row?);
             }
@@ -200,7 +215,7 @@ fn salvage_from(
         rec.incomplete = true;
     }
     for item in items {
-        let id = item.0.clone();
+        let id = item.id.clone();
         match carry_over(old, store, moved_to, item) {
             Ok(()) => rec.restored += 1,
             Err(error) => {
@@ -268,8 +283,17 @@ fn carry_over(
     old: &Connection,
     store: &Store,
     moved_to: &Path,
-    (id, kind, payload, depends_on, created_at, state, reason): OldItem,
+    item: OldItem,
 ) -> Result<(), StoreError> {
+    let OldItem {
+        id,
+        kind,
+        payload,
+        depends_on,
+        created_at,
+        state,
+        wedged_reason: reason,
+    } = item;
     // Only what reads back whole goes on to the server.
     let _: PushItem = serde_json::from_str(&payload)?;
     let _: Vec<uuid::Uuid> = serde_json::from_str(&depends_on)?;
@@ -295,16 +319,7 @@ fn carry_over(
             "INSERT INTO photos (item_id, sha256, bytes) VALUES (?1, ?2, ?3)",
             params![id, sha, jpeg.len() as i64],
         )?;
-        tx.execute(
-            "INSERT INTO photo_bytes (item_id, jpeg) VALUES (?1, ?2)",
-            params![id, jpeg],
-        )?;
-        if let Some(t) = thumb {
-            tx.execute(
-                "INSERT INTO photo_thumbs (item_id, jpeg) VALUES (?1, ?2)",
-                params![id, t],
-            )?;
-        }
+        super::insert_photo_bytes(&tx, &id, &jpeg, thumb.as_deref())?;
     }
     tx.commit()?;
     drop(conn);
