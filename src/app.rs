@@ -2,48 +2,67 @@
 //! the UI thread; the sync engine runs on a tokio runtime on other threads and
 //! reaches the UI only through `upgrade_in_event_loop`.
 
-use crate::controllers;
+use crate::controllers::{self, Screen};
 use crate::settings::KioskSettings;
 use crate::{AppAdapter, AppWindow, Page};
 use kring_hardware::{Backlight, Camera, NoBacklight};
-use kring_protocol::Staff;
-use kring_sync::{EngineConfig, EngineHandle, Store, SyncStatus, SystemClock};
+use kring_protocol::{Calendar, Staff};
+use kring_sync::{Clock, EngineConfig, EngineHandle, Store, StoreError, SyncStatus, SystemClock};
 use slint::{ComponentHandle, Timer, TimerMode};
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Everything the screens share. Lives on the UI thread.
+/// What the screens truly share. Lives on the UI thread. Each screen's own
+/// state lives in its screen ([`controllers::Screen`]), registered once here.
 pub struct Ctx {
     pub ui: slint::Weak<AppWindow>,
     pub store: Arc<Store>,
     pub settings: KioskSettings,
     pub engine: RefCell<Option<EngineHandle>>,
+    /// The item the engine last said it is sending.
+    pub sending: Cell<Option<uuid::Uuid>>,
     pub runtime: Option<tokio::runtime::Handle>,
     /// The staff member who unlocked the screen.
     pub staff: RefCell<Option<Staff>>,
-    pub pin_backoff: RefCell<crate::pin::Backoff>,
-    /// Staff chosen on the lock screen, before the PIN.
-    pub chosen: RefCell<Option<Staff>>,
-    /// Beheer asked for a manager PIN (instead of a normal unlock).
-    pub admin_unlock: Cell<bool>,
+    /// Locks after a while without a touch.
     pub idle: Timer,
-    pub clock: Timer,
-    pub pin_block: Timer,
+    /// The time of day, for the status bar and the lock screen, and for
+    /// stamping what is saved (injectable: tests move it).
+    pub clock: Arc<dyn Clock>,
+    /// Shows `clock` in the status bar and on the lock screen, every second.
+    pub clock_tick: Timer,
     /// Dims the backlight a while after locking.
     pub dim: Timer,
     /// The screen's backlight (sysfs on the device; set by `main`).
     pub backlight: RefCell<Box<dyn Backlight>>,
+    /// Foto maken's preview, and Beheer's QR scan and camera name.
     pub camera: Arc<Mutex<Box<dyn Camera>>>,
-    pub camera_on: Arc<std::sync::atomic::AtomicBool>,
-    /// The latest camera frame (JPEG as it came).
-    pub latest_frame: Arc<Mutex<Option<kring_hardware::Frame>>>,
-    pub preview_timer: Timer,
     pub english: Cell<bool>,
-    pub photo: RefCell<controllers::photo::PhotoState>,
-    pub diary: RefCell<controllers::diary::DiaryState>,
-    pub open_thread: RefCell<Option<String>>,
+    /// The group's calendar (its organisation's time zone), read from the
+    /// store at start, after enrollment and on every engine status (the feed
+    /// may change the group), not on every clock tick.
+    calendar: Cell<Calendar>,
+    /// Every screen, registered once by `controllers::setup`.
+    screens: OnceCell<Vec<Rc<dyn Screen>>>,
+}
+
+/// The calendar of the group this device serves: its organisation's time zone
+/// (Europe/Amsterdam before enrollment, for an unknown zone, or when the store
+/// cannot be read).
+pub fn calendar_of(store: &Store) -> Calendar {
+    match store.group() {
+        Ok(Some(group)) => group.calendar().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the organisation's time zone is unknown here; using Europe/Amsterdam");
+            Calendar::default()
+        }),
+        Ok(None) => Calendar::default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the group; using Europe/Amsterdam");
+            Calendar::default()
+        }
+    }
 }
 
 impl std::fmt::Debug for Ctx {
@@ -60,11 +79,29 @@ impl Ctx {
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
+        self.clock.now()
     }
 
+    /// The calendar of the group's location (its organisation's time zone),
+    /// whatever zone the device itself is set to.
+    pub fn calendar(&self) -> Calendar {
+        self.calendar.get()
+    }
+
+    /// Reads the group's calendar from the store again (its time zone may
+    /// have come with enrollment or a feed change).
+    pub fn refresh_calendar(&self) {
+        self.calendar.set(calendar_of(&self.store));
+    }
+
+    /// Now on the location's wall clock.
+    pub fn local_now(&self) -> chrono::DateTime<kring_protocol::day::Tz> {
+        self.calendar().local(self.now())
+    }
+
+    /// The childcare day it is now: a day at the location.
     pub fn today(&self) -> chrono::NaiveDate {
-        chrono::Local::now().date_naive()
+        self.calendar().today(self.now())
     }
 
     pub fn staff_id(&self) -> Option<kring_protocol::StaffId> {
@@ -76,6 +113,15 @@ impl Ctx {
         if let Some(e) = self.engine.borrow().as_ref() {
             e.wake();
         }
+    }
+
+    /// Something was saved to the outbox (or its state changed here): the
+    /// engine looks now, and the status bar counts what the store holds at
+    /// once (not when the engine next reports, which may be much later
+    /// while the server cannot be reached).
+    pub fn saved(&self) {
+        self.wake_engine();
+        controllers::sync::show_items(self);
     }
 
     /// Any touch: full brightness again; while locked, dim again later.
@@ -127,20 +173,54 @@ impl Ctx {
         );
     }
 
-    /// Locks the screen: no child data stays in the window.
+    /// What a store read gave; when it failed, the failure is logged and the
+    /// page says it could not read its data (until the next page), and the
+    /// screen shows what it has without it (the default, e.g. no rows).
+    pub fn read<T: Default>(&self, what: &'static str, read: Result<T, StoreError>) -> T {
+        match read {
+            Ok(v) => v,
+            Err(error) => {
+                tracing::error!(%error, what, "cannot read the device store");
+                if let Some(ui) = self.ui() {
+                    ui.global::<AppAdapter>().set_read_failed(true);
+                }
+                T::default()
+            }
+        }
+    }
+
+    /// Registers the screens (once; `controllers::setup`).
+    pub fn register(&self, screens: Vec<Rc<dyn Screen>>) {
+        if self.screens.set(screens).is_err() {
+            tracing::error!("the screens were registered twice; the first list stays");
+        }
+    }
+
+    /// Every registered screen.
+    pub fn screens(&self) -> &[Rc<dyn Screen>] {
+        self.screens.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// The screen that shows `page`.
+    pub fn screen(&self, page: Page) -> Option<&Rc<dyn Screen>> {
+        self.screens().iter().find(|s| s.pages().contains(&page))
+    }
+
+    /// Locks the screen: every screen forgets its child data.
     pub fn lock(self: &Rc<Self>) {
         *self.staff.borrow_mut() = None;
-        *self.chosen.borrow_mut() = None;
-        self.admin_unlock.set(false);
         self.idle.stop();
-        controllers::photo::camera_off(self);
         if let Some(ui) = self.ui() {
-            controllers::clear_child_data(&ui);
+            ui.global::<AppAdapter>().set_read_failed(false);
+        }
+        for screen in self.screens() {
+            screen.clear(self);
+        }
+        if let Some(ui) = self.ui() {
             let a = ui.global::<AppAdapter>();
-            let enrolled = self.store.device().ok().flatten().is_some();
+            let enrolled = self.read("device", self.store.device()).is_some();
             a.set_staff_name("".into());
             a.set_page(if enrolled { Page::Locked } else { Page::Enroll });
-            controllers::lock::reset(&ui);
         }
         self.dim_later();
     }
@@ -154,18 +234,23 @@ impl Ctx {
             _ if !unlocked => Page::Locked,
             other => other,
         };
-        if page != Page::Photo {
-            controllers::photo::camera_off(self);
+        for screen in self.screens() {
+            if !screen.pages().contains(&page) {
+                screen.leave(self);
+            }
         }
-        ui.global::<AppAdapter>().set_page(page);
-        match page {
-            Page::Today => controllers::today::refresh(self),
-            Page::Photo => controllers::photo::enter(self),
-            Page::Diary => controllers::diary::refresh(self),
-            Page::Messages => controllers::messages::refresh(self),
-            Page::Sync => controllers::sync::refresh(self),
-            Page::Admin | Page::Enroll => controllers::admin::refresh(self),
-            Page::Locked => {}
+        let a = ui.global::<AppAdapter>();
+        a.set_page(page);
+        a.set_read_failed(false);
+        if let Some(screen) = self.screen(page) {
+            screen.enter(self);
+        }
+    }
+
+    /// The store changed under the screens (the engine brought news).
+    pub fn refresh(self: &Rc<Self>, page: Page) {
+        if let Some(screen) = self.screen(page) {
+            screen.refresh(self);
         }
     }
 
@@ -180,7 +265,7 @@ impl Ctx {
         let _guard = rt.enter();
         let (handle, _task) = kring_sync::spawn(
             self.store.clone(),
-            Arc::new(SystemClock),
+            self.clock.clone(),
             EngineConfig {
                 app_version: env!("CARGO_PKG_VERSION").to_string(),
                 ..EngineConfig::default()
@@ -222,31 +307,37 @@ pub fn build(
     runtime: Option<tokio::runtime::Handle>,
     camera: Box<dyn Camera>,
 ) -> Result<(AppWindow, Rc<Ctx>), slint::PlatformError> {
+    build_with_clock(store, settings, runtime, camera, Arc::new(SystemClock))
+}
+
+/// [`build`] with the given clock (tests move time with a `ManualClock`).
+pub fn build_with_clock(
+    store: Arc<Store>,
+    settings: KioskSettings,
+    runtime: Option<tokio::runtime::Handle>,
+    camera: Box<dyn Camera>,
+    clock: Arc<dyn Clock>,
+) -> Result<(AppWindow, Rc<Ctx>), slint::PlatformError> {
     let ui = AppWindow::new()?;
     let english = settings.language == "en";
+    let calendar = calendar_of(&store);
     let ctx = Rc::new(Ctx {
         ui: ui.as_weak(),
         store,
         settings,
         engine: RefCell::new(None),
+        sending: Cell::new(None),
         runtime,
         staff: RefCell::new(None),
-        pin_backoff: RefCell::new(crate::pin::Backoff::default()),
-        chosen: RefCell::new(None),
-        admin_unlock: Cell::new(false),
         idle: Timer::default(),
-        clock: Timer::default(),
-        pin_block: Timer::default(),
+        clock,
+        clock_tick: Timer::default(),
         dim: Timer::default(),
         backlight: RefCell::new(Box::new(NoBacklight::default())),
         camera: Arc::new(Mutex::new(camera)),
-        camera_on: Arc::default(),
-        latest_frame: Arc::default(),
-        preview_timer: Timer::default(),
         english: Cell::new(english),
-        photo: RefCell::default(),
-        diary: RefCell::default(),
-        open_thread: RefCell::new(None),
+        screens: OnceCell::new(),
+        calendar: Cell::new(calendar),
     });
     if english {
         let _ = slint::select_bundled_translation("en");

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod appliance;
 pub mod autopilot;
+pub mod codes;
 pub mod controllers;
 pub mod pin;
 pub mod settings;

@@ -87,10 +87,9 @@ pub fn join_names(names: &[String], and: impl Fn(&str, &str) -> String) -> Strin
 }
 
 /// The audience as the photo screen shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AudienceView {
-    /// 0 staff only, 1 whole group, 2 tagged parents, 3 refused.
-    pub kind: i32,
+    pub kind: crate::AudienceKind,
     pub visible_names: String,
     /// (name, names of the children who block it)
     pub hidden: Vec<(String, String)>,
@@ -101,19 +100,20 @@ pub fn audience_view(
     name_of: impl Fn(&ChildId) -> String,
     join: impl Fn(&[String]) -> String,
 ) -> AudienceView {
+    let kind = crate::AudienceKind::from(a);
     match a {
         Audience::StaffOnly => AudienceView {
-            kind: 0,
+            kind,
             visible_names: String::new(),
             hidden: vec![],
         },
         Audience::WholeGroup => AudienceView {
-            kind: 1,
+            kind,
             visible_names: String::new(),
             hidden: vec![],
         },
         Audience::Refused { no_consent } => AudienceView {
-            kind: 3,
+            kind,
             visible_names: join(&no_consent.iter().map(&name_of).collect::<Vec<_>>()),
             hidden: vec![],
         },
@@ -121,7 +121,7 @@ pub fn audience_view(
             visible_to,
             hidden_from,
         } => AudienceView {
-            kind: 2,
+            kind,
             visible_names: join(&visible_to.iter().map(&name_of).collect::<Vec<_>>()),
             hidden: hidden_from
                 .iter()
@@ -196,7 +196,7 @@ mod tests {
             },
             |names| names.join("+"),
         );
-        assert_eq!(v.kind, 2);
+        assert_eq!(v.kind, crate::AudienceKind::TaggedParents);
         assert_eq!(v.visible_names, "Noor");
         assert_eq!(v.hidden, vec![("Sem".to_string(), "Noor".to_string())]);
     }

@@ -1,10 +1,12 @@
-//! JPEG handling without re-encoding: a segment walker, metadata stripping,
-//! camera-frame normalisation, and DCT-scaled decoding for previews,
-//! thumbnails and QR scanning.
+//! JPEG decoding for the device: camera-frame normalisation and DCT-scaled
+//! or SIMD decoding for previews, thumbnails and QR scanning.
 //!
-//! Inputs may come from a USB camera or a folder of files, so nothing here
-//! trusts lengths or sizes it reads: every offset is checked, and the decoder
-//! (jpeg-decoder) only runs after the frame header passed our own checks.
+//! The file structure (segment walk, frame header, metadata stripping,
+//! Motion-JPEG tables) is `kring_jpeg`'s; this module maps its errors onto
+//! [`HardwareError`] and runs the decoders. Inputs may come from a USB camera
+//! or a folder of files, so nothing here trusts lengths or sizes it reads:
+//! every decoder only runs after the frame header passed our own checks
+//! ([`checked_frame`]).
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -13,6 +15,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use image::codecs::jpeg::JpegEncoder;
 use image::{GrayImage, RgbImage};
 use jpeg_decoder::{ColorTransform, Decoder, PixelFormat};
+use kring_jpeg::{FrameHeader, JpegError, Layout};
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
@@ -31,206 +34,28 @@ pub(crate) const FULL_DECODE_MAX_PIXELS: u64 = 3840 * 2160;
 /// JPEG quality of [`thumbnail_jpeg`].
 pub const THUMBNAIL_QUALITY: u8 = 75;
 
-const SOI: u8 = 0xD8;
-const EOI: u8 = 0xD9;
-const SOS: u8 = 0xDA;
-const DHT: u8 = 0xC4;
-const DAC: u8 = 0xCC;
-const JPG: u8 = 0xC8;
-const COM: u8 = 0xFE;
-const APP0: u8 = 0xE0;
-const APP14: u8 = 0xEE;
-const TEM: u8 = 0x01;
-
-/// One marker segment: `bytes[start..end]` starts at its `FF` and, for SOS,
-/// includes the entropy-coded data that follows the header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Segment {
-    pub marker: u8,
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Segment {
-    /// The segment's payload after the two length bytes (empty for
-    /// stand-alone markers; for SOS only the scan header).
-    fn payload<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
-        if self.end < self.start + 4 {
-            return &[];
-        }
-        let len = usize::from(u16::from_be_bytes([
-            bytes[self.start + 2],
-            bytes[self.start + 3],
-        ]));
-        let end = (self.start + 2 + len).min(self.end);
-        bytes.get(self.start + 4..end).unwrap_or(&[])
-    }
-}
-
-/// The structure of a JPEG up to its end-of-image marker.
-#[derive(Debug)]
-pub(crate) struct Layout {
-    /// Every segment between SOI and EOI, in order (SOI and EOI excluded).
-    pub segments: Vec<Segment>,
-    /// Index just past the `FF D9` end-of-image marker; bytes after it are
-    /// not part of the image.
-    pub eoi_end: usize,
-}
-
-/// What the frame header (SOFn) says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FrameHeader {
-    pub marker: u8,
-    pub precision: u8,
-    pub width: u32,
-    pub height: u32,
-    pub components: u8,
-}
-
-fn malformed(message: impl Into<String>) -> HardwareError {
-    HardwareError::InvalidJpeg(message.into())
-}
-
-/// True if `bytes` starts like a JPEG (`FF D8 FF`).
-pub(crate) fn is_jpeg(bytes: &[u8]) -> bool {
-    bytes.len() >= 4 && bytes[..3] == [0xFF, SOI, 0xFF]
-}
-
-fn is_sof(marker: u8) -> bool {
-    (0xC0..=0xCF).contains(&marker) && marker != DHT && marker != JPG && marker != DAC
-}
-
-/// Walks the segments of a JPEG from SOI to EOI, checking every length.
-/// Fails on non-JPEG input and on truncated files (no EOI).
-pub(crate) fn walk(bytes: &[u8]) -> Result<Layout, HardwareError> {
-    if !is_jpeg(bytes) {
-        return Err(HardwareError::NotJpeg);
-    }
-    let len = bytes.len();
-    let mut segments = Vec::new();
-    let mut pos = 2;
-    loop {
-        if pos >= len {
-            return Err(malformed("truncated: no end-of-image marker"));
-        }
-        if bytes[pos] != 0xFF {
-            return Err(malformed(format!("expected a marker at byte {pos}")));
-        }
-        // Any number of 0xFF fill bytes may precede a marker.
-        while pos + 1 < len && bytes[pos + 1] == 0xFF {
-            pos += 1;
-        }
-        if pos + 1 >= len {
-            return Err(malformed("truncated: no end-of-image marker"));
-        }
-        let start = pos;
-        let marker = bytes[pos + 1];
-        match marker {
-            EOI => {
-                return Ok(Layout {
-                    segments,
-                    eoi_end: pos + 2,
-                });
+/// The JPEG structure errors as the device's: `NotJpeg`, `UnsupportedJpeg`
+/// (a DNL height, ...) and `InvalidJpeg` for every broken structure.
+impl From<JpegError> for HardwareError {
+    fn from(error: JpegError) -> Self {
+        match error {
+            JpegError::NotJpeg => HardwareError::NotJpeg,
+            JpegError::Unsupported(message) => HardwareError::UnsupportedJpeg(message),
+            JpegError::Truncated(message) => {
+                HardwareError::InvalidJpeg(format!("truncated: {message}"))
             }
-            0x00 => {
-                return Err(malformed(format!(
-                    "stuffed zero outside a scan at byte {pos}"
-                )));
+            JpegError::NoFrameHeader => HardwareError::InvalidJpeg("no frame header (SOF)".into()),
+            JpegError::Malformed(message) | JpegError::Corrupt(message) => {
+                HardwareError::InvalidJpeg(message)
             }
-            SOI => return Err(malformed(format!("second start-of-image at byte {pos}"))),
-            0xD0..=0xD7 | TEM => {
-                // Stand-alone markers without a length.
-                segments.push(Segment {
-                    marker,
-                    start,
-                    end: pos + 2,
-                });
-                pos += 2;
-                continue;
-            }
-            _ => {}
-        }
-        if pos + 4 > len {
-            return Err(malformed("truncated inside a segment header"));
-        }
-        let seg_len = usize::from(u16::from_be_bytes([bytes[pos + 2], bytes[pos + 3]]));
-        if seg_len < 2 {
-            return Err(malformed(format!(
-                "segment FF{marker:02X} at byte {pos} has length {seg_len}"
-            )));
-        }
-        let header_end = pos + 2 + seg_len;
-        if header_end > len {
-            return Err(malformed(format!(
-                "truncated: segment FF{marker:02X} at byte {pos} runs past the end"
-            )));
-        }
-        let end = if marker == SOS {
-            entropy_end(bytes, header_end)?
-        } else {
-            header_end
-        };
-        segments.push(Segment { marker, start, end });
-        pos = end;
-    }
-}
-
-/// Where the entropy-coded data starting at `from` ends: at the first `FF`
-/// that is neither a stuffed zero (`FF 00`) nor a restart marker (`FF D0..D7`).
-fn entropy_end(bytes: &[u8], from: usize) -> Result<usize, HardwareError> {
-    let mut p = from;
-    loop {
-        let Some(offset) = bytes
-            .get(p..)
-            .and_then(|rest| rest.iter().position(|&b| b == 0xFF))
-        else {
-            return Err(malformed("truncated inside the scan data"));
-        };
-        p += offset;
-        let Some(&next) = bytes.get(p + 1) else {
-            return Err(malformed("truncated inside the scan data"));
-        };
-        if next == 0x00 || (0xD0..=0xD7).contains(&next) {
-            p += 2;
-        } else {
-            return Ok(p);
         }
     }
-}
-
-/// The frame header (SOFn) of a walked JPEG, checked for what we can decode.
-pub(crate) fn frame_header(bytes: &[u8], layout: &Layout) -> Result<FrameHeader, HardwareError> {
-    let sof = layout
-        .segments
-        .iter()
-        .find(|s| is_sof(s.marker))
-        .ok_or_else(|| malformed("no frame header (SOF)"))?;
-    let p = sof.payload(bytes);
-    if p.len() < 6 {
-        return Err(malformed("frame header too short"));
-    }
-    let header = FrameHeader {
-        marker: sof.marker,
-        precision: p[0],
-        height: u32::from(u16::from_be_bytes([p[1], p[2]])),
-        width: u32::from(u16::from_be_bytes([p[3], p[4]])),
-        components: p[5],
-    };
-    if header.width == 0 || header.height == 0 {
-        return Err(HardwareError::UnsupportedJpeg(format!(
-            "frame size {}x{} (a zero height means a DNL marker, which is not supported)",
-            header.width, header.height
-        )));
-    }
-    Ok(header)
 }
 
 /// Width and height from a JPEG's frame header, without decoding any pixels.
 /// Also checks the file's structure from start to end-of-image.
 pub fn jpeg_dimensions(jpeg: &[u8]) -> Result<(u32, u32), HardwareError> {
-    let layout = walk(jpeg)?;
-    let header = frame_header(jpeg, &layout)?;
-    Ok((header.width, header.height))
+    Ok(kring_jpeg::dimensions(jpeg)?)
 }
 
 /// Removes metadata from a JPEG without touching the image: drops APP1..APP15
@@ -239,127 +64,32 @@ pub fn jpeg_dimensions(jpeg: &[u8]) -> Result<(u32, u32), HardwareError> {
 /// segments other than JFIF and AVI1 (e.g. JFXX thumbnails), COM comments and
 /// anything after the end-of-image marker. Every other segment and the
 /// entropy-coded data are copied byte for byte, so the result decodes to
-/// exactly the same pixels.
+/// exactly the same pixels (see [`kring_jpeg::strip_metadata`]).
 ///
 /// Fails on input that is not a complete JPEG (it never passes bytes through
 /// unchecked).
 pub fn strip_metadata(jpeg: &[u8]) -> Result<Vec<u8>, HardwareError> {
-    let layout = walk(jpeg)?;
-    frame_header(jpeg, &layout)?;
-    let mut out = Vec::with_capacity(layout.eoi_end);
-    out.extend_from_slice(&[0xFF, SOI]);
-    let mut dropped = 0usize;
-    for segment in &layout.segments {
-        if keep_segment(jpeg, segment) {
-            out.extend_from_slice(&jpeg[segment.start..segment.end]);
-        } else {
-            dropped += 1;
-        }
-    }
-    out.extend_from_slice(&[0xFF, EOI]);
+    let stripped = kring_jpeg::strip_metadata(jpeg)?;
     tracing::debug!(
-        dropped_segments = dropped,
-        trailing_bytes = jpeg.len() - layout.eoi_end,
+        dropped_segments = stripped.dropped_segments,
+        trailing_bytes = stripped.trailing_bytes,
         bytes_in = jpeg.len(),
-        bytes_out = out.len(),
+        bytes_out = stripped.jpeg.len(),
         "stripped JPEG metadata"
     );
-    Ok(out)
+    Ok(stripped.jpeg)
 }
-
-fn keep_segment(bytes: &[u8], segment: &Segment) -> bool {
-    match segment.marker {
-        APP0 => {
-            let p = segment.payload(bytes);
-            p.starts_with(b"JFIF\0") || p.starts_with(b"AVI1")
-        }
-        APP14 => segment.payload(bytes).starts_with(b"Adobe"),
-        0xE1..=0xEF | COM => false,
-        _ => true,
-    }
-}
-
-/// The standard Huffman tables of ITU T.81 Annex K.3 as one DHT segment
-/// (class/id byte, 16 code counts, then the symbols, for DC0, AC0, DC1, AC1).
-/// Motion-JPEG cameras commonly leave these out of every frame.
-#[rustfmt::skip]
-const STANDARD_DHT_PAYLOAD: &[u8] = &[
-    // DC luminance (table class 0, id 0)
-    0x00,
-    0x00, 0x01, 0x05, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B,
-    // AC luminance (class 1, id 0)
-    0x10,
-    0x00, 0x02, 0x01, 0x03, 0x03, 0x02, 0x04, 0x03, 0x05, 0x05, 0x04, 0x04, 0x00, 0x00, 0x01, 0x7D,
-    0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61, 0x07,
-    0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xA1, 0x08, 0x23, 0x42, 0xB1, 0xC1, 0x15, 0x52, 0xD1, 0xF0,
-    0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0A, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x25, 0x26, 0x27, 0x28,
-    0x29, 0x2A, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49,
-    0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
-    0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
-    0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7,
-    0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3, 0xC4, 0xC5,
-    0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA, 0xE1, 0xE2,
-    0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF1, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8,
-    0xF9, 0xFA,
-    // DC chrominance (class 0, id 1)
-    0x01,
-    0x00, 0x03, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
-    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B,
-    // AC chrominance (class 1, id 1)
-    0x11,
-    0x00, 0x02, 0x01, 0x02, 0x04, 0x04, 0x03, 0x04, 0x07, 0x05, 0x04, 0x04, 0x00, 0x01, 0x02, 0x77,
-    0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61, 0x71,
-    0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xA1, 0xB1, 0xC1, 0x09, 0x23, 0x33, 0x52, 0xF0,
-    0x15, 0x62, 0x72, 0xD1, 0x0A, 0x16, 0x24, 0x34, 0xE1, 0x25, 0xF1, 0x17, 0x18, 0x19, 0x1A, 0x26,
-    0x27, 0x28, 0x29, 0x2A, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3A, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
-    0x49, 0x4A, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5A, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
-    0x69, 0x6A, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7A, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,
-    0x88, 0x89, 0x8A, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0xA2, 0xA3, 0xA4, 0xA5,
-    0xA6, 0xA7, 0xA8, 0xA9, 0xAA, 0xB2, 0xB3, 0xB4, 0xB5, 0xB6, 0xB7, 0xB8, 0xB9, 0xBA, 0xC2, 0xC3,
-    0xC4, 0xC5, 0xC6, 0xC7, 0xC8, 0xC9, 0xCA, 0xD2, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7, 0xD8, 0xD9, 0xDA,
-    0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8, 0xE9, 0xEA, 0xF2, 0xF3, 0xF4, 0xF5, 0xF6, 0xF7, 0xF8,
-    0xF9, 0xFA,
-];
 
 /// A camera's MJPEG buffer as a standalone JPEG file, without re-encoding:
-///
-/// - cut at the end-of-image marker (V4L2 hands out the whole mmap buffer,
-///   whose tail holds stale bytes);
-/// - if the frame is baseline and defines no Huffman tables before its scan
-///   (usual for Motion-JPEG), the standard tables are inserted as one DHT
-///   segment in front of the scan. The scan data is untouched; decoders and
-///   the server's JPEG checks need the tables to be present.
+/// cut at the end-of-image marker, with the standard Huffman tables inserted
+/// when the frame has none (see [`kring_jpeg::normalize_mjpeg_frame`]).
 ///
 /// Fails on truncated or corrupt frames (the caller skips them).
 #[cfg_attr(not(feature = "v4l2"), allow(dead_code))]
 pub(crate) fn normalize_camera_jpeg(
     buffer: &[u8],
 ) -> Result<(Cow<'_, [u8]>, FrameHeader), HardwareError> {
-    let layout = walk(buffer)?;
-    let header = frame_header(buffer, &layout)?;
-    let image = &buffer[..layout.eoi_end];
-    let Some(first_scan) = layout.segments.iter().find(|s| s.marker == SOS) else {
-        return Err(malformed("no scan (SOS) in the frame"));
-    };
-    let has_tables = layout
-        .segments
-        .iter()
-        .take_while(|s| s.start < first_scan.start)
-        .any(|s| s.marker == DHT);
-    let baseline = matches!(header.marker, 0xC0 | 0xC1);
-    if has_tables || !baseline {
-        return Ok((Cow::Borrowed(image), header));
-    }
-    let mut out = Vec::with_capacity(image.len() + STANDARD_DHT_PAYLOAD.len() + 4);
-    out.extend_from_slice(&image[..first_scan.start]);
-    out.extend_from_slice(&[0xFF, DHT]);
-    // The payload is a constant of 416 bytes, so the length always fits.
-    let seg_len = u16::try_from(STANDARD_DHT_PAYLOAD.len() + 2).unwrap_or(u16::MAX);
-    out.extend_from_slice(&seg_len.to_be_bytes());
-    out.extend_from_slice(STANDARD_DHT_PAYLOAD);
-    out.extend_from_slice(&image[first_scan.start..]);
-    Ok((Cow::Owned(out), header))
+    Ok(kring_jpeg::normalize_mjpeg_frame(buffer)?)
 }
 
 /// The DCT scale factor the decoder used, as the denominator of `1/n`.
@@ -433,12 +163,12 @@ pub(crate) fn dct_scale_for(original: (u32, u32), max_w: u32, max_h: u32) -> Dct
 /// own checks (1 or 3 components, 8-bit samples, at most
 /// [`MAX_DECODE_PIXELS`]): no decoder sees a frame that fails them.
 fn checked_frame(jpeg: &[u8]) -> Result<(&[u8], FrameHeader), HardwareError> {
-    let layout = walk(jpeg)?;
-    let header = frame_header(jpeg, &layout)?;
-    if !matches!(header.components, 1 | 3) {
+    let layout = Layout::walk(jpeg)?;
+    let header = layout.frame_header(jpeg)?;
+    let components = header.components().len();
+    if !matches!(components, 1 | 3) {
         return Err(HardwareError::UnsupportedJpeg(format!(
-            "{} colour components",
-            header.components
+            "{components} colour components"
         )));
     }
     if header.precision != 8 {
@@ -480,7 +210,7 @@ fn decode_raw(
             clamp_u16(header.width.div_ceil(n)),
             clamp_u16(header.height.div_ceil(n)),
         )?;
-        if want_luma && header.components == 3 {
+        if want_luma && header.components().len() == 3 {
             decoder.set_color_transform(ColorTransform::None);
         }
         let data = decoder.decode()?;
@@ -744,6 +474,8 @@ mod tests {
 
     use super::*;
     use image::Rgb;
+    use kring_jpeg::STANDARD_DHT_PAYLOAD;
+    use kring_jpeg::marker::{DHT, EOI, SOI};
 
     fn full_rgb(jpeg: &[u8]) -> Result<RgbImage, HardwareError> {
         let (image, header) = checked_frame(jpeg)?;
@@ -758,30 +490,44 @@ mod tests {
     }
 
     #[test]
-    fn walk_finds_segments_and_the_end() {
-        let mut jpeg = test_jpeg(64, 48);
-        let plain_len = jpeg.len();
-        jpeg.extend_from_slice(b"trailing garbage");
-        let layout = walk(&jpeg).unwrap();
-        assert_eq!(layout.eoi_end, plain_len);
-        assert!(layout.segments.iter().any(|s| s.marker == SOS));
-        assert!(layout.segments.iter().any(|s| s.marker == DHT));
-        let header = frame_header(&jpeg, &layout).unwrap();
-        assert_eq!((header.width, header.height), (64, 48));
-        assert_eq!(header.components, 3);
-    }
-
-    #[test]
-    fn walk_refuses_truncated_and_non_jpeg() {
+    fn structure_errors_map_to_hardware_errors() {
         let jpeg = test_jpeg(64, 48);
-        assert!(matches!(walk(b"GIF89a...."), Err(HardwareError::NotJpeg)));
-        assert!(matches!(walk(&[]), Err(HardwareError::NotJpeg)));
+        assert_eq!(jpeg_dimensions(&jpeg).unwrap(), (64, 48));
+        assert!(matches!(
+            jpeg_dimensions(b"GIF89a...."),
+            Err(HardwareError::NotJpeg)
+        ));
+        assert!(matches!(jpeg_dimensions(&[]), Err(HardwareError::NotJpeg)));
         for cut in [4, 20, jpeg.len() / 2, jpeg.len() - 1] {
             assert!(
-                matches!(walk(&jpeg[..cut]), Err(HardwareError::InvalidJpeg(_))),
+                matches!(
+                    jpeg_dimensions(&jpeg[..cut]),
+                    Err(HardwareError::InvalidJpeg(_))
+                ),
                 "cut at {cut}"
             );
         }
+        // Height 0 (defined by a DNL marker): well formed, not supported.
+        let layout = Layout::walk(&jpeg).unwrap();
+        let sof = layout.frame_header(&jpeg).unwrap();
+        assert_eq!(sof.components().len(), 3);
+        let at = layout
+            .segments
+            .iter()
+            .find(|s| s.marker == sof.marker)
+            .unwrap()
+            .payload
+            .start;
+        let mut dnl = jpeg.clone();
+        dnl[at + 1..at + 3].copy_from_slice(&[0, 0]);
+        assert!(matches!(
+            jpeg_dimensions(&dnl),
+            Err(HardwareError::UnsupportedJpeg(_))
+        ));
+        assert!(matches!(
+            strip_metadata(&[0xFF, 0xD8, 0xFF, 0xD9]),
+            Err(HardwareError::InvalidJpeg(_))
+        ));
     }
 
     #[test]
@@ -966,7 +712,7 @@ mod tests {
     #[test]
     fn normalize_inserts_standard_tables_into_tableless_frames() {
         let jpeg = test_jpeg(320, 240);
-        let layout = walk(&jpeg).unwrap();
+        let layout = Layout::walk(&jpeg).unwrap();
         // Build an MJPEG-style frame: the same file without its DHT segments.
         // image's encoder writes the standard Annex K tables, so the scan
         // still decodes with them.
@@ -983,7 +729,7 @@ mod tests {
         let (fixed, header) = normalize_camera_jpeg(&buffer).unwrap();
         assert_eq!((header.width, header.height), (320, 240));
         assert!(
-            walk(&fixed)
+            Layout::walk(&fixed)
                 .unwrap()
                 .segments
                 .iter()

@@ -7,7 +7,9 @@
 //!   The JPEG helpers live there too: [`preview`] and [`thumbnail_jpeg`] use a
 //!   SIMD decode (zune-jpeg) and a SIMD shrink (fast_image_resize), QR
 //!   scanning a DCT-scaled luma-only decode (jpeg-decoder), [`strip_metadata`] drops EXIF/GPS and comments without
-//!   touching the image data. [`LivePreview`] runs the live view off the UI
+//!   touching the image data. The JPEG file structure (segment walk, frame
+//!   header, metadata stripping) is `kring_jpeg`'s; its errors arrive here as
+//!   [`HardwareError`]. [`LivePreview`] runs the live view off the UI
 //!   thread: newest frame wins, frames are dropped rather than queued,
 //!   unchanged frames are not decoded again (cost: `cargo bench -p
 //!   kring-hardware --bench preview`).

@@ -33,6 +33,22 @@ pub struct GroupInfo {
     pub location_name: String,
     pub organisation_id: OrganisationId,
     pub organisation_name: String,
+    /// The organisation's IANA time zone: the device's "today" is a day
+    /// there (see [`crate::Calendar`]). Servers before it was sent meant
+    /// Europe/Amsterdam.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+}
+
+fn default_time_zone() -> String {
+    crate::DEFAULT_TIME_ZONE.to_owned()
+}
+
+impl GroupInfo {
+    /// The calendar of the group's location.
+    pub fn calendar(&self) -> Result<crate::Calendar, crate::UnknownTimeZone> {
+        crate::Calendar::from_name(&self.time_zone)
+    }
 }
 
 /// Where and how the device reaches the MQTT doorbell.

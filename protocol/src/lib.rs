@@ -10,6 +10,7 @@
 //! [`ErrorCode::ApiVersionMismatch`] error instead of a parse failure.
 
 mod consent;
+pub mod day;
 mod enroll;
 mod error;
 mod feed;
@@ -19,6 +20,7 @@ mod push;
 mod version;
 
 pub use consent::{Audience, ConsentedChild, HiddenReason, PhotoConsent, decide_audience};
+pub use day::{Calendar, DEFAULT_TIME_ZONE, UnknownTimeZone};
 pub use enroll::{EnrollRequest, EnrollResponse, GroupInfo, MqttConnectInfo};
 pub use error::{ApiError, ErrorCode};
 pub use feed::{

@@ -37,6 +37,7 @@ fn group() -> GroupInfo {
         location_name: "Kindcentrum De Linde".into(),
         organisation_id: id(3),
         organisation_name: "Kinderopvang Zonnebloem".into(),
+        time_zone: "Europe/Amsterdam".into(),
     }
 }
 
@@ -63,6 +64,18 @@ fn enrollment() {
             },
         }
     );
+}
+
+#[test]
+fn a_group_from_a_server_that_sends_no_time_zone_is_in_amsterdam() {
+    let mut json = serde_json::to_value(group()).expect("json");
+    json.as_object_mut().expect("object").remove("time_zone");
+    let old: GroupInfo = serde_json::from_value(json).expect("an older server's group parses");
+    assert_eq!(old.time_zone, "Europe/Amsterdam");
+    assert_eq!(old.calendar().map(|c| c.name()), Ok("Europe/Amsterdam"));
+    let mut odd = group();
+    odd.time_zone = "Mars/Olympus".into();
+    assert!(odd.calendar().is_err());
 }
 
 #[test]

@@ -1,11 +1,9 @@
 //! The device API router: version check, device authentication, JSON errors.
 
 use crate::AppState;
-use crate::db::DbError;
-use crate::devices::{self, AuthedDevice, EnrollError};
+use crate::devices::{self, AuthedDevice};
 use crate::error::Failure;
-use crate::feed;
-use crate::items;
+use crate::store::StoreError;
 use crate::tus;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -88,15 +86,8 @@ impl FromRequestParts<AppState> for AuthedDevice {
                 .and_then(|v| v.trim().parse().ok()),
         };
         let device = state
-            .db
-            .call(move |c| {
-                let d = devices::authenticate(c, &secret)?;
-                if let Some(d) = &d {
-                    devices::touch(c, &d.id, Utc::now())?;
-                    devices::record_report(c, &d.id, &report)?;
-                }
-                Ok::<_, DbError>(d)
-            })
+            .store
+            .authenticate_device(secret, report, Utc::now())
             .await?;
         device.ok_or_else(Failure::unauthorized)
     }
@@ -175,13 +166,13 @@ async fn enroll(
     if req.device_name.chars().count() > 100 || req.app_version.chars().count() > 50 {
         return Err(Failure::validation("device name or app version too long"));
     }
-    let code = req.code.clone();
     let result = state
-        .db
-        .call(move |c| devices::enroll(c, &code, &req.device_name, &req.app_version, Utc::now()))
+        .store
+        .enroll_device(req.code, req.device_name, req.app_version, Utc::now())
         .await;
     match result {
-        Ok((device_id, secret, group)) => {
+        Ok(enrolled) => {
+            let (device_id, secret, group) = (enrolled.id, enrolled.secret, enrolled.group);
             tracing::info!(device = %device_id, group = %group.id, "device enrolled");
             Ok(axum::Json(EnrollResponse {
                 device_id,
@@ -190,7 +181,7 @@ async fn enroll(
                 mqtt: mqtt_info(&state, &device_id),
             }))
         }
-        Err(EnrollError::InvalidCode) => {
+        Err(StoreError::NotFound(_)) => {
             state.enroll_limiter.record_failure(peer.ip());
             tracing::warn!(peer = %peer.ip(), "wrong enrollment code");
             Err(Failure::new(
@@ -199,7 +190,7 @@ async fn enroll(
                 "this code is unknown, already used or expired; ask the location manager for a new one",
             ))
         }
-        Err(EnrollError::Db(e)) => Err(e.into()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -224,8 +215,8 @@ struct WhoAmI {
 
 async fn whoami(State(state): State<AppState>, device: AuthedDevice) -> Result<Response, Failure> {
     let group = state
-        .db
-        .call(move |c| feed::load_group(c, &device.group))
+        .store
+        .group_info(device.group)
         .await?
         .ok_or_else(|| Failure::not_found("group"))?;
     Ok(axum::Json(WhoAmI {
@@ -254,8 +245,13 @@ async fn feed_handler(
         .unwrap_or(200)
         .clamp(1, state.settings.limits.feed_page_max);
     let page = state
-        .db
-        .call(move |c| feed::feed_page(c, &device.group, since, limit, Utc::now().date_naive()))
+        .store
+        .feed_page(
+            device.group,
+            since,
+            limit,
+            device.calendar.today(Utc::now()),
+        )
         .await?;
     let mut resp = axum::Json(page).into_response();
     resp.headers_mut()
@@ -280,23 +276,26 @@ async fn push_item(
                 "send the item's id as the Idempotency-Key header",
             )
         })?;
+    if item.id() != key {
+        return Err(Failure::bad_request(
+            "the Idempotency-Key header must equal the item's id",
+        ));
+    }
     let event = match &item {
         PushItem::Message(m) => Some(crate::notify::Event::Message(m.id)),
         PushItem::Diary(d) => Some(crate::notify::Event::Diary(d.id)),
         PushItem::Photo(p) => Some(crate::notify::Event::Photo(p.id)),
         PushItem::ReadReceipt(_) => None,
     };
-    let outcome = state
-        .db
-        .call(move |c| items::push(c, &device, &key, &item, Utc::now()))
-        .await?;
+    let outcome = state.store.push_item(device, item, Utc::now()).await?;
     if let (Some(event), false) = (event, outcome.replayed) {
         crate::notify::spawn(&state, event);
     }
     if let Some((group, seq)) = outcome.changed {
         state.nudge_group(group, seq);
     }
-    let mut resp = (outcome.status, outcome.body).into_response();
+    let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK);
+    let mut resp = (status, outcome.body).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

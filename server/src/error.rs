@@ -1,6 +1,7 @@
-//! The device API's error answer: an HTTP status plus a JSON [`ApiError`].
+//! The device API's error answer: an HTTP status plus a JSON [`ApiError`],
+//! and the one mapping from the store's [`StoreError`] to HTTP statuses.
 
-use crate::db::DbError;
+use crate::store::StoreError;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kring_protocol::{API_VERSION, API_VERSION_HEADER, ApiError, ErrorCode};
@@ -60,15 +61,52 @@ impl Failure {
     }
 }
 
-impl From<DbError> for Failure {
-    fn from(e: DbError) -> Self {
-        Failure::internal("database", &e)
+/// The one place where storage errors become HTTP statuses (the portal's
+/// pages map through [`store_status`] too).
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        let status = store_status(&e);
+        match e {
+            StoreError::NotFound(what) => Failure::not_found(what),
+            StoreError::Conflict(message) => {
+                Failure::new(status, ErrorCode::IdempotencyKeyReused, message)
+            }
+            e @ StoreError::Duplicate(_) => Failure::validation(e.to_string()),
+            StoreError::ConsentRefused(message) => {
+                Failure::new(status, ErrorCode::ConsentRefused, message)
+            }
+            StoreError::Invalid { code, message } => Failure::new(status, code, message),
+            StoreError::Backend(e) => Failure::internal("store", &e),
+        }
     }
 }
 
-impl From<rusqlite::Error> for Failure {
-    fn from(e: rusqlite::Error) -> Self {
-        Failure::internal("database", &e)
+/// The HTTP status of a storage error: 404 not found; 422 for a conflict, a
+/// duplicate, a consent refusal or a rule broken (400 for a malformed
+/// request); 500 when the backend failed.
+pub fn store_status(e: &StoreError) -> StatusCode {
+    match e {
+        StoreError::NotFound(_) => StatusCode::NOT_FOUND,
+        StoreError::Conflict(_) | StoreError::Duplicate(_) | StoreError::ConsentRefused(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        StoreError::Invalid {
+            code: ErrorCode::BadRequest,
+            ..
+        } => StatusCode::BAD_REQUEST,
+        StoreError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        StoreError::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Portal pages: a missing thing is the portal's "not found or not yours";
+/// anything else the store refuses is a bug of the page, so an internal error.
+impl From<StoreError> for crate::web::WebError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) | StoreError::ConsentRefused(_) => Self::NotFound,
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 

@@ -5,32 +5,35 @@
 //!
 //! Start it with [`start`] on a bound listener (tests bind port 0).
 
-pub mod api;
+pub(crate) mod api;
 pub mod blob;
-pub mod broker;
-pub mod db;
 pub mod demo;
 pub mod devices;
-pub mod error;
-pub mod feed;
-pub mod items;
-pub mod mail;
-pub mod mqtt_hooks;
-pub mod notify;
+pub(crate) mod error;
+pub(crate) mod items;
+pub(crate) mod mail;
+pub(crate) mod mqtt_hooks;
+pub(crate) mod notify;
 pub mod org;
 pub mod photo;
 pub mod portal;
-pub mod ratelimit;
+pub(crate) mod ratelimit;
 pub mod settings;
-pub mod tus;
+pub mod store;
+pub(crate) mod tus;
 pub mod web;
 
+/// The SQLite connection of the [`store::SqliteStore`] backend, for the admin
+/// CLI and for tests and tools that inspect rows (`kring_server::db::Db`).
+pub use store::sqlite::conn as db;
+
 use crate::blob::{BlobStore, LocalBlobStore};
-use crate::broker::{Broker, BrokerConfig, BrokerError, DeviceAuth};
-use crate::db::{Db, DbError};
+use crate::db::Db;
 use crate::ratelimit::RateLimiter;
 use crate::settings::Settings;
+use crate::store::{SqliteStore, Store, StoreError};
 use axum::Router;
+use kring_broker::{Broker, BrokerConfig, BrokerError, DeviceAuth};
 use kring_protocol::{DeviceId, GroupId, mqtt::Nudge};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +45,10 @@ use tokio_util::sync::CancellationToken;
 /// Shared state of the running server. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
+    /// All reads and writes of the server's data.
+    pub store: Arc<dyn Store>,
+    /// The SQLite database under `store`, for the admin CLI and tests that
+    /// inspect rows; server code uses `store`.
     pub db: Db,
     pub blobs: Arc<dyn BlobStore>,
     pub settings: Arc<Settings>,
@@ -66,12 +73,9 @@ impl AppState {
         let Some(broker) = self.broker.clone() else {
             return;
         };
-        let db = self.db.clone();
+        let store = self.store.clone();
         tokio::spawn(async move {
-            let devices = match db
-                .call(move |c| devices::active_devices_of_group(c, &group))
-                .await
-            {
+            let devices = match store.active_devices_of_group(group).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(error = %e, group = %group, "could not list devices to nudge");
@@ -94,11 +98,8 @@ impl AppState {
     }
 
     /// Revokes a device: 401 from now on, and its MQTT session is closed.
-    pub async fn revoke_device(&self, device: DeviceId) -> Result<bool, DbError> {
-        let done = self
-            .db
-            .call(move |c| devices::revoke(c, &device, chrono::Utc::now()))
-            .await?;
+    pub async fn revoke_device(&self, device: DeviceId) -> Result<bool, StoreError> {
+        let done = self.store.revoke_device(device, chrono::Utc::now()).await?;
         if let Some(broker) = &self.broker {
             broker.kick(&device).await;
         }
@@ -106,17 +107,20 @@ impl AppState {
     }
 }
 
-/// The broker asks the database about device logins and reports presence.
+/// The broker asks the store about device logins and reports presence. The
+/// broker calls both methods on the blocking pool, so they wait for the store
+/// there.
 #[derive(Debug, Clone)]
-struct DbDeviceAuth {
-    db: Db,
+struct StoreDeviceAuth {
+    store: Arc<dyn Store>,
+    runtime: tokio::runtime::Handle,
 }
 
-impl DeviceAuth for DbDeviceAuth {
+impl DeviceAuth for StoreDeviceAuth {
     fn authenticate(&self, device: &DeviceId, secret: &str) -> bool {
         match self
-            .db
-            .call_sync(|c| devices::check_secret(c, device, secret))
+            .runtime
+            .block_on(self.store.check_device_secret(*device, secret.to_string()))
         {
             Ok(ok) => ok,
             Err(e) => {
@@ -127,10 +131,11 @@ impl DeviceAuth for DbDeviceAuth {
     }
 
     fn presence_changed(&self, device: &DeviceId, online: bool) {
-        if let Err(e) = self
-            .db
-            .call_sync(|c| devices::set_online(c, device, online, chrono::Utc::now()))
-        {
+        if let Err(e) = self.runtime.block_on(self.store.set_device_online(
+            *device,
+            online,
+            chrono::Utc::now(),
+        )) {
             tracing::warn!(error = %e, device = %device, "could not record presence");
         }
     }
@@ -139,7 +144,7 @@ impl DeviceAuth for DbDeviceAuth {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error(transparent)]
-    Db(#[from] DbError),
+    Store(#[from] StoreError),
     #[error("MQTT broker: {0}")]
     Broker(#[from] BrokerError),
     #[error("cannot use the data directory {path}: {source}")]
@@ -185,7 +190,7 @@ pub fn open_data(settings: &Settings) -> Result<Db, ServerError> {
         path: settings.data_dir.clone(),
         source,
     })?;
-    Ok(Db::open(&settings.db_path())?)
+    Ok(Db::open(&settings.db_path()).map_err(StoreError::from)?)
 }
 
 /// The whole HTTP application.
@@ -204,6 +209,7 @@ pub fn router(state: AppState) -> Router {
 /// `settings.mqtt.listen` (or the external broker when configured).
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, ServerError> {
     let db = open_data(&settings)?;
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::from_db(db.clone()));
     let data_dir = settings.data_dir.clone();
     let broker = match &settings.mqtt.external_url {
         Some(url) => Some(
@@ -220,7 +226,10 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
                 BrokerConfig {
                     listen: settings.mqtt.listen,
                 },
-                Arc::new(DbDeviceAuth { db: db.clone() }),
+                Arc::new(StoreDeviceAuth {
+                    store: store.clone(),
+                    runtime: tokio::runtime::Handle::current(),
+                }),
             )
             .await?,
         ),
@@ -238,6 +247,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
             settings.portal.login_failures_per_window,
             Duration::from_secs(15 * 60),
         )),
+        store,
         db,
         blobs: Arc::new(LocalBlobStore::new(data_dir.clone())),
         enroll_limiter: Arc::new(RateLimiter::new(
@@ -285,11 +295,7 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
                 _ = tick.tick() => {}
             }
             let times = web::session_times(&state);
-            match state
-                .db
-                .call(move |c| portal::sweep_sessions(c, chrono::Utc::now(), times))
-                .await
-            {
+            match state.store.sweep_sessions(chrono::Utc::now(), times).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "expired portal sessions removed"),
                 Err(e) => tracing::warn!(error = %e, "session sweep failed"),
@@ -300,7 +306,7 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
                 Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
             }
             if let Some(broker) = &state.broker {
-                match state.db.call(|c| devices::revoked_devices(c)).await {
+                match state.store.revoked_devices().await {
                     Ok(ids) => {
                         for id in ids {
                             broker.kick(&id).await;

@@ -3,8 +3,10 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use kring_server::devices;
+use kring_server::open_data;
 use kring_server::settings::Settings;
-use kring_server::{devices, open_data};
+use kring_server::store::{SqliteStore, Store};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use std::path::PathBuf;
@@ -80,7 +82,7 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         if demo {
-            load_demo(&settings)?;
+            load_demo(&settings).await?;
         }
         let listener = tokio::net::TcpListener::bind(settings.http.listen)
             .await
@@ -100,10 +102,11 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     })
 }
 
-fn load_demo(settings: &Settings) -> anyhow::Result<()> {
-    let db = open_data(settings)?;
-    let today = chrono::Local::now().date_naive();
-    let summary = db.call_sync(|c| kring_server::demo::load_demo(c, today))?;
+async fn load_demo(settings: &Settings) -> anyhow::Result<()> {
+    let store = SqliteStore::from_db(open_data(settings)?);
+    // the demo organisation keeps the default time zone (Europe/Amsterdam)
+    let today = kring_protocol::Calendar::default().today(chrono::Utc::now());
+    let summary = store.load_demo(today).await?;
     match summary {
         None => println!(
             "Demo-organisatie staat al in {}.",
@@ -117,10 +120,10 @@ fn load_demo(settings: &Settings) -> anyhow::Result<()> {
             for (_, name) in &s.groups {
                 println!("  groep {name}");
             }
-            let blobs = kring_server::blob::LocalBlobStore::new(settings.data_dir.clone());
-            let photos = db.call_sync(|c| {
-                kring_server::demo::load_demo_photos(c, &blobs, chrono::Utc::now())
-            })?;
+            let blobs = std::sync::Arc::new(kring_server::blob::LocalBlobStore::new(
+                settings.data_dir.clone(),
+            ));
+            let photos = store.load_demo_photos(blobs, chrono::Utc::now()).await?;
             println!("{photos} demo-foto's geplaatst");
             println!("Demo-logins:");
             for l in &s.logins {
@@ -157,16 +160,15 @@ fn load_demo(settings: &Settings) -> anyhow::Result<()> {
         settings.mail_folder().display()
     );
     // A fresh enrollment code for the first group, so a kiosk can enroll right away.
-    let group = db.call_sync(|c| devices::find_group(c, "Dolfijnen"))?;
+    let group = store.find_group("Dolfijnen".into()).await?;
     if let Some(group) = group {
-        let code = db.call_sync(|c| {
-            devices::create_code(
-                c,
-                &group,
+        let code = store
+            .create_enrollment_code(
+                group,
                 chrono::Utc::now(),
                 chrono::Duration::minutes(devices::CODE_TTL_MINUTES),
             )
-        })?;
+            .await?;
         print_code(settings, &code)?;
     }
     Ok(())
@@ -190,23 +192,30 @@ fn print_code(settings: &Settings, code: &devices::EnrollmentCode) -> anyhow::Re
 }
 
 fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> {
-    let db = open_data(&settings)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(admin_command(settings, command))
+}
+
+async fn admin_command(settings: Settings, command: AdminCommand) -> anyhow::Result<()> {
+    let store = SqliteStore::from_db(open_data(&settings)?);
     match command {
         AdminCommand::EnrollCode { group } => {
-            let found = db.call_sync(|c| devices::find_group(c, &group))?;
+            let found = store.find_group(group.clone()).await?;
             let group_id = found.with_context(|| format!("no group named {group:?}"))?;
-            let code = db.call_sync(|c| {
-                devices::create_code(
-                    c,
-                    &group_id,
+            let code = store
+                .create_enrollment_code(
+                    group_id,
                     chrono::Utc::now(),
                     chrono::Duration::minutes(devices::CODE_TTL_MINUTES),
                 )
-            })?;
+                .await?;
             print_code(&settings, &code)?;
         }
         AdminCommand::Devices => {
-            let list = db.call_sync(|c| devices::list(c))?;
+            let list = store.list_devices(None).await?;
             if list.is_empty() {
                 println!("Geen apparaten.");
             }
@@ -228,7 +237,7 @@ fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Revoke { device } => {
-            let done = db.call_sync(|c| devices::revoke(c, &device, chrono::Utc::now()))?;
+            let done = store.revoke_device(device, chrono::Utc::now()).await?;
             if done {
                 println!(
                     "Apparaat {device} ingetrokken. Het krijgt geen toegang meer en wist zichzelf."

@@ -9,7 +9,7 @@
 //! reads `result`, go-auth (`auth_opt_http_response_mode json`) reads `ok`.
 
 use crate::AppState;
-use crate::devices;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -100,8 +100,8 @@ pub async fn auth(
         return answer(false, false);
     }
     let ok = state
-        .db
-        .call(move |c| devices::check_secret(c, &device, &req.password))
+        .store
+        .check_device_secret(device, req.password)
         .await
         .unwrap_or(false);
     answer(ok, false)

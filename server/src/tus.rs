@@ -8,10 +8,10 @@
 //! photo item that uses it is pushed separately (see `items`).
 
 use crate::AppState;
-use crate::db::{DbError, parse_time, time_str};
 use crate::devices::AuthedDevice;
 use crate::error::Failure;
 use crate::photo::{PhotoLimits, is_jpeg_magic, process};
+use crate::store::{CompletedUpload, NewUpload, UploadRow};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -20,7 +20,6 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use kring_protocol::{ErrorCode, UPLOAD_META_SHA256, UploadId};
-use rusqlite::{OptionalExtension, params};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -59,17 +58,6 @@ impl UploadLocks {
             map.remove(id);
         }
     }
-}
-
-#[derive(Debug, Clone)]
-struct UploadRow {
-    device: String,
-    length: u64,
-    offset: u64,
-    expected_sha256: Option<String>,
-    expires_at: DateTime<Utc>,
-    completed: bool,
-    failed_reason: Option<String>,
 }
 
 fn http_date(t: DateTime<Utc>) -> String {
@@ -197,25 +185,17 @@ pub async fn create(
         .map_err(|e| Failure::internal("upload file", &e))?;
     let meta_json = serde_json::to_string(&meta).map_err(|e| Failure::internal("metadata", &e))?;
     state
-        .db
-        .call(move |c| {
-            c.execute(
-                "INSERT INTO uploads (id, device_id, length, offset, metadata, expected_sha256, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
-                params![
-                    id.to_string(),
-                    device.id.to_string(),
-                    length,
-                    meta_json,
-                    expected,
-                    time_str(now),
-                    time_str(expires)
-                ],
-            )
-            .map_err(DbError::from)
+        .store
+        .create_upload(NewUpload {
+            id,
+            device: device.id,
+            length,
+            metadata_json: meta_json,
+            expected_sha256: expected,
+            created_at: now,
+            expires_at: expires,
         })
-        .await
-        .map_err(Failure::from)?;
+        .await?;
     tracing::info!(device = %device.id, upload = %id, length, "upload created");
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
@@ -236,43 +216,10 @@ fn insert_expires(h: &mut HeaderMap, t: DateTime<Utc>) {
 }
 
 async fn load(state: &AppState, id: UploadId, device: &AuthedDevice) -> Result<UploadRow, Failure> {
-    type Row = (
-        String,
-        u64,
-        u64,
-        Option<String>,
-        String,
-        Option<String>,
-        Option<String>,
-    );
-    let row: Option<Row> = state
-        .db
-        .call(move |c| {
-            c.query_row(
-                "SELECT device_id, length, offset, expected_sha256, expires_at, completed_at, failed_reason
-                 FROM uploads WHERE id = ?1",
-                params![id.to_string()],
-                |r| r.try_into(),
-            )
-            .optional()
-            .map_err(DbError::from)
-        })
-        .await?;
+    let row = state.store.upload(id).await?;
     // Another device's upload looks exactly like a missing one.
-    let Some((owner, length, offset, expected, expires, completed, failed)) = row else {
+    let Some(row) = row.filter(|r| r.device == device.id) else {
         return Err(Failure::not_found("upload"));
-    };
-    if owner != device.id.to_string() {
-        return Err(Failure::not_found("upload"));
-    }
-    let row = UploadRow {
-        device: owner,
-        length,
-        offset,
-        expected_sha256: expected,
-        expires_at: parse_time("uploads.expires_at", &expires)?,
-        completed: completed.is_some(),
-        failed_reason: failed,
     };
     if let Some(reason) = &row.failed_reason {
         return Err(Failure::new(
@@ -493,16 +440,7 @@ pub async fn patch(
         .map_err(|e| Failure::internal("sync upload", &e))?;
     drop(file);
     let new_offset = row.offset + written;
-    state
-        .db
-        .call(move |c| {
-            c.execute(
-                "UPDATE uploads SET offset = ?2 WHERE id = ?1",
-                params![id.to_string(), new_offset],
-            )
-            .map_err(DbError::from)
-        })
-        .await?;
+    state.store.set_upload_offset(id, new_offset).await?;
     let mut row = row;
     row.offset = new_offset;
     if new_offset == row.length {
@@ -518,22 +456,9 @@ async fn fail_upload(state: &AppState, id: UploadId, reason: &str) -> Result<(),
     let path = upload_path(state, &id);
     let _ = tokio::fs::remove_file(&path).await;
     tracing::warn!(upload = %id, reason, "upload refused");
-    state
-        .db
-        .call(move |c| {
-            c.execute(
-                "UPDATE uploads SET failed_reason = ?2 WHERE id = ?1",
-                params![id.to_string(), reason],
-            )
-            .map_err(DbError::from)
-        })
-        .await
-        .map_err(Failure::from)?;
+    state.store.fail_upload(id, reason).await?;
     Ok(())
 }
-
-/// A finished upload as stored: (sha256, blob key, thumbnail key, width, height).
-type Stored = (String, String, String, u32, u32);
 
 /// All bytes are there: verify, strip, thumbnail, store, mark complete.
 async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), Failure> {
@@ -550,39 +475,41 @@ async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), F
         .acquire()
         .await
         .map_err(|e| Failure::internal("photo work queue", &e))?;
-    let result = tokio::task::spawn_blocking(move || -> Result<Result<Stored, String>, Failure> {
-        let bytes = std::fs::read(&path).map_err(|e| Failure::internal("read upload", &e))?;
-        let sha = hex::encode(Sha256::digest(&bytes));
-        if let Some(want) = expected
-            && want != sha
-        {
-            return Ok(Err(
-                "the uploaded bytes do not match the announced sha256".into()
-            ));
-        }
-        let processed = match process(&bytes, &limits) {
-            Ok(p) => p,
-            Err(e) => return Ok(Err(e.to_string())),
-        };
-        let blob_key = format!("photos/{}/{id}.jpg", &sha[..2]);
-        let thumb_key = format!("thumbs/{}/{id}.jpg", &sha[..2]);
-        blobs
-            .put(&blob_key, &processed.jpeg)
-            .map_err(|e| Failure::internal("store photo", &e))?;
-        blobs
-            .put(&thumb_key, &processed.thumbnail)
-            .map_err(|e| Failure::internal("store thumbnail", &e))?;
-        Ok(Ok((
-            sha,
-            blob_key,
-            thumb_key,
-            processed.width,
-            processed.height,
-        )))
-    })
+    let result = tokio::task::spawn_blocking(
+        move || -> Result<Result<CompletedUpload, String>, Failure> {
+            let bytes = std::fs::read(&path).map_err(|e| Failure::internal("read upload", &e))?;
+            let sha = hex::encode(Sha256::digest(&bytes));
+            if let Some(want) = expected
+                && want != sha
+            {
+                return Ok(Err(
+                    "the uploaded bytes do not match the announced sha256".into()
+                ));
+            }
+            let processed = match process(&bytes, &limits) {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(e.to_string())),
+            };
+            let blob_key = format!("photos/{}/{id}.jpg", &sha[..2]);
+            let thumb_key = format!("thumbs/{}/{id}.jpg", &sha[..2]);
+            blobs
+                .put(&blob_key, &processed.jpeg)
+                .map_err(|e| Failure::internal("store photo", &e))?;
+            blobs
+                .put(&thumb_key, &processed.thumbnail)
+                .map_err(|e| Failure::internal("store thumbnail", &e))?;
+            Ok(Ok(CompletedUpload {
+                sha256: sha,
+                blob_key,
+                thumb_key,
+                width: processed.width,
+                height: processed.height,
+            }))
+        },
+    )
     .await
     .map_err(|e| Failure::internal("finish upload", &e))??;
-    let (sha, blob_key, thumb_key, w, h) = match result {
+    let stored = match result {
         Ok(v) => v,
         Err(reason) => {
             fail_upload(state, id, &reason).await?;
@@ -593,49 +520,16 @@ async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), F
             ));
         }
     };
-    let now = Utc::now();
-    let sha_log = sha.clone();
-    state
-        .db
-        .call(move |c| {
-            c.execute(
-                "UPDATE uploads SET completed_at = ?2, sha256 = ?3, blob_key = ?4, thumb_key = ?5,
-                        width = ?6, height = ?7 WHERE id = ?1",
-                params![
-                    id.to_string(),
-                    time_str(now),
-                    sha,
-                    blob_key,
-                    thumb_key,
-                    w,
-                    h
-                ],
-            )
-            .map_err(DbError::from)
-        })
-        .await?;
+    let (sha_log, w, h) = (stored.sha256.clone(), stored.width, stored.height);
+    state.store.complete_upload(id, stored, Utc::now()).await?;
     let _ = tokio::fs::remove_file(upload_path(state, &id)).await;
     tracing::info!(upload = %id, device = %row.device, sha256 = %sha_log, width = w, height = h, "upload complete");
     Ok(())
 }
 
 /// Removes expired, unfinished uploads and their files. Returns how many.
-pub async fn sweep_expired(state: &AppState) -> Result<usize, DbError> {
-    let now = time_str(Utc::now());
-    let ids: Vec<String> = state
-        .db
-        .call(move |c| {
-            let ids: Vec<String> = c
-                .prepare("SELECT id FROM uploads WHERE completed_at IS NULL AND expires_at < ?1")?
-                .query_map(params![now], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            c.execute(
-                "DELETE FROM uploads WHERE completed_at IS NULL AND expires_at < ?1",
-                params![now],
-            )?;
-            Ok::<_, DbError>(ids)
-        })
-        .await?;
+pub async fn sweep_expired(state: &AppState) -> Result<usize, crate::store::StoreError> {
+    let ids = state.store.sweep_expired_uploads(Utc::now()).await?;
     for id in &ids {
         let _ =
             tokio::fs::remove_file(state.data_dir.join("uploads").join(format!("{id}.part"))).await;

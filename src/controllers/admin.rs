@@ -1,6 +1,7 @@
 //! Beheer and Koppelen: enroll with a code (typed or scanned), device info,
 //! language, and the revoked state.
 
+use super::Screen;
 use super::{model, s};
 use crate::app::Ctx;
 use crate::{AdminAdapter, AppAdapter, AppWindow, Page, Words};
@@ -11,7 +12,21 @@ use std::time::Duration;
 /// How long a provisioned koppelcode waits before trying an unreachable server again.
 const PROVISIONED_RETRY: Duration = Duration::from_secs(5);
 
-pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
+/// Beheer and Koppelen: device data only, no child data.
+#[derive(Debug, Default)]
+pub struct AdminScreen;
+
+impl Screen for AdminScreen {
+    fn pages(&self) -> &'static [Page] {
+        &[Page::Admin, Page::Enroll]
+    }
+    fn enter(&self, ctx: &Rc<Ctx>) {
+        refresh(ctx);
+    }
+    fn clear(&self, _ctx: &Ctx) {}
+}
+
+pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) -> Rc<dyn Screen> {
     let a = ui.global::<AdminAdapter>();
     a.set_server_url(s(ctx.settings.server_url.clone()));
     a.set_language(s(if ctx.english.get() { "en" } else { "nl" }));
@@ -52,12 +67,13 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
             ctx.lock();
         }
     });
+    Rc::new(AdminScreen)
 }
 
-pub fn refresh(ctx: &Rc<Ctx>) {
+fn refresh(ctx: &Rc<Ctx>) {
     let Some(ui) = ctx.ui() else { return };
     let a = ui.global::<AdminAdapter>();
-    let device = ctx.store.device().ok().flatten();
+    let device = ctx.read("device", ctx.store.device());
     a.set_enrolled(device.is_some());
     let w = ui.global::<Words>();
     let mut info = Vec::new();
@@ -153,6 +169,7 @@ fn enroll_with(ctx: &Rc<Ctx>, server: String, code: String, provisioned: bool) {
                     a.set_code("".into());
                     ui.global::<AppAdapter>().set_group_name(s(group));
                     crate::app::with_ctx(|ctx| {
+                        ctx.refresh_calendar();
                         ctx.start_engine();
                         ctx.lock();
                     });

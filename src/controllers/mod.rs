@@ -1,4 +1,9 @@
 //! One controller per screen, each wiring its adapter global (see `ui/pages/`).
+//!
+//! Every screen owns its state and implements [`Screen`]; [`setup`] registers
+//! them all once in [`Ctx`], and navigation and locking go through that one
+//! list: locking clears every registered screen, so a screen's child data
+//! cannot be forgotten there.
 
 pub mod admin;
 pub mod diary;
@@ -10,11 +15,25 @@ pub mod today;
 pub mod writer;
 
 use crate::app::Ctx;
-use crate::{
-    AppAdapter, AppWindow, DiaryAdapter, MessagesAdapter, PhotoAdapter, TodayAdapter, Words,
-};
+use crate::{AppAdapter, AppWindow, Page, Words};
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 use std::rc::Rc;
+
+/// A screen of the kiosk: a page (or an overlay) with its own state. All of
+/// them live on the UI thread, registered once in [`Ctx`] by [`setup`].
+pub trait Screen: std::fmt::Debug {
+    /// The pages it shows (none for an overlay such as the writing sheet).
+    fn pages(&self) -> &'static [Page];
+    /// Its page is shown: fill it from the store.
+    fn enter(&self, _ctx: &Rc<Ctx>) {}
+    /// Another page is shown (also when it was not shown before).
+    fn leave(&self, _ctx: &Ctx) {}
+    /// The store changed under it (the engine brought news): show it again
+    /// if it shows something now.
+    fn refresh(&self, _ctx: &Rc<Ctx>) {}
+    /// The screen locks: forget every child's data, in Rust and in the window.
+    fn clear(&self, ctx: &Ctx);
+}
 
 pub fn model<T: Clone + 'static>(v: Vec<T>) -> ModelRc<T> {
     ModelRc::new(VecModel::from(v))
@@ -30,12 +49,12 @@ pub fn join_names(ui: &AppWindow, names: &[String]) -> String {
     crate::view::join_names(names, |a, b| w.invoke_and_join(a.into(), b.into()).into())
 }
 
-/// The clock time of `t` on this device, "14:05".
-pub fn hhmm<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> SharedString {
-    t.with_timezone(&chrono::Local)
-        .format("%H:%M")
-        .to_string()
-        .into()
+/// The clock time of `t` at the group's location, "14:05".
+pub fn hhmm(
+    calendar: &kring_protocol::Calendar,
+    t: &chrono::DateTime<chrono::Utc>,
+) -> SharedString {
+    calendar.hhmm(*t).into()
 }
 
 pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
@@ -60,16 +79,23 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
             }
         }
     });
-    // the clock on the lock screen and the status bar
-    let weak = ui.as_weak();
-    let tick = move || {
-        if let Some(ui) = weak.upgrade() {
-            ui.global::<AppAdapter>()
-                .set_clock_text(chrono::Local::now().format("%H:%M").to_string().into());
+    // the clock on the lock screen and the status bar: its own timer, from
+    // the kiosk's clock (nothing else sets it)
+    let tick = {
+        let weak = ui.as_weak();
+        let ctx = Rc::downgrade(ctx);
+        move || {
+            if let (Some(ui), Some(ctx)) = (weak.upgrade(), ctx.upgrade()) {
+                let a = ui.global::<AppAdapter>();
+                let text = hhmm(&ctx.calendar(), &ctx.now());
+                if a.get_clock_text() != text {
+                    a.set_clock_text(text);
+                }
+            }
         }
     };
     tick();
-    ctx.clock.start(
+    ctx.clock_tick.start(
         slint::TimerMode::Repeated,
         std::time::Duration::from_secs(1),
         tick,
@@ -77,43 +103,17 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
     if let Ok(Some(group)) = ctx.store.group() {
         app.set_group_name(group.name.into());
     }
-    lock::setup(ui, ctx);
-    today::setup(ui, ctx);
-    photo::setup(ui, ctx);
-    diary::setup(ui, ctx);
-    messages::setup(ui, ctx);
     sync::setup(ui, ctx);
-    admin::setup(ui, ctx);
-    writer::setup(ui);
-}
-
-/// Removes every child's data from the window (on lock).
-pub fn clear_child_data(ui: &AppWindow) {
-    writer::close(ui);
-    let t = ui.global::<TodayAdapter>();
-    t.set_children(model(vec![]));
-    t.set_detail_open(false);
-    t.set_detail(Default::default());
-    t.set_detail_notes("".into());
-    t.set_detail_diary(model(vec![]));
-    t.set_detail_messages(model(vec![]));
-    let p = ui.global::<PhotoAdapter>();
-    p.set_chips(model(vec![]));
-    p.set_captured(false);
-    p.set_still(Default::default());
-    p.set_preview(Default::default());
-    p.set_visible_names("".into());
-    p.set_hidden(model(vec![]));
-    let d = ui.global::<DiaryAdapter>();
-    d.set_roster(model(vec![]));
-    d.set_photos(model(vec![]));
-    d.set_entries(model(vec![]));
-    d.set_quick_summary(model(vec![]));
-    d.set_text("".into());
-    let m = ui.global::<MessagesAdapter>();
-    m.set_threads(model(vec![]));
-    m.set_messages(model(vec![]));
-    m.set_open_id("".into());
-    m.set_open_title("".into());
-    m.set_draft("".into());
+    // The one list of screens.
+    let screens: Vec<Rc<dyn Screen>> = vec![
+        lock::setup(ui, ctx),
+        today::setup(ui, ctx),
+        photo::setup(ui, ctx),
+        diary::setup(ui, ctx),
+        messages::setup(ui, ctx),
+        sync::screen(),
+        admin::setup(ui, ctx),
+        writer::setup(ui),
+    ];
+    ctx.register(screens);
 }

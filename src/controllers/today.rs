@@ -1,14 +1,41 @@
 //! Vandaag: who is expected today, who is absent and why, badges.
 
+use super::Screen;
 use super::{model, s};
 use crate::app::Ctx;
 use crate::view;
-use crate::{AppWindow, ChildRow, TodayAdapter, Words};
-use kring_protocol::{AbsenceReason, MessageAuthor, MessageThread, PartOfDay, PhotoConsent};
+use crate::{AppWindow, ChildRow, Page, TodayAdapter, Words};
+use kring_protocol::{MessageAuthor, MessageThread};
 use slint::ComponentHandle;
 use std::rc::Rc;
 
-pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
+/// Vandaag keeps nothing in Rust: it shows the store.
+#[derive(Debug, Default)]
+pub struct TodayScreen;
+
+impl Screen for TodayScreen {
+    fn pages(&self) -> &'static [Page] {
+        &[Page::Today]
+    }
+    fn enter(&self, ctx: &Rc<Ctx>) {
+        refresh(ctx);
+    }
+    fn refresh(&self, ctx: &Rc<Ctx>) {
+        refresh(ctx);
+    }
+    fn clear(&self, ctx: &Ctx) {
+        let Some(ui) = ctx.ui() else { return };
+        let t = ui.global::<TodayAdapter>();
+        t.set_children(model(vec![]));
+        t.set_detail_open(false);
+        t.set_detail(Default::default());
+        t.set_detail_notes("".into());
+        t.set_detail_diary(model(vec![]));
+        t.set_detail_messages(model(vec![]));
+    }
+}
+
+pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) -> Rc<dyn Screen> {
     let t = ui.global::<TodayAdapter>();
     t.on_open_child({
         let ctx = ctx.clone();
@@ -25,6 +52,7 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) {
             }
         }
     });
+    Rc::new(TodayScreen)
 }
 
 /// Rows of the children expected today, absent ones last.
@@ -34,9 +62,9 @@ pub fn rows(ctx: &Ctx) -> Vec<ChildRow> {
         return vec![];
     };
     let w = ui.global::<Words>();
-    let absences = ctx.store.absences().unwrap_or_default();
-    let messages = ctx.store.messages().unwrap_or_default();
-    let mut kids = ctx.store.children().unwrap_or_default();
+    let absences = ctx.read("absences", ctx.store.absences());
+    let messages = ctx.read("messages", ctx.store.messages());
+    let mut kids = ctx.read("children", ctx.store.children());
     kids.retain(|c| view::expected_today(c, today));
     kids.sort_by(|a, b| a.first_name.cmp(&b.first_name));
     let mut rows: Vec<ChildRow> = kids
@@ -60,26 +88,11 @@ pub fn rows(ctx: &Ctx) -> Vec<ChildRow> {
                     view::Age::Years(y) => w.invoke_age_years(y),
                 },
                 status_text: match absent {
-                    Some(a) => w.invoke_absent(
-                        match a.reason {
-                            AbsenceReason::Ziek => 0,
-                            AbsenceReason::Vakantie => 1,
-                            AbsenceReason::Anders => 2,
-                        },
-                        match a.part_of_day {
-                            PartOfDay::WholeDay => 0,
-                            PartOfDay::Morning => 1,
-                            PartOfDay::Afternoon => 2,
-                        },
-                    ),
+                    Some(a) => w.invoke_absent(a.reason.into(), a.part_of_day.into()),
                     None => w.invoke_expected(),
                 },
                 absent: absent.is_some(),
-                consent: match c.photo_consent {
-                    PhotoConsent::None => 0,
-                    PhotoConsent::OwnParents => 1,
-                    PhotoConsent::Group => 2,
-                },
+                consent: c.photo_consent.into(),
                 has_notes: c.allergies.is_some() || c.notes.is_some(),
                 unread: unread as i32,
             }
@@ -106,9 +119,7 @@ fn open_child(ctx: &Rc<Ctx>, id: &str) {
         return;
     };
     let child = ctx
-        .store
-        .children()
-        .unwrap_or_default()
+        .read("children", ctx.store.children())
         .into_iter()
         .find(|c| c.id.to_string() == id);
     let notes = child
@@ -121,17 +132,13 @@ fn open_child(ctx: &Rc<Ctx>, id: &str) {
         })
         .unwrap_or_default();
     let diary: Vec<slint::SharedString> = ctx
-        .store
-        .parent_diary()
-        .unwrap_or_default()
+        .read("parent_diary", ctx.store.parent_diary())
         .into_iter()
         .filter(|d| d.child_id.to_string() == id)
         .map(|d| s(format!("{}: {}", d.parent_name, d.text)))
         .collect();
     let msgs: Vec<slint::SharedString> = ctx
-        .store
-        .messages()
-        .unwrap_or_default()
+        .read("messages", ctx.store.messages())
         .into_iter()
         .filter(
             |m| matches!(m.thread, MessageThread::Child { child_id } if child_id.to_string() == id),

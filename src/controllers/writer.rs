@@ -4,11 +4,36 @@
 //! sheet's focused text input at its cursor, exactly like a hardware key.
 //! "Klaar" hands the text to the page it was opened from.
 
-use crate::{AdminAdapter, AppWindow, DiaryAdapter, MessagesAdapter, WriterAdapter};
+use super::Screen;
+use crate::app::Ctx;
+use crate::{AdminAdapter, AppWindow, DiaryAdapter, MessagesAdapter, Page, WriterAdapter};
 use slint::ComponentHandle;
 use slint::platform::WindowEvent;
+use std::rc::Rc;
 
-pub fn setup(ui: &AppWindow) {
+/// The writing sheet, over any page: what is being written may name a child.
+pub struct WriterScreen {
+    ui: slint::Weak<AppWindow>,
+}
+
+impl std::fmt::Debug for WriterScreen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriterScreen").finish_non_exhaustive()
+    }
+}
+
+impl Screen for WriterScreen {
+    fn pages(&self) -> &'static [Page] {
+        &[]
+    }
+    fn clear(&self, _ctx: &Ctx) {
+        if let Some(ui) = self.ui.upgrade() {
+            close(&ui);
+        }
+    }
+}
+
+pub fn setup(ui: &AppWindow) -> Rc<dyn Screen> {
     let w = ui.global::<WriterAdapter>();
     w.on_key({
         let weak = ui.as_weak();
@@ -29,6 +54,7 @@ pub fn setup(ui: &AppWindow) {
             }
         }
     });
+    Rc::new(WriterScreen { ui: ui.as_weak() })
 }
 
 /// Puts the written text where it belongs.

@@ -4,6 +4,7 @@
 use crate::store::{ItemState, OutboxRow};
 use chrono::{DateTime, Utc};
 use kring_protocol::{ApiError, ErrorCode};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// What the engine should do next with the outbox.
@@ -101,52 +102,128 @@ pub enum Failure {
         retry_after: Option<Duration>,
         error: Option<ApiError>,
     },
+    /// The item cannot be sent from this device (it was never asked of the
+    /// server).
+    Unsendable(Reason),
+}
+
+/// Why an item waits or needs attention. The words for staff are the UI's
+/// (in its languages), not ours: this is the reason as data. Stored as JSON
+/// in the outbox ([`Reason::to_stored`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// No answer: connection refused or cut, timeout, unreadable answer.
+    NoConnection { error: String },
+    /// The server asked to wait (429).
+    ServerBusy,
+    /// The server failed (5xx).
+    ServerError { status: u16 },
+    /// The server speaks another API version: this device must be updated.
+    UpdateNeeded { status: u16, message: String },
+    /// The server refused the item; `message` is its own explanation, if any.
+    Refused {
+        status: u16,
+        message: Option<String>,
+    },
+    /// The item could not be read from the device's store.
+    Unreadable { error: String },
+    /// The photo's bytes are no longer (whole) on the device.
+    PhotoGone,
+    /// A reason stored as words before reasons were typed.
+    Text { text: String },
+}
+
+impl Reason {
+    /// Reads a stored reason: JSON, or the words older versions stored.
+    pub fn from_stored(stored: &str) -> Self {
+        serde_json::from_str(stored).unwrap_or_else(|_| Self::Text {
+            text: stored.to_string(),
+        })
+    }
+
+    /// The reason as it is stored (JSON).
+    pub fn to_stored(&self) -> String {
+        match serde_json::to_string(self) {
+            Ok(json) => json,
+            // (never: the enum holds strings and numbers only)
+            Err(_) => format!("{self:?}"),
+        }
+    }
+}
+
+/// For logs (English; staff see the UI's words).
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoConnection { error } => write!(f, "no connection: {error}"),
+            Self::ServerBusy => write!(f, "the server is busy"),
+            Self::ServerError { status } => write!(f, "server error {status}"),
+            Self::UpdateNeeded { status, message } => {
+                write!(f, "this device must be updated ({status}: {message})")
+            }
+            Self::Refused {
+                status,
+                message: Some(m),
+            } => write!(f, "refused ({status}): {m}"),
+            Self::Refused {
+                status,
+                message: None,
+            } => write!(f, "refused ({status})"),
+            Self::Unreadable { error } => write!(f, "cannot read this item: {error}"),
+            Self::PhotoGone => write!(f, "the photo is no longer on the device"),
+            Self::Text { text } => f.write_str(text),
+        }
+    }
 }
 
 /// What to do about a failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Try again after this delay.
-    Retry { after: Duration, reason: String },
+    Retry { after: Duration, reason: Reason },
     /// The device was revoked: stop, wipe, go back to enrollment.
     Revoked,
     /// The item needs attention, for this reason; the rest keeps flowing.
-    NeedsAttention(String),
+    NeedsAttention(Reason),
 }
 
 /// Classifies a failure: network, 5xx and 429 are retried (Retry-After
 /// honoured, at most an hour); 401 is revocation; any other 4xx needs attention.
 pub fn classify(failure: &Failure, attempts: u32, backoff: &Backoff, jitter: f64) -> Verdict {
-    let retry = |reason: String, after: Option<Duration>| Verdict::Retry {
+    let retry = |reason: Reason, after: Option<Duration>| Verdict::Retry {
         after: after
             .map(|a| a.min(Duration::from_secs(3600)))
             .unwrap_or_else(|| backoff.delay(attempts, jitter)),
         reason,
     };
     match failure {
-        Failure::Network(e) => retry(format!("geen verbinding: {e}"), None),
+        Failure::Network(e) => retry(Reason::NoConnection { error: e.clone() }, None),
+        Failure::Unsendable(reason) => Verdict::NeedsAttention(reason.clone()),
         Failure::Status { status: 401, .. } => Verdict::Revoked,
         Failure::Status {
             status: 429,
             retry_after,
             ..
-        } => retry("de server is druk".into(), *retry_after),
+        } => retry(Reason::ServerBusy, *retry_after),
         Failure::Status {
             status,
             retry_after,
             ..
-        } if *status >= 500 => retry(format!("serverfout {status}"), *retry_after),
+        } if *status >= 500 => retry(Reason::ServerError { status: *status }, *retry_after),
         Failure::Status {
             status,
             error: Some(e),
             ..
-        } if e.code == ErrorCode::ApiVersionMismatch => Verdict::NeedsAttention(format!(
-            "dit apparaat moet worden bijgewerkt ({status}: {})",
-            e.message
-        )),
-        Failure::Status { status, error, .. } => Verdict::NeedsAttention(match error {
-            Some(e) => e.message.clone(),
-            None => format!("de server weigerde dit ({status})"),
+        } if e.code == ErrorCode::ApiVersionMismatch => {
+            Verdict::NeedsAttention(Reason::UpdateNeeded {
+                status: *status,
+                message: e.message.clone(),
+            })
+        }
+        Failure::Status { status, error, .. } => Verdict::NeedsAttention(Reason::Refused {
+            status: *status,
+            message: error.as_ref().map(|e| e.message.clone()),
         }),
     }
 }
@@ -180,7 +257,7 @@ mod tests {
 
     fn wedged() -> ItemState {
         ItemState::Wedged {
-            reason: "nee".into(),
+            reason: Reason::Text { text: "nee".into() },
         }
     }
 
@@ -294,6 +371,11 @@ mod tests {
                 Box::new(retry_in(1)),
             ),
             (
+                "unsendable",
+                Failure::Unsendable(Reason::PhotoGone),
+                Box::new(|v: &Verdict| *v == Verdict::NeedsAttention(Reason::PhotoGone)),
+            ),
+            (
                 "500",
                 status(500, None, Some(ErrorCode::Internal)),
                 Box::new(retry_in(1)),
@@ -326,7 +408,12 @@ mod tests {
             (
                 "422",
                 status(422, None, Some(ErrorCode::ConsentRefused)),
-                Box::new(|v: &Verdict| *v == Verdict::NeedsAttention("reden van de server".into())),
+                Box::new(|v: &Verdict| {
+                    *v == Verdict::NeedsAttention(Reason::Refused {
+                        status: 422,
+                        message: Some("reden van de server".into()),
+                    })
+                }),
             ),
             ("400 bare", status(400, None, None), Box::new(is_attention)),
             (
@@ -337,14 +424,49 @@ mod tests {
             (
                 "version",
                 status(400, None, Some(ErrorCode::ApiVersionMismatch)),
-                Box::new(
-                    |v: &Verdict| matches!(v, Verdict::NeedsAttention(r) if r.contains("bijgewerkt")),
-                ),
+                Box::new(|v: &Verdict| {
+                    matches!(
+                        v,
+                        Verdict::NeedsAttention(Reason::UpdateNeeded { status: 400, .. })
+                    )
+                }),
             ),
         ];
         for (name, failure, check) in cases {
             let v = classify(&failure, 1, &b, 1.0);
             assert!(check(&v), "{name}: {v:?}");
         }
+    }
+
+    #[test]
+    fn reasons_are_stored_as_data_and_old_words_still_read() {
+        for r in [
+            Reason::NoConnection {
+                error: "refused".into(),
+            },
+            Reason::ServerBusy,
+            Reason::ServerError { status: 503 },
+            Reason::UpdateNeeded {
+                status: 400,
+                message: "v2".into(),
+            },
+            Reason::Refused {
+                status: 422,
+                message: None,
+            },
+            Reason::Unreadable {
+                error: "json".into(),
+            },
+            Reason::PhotoGone,
+        ] {
+            assert_eq!(Reason::from_stored(&r.to_stored()), r);
+        }
+        assert_eq!(Reason::PhotoGone.to_stored(), r#"{"kind":"photo_gone"}"#);
+        assert_eq!(
+            Reason::from_stored("de server weigerde dit (400)"),
+            Reason::Text {
+                text: "de server weigerde dit (400)".into()
+            }
+        );
     }
 }

@@ -64,7 +64,7 @@ pub struct SyncStatus {
     pub sending: Option<uuid::Uuid>,
     pub last_sync: Option<DateTime<Utc>>,
     /// The latest reason things are not flowing.
-    pub last_error: Option<String>,
+    pub last_error: Option<decide::Reason>,
     /// The device was revoked and wiped: back to enrollment.
     pub revoked: bool,
     /// Recent items with their state, newest first.
@@ -86,7 +86,7 @@ pub enum ItemView {
     Waiting,
     Sending,
     Sent,
-    NeedsAttention(String),
+    NeedsAttention(decide::Reason),
 }
 
 /// The UI's handle on the engine.
@@ -126,7 +126,7 @@ struct Engine {
     status: watch::Sender<SyncStatus>,
     sending: Option<uuid::Uuid>,
     online: bool,
-    last_error: Option<String>,
+    last_error: Option<decide::Reason>,
     /// Outbox size (waiting + needs attention), sent to the server as a header.
     pending: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -363,20 +363,21 @@ impl Engine {
                 return true;
             }
             Verdict::Retry { after, reason } => {
-                tracing::info!(item = ?id, attempts, after_ms = after.as_millis() as u64, reason, "will retry");
-                self.last_error = Some(reason.clone());
+                tracing::info!(item = ?id, attempts, after_ms = after.as_millis() as u64, %reason, "will retry");
+                let stored = reason.to_stored();
+                self.last_error = Some(reason);
                 if let Some(id) = id {
                     let next =
                         self.clock.now() + chrono::Duration::from_std(after).unwrap_or_default();
                     if let Err(e) =
-                        blocking(&self.store, move |s| s.record_failure(&id, next, &reason)).await
+                        blocking(&self.store, move |s| s.record_failure(&id, next, &stored)).await
                     {
                         tracing::error!(error = %e, "cannot record a failure");
                     }
                 }
             }
             Verdict::NeedsAttention(reason) => {
-                tracing::warn!(item = ?id, reason, "item needs attention");
+                tracing::warn!(item = ?id, %reason, "item needs attention");
                 if let Some(id) = id {
                     if let Err(e) =
                         blocking(&self.store, move |s| s.mark_wedged(&id, &reason)).await
@@ -413,14 +414,9 @@ impl Engine {
         let item = match blocking(&self.store, move |s| s.item(&id)).await {
             Ok(i) => i,
             Err(e) => {
-                return Sent::Failed(Failure::Status {
-                    status: 400,
-                    retry_after: None,
-                    error: Some(kring_protocol::ApiError::new(
-                        kring_protocol::ErrorCode::BadRequest,
-                        format!("kan dit item niet lezen: {e}"),
-                    )),
-                });
+                return Sent::Failed(Failure::Unsendable(decide::Reason::Unreadable {
+                    error: e.to_string(),
+                }));
             }
         };
         let item = match item {
@@ -444,14 +440,7 @@ impl Engine {
             .await
             .map_err(store_err)?;
         if !file.stored {
-            return Err(Failure::Status {
-                status: 410,
-                retry_after: None,
-                error: Some(kring_protocol::ApiError::new(
-                    kring_protocol::ErrorCode::NotFound,
-                    "de foto is niet meer op het apparaat",
-                )),
-            });
+            return Err(Failure::Unsendable(decide::Reason::PhotoGone));
         }
         let mut restarted = false;
         let mut url = file.upload_url.clone();

@@ -26,6 +26,7 @@ mod recovery;
 pub use recovery::{Incident, Recovery};
 
 use crate::crash::crash_point;
+use crate::decide::Reason;
 use chrono::{DateTime, Utc};
 use kring_protocol::{
     Audience, BabyFields, ChangeKind, Child, ChildId, Cursor, DiaryEntryId, EnrollResponse,
@@ -146,7 +147,7 @@ pub enum ItemState {
     /// Verstuurd: the server confirmed it.
     Sent,
     /// Actie nodig: the server refused it, for this reason.
-    Wedged { reason: String },
+    Wedged { reason: crate::decide::Reason },
 }
 
 /// One row of the outbox, as the engine's decision needs it.
@@ -708,7 +709,7 @@ impl Store {
                         created_at: parse_time(&created)?,
                         state: match state.as_str() {
                             "wedged" => ItemState::Wedged {
-                                reason: wedged.unwrap_or_default(),
+                                reason: Reason::from_stored(&wedged.unwrap_or_default()),
                             },
                             "sent" => ItemState::Sent,
                             _ => ItemState::Waiting,
@@ -737,7 +738,7 @@ impl Store {
             let state = match row {
                 Some((s, _)) if s == "sent" => ItemState::Sent,
                 Some((s, reason)) if s == "wedged" => ItemState::Wedged {
-                    reason: reason.unwrap_or_default(),
+                    reason: Reason::from_stored(&reason.unwrap_or_default()),
                 },
                 Some(_) => ItemState::Waiting,
                 // Not a local item: the server has it or will say so.
@@ -977,11 +978,11 @@ impl Store {
     }
 
     /// The server refused the item: it needs attention and is not retried.
-    pub fn mark_wedged(&self, id: &uuid::Uuid, reason: &str) -> Result<(), StoreError> {
+    pub fn mark_wedged(&self, id: &uuid::Uuid, reason: &Reason) -> Result<(), StoreError> {
         let conn = self.conn()?;
         conn.execute(
             "UPDATE outbox SET state = 'wedged', wedged_reason = ?2, next_attempt_at = NULL WHERE id = ?1",
-            params![id.to_string(), reason],
+            params![id.to_string(), reason.to_stored()],
         )?;
         Ok(())
     }
@@ -1031,7 +1032,7 @@ impl Store {
                     state: match state.as_str() {
                         "sent" => ItemState::Sent,
                         "wedged" => ItemState::Wedged {
-                            reason: reason.unwrap_or_default(),
+                            reason: Reason::from_stored(&reason.unwrap_or_default()),
                         },
                         _ => ItemState::Waiting,
                     },

@@ -198,7 +198,7 @@ async fn a_refused_item_does_not_hold_back_the_rest() {
     let s = wait_status(&d.handle, 20, |s| s.waiting == 0 && s.needs_attention == 1).await;
     let bad_row = s.items.iter().find(|i| i.id == bad.0).unwrap();
     assert!(
-        matches!(&bad_row.state, ItemView::NeedsAttention(reason) if reason.contains("not placed")),
+        matches!(&bad_row.state, ItemView::NeedsAttention(kring_sync::decide::Reason::Refused { message: Some(m), .. }) if m.contains("not placed")),
         "{bad_row:?}"
     );
     let good_row = s.items.iter().find(|i| i.id == good.0).unwrap();

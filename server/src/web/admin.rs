@@ -6,20 +6,19 @@
 use super::view::{self, *};
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
-use crate::db::{DbError, parse_date, parse_id};
 use crate::devices;
-use crate::feed::parse_consent;
-use crate::org::{self, NewChild, ParentRole};
+use crate::org::{self, FirstPasswords, GroupKind, ParentRole};
+use crate::store::{ChildOverview, GroupSummary, ImportOutcome, NewLogin};
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
-use kring_protocol::{ChildId, GroupId, OrganisationId, PhotoConsent, StaffId, Weekday};
-use rusqlite::{Connection, OptionalExtension, params};
+use kring_protocol::{ChildId, GroupId, OrganisationId, PhotoConsent, StaffId, StaffRole, Weekday};
 use serde::Deserialize;
 
-fn today() -> NaiveDate {
-    crate::portal::today_local()
+/// The day it is at the manager's organisation.
+fn today(u: &ManagerUser) -> NaiveDate {
+    u.ctx.tenant.calendar.today(Utc::now())
 }
 
 fn layout(u: &ManagerUser, title: &str, active: &'static str) -> Layout {
@@ -40,119 +39,101 @@ pub struct Notice {
     pub ok: String,
 }
 
-fn groups_of(c: &Connection, org: &OrganisationId) -> Result<Vec<GroupRow>, DbError> {
-    let rows: Vec<(String, String, String, i64, i64)> = c
-        .prepare(
-            "SELECT g.id, g.name, g.kind, g.age_from, g.age_to FROM groups g
-             JOIN locations l ON l.id = g.location_id WHERE l.organisation_id = ?1 ORDER BY g.name",
-        )?
-        .query_map(params![org.to_string()], |r| r.try_into())?
-        .collect::<Result<_, _>>()?;
-    let t = today().to_string();
-    rows.into_iter()
-        .map(|(id, name, kind, from, to)| {
-            let count = |sql: &str| -> Result<i64, DbError> {
-                Ok(c.query_row(sql, params![id, t], |r| r.get(0))?)
-            };
-            Ok(GroupRow {
-                children: count(
-                    "SELECT COUNT(DISTINCT child_id) FROM placements WHERE group_id = ?1
-                     AND start_date <= ?2 AND (end_date IS NULL OR end_date >= ?2)",
-                )?,
-                staff: count("SELECT COUNT(*) FROM staff_groups WHERE group_id = ?1 AND ?2 IS NOT NULL")?,
-                devices: count(
-                    "SELECT COUNT(*) FROM devices WHERE group_id = ?1 AND revoked_at IS NULL AND ?2 IS NOT NULL",
-                )?,
-                kind: if kind == "bso" { "BSO".into() } else { "KDV".into() },
-                ages: format!("{from}-{to} jaar"),
-                id,
-                name,
-            })
-        })
-        .collect()
+fn group_row(g: GroupSummary) -> GroupRow {
+    GroupRow {
+        id: g.id.to_string(),
+        name: g.name,
+        kind: match g.kind {
+            GroupKind::Bso => "BSO".into(),
+            GroupKind::Kdv => "KDV".into(),
+        },
+        ages: format!("{}-{} jaar", g.age_from, g.age_to),
+        children: g.children,
+        staff: g.staff,
+        devices: g.devices,
+    }
 }
 
 pub async fn overview(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
     let org = u.ctx.tenant.id;
-    let groups = state.db.call(move |c| groups_of(c, &org)).await?;
+    let groups = state
+        .store
+        .group_summaries(org, today(&u))
+        .await?
+        .into_iter()
+        .map(group_row)
+        .collect();
     render(&AdminOverviewPage {
         l: layout(&u, "Beheer", "beheer"),
         groups,
     })
 }
 
-/// Children of the organisation (or one child), with placements and parents.
-fn child_rows(
-    c: &Connection,
-    org: &OrganisationId,
-    only: Option<&str>,
-) -> Result<Vec<AdminChildRow>, DbError> {
-    type Row = (String, String, String, String, String, Option<String>);
-    let rows: Vec<Row> = c
-        .prepare(
-            "SELECT id, first_name, last_name, birth_date, photo_consent, allergies FROM children
-             WHERE organisation_id = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY first_name, last_name",
-        )?
-        .query_map(params![org.to_string(), only], |r| r.try_into())?
-        .collect::<Result<_, _>>()?;
-    let t = today();
-    rows.into_iter()
-        .map(|(id, first, last, birth, consent, allergies)| {
-            let birth = parse_date("children.birth_date", &birth)?;
-            let consent = parse_consent(&consent)?;
-            let placements: Vec<(String, String, String, Option<String>)> = c
-                .prepare(
-                    "SELECT g.name, p.days, p.start_date, p.end_date FROM placements p
-                     JOIN groups g ON g.id = p.group_id WHERE p.child_id = ?1 ORDER BY p.start_date",
-                )?
-                .query_map(params![id], |r| r.try_into())?
-                .collect::<Result<_, _>>()?;
-            let parents: Vec<(String, String, String)> = c
-                .prepare(
-                    "SELECT p.name, p.email, cp.role FROM parents p JOIN child_parents cp ON cp.parent_id = p.id
-                     WHERE cp.child_id = ?1 ORDER BY cp.role",
-                )?
-                .query_map(params![id], |r| r.try_into())?
-                .collect::<Result<_, _>>()?;
-            Ok(AdminChildRow {
-                age: view::age(birth, t),
-                birth: view::day(birth),
-                placements: placements
-                    .into_iter()
-                    .map(|(g, days, start, end)| {
-                        let nice = |d: &str| {
-                            parse_date("placements", d)
-                                .map(view::day)
-                                .unwrap_or_else(|_| d.to_string())
-                        };
-                        let end = end.map(|e| format!(" t/m {}", nice(&e))).unwrap_or_default();
-                        format!(
-                            "{g}: {} (vanaf {}{end})",
-                            view::days_words(&days),
-                            nice(&start)
-                        )
-                    })
-                    .collect(),
-                consent: consent.as_str(),
-                consent_words: view::consent_words(consent),
-                parents: parents
-                    .into_iter()
-                    .map(|(n, e, role)| {
-                        let role = if role == "first" { "eerste ouder" } else { "tweede ouder" };
-                        format!("{n} <{e}> ({role})")
-                    })
-                    .collect(),
-                allergies: allergies.unwrap_or_default(),
-                id,
-                name: format!("{first} {last}"),
+/// A child as the manager's pages show it.
+fn child_row(o: ChildOverview, t: NaiveDate) -> AdminChildRow {
+    AdminChildRow {
+        age: view::age(o.birth_date, t),
+        birth: view::day(o.birth_date),
+        placements: o
+            .placements
+            .iter()
+            .map(|p| {
+                let end = p
+                    .end
+                    .map(|e| format!(" t/m {}", view::day(e)))
+                    .unwrap_or_default();
+                format!(
+                    "{}: {} (vanaf {}{end})",
+                    p.group_name,
+                    view::days_words(&p.days),
+                    view::day(p.start)
+                )
             })
-        })
-        .collect()
+            .collect(),
+        consent: o.consent.as_str(),
+        consent_words: view::consent_words(o.consent),
+        parents: o
+            .parents
+            .iter()
+            .map(|p| {
+                let role = if p.role == ParentRole::First {
+                    "eerste ouder"
+                } else {
+                    "tweede ouder"
+                };
+                format!("{} <{}> ({role})", p.name, p.email)
+            })
+            .collect(),
+        allergies: o.allergies.unwrap_or_default(),
+        id: o.id.to_string(),
+        name: format!("{} {}", o.first_name, o.last_name),
+    }
 }
 
-fn history_rows(c: &Connection, child: &str) -> Result<Vec<HistoryRow>, DbError> {
-    let child: ChildId = parse_id("children.id", child)?;
-    Ok(crate::portal::consent_history(c, &child)?
+async fn child_rows(
+    state: &AppState,
+    u: &ManagerUser,
+    only: Option<String>,
+) -> Result<Vec<AdminChildRow>, WebError> {
+    let org = u.ctx.tenant.id;
+    let t = today(u);
+    Ok(state
+        .store
+        .child_overviews(org, only)
+        .await?
+        .into_iter()
+        .map(|o| child_row(o, t))
+        .collect())
+}
+
+async fn history_rows(state: &AppState, child: &str) -> Result<Vec<HistoryRow>, WebError> {
+    let child: ChildId = uuid::Uuid::parse_str(child)
+        .map(ChildId)
+        .map_err(|e| WebError::Internal(format!("child id {child}: {e}")))?;
+    Ok(state
+        .store
+        .consent_history(child)
+        .await?
         .into_iter()
         .map(|h| HistoryRow {
             consent: view::consent_words(h.consent),
@@ -163,8 +144,7 @@ fn history_rows(c: &Connection, child: &str) -> Result<Vec<HistoryRow>, DbError>
 }
 
 pub async fn children(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
-    let org = u.ctx.tenant.id;
-    let rows = state.db.call(move |c| child_rows(c, &org, None)).await?;
+    let rows = child_rows(&state, &u, None).await?;
     render(&AdminChildrenPage {
         l: layout(&u, "Kinderen", "kinderen"),
         rows,
@@ -176,18 +156,12 @@ pub async fn child(
     u: ManagerUser,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let org = u.ctx.tenant.id;
-    let found = state
-        .db
-        .call(move |c| {
-            let Some(row) = child_rows(c, &org, Some(&id))?.into_iter().next() else {
-                return Ok::<_, DbError>(None);
-            };
-            let history = history_rows(c, &row.id)?;
-            Ok(Some((row, history)))
-        })
-        .await?;
-    let (row, history) = found.ok_or(WebError::NotFound)?;
+    let row = child_rows(&state, &u, Some(id))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(WebError::NotFound)?;
+    let history = history_rows(&state, &row.id).await?;
     render(&AdminChildPage {
         l: layout(&u, &row.name, "kinderen"),
         row,
@@ -198,35 +172,18 @@ pub async fn child(
 pub async fn parents(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
     let org = u.ctx.tenant.id;
     let rows = state
-        .db
-        .call(move |c| {
-            let rows: Vec<(String, String, String, bool)> = c
-                .prepare(
-                    "SELECT id, name, email, must_change_password FROM parents
-                     WHERE organisation_id = ?1 ORDER BY name",
-                )?
-                .query_map(params![org.to_string()], |r| r.try_into())?
-                .collect::<Result<_, _>>()?;
-            rows.into_iter()
-                .map(|(id, name, email, must)| {
-                    let children: Vec<String> = c
-                        .prepare(
-                            "SELECT c.first_name || ' ' || c.last_name FROM children c
-                             JOIN child_parents cp ON cp.child_id = c.id WHERE cp.parent_id = ?1",
-                        )?
-                        .query_map(params![id], |r| r.get(0))?
-                        .collect::<Result<_, _>>()?;
-                    Ok(AdminParentRow {
-                        id,
-                        name,
-                        email,
-                        children,
-                        must_change: must,
-                    })
-                })
-                .collect::<Result<Vec<_>, DbError>>()
+        .store
+        .parent_overviews(org)
+        .await?
+        .into_iter()
+        .map(|p| AdminParentRow {
+            id: p.id.to_string(),
+            name: p.name,
+            email: p.email,
+            children: p.children,
+            must_change: p.must_change_password,
         })
-        .await?;
+        .collect();
     render(&AdminParentsPage {
         l: layout(&u, "Ouders", "ouders"),
         rows,
@@ -240,33 +197,20 @@ pub async fn staff(
 ) -> Result<Response, WebError> {
     let org = u.ctx.tenant.id;
     let rows = state
-        .db
-        .call(move |c| {
-            let rows: Vec<(String, String, String, Option<String>)> = c
-                .prepare(
-                    "SELECT s.id, s.name, s.role,
-                            (SELECT group_concat(g.name, ', ') FROM staff_groups sg
-                             JOIN groups g ON g.id = sg.group_id WHERE sg.staff_id = s.id)
-                     FROM staff s WHERE s.organisation_id = ?1 ORDER BY s.name",
-                )?
-                .query_map(params![org.to_string()], |r| r.try_into())?
-                .collect::<Result<_, _>>()?;
-            Ok::<_, DbError>(
-                rows.into_iter()
-                    .map(|(id, name, role, groups)| AdminStaffRow {
-                        id,
-                        name,
-                        role: if role == "manager" {
-                            "locatiemanager"
-                        } else {
-                            "pedagogisch medewerker"
-                        },
-                        groups: groups.unwrap_or_default(),
-                    })
-                    .collect::<Vec<_>>(),
-            )
+        .store
+        .staff_overviews(org)
+        .await?
+        .into_iter()
+        .map(|s| AdminStaffRow {
+            id: s.id.to_string(),
+            name: s.name,
+            role: match s.role {
+                StaffRole::Manager => "locatiemanager",
+                StaffRole::Pedagogical => "pedagogisch medewerker",
+            },
+            groups: s.groups.unwrap_or_default(),
         })
-        .await?;
+        .collect();
     let mut l = layout(&u, "Medewerkers", "medewerkers");
     if q.ok == "pin" {
         l.notice = "De nieuwe pincode is opgeslagen. De schermen in de groep krijgen hem binnen enkele seconden.".into();
@@ -292,20 +236,7 @@ pub async fn staff_pin(
         .map(StaffId)
         .map_err(|_| WebError::NotFound)?;
     let org = u.ctx.tenant.id;
-    let exists = state
-        .db
-        .call(move |c| {
-            Ok::<_, DbError>(
-                c.query_row(
-                    "SELECT 1 FROM staff WHERE id = ?1 AND organisation_id = ?2",
-                    params![staff.to_string(), org.to_string()],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some(),
-            )
-        })
-        .await?;
+    let exists = state.store.staff_in_org(staff, org).await?;
     if !exists {
         return Err(WebError::NotFound);
     }
@@ -319,34 +250,18 @@ pub async fn staff_pin(
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(resp);
     }
-    let changed = state
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let changed = org::reset_pin(&tx, &staff, &pin)?;
-            tx.commit()?;
-            Ok::<_, org::OrgError>(changed)
-        })
-        .await?;
+    let changed = state.store.reset_pin(staff, pin).await?;
     state.nudge_changed(&changed);
     tracing::info!(staff = %id, manager = %u.staff, "PIN reset");
     Ok(Redirect::to("/beheer/medewerkers?ok=pin").into_response())
 }
 
 pub async fn consents(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
-    let org = u.ctx.tenant.id;
-    let rows = state
-        .db
-        .call(move |c| {
-            child_rows(c, &org, None)?
-                .into_iter()
-                .map(|r| {
-                    let h = history_rows(c, &r.id)?;
-                    Ok((r, h))
-                })
-                .collect::<Result<Vec<_>, DbError>>()
-        })
-        .await?;
+    let mut rows = Vec::new();
+    for r in child_rows(&state, &u, None).await? {
+        let h = history_rows(&state, &r.id).await?;
+        rows.push((r, h));
+    }
     render(&AdminConsentsPage {
         l: layout(&u, "Toestemmingen", "toestemmingen"),
         rows,
@@ -359,21 +274,7 @@ pub async fn consents(State(state): State<AppState>, u: ManagerUser) -> Result<R
 /// Columns of the import file (first line), in this order.
 pub const IMPORT_HEADER: &str = "voornaam,achternaam,geboortedatum,groep,dagen,startdatum,einddatum,toestemming,ouder1_naam,ouder1_email,ouder2_naam,ouder2_email";
 
-/// One checked line of the import.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImportRow {
-    pub line: usize,
-    pub first: String,
-    pub last: String,
-    pub birth: NaiveDate,
-    pub group: GroupId,
-    pub days: Vec<Weekday>,
-    pub start: NaiveDate,
-    pub end: Option<NaiveDate>,
-    pub consent: PhotoConsent,
-    /// (role, name, e-mail): ouder1 is the first parent, ouder2 the second.
-    pub parents: Vec<(ParentRole, String, String)>,
-}
+pub use crate::org::ImportRow;
 
 /// At most this many children in one import (each new parent costs an
 /// Argon2 hash and a mail; a bigger list goes in parts).
@@ -588,17 +489,18 @@ pub fn parse_import(
     }
 }
 
-fn org_groups(c: &Connection, org: &OrganisationId) -> Result<Vec<(GroupId, String)>, DbError> {
-    let rows: Vec<(String, String)> = c
-        .prepare(
-            "SELECT g.id, g.name FROM groups g JOIN locations l ON l.id = g.location_id
-             WHERE l.organisation_id = ?1 ORDER BY g.name",
-        )?
-        .query_map(params![org.to_string()], |r| r.try_into())?
-        .collect::<Result<_, _>>()?;
-    rows.into_iter()
-        .map(|(id, n)| Ok((parse_id("groups.id", &id)?, n)))
-        .collect()
+/// The organisation's groups as (id, name), by name.
+async fn org_groups(
+    state: &AppState,
+    org: OrganisationId,
+) -> Result<Vec<(GroupId, String)>, WebError> {
+    Ok(state
+        .store
+        .org_groups(org)
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g.name))
+        .collect())
 }
 
 pub async fn import_page(u: ManagerUser) -> Result<Response, WebError> {
@@ -610,13 +512,8 @@ pub async fn import_page(u: ManagerUser) -> Result<Response, WebError> {
     })
 }
 
-/// New parents created by an import: (name, e-mail, first password).
-type NewLogins = Vec<(String, String, String)>;
-
 /// A first password and its hash for every e-mail address in the import,
 /// made before the database call (Argon2 must not hold the database).
-type FirstPasswords = std::collections::HashMap<String, (String, String)>;
-
 fn first_passwords(rows: &[ImportRow]) -> Result<FirstPasswords, org::OrgError> {
     let mut out = FirstPasswords::new();
     for (_, _, email) in rows.iter().flat_map(|r| &r.parents) {
@@ -627,79 +524,6 @@ fn first_passwords(rows: &[ImportRow]) -> Result<FirstPasswords, org::OrgError> 
         }
     }
     Ok(out)
-}
-
-fn apply_import(
-    c: &mut Connection,
-    org: &OrganisationId,
-    rows: &[ImportRow],
-    passwords: &FirstPasswords,
-) -> Result<(Vec<String>, NewLogins, org::Changed), org::OrgError> {
-    let tx = c.transaction()?;
-    let mut done = Vec::new();
-    let mut logins = Vec::new();
-    let mut changed = Vec::new();
-    for r in rows {
-        let child = org::create_child(
-            &tx,
-            org,
-            &NewChild {
-                first_name: &r.first,
-                last_name: &r.last,
-                birth_date: r.birth,
-                consent: PhotoConsent::None,
-                allergies: None,
-                notes: None,
-            },
-        )?;
-        if r.consent != PhotoConsent::None {
-            org::set_consent(&tx, &child, r.consent, "import", Utc::now())?;
-        }
-        changed.extend(org::place_child(
-            &tx, &child, &r.group, &r.days, r.start, r.end,
-        )?);
-        let mut linked = Vec::new();
-        for (role, name, email) in &r.parents {
-            let existing: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT id, name FROM parents WHERE organisation_id = ?1 AND email = ?2",
-                    params![org.to_string(), email],
-                    |row| row.try_into(),
-                )
-                .optional()?;
-            let parent = match existing {
-                Some((id, known_as)) => {
-                    // say so: a typo here would give another family access
-                    linked.push(format!(
-                        "{email} is gekoppeld aan het bestaande account van {known_as}"
-                    ));
-                    parse_id("parents.id", &id)?
-                }
-                None => {
-                    let (password, hash) = passwords.get(email).ok_or_else(|| {
-                        org::OrgError::Hash(format!("no first password made for {email}"))
-                    })?;
-                    let id = org::create_parent_hashed(&tx, org, email, name, hash)?;
-                    logins.push((name.clone(), email.clone(), password.clone()));
-                    id
-                }
-            };
-            org::link_parent(&tx, &child, &parent, *role)?;
-        }
-        done.push(if linked.is_empty() {
-            format!("Regel {}: {} {} toegevoegd", r.line, r.first, r.last)
-        } else {
-            format!(
-                "Regel {}: {} {} toegevoegd; let op: {}",
-                r.line,
-                r.first,
-                r.last,
-                linked.join("; ")
-            )
-        });
-    }
-    tx.commit()?;
-    Ok((done, logins, changed))
 }
 
 pub async fn import(
@@ -722,13 +546,7 @@ pub async fn import(
     u.ctx.check_csrf(&csrf)?;
     let org = u.ctx.tenant.id;
     let t = text.clone();
-    let parsed = state
-        .db
-        .call(move |c| {
-            let groups = org_groups(c, &org)?;
-            Ok::<_, DbError>(parse_import(&t, &groups))
-        })
-        .await?;
+    let parsed = parse_import(&t, &org_groups(&state, org).await?);
     let outcome = match parsed {
         Err(errors) => Err(errors),
         Ok(rows) => {
@@ -740,8 +558,8 @@ pub async fn import(
             .map_err(|e| WebError::Internal(e.to_string()))?;
             let passwords = passwords?;
             state
-                .db
-                .call(move |c| apply_import(c, &org, &rows, &passwords))
+                .store
+                .import_children(org, rows, passwords)
                 .await
                 .map(Ok)?
         }
@@ -759,10 +577,19 @@ pub async fn import(
                 text,
             }
         }
-        Ok((done, logins, changed)) => {
+        Ok(ImportOutcome {
+            lines: done,
+            logins,
+            changed,
+        }) => {
             state.nudge_changed(&changed);
             let origin = crate::notify::portal_origin(&state.settings, &u.ctx.tenant.slug);
-            for (name, email, password) in logins {
+            for NewLogin {
+                name,
+                email,
+                password,
+            } in logins
+            {
                 state.mailer.send_later(crate::mail::Mail {
                     to: email.clone(),
                     subject: format!("Uw inloggegevens voor het ouderportaal van {}", u.ctx.tenant.name),
@@ -799,17 +626,12 @@ async fn devices_page(
     notice: &str,
 ) -> Result<Response, WebError> {
     let org = u.ctx.tenant.id;
-    let (groups, list) = state
-        .db
-        .call(move |c| {
-            let groups = org_groups(c, &org)?;
-            let list = devices::list_for_org(c, &org)?;
-            Ok::<_, DbError>((groups, list))
-        })
-        .await?;
+    let groups = org_groups(state, org).await?;
+    let list = state.store.list_devices(Some(org)).await?;
     let time = |s: &Option<String>| {
         s.as_deref()
-            .and_then(|t| crate::db::parse_time("devices", t).ok())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
             .map(view::when)
             .unwrap_or_else(|| "nog nooit".into())
     };
@@ -873,25 +695,19 @@ pub async fn enroll_code(
     u.ctx.check_csrf(&f.csrf)?;
     let org = u.ctx.tenant.id;
     let wanted = f.group_id.clone();
-    let made = state
-        .db
-        .call(move |c| {
-            let Some((group, name)) = org_groups(c, &org)?
-                .into_iter()
-                .find(|(g, _)| g.to_string() == wanted)
-            else {
-                return Ok::<_, DbError>(None);
-            };
-            let code = devices::create_code(
-                c,
-                &group,
-                Utc::now(),
-                chrono::Duration::minutes(devices::CODE_TTL_MINUTES),
-            )?;
-            Ok(Some((code, name)))
-        })
+    let (group, group_name) = org_groups(&state, org)
+        .await?
+        .into_iter()
+        .find(|(g, _)| g.to_string() == wanted)
+        .ok_or(WebError::NotFound)?;
+    let code = state
+        .store
+        .create_enrollment_code(
+            group,
+            Utc::now(),
+            chrono::Duration::minutes(devices::CODE_TTL_MINUTES),
+        )
         .await?;
-    let (code, group_name) = made.ok_or(WebError::NotFound)?;
     let link = format!(
         "kring://enroll?server={}&code={}",
         state.settings.http.public_url, code.code
@@ -925,7 +741,7 @@ pub async fn revoke(
         .map(kring_protocol::DeviceId)
         .map_err(|_| WebError::NotFound)?;
     let org = u.ctx.tenant.id.to_string();
-    let owner = state.db.call(move |c| devices::device_org(c, &id)).await?;
+    let owner = state.store.device_organisation(id).await?;
     if owner.as_deref() != Some(org.as_str()) {
         return Err(WebError::NotFound);
     }

@@ -5,6 +5,7 @@ use super::{AnyUser, Ctx, SESSION_COOKIE, WebError, cookie, render, session_time
 use crate::AppState;
 use crate::mail::Mail;
 use crate::portal::{self, Account, UserKind};
+use crate::store::ResetLink;
 use axum::Form;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
@@ -96,13 +97,12 @@ pub async fn login(
     }
     let org = ctx.tenant.id;
     let email = form.email.clone();
-    let found = state
-        .db
-        .call(move |c| portal::find_login(c, &org, &email))
-        .await?;
+    let found = state.store.find_login(org, email).await?;
     let password = form.password.clone();
     let account = tokio::task::spawn_blocking(move || match found {
-        Some((account, hash)) if portal::verify_password(&hash, &password) => Some(account),
+        Some(login) if portal::verify_password(&login.password_hash, &password) => {
+            Some(login.account)
+        }
         Some(_) => None,
         None => {
             // About the same time for an unknown address.
@@ -129,15 +129,10 @@ pub async fn login(
     let times = session_times(&state);
     let a = account.clone();
     let previous = ctx.token.clone();
+    // A new token at every login; a previous session in this browser ends.
     let token = state
-        .db
-        .call(move |c| {
-            // A new token at every login; a previous session in this browser ends.
-            if let Some(old) = &previous {
-                portal::delete_session(c, old)?;
-            }
-            portal::create_session(c, &a, Utc::now(), times)
-        })
+        .store
+        .start_session(a, previous, Utc::now(), times)
         .await?;
     tracing::info!(org = %ctx.tenant.slug, kind = account.kind.as_str(), user = %account.id, "portal login");
     let jar = ctx.jar.clone().add(cookie(&state, SESSION_COOKIE, token));
@@ -157,10 +152,7 @@ pub async fn logout(
 ) -> Result<Response, WebError> {
     user.ctx.check_csrf(&form.csrf)?;
     if let Some(token) = user.ctx.token.clone() {
-        state
-            .db
-            .call(move |c| portal::delete_session(c, &token))
-            .await?;
+        state.store.delete_session(token).await?;
     }
     let jar = user
         .ctx
@@ -227,11 +219,7 @@ pub async fn change(
         return Err(WebError::TooMany(wait.as_secs().max(1)));
     }
     let a = account.clone();
-    let hash = state
-        .db
-        .call(move |c| portal::password_hash(c, &a))
-        .await?
-        .unwrap_or_default();
+    let hash = state.store.password_hash(a).await?.unwrap_or_default();
     let current = form.current_password.clone();
     let current_ok = tokio::task::spawn_blocking(move || portal::verify_password(&hash, &current))
         .await
@@ -260,10 +248,7 @@ pub async fn change(
     let new_hash = crate::org::hash_secret(&form.new_password)?;
     let keep = user.ctx.token.clone();
     let a = account.clone();
-    state
-        .db
-        .call(move |c| portal::set_password(c, &a, &new_hash, keep.as_deref()))
-        .await?;
+    state.store.set_password(a, new_hash, keep).await?;
     tracing::info!(user = %account.id, "password changed");
     let mut next = account;
     next.must_change_password = false;
@@ -306,17 +291,11 @@ pub async fn forgot(
     let email = form.email.clone();
     let valid = Duration::minutes(state.settings.portal.reset_valid_minutes.max(1));
     let made = state
-        .db
-        .call(move |c| {
-            let Some((account, _)) = portal::find_login(c, &org, &email)? else {
-                return Ok::<_, crate::db::DbError>(None);
-            };
-            let token = portal::create_reset(c, &account, Utc::now(), valid)?;
-            Ok(Some((account, token)))
-        })
+        .store
+        .create_reset(org, email, Utc::now(), valid)
         .await?;
     // (an unknown address gets the same answer, and no mail)
-    if let Some((account, token)) = made {
+    if let Some(ResetLink { account, token }) = made {
         let link = format!(
             "{}/wachtwoord-herstellen/{token}",
             // from the settings, never from the request's Host header
@@ -349,11 +328,7 @@ pub async fn reset_page(
 ) -> Result<Response, WebError> {
     let org = ctx.tenant.id;
     let t = token.clone();
-    let valid = state
-        .db
-        .call(move |c| portal::check_reset(c, &org, &t, Utc::now(), false))
-        .await?
-        .is_some();
+    let valid = state.store.check_reset(org, t, Utc::now()).await?.is_some();
     let (csrf, jar) = ctx.anonymous_csrf(&state);
     let page = ResetPage {
         l: layout(&ctx, "Nieuw wachtwoord kiezen", csrf),
@@ -401,16 +376,8 @@ pub async fn reset(
     let hash = crate::org::hash_secret(&form.new_password)?;
     let org = ctx.tenant.id;
     let done = state
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let account = portal::check_reset(&tx, &org, &token, Utc::now(), true)?;
-            if let Some(a) = &account {
-                portal::set_password(&tx, a, &hash, None)?;
-            }
-            tx.commit()?;
-            Ok::<_, crate::db::DbError>(account)
-        })
+        .store
+        .reset_password(org, token, hash, Utc::now())
         .await?;
     let Some(account) = done else {
         return Err(WebError::NotFound);

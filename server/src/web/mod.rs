@@ -26,7 +26,6 @@ mod parent;
 mod view;
 
 use crate::AppState;
-use crate::db::DbError;
 use crate::portal::{self, Account, Session, SessionTimes, Tenant};
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
@@ -287,20 +286,8 @@ pub enum WebError {
     Internal(String),
 }
 
-impl From<DbError> for WebError {
-    fn from(e: DbError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
 impl From<crate::org::OrgError> for WebError {
     fn from(e: crate::org::OrgError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
-impl From<rusqlite::Error> for WebError {
-    fn from(e: rusqlite::Error) -> Self {
         Self::Internal(e.to_string())
     }
 }
@@ -388,20 +375,20 @@ impl FromRequestParts<AppState> for Ctx {
         let token = jar.get(SESSION_COOKIE).map(|c| c.value().to_string());
         let times = session_times(state);
         let lookup = token.clone();
-        let (tenant, session) = state
-            .db
-            .call(move |c| {
-                let Some(tenant) = portal::tenant_by_slug(c, &slug)? else {
-                    return Ok::<_, DbError>(None);
-                };
-                let session = match &lookup {
-                    Some(t) => portal::load_session(c, &tenant.id, t, Utc::now(), times)?,
-                    None => None,
-                };
-                Ok(Some((tenant, session)))
-            })
+        let tenant = state
+            .store
+            .tenant_by_slug(slug)
             .await?
             .ok_or(WebError::NotFound)?;
+        let session = match lookup {
+            Some(t) => {
+                state
+                    .store
+                    .load_session(tenant.id, t, Utc::now(), times)
+                    .await?
+            }
+            None => None,
+        };
         Ok(Ctx {
             tenant,
             session,

@@ -9,8 +9,11 @@
 use super::view::{self, *};
 use super::{ParentUser, WebError, render};
 use crate::AppState;
-use crate::org::{self, NewAbsence, ParentRole};
+use crate::org::ParentRole;
 use crate::portal::{self, MyChild, TimelineItem};
+use crate::store::{
+    AbsenceReport, Created, NewParentDiary, NewParentMessage, NotificationPref, Thread,
+};
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
@@ -23,8 +26,9 @@ use serde::Deserialize;
 const MAX_TEXT: usize = crate::items::MAX_TEXT_CHARS;
 const MAX_MESSAGE: usize = crate::items::MAX_MESSAGE_CHARS;
 
-fn today() -> NaiveDate {
-    crate::portal::today_local()
+/// The day it is at the parent's organisation.
+fn today(u: &ParentUser) -> NaiveDate {
+    u.ctx.tenant.calendar.today(Utc::now())
 }
 
 fn layout(u: &ParentUser, title: &str, active: &'static str) -> Layout {
@@ -126,19 +130,19 @@ pub async fn timeline(
     let before = chrono::DateTime::parse_from_rfc3339(&q.voor)
         .ok()
         .map(|t| t.with_timezone(&chrono::Utc));
-    let (kids, items) = state
-        .db
-        .call(move |c| {
-            let kids = portal::parent_children(c, &parent, today())?;
-            let only = only.filter(|o| kids.iter().any(|k| k.id == *o));
-            let items =
-                portal::timeline(c, &parent, only.as_ref(), today(), TIMELINE_PAGE, before)?;
-            Ok::<_, crate::db::DbError>((kids, items))
-        })
+    let kids = state.store.parent_children(parent, today(&u)).await?;
+    let only = only.filter(|o| kids.iter().any(|k| k.id == *o));
+    let items = state
+        .store
+        .timeline(parent, only, today(&u), TIMELINE_PAGE, before)
         .await?;
     // a full page: there may be more, older ones
     let older = (items.len() == TIMELINE_PAGE)
-        .then(|| items.last().map(|i| crate::db::time_str(i.at())))
+        .then(|| {
+            items
+                .last()
+                .map(|i| i.at().to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        })
         .flatten()
         .unwrap_or_default();
     let rows = items
@@ -178,14 +182,8 @@ pub async fn photo_page(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let parent = u.parent;
-    let (photo, kids) = state
-        .db
-        .call(move |c| {
-            let photo = portal::photo_for_parent(c, &parent, &id, today())?;
-            let kids = portal::parent_children(c, &parent, today())?;
-            Ok::<_, crate::db::DbError>((photo, kids))
-        })
-        .await?;
+    let photo = state.store.photo_for_parent(parent, id, today(&u)).await?;
+    let kids = state.store.parent_children(parent, today(&u)).await?;
     let photo = photo.ok_or(WebError::NotFound)?;
     let who = portal::photo_visible_for(&photo, &kids);
     render(&PhotoPage {
@@ -214,8 +212,8 @@ async fn photo_bytes(
 ) -> Result<Response, WebError> {
     let parent = u.parent;
     let photo = state
-        .db
-        .call(move |c| portal::photo_for_parent(c, &parent, &id, today()))
+        .store
+        .photo_for_parent(parent, id, today(u))
         .await?
         .ok_or(WebError::NotFound)?;
     let key = match variant {
@@ -324,14 +322,8 @@ pub async fn diary_page(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let parent = u.parent;
-    let (entry, kids) = state
-        .db
-        .call(move |c| {
-            let e = portal::diary_for_parent(c, &parent, &id, today())?;
-            let kids = portal::parent_children(c, &parent, today())?;
-            Ok::<_, crate::db::DbError>((e, kids))
-        })
-        .await?;
+    let entry = state.store.diary_for_parent(parent, id, today(&u)).await?;
+    let kids = state.store.parent_children(parent, today(&u)).await?;
     let entry = entry.ok_or(WebError::NotFound)?;
     render(&DiaryPage {
         l: layout(&u, "Dagboek", "mijn-kind"),
@@ -346,10 +338,7 @@ pub async fn diary_new(
     Query(q): Query<Notice>,
 ) -> Result<Response, WebError> {
     let parent = u.parent;
-    let kids = state
-        .db
-        .call(move |c| portal::parent_children(c, &parent, today()))
-        .await?;
+    let kids = state.store.parent_children(parent, today(&u)).await?;
     let selected = parse_child(&q.kind);
     render(&DiaryNewPage {
         l: layout(&u, "Dagboek schrijven", "mijn-kind"),
@@ -375,8 +364,8 @@ async fn writable_child(
     let child = parse_child(child).ok_or(WebError::NotFound)?;
     let parent = u.parent;
     let kid = state
-        .db
-        .call(move |c| portal::my_child(c, &parent, &child, today()))
+        .store
+        .my_child(parent, child, today(u))
         .await?
         .ok_or(WebError::NotFound)?;
     let group = kid
@@ -412,14 +401,18 @@ pub async fn diary_create(
         );
     }
     let (parent, name) = (u.parent, u.account.name.clone());
-    let (id, changed) = state
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let r = org::parent_diary(&tx, &group, &kid.id, &parent, &name, &text, Utc::now())?;
-            tx.commit()?;
-            Ok::<_, org::OrgError>(r)
-        })
+    let Created { id, changed } = state
+        .store
+        .parent_diary(
+            NewParentDiary {
+                group,
+                child: kid.id,
+                parent,
+                parent_name: name,
+                text,
+            },
+            Utc::now(),
+        )
         .await?;
     state.nudge_changed(&changed);
     tracing::info!(entry = %id, parent = %u.parent, "parent diary entry");
@@ -428,19 +421,17 @@ pub async fn diary_create(
 
 pub async fn messages(State(state): State<AppState>, u: ParentUser) -> Result<Response, WebError> {
     let parent = u.parent;
-    let (kids, threads) = state
-        .db
-        .call(move |c| {
-            let kids = portal::parent_children(c, &parent, today())?;
-            let mut threads = Vec::new();
-            for k in &kids {
-                if let Some((_, msgs)) = portal::thread_for_parent(c, &parent, &k.id, today())? {
-                    threads.push((k.clone(), msgs));
-                }
-            }
-            Ok::<_, crate::db::DbError>((kids, threads))
-        })
-        .await?;
+    let kids = state.store.parent_children(parent, today(&u)).await?;
+    let mut threads = Vec::new();
+    for k in &kids {
+        if let Some(t) = state
+            .store
+            .thread_for_parent(parent, k.id, today(&u))
+            .await?
+        {
+            threads.push((k.clone(), t.messages));
+        }
+    }
     let threads = threads
         .into_iter()
         .map(|(k, msgs)| {
@@ -488,9 +479,12 @@ pub async fn thread(
 ) -> Result<Response, WebError> {
     let child = parse_child(&child).ok_or(WebError::NotFound)?;
     let parent = u.parent;
-    let (kid, msgs) = state
-        .db
-        .call(move |c| portal::thread_for_parent(c, &parent, &child, today()))
+    let Thread {
+        child: kid,
+        messages: msgs,
+    } = state
+        .store
+        .thread_for_parent(parent, child, today(&u))
         .await?
         .ok_or(WebError::NotFound)?;
     let mut l = layout(
@@ -516,8 +510,8 @@ pub async fn message_page(
 ) -> Result<Response, WebError> {
     let parent = u.parent;
     let m = state
-        .db
-        .call(move |c| portal::message_for_parent(c, &parent, &id, today()))
+        .store
+        .message_for_parent(parent, id, today(&u))
         .await?
         .ok_or(WebError::NotFound)?;
     render(&MessagePage {
@@ -546,14 +540,18 @@ pub async fn message_create(
     }
     let (parent, name) = (u.parent, u.account.name.clone());
     let child = kid.id;
-    let (id, changed) = state
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let r = org::parent_message(&tx, &group, &child, &parent, &name, &body, Utc::now())?;
-            tx.commit()?;
-            Ok::<_, org::OrgError>(r)
-        })
+    let Created { id, changed } = state
+        .store
+        .parent_message(
+            NewParentMessage {
+                group,
+                child,
+                parent,
+                parent_name: name,
+                body,
+            },
+            Utc::now(),
+        )
         .await?;
     state.nudge_changed(&changed);
     tracing::info!(message = %id, parent = %u.parent, "parent message");
@@ -566,20 +564,14 @@ pub async fn absences(
     Query(q): Query<Notice>,
 ) -> Result<Response, WebError> {
     let parent = u.parent;
-    let (kids, list) = state
-        .db
-        .call(move |c| {
-            let kids = portal::parent_children(c, &parent, today())?;
-            let mut list = Vec::new();
-            for k in &kids {
-                for a in portal::absences_of(c, &k.id)? {
-                    list.push((kid_name(k), a));
-                }
-            }
-            Ok::<_, crate::db::DbError>((kids, list))
-        })
-        .await?;
-    let t = today();
+    let kids = state.store.parent_children(parent, today(&u)).await?;
+    let mut list = Vec::new();
+    for k in &kids {
+        for a in state.store.absences_of(k.id).await? {
+            list.push((kid_name(k), a));
+        }
+    }
+    let t = today(&u);
     let mut rows: Vec<AbsenceRow> = list
         .into_iter()
         .map(|(name, a)| AbsenceRow {
@@ -668,32 +660,26 @@ pub async fn absence_create(
 ) -> Result<Response, WebError> {
     u.ctx.check_csrf(&f.csrf)?;
     let (kid, _) = writable_child(&state, &u, &f.child_id).await?;
-    let (from, to, part, reason) = match parse_absence(&f, today()) {
+    let (from, to, part, reason) = match parse_absence(&f, today(&u)) {
         Ok(v) => v,
         Err(problem) => return invalid(&u, "Afwezig melden", &problem),
     };
     let name = u.account.name.clone();
     let note = f.note.trim().to_string();
-    let (id, changed) = state
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let r = org::report_absence(
-                &tx,
-                &NewAbsence {
-                    child: kid.id,
-                    from,
-                    to,
-                    part_of_day: part,
-                    reason,
-                    note: (!note.is_empty()).then_some(note.as_str()),
-                    reported_by: &name,
-                },
-                Utc::now(),
-            )?;
-            tx.commit()?;
-            Ok::<_, org::OrgError>(r)
-        })
+    let Created { id, changed } = state
+        .store
+        .report_absence(
+            AbsenceReport {
+                child: kid.id,
+                from,
+                to,
+                part_of_day: part,
+                reason,
+                note: (!note.is_empty()).then_some(note),
+                reported_by: name,
+            },
+            Utc::now(),
+        )
         .await?;
     state.nudge_changed(&changed);
     tracing::info!(absence = %id, parent = %u.parent, "absence reported");
@@ -718,22 +704,8 @@ pub async fn absence_cancel(
         .map_err(|_| WebError::NotFound)?;
     let parent = u.parent;
     let changed = state
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let Some((child, to, cancelled)) = portal::absence_child(&tx, &id)? else {
-                return Ok::<_, org::OrgError>(None);
-            };
-            if portal::my_child(&tx, &parent, &child, today())?.is_none() {
-                return Ok(None);
-            }
-            if cancelled || to < today() {
-                return Ok(Some(Vec::new()));
-            }
-            let changed = org::cancel_absence(&tx, &absence, &child)?;
-            tx.commit()?;
-            Ok(Some(changed))
-        })
+        .store
+        .cancel_absence_for_parent(parent, absence, today(&u))
         .await?
         .ok_or(WebError::NotFound)?;
     state.nudge_changed(&changed);
@@ -746,18 +718,12 @@ pub async fn consents(
     Query(q): Query<Notice>,
 ) -> Result<Response, WebError> {
     let parent = u.parent;
-    let rows = state
-        .db
-        .call(move |c| {
-            let kids = portal::parent_children(c, &parent, today())?;
-            let mut rows = Vec::new();
-            for k in kids {
-                let history = portal::consent_history(c, &k.id)?;
-                rows.push((k, history));
-            }
-            Ok::<_, crate::db::DbError>(rows)
-        })
-        .await?;
+    let kids = state.store.parent_children(parent, today(&u)).await?;
+    let mut rows = Vec::new();
+    for k in kids {
+        let history = state.store.consent_history(k.id).await?;
+        rows.push((k, history));
+    }
     let rows = rows
         .into_iter()
         .map(|(k, history)| ConsentRow {
@@ -797,29 +763,20 @@ pub async fn consent_set(
     let child = parse_child(&child).ok_or(WebError::NotFound)?;
     let consent = PhotoConsent::parse(&f.consent);
     let (parent, name) = (u.parent, u.account.name.clone());
-    let changed = state
-        .db
-        .call(move |c| {
-            let tx = c.transaction()?;
-            let Some(kid) = portal::my_child(&tx, &parent, &child, today())? else {
-                return Ok::<_, org::OrgError>(None);
-            };
-            let Some(consent) = consent else {
-                return Ok(Some(None));
-            };
-            if kid.consent == consent {
-                return Ok(Some(Some(Vec::new())));
-            }
-            let changed =
-                org::set_consent_by_parent(&tx, &child, consent, &parent, &name, Utc::now())?;
-            tx.commit()?;
-            Ok(Some(Some(changed)))
-        })
-        .await?
-        .ok_or(WebError::NotFound)?;
-    let Some(changed) = changed else {
+    let Some(consent) = consent else {
+        // not one of the three: the child must still be theirs to hear so
+        state
+            .store
+            .my_child(parent, child, today(&u))
+            .await?
+            .ok_or(WebError::NotFound)?;
         return invalid(&u, "Toestemmingen", "Kies een van de drie mogelijkheden.");
     };
+    let changed = state
+        .store
+        .set_consent_by_parent(parent, name, child, consent, today(&u), Utc::now())
+        .await?
+        .ok_or(WebError::NotFound)?;
     state.nudge_changed(&changed);
     tracing::info!(child = %child, parent = %u.parent, "photo consent changed");
     Ok(Redirect::to("/toestemmingen?ok=toestemming").into_response())
@@ -831,17 +788,14 @@ pub async fn notifications(
     Query(q): Query<Notice>,
 ) -> Result<Response, WebError> {
     let parent = u.parent;
-    let prefs = state
-        .db
-        .call(move |c| portal::notification_prefs(c, &parent))
-        .await?;
+    let prefs = state.store.notification_prefs(parent).await?;
     let mut l = layout(&u, "Notificaties", "account");
     l.notice = notice_text(&q.ok).into();
     render(&NotificationsPage {
         l,
         prefs: prefs
             .into_iter()
-            .map(|(kind, on)| PrefRow {
+            .map(|NotificationPref { kind, email: on }| PrefRow {
                 kind,
                 label: match kind {
                     "message" => "Berichten van de groep",
@@ -877,32 +831,28 @@ pub async fn notifications_set(
         ("photo", on(&f.email_photo)),
     ];
     state
-        .db
-        .call(move |c| {
-            for (kind, email) in values {
-                portal::set_notification_pref(c, &parent, kind, email)?;
-            }
-            Ok::<_, crate::db::DbError>(())
-        })
+        .store
+        .set_notification_prefs(
+            parent,
+            values
+                .into_iter()
+                .map(|(kind, email)| NotificationPref { kind, email })
+                .collect(),
+        )
         .await?;
     Ok(Redirect::to("/notificaties?ok=notificaties").into_response())
 }
 
 pub async fn account(State(state): State<AppState>, u: ParentUser) -> Result<Response, WebError> {
     let parent = u.parent;
-    let kids = state
-        .db
-        .call(move |c| {
-            let kids = portal::parent_children(c, &parent, today())?;
-            let mut out = Vec::new();
-            for k in kids {
-                let docs = portal::documents_for_parent(c, &k)?;
-                out.push((k, docs));
-            }
-            Ok::<_, crate::db::DbError>(out)
-        })
-        .await?;
-    let t = today();
+    let kids = state.store.parent_children(parent, today(&u)).await?;
+    let mut with_docs = Vec::new();
+    for k in kids {
+        let docs = state.store.documents_for_parent(k.clone()).await?;
+        with_docs.push((k, docs));
+    }
+    let kids = with_docs;
+    let t = today(&u);
     render(&AccountPage {
         l: layout(&u, "Account", "account"),
         name: u.account.name.clone(),
@@ -945,8 +895,8 @@ pub async fn document(
 ) -> Result<Response, WebError> {
     let parent = u.parent;
     let doc = state
-        .db
-        .call(move |c| portal::document_for_parent(c, &parent, &id, today()))
+        .store
+        .document_for_parent(parent, id, today(&u))
         .await?
         .ok_or(WebError::NotFound)?;
     render(&DocumentPage {

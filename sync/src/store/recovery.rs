@@ -364,7 +364,7 @@ pub(super) fn adopt_photo_files(
         } else if file.is_some() && state != "sent" {
             tx.execute(
                 "UPDATE outbox SET state = 'wedged', wedged_reason = ?2 WHERE id = ?1",
-                params![id, "de foto is niet meer (heel) op het apparaat"],
+                params![id, crate::decide::Reason::PhotoGone.to_stored()],
             )?;
             report.missing_photos.push(
                 uuid::Uuid::parse_str(&id)
@@ -574,6 +574,7 @@ mod tests {
                 location_name: "Zonnebloem".into(),
                 organisation_id: OrganisationId::new(),
                 organisation_name: "Kinderopvang".into(),
+                time_zone: "Europe/Amsterdam".into(),
             },
             mqtt: MqttConnectInfo {
                 host: String::new(),

@@ -1,0 +1,987 @@
+//! The contract every [`Store`] backend must meet, as async checks on a fresh
+//! store. A backend runs all of them with one line (the shape of
+//! matrix-rust-sdk's state-store integration tests):
+//!
+//! ```ignore
+//! store_conformance_tests!(|dir: &std::path::Path| SqliteStore::open(&dir.join("db")).unwrap());
+//! ```
+//!
+//! Each check seeds what it needs through the store itself, so it holds for
+//! any backend. A new method gets a check here, and the macro a line.
+
+use super::{
+    ChildDetails, CompletedUpload, NewParentMessage, NewPlacement, NewStaff, NewUpload, Store,
+    StoreError,
+};
+use crate::devices::{AuthedDevice, DeviceReport};
+use crate::org::{GroupKind, ParentRole};
+use crate::portal::SessionTimes;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use kring_protocol::{
+    Audience, ChangeKind, ChildId, Cursor, DeviceId, ErrorCode, GroupId, MessageId, MessageThread,
+    OrganisationId, PhotoConsent, PhotoId, PhotoItem, PushItem, PushReceipt, StaffId,
+    StaffMessageItem, StaffRole, UploadId, Weekday,
+};
+
+/// Runs every check of the suite against the store made by `$open`, a closure
+/// from a fresh empty directory to a store (one `#[tokio::test]` per check).
+macro_rules! store_conformance_tests {
+    (@checks $fresh:ident; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                let (_dir, store) = $fresh();
+                suite::$check(&*store).await;
+            }
+        )+
+    };
+    ($open:expr) => {
+        mod conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::store::conformance as suite;
+
+            fn fresh() -> (tempfile::TempDir, std::sync::Arc<dyn $crate::store::Store>) {
+                let dir = tempfile::tempdir().expect("a temporary directory");
+                let open = $open;
+                let store = std::sync::Arc::new(open(dir.path()));
+                (dir, store)
+            }
+
+            store_conformance_tests!(@checks fresh;
+                push_retry_returns_the_first_answer,
+                push_other_body_under_same_id_is_a_conflict,
+                group_sequence_strictly_increases,
+                feed_pages_follow_the_cursor,
+                consent_is_checked_at_write_and_read,
+                push_checks_children_and_staff_of_the_group,
+                photo_needs_own_complete_upload_with_matching_hash,
+                uploads_lifecycle,
+                enrollment_code_works_once,
+                revoked_device_is_refused,
+                organisation_slug_is_unique,
+                groups_are_found_by_id_or_name,
+                photo_for_parent_follows_consent_now,
+                sessions_expire_and_stay_in_their_organisation,
+                reset_tokens_work_once,
+            );
+        }
+    };
+}
+
+/// A small organisation: one group with three children (consent group,
+/// own parents, none), another group with one child, a staff member on the
+/// first group, an enrolled device on it.
+#[derive(Debug)]
+pub struct World {
+    pub org: OrganisationId,
+    pub group: GroupId,
+    pub other_group: GroupId,
+    /// Consent: group, own parents, none.
+    pub kids: [ChildId; 3],
+    pub other_kid: ChildId,
+    pub staff: StaffId,
+    pub device: AuthedDevice,
+    pub secret: String,
+}
+
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+pub async fn seed(s: &dyn Store, slug: &str) -> World {
+    let org = s
+        .create_organisation(slug.into(), format!("Opvang {slug}"))
+        .await
+        .expect("organisation");
+    let loc = s
+        .create_location(org, "Locatie".into())
+        .await
+        .expect("location");
+    let group = s
+        .create_group(loc, "Dolfijnen".into(), GroupKind::Kdv, (0, 4))
+        .await
+        .expect("group");
+    let other_group = s
+        .create_group(loc, "Zwaluwen".into(), GroupKind::Bso, (4, 12))
+        .await
+        .expect("group");
+    let mut kids = Vec::new();
+    let days = vec![Weekday::Mon, Weekday::Wed, Weekday::Fri];
+    for (name, consent, g) in [
+        ("Sem", PhotoConsent::Group, group),
+        ("Noor", PhotoConsent::OwnParents, group),
+        ("Daan", PhotoConsent::None, group),
+        ("Bram", PhotoConsent::Group, other_group),
+    ] {
+        let child = s
+            .create_child(
+                org,
+                ChildDetails {
+                    first_name: name.into(),
+                    last_name: "Test".into(),
+                    birth_date: today() - Duration::days(500),
+                    consent,
+                    allergies: None,
+                    notes: None,
+                },
+            )
+            .await
+            .expect("child");
+        s.place_child(NewPlacement {
+            child,
+            group: g,
+            days: days.clone(),
+            start: today() - Duration::days(30),
+            end: None,
+        })
+        .await
+        .expect("placement");
+        kids.push(child);
+    }
+    let staff = s
+        .create_staff(NewStaff {
+            org,
+            name: "Fatima".into(),
+            role: StaffRole::Pedagogical,
+            pin: "1234".into(),
+            groups: vec![group],
+        })
+        .await
+        .expect("staff")
+        .id;
+    let code = s
+        .create_enrollment_code(group, Utc::now(), Duration::minutes(15))
+        .await
+        .expect("code");
+    let enrolled = s
+        .enroll_device(code.code, "Scherm".into(), "1.0".into(), Utc::now())
+        .await
+        .expect("enroll");
+    World {
+        org,
+        group,
+        other_group,
+        kids: [kids[0], kids[1], kids[2]],
+        other_kid: kids[3],
+        staff,
+        device: AuthedDevice {
+            id: enrolled.id,
+            group,
+            calendar: kring_protocol::Calendar::default(),
+        },
+        secret: enrolled.secret,
+    }
+}
+
+fn message(thread: MessageThread, body: &str) -> PushItem {
+    PushItem::Message(StaffMessageItem {
+        id: MessageId::new(),
+        thread,
+        body: body.into(),
+        staff_id: None,
+    })
+}
+
+fn receipt(body: &str) -> PushReceipt {
+    serde_json::from_str(body).expect("a receipt")
+}
+
+/// A complete upload of `device`, with the sha256 `sha`.
+async fn complete_upload(s: &dyn Store, device: DeviceId, sha: &str) -> UploadId {
+    let id = UploadId::new();
+    s.create_upload(NewUpload {
+        id,
+        device,
+        length: 10,
+        metadata_json: "{}".into(),
+        expected_sha256: None,
+        created_at: Utc::now(),
+        expires_at: Utc::now() + Duration::hours(1),
+    })
+    .await
+    .expect("create upload");
+    s.set_upload_offset(id, 10).await.expect("offset");
+    s.complete_upload(
+        id,
+        CompletedUpload {
+            sha256: sha.into(),
+            blob_key: format!("photos/{id}.jpg"),
+            thumb_key: format!("thumbs/{id}.jpg"),
+            width: 4,
+            height: 3,
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("complete upload");
+    id
+}
+
+fn photo(upload: UploadId, sha: &str, tags: Vec<ChildId>) -> PushItem {
+    PushItem::Photo(PhotoItem {
+        id: PhotoId::new(),
+        upload_id: upload,
+        sha256: sha.into(),
+        tags,
+        no_children_recognizable: false,
+        audience_shown: Audience::StaffOnly,
+        taken_at_device: Utc::now(),
+        staff_id: None,
+    })
+}
+
+fn is_invalid(e: &StoreError, want: ErrorCode) -> bool {
+    matches!(e, StoreError::Invalid { code, .. } if *code == want)
+}
+
+// ---- items -----------------------------------------------------------------
+
+pub async fn push_retry_returns_the_first_answer(s: &dyn Store) {
+    let w = seed(s, "retry").await;
+    let item = message(MessageThread::Group, "Vandaag naar het bos");
+    let t0 = Utc::now();
+    let first = s.push_item(w.device, item.clone(), t0).await.expect("push");
+    assert!(!first.replayed);
+    assert_eq!(first.status, 200);
+    let (group, seq) = first.changed.expect("a message changes the feed");
+    assert_eq!(group, w.group);
+    assert_eq!(receipt(&first.body).seq, seq);
+    assert_eq!(receipt(&first.body).item_id, item.id());
+    let again = s
+        .push_item(w.device, item, t0 + Duration::seconds(5))
+        .await
+        .expect("retry");
+    assert!(again.replayed);
+    assert_eq!(again.body, first.body, "a retry gets the stored answer");
+    assert_eq!(again.changed, None, "a retry changes nothing");
+    let page = s
+        .feed_page(w.group, Cursor(seq - 1), 100, today())
+        .await
+        .expect("feed");
+    let messages = page
+        .changes
+        .iter()
+        .filter(|c| matches!(c.kind, ChangeKind::Message(_)))
+        .count();
+    assert_eq!(messages, 1, "stored once");
+}
+
+pub async fn push_other_body_under_same_id_is_a_conflict(s: &dyn Store) {
+    let w = seed(s, "conflict").await;
+    let item = message(MessageThread::Group, "Eerste versie");
+    s.push_item(w.device, item.clone(), Utc::now())
+        .await
+        .expect("push");
+    let PushItem::Message(mut m) = item else {
+        unreachable!("built as a message")
+    };
+    m.body = "Tweede versie".into();
+    let err = s
+        .push_item(w.device, PushItem::Message(m), Utc::now())
+        .await
+        .expect_err("another body under the same id");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+pub async fn group_sequence_strictly_increases(s: &dyn Store) {
+    let w = seed(s, "seq").await;
+    let parent = s
+        .create_parent(
+            w.org,
+            "ouder@example.nl".into(),
+            "Anouk".into(),
+            "pw-12345".into(),
+        )
+        .await
+        .expect("parent");
+    let mut seqs = Vec::new();
+    for i in 0..3 {
+        let out = s
+            .push_item(
+                w.device,
+                message(MessageThread::Group, &format!("bericht {i}")),
+                Utc::now(),
+            )
+            .await
+            .expect("push");
+        seqs.push(out.changed.expect("changed").1);
+        let changed = s
+            .parent_message(
+                NewParentMessage {
+                    group: w.group,
+                    child: w.kids[0],
+                    parent,
+                    parent_name: "Anouk".into(),
+                    body: format!("antwoord {i}"),
+                },
+                Utc::now(),
+            )
+            .await
+            .expect("parent message")
+            .changed;
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].0, w.group);
+        seqs.push(changed[0].1);
+    }
+    assert!(
+        seqs.windows(2).all(|p| p[0] < p[1]),
+        "strictly increasing: {seqs:?}"
+    );
+    // The other group's sequence is its own.
+    let other = s
+        .feed_page(w.other_group, Cursor(0), 1000, today())
+        .await
+        .expect("feed");
+    assert!(other.cursor.0 < seqs[seqs.len() - 1]);
+}
+
+pub async fn feed_pages_follow_the_cursor(s: &dyn Store) {
+    let w = seed(s, "pages").await;
+    for i in 0..5 {
+        s.push_item(
+            w.device,
+            message(MessageThread::Group, &format!("bericht {i}")),
+            Utc::now(),
+        )
+        .await
+        .expect("push");
+    }
+    let all = s
+        .feed_page(w.group, Cursor(0), 1000, today())
+        .await
+        .expect("whole feed");
+    assert!(!all.has_more);
+    let mut cursor = Cursor(0);
+    let mut seen = Vec::new();
+    loop {
+        let page = s
+            .feed_page(w.group, cursor, 2, today())
+            .await
+            .expect("page");
+        assert!(page.changes.len() <= 2);
+        assert!(page.changes.iter().all(|c| c.seq > cursor.0));
+        seen.extend(page.changes.iter().map(|c| c.seq));
+        if !page.has_more {
+            assert_eq!(page.cursor, all.cursor);
+            break;
+        }
+        assert!(page.cursor.0 > cursor.0, "the cursor moves");
+        cursor = page.cursor;
+    }
+    let whole: Vec<i64> = all.changes.iter().map(|c| c.seq).collect();
+    assert_eq!(seen, whole, "pages add up to the whole feed, in order");
+    let empty = s
+        .feed_page(w.group, all.cursor, 10, today())
+        .await
+        .expect("after the end");
+    assert!(empty.changes.is_empty());
+    assert_eq!(empty.cursor, all.cursor);
+}
+
+pub async fn consent_is_checked_at_write_and_read(s: &dyn Store) {
+    let w = seed(s, "consent").await;
+    // A photo of a child without consent is refused.
+    let sha = "ab".repeat(32);
+    let upload = complete_upload(s, w.device.id, &sha).await;
+    let err = s
+        .push_item(w.device, photo(upload, &sha, vec![w.kids[2]]), Utc::now())
+        .await
+        .expect_err("no consent");
+    assert!(matches!(err, StoreError::ConsentRefused(_)), "{err:?}");
+    // The feed carries the consent as it is when read.
+    let before = s
+        .feed_page(w.group, Cursor(0), 1000, today())
+        .await
+        .expect("feed");
+    let changed = s
+        .set_consent(w.kids[0], PhotoConsent::None, "test".into(), Utc::now())
+        .await
+        .expect("consent");
+    assert_eq!(changed.len(), 1);
+    assert!(changed[0].1 > before.cursor.0);
+    let after = s
+        .feed_page(w.group, before.cursor, 1000, today())
+        .await
+        .expect("feed");
+    let child = after
+        .changes
+        .iter()
+        .find_map(|c| match &c.kind {
+            ChangeKind::Child(ch) if ch.id == w.kids[0] => Some(ch.clone()),
+            _ => None,
+        })
+        .expect("the child changed");
+    assert_eq!(child.photo_consent, PhotoConsent::None);
+    // With consent withdrawn, a photo of that child is refused as well.
+    let upload = complete_upload(s, w.device.id, &sha).await;
+    let err = s
+        .push_item(w.device, photo(upload, &sha, vec![w.kids[0]]), Utc::now())
+        .await
+        .expect_err("consent withdrawn");
+    assert!(matches!(err, StoreError::ConsentRefused(_)), "{err:?}");
+}
+
+pub async fn push_checks_children_and_staff_of_the_group(s: &dyn Store) {
+    let w = seed(s, "checks").await;
+    let err = s
+        .push_item(
+            w.device,
+            message(
+                MessageThread::Child {
+                    child_id: w.other_kid,
+                },
+                "hallo",
+            ),
+            Utc::now(),
+        )
+        .await
+        .expect_err("a child of another group");
+    assert!(is_invalid(&err, ErrorCode::ValidationFailed), "{err:?}");
+    let mut item = StaffMessageItem {
+        id: MessageId::new(),
+        thread: MessageThread::Group,
+        body: "hallo".into(),
+        staff_id: Some(StaffId::new()),
+    };
+    let err = s
+        .push_item(w.device, PushItem::Message(item.clone()), Utc::now())
+        .await
+        .expect_err("unknown staff");
+    assert!(is_invalid(&err, ErrorCode::ValidationFailed), "{err:?}");
+    item.staff_id = Some(w.staff);
+    let out = s
+        .push_item(w.device, PushItem::Message(item), Utc::now())
+        .await
+        .expect("staff of the group");
+    assert!(out.changed.is_some());
+    let err = s
+        .push_item(w.device, message(MessageThread::Group, "   "), Utc::now())
+        .await
+        .expect_err("empty message");
+    assert!(is_invalid(&err, ErrorCode::ValidationFailed), "{err:?}");
+}
+
+pub async fn photo_needs_own_complete_upload_with_matching_hash(s: &dyn Store) {
+    let w = seed(s, "photo").await;
+    let sha = "cd".repeat(32);
+    // unknown upload
+    let err = s
+        .push_item(w.device, photo(UploadId::new(), &sha, vec![]), Utc::now())
+        .await
+        .expect_err("unknown upload");
+    assert!(is_invalid(&err, ErrorCode::UploadIncomplete), "{err:?}");
+    // another device's upload
+    let code = s
+        .create_enrollment_code(w.group, Utc::now(), Duration::minutes(15))
+        .await
+        .expect("code");
+    let other = s
+        .enroll_device(code.code, "Tweede".into(), "1.0".into(), Utc::now())
+        .await
+        .expect("enroll");
+    let theirs = complete_upload(s, other.id, &sha).await;
+    let err = s
+        .push_item(w.device, photo(theirs, &sha, vec![w.kids[0]]), Utc::now())
+        .await
+        .expect_err("not our upload");
+    assert!(is_invalid(&err, ErrorCode::UploadIncomplete), "{err:?}");
+    // a different hash
+    let ours = complete_upload(s, w.device.id, &sha).await;
+    let err = s
+        .push_item(
+            w.device,
+            photo(ours, &"ef".repeat(32), vec![w.kids[0]]),
+            Utc::now(),
+        )
+        .await
+        .expect_err("hash differs");
+    assert!(
+        is_invalid(&err, ErrorCode::UploadChecksumMismatch),
+        "{err:?}"
+    );
+    // the good one; its receipt carries the verified hash
+    let out = s
+        .push_item(w.device, photo(ours, &sha, vec![w.kids[0]]), Utc::now())
+        .await
+        .expect("photo");
+    assert_eq!(receipt(&out.body).sha256.as_deref(), Some(sha.as_str()));
+    // one photo per upload
+    let err = s
+        .push_item(w.device, photo(ours, &sha, vec![w.kids[0]]), Utc::now())
+        .await
+        .expect_err("upload used twice");
+    assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
+}
+
+// ---- uploads ---------------------------------------------------------------
+
+pub async fn uploads_lifecycle(s: &dyn Store) {
+    let w = seed(s, "uploads").await;
+    let now: DateTime<Utc> = Utc::now();
+    let new = |id, expires_at| NewUpload {
+        id,
+        device: w.device.id,
+        length: 100,
+        metadata_json: r#"{"filetype":"image/jpeg"}"#.into(),
+        expected_sha256: Some("00".repeat(32)),
+        created_at: now,
+        expires_at,
+    };
+    let live = UploadId::new();
+    s.create_upload(new(live, now + Duration::hours(1)))
+        .await
+        .expect("create");
+    let err = s
+        .create_upload(new(live, now + Duration::hours(1)))
+        .await
+        .expect_err("same id twice");
+    assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
+    let row = s.upload(live).await.expect("load").expect("exists");
+    assert_eq!(row.device, w.device.id);
+    assert_eq!((row.offset, row.length), (0, 100));
+    assert!(!row.completed);
+    assert_eq!(
+        row.expected_sha256.as_deref(),
+        Some("00".repeat(32).as_str())
+    );
+    s.set_upload_offset(live, 60).await.expect("offset");
+    assert_eq!(s.upload(live).await.expect("load").expect("row").offset, 60);
+    assert!(s.upload(UploadId::new()).await.expect("load").is_none());
+    // refused
+    let refused = UploadId::new();
+    s.create_upload(new(refused, now + Duration::hours(1)))
+        .await
+        .expect("create");
+    s.fail_upload(refused, "not a JPEG".into())
+        .await
+        .expect("fail");
+    let row = s.upload(refused).await.expect("load").expect("row");
+    assert_eq!(row.failed_reason.as_deref(), Some("not a JPEG"));
+    // expired: an unfinished one is swept, a complete one stays
+    let stale = UploadId::new();
+    s.create_upload(new(stale, now - Duration::minutes(1)))
+        .await
+        .expect("create");
+    let done = UploadId::new();
+    s.create_upload(new(done, now - Duration::minutes(1)))
+        .await
+        .expect("create");
+    s.complete_upload(
+        done,
+        CompletedUpload {
+            sha256: "11".repeat(32),
+            blob_key: "photos/x.jpg".into(),
+            thumb_key: "thumbs/x.jpg".into(),
+            width: 8,
+            height: 6,
+        },
+        now,
+    )
+    .await
+    .expect("complete");
+    assert!(s.upload(done).await.expect("load").expect("row").completed);
+    let swept = s.sweep_expired_uploads(now).await.expect("sweep");
+    assert_eq!(swept, vec![stale]);
+    assert!(s.upload(stale).await.expect("load").is_none());
+    assert!(s.upload(done).await.expect("load").is_some());
+    assert!(s.upload(live).await.expect("load").is_some());
+}
+
+// ---- devices ---------------------------------------------------------------
+
+pub async fn enrollment_code_works_once(s: &dyn Store) {
+    let w = seed(s, "enroll").await;
+    let now = Utc::now();
+    let code = s
+        .create_enrollment_code(w.group, now, Duration::minutes(15))
+        .await
+        .expect("code");
+    assert_eq!(code.group, w.group);
+    // typed by hand: lower case, a space instead of the dash
+    let typed = code.code.to_lowercase().replace('-', " ");
+    let d = s
+        .enroll_device(typed, "Scherm 2".into(), "1.0".into(), now)
+        .await
+        .expect("enroll");
+    assert_eq!(d.group.id, w.group);
+    assert_eq!(d.group.organisation_id, w.org);
+    let err = s
+        .enroll_device(code.code, "Scherm 3".into(), "1.0".into(), now)
+        .await
+        .expect_err("used");
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let expired = s
+        .create_enrollment_code(w.group, now - Duration::minutes(20), Duration::minutes(15))
+        .await
+        .expect("code");
+    let err = s
+        .enroll_device(expired.code, "Scherm 4".into(), "1.0".into(), now)
+        .await
+        .expect_err("expired");
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    let authed = s
+        .authenticate_device(d.secret.clone(), DeviceReport::default(), now)
+        .await
+        .expect("auth");
+    assert_eq!(
+        authed,
+        Some(AuthedDevice {
+            id: d.id,
+            group: w.group,
+            calendar: kring_protocol::Calendar::default(),
+        })
+    );
+}
+
+pub async fn revoked_device_is_refused(s: &dyn Store) {
+    let w = seed(s, "revoke").await;
+    let now = Utc::now();
+    let report = DeviceReport {
+        app_version: Some("2.0".into()),
+        outbox_pending: Some(3),
+    };
+    assert_eq!(
+        s.authenticate_device(w.secret.clone(), report, now)
+            .await
+            .expect("auth"),
+        Some(w.device)
+    );
+    let listed = s.list_devices(Some(w.org)).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].app_version, "2.0", "the report is stored");
+    assert_eq!(listed[0].outbox_pending, Some(3));
+    assert!(
+        s.check_device_secret(w.device.id, w.secret.clone())
+            .await
+            .expect("check")
+    );
+    assert!(
+        !s.check_device_secret(w.device.id, "wrong".into())
+            .await
+            .expect("check")
+    );
+    s.set_device_online(w.device.id, true, now)
+        .await
+        .expect("online");
+    assert!(s.list_devices(None).await.expect("list")[0].online);
+    assert_eq!(
+        s.active_devices_of_group(w.group).await.expect("active"),
+        vec![w.device.id]
+    );
+    assert_eq!(
+        s.device_organisation(w.device.id.to_string())
+            .await
+            .expect("org"),
+        Some(w.org.to_string())
+    );
+    assert!(s.revoke_device(w.device.id, now).await.expect("revoke"));
+    assert!(
+        !s.revoke_device(w.device.id, now).await.expect("again"),
+        "already revoked"
+    );
+    assert_eq!(
+        s.authenticate_device(w.secret.clone(), DeviceReport::default(), now)
+            .await
+            .expect("auth"),
+        None
+    );
+    assert!(
+        !s.check_device_secret(w.device.id, w.secret)
+            .await
+            .expect("check")
+    );
+    assert!(
+        s.active_devices_of_group(w.group)
+            .await
+            .expect("active")
+            .is_empty()
+    );
+    assert_eq!(
+        s.revoked_devices().await.expect("revoked"),
+        vec![w.device.id]
+    );
+    let listed = s.list_devices(Some(w.org)).await.expect("list");
+    assert!(listed[0].revoked_at.is_some());
+    assert!(!listed[0].online, "revoking ends presence");
+}
+
+// ---- organisation ----------------------------------------------------------
+
+pub async fn organisation_slug_is_unique(s: &dyn Store) {
+    s.create_organisation("zon".into(), "De Zon".into())
+        .await
+        .expect("first");
+    let err = s
+        .create_organisation("zon".into(), "Andere Zon".into())
+        .await
+        .expect_err("same slug");
+    assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
+}
+
+pub async fn groups_are_found_by_id_or_name(s: &dyn Store) {
+    let w = seed(s, "find").await;
+    assert_eq!(
+        s.find_group("dolfijnen".into()).await.expect("find"),
+        Some(w.group)
+    );
+    assert_eq!(
+        s.find_group(w.other_group.to_string()).await.expect("find"),
+        Some(w.other_group)
+    );
+    assert_eq!(s.find_group("Onbekend".into()).await.expect("find"), None);
+    let info = s
+        .group_info(w.group)
+        .await
+        .expect("info")
+        .expect("the group");
+    assert_eq!(info.name, "Dolfijnen");
+    assert_eq!(info.organisation_id, w.org);
+    assert!(s.group_info(GroupId::new()).await.expect("info").is_none());
+}
+
+// ---- portal ----------------------------------------------------------------
+
+pub async fn photo_for_parent_follows_consent_now(s: &dyn Store) {
+    let w = seed(s, "parentphoto").await;
+    let parent = s
+        .create_parent(
+            w.org,
+            "sem@example.nl".into(),
+            "Ouder Sem".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    s.link_parent(w.kids[0], parent, ParentRole::First)
+        .await
+        .expect("link");
+    let other = s
+        .create_parent(
+            w.org,
+            "bram@example.nl".into(),
+            "Ouder Bram".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    s.link_parent(w.other_kid, other, ParentRole::First)
+        .await
+        .expect("link");
+    let sha = "aa".repeat(32);
+    let upload = complete_upload(s, w.device.id, &sha).await;
+    let item = photo(upload, &sha, vec![w.kids[0]]);
+    let id = item.id().to_string();
+    s.push_item(w.device, item, Utc::now() - Duration::minutes(5))
+        .await
+        .expect("photo");
+    let seen = s
+        .photo_for_parent(parent, id.clone(), today())
+        .await
+        .expect("read")
+        .expect("the parent of a tagged child with consent sees it");
+    assert_eq!(seen.group, w.group);
+    assert!(
+        s.photo_for_parent(other, id.clone(), today())
+            .await
+            .expect("read")
+            .is_none(),
+        "a parent of another group's child does not"
+    );
+    assert!(
+        s.photo_for_parent(parent, "not-an-id".into(), today())
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // consent withdrawn: hidden at once, also this photo taken before
+    s.set_consent(w.kids[0], PhotoConsent::None, "ouder".into(), Utc::now())
+        .await
+        .expect("withdraw");
+    assert!(
+        s.photo_for_parent(parent, id, today())
+            .await
+            .expect("read")
+            .is_none(),
+        "a photo of a child without consent is not returned"
+    );
+}
+
+pub async fn sessions_expire_and_stay_in_their_organisation(s: &dyn Store) {
+    let w = seed(s, "sessions").await;
+    let other = s
+        .create_organisation("elders".into(), "Elders".into())
+        .await
+        .expect("org");
+    s.create_parent(
+        w.org,
+        "Anne@Example.nl".into(),
+        "Anne".into(),
+        "geheim-1".into(),
+    )
+    .await
+    .expect("parent");
+    let login = s
+        .find_login(w.org, " anne@example.nl ".into())
+        .await
+        .expect("find")
+        .expect("found, case and spaces ignored");
+    assert!(crate::portal::verify_password(
+        &login.password_hash,
+        "geheim-1"
+    ));
+    assert!(login.account.must_change_password);
+    assert!(
+        s.find_login(other, "anne@example.nl".into())
+            .await
+            .expect("find")
+            .is_none()
+    );
+    let times = SessionTimes {
+        idle: Duration::minutes(30),
+        absolute: Duration::hours(8),
+    };
+    let now = Utc::now();
+    let token = s
+        .start_session(login.account.clone(), None, now, times)
+        .await
+        .expect("session");
+    let session = s
+        .load_session(w.org, token.clone(), now, times)
+        .await
+        .expect("load")
+        .expect("live");
+    assert_eq!(session.account, login.account);
+    assert!(
+        s.load_session(other, token.clone(), now, times)
+            .await
+            .expect("load")
+            .is_none(),
+        "nothing on another organisation"
+    );
+    assert!(
+        s.load_session(w.org, token.clone(), now + Duration::minutes(31), times)
+            .await
+            .expect("load")
+            .is_none(),
+        "idle expiry"
+    );
+    // absolute expiry, even when used all the time
+    let token = s
+        .start_session(login.account.clone(), None, now, times)
+        .await
+        .expect("session");
+    let mut t = now;
+    for _ in 0..20 {
+        t += Duration::minutes(25);
+        let alive = s
+            .load_session(w.org, token.clone(), t, times)
+            .await
+            .expect("load")
+            .is_some();
+        assert_eq!(alive, t < now + times.absolute, "absolute expiry at {t}");
+    }
+    // a new login ends the previous session of the browser; logout ends one
+    let first = s
+        .start_session(login.account.clone(), None, now, times)
+        .await
+        .expect("session");
+    let second = s
+        .start_session(login.account.clone(), Some(first.clone()), now, times)
+        .await
+        .expect("session");
+    assert!(
+        s.load_session(w.org, first, now, times)
+            .await
+            .expect("load")
+            .is_none()
+    );
+    s.delete_session(second.clone()).await.expect("logout");
+    assert!(
+        s.load_session(w.org, second, now, times)
+            .await
+            .expect("load")
+            .is_none()
+    );
+    let live = s
+        .start_session(login.account, None, now, times)
+        .await
+        .expect("session");
+    let swept = s
+        .sweep_sessions(now + Duration::hours(9), times)
+        .await
+        .expect("sweep");
+    assert!(swept >= 1, "expired sessions are swept");
+    assert!(
+        s.load_session(w.org, live, now, times)
+            .await
+            .expect("load")
+            .is_none()
+    );
+}
+
+pub async fn reset_tokens_work_once(s: &dyn Store) {
+    let w = seed(s, "reset").await;
+    s.create_parent(
+        w.org,
+        "bo@example.nl".into(),
+        "Bo".into(),
+        "pw-oud-123".into(),
+    )
+    .await
+    .expect("parent");
+    let now = Utc::now();
+    assert!(
+        s.create_reset(
+            w.org,
+            "onbekend@example.nl".into(),
+            now,
+            Duration::minutes(60)
+        )
+        .await
+        .expect("reset")
+        .is_none()
+    );
+    let link = s
+        .create_reset(w.org, "bo@example.nl".into(), now, Duration::minutes(60))
+        .await
+        .expect("reset")
+        .expect("a link");
+    assert!(
+        s.check_reset(w.org, link.token.clone(), now + Duration::minutes(61))
+            .await
+            .expect("check")
+            .is_none(),
+        "expired"
+    );
+    assert!(
+        s.check_reset(w.org, link.token.clone(), now)
+            .await
+            .expect("check")
+            .is_some()
+    );
+    let hash = crate::org::hash_secret("pw-nieuw-123").expect("hash");
+    let used = s
+        .reset_password(w.org, link.token.clone(), hash, now)
+        .await
+        .expect("reset")
+        .expect("used");
+    assert_eq!(used, link.account);
+    assert!(
+        s.reset_password(w.org, link.token, "x".into(), now)
+            .await
+            .expect("reset")
+            .is_none(),
+        "single use"
+    );
+    let login = s
+        .find_login(w.org, "bo@example.nl".into())
+        .await
+        .expect("find")
+        .expect("found");
+    assert!(crate::portal::verify_password(
+        &login.password_hash,
+        "pw-nieuw-123"
+    ));
+    assert!(!login.account.must_change_password);
+}

@@ -1,0 +1,687 @@
+//! The storage seam: every read and write of the server's data goes through
+//! the [`Store`] trait, one typed method per operation, grouped by data area.
+//!
+//! **Architecture Invariants:**
+//! - Each method is one transaction. Invariants that must hold "in the same
+//!   transaction" live inside the backend's method, never in a handler:
+//!   a pushed item and its idempotency record are written together (a retry
+//!   returns the first answer, another body under the same id is a
+//!   [`StoreError::Conflict`]); every write a group's devices must learn about
+//!   bumps the group's change sequence in the same transaction (strictly
+//!   increasing per group); a code is marked used in the transaction that
+//!   creates the device.
+//! - Rows come back as named structs, errors as one domain type,
+//!   [`StoreError`]. The HTTP layer maps it to statuses in one place
+//!   (`crate::error`); storage code knows nothing about HTTP.
+//! - SQL lives only in the backend ([`sqlite`]); no other module of the
+//!   server uses `rusqlite`.
+//! - Handlers never block: the SQLite backend runs every method on the
+//!   blocking pool ([`sqlite::SqliteStore`]); a second backend (PostgreSQL) implements
+//!   the same trait and runs [`conformance`]'s suite.
+
+#[cfg(test)]
+#[macro_use]
+pub mod conformance;
+pub mod sqlite;
+
+use crate::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
+use crate::org::{Changed, FirstPasswords, GroupKind, ImportRow, ParentRole};
+use crate::portal::{
+    AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
+    MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use kring_protocol::{
+    AbsenceId, AbsenceReason, ChildId, Cursor, DeviceId, DiaryEntryId, ErrorCode, FeedPage,
+    GroupId, GroupInfo, LocationId, MessageId, OrganisationId, ParentId, PartOfDay, PhotoConsent,
+    PushItem, StaffId, StaffRole, UploadId, Weekday,
+};
+use std::future::Future;
+use std::pin::Pin;
+
+pub use sqlite::SqliteStore;
+
+/// What every store method returns: a boxed future that owns its arguments,
+/// so a handler can await it without holding a borrow (and `dyn Store` works).
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
+/// A backend's own error, boxed so that [`StoreError`] names no backend type.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a store operation did not do what was asked. The HTTP layer maps each
+/// to one status (see `crate::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist (or is not visible to the asker).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The same id was already used for different content (an idempotency key
+    /// reused for another item).
+    #[error("{0}")]
+    Conflict(String),
+    /// Something with this id already exists.
+    #[error("{0} already exists")]
+    Duplicate(String),
+    /// Refused because a child has no (or too narrow a) photo consent.
+    #[error("{0}")]
+    ConsentRefused(String),
+    /// The request contradicts the stored truth (unknown child for the group,
+    /// an upload that is not complete, a checksum that does not match, …).
+    #[error("{message}")]
+    Invalid { code: ErrorCode, message: String },
+    /// The backend failed (I/O, corruption, a lost connection).
+    #[error("storage backend: {0}")]
+    Backend(#[source] BackendError),
+}
+
+impl StoreError {
+    /// A validation failure (the most common [`StoreError::Invalid`]).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid {
+            code: ErrorCode::ValidationFailed,
+            message: message.into(),
+        }
+    }
+
+    pub fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(e))
+    }
+}
+
+// ---- items -----------------------------------------------------------------
+
+/// What a push did: the stored answer, and the group sequence to nudge
+/// devices about when the group's feed changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushOutcome {
+    /// The HTTP status stored with the answer (200 for every stored item).
+    pub status: u16,
+    /// The receipt as JSON, byte for byte what the first push answered.
+    pub body: String,
+    /// The group and its new sequence when the feed changed (first push only).
+    pub changed: Option<(GroupId, i64)>,
+    /// True when this is a retry answered from the idempotency record.
+    pub replayed: bool,
+}
+
+/// What a write created, and the groups whose feed changed (nudge them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created<Id> {
+    pub id: Id,
+    pub changed: Changed,
+}
+
+// ---- devices ---------------------------------------------------------------
+
+/// A device made from an enrollment code.
+#[derive(Debug, Clone)]
+pub struct EnrolledDevice {
+    pub id: DeviceId,
+    /// The device's secret, shown once.
+    pub secret: String,
+    pub group: GroupInfo,
+}
+
+// ---- uploads ---------------------------------------------------------------
+
+/// A new resumable upload.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub id: UploadId,
+    pub device: DeviceId,
+    pub length: u64,
+    /// The tus metadata as JSON.
+    pub metadata_json: String,
+    pub expected_sha256: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An upload as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    pub id: UploadId,
+    pub device: DeviceId,
+    pub length: u64,
+    pub offset: u64,
+    pub expected_sha256: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub completed: bool,
+    pub failed_reason: Option<String>,
+}
+
+/// A finished upload's stored photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedUpload {
+    pub sha256: String,
+    pub blob_key: String,
+    pub thumb_key: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+// ---- organisation ----------------------------------------------------------
+
+/// A new child, before placement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildDetails {
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_date: NaiveDate,
+    pub consent: PhotoConsent,
+    pub allergies: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// A placement of a child on a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPlacement {
+    pub child: ChildId,
+    pub group: GroupId,
+    pub days: Vec<Weekday>,
+    pub start: NaiveDate,
+    pub end: Option<NaiveDate>,
+}
+
+/// A new staff member with a PIN, working on `groups`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewStaff {
+    pub org: OrganisationId,
+    pub name: String,
+    pub role: StaffRole,
+    pub pin: String,
+    pub groups: Vec<GroupId>,
+}
+
+/// A message a parent writes in a child's thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewParentMessage {
+    pub group: GroupId,
+    pub child: ChildId,
+    pub parent: ParentId,
+    pub parent_name: String,
+    pub body: String,
+}
+
+// ---- portal ----------------------------------------------------------------
+
+/// An account found by its login e-mail, with its password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRow {
+    pub account: Account,
+    pub password_hash: String,
+}
+
+/// A fresh password-reset token, for the account it was made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetLink {
+    pub account: Account,
+    pub token: String,
+}
+
+/// A child's message thread as its parent sees it, oldest first.
+#[derive(Debug, Clone)]
+pub struct Thread {
+    pub child: MyChild,
+    pub messages: Vec<MessageView>,
+}
+
+/// Whether a parent gets e-mail for one kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotificationPref {
+    /// One of [`crate::portal::NOTIFY_KINDS`].
+    pub kind: &'static str,
+    pub email: bool,
+}
+
+/// A diary entry a parent writes about their child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewParentDiary {
+    pub group: GroupId,
+    pub child: ChildId,
+    pub parent: ParentId,
+    pub parent_name: String,
+    pub text: String,
+}
+
+/// An absence reported for a child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbsenceReport {
+    pub child: ChildId,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub part_of_day: PartOfDay,
+    pub reason: AbsenceReason,
+    pub note: Option<String>,
+    pub reported_by: String,
+}
+
+// ---- location manager ------------------------------------------------------
+
+/// A group with today's counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSummary {
+    pub id: GroupId,
+    pub name: String,
+    pub kind: GroupKind,
+    pub age_from: i64,
+    pub age_to: i64,
+    /// Children with a placement current today.
+    pub children: i64,
+    pub staff: i64,
+    /// Devices not revoked.
+    pub devices: i64,
+}
+
+/// A group's id and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupName {
+    pub id: GroupId,
+    pub name: String,
+}
+
+/// One placement of a child, as the manager sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacementLine {
+    pub group_name: String,
+    /// Days as stored (`mon,wed`).
+    pub days: String,
+    pub start: NaiveDate,
+    pub end: Option<NaiveDate>,
+}
+
+/// A parent of a child, as the manager sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildParent {
+    pub name: String,
+    pub email: String,
+    pub role: ParentRole,
+}
+
+/// A child of the organisation with all its placements and parents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildOverview {
+    pub id: ChildId,
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_date: NaiveDate,
+    pub consent: PhotoConsent,
+    pub allergies: Option<String>,
+    pub placements: Vec<PlacementLine>,
+    pub parents: Vec<ChildParent>,
+}
+
+/// A parent of the organisation with the names of their children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentOverview {
+    pub id: ParentId,
+    pub name: String,
+    pub email: String,
+    pub must_change_password: bool,
+    pub children: Vec<String>,
+}
+
+/// A staff member of the organisation with their groups' names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffOverview {
+    pub id: StaffId,
+    pub name: String,
+    pub role: StaffRole,
+    /// Group names joined by `, ` (None without groups).
+    pub groups: Option<String>,
+}
+
+/// A parent account made by an import, with the first password to mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogin {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// One line per child added.
+    pub lines: Vec<String>,
+    pub logins: Vec<NewLogin>,
+    pub changed: Changed,
+}
+
+/// The server's storage. See the module documentation for the invariants;
+/// [`conformance`] holds the contract every backend must pass.
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    // -- items
+    /// Applies `item` for `device` exactly once (its id is the idempotency key).
+    /// A retry with the same body returns the first answer with `replayed`;
+    /// another body under the same id is a [`StoreError::Conflict`].
+    fn push_item(
+        &self,
+        device: AuthedDevice,
+        item: PushItem,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<PushOutcome>;
+
+    // -- feed
+    /// One page of the group's feed after `since` (at most `limit` changes),
+    /// with every entity as it is now (consent and placements read at read time).
+    fn feed_page(
+        &self,
+        group: GroupId,
+        since: Cursor,
+        limit: u32,
+        today: NaiveDate,
+    ) -> StoreFuture<FeedPage>;
+    /// The group with its location and organisation.
+    fn group_info(&self, group: GroupId) -> StoreFuture<Option<GroupInfo>>;
+    /// Finds a group by id or (case-insensitive) name.
+    fn find_group(&self, id_or_name: String) -> StoreFuture<Option<GroupId>>;
+
+    // -- devices
+    /// A single-use enrollment code for `group`, valid for `ttl`.
+    fn create_enrollment_code(
+        &self,
+        group: GroupId,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreFuture<EnrollmentCode>;
+    /// Trades a code for a new device; the code works once.
+    /// An unknown, used or expired code is [`StoreError::NotFound`].
+    fn enroll_device(
+        &self,
+        code: String,
+        name: String,
+        app_version: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<EnrolledDevice>;
+    /// The (not revoked) device whose secret this is; records that it was seen
+    /// and what it reported.
+    fn authenticate_device(
+        &self,
+        secret: String,
+        report: DeviceReport,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<AuthedDevice>>;
+    /// True when `device` exists, is not revoked and `secret` is its secret.
+    fn check_device_secret(&self, device: DeviceId, secret: String) -> StoreFuture<bool>;
+    /// Records the device's MQTT presence.
+    fn set_device_online(
+        &self,
+        device: DeviceId,
+        online: bool,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<()>;
+    /// Revokes a device; false when unknown or already revoked.
+    fn revoke_device(&self, device: DeviceId, now: DateTime<Utc>) -> StoreFuture<bool>;
+    /// Active (not revoked) devices of a group.
+    fn active_devices_of_group(&self, group: GroupId) -> StoreFuture<Vec<DeviceId>>;
+    /// Every revoked device.
+    fn revoked_devices(&self) -> StoreFuture<Vec<DeviceId>>;
+    /// Devices, of one organisation or (None) of all.
+    fn list_devices(&self, org: Option<OrganisationId>) -> StoreFuture<Vec<DeviceRow>>;
+    /// The organisation of a device (by its id as text), if the device exists.
+    fn device_organisation(&self, device: String) -> StoreFuture<Option<String>>;
+
+    // -- organisation (every write a device must see bumps its group's sequence)
+    /// A new organisation; its slug (the portal's subdomain) is unique.
+    fn create_organisation(&self, slug: String, name: String) -> StoreFuture<OrganisationId>;
+    fn create_location(&self, org: OrganisationId, name: String) -> StoreFuture<LocationId>;
+    /// A new group (its feed starts with the group itself).
+    fn create_group(
+        &self,
+        location: LocationId,
+        name: String,
+        kind: GroupKind,
+        ages: (u8, u8),
+    ) -> StoreFuture<GroupId>;
+    fn create_child(&self, org: OrganisationId, child: ChildDetails) -> StoreFuture<ChildId>;
+    /// Places a child on a group; the group's devices learn of the child.
+    fn place_child(&self, placement: NewPlacement) -> StoreFuture<Changed>;
+    /// A staff member; every group of theirs learns of them.
+    fn create_staff(&self, staff: NewStaff) -> StoreFuture<Created<StaffId>>;
+    /// A parent account (the password must be changed at first login).
+    fn create_parent(
+        &self,
+        org: OrganisationId,
+        email: String,
+        name: String,
+        password: String,
+    ) -> StoreFuture<ParentId>;
+    fn link_parent(&self, child: ChildId, parent: ParentId, role: ParentRole) -> StoreFuture<()>;
+    /// Sets a child's photo consent (kept in its history); every group of the
+    /// child learns of it.
+    fn set_consent(
+        &self,
+        child: ChildId,
+        consent: PhotoConsent,
+        changed_by: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Changed>;
+    /// A parent's message in a child's thread.
+    fn parent_message(
+        &self,
+        message: NewParentMessage,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Created<MessageId>>;
+
+    // -- portal: organisations by host, accounts, sessions, reset tokens
+    fn tenant_by_slug(&self, slug: String) -> StoreFuture<Option<Tenant>>;
+    /// The account with this e-mail in `org` (parents first, then managers
+    /// with a password), with its password hash.
+    fn find_login(&self, org: OrganisationId, email: String) -> StoreFuture<Option<LoginRow>>;
+    fn password_hash(&self, account: Account) -> StoreFuture<Option<String>>;
+    /// Stores a new password hash, clears the forced change and ends every
+    /// session of the account but `keep_session`.
+    fn set_password(
+        &self,
+        account: Account,
+        hash: String,
+        keep_session: Option<String>,
+    ) -> StoreFuture<()>;
+    /// Ends `previous` (if any) and starts a new session; returns its token.
+    fn start_session(
+        &self,
+        account: Account,
+        previous: Option<String>,
+        now: DateTime<Utc>,
+        times: SessionTimes,
+    ) -> StoreFuture<String>;
+    /// The live session of `token` in `org`: None when unknown, of another
+    /// organisation, or expired (idle or absolute; an expired one is deleted).
+    fn load_session(
+        &self,
+        org: OrganisationId,
+        token: String,
+        now: DateTime<Utc>,
+        times: SessionTimes,
+    ) -> StoreFuture<Option<Session>>;
+    fn delete_session(&self, token: String) -> StoreFuture<()>;
+    /// Removes expired sessions and old reset tokens; returns how many sessions went.
+    fn sweep_sessions(&self, now: DateTime<Utc>, times: SessionTimes) -> StoreFuture<usize>;
+    /// A single-use reset token for the account with this e-mail, if any.
+    fn create_reset(
+        &self,
+        org: OrganisationId,
+        email: String,
+        now: DateTime<Utc>,
+        valid: chrono::Duration,
+    ) -> StoreFuture<Option<ResetLink>>;
+    /// The account of an unused, unexpired reset token of `org` (not used up).
+    fn check_reset(
+        &self,
+        org: OrganisationId,
+        token: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Account>>;
+    /// Uses the reset token and sets the new password hash, in one transaction.
+    fn reset_password(
+        &self,
+        org: OrganisationId,
+        token: String,
+        hash: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Account>>;
+
+    // -- portal: what a parent sees (None both when missing and when not theirs)
+    fn parent_children(&self, parent: ParentId, today: NaiveDate) -> StoreFuture<Vec<MyChild>>;
+    fn my_child(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<MyChild>>;
+    /// The photo when the parent may see it now (consents of now, placements of today).
+    fn photo_for_parent(
+        &self,
+        parent: ParentId,
+        photo: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<PhotoRow>>;
+    fn diary_for_parent(
+        &self,
+        parent: ParentId,
+        entry: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<DiaryView>>;
+    /// Photos and diary entries of the parent's children (or `only` one),
+    /// newest first, at most `limit`, older than `before` when given.
+    fn timeline(
+        &self,
+        parent: ParentId,
+        only: Option<ChildId>,
+        today: NaiveDate,
+        limit: usize,
+        before: Option<DateTime<Utc>>,
+    ) -> StoreFuture<Vec<TimelineItem>>;
+    fn thread_for_parent(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<Thread>>;
+    fn message_for_parent(
+        &self,
+        parent: ParentId,
+        message: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<MessageView>>;
+    fn absences_of(&self, child: ChildId) -> StoreFuture<Vec<AbsenceView>>;
+    fn consent_history(&self, child: ChildId) -> StoreFuture<Vec<ConsentChange>>;
+    fn notification_prefs(&self, parent: ParentId) -> StoreFuture<Vec<NotificationPref>>;
+    fn set_notification_prefs(
+        &self,
+        parent: ParentId,
+        prefs: Vec<NotificationPref>,
+    ) -> StoreFuture<()>;
+    fn documents_for_parent(&self, child: MyChild) -> StoreFuture<Vec<DocumentView>>;
+    fn document_for_parent(
+        &self,
+        parent: ParentId,
+        document: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<DocumentView>>;
+    fn create_document(
+        &self,
+        child: ChildId,
+        title: String,
+        body: String,
+        audience: DocumentAudience,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<String>;
+
+    // -- portal: what a parent writes (each bumps the groups' sequences)
+    fn parent_diary(
+        &self,
+        entry: NewParentDiary,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Created<DiaryEntryId>>;
+    fn report_absence(
+        &self,
+        absence: AbsenceReport,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Created<AbsenceId>>;
+    /// Cancels the absence when it is of the parent's child (None otherwise);
+    /// an absence already cancelled or past changes nothing.
+    fn cancel_absence_for_parent(
+        &self,
+        parent: ParentId,
+        absence: AbsenceId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<Changed>>;
+    /// Sets the consent when `child` is the parent's (None otherwise); the
+    /// same consent again changes nothing.
+    fn set_consent_by_parent(
+        &self,
+        parent: ParentId,
+        parent_name: String,
+        child: ChildId,
+        consent: PhotoConsent,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Changed>>;
+
+    // -- location manager (everything scoped to one organisation)
+    fn group_summaries(
+        &self,
+        org: OrganisationId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<GroupSummary>>;
+    /// The organisation's groups, by name.
+    fn org_groups(&self, org: OrganisationId) -> StoreFuture<Vec<GroupName>>;
+    /// Children of the organisation, or only the one with id `only`.
+    fn child_overviews(
+        &self,
+        org: OrganisationId,
+        only: Option<String>,
+    ) -> StoreFuture<Vec<ChildOverview>>;
+    fn parent_overviews(&self, org: OrganisationId) -> StoreFuture<Vec<ParentOverview>>;
+    fn staff_overviews(&self, org: OrganisationId) -> StoreFuture<Vec<StaffOverview>>;
+    fn staff_in_org(&self, staff: StaffId, org: OrganisationId) -> StoreFuture<bool>;
+    /// A new PIN for a staff member; every group of theirs learns the verifier.
+    fn reset_pin(&self, staff: StaffId, pin: String) -> StoreFuture<Changed>;
+    /// Adds the checked rows of a CSV import in one transaction (all or nothing).
+    fn import_children(
+        &self,
+        org: OrganisationId,
+        rows: Vec<ImportRow>,
+        passwords: FirstPasswords,
+    ) -> StoreFuture<ImportOutcome>;
+
+    // -- demo
+    /// Loads the demo organisation (see [`crate::demo`]) in one transaction;
+    /// None when it is there already.
+    fn load_demo(&self, today: NaiveDate) -> StoreFuture<Option<crate::demo::DemoSummary>>;
+    /// The demo's photos (their bytes into `blobs`); returns how many.
+    fn load_demo_photos(
+        &self,
+        blobs: std::sync::Arc<dyn crate::blob::BlobStore>,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<usize>;
+
+    // -- notifications
+    /// Who hears about `event` by e-mail: parents who want e-mail for its
+    /// kind and may see it now (consents of now). None when the event is
+    /// unknown or not sent by staff.
+    fn notification_recipients(
+        &self,
+        event: crate::notify::Event,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<crate::notify::Recipients>>;
+
+    // -- uploads
+    fn create_upload(&self, upload: NewUpload) -> StoreFuture<()>;
+    fn upload(&self, id: UploadId) -> StoreFuture<Option<UploadRow>>;
+    /// Moves the offset (after the bytes are durable).
+    fn set_upload_offset(&self, id: UploadId, offset: u64) -> StoreFuture<()>;
+    /// Marks the upload refused, with the reason.
+    fn fail_upload(&self, id: UploadId, reason: String) -> StoreFuture<()>;
+    /// Marks the upload complete with its stored photo.
+    fn complete_upload(
+        &self,
+        id: UploadId,
+        photo: CompletedUpload,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<()>;
+    /// Deletes unfinished uploads that expired before `now`; returns their ids.
+    fn sweep_expired_uploads(&self, now: DateTime<Utc>) -> StoreFuture<Vec<UploadId>>;
+}

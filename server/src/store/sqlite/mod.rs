@@ -1,0 +1,791 @@
+//! The SQLite backend of [`Store`]: one file per data area, each holding the
+//! SQL of that area. Every method runs on the blocking pool through
+//! [`SqliteStore::run`], the one place where blocking database work leaves the
+//! async runtime.
+//!
+//! **Architecture Invariant:** SQL lives in this module and nowhere else in
+//! the server (the broker excepted, which has none).
+
+pub mod admin;
+pub mod conn;
+pub mod demo;
+pub mod devices;
+pub mod feed;
+pub mod items;
+pub mod notify;
+pub mod org;
+pub mod portal;
+pub mod uploads;
+
+use super::{
+    AbsenceReport, ChildDetails, CompletedUpload, Created, EnrolledDevice, LoginRow,
+    NewParentDiary, NewParentMessage, NewPlacement, NewStaff, NewUpload, NotificationPref,
+    PushOutcome, ResetLink, Store, StoreError, StoreFuture, Thread, UploadRow,
+};
+use super::{ChildOverview, GroupName, GroupSummary, ImportOutcome, ParentOverview, StaffOverview};
+use crate::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
+use crate::org::{
+    Changed, FirstPasswords, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole,
+};
+use crate::portal::{
+    AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
+    MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+pub use conn::{Db, DbError};
+use kring_protocol::{
+    AbsenceId, ChildId, Cursor, DeviceId, DiaryEntryId, FeedPage, GroupId, GroupInfo, LocationId,
+    MessageId, OrganisationId, ParentId, PhotoConsent, PushItem, StaffId, UploadId,
+};
+use rusqlite::Connection;
+
+/// The calendar of an organisation's stored time zone. A name this build's
+/// time-zone database does not know is logged and read as Europe/Amsterdam,
+/// so a bad setting never takes the portal or the devices down.
+pub(crate) fn calendar_of(time_zone: &str) -> kring_protocol::Calendar {
+    kring_protocol::Calendar::from_name(time_zone).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "unknown organisation time zone; using Europe/Amsterdam");
+        kring_protocol::Calendar::default()
+    })
+}
+use std::path::Path;
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        StoreError::backend(e)
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::backend(DbError::from(e))
+    }
+}
+
+impl From<rusqlite::Error> for OrgError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
+impl From<OrgError> for StoreError {
+    fn from(e: OrgError) -> Self {
+        StoreError::backend(e)
+    }
+}
+
+/// True when `e` is a UNIQUE / PRIMARY KEY violation.
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(err, _)
+        if err.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+/// Maps a unique violation to [`StoreError::Duplicate`] (`what` already exists).
+pub(crate) fn duplicate(what: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::Duplicate(what.to_string())
+        } else {
+            StoreError::from(e)
+        }
+    }
+}
+
+/// The SQLite store: one writer connection (SQLite has one writer anyway, and
+/// this keeps transactions strictly ordered). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    db: Db,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            db: Db::open(path)?,
+        })
+    }
+
+    /// The store over an already open database.
+    pub fn from_db(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The raw database handle (for the admin CLI and tests that inspect rows).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Runs `f` with the connection on the blocking pool: the one seam.
+    fn run<R, F>(&self, f: F) -> StoreFuture<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        Box::pin(async move { db.call(f).await })
+    }
+}
+
+impl Store for SqliteStore {
+    fn push_item(
+        &self,
+        device: AuthedDevice,
+        item: PushItem,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<PushOutcome> {
+        self.run(move |c| items::push(c, &device, &item, now))
+    }
+
+    fn feed_page(
+        &self,
+        group: GroupId,
+        since: Cursor,
+        limit: u32,
+        today: NaiveDate,
+    ) -> StoreFuture<FeedPage> {
+        self.run(move |c| Ok(feed::feed_page(c, &group, since, limit, today)?))
+    }
+
+    fn group_info(&self, group: GroupId) -> StoreFuture<Option<GroupInfo>> {
+        self.run(move |c| Ok(feed::load_group(c, &group)?))
+    }
+
+    fn find_group(&self, id_or_name: String) -> StoreFuture<Option<GroupId>> {
+        self.run(move |c| Ok(devices::find_group(c, &id_or_name)?))
+    }
+
+    fn create_enrollment_code(
+        &self,
+        group: GroupId,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreFuture<EnrollmentCode> {
+        self.run(move |c| Ok(devices::create_code(c, &group, now, ttl)?))
+    }
+
+    fn enroll_device(
+        &self,
+        code: String,
+        name: String,
+        app_version: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<EnrolledDevice> {
+        self.run(move |c| devices::enroll(c, &code, &name, &app_version, now))
+    }
+
+    fn authenticate_device(
+        &self,
+        secret: String,
+        report: DeviceReport,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<AuthedDevice>> {
+        self.run(move |c| {
+            let d = devices::authenticate(c, &secret)?;
+            if let Some(d) = &d {
+                devices::touch(c, &d.id, now)?;
+                devices::record_report(c, &d.id, &report)?;
+            }
+            Ok(d)
+        })
+    }
+
+    fn check_device_secret(&self, device: DeviceId, secret: String) -> StoreFuture<bool> {
+        self.run(move |c| Ok(devices::check_secret(c, &device, &secret)?))
+    }
+
+    fn set_device_online(
+        &self,
+        device: DeviceId,
+        online: bool,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<()> {
+        self.run(move |c| Ok(devices::set_online(c, &device, online, now)?))
+    }
+
+    fn revoke_device(&self, device: DeviceId, now: DateTime<Utc>) -> StoreFuture<bool> {
+        self.run(move |c| Ok(devices::revoke(c, &device, now)?))
+    }
+
+    fn active_devices_of_group(&self, group: GroupId) -> StoreFuture<Vec<DeviceId>> {
+        self.run(move |c| Ok(devices::active_devices_of_group(c, &group)?))
+    }
+
+    fn revoked_devices(&self) -> StoreFuture<Vec<DeviceId>> {
+        self.run(|c| Ok(devices::revoked_devices(c)?))
+    }
+
+    fn list_devices(&self, org: Option<OrganisationId>) -> StoreFuture<Vec<DeviceRow>> {
+        self.run(move |c| Ok(devices::list_where(c, org.as_ref())?))
+    }
+
+    fn device_organisation(&self, device: String) -> StoreFuture<Option<String>> {
+        self.run(move |c| Ok(devices::device_org(c, &device)?))
+    }
+
+    fn create_organisation(&self, slug: String, name: String) -> StoreFuture<OrganisationId> {
+        self.run(move |c| {
+            org::create_organisation(c, &slug, &name).map_err(|e| match e {
+                OrgError::Db(DbError::Sqlite(e)) if is_unique_violation(&e) => {
+                    StoreError::Duplicate(format!("an organisation with slug {slug}"))
+                }
+                other => other.into(),
+            })
+        })
+    }
+
+    fn create_location(&self, org_id: OrganisationId, name: String) -> StoreFuture<LocationId> {
+        self.run(move |c| Ok(org::create_location(c, &org_id, &name)?))
+    }
+
+    fn create_group(
+        &self,
+        location: LocationId,
+        name: String,
+        kind: GroupKind,
+        ages: (u8, u8),
+    ) -> StoreFuture<GroupId> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let id = org::create_group(&tx, &location, &name, kind, ages)?;
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    fn create_child(&self, org_id: OrganisationId, child: ChildDetails) -> StoreFuture<ChildId> {
+        self.run(move |c| {
+            let new = NewChild {
+                first_name: &child.first_name,
+                last_name: &child.last_name,
+                birth_date: child.birth_date,
+                consent: child.consent,
+                allergies: child.allergies.as_deref(),
+                notes: child.notes.as_deref(),
+            };
+            Ok(org::create_child(c, &org_id, &new)?)
+        })
+    }
+
+    fn place_child(&self, p: NewPlacement) -> StoreFuture<Changed> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let changed = org::place_child(&tx, &p.child, &p.group, &p.days, p.start, p.end)?;
+            tx.commit()?;
+            Ok(changed)
+        })
+    }
+
+    fn create_staff(&self, s: NewStaff) -> StoreFuture<Created<StaffId>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let (id, changed) = org::create_staff(&tx, &s.org, &s.name, s.role, &s.pin, &s.groups)?;
+            tx.commit()?;
+            Ok(Created { id, changed })
+        })
+    }
+
+    fn create_parent(
+        &self,
+        org_id: OrganisationId,
+        email: String,
+        name: String,
+        password: String,
+    ) -> StoreFuture<ParentId> {
+        let db = self.db.clone();
+        Box::pin(async move {
+            // Argon2 takes tens of milliseconds: hash before taking the connection.
+            let hash = tokio::task::spawn_blocking(move || crate::org::hash_secret(&password))
+                .await
+                .map_err(|e| StoreError::backend(DbError::Join(e.to_string())))??;
+            db.call(move |c| Ok(org::create_parent_hashed(c, &org_id, &email, &name, &hash)?))
+                .await
+        })
+    }
+
+    fn link_parent(&self, child: ChildId, parent: ParentId, role: ParentRole) -> StoreFuture<()> {
+        self.run(move |c| Ok(org::link_parent(c, &child, &parent, role)?))
+    }
+
+    fn set_consent(
+        &self,
+        child: ChildId,
+        consent: PhotoConsent,
+        changed_by: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Changed> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let changed = org::set_consent(&tx, &child, consent, &changed_by, now)?;
+            tx.commit()?;
+            Ok(changed)
+        })
+    }
+
+    fn parent_message(
+        &self,
+        m: NewParentMessage,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Created<MessageId>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let (id, changed) = org::parent_message(
+                &tx,
+                &m.group,
+                &m.child,
+                &m.parent,
+                &m.parent_name,
+                &m.body,
+                now,
+            )?;
+            tx.commit()?;
+            Ok(Created { id, changed })
+        })
+    }
+
+    fn tenant_by_slug(&self, slug: String) -> StoreFuture<Option<Tenant>> {
+        self.run(move |c| Ok(portal::tenant_by_slug(c, &slug)?))
+    }
+
+    fn find_login(&self, org_id: OrganisationId, email: String) -> StoreFuture<Option<LoginRow>> {
+        self.run(move |c| {
+            Ok(
+                portal::find_login(c, &org_id, &email)?.map(|(account, password_hash)| LoginRow {
+                    account,
+                    password_hash,
+                }),
+            )
+        })
+    }
+
+    fn password_hash(&self, account: Account) -> StoreFuture<Option<String>> {
+        self.run(move |c| Ok(portal::password_hash(c, &account)?))
+    }
+
+    fn set_password(
+        &self,
+        account: Account,
+        hash: String,
+        keep_session: Option<String>,
+    ) -> StoreFuture<()> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            portal::set_password(&tx, &account, &hash, keep_session.as_deref())?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn start_session(
+        &self,
+        account: Account,
+        previous: Option<String>,
+        now: DateTime<Utc>,
+        times: SessionTimes,
+    ) -> StoreFuture<String> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            if let Some(old) = &previous {
+                portal::delete_session(&tx, old)?;
+            }
+            let token = portal::create_session(&tx, &account, now, times)?;
+            tx.commit()?;
+            Ok(token)
+        })
+    }
+
+    fn load_session(
+        &self,
+        org_id: OrganisationId,
+        token: String,
+        now: DateTime<Utc>,
+        times: SessionTimes,
+    ) -> StoreFuture<Option<Session>> {
+        self.run(move |c| Ok(portal::load_session(c, &org_id, &token, now, times)?))
+    }
+
+    fn delete_session(&self, token: String) -> StoreFuture<()> {
+        self.run(move |c| Ok(portal::delete_session(c, &token)?))
+    }
+
+    fn sweep_sessions(&self, now: DateTime<Utc>, times: SessionTimes) -> StoreFuture<usize> {
+        self.run(move |c| Ok(portal::sweep_sessions(c, now, times)?))
+    }
+
+    fn create_reset(
+        &self,
+        org_id: OrganisationId,
+        email: String,
+        now: DateTime<Utc>,
+        valid: chrono::Duration,
+    ) -> StoreFuture<Option<ResetLink>> {
+        self.run(move |c| {
+            let Some((account, _)) = portal::find_login(c, &org_id, &email)? else {
+                return Ok(None);
+            };
+            let token = portal::create_reset(c, &account, now, valid)?;
+            Ok(Some(ResetLink { account, token }))
+        })
+    }
+
+    fn check_reset(
+        &self,
+        org_id: OrganisationId,
+        token: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Account>> {
+        self.run(move |c| Ok(portal::check_reset(c, &org_id, &token, now, false)?))
+    }
+
+    fn reset_password(
+        &self,
+        org_id: OrganisationId,
+        token: String,
+        hash: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Account>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let account = portal::check_reset(&tx, &org_id, &token, now, true)?;
+            if let Some(a) = &account {
+                portal::set_password(&tx, a, &hash, None)?;
+            }
+            tx.commit()?;
+            Ok(account)
+        })
+    }
+
+    fn parent_children(&self, parent: ParentId, today: NaiveDate) -> StoreFuture<Vec<MyChild>> {
+        self.run(move |c| Ok(portal::parent_children(c, &parent, today)?))
+    }
+
+    fn my_child(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<MyChild>> {
+        self.run(move |c| Ok(portal::my_child(c, &parent, &child, today)?))
+    }
+
+    fn photo_for_parent(
+        &self,
+        parent: ParentId,
+        photo: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<PhotoRow>> {
+        self.run(move |c| Ok(portal::photo_for_parent(c, &parent, &photo, today)?))
+    }
+
+    fn diary_for_parent(
+        &self,
+        parent: ParentId,
+        entry: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<DiaryView>> {
+        self.run(move |c| Ok(portal::diary_for_parent(c, &parent, &entry, today)?))
+    }
+
+    fn timeline(
+        &self,
+        parent: ParentId,
+        only: Option<ChildId>,
+        today: NaiveDate,
+        limit: usize,
+        before: Option<DateTime<Utc>>,
+    ) -> StoreFuture<Vec<TimelineItem>> {
+        self.run(move |c| {
+            Ok(portal::timeline(
+                c,
+                &parent,
+                only.as_ref(),
+                today,
+                limit,
+                before,
+            )?)
+        })
+    }
+
+    fn thread_for_parent(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<Thread>> {
+        self.run(move |c| {
+            Ok(portal::thread_for_parent(c, &parent, &child, today)?
+                .map(|(child, messages)| Thread { child, messages }))
+        })
+    }
+
+    fn message_for_parent(
+        &self,
+        parent: ParentId,
+        message: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<MessageView>> {
+        self.run(move |c| Ok(portal::message_for_parent(c, &parent, &message, today)?))
+    }
+
+    fn absences_of(&self, child: ChildId) -> StoreFuture<Vec<AbsenceView>> {
+        self.run(move |c| Ok(portal::absences_of(c, &child)?))
+    }
+
+    fn consent_history(&self, child: ChildId) -> StoreFuture<Vec<ConsentChange>> {
+        self.run(move |c| Ok(portal::consent_history(c, &child)?))
+    }
+
+    fn notification_prefs(&self, parent: ParentId) -> StoreFuture<Vec<NotificationPref>> {
+        self.run(move |c| {
+            Ok(portal::notification_prefs(c, &parent)?
+                .into_iter()
+                .map(|(kind, email)| NotificationPref { kind, email })
+                .collect())
+        })
+    }
+
+    fn set_notification_prefs(
+        &self,
+        parent: ParentId,
+        prefs: Vec<NotificationPref>,
+    ) -> StoreFuture<()> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            for p in &prefs {
+                portal::set_notification_pref(&tx, &parent, p.kind, p.email)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn documents_for_parent(&self, child: MyChild) -> StoreFuture<Vec<DocumentView>> {
+        self.run(move |c| Ok(portal::documents_for_parent(c, &child)?))
+    }
+
+    fn document_for_parent(
+        &self,
+        parent: ParentId,
+        document: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<DocumentView>> {
+        self.run(move |c| Ok(portal::document_for_parent(c, &parent, &document, today)?))
+    }
+
+    fn create_document(
+        &self,
+        child: ChildId,
+        title: String,
+        body: String,
+        audience: DocumentAudience,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<String> {
+        self.run(move |c| {
+            Ok(portal::create_document(
+                c, &child, &title, &body, audience, now,
+            )?)
+        })
+    }
+
+    fn parent_diary(
+        &self,
+        e: NewParentDiary,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Created<DiaryEntryId>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let (id, changed) = org::parent_diary(
+                &tx,
+                &e.group,
+                &e.child,
+                &e.parent,
+                &e.parent_name,
+                &e.text,
+                now,
+            )?;
+            tx.commit()?;
+            Ok(Created { id, changed })
+        })
+    }
+
+    fn report_absence(
+        &self,
+        a: AbsenceReport,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Created<AbsenceId>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let (id, changed) = org::report_absence(
+                &tx,
+                &NewAbsence {
+                    child: a.child,
+                    from: a.from,
+                    to: a.to,
+                    part_of_day: a.part_of_day,
+                    reason: a.reason,
+                    note: a.note.as_deref(),
+                    reported_by: &a.reported_by,
+                },
+                now,
+            )?;
+            tx.commit()?;
+            Ok(Created { id, changed })
+        })
+    }
+
+    fn cancel_absence_for_parent(
+        &self,
+        parent: ParentId,
+        absence: AbsenceId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<Changed>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let Some((child, to, cancelled)) = portal::absence_child(&tx, &absence.to_string())?
+            else {
+                return Ok(None);
+            };
+            if portal::my_child(&tx, &parent, &child, today)?.is_none() {
+                return Ok(None);
+            }
+            if cancelled || to < today {
+                return Ok(Some(Vec::new()));
+            }
+            let changed = org::cancel_absence(&tx, &absence, &child)?;
+            tx.commit()?;
+            Ok(Some(changed))
+        })
+    }
+
+    fn set_consent_by_parent(
+        &self,
+        parent: ParentId,
+        parent_name: String,
+        child: ChildId,
+        consent: PhotoConsent,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Changed>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let Some(kid) = portal::my_child(&tx, &parent, &child, today)? else {
+                return Ok(None);
+            };
+            if kid.consent == consent {
+                return Ok(Some(Vec::new()));
+            }
+            let changed =
+                org::set_consent_by_parent(&tx, &child, consent, &parent, &parent_name, now)?;
+            tx.commit()?;
+            Ok(Some(changed))
+        })
+    }
+
+    fn group_summaries(
+        &self,
+        org_id: OrganisationId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<GroupSummary>> {
+        self.run(move |c| Ok(admin::group_summaries(c, &org_id, today)?))
+    }
+
+    fn org_groups(&self, org_id: OrganisationId) -> StoreFuture<Vec<GroupName>> {
+        self.run(move |c| Ok(admin::org_groups(c, &org_id)?))
+    }
+
+    fn child_overviews(
+        &self,
+        org_id: OrganisationId,
+        only: Option<String>,
+    ) -> StoreFuture<Vec<ChildOverview>> {
+        self.run(move |c| Ok(admin::child_overviews(c, &org_id, only.as_deref())?))
+    }
+
+    fn parent_overviews(&self, org_id: OrganisationId) -> StoreFuture<Vec<ParentOverview>> {
+        self.run(move |c| Ok(admin::parent_overviews(c, &org_id)?))
+    }
+
+    fn staff_overviews(&self, org_id: OrganisationId) -> StoreFuture<Vec<StaffOverview>> {
+        self.run(move |c| Ok(admin::staff_overviews(c, &org_id)?))
+    }
+
+    fn staff_in_org(&self, staff: StaffId, org_id: OrganisationId) -> StoreFuture<bool> {
+        self.run(move |c| Ok(admin::staff_in_org(c, &staff, &org_id)?))
+    }
+
+    fn reset_pin(&self, staff: StaffId, pin: String) -> StoreFuture<Changed> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let changed = org::reset_pin(&tx, &staff, &pin)?;
+            tx.commit()?;
+            Ok(changed)
+        })
+    }
+
+    fn import_children(
+        &self,
+        org_id: OrganisationId,
+        rows: Vec<ImportRow>,
+        passwords: FirstPasswords,
+    ) -> StoreFuture<ImportOutcome> {
+        self.run(move |c| Ok(admin::import_children(c, &org_id, &rows, &passwords)?))
+    }
+
+    fn load_demo(&self, today: NaiveDate) -> StoreFuture<Option<crate::demo::DemoSummary>> {
+        self.run(move |c| Ok(demo::load_demo(c, today)?))
+    }
+
+    fn load_demo_photos(
+        &self,
+        blobs: std::sync::Arc<dyn crate::blob::BlobStore>,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<usize> {
+        self.run(move |c| demo::load_demo_photos(c, &*blobs, now).map_err(StoreError::backend))
+    }
+
+    fn notification_recipients(
+        &self,
+        event: crate::notify::Event,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<crate::notify::Recipients>> {
+        self.run(move |c| Ok(notify::recipients(c, event, now)?))
+    }
+
+    fn create_upload(&self, upload: NewUpload) -> StoreFuture<()> {
+        self.run(move |c| uploads::create(c, &upload))
+    }
+
+    fn upload(&self, id: UploadId) -> StoreFuture<Option<UploadRow>> {
+        self.run(move |c| uploads::load(c, &id))
+    }
+
+    fn set_upload_offset(&self, id: UploadId, offset: u64) -> StoreFuture<()> {
+        self.run(move |c| uploads::set_offset(c, &id, offset))
+    }
+
+    fn fail_upload(&self, id: UploadId, reason: String) -> StoreFuture<()> {
+        self.run(move |c| uploads::fail(c, &id, &reason))
+    }
+
+    fn complete_upload(
+        &self,
+        id: UploadId,
+        photo: CompletedUpload,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<()> {
+        self.run(move |c| uploads::complete(c, &id, &photo, now))
+    }
+
+    fn sweep_expired_uploads(&self, now: DateTime<Utc>) -> StoreFuture<Vec<UploadId>> {
+        self.run(move |c| uploads::sweep_expired(c, now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    store_conformance_tests!(|dir: &std::path::Path| {
+        SqliteStore::open(&dir.join("store.sqlite3")).expect("open the SQLite store")
+    });
+}

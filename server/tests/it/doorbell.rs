@@ -1,0 +1,230 @@
+//! The whole server with its embedded broker and the database behind the
+//! broker's auth: enrolled devices log in with their own credentials, get a
+//! QoS 1 nudge when their group changes, show presence, and are thrown out
+//! when revoked.
+#![allow(clippy::unwrap_used)]
+
+use crate::common;
+
+use chrono::Utc;
+use common::{Device, Harness};
+use kring_protocol::mqtt::{self, Nudge};
+use kring_protocol::*;
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use std::time::Duration;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn options(h: &Harness, dev: &Device) -> MqttOptions {
+    let addr = h.server().mqtt_addr.unwrap();
+    let id = dev.id.to_string();
+    let mut o = MqttOptions::new(id.clone(), "127.0.0.1", addr.port());
+    o.set_credentials(id, dev.secret.clone());
+    o.set_keep_alive(Duration::from_secs(5));
+    o.set_clean_session(true);
+    o.set_last_will(LastWill::new(
+        mqtt::presence_topic(&dev.id),
+        "\"offline\"",
+        QoS::AtLeastOnce,
+        true,
+    ));
+    o
+}
+
+/// Connects and subscribes to the device's nudge topic; returns once subscribed.
+async fn connect(h: &Harness, dev: &Device) -> (AsyncClient, EventLoop) {
+    let (client, mut events) = AsyncClient::new(options(h, dev), 16);
+    client
+        .subscribe(mqtt::nudge_topic(&dev.id), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    timeout(WAIT, async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    assert!(matches!(
+                        ack.return_codes[0],
+                        rumqttc::SubscribeReasonCode::Success(_)
+                    ));
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("connection failed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("subscribed in time");
+    (client, events)
+}
+
+/// True when the broker refuses this login (or drops the connection).
+async fn login_refused(opts: MqttOptions) -> bool {
+    let (_c, mut e) = AsyncClient::new(opts, 4);
+    timeout(WAIT, async {
+        loop {
+            match e.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    return ack.code != rumqttc::ConnectReturnCode::Success;
+                }
+                Ok(_) => {}
+                Err(_) => return true,
+            }
+        }
+    })
+    .await
+    .unwrap()
+}
+
+async fn next_nudge(events: &mut EventLoop) -> Nudge {
+    timeout(WAIT, async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    assert_eq!(p.qos, QoS::AtLeastOnce);
+                    return serde_json::from_slice(&p.payload).unwrap();
+                }
+                Ok(_) => {}
+                Err(e) => panic!("connection failed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("a nudge in time")
+}
+
+#[tokio::test]
+async fn group_changes_ring_the_devices_of_that_group_only() {
+    let h = Harness::start().await;
+    let a = h.enroll().await;
+    let b = h.enroll().await;
+    let other = h.enroll_in(h.other_group).await;
+    let (_ca, mut ea) = connect(&h, &a).await;
+    let (_cb, mut eb) = connect(&h, &b).await;
+    let (_co, mut eo) = connect(&h, &other).await;
+
+    // a parent writes to the group (the portal's path: org write, then nudge)
+    let (kid, group) = (h.kids[0], h.group);
+    let parent = h
+        .server()
+        .state
+        .db
+        .call_sync(|c| {
+            kring_server::org::create_parent(
+                c,
+                &h.org,
+                "ouder@example.nl",
+                "Anouk",
+                "geheim-wachtwoord",
+            )
+        })
+        .unwrap();
+    let (msg, changed) = h
+        .server()
+        .state
+        .db
+        .call_sync(|c| {
+            kring_server::org::parent_message(
+                c,
+                &group,
+                &kid,
+                &parent,
+                "Anouk",
+                "Oma haalt op.",
+                Utc::now(),
+            )
+        })
+        .unwrap();
+    h.server().state.nudge_changed(&changed);
+    let na = next_nudge(&mut ea).await;
+    let nb = next_nudge(&mut eb).await;
+    assert_eq!(na.seq, changed[0].1);
+    assert_eq!(nb.seq, changed[0].1);
+    // the nudge is only a doorbell: the feed has the message
+    let page: FeedPage = h
+        .get(&a, &format!("/api/v1/feed?since={}", na.seq - 1))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        page.changes
+            .iter()
+            .any(|c| matches!(&c.kind, ChangeKind::Message(m) if m.id == msg))
+    );
+    // the other group's device hears nothing
+    let quiet = timeout(Duration::from_millis(700), async {
+        loop {
+            if let Ok(Event::Incoming(Packet::Publish(_))) = eo.poll().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "a device of another group was nudged");
+
+    // a device's own push (read receipt) also rings the group
+    let receipt = PushItem::ReadReceipt(ReadReceiptItem {
+        id: ReadReceiptId::new(),
+        message_id: msg,
+        staff_id: Some(h.staff),
+    });
+    let resp = h.push(&a, &receipt).await;
+    assert_eq!(resp.status(), 200);
+    let r: PushReceipt = resp.json().await.unwrap();
+    assert_eq!(next_nudge(&mut eb).await.seq, r.seq);
+}
+
+#[tokio::test]
+async fn presence_and_revocation() {
+    let h = Harness::start().await;
+    let dev = h.enroll().await;
+    let online = |h: &Harness| {
+        h.count(&format!(
+            "SELECT online FROM devices WHERE id = '{}'",
+            dev.id
+        ))
+    };
+    let (client, mut events) = connect(&h, &dev).await;
+    client
+        .publish(
+            mqtt::presence_topic(&dev.id),
+            QoS::AtLeastOnce,
+            true,
+            "\"online\"",
+        )
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while online(&h) != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "presence never went online"
+        );
+        let _ = timeout(Duration::from_millis(50), events.poll()).await;
+    }
+    // a wrong secret for a real device is refused
+    let mut bad = options(&h, &dev);
+    bad.set_credentials(dev.id.to_string(), "wrong");
+    bad.set_client_id(dev.id.to_string());
+    assert!(login_refused(bad).await);
+    // revoke: the live session is closed, and a reconnect is refused
+    assert!(h.server().state.revoke_device(dev.id).await.unwrap());
+    let dropped = timeout(WAIT, async {
+        loop {
+            if events.poll().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(dropped.is_ok(), "the revoked device's session stayed open");
+    assert!(
+        login_refused(options(&h, &dev)).await,
+        "a revoked device could reconnect"
+    );
+    assert_eq!(online(&h), 0);
+}

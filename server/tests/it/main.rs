@@ -1,0 +1,14 @@
+//! The server's integration tests, one binary (a server change links it once):
+//! one module per area, `common` (the harness and the portal fixtures) and
+//! `fixtures` (JPEGs made in code) shared.
+
+mod common;
+mod fixtures;
+
+mod authz_matrix;
+mod device_api;
+mod doorbell;
+mod mqtt_hooks;
+mod photo_processing;
+mod portal;
+mod uploads;
