@@ -101,7 +101,7 @@ pub fn store_status(e: &StoreError) -> StatusCode {
 
 /// Portal pages: a missing thing is the portal's "not found or not yours";
 /// anything else the store refuses is a bug of the page, so an internal error.
-impl From<StoreError> for crate::web::WebError {
+impl From<StoreError> for crate::portal::web::WebError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) | StoreError::ConsentRefused(_) => Self::NotFound,

@@ -5,23 +5,16 @@
 //!
 //! Start it with [`start`] on a bound listener (tests bind port 0).
 
-pub(crate) mod api;
 pub mod blob;
 pub mod demo;
-pub mod devices;
+pub mod device_api;
 pub(crate) mod error;
-pub(crate) mod items;
-pub(crate) mod mail;
-pub(crate) mod mqtt_hooks;
-pub(crate) mod notify;
 pub mod org;
 pub mod photo;
 pub mod portal;
 pub(crate) mod ratelimit;
 pub mod settings;
 pub mod store;
-pub(crate) mod tus;
-pub mod web;
 
 /// The SQLite connection of the [`store::SqliteStore`] backend, for the admin
 /// CLI and for tests and tools that inspect rows (`kring_server::db::Db`).
@@ -56,11 +49,11 @@ pub struct AppState {
     pub broker: Option<Broker>,
     pub broker_addr: Option<SocketAddr>,
     pub enroll_limiter: Arc<RateLimiter>,
-    pub upload_locks: Arc<tus::UploadLocks>,
+    pub upload_locks: Arc<device_api::tus::UploadLocks>,
     /// Bounds how many photos are decoded at once (a 40 MP photo needs ~0.5 GB).
     pub photo_work: Arc<tokio::sync::Semaphore>,
     /// Outgoing e-mail (SMTP, or a folder of `.eml` files).
-    pub mailer: mail::Mailer,
+    pub mailer: portal::mail::Mailer,
     /// Failed portal logins per client address.
     pub login_limiter: Arc<RateLimiter>,
     /// Failed portal logins and reset requests per account (organisation + e-mail).
@@ -156,7 +149,7 @@ pub enum ServerError {
     #[error("HTTP listener: {0}")]
     Listener(#[source] std::io::Error),
     #[error("e-mail: {0}")]
-    Mail(#[from] mail::MailError),
+    Mail(#[from] portal::mail::MailError),
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -197,10 +190,16 @@ pub fn open_data(settings: &Settings) -> Result<Db, ServerError> {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .nest("/api/v1", api::router(state.clone()))
-        .route("/internal/mqtt/auth", axum::routing::post(mqtt_hooks::auth))
-        .route("/internal/mqtt/acl", axum::routing::post(mqtt_hooks::acl))
-        .merge(web::router(&state))
+        .nest("/api/v1", device_api::router(state.clone()))
+        .route(
+            "/internal/mqtt/auth",
+            axum::routing::post(device_api::mqtt_hooks::auth),
+        )
+        .route(
+            "/internal/mqtt/acl",
+            axum::routing::post(device_api::mqtt_hooks::acl),
+        )
+        .merge(portal::web::router(&state))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -235,7 +234,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
         ),
     };
     let broker_addr = broker.as_ref().and_then(Broker::local_addr);
-    let mailer = mail::Mailer::from_settings(&settings)?;
+    let mailer = portal::mail::Mailer::from_settings(&settings)?;
     let state = AppState {
         mailer,
         // an address may hold a few households (one NAT): three accounts' worth
@@ -258,7 +257,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
         data_dir,
         broker,
         broker_addr,
-        upload_locks: Arc::new(tus::UploadLocks::default()),
+        upload_locks: Arc::new(device_api::tus::UploadLocks::default()),
         photo_work: Arc::new(tokio::sync::Semaphore::new(2)),
     };
     let http_addr = listener.local_addr().map_err(ServerError::Listener)?;
@@ -294,13 +293,13 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let times = web::session_times(&state);
+            let times = portal::web::session_times(&state);
             match state.store.sweep_sessions(chrono::Utc::now(), times).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "expired portal sessions removed"),
                 Err(e) => tracing::warn!(error = %e, "session sweep failed"),
             }
-            match tus::sweep_expired(&state).await {
+            match device_api::tus::sweep_expired(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "expired uploads removed"),
                 Err(e) => tracing::warn!(error = %e, "upload sweep failed"),

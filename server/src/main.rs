@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use kring_server::devices;
+use kring_server::device_api::devices;
 use kring_server::open_data;
 use kring_server::settings::Settings;
 use kring_server::store::{SqliteStore, Store};

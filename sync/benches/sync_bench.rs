@@ -495,7 +495,7 @@ impl Bench {
             .state
             .db
             .call_sync(|c| {
-                kring_server::devices::create_code(
+                kring_server::device_api::devices::create_code(
                     c,
                     &group,
                     Utc::now(),

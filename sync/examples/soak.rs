@@ -91,11 +91,16 @@ async fn parent(items: usize, kills: usize) -> anyhow::Result<()> {
     let db = kring_server::open_data(&settings)?;
     db.call_sync(|c| kring_server::demo::load_demo(c, Utc::now().date_naive()))?;
     let group = db
-        .call_sync(|c| kring_server::devices::find_group(c, "Dolfijnen"))?
+        .call_sync(|c| kring_server::device_api::devices::find_group(c, "Dolfijnen"))?
         .context("demo group")?;
     let code = db
         .call_sync(|c| {
-            kring_server::devices::create_code(c, &group, Utc::now(), chrono::Duration::minutes(15))
+            kring_server::device_api::devices::create_code(
+                c,
+                &group,
+                Utc::now(),
+                chrono::Duration::minutes(15),
+            )
         })?
         .code;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -154,7 +154,7 @@ impl World {
             .state
             .db
             .call_sync(move |c| {
-                kring_server::devices::create_code(
+                kring_server::device_api::devices::create_code(
                     c,
                     &group,
                     Utc::now(),

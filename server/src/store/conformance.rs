@@ -13,7 +13,7 @@ use super::{
     ChildDetails, CompletedUpload, NewParentMessage, NewPlacement, NewStaff, NewUpload, Store,
     StoreError,
 };
-use crate::devices::{AuthedDevice, DeviceReport};
+use crate::device_api::devices::{AuthedDevice, DeviceReport};
 use crate::org::{GroupKind, ParentRole};
 use crate::portal::SessionTimes;
 use chrono::{DateTime, Duration, NaiveDate, Utc};

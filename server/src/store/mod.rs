@@ -24,7 +24,7 @@
 pub mod conformance;
 pub mod sqlite;
 
-use crate::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
+use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, FirstPasswords, GroupKind, ImportRow, ParentRole};
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
@@ -664,9 +664,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// unknown or not sent by staff.
     fn notification_recipients(
         &self,
-        event: crate::notify::Event,
+        event: crate::portal::notify::Event,
         now: DateTime<Utc>,
-    ) -> StoreFuture<Option<crate::notify::Recipients>>;
+    ) -> StoreFuture<Option<crate::portal::notify::Recipients>>;
 
     // -- uploads
     fn create_upload(&self, upload: NewUpload) -> StoreFuture<()>;

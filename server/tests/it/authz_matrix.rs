@@ -111,7 +111,7 @@ async fn every_row_of_the_matrix_holds_and_every_route_is_listed() {
     // Coverage: every portal route appears in the matrix.
     let listed: std::collections::HashSet<&str> =
         matrix.rows.iter().map(|r| r.route.as_str()).collect();
-    let missing: Vec<String> = kring_server::web::route_table()
+    let missing: Vec<String> = kring_server::portal::web::route_table()
         .into_iter()
         .map(|(m, p)| format!("{m} {p}"))
         .filter(|r| !listed.contains(r.as_str()))
@@ -121,7 +121,7 @@ async fn every_row_of_the_matrix_holds_and_every_route_is_listed() {
         "routes missing from authz_matrix.toml: {missing:?}"
     );
     // And the matrix names no portal route that does not exist.
-    let table: Vec<String> = kring_server::web::route_table()
+    let table: Vec<String> = kring_server::portal::web::route_table()
         .into_iter()
         .map(|(m, p)| format!("{m} {p}"))
         .collect();

@@ -770,7 +770,7 @@ async fn csv_import_reports_bad_lines_and_creates_children_and_parents() {
     let p = Portal::start().await;
     let mut m = p.logged_in("test", "manager").await;
     m.get("/beheer/import").await;
-    let header = kring_server::web::IMPORT_HEADER;
+    let header = kring_server::portal::web::IMPORT_HEADER;
     let bad = format!(
         "{header}\nLotte,Visser,2025-02-01,Dolfijnen,ma wo,2025-06-01,,groep,Iris Visser,iris@example.nl,,\nTim,Bos,2025-13-01,Vlinders,ma,2025-06-01,,groep,Jan Bos,jan@example.nl,,\n"
     );
@@ -973,7 +973,7 @@ async fn the_timeline_pages_back_to_older_photos() {
     };
     let first = b.get("/mijn-kind").await;
     let page1 = ids_on(&first.text);
-    assert_eq!(page1.len(), kring_server::web::TIMELINE_PAGE);
+    assert_eq!(page1.len(), kring_server::portal::web::TIMELINE_PAGE);
     let next = first
         .text
         .split("id=\"timeline-older\"")

@@ -78,7 +78,7 @@ impl World {
             .state
             .db
             .call_sync(|c| {
-                kring_server::devices::create_code(
+                kring_server::device_api::devices::create_code(
                     c,
                     &self.group,
                     Utc::now(),

@@ -2,7 +2,7 @@
 
 use super::conn::{DbError, parse_id, time_str};
 use super::feed::load_group;
-use crate::devices::{
+use crate::device_api::devices::{
     AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode, new_code, new_secret, normalize_code,
     secret_hash, sha256_hex,
 };

@@ -3,8 +3,8 @@
 use super::conn::{parse_id, time_str};
 use super::duplicate;
 use super::feed::{EntityKind, current_seq, parse_consent, record_change};
-use crate::devices::AuthedDevice;
-use crate::items::{check_diary, message_body, request_hash};
+use crate::device_api::devices::AuthedDevice;
+use crate::device_api::items::{check_diary, message_body, request_hash};
 use crate::store::{CompletedUpload, PushOutcome, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::{

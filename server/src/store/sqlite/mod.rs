@@ -23,7 +23,7 @@ use super::{
     PushOutcome, ResetLink, Store, StoreError, StoreFuture, Thread, UploadRow,
 };
 use super::{ChildOverview, GroupName, GroupSummary, ImportOutcome, ParentOverview, StaffOverview};
-use crate::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
+use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{
     Changed, FirstPasswords, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole,
 };
@@ -745,9 +745,9 @@ impl Store for SqliteStore {
 
     fn notification_recipients(
         &self,
-        event: crate::notify::Event,
+        event: crate::portal::notify::Event,
         now: DateTime<Utc>,
-    ) -> StoreFuture<Option<crate::notify::Recipients>> {
+    ) -> StoreFuture<Option<crate::portal::notify::Recipients>> {
         self.run(move |c| Ok(notify::recipients(c, event, now)?))
     }
 

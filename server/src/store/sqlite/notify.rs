@@ -1,9 +1,9 @@
-//! SQLite: who hears about what the group sent (see [`crate::notify`]), with
+//! SQLite: who hears about what the group sent (see [`crate::portal::notify`]), with
 //! the same per-object rules as reading.
 
 use super::conn::{DbError, parse_id};
 use super::portal;
-use crate::notify::{Event, Recipient, Recipients};
+use crate::portal::notify::{Event, Recipient, Recipients};
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::ParentId;
 use rusqlite::{Connection, OptionalExtension, params};

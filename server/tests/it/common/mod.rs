@@ -7,9 +7,10 @@ use kring_protocol::{
     API_VERSION, API_VERSION_HEADER, ChildId, EnrollRequest, EnrollResponse, GroupId,
     IDEMPOTENCY_KEY_HEADER, OrganisationId, PushItem, StaffId,
 };
+use kring_server::Server;
+use kring_server::device_api::devices;
 use kring_server::org;
 use kring_server::settings::Settings;
-use kring_server::{Server, devices};
 use std::net::SocketAddr;
 
 pub struct Harness {

@@ -3,7 +3,7 @@
 use super::view::{ChangePasswordPage, ForgotPage, Layout, LoginPage, ResetPage};
 use super::{AnyUser, Ctx, SESSION_COOKIE, WebError, cookie, render, session_times};
 use crate::AppState;
-use crate::mail::Mail;
+use crate::portal::mail::Mail;
 use crate::portal::{self, Account, UserKind};
 use crate::store::ResetLink;
 use axum::Form;
@@ -299,7 +299,7 @@ pub async fn forgot(
         let link = format!(
             "{}/wachtwoord-herstellen/{token}",
             // from the settings, never from the request's Host header
-            crate::notify::portal_origin(&state.settings, &ctx.tenant.slug)
+            crate::portal::notify::portal_origin(&state.settings, &ctx.tenant.slug)
         );
         tracing::info!(user = %account.id, "password reset mail");
         state.mailer.send_later(Mail {

@@ -5,7 +5,7 @@
 //! about it. Mails carry no child data beyond a first name, and no photo.
 
 use crate::AppState;
-use crate::mail::Mail;
+use crate::portal::mail::Mail;
 use kring_protocol::{DiaryEntryId, MessageId, ParentId, PhotoId};
 
 /// Something the group sent that parents may hear about.

@@ -6,7 +6,7 @@
 use super::view::{self, *};
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
-use crate::devices;
+use crate::device_api::devices;
 use crate::org::{self, FirstPasswords, GroupKind, ParentRole};
 use crate::store::{ChildOverview, GroupSummary, ImportOutcome, NewLogin};
 use axum::Form;
@@ -583,14 +583,14 @@ pub async fn import(
             changed,
         }) => {
             state.nudge_changed(&changed);
-            let origin = crate::notify::portal_origin(&state.settings, &u.ctx.tenant.slug);
+            let origin = crate::portal::notify::portal_origin(&state.settings, &u.ctx.tenant.slug);
             for NewLogin {
                 name,
                 email,
                 password,
             } in logins
             {
-                state.mailer.send_later(crate::mail::Mail {
+                state.mailer.send_later(crate::portal::mail::Mail {
                     to: email.clone(),
                     subject: format!("Uw inloggegevens voor het ouderportaal van {}", u.ctx.tenant.name),
                     body: format!(

@@ -145,7 +145,7 @@ async fn stylesheet() -> Response {
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../static/portal.css"),
+        include_str!("../../../static/portal.css"),
     )
         .into_response()
 }

@@ -1,10 +1,22 @@
-//! The device API router: version check, device authentication, JSON errors.
+//! The device API: everything a group-room device talks to over HTTP.
+//!
+//! - this file: the router under `/api/v1`, version check, device
+//!   authentication, JSON errors, enrollment, the feed and pushes;
+//! - [`devices`]: device secrets, enrollment codes, the authenticated device;
+//! - `items`: checks on pushed items before the store sees them;
+//! - `tus`: resumable photo uploads (tus 1.0);
+//! - `mqtt_hooks`: the HTTP auth/ACL hooks an external MQTT broker calls.
+//!
+//! Reads and writes go through [`crate::store::Store`]; nothing here holds SQL.
+
+pub mod devices;
+pub(crate) mod items;
+pub(crate) mod mqtt_hooks;
+pub(crate) mod tus;
 
 use crate::AppState;
-use crate::devices::{self, AuthedDevice};
 use crate::error::Failure;
 use crate::store::StoreError;
-use crate::tus;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request, State};
@@ -14,6 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::Utc;
+use devices::AuthedDevice;
 use kring_protocol::{
     API_VERSION, API_VERSION_HEADER, APP_VERSION_HEADER, Cursor, EnrollRequest, EnrollResponse,
     ErrorCode, IDEMPOTENCY_KEY_HEADER, MqttConnectInfo, OUTBOX_PENDING_HEADER, PushItem,
@@ -282,14 +295,14 @@ async fn push_item(
         ));
     }
     let event = match &item {
-        PushItem::Message(m) => Some(crate::notify::Event::Message(m.id)),
-        PushItem::Diary(d) => Some(crate::notify::Event::Diary(d.id)),
-        PushItem::Photo(p) => Some(crate::notify::Event::Photo(p.id)),
+        PushItem::Message(m) => Some(crate::portal::notify::Event::Message(m.id)),
+        PushItem::Diary(d) => Some(crate::portal::notify::Event::Diary(d.id)),
+        PushItem::Photo(p) => Some(crate::portal::notify::Event::Photo(p.id)),
         PushItem::ReadReceipt(_) => None,
     };
     let outcome = state.store.push_item(device, item, Utc::now()).await?;
     if let (Some(event), false) = (event, outcome.replayed) {
-        crate::notify::spawn(&state, event);
+        crate::portal::notify::spawn(&state, event);
     }
     if let Some((group, seq)) = outcome.changed {
         state.nudge_group(group, seq);

@@ -23,8 +23,8 @@ use kring_protocol::{AbsenceReason, ChildId, GroupId, PartOfDay, PhotoConsent};
 use serde::Deserialize;
 
 /// Longest diary text and message a parent can send (as for devices).
-const MAX_TEXT: usize = crate::items::MAX_TEXT_CHARS;
-const MAX_MESSAGE: usize = crate::items::MAX_MESSAGE_CHARS;
+const MAX_TEXT: usize = crate::device_api::items::MAX_TEXT_CHARS;
+const MAX_MESSAGE: usize = crate::device_api::items::MAX_MESSAGE_CHARS;
 
 /// The day it is at the parent's organisation.
 fn today(u: &ParentUser) -> NaiveDate {

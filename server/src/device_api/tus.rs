@@ -8,7 +8,7 @@
 //! photo item that uses it is pushed separately (see `items`).
 
 use crate::AppState;
-use crate::devices::AuthedDevice;
+use crate::device_api::devices::AuthedDevice;
 use crate::error::Failure;
 use crate::photo::{PhotoLimits, is_jpeg_magic, process};
 use crate::store::{CompletedUpload, NewUpload, UploadRow};

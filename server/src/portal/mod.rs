@@ -1,0 +1,41 @@
+//! The portal's data: accounts, sessions, reset tokens, and what a parent or
+//! a location manager may see, decided per object at read time. The types
+//! and the pure rules live here; the reads and writes are
+//! [`crate::store::Store`] methods.
+//!
+//! **Architecture Invariant:** every object read for a parent goes through
+//! one of the `*_for_parent` store methods, which answer `None` both when
+//! the object does not exist and when the parent may not see it (the web
+//! layer turns both into 404). Photo visibility is `decide_audience` with
+//! the consents *of now* and the placements *of today* (an ended placement
+//! stops sharing on its end date).
+//!
+//! One file per area of data (`accounts`, `sessions`, `children`, `photos`,
+//! `diary`, `timeline`, `messages`, `family`: absences, consents,
+//! notifications, documents), re-exported here; the web pages ([`web`]); what
+//! leaves by e-mail (`notify`, `mail`).
+
+mod accounts;
+mod children;
+mod diary;
+mod family;
+pub(crate) mod mail;
+mod messages;
+pub(crate) mod notify;
+mod photos;
+mod sessions;
+mod timeline;
+pub mod web;
+
+pub use accounts::*;
+pub use children::*;
+pub use diary::*;
+pub use family::*;
+pub use messages::*;
+pub use photos::*;
+pub use sessions::*;
+pub use timeline::*;
+
+/// For tests and tools that drive SQLite directly; server code goes through
+/// [`crate::store::Store`].
+pub use crate::store::sqlite::portal::create_document;

@@ -1,0 +1,155 @@
+//! SQLite, the portal's data: accounts.
+
+use super::super::conn::{DbError, parse_id};
+use crate::portal::*;
+use kring_protocol::OrganisationId;
+use rusqlite::{Connection, OptionalExtension, params};
+
+pub fn tenant_by_slug(c: &Connection, slug: &str) -> Result<Option<Tenant>, DbError> {
+    let row: Option<(String, String, String)> = c
+        .query_row(
+            "SELECT id, name, time_zone FROM organisations WHERE slug = ?1",
+            params![slug],
+            |r| r.try_into(),
+        )
+        .optional()?;
+    row.map(|(id, name, time_zone)| {
+        Ok(Tenant {
+            id: parse_id("organisations.id", &id)?,
+            slug: slug.to_string(),
+            name,
+            calendar: super::super::calendar_of(&time_zone),
+        })
+    })
+    .transpose()
+}
+
+type AccountRow = (String, String, String, Option<String>, bool, bool);
+
+fn account_from(
+    kind: UserKind,
+    org: &OrganisationId,
+    row: AccountRow,
+) -> Result<(Account, Option<String>), DbError> {
+    let (id, name, email, hash, must, manager) = row;
+    Ok((
+        Account {
+            kind,
+            id: parse_id("account id", &id)?,
+            org: *org,
+            name,
+            email,
+            must_change_password: must,
+            is_manager: manager,
+        },
+        hash,
+    ))
+}
+
+/// The account with this e-mail address in `org`, with its password hash.
+/// Parents first; staff only when they are a manager with a password.
+pub fn find_login(
+    c: &Connection,
+    org: &OrganisationId,
+    email: &str,
+) -> Result<Option<(Account, String)>, DbError> {
+    let email = email.trim().to_lowercase();
+    let parent: Option<AccountRow> = c
+        .query_row(
+            "SELECT id, name, email, password_hash, must_change_password, 0 FROM parents
+             WHERE organisation_id = ?1 AND email = ?2",
+            params![org.to_string(), email],
+            |r| r.try_into(),
+        )
+        .optional()?;
+    if let Some(row) = parent {
+        let (a, h) = account_from(UserKind::Parent, org, row)?;
+        return Ok(h.map(|h| (a, h)));
+    }
+    let staff: Option<AccountRow> = c
+        .query_row(
+            "SELECT id, name, email, password_hash, must_change_password, role = 'manager' FROM staff
+             WHERE organisation_id = ?1 AND lower(email) = ?2 AND role = 'manager'
+               AND password_hash IS NOT NULL",
+            params![org.to_string(), email],
+            |r| r.try_into(),
+        )
+        .optional()?;
+    match staff {
+        Some(row) => {
+            let (a, h) = account_from(UserKind::Staff, org, row)?;
+            Ok(h.map(|h| (a, h)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The account by kind and id, in `org` only.
+pub fn load_account(
+    c: &Connection,
+    org: &OrganisationId,
+    kind: UserKind,
+    id: &str,
+) -> Result<Option<Account>, DbError> {
+    let sql = match kind {
+        UserKind::Parent => {
+            "SELECT id, name, email, password_hash, must_change_password, 0 FROM parents
+             WHERE organisation_id = ?1 AND id = ?2"
+        }
+        UserKind::Staff => {
+            "SELECT id, name, COALESCE(email, ''), password_hash, must_change_password, role = 'manager'
+             FROM staff WHERE organisation_id = ?1 AND id = ?2 AND role = 'manager'"
+        }
+    };
+    let row: Option<AccountRow> = c
+        .query_row(sql, params![org.to_string(), id], |r| r.try_into())
+        .optional()?;
+    row.map(|r| account_from(kind, org, r).map(|(a, _)| a))
+        .transpose()
+}
+
+/// The stored password hash of an account.
+pub fn password_hash(c: &Connection, account: &Account) -> Result<Option<String>, DbError> {
+    let sql = match account.kind {
+        UserKind::Parent => "SELECT password_hash FROM parents WHERE id = ?1",
+        UserKind::Staff => "SELECT password_hash FROM staff WHERE id = ?1",
+    };
+    Ok(
+        c.query_row(sql, params![account.id.to_string()], |r| r.get(0))
+            .optional()?
+            .flatten(),
+    )
+}
+
+/// Stores a new password hash, clears the forced change, and ends every
+/// other session of the account (a stolen session dies with the old password).
+pub fn set_password(
+    c: &Connection,
+    account: &Account,
+    hash: &str,
+    keep_session: Option<&str>,
+) -> Result<(), DbError> {
+    let sql = match account.kind {
+        UserKind::Parent => {
+            "UPDATE parents SET password_hash = ?2, must_change_password = 0 WHERE id = ?1"
+        }
+        UserKind::Staff => {
+            "UPDATE staff SET password_hash = ?2, must_change_password = 0 WHERE id = ?1"
+        }
+    };
+    c.execute(sql, params![account.id.to_string(), hash])?;
+    c.execute(
+        "DELETE FROM sessions WHERE user_kind = ?1 AND user_id = ?2 AND token_hash != ?3",
+        params![
+            account.kind.as_str(),
+            account.id.to_string(),
+            keep_session.map(sha256_hex).unwrap_or_default()
+        ],
+    )?;
+    // a new password ends every reset link still in a mailbox
+    c.execute(
+        "DELETE FROM password_resets WHERE user_kind = ?1 AND user_id = ?2 AND used_at IS NULL",
+        params![account.kind.as_str(), account.id.to_string()],
+    )?;
+    Ok(())
+}
