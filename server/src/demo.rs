@@ -56,10 +56,17 @@ pub struct DemoSummary {
     pub organisation: String,
     /// The Zonnebloem groups (Dolfijnen, Zeesterren, Zwaluwen). The second
     /// organisation's group (Egeltjes) is not listed here; its logins are.
-    pub groups: Vec<(GroupId, String)>,
+    pub groups: Vec<DemoGroup>,
     /// Number of Zonnebloem children.
     pub children: usize,
     pub logins: Vec<DemoLogin>,
+}
+
+/// A group the demo created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoGroup {
+    pub id: GroupId,
+    pub name: String,
 }
 
 /// A made-up picture (a sky, a lawn and coloured balls), as a camera JPEG.

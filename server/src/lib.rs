@@ -84,9 +84,9 @@ impl AppState {
     }
 
     /// Nudges every group in `changed` (as returned by the `org` writes).
-    pub fn nudge_changed(&self, changed: &[(GroupId, i64)]) {
-        for (group, seq) in changed {
-            self.nudge_group(*group, *seq);
+    pub fn nudge_changed(&self, changed: &[org::GroupChange]) {
+        for c in changed {
+            self.nudge_group(c.group, c.seq);
         }
     }
 

@@ -117,8 +117,8 @@ async fn load_demo(settings: &Settings) -> anyhow::Result<()> {
                 "Demo-organisatie geladen: {} ({} kinderen)",
                 s.organisation, s.children
             );
-            for (_, name) in &s.groups {
-                println!("  groep {name}");
+            for group in &s.groups {
+                println!("  groep {}", group.name);
             }
             let blobs = std::sync::Arc::new(kring_server::blob::LocalBlobStore::new(
                 settings.data_dir.clone(),

@@ -30,8 +30,15 @@ pub enum OrgError {
     Hash(String),
 }
 
-/// The groups whose feed changed, with their new sequence numbers: nudge them.
-pub type Changed = Vec<(GroupId, i64)>;
+/// A group whose feed changed, with its new sequence number: nudge it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupChange {
+    pub group: GroupId,
+    pub seq: i64,
+}
+
+/// The groups whose feed changed: nudge them.
+pub type Changed = Vec<GroupChange>;
 
 /// Argon2id with the OWASP-recommended minimum (19 MiB, t=2): also verified
 /// on the device to unlock offline, so it must stay affordable on a Pi.

@@ -304,7 +304,7 @@ async fn push_item(
     if let (Some(event), false) = (event, outcome.replayed) {
         crate::portal::notify::spawn(&state, event);
     }
-    if let Some((group, seq)) = outcome.changed {
+    if let Some(crate::org::GroupChange { group, seq }) = outcome.changed {
         state.nudge_group(group, seq);
     }
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK);

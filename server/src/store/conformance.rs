@@ -14,7 +14,7 @@ use super::{
     StoreError,
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport};
-use crate::org::{GroupKind, ParentRole};
+use crate::org::{GroupChange, GroupKind, ParentRole};
 use crate::portal::SessionTimes;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kring_protocol::{
@@ -244,7 +244,7 @@ pub async fn push_retry_returns_the_first_answer(s: &dyn Store) {
     let first = s.push_item(w.device, item.clone(), t0).await.expect("push");
     assert!(!first.replayed);
     assert_eq!(first.status, 200);
-    let (group, seq) = first.changed.expect("a message changes the feed");
+    let GroupChange { group, seq } = first.changed.expect("a message changes the feed");
     assert_eq!(group, w.group);
     assert_eq!(receipt(&first.body).seq, seq);
     assert_eq!(receipt(&first.body).item_id, item.id());
@@ -305,7 +305,7 @@ pub async fn group_sequence_strictly_increases(s: &dyn Store) {
             )
             .await
             .expect("push");
-        seqs.push(out.changed.expect("changed").1);
+        seqs.push(out.changed.expect("changed").seq);
         let changed = s
             .parent_message(
                 NewParentMessage {
@@ -321,8 +321,8 @@ pub async fn group_sequence_strictly_increases(s: &dyn Store) {
             .expect("parent message")
             .changed;
         assert_eq!(changed.len(), 1);
-        assert_eq!(changed[0].0, w.group);
-        seqs.push(changed[0].1);
+        assert_eq!(changed[0].group, w.group);
+        seqs.push(changed[0].seq);
     }
     assert!(
         seqs.windows(2).all(|p| p[0] < p[1]),
@@ -399,7 +399,7 @@ pub async fn consent_is_checked_at_write_and_read(s: &dyn Store) {
         .await
         .expect("consent");
     assert_eq!(changed.len(), 1);
-    assert!(changed[0].1 > before.cursor.0);
+    assert!(changed[0].seq > before.cursor.0);
     let after = s
         .feed_page(w.group, before.cursor, 1000, today())
         .await

@@ -25,7 +25,7 @@ pub mod conformance;
 pub mod sqlite;
 
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
-use crate::org::{Changed, FirstPasswords, GroupKind, ImportRow, ParentRole};
+use crate::org::{Changed, FirstPasswords, GroupChange, GroupKind, ImportRow, ParentRole};
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
@@ -99,7 +99,7 @@ pub struct PushOutcome {
     /// The receipt as JSON, byte for byte what the first push answered.
     pub body: String,
     /// The group and its new sequence when the feed changed (first push only).
-    pub changed: Option<(GroupId, i64)>,
+    pub changed: Option<GroupChange>,
     /// True when this is a retry answered from the idempotency record.
     pub replayed: bool,
 }

@@ -139,8 +139,8 @@ async fn group_changes_ring_the_devices_of_that_group_only() {
     h.server().state.nudge_changed(&changed);
     let na = next_nudge(&mut ea).await;
     let nb = next_nudge(&mut eb).await;
-    assert_eq!(na.seq, changed[0].1);
-    assert_eq!(nb.seq, changed[0].1);
+    assert_eq!(na.seq, changed[0].seq);
+    assert_eq!(nb.seq, changed[0].seq);
     // the nudge is only a doorbell: the feed has the message
     let page: FeedPage = h
         .get(&a, &format!("/api/v1/feed?since={}", na.seq - 1))

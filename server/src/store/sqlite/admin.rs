@@ -2,7 +2,7 @@
 //! children, parents, staff) and the CSV import, all scoped to one
 //! organisation.
 
-use super::conn::{DbError, parse_date, parse_id};
+use super::conn::{DbError, RowExt, parse_date, parse_id, query_one};
 use super::feed::parse_consent;
 use super::org;
 use crate::org::{FirstPasswords, ImportRow, NewChild, OrgError};
@@ -242,20 +242,24 @@ pub fn import_children(
         )?);
         let mut linked = Vec::new();
         for (role, name, email) in &r.parents {
-            let existing: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT id, name FROM parents WHERE organisation_id = ?1 AND email = ?2",
-                    params![org_id.to_string(), email],
-                    |row| Ok((row.get("id")?, row.get("name")?)),
-                )
-                .optional()?;
+            let existing = query_one(
+                &tx,
+                "SELECT id, name FROM parents WHERE organisation_id = ?1 AND email = ?2",
+                params![org_id.to_string(), email],
+                |row| {
+                    Ok((
+                        row.id::<kring_protocol::ParentId>("id")?,
+                        row.get::<_, String>("name")?,
+                    ))
+                },
+            )?;
             let parent = match existing {
                 Some((id, known_as)) => {
                     // say so: a typo here would give another family access
                     linked.push(format!(
                         "{email} is gekoppeld aan het bestaande account van {known_as}"
                     ));
-                    parse_id("parents.id", &id)?
+                    id
                 }
                 None => {
                     let (password, hash) = passwords.get(email).ok_or_else(|| {

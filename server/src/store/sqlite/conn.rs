@@ -6,7 +6,7 @@
 //! only; handlers never hold a connection, they await [`crate::store::Store`]
 //! methods. [`Db::call_sync`] is for tools and tests that drive SQLite directly.
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Row, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -141,6 +141,79 @@ pub fn parse_date(column: &'static str, s: &str) -> Result<chrono::NaiveDate, Db
         column,
         value: s.to_string(),
     })
+}
+
+/// Every row of `sql`, each decoded by `decode` by column name (never by
+/// position: a column added to a SELECT cannot shift the others).
+pub fn query_all<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    mut decode: impl FnMut(&Row<'_>) -> Result<T, DbError>,
+) -> Result<Vec<T>, DbError> {
+    let mut st = c.prepare_cached(sql)?;
+    let mut rows = st.query(params)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(decode(r)?);
+    }
+    Ok(out)
+}
+
+/// The first row of `sql`, if any, decoded by `decode` by column name.
+pub fn query_one<T>(
+    c: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl FnOnce(&Row<'_>) -> Result<T, DbError>,
+) -> Result<Option<T>, DbError> {
+    let mut st = c.prepare_cached(sql)?;
+    let mut rows = st.query(params)?;
+    rows.next()?.map(decode).transpose()
+}
+
+/// Typed reads of the TEXT columns that hold ids, times and dates, by column
+/// name; a value that does not parse is [`DbError::Corrupt`] naming the column.
+pub trait RowExt {
+    fn id<T: From<uuid::Uuid>>(&self, column: &'static str) -> Result<T, DbError>;
+    fn opt_id<T: From<uuid::Uuid>>(&self, column: &'static str) -> Result<Option<T>, DbError>;
+    fn time(&self, column: &'static str) -> Result<chrono::DateTime<chrono::Utc>, DbError>;
+    fn opt_time(
+        &self,
+        column: &'static str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, DbError>;
+    fn date(&self, column: &'static str) -> Result<chrono::NaiveDate, DbError>;
+    fn opt_date(&self, column: &'static str) -> Result<Option<chrono::NaiveDate>, DbError>;
+}
+
+impl RowExt for Row<'_> {
+    fn id<T: From<uuid::Uuid>>(&self, column: &'static str) -> Result<T, DbError> {
+        parse_id(column, &self.get::<_, String>(column)?)
+    }
+    fn opt_id<T: From<uuid::Uuid>>(&self, column: &'static str) -> Result<Option<T>, DbError> {
+        self.get::<_, Option<String>>(column)?
+            .map(|s| parse_id(column, &s))
+            .transpose()
+    }
+    fn time(&self, column: &'static str) -> Result<chrono::DateTime<chrono::Utc>, DbError> {
+        parse_time(column, &self.get::<_, String>(column)?)
+    }
+    fn opt_time(
+        &self,
+        column: &'static str,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, DbError> {
+        self.get::<_, Option<String>>(column)?
+            .map(|s| parse_time(column, &s))
+            .transpose()
+    }
+    fn date(&self, column: &'static str) -> Result<chrono::NaiveDate, DbError> {
+        parse_date(column, &self.get::<_, String>(column)?)
+    }
+    fn opt_date(&self, column: &'static str) -> Result<Option<chrono::NaiveDate>, DbError> {
+        self.get::<_, Option<String>>(column)?
+            .map(|s| parse_date(column, &s))
+            .transpose()
+    }
 }
 
 /// Server time as stored: RFC 3339 with microseconds, UTC.

@@ -102,7 +102,10 @@ pub fn load_demo(conn: &mut Connection, today: NaiveDate) -> Result<Option<DemoS
             .groups
             .iter()
             .zip(ZONNEBLOEM.groups)
-            .map(|(id, g)| (*id, g.name.to_string()))
+            .map(|(id, g)| DemoGroup {
+                id: *id,
+                name: g.name.to_string(),
+            })
             .collect(),
         children: zb.children.len(),
         logins,
@@ -362,6 +365,7 @@ fn load_org(tx: &Connection, spec: &OrgSpec, clock: &Clock) -> Result<Loaded, Or
 mod tests {
     use super::*;
     use crate::db::Db;
+    use crate::store::sqlite::conn::{RowExt, query_all};
     use crate::store::sqlite::feed::feed_page;
     use chrono::Datelike;
     use kring_protocol::{AbsenceReason, ChangeKind, Cursor, MessageAuthor, MessageThread};
@@ -508,7 +512,7 @@ mod tests {
         eprintln!("load_demo took {:?}", started.elapsed());
 
         assert_eq!(summary.organisation, "Kinderopvang De Zonnebloem");
-        let names: Vec<&str> = summary.groups.iter().map(|(_, n)| n.as_str()).collect();
+        let names: Vec<&str> = summary.groups.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(names, ["Dolfijnen", "Zeesterren", "Zwaluwen"]);
         assert_eq!(summary.children, 40);
 
@@ -615,25 +619,36 @@ mod tests {
         );
 
         // Every child's birth date fits its group's age range.
+        struct Placed {
+            name: String,
+            birth: NaiveDate,
+            ages: (u8, u8),
+        }
         let rows = db
-            .call_sync(|c| -> Result<Vec<(String, String, u8, u8)>, OrgError> {
-                Ok(c.prepare(
+            .call_sync(|c| {
+                query_all(
+                    c,
                     "SELECT c.first_name, c.birth_date, g.age_from, g.age_to FROM children c
                      JOIN placements p ON p.child_id = c.id JOIN groups g ON g.id = p.group_id",
-                )?
-                .query_map([], |r| r.try_into())?
-                .collect::<Result<_, _>>()?)
+                    [],
+                    |r| {
+                        Ok(Placed {
+                            name: r.get("first_name")?,
+                            birth: r.date("birth_date")?,
+                            ages: (r.get("age_from")?, r.get("age_to")?),
+                        })
+                    },
+                )
             })
             .expect("placements");
         assert_eq!(rows.len() as i64, zb_children + 4);
-        for (name, birth, from, to) in &rows {
-            let birth = crate::db::parse_date("birth_date", birth).expect("date");
-            assert!(fits(birth, today, (*from, *to)), "{name} born {birth}");
+        for p in &rows {
+            assert!(fits(p.birth, today, p.ages), "{} born {}", p.name, p.birth);
         }
 
         // The Dolfijnen feed: its children, its staff, its messages.
         let dolfijnen = group_id(&db, "Dolfijnen");
-        assert_eq!(summary.groups[0].0, dolfijnen);
+        assert_eq!(summary.groups[0].id, dolfijnen);
         let page = db
             .call_sync(|c| feed_page(c, &dolfijnen, Cursor(0), 500, today))
             .expect("feed");

@@ -1,6 +1,6 @@
 //! SQLite: devices, enrollment codes, credentials, revocation, presence.
 
-use super::conn::{DbError, parse_id, time_str};
+use super::conn::{DbError, RowExt, parse_id, query_one, time_str};
 use super::feed::load_group;
 use crate::device_api::devices::{
     AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode, new_code, new_secret, normalize_code,
@@ -90,25 +90,22 @@ pub fn enroll(
 
 /// The device whose secret this is, if it exists and is not revoked.
 pub fn authenticate(conn: &Connection, secret: &str) -> Result<Option<AuthedDevice>, DbError> {
-    let row: Option<(String, String, String)> = conn
-        .query_row(
-            "SELECT d.id, d.group_id, o.time_zone FROM devices d
-             JOIN groups g ON g.id = d.group_id
-             JOIN locations l ON l.id = g.location_id
-             JOIN organisations o ON o.id = l.organisation_id
-             WHERE d.secret_hash = ?1 AND d.revoked_at IS NULL",
-            params![secret_hash(secret)],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    row.map(|(id, group, time_zone)| {
-        Ok(AuthedDevice {
-            id: parse_id("devices.id", &id)?,
-            group: parse_id("devices.group_id", &group)?,
-            calendar: super::calendar_of(&time_zone),
-        })
-    })
-    .transpose()
+    query_one(
+        conn,
+        "SELECT d.id, d.group_id, o.time_zone FROM devices d
+         JOIN groups g ON g.id = d.group_id
+         JOIN locations l ON l.id = g.location_id
+         JOIN organisations o ON o.id = l.organisation_id
+         WHERE d.secret_hash = ?1 AND d.revoked_at IS NULL",
+        params![secret_hash(secret)],
+        |r| {
+            Ok(AuthedDevice {
+                id: r.id("id")?,
+                group: r.id("group_id")?,
+                calendar: super::calendar_of(&r.get::<_, String>("time_zone")?),
+            })
+        },
+    )
 }
 
 /// True when `device` exists, is not revoked and `secret` is its secret.

@@ -5,14 +5,15 @@
 //! The feed then carries the entity's state *at read time*, so consent
 //! withdrawals and ended placements are never served stale.
 
-use super::conn::{DbError, parse_date, parse_id, parse_time};
+use super::conn::{DbError, RowExt, parse_id, query_all, query_one};
+use crate::org::GroupChange;
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::{
     Absence, AbsenceReason, Change, ChangeKind, Child, ChildId, Cursor, FeedPage, GroupId,
     GroupInfo, Message, MessageAuthor, MessageThread, ParentDiaryEntry, PartOfDay, PhotoConsent,
     Staff, StaffId, StaffRole, Weekday,
 };
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 /// Kinds of entity in the change log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,19 @@ impl EntityKind {
 
 /// Bumps the group's sequence and records that `entity` changed at it. Call
 /// inside the transaction of the write. Returns the new sequence number.
+/// [`record_change`], answered as the group and its new sequence number.
+pub fn group_change(
+    tx: &Connection,
+    group: &GroupId,
+    kind: EntityKind,
+    entity: &uuid::Uuid,
+) -> Result<GroupChange, DbError> {
+    Ok(GroupChange {
+        group: *group,
+        seq: record_change(tx, group, kind, entity)?,
+    })
+}
+
 pub fn record_change(
     tx: &Connection,
     group: &GroupId,
@@ -69,17 +83,17 @@ pub fn record_child_change(
     child: &ChildId,
     kind: EntityKind,
     entity: &uuid::Uuid,
-) -> Result<Vec<(GroupId, i64)>, DbError> {
-    let groups: Vec<String> = tx
-        .prepare("SELECT DISTINCT group_id FROM placements WHERE child_id = ?1")?
-        .query_map(params![child.to_string()], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut out = Vec::new();
-    for g in groups {
-        let g: GroupId = parse_id("placements.group_id", &g)?;
-        out.push((g, record_change(tx, &g, kind, entity)?));
-    }
-    Ok(out)
+) -> Result<Vec<GroupChange>, DbError> {
+    let groups = query_all(
+        tx,
+        "SELECT DISTINCT group_id FROM placements WHERE child_id = ?1",
+        params![child.to_string()],
+        |r| r.id::<GroupId>("group_id"),
+    )?;
+    groups
+        .iter()
+        .map(|g| group_change(tx, g, kind, entity))
+        .collect()
 }
 
 /// The group's current sequence number.
@@ -99,24 +113,32 @@ pub fn feed_page(
     limit: u32,
     today: NaiveDate,
 ) -> Result<FeedPage, DbError> {
-    let rows: Vec<(i64, String, String)> = conn
-        .prepare(
-            "SELECT seq, kind, entity_id FROM changes WHERE group_id = ?1 AND seq > ?2
-             ORDER BY seq LIMIT ?3",
-        )?
-        .query_map(
-            params![group.to_string(), since.0, i64::from(limit) + 1],
-            |r| r.try_into(),
-        )?
-        .collect::<Result<_, _>>()?;
+    struct ChangeRow {
+        seq: i64,
+        kind: String,
+        entity: String,
+    }
+    let rows = query_all(
+        conn,
+        "SELECT seq, kind, entity_id FROM changes WHERE group_id = ?1 AND seq > ?2
+         ORDER BY seq LIMIT ?3",
+        params![group.to_string(), since.0, i64::from(limit) + 1],
+        |r| {
+            Ok(ChangeRow {
+                seq: r.get("seq")?,
+                kind: r.get("kind")?,
+                entity: r.get("entity_id")?,
+            })
+        },
+    )?;
     let has_more = rows.len() > limit as usize;
     let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
     // Changes whose entity loads to nothing still advance the cursor.
     let mut cursor = since;
-    for (seq, kind, entity) in rows.into_iter().take(limit as usize) {
-        cursor = Cursor(seq);
-        if let Some(kind) = load_change(conn, group, &kind, &entity, today)? {
-            changes.push(Change { seq, kind });
+    for row in rows.into_iter().take(limit as usize) {
+        cursor = Cursor(row.seq);
+        if let Some(kind) = load_change(conn, group, &row.kind, &row.entity, today)? {
+            changes.push(Change { seq: row.seq, kind });
         }
     }
     Ok(FeedPage {
@@ -160,27 +182,26 @@ fn load_change(
 }
 
 pub fn load_group(conn: &Connection, group: &GroupId) -> Result<Option<GroupInfo>, DbError> {
-    let row: Option<(String, String, String, String, String, String)> = conn
-        .query_row(
-            "SELECT g.name, l.id, l.name, o.id, o.name, o.time_zone FROM groups g
-             JOIN locations l ON l.id = g.location_id
-             JOIN organisations o ON o.id = l.organisation_id WHERE g.id = ?1",
-            params![group.to_string()],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    row.map(|(name, lid, lname, oid, oname, time_zone)| {
-        Ok(GroupInfo {
-            id: *group,
-            name,
-            location_id: parse_id("locations.id", &lid)?,
-            location_name: lname,
-            organisation_id: parse_id("organisations.id", &oid)?,
-            organisation_name: oname,
-            time_zone,
-        })
-    })
-    .transpose()
+    query_one(
+        conn,
+        "SELECT g.name, l.id AS location_id, l.name AS location_name,
+                o.id AS organisation_id, o.name AS organisation_name, o.time_zone
+         FROM groups g
+         JOIN locations l ON l.id = g.location_id
+         JOIN organisations o ON o.id = l.organisation_id WHERE g.id = ?1",
+        params![group.to_string()],
+        |r| {
+            Ok(GroupInfo {
+                id: *group,
+                name: r.get("name")?,
+                location_id: r.id("location_id")?,
+                location_name: r.get("location_name")?,
+                organisation_id: r.id("organisation_id")?,
+                organisation_name: r.get("organisation_name")?,
+                time_zone: r.get("time_zone")?,
+            })
+        },
+    )
 }
 
 pub fn parse_days(s: &str) -> Vec<Weekday> {
@@ -206,45 +227,29 @@ pub fn load_child(
     child: &ChildId,
     today: NaiveDate,
 ) -> Result<Option<Child>, DbError> {
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        String,
-        Option<String>,
-    );
-    let row: Option<Row> = conn
-        .query_row(
-            "SELECT c.first_name, c.last_name, c.birth_date, c.photo_consent, c.allergies, c.notes,
-                    p.days, p.start_date, p.end_date
-             FROM children c JOIN placements p ON p.child_id = c.id
-             WHERE c.id = ?1 AND p.group_id = ?2 AND (p.end_date IS NULL OR p.end_date >= ?3)
-             ORDER BY p.start_date DESC LIMIT 1",
-            params![child.to_string(), group.to_string(), today.to_string()],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    let Some((first, last, birth, consent, allergies, notes, days, start, end)) = row else {
-        return Ok(None);
-    };
-    Ok(Some(Child {
-        id: *child,
-        first_name: first,
-        last_name: last,
-        birth_date: parse_date("children.birth_date", &birth)?,
-        photo_consent: parse_consent(&consent)?,
-        planned_days: parse_days(&days),
-        placement_start: parse_date("placements.start_date", &start)?,
-        placement_end: end
-            .map(|e| parse_date("placements.end_date", &e))
-            .transpose()?,
-        allergies,
-        notes,
-    }))
+    query_one(
+        conn,
+        "SELECT c.first_name, c.last_name, c.birth_date, c.photo_consent, c.allergies, c.notes,
+                p.days, p.start_date, p.end_date
+         FROM children c JOIN placements p ON p.child_id = c.id
+         WHERE c.id = ?1 AND p.group_id = ?2 AND (p.end_date IS NULL OR p.end_date >= ?3)
+         ORDER BY p.start_date DESC LIMIT 1",
+        params![child.to_string(), group.to_string(), today.to_string()],
+        |r| {
+            Ok(Child {
+                id: *child,
+                first_name: r.get("first_name")?,
+                last_name: r.get("last_name")?,
+                birth_date: r.date("birth_date")?,
+                photo_consent: parse_consent(&r.get::<_, String>("photo_consent")?)?,
+                planned_days: parse_days(&r.get::<_, String>("days")?),
+                placement_start: r.date("start_date")?,
+                placement_end: r.opt_date("end_date")?,
+                allergies: r.get("allergies")?,
+                notes: r.get("notes")?,
+            })
+        },
+    )
 }
 
 pub fn parse_consent(s: &str) -> Result<PhotoConsent, DbError> {
@@ -259,132 +264,106 @@ fn load_staff(
     group: &GroupId,
     staff: &StaffId,
 ) -> Result<Option<Staff>, DbError> {
-    let row: Option<(String, String, String)> = conn
-        .query_row(
-            "SELECT s.name, s.role, s.pin_hash FROM staff s
-             JOIN staff_groups sg ON sg.staff_id = s.id
-             WHERE s.id = ?1 AND sg.group_id = ?2",
-            params![staff.to_string(), group.to_string()],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    Ok(row.map(|(name, role, pin)| Staff {
-        id: *staff,
-        name,
-        role: if role == "manager" {
-            StaffRole::Manager
-        } else {
-            StaffRole::Pedagogical
+    query_one(
+        conn,
+        "SELECT s.name, s.role, s.pin_hash FROM staff s
+         JOIN staff_groups sg ON sg.staff_id = s.id
+         WHERE s.id = ?1 AND sg.group_id = ?2",
+        params![staff.to_string(), group.to_string()],
+        |r| {
+            Ok(Staff {
+                id: *staff,
+                name: r.get("name")?,
+                role: if r.get::<_, String>("role")? == "manager" {
+                    StaffRole::Manager
+                } else {
+                    StaffRole::Pedagogical
+                },
+                pin_verifier: r.get("pin_hash")?,
+            })
         },
-        pin_verifier: pin,
-    }))
+    )
 }
 
 fn load_absence(conn: &Connection, id: &str) -> Result<Option<Absence>, DbError> {
-    type Row = (String, String, String, String, String, Option<String>, bool);
-    let row: Option<Row> = conn
-        .query_row(
-            "SELECT child_id, from_date, to_date, part_of_day, reason, note, cancelled
-             FROM absences WHERE id = ?1",
-            params![id],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    let Some((child, from, to, part, reason, note, cancelled)) = row else {
-        return Ok(None);
-    };
-    Ok(Some(Absence {
-        id: parse_id("absences.id", id)?,
-        child_id: parse_id("absences.child_id", &child)?,
-        from: parse_date("absences.from_date", &from)?,
-        to: parse_date("absences.to_date", &to)?,
-        part_of_day: match part.as_str() {
-            "morning" => PartOfDay::Morning,
-            "afternoon" => PartOfDay::Afternoon,
-            _ => PartOfDay::WholeDay,
+    query_one(
+        conn,
+        "SELECT id, child_id, from_date, to_date, part_of_day, reason, note, cancelled
+         FROM absences WHERE id = ?1",
+        params![id],
+        |r| {
+            Ok(Absence {
+                id: r.id("id")?,
+                child_id: r.id("child_id")?,
+                from: r.date("from_date")?,
+                to: r.date("to_date")?,
+                part_of_day: match r.get::<_, String>("part_of_day")?.as_str() {
+                    "morning" => PartOfDay::Morning,
+                    "afternoon" => PartOfDay::Afternoon,
+                    _ => PartOfDay::WholeDay,
+                },
+                reason: match r.get::<_, String>("reason")?.as_str() {
+                    "ziek" => AbsenceReason::Ziek,
+                    "vakantie" => AbsenceReason::Vakantie,
+                    _ => AbsenceReason::Anders,
+                },
+                note: r.get("note")?,
+                cancelled: r.get("cancelled")?,
+            })
         },
-        reason: match reason.as_str() {
-            "ziek" => AbsenceReason::Ziek,
-            "vakantie" => AbsenceReason::Vakantie,
-            _ => AbsenceReason::Anders,
-        },
-        note,
-        cancelled,
-    }))
+    )
 }
 
 fn load_message(conn: &Connection, id: &str) -> Result<Option<Message>, DbError> {
-    type Row = (
-        Option<String>,
-        String,
-        Option<String>,
-        Option<String>,
-        String,
-        String,
-        String,
-        Option<String>,
-    );
-    let row: Option<Row> = conn
-        .query_row(
-            "SELECT child_id, author_kind, author_parent_id, author_staff_id, author_name, body,
-                    sent_at, read_by_group_at FROM messages WHERE id = ?1",
-            params![id],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    let Some((child, kind, parent, staff, name, body, sent, read)) = row else {
-        return Ok(None);
-    };
-    let author = match (kind.as_str(), parent) {
-        ("parent", Some(p)) => MessageAuthor::Parent {
-            id: parse_id("messages.author_parent_id", &p)?,
-            name,
+    query_one(
+        conn,
+        "SELECT id, child_id, author_kind, author_parent_id, author_staff_id, author_name, body,
+                sent_at, read_by_group_at FROM messages WHERE id = ?1",
+        params![id],
+        |r| {
+            let name: String = r.get("author_name")?;
+            let author = match r.opt_id("author_parent_id")? {
+                Some(id) if r.get::<_, String>("author_kind")? == "parent" => {
+                    MessageAuthor::Parent { id, name }
+                }
+                _ => MessageAuthor::Staff {
+                    id: r.opt_id("author_staff_id")?,
+                    name,
+                },
+            };
+            Ok(Message {
+                id: r.id("id")?,
+                thread: match r.opt_id("child_id")? {
+                    Some(child_id) => MessageThread::Child { child_id },
+                    None => MessageThread::Group,
+                },
+                author,
+                body: r.get("body")?,
+                sent_at: r.time("sent_at")?,
+                read_by_group_at: r.opt_time("read_by_group_at")?,
+            })
         },
-        _ => MessageAuthor::Staff {
-            id: staff
-                .map(|s| parse_id("messages.author_staff_id", &s))
-                .transpose()?,
-            name,
-        },
-    };
-    Ok(Some(Message {
-        id: parse_id("messages.id", id)?,
-        thread: match child {
-            Some(c) => MessageThread::Child {
-                child_id: parse_id("messages.child_id", &c)?,
-            },
-            None => MessageThread::Group,
-        },
-        author,
-        body,
-        sent_at: parse_time("messages.sent_at", &sent)?,
-        read_by_group_at: read
-            .map(|r| parse_time("messages.read_by_group_at", &r))
-            .transpose()?,
-    }))
+    )
 }
 
 fn load_parent_diary(conn: &Connection, id: &str) -> Result<Option<ParentDiaryEntry>, DbError> {
-    let row: Option<(String, String, String, String, String)> = conn
-        .query_row(
-            "SELECT dc.child_id, d.author_parent_id, d.author_name, d.text, d.written_at
-             FROM diary_entries d JOIN diary_children dc ON dc.entry_id = d.id
-             WHERE d.id = ?1 AND d.author_kind = 'parent' LIMIT 1",
-            params![id],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    let Some((child, parent, name, text, written)) = row else {
-        return Ok(None);
-    };
-    Ok(Some(ParentDiaryEntry {
-        id: parse_id("diary_entries.id", id)?,
-        child_id: parse_id("diary_children.child_id", &child)?,
-        parent_id: parse_id("diary_entries.author_parent_id", &parent)?,
-        parent_name: name,
-        text,
-        written_at: parse_time("diary_entries.written_at", &written)?,
-    }))
+    query_one(
+        conn,
+        "SELECT d.id, dc.child_id, d.author_parent_id, d.author_name, d.text, d.written_at
+         FROM diary_entries d JOIN diary_children dc ON dc.entry_id = d.id
+         WHERE d.id = ?1 AND d.author_kind = 'parent' LIMIT 1",
+        params![id],
+        |r| {
+            Ok(ParentDiaryEntry {
+                id: r.id("id")?,
+                child_id: r.id("child_id")?,
+                parent_id: r.id("author_parent_id")?,
+                parent_name: r.get("author_name")?,
+                text: r.get("text")?,
+                written_at: r.time("written_at")?,
+            })
+        },
+    )
 }
 
 /// Server "now", the one clock that orders things.

@@ -5,6 +5,7 @@ use super::duplicate;
 use super::feed::{EntityKind, current_seq, parse_consent, record_change};
 use crate::device_api::devices::AuthedDevice;
 use crate::device_api::items::{check_diary, message_body, request_hash};
+use crate::org::GroupChange;
 use crate::store::{CompletedUpload, PushOutcome, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::{
@@ -89,7 +90,10 @@ pub fn push(
     Ok(PushOutcome {
         status: 200,
         body,
-        changed: changed_seq.map(|s| (device.group, s)),
+        changed: changed_seq.map(|seq| GroupChange {
+            group: device.group,
+            seq,
+        }),
         replayed: false,
     })
 }

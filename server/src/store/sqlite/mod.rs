@@ -641,7 +641,11 @@ impl Store for SqliteStore {
     ) -> StoreFuture<Option<Changed>> {
         self.run(move |c| {
             let tx = c.transaction()?;
-            let Some((child, to, cancelled)) = portal::absence_child(&tx, &absence.to_string())?
+            let Some(portal::AbsenceOwner {
+                child,
+                to,
+                cancelled,
+            }) = portal::absence_owner(&tx, &absence.to_string())?
             else {
                 return Ok(None);
             };

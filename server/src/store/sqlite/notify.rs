@@ -1,39 +1,43 @@
 //! SQLite: who hears about what the group sent (see [`crate::portal::notify`]), with
 //! the same per-object rules as reading.
 
-use super::conn::{DbError, parse_id};
+use super::conn::{DbError, RowExt, query_all, query_one};
 use super::portal;
 use crate::portal::notify::{Event, Recipient, Recipients};
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::ParentId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
-/// Parents (id, name, e-mail) of children with a current placement on
-/// `group`, or of the given children only.
+/// Parents of children with a current placement on `group`, or of the given
+/// children only, each once.
 fn parents_of(
     c: &Connection,
     group: &str,
     children: Option<&[String]>,
     today: NaiveDate,
-) -> Result<Vec<(ParentId, String, String)>, DbError> {
-    let rows: Vec<(String, String, String, String)> = c
-        .prepare(
-            "SELECT DISTINCT p.id, p.name, p.email, cp.child_id FROM parents p
-             JOIN child_parents cp ON cp.parent_id = p.id
-             JOIN placements pl ON pl.child_id = cp.child_id
-             WHERE pl.group_id = ?1 AND pl.start_date <= ?2
-               AND (pl.end_date IS NULL OR pl.end_date >= ?2)",
-        )?
-        .query_map(params![group, today.to_string()], |r| r.try_into())?
-        .collect::<Result<_, _>>()?;
-    let mut out: Vec<(ParentId, String, String)> = Vec::new();
-    for (id, name, email, child) in rows {
-        if children.is_some_and(|only| !only.contains(&child)) {
-            continue;
-        }
-        let id: ParentId = parse_id("parents.id", &id)?;
-        if !out.iter().any(|(p, _, _)| *p == id) {
-            out.push((id, name, email));
+) -> Result<Vec<Recipient>, DbError> {
+    let rows = query_all(
+        c,
+        "SELECT DISTINCT p.id, p.name, p.email, cp.child_id FROM parents p
+         JOIN child_parents cp ON cp.parent_id = p.id
+         JOIN placements pl ON pl.child_id = cp.child_id
+         WHERE pl.group_id = ?1 AND pl.start_date <= ?2
+           AND (pl.end_date IS NULL OR pl.end_date >= ?2)",
+        params![group, today.to_string()],
+        |r| {
+            let child: String = r.get("child_id")?;
+            let wanted = children.is_none_or(|only| only.contains(&child));
+            Ok(wanted.then_some(Recipient {
+                parent: r.id("id")?,
+                name: r.get("name")?,
+                email: r.get("email")?,
+            }))
+        },
+    )?;
+    let mut out: Vec<Recipient> = Vec::new();
+    for r in rows.into_iter().flatten() {
+        if !out.iter().any(|o| o.parent == r.parent) {
+            out.push(r);
         }
     }
     Ok(out)
@@ -45,6 +49,63 @@ fn wants_email(c: &Connection, parent: &ParentId, kind: &str) -> Result<bool, Db
         .any(|(k, on)| k == kind && on))
 }
 
+/// What an event is about: its group, whether staff wrote it, and the
+/// children it is about (`None`: everybody on the group).
+struct Source {
+    group: String,
+    by_staff: bool,
+    children: Option<Vec<String>>,
+}
+
+fn source_of(c: &Connection, event: Event) -> Result<Option<Source>, DbError> {
+    Ok(match event {
+        Event::Message(id) => query_one(
+            c,
+            "SELECT group_id, author_kind, child_id FROM messages WHERE id = ?1",
+            params![id.to_string()],
+            |r| {
+                Ok(Source {
+                    group: r.get("group_id")?,
+                    by_staff: r.get::<_, String>("author_kind")? == "staff",
+                    children: r.get::<_, Option<String>>("child_id")?.map(|c| vec![c]),
+                })
+            },
+        )?,
+        Event::Diary(id) => {
+            let kids = query_all(
+                c,
+                "SELECT child_id FROM diary_children WHERE entry_id = ?1",
+                params![id.to_string()],
+                |r| Ok(r.get::<_, String>("child_id")?),
+            )?;
+            query_one(
+                c,
+                "SELECT group_id, author_kind FROM diary_entries WHERE id = ?1",
+                params![id.to_string()],
+                |r| {
+                    Ok(Source {
+                        group: r.get("group_id")?,
+                        by_staff: r.get::<_, String>("author_kind")? == "staff",
+                        children: Some(kids),
+                    })
+                },
+            )?
+        }
+        Event::Photo(id) => query_one(
+            c,
+            "SELECT group_id FROM photos WHERE id = ?1",
+            params![id.to_string()],
+            |r| {
+                Ok(Source {
+                    group: r.get("group_id")?,
+                    by_staff: true,
+                    children: None,
+                })
+            },
+        )?,
+    })
+}
+
 /// Who hears about `event`: parents of the group's children (or of the
 /// children it is about) who want e-mail for its kind and may see it now.
 pub fn recipients(
@@ -52,61 +113,41 @@ pub fn recipients(
     event: Event,
     now: DateTime<Utc>,
 ) -> Result<Option<Recipients>, DbError> {
-    let (group, staff_author, children): (Option<String>, bool, Option<Vec<String>>) = match event {
-        Event::Message(id) => {
-            let row: Option<(String, String, Option<String>)> = c
-                .query_row(
-                    "SELECT group_id, author_kind, child_id FROM messages WHERE id = ?1",
-                    params![id.to_string()],
-                    |r| r.try_into(),
-                )
-                .optional()?;
-            match row {
-                Some((g, kind, child)) => (Some(g), kind == "staff", child.map(|c| vec![c])),
-                None => (None, false, None),
-            }
-        }
-        Event::Diary(id) => {
-            let row: Option<(String, String)> = c
-                .query_row(
-                    "SELECT group_id, author_kind FROM diary_entries WHERE id = ?1",
-                    params![id.to_string()],
-                    |r| r.try_into(),
-                )
-                .optional()?;
-            let kids: Vec<String> = c
-                .prepare("SELECT child_id FROM diary_children WHERE entry_id = ?1")?
-                .query_map(params![id.to_string()], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            match row {
-                Some((g, kind)) => (Some(g), kind == "staff", Some(kids)),
-                None => (None, false, None),
-            }
-        }
-        Event::Photo(id) => {
-            let g: Option<String> = c
-                .query_row(
-                    "SELECT group_id FROM photos WHERE id = ?1",
-                    params![id.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            (g, true, None)
-        }
-    };
-    let (Some(group), true) = (group, staff_author) else {
+    let Some(Source {
+        group,
+        by_staff: true,
+        children,
+    }) = source_of(c, event)?
+    else {
         return Ok(None);
     };
-    let (slug, group_name, time_zone): (String, String, String) = c.query_row(
-        "SELECT o.slug, g.name, o.time_zone FROM groups g JOIN locations l ON l.id = g.location_id
+    struct Org {
+        slug: String,
+        group_name: String,
+        time_zone: String,
+    }
+    let Some(org) = query_one(
+        c,
+        "SELECT o.slug, g.name AS group_name, o.time_zone FROM groups g
+         JOIN locations l ON l.id = g.location_id
          JOIN organisations o ON o.id = l.organisation_id WHERE g.id = ?1",
         params![group],
-        |r| r.try_into(),
-    )?;
+        |r| {
+            Ok(Org {
+                slug: r.get("slug")?,
+                group_name: r.get("group_name")?,
+                time_zone: r.get("time_zone")?,
+            })
+        },
+    )?
+    else {
+        return Err(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows));
+    };
     // the day at the group's organisation decides placements and consents
-    let today = super::calendar_of(&time_zone).today(now);
+    let today = super::calendar_of(&org.time_zone).today(now);
     let mut parents = Vec::new();
-    for (parent, name, email) in parents_of(c, &group, children.as_deref(), today)? {
+    for recipient in parents_of(c, &group, children.as_deref(), today)? {
+        let parent = recipient.parent;
         if !wants_email(c, &parent, event.kind())? {
             continue;
         }
@@ -122,16 +163,12 @@ pub fn recipients(
             }
         };
         if visible {
-            parents.push(Recipient {
-                parent,
-                name,
-                email,
-            });
+            parents.push(recipient);
         }
     }
     Ok(Some(Recipients {
-        slug,
-        group_name,
+        slug: org.slug,
+        group_name: org.group_name,
         parents,
     }))
 }

@@ -4,7 +4,7 @@
 //! records a change in the same transaction; callers nudge the groups returned.
 
 use super::conn::time_str;
-use super::feed::{EntityKind, record_change, record_child_change};
+use super::feed::{EntityKind, group_change, record_change, record_child_change};
 use crate::org::{
     Changed, GroupKind, NewAbsence, NewChild, OrgError, ParentRole, SampleOrg, days_str,
     hash_secret,
@@ -111,10 +111,7 @@ pub fn place_child(
             end.map(|e| e.to_string())
         ],
     )?;
-    Ok(vec![(
-        *group,
-        record_change(c, group, EntityKind::Child, &child.0)?,
-    )])
+    Ok(vec![group_change(c, group, EntityKind::Child, &child.0)?])
 }
 
 pub fn create_parent(
@@ -193,7 +190,7 @@ pub fn create_staff(
             "INSERT INTO staff_groups (staff_id, group_id) VALUES (?1, ?2)",
             params![id.to_string(), g.to_string()],
         )?;
-        changed.push((*g, record_change(c, g, EntityKind::Staff, &id.0)?));
+        changed.push(group_change(c, g, EntityKind::Staff, &id.0)?);
     }
     Ok((id, changed))
 }
@@ -247,7 +244,7 @@ pub fn reset_pin(c: &Connection, staff: &StaffId, pin: &str) -> Result<Changed, 
     let mut changed = Vec::new();
     for g in groups {
         let g: GroupId = super::conn::parse_id("staff_groups.group_id", &g)?;
-        changed.push((g, record_change(c, &g, EntityKind::Staff, &staff.0)?));
+        changed.push(group_change(c, &g, EntityKind::Staff, &staff.0)?);
     }
     Ok(changed)
 }
@@ -328,7 +325,7 @@ pub fn parent_message(
     )?;
     Ok((
         id,
-        vec![(*group, record_change(c, group, EntityKind::Message, &id.0)?)],
+        vec![group_change(c, group, EntityKind::Message, &id.0)?],
     ))
 }
 
@@ -406,10 +403,7 @@ pub fn parent_diary(
     )?;
     Ok((
         id,
-        vec![(
-            *group,
-            record_change(c, group, EntityKind::ParentDiary, &id.0)?,
-        )],
+        vec![group_change(c, group, EntityKind::ParentDiary, &id.0)?],
     ))
 }
 
@@ -528,21 +522,19 @@ pub fn child_by_first_name(
     slug: &str,
     first: &str,
 ) -> Result<Option<(ChildId, PhotoConsent)>, OrgError> {
-    let row: Option<(String, String)> = c
-        .query_row(
-            "SELECT c.id, c.photo_consent FROM children c JOIN organisations o ON o.id = c.organisation_id
-             WHERE o.slug = ?1 AND c.first_name = ?2",
-            params![slug, first],
-            |r| Ok((r.get("id")?, r.get("photo_consent")?)),
-        )
-        .optional()?;
-    let Some((id, consent)) = row else {
-        return Ok(None);
-    };
-    Ok(Some((
-        super::conn::parse_id("children.id", &id)?,
-        super::feed::parse_consent(&consent)?,
-    )))
+    Ok(super::conn::query_one(
+        c,
+        "SELECT c.id, c.photo_consent FROM children c JOIN organisations o ON o.id = c.organisation_id
+         WHERE o.slug = ?1 AND c.first_name = ?2",
+        params![slug, first],
+        |r| {
+            use super::conn::RowExt;
+            Ok((
+                r.id("id")?,
+                super::feed::parse_consent(&r.get::<_, String>("photo_consent")?)?,
+            ))
+        },
+    )?)
 }
 
 /// A message from the group written outside a device (read by the group at
@@ -570,7 +562,7 @@ pub fn staff_message(
     )?;
     Ok((
         id,
-        vec![(*group, record_change(c, group, EntityKind::Message, &id.0)?)],
+        vec![group_change(c, group, EntityKind::Message, &id.0)?],
     ))
 }
 

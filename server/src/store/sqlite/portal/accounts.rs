@@ -1,48 +1,44 @@
 //! SQLite, the portal's data: accounts.
 
-use super::super::conn::{DbError, parse_id};
+use super::super::conn::{DbError, RowExt, query_one};
 use crate::portal::*;
 use kring_protocol::OrganisationId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 pub fn tenant_by_slug(c: &Connection, slug: &str) -> Result<Option<Tenant>, DbError> {
-    let row: Option<(String, String, String)> = c
-        .query_row(
-            "SELECT id, name, time_zone FROM organisations WHERE slug = ?1",
-            params![slug],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    row.map(|(id, name, time_zone)| {
-        Ok(Tenant {
-            id: parse_id("organisations.id", &id)?,
-            slug: slug.to_string(),
-            name,
-            calendar: super::super::calendar_of(&time_zone),
-        })
-    })
-    .transpose()
+    query_one(
+        c,
+        "SELECT id, name, time_zone FROM organisations WHERE slug = ?1",
+        params![slug],
+        |r| {
+            Ok(Tenant {
+                id: r.id("id")?,
+                slug: slug.to_string(),
+                name: r.get("name")?,
+                calendar: super::super::calendar_of(&r.get::<_, String>("time_zone")?),
+            })
+        },
+    )
 }
 
-type AccountRow = (String, String, String, Option<String>, bool, bool);
-
+/// An account row (columns `id, name, email, password_hash,
+/// must_change_password, is_manager`, for parents and staff alike) and its password hash (none: no password set yet).
 fn account_from(
     kind: UserKind,
     org: &OrganisationId,
-    row: AccountRow,
+    r: &Row<'_>,
 ) -> Result<(Account, Option<String>), DbError> {
-    let (id, name, email, hash, must, manager) = row;
     Ok((
         Account {
             kind,
-            id: parse_id("account id", &id)?,
+            id: r.id("id")?,
             org: *org,
-            name,
-            email,
-            must_change_password: must,
-            is_manager: manager,
+            name: r.get("name")?,
+            email: r.get("email")?,
+            must_change_password: r.get("must_change_password")?,
+            is_manager: r.get("is_manager")?,
         },
-        hash,
+        r.get("password_hash")?,
     ))
 }
 
@@ -54,34 +50,25 @@ pub fn find_login(
     email: &str,
 ) -> Result<Option<(Account, String)>, DbError> {
     let email = email.trim().to_lowercase();
-    let parent: Option<AccountRow> = c
-        .query_row(
-            "SELECT id, name, email, password_hash, must_change_password, 0 FROM parents
-             WHERE organisation_id = ?1 AND email = ?2",
-            params![org.to_string(), email],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    if let Some(row) = parent {
-        let (a, h) = account_from(UserKind::Parent, org, row)?;
+    let parent = query_one(
+        c,
+        "SELECT id, name, email, password_hash, must_change_password, 0 AS is_manager
+         FROM parents WHERE organisation_id = ?1 AND email = ?2",
+        params![org.to_string(), email],
+        |r| account_from(UserKind::Parent, org, r),
+    )?;
+    if let Some((a, h)) = parent {
         return Ok(h.map(|h| (a, h)));
     }
-    let staff: Option<AccountRow> = c
-        .query_row(
-            "SELECT id, name, email, password_hash, must_change_password, role = 'manager' FROM staff
-             WHERE organisation_id = ?1 AND lower(email) = ?2 AND role = 'manager'
-               AND password_hash IS NOT NULL",
-            params![org.to_string(), email],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    match staff {
-        Some(row) => {
-            let (a, h) = account_from(UserKind::Staff, org, row)?;
-            Ok(h.map(|h| (a, h)))
-        }
-        None => Ok(None),
-    }
+    let staff = query_one(
+        c,
+        "SELECT id, name, email, password_hash, must_change_password, 1 AS is_manager
+         FROM staff WHERE organisation_id = ?1 AND lower(email) = ?2 AND role = 'manager'
+           AND password_hash IS NOT NULL",
+        params![org.to_string(), email],
+        |r| account_from(UserKind::Staff, org, r),
+    )?;
+    Ok(staff.and_then(|(a, h)| h.map(|h| (a, h))))
 }
 
 /// The account by kind and id, in `org` only.
@@ -93,19 +80,18 @@ pub fn load_account(
 ) -> Result<Option<Account>, DbError> {
     let sql = match kind {
         UserKind::Parent => {
-            "SELECT id, name, email, password_hash, must_change_password, 0 FROM parents
-             WHERE organisation_id = ?1 AND id = ?2"
+            "SELECT id, name, email, password_hash, must_change_password, 0 AS is_manager
+             FROM parents WHERE organisation_id = ?1 AND id = ?2"
         }
         UserKind::Staff => {
-            "SELECT id, name, COALESCE(email, ''), password_hash, must_change_password, role = 'manager'
+            "SELECT id, name, COALESCE(email, '') AS email, password_hash, must_change_password,
+                    1 AS is_manager
              FROM staff WHERE organisation_id = ?1 AND id = ?2 AND role = 'manager'"
         }
     };
-    let row: Option<AccountRow> = c
-        .query_row(sql, params![org.to_string(), id], |r| r.try_into())
-        .optional()?;
-    row.map(|r| account_from(kind, org, r).map(|(a, _)| a))
-        .transpose()
+    query_one(c, sql, params![org.to_string(), id], |r| {
+        account_from(kind, org, r).map(|(a, _)| a)
+    })
 }
 
 /// The stored password hash of an account.

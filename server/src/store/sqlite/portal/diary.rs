@@ -1,66 +1,68 @@
 //! SQLite, the portal's data: diary.
 
-use super::super::conn::{DbError, parse_id, parse_time};
+use super::super::conn::{DbError, RowExt, query_all, query_one};
 use super::*;
 use crate::portal::*;
 use chrono::NaiveDate;
-use kring_protocol::{ChildId, GroupId, ParentId};
-use rusqlite::{Connection, OptionalExtension, params};
+use kring_protocol::{ChildId, ParentId};
+use rusqlite::{Connection, params};
 
 pub(super) fn load_diary(
     c: &Connection,
     id: &str,
     children: &[MyChild],
 ) -> Result<Option<DiaryView>, DbError> {
-    type Row = (String, String, String, String, Option<String>, String);
-    let row: Option<Row> = c
-        .query_row(
-            "SELECT group_id, author_kind, author_name, text, baby_json, written_at
-             FROM diary_entries WHERE id = ?1",
-            params![id],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    let Some((group, kind, author, text, baby, written)) = row else {
+    let Some(mut entry) = query_one(
+        c,
+        "SELECT id, group_id, author_kind, author_name, text, baby_json, written_at
+         FROM diary_entries WHERE id = ?1",
+        params![id],
+        |r| {
+            Ok(DiaryView {
+                id: r.id("id")?,
+                group: r.id("group_id")?,
+                author_name: r.get("author_name")?,
+                by_parent: r.get::<_, String>("author_kind")? == "parent",
+                text: r.get("text")?,
+                baby_json: r.get("baby_json")?,
+                written_at: r.time("written_at")?,
+                children: Vec::new(),
+                photos: Vec::new(),
+            })
+        },
+    )?
+    else {
         return Ok(None);
     };
-    let group: GroupId = parse_id("diary_entries.group_id", &group)?;
-    let about: Vec<String> = c
-        .prepare("SELECT child_id FROM diary_children WHERE entry_id = ?1")?
-        .query_map(params![id], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mine: Vec<ChildId> = children
+    let about = query_all(
+        c,
+        "SELECT child_id FROM diary_children WHERE entry_id = ?1",
+        params![id],
+        |r| r.id::<ChildId>("child_id"),
+    )?;
+    entry.children = children
         .iter()
-        .filter(|k| about.contains(&k.id.to_string()))
-        .filter(|k| k.placements.iter().any(|p| p.group == group))
+        .filter(|k| about.contains(&k.id))
+        .filter(|k| k.placements.iter().any(|p| p.group == entry.group))
         .map(|k| k.id)
         .collect();
-    if mine.is_empty() {
+    if entry.children.is_empty() {
         return Ok(None);
     }
-    let photo_ids: Vec<String> = c
-        .prepare("SELECT photo_id FROM diary_photos WHERE entry_id = ?1 ORDER BY photo_id")?
-        .query_map(params![id], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let mut photos = Vec::new();
+    let photo_ids = query_all(
+        c,
+        "SELECT photo_id FROM diary_photos WHERE entry_id = ?1 ORDER BY photo_id",
+        params![id],
+        |r| Ok(r.get::<_, String>("photo_id")?),
+    )?;
     for p in photo_ids {
         if let Some(row) = load_photo(c, &p)?
             && !photo_visible_for(&row, children).is_empty()
         {
-            photos.push(row.id);
+            entry.photos.push(row.id);
         }
     }
-    Ok(Some(DiaryView {
-        id: parse_id("diary_entries.id", id)?,
-        group,
-        author_name: author,
-        by_parent: kind == "parent",
-        text,
-        baby_json: baby,
-        written_at: parse_time("diary_entries.written_at", &written)?,
-        children: mine,
-        photos,
-    }))
+    Ok(Some(entry))
 }
 
 /// The diary entry, if it is about one of the parent's children with a

@@ -1,6 +1,6 @@
 //! SQLite, the portal's data: absences, consents, notifications, documents.
 
-use super::super::conn::{DbError, parse_date, parse_id, parse_time, time_str};
+use super::super::conn::{DbError, RowExt, query_all, query_one, time_str};
 use super::super::feed::parse_consent;
 use super::*;
 use crate::portal::*;
@@ -9,69 +9,65 @@ use kring_protocol::{ChildId, ParentId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn absences_of(c: &Connection, child: &ChildId) -> Result<Vec<AbsenceView>, DbError> {
-    type Row = (String, String, String, String, String, Option<String>, bool);
-    let rows: Vec<Row> = c
-        .prepare(
-            "SELECT id, from_date, to_date, part_of_day, reason, note, cancelled FROM absences
-             WHERE child_id = ?1 ORDER BY from_date DESC, created_at DESC LIMIT 100",
-        )?
-        .query_map(params![child.to_string()], |r| r.try_into())?
-        .collect::<Result<_, _>>()?;
-    rows.into_iter()
-        .map(|(id, from, to, part, reason, note, cancelled)| {
+    query_all(
+        c,
+        "SELECT id, from_date, to_date, part_of_day, reason, note, cancelled FROM absences
+         WHERE child_id = ?1 ORDER BY from_date DESC, created_at DESC LIMIT 100",
+        params![child.to_string()],
+        |r| {
             Ok(AbsenceView {
-                id,
+                id: r.get("id")?,
                 child: *child,
-                from: parse_date("absences.from_date", &from)?,
-                to: parse_date("absences.to_date", &to)?,
-                part_of_day: part,
-                reason,
-                note,
-                cancelled,
+                from: r.date("from_date")?,
+                to: r.date("to_date")?,
+                part_of_day: r.get("part_of_day")?,
+                reason: r.get("reason")?,
+                note: r.get("note")?,
+                cancelled: r.get("cancelled")?,
             })
-        })
-        .collect()
+        },
+    )
+}
+
+/// Whose an absence is, and whether it can still be cancelled.
+#[derive(Debug, Clone, Copy)]
+pub struct AbsenceOwner {
+    pub child: ChildId,
+    /// The absence's last day.
+    pub to: NaiveDate,
+    pub cancelled: bool,
 }
 
 /// The child an absence belongs to, if the absence exists.
-pub fn absence_child(
-    c: &Connection,
-    absence: &str,
-) -> Result<Option<(ChildId, NaiveDate, bool)>, DbError> {
-    let row: Option<(String, String, bool)> = c
-        .query_row(
-            "SELECT child_id, to_date, cancelled FROM absences WHERE id = ?1",
-            params![absence],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    row.map(|(child, to, cancelled)| {
-        Ok((
-            parse_id("absences.child_id", &child)?,
-            parse_date("absences.to_date", &to)?,
-            cancelled,
-        ))
-    })
-    .transpose()
+pub fn absence_owner(c: &Connection, absence: &str) -> Result<Option<AbsenceOwner>, DbError> {
+    query_one(
+        c,
+        "SELECT child_id, to_date, cancelled FROM absences WHERE id = ?1",
+        params![absence],
+        |r| {
+            Ok(AbsenceOwner {
+                child: r.id("child_id")?,
+                to: r.date("to_date")?,
+                cancelled: r.get("cancelled")?,
+            })
+        },
+    )
 }
 
 pub fn consent_history(c: &Connection, child: &ChildId) -> Result<Vec<ConsentChange>, DbError> {
-    let rows: Vec<(String, String, String)> = c
-        .prepare(
-            "SELECT consent, changed_by, changed_at FROM consent_history WHERE child_id = ?1
-             ORDER BY changed_at DESC, id DESC",
-        )?
-        .query_map(params![child.to_string()], |r| r.try_into())?
-        .collect::<Result<_, _>>()?;
-    rows.into_iter()
-        .map(|(consent, by, at)| {
+    query_all(
+        c,
+        "SELECT consent, changed_by, changed_at FROM consent_history WHERE child_id = ?1
+         ORDER BY changed_at DESC, id DESC",
+        params![child.to_string()],
+        |r| {
             Ok(ConsentChange {
-                consent: parse_consent(&consent)?,
-                changed_by: by,
-                changed_at: parse_time("consent_history.changed_at", &at)?,
+                consent: parse_consent(&r.get::<_, String>("consent")?)?,
+                changed_by: r.get("changed_by")?,
+                changed_at: r.time("changed_at")?,
             })
-        })
-        .collect()
+        },
+    )
 }
 
 /// Per kind: e-mail on? (No row: on.)
@@ -133,28 +129,22 @@ fn documents_where(
         "SELECT id, child_id, title, body, audience, created_at FROM documents WHERE {where_sql}
          ORDER BY created_at DESC"
     );
-    let rows: Vec<(String, String, String, String, String, String)> = c
-        .prepare(&sql)?
-        .query_map(params![arg], |r| r.try_into())?
-        .collect::<Result<_, _>>()?;
-    rows.into_iter()
-        .map(|(id, child, title, body, audience, at)| {
-            Ok((
-                DocumentView {
-                    id,
-                    child: parse_id("documents.child_id", &child)?,
-                    title,
-                    body,
-                    created_at: parse_time("documents.created_at", &at)?,
-                },
-                if audience == "all_parents" {
-                    DocumentAudience::AllParents
-                } else {
-                    DocumentAudience::FirstParent
-                },
-            ))
-        })
-        .collect()
+    query_all(c, &sql, params![arg], |r| {
+        Ok((
+            DocumentView {
+                id: r.get("id")?,
+                child: r.id("child_id")?,
+                title: r.get("title")?,
+                body: r.get("body")?,
+                created_at: r.time("created_at")?,
+            },
+            if r.get::<_, String>("audience")? == "all_parents" {
+                DocumentAudience::AllParents
+            } else {
+                DocumentAudience::FirstParent
+            },
+        ))
+    })
 }
 
 /// Documents of the parent's child that the parent's role allows.

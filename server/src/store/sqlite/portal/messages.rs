@@ -1,43 +1,26 @@
 //! SQLite, the portal's data: messages.
 
-use super::super::conn::{DbError, parse_id, parse_time};
+use super::super::conn::{DbError, RowExt, query_all};
 use super::*;
 use crate::portal::*;
 use chrono::NaiveDate;
 use kring_protocol::{ChildId, ParentId};
-use rusqlite::Connection;
+use rusqlite::{Connection, Row};
 
-type MessageRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-);
+const MESSAGE_COLUMNS: &str = "m.id, m.group_id, g.name AS group_name, m.child_id,
+     m.author_kind, m.author_name, m.body, m.sent_at, m.read_by_group_at";
 
-const MESSAGE_COLUMNS: &str = "m.id, m.group_id, g.name, m.child_id, m.author_kind, m.author_name,
-     m.body, m.sent_at, m.read_by_group_at";
-
-fn message_from(row: MessageRow) -> Result<MessageView, DbError> {
-    let (id, group, group_name, child, kind, author, body, sent, read) = row;
+fn message_from(r: &Row<'_>) -> Result<MessageView, DbError> {
     Ok(MessageView {
-        id: parse_id("messages.id", &id)?,
-        group: parse_id("messages.group_id", &group)?,
-        group_name,
-        child: child
-            .map(|c| parse_id("messages.child_id", &c))
-            .transpose()?,
-        from_parent: kind == "parent",
-        author_name: author,
-        body,
-        sent_at: parse_time("messages.sent_at", &sent)?,
-        read_by_group_at: read
-            .map(|r| parse_time("messages.read_by_group_at", &r))
-            .transpose()?,
+        id: r.id("id")?,
+        group: r.id("group_id")?,
+        group_name: r.get("group_name")?,
+        child: r.opt_id("child_id")?,
+        from_parent: r.get::<_, String>("author_kind")? == "parent",
+        author_name: r.get("author_name")?,
+        body: r.get("body")?,
+        sent_at: r.time("sent_at")?,
+        read_by_group_at: r.opt_time("read_by_group_at")?,
     })
 }
 
@@ -50,11 +33,7 @@ fn message_rows(
         "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN groups g ON g.id = m.group_id WHERE {where_sql}
          ORDER BY m.sent_at, m.id"
     );
-    let rows: Vec<MessageRow> = c
-        .prepare(&sql)?
-        .query_map(args, |r| r.try_into())?
-        .collect::<Result<_, _>>()?;
-    rows.into_iter().map(message_from).collect()
+    query_all(c, &sql, args, message_from)
 }
 
 /// The thread about `child` (its messages and the group messages of its

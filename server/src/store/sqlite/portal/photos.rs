@@ -1,53 +1,50 @@
 //! SQLite, the portal's data: photos.
 
-use super::super::conn::{DbError, parse_id, parse_time};
+use super::super::conn::{DbError, RowExt, query_all, query_one};
 use super::super::feed::parse_consent;
 use super::*;
 use crate::portal::*;
 use chrono::NaiveDate;
 use kring_protocol::{ConsentedChild, ParentId};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 pub(super) fn load_photo(c: &Connection, id: &str) -> Result<Option<PhotoRow>, DbError> {
-    type Row = (String, String, String, String, u32, u32, bool, String);
-    let row: Option<Row> = c
-        .query_row(
-            "SELECT id, group_id, blob_key, thumb_key, width, height, no_children_recognizable, received_at
-             FROM photos WHERE id = ?1",
-            params![id],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    let Some((id, group, blob, thumb, w, h, ncr, received)) = row else {
+    let Some(mut photo) = query_one(
+        c,
+        "SELECT id, group_id, blob_key, thumb_key, width, height, no_children_recognizable,
+                received_at
+         FROM photos WHERE id = ?1",
+        params![id],
+        |r| {
+            Ok(PhotoRow {
+                id: r.id("id")?,
+                group: r.id("group_id")?,
+                blob_key: r.get("blob_key")?,
+                thumb_key: r.get("thumb_key")?,
+                width: r.get("width")?,
+                height: r.get("height")?,
+                no_children_recognizable: r.get("no_children_recognizable")?,
+                received_at: r.time("received_at")?,
+                tags: Vec::new(),
+            })
+        },
+    )?
+    else {
         return Ok(None);
     };
-    let tags: Vec<(String, String)> = c
-        .prepare(
-            "SELECT c.id, c.photo_consent FROM photo_tags t JOIN children c ON c.id = t.child_id
-             WHERE t.photo_id = ?1 ORDER BY c.id",
-        )?
-        .query_map(params![id], |r| r.try_into())?
-        .collect::<Result<_, _>>()?;
-    let tags = tags
-        .into_iter()
-        .map(|(cid, consent)| {
+    photo.tags = query_all(
+        c,
+        "SELECT c.id, c.photo_consent FROM photo_tags t JOIN children c ON c.id = t.child_id
+         WHERE t.photo_id = ?1 ORDER BY c.id",
+        params![id],
+        |r| {
             Ok(ConsentedChild {
-                id: parse_id("photo_tags.child_id", &cid)?,
-                consent: parse_consent(&consent)?,
+                id: r.id("id")?,
+                consent: parse_consent(&r.get::<_, String>("photo_consent")?)?,
             })
-        })
-        .collect::<Result<Vec<_>, DbError>>()?;
-    Ok(Some(PhotoRow {
-        id: parse_id("photos.id", &id)?,
-        group: parse_id("photos.group_id", &group)?,
-        blob_key: blob,
-        thumb_key: thumb,
-        width: w,
-        height: h,
-        no_children_recognizable: ncr,
-        received_at: parse_time("photos.received_at", &received)?,
-        tags,
-    }))
+        },
+    )?;
+    Ok(Some(photo))
 }
 
 /// The photo, if `parent` may see it now.

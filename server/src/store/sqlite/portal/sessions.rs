@@ -1,11 +1,11 @@
 //! SQLite, the portal's data: sessions and reset tokens.
 
-use super::super::conn::{DbError, parse_time, time_str};
+use super::super::conn::{DbError, RowExt, query_one, time_str};
 use super::*;
 use crate::portal::*;
 use chrono::{DateTime, Duration, Utc};
 use kring_protocol::OrganisationId;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 /// Starts a session; returns the cookie token.
 pub fn create_session(
@@ -44,23 +44,45 @@ pub fn load_session(
     times: SessionTimes,
 ) -> Result<Option<Session>, DbError> {
     let hash = sha256_hex(token);
-    let row: Option<(String, String, String, String, String, String)> = c
-        .query_row(
-            "SELECT organisation_id, user_kind, user_id, csrf_token, last_seen_at, expires_at
-             FROM sessions WHERE token_hash = ?1",
-            params![hash],
-            |r| r.try_into(),
-        )
-        .optional()?;
-    let Some((session_org, kind, user, csrf, last_seen, expires)) = row else {
+    struct SessionRow {
+        org: String,
+        kind: String,
+        user: String,
+        csrf: String,
+        last_seen: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    }
+    let row = query_one(
+        c,
+        "SELECT organisation_id, user_kind, user_id, csrf_token, last_seen_at, expires_at
+         FROM sessions WHERE token_hash = ?1",
+        params![hash],
+        |r| {
+            Ok(SessionRow {
+                org: r.get("organisation_id")?,
+                kind: r.get("user_kind")?,
+                user: r.get("user_id")?,
+                csrf: r.get("csrf_token")?,
+                last_seen: r.time("last_seen_at")?,
+                expires: r.time("expires_at")?,
+            })
+        },
+    )?;
+    let Some(SessionRow {
+        org: session_org,
+        kind,
+        user,
+        csrf,
+        last_seen,
+        expires,
+    }) = row
+    else {
         return Ok(None);
     };
     if session_org != org.to_string() {
         // A cookie of another organisation: nothing here.
         return Ok(None);
     }
-    let last_seen = parse_time("sessions.last_seen_at", &last_seen)?;
-    let expires = parse_time("sessions.expires_at", &expires)?;
     if now >= expires || now - last_seen >= times.idle {
         c.execute("DELETE FROM sessions WHERE token_hash = ?1", params![hash])?;
         return Ok(None);
@@ -139,14 +161,18 @@ pub fn check_reset(
     consume: bool,
 ) -> Result<Option<Account>, DbError> {
     let hash = sha256_hex(token);
-    let row: Option<(String, String)> = c
-        .query_row(
-            "SELECT user_kind, user_id FROM password_resets
-             WHERE token_hash = ?1 AND organisation_id = ?2 AND used_at IS NULL AND expires_at > ?3",
-            params![hash, org.to_string(), time_str(now)],
-            |r| r.try_into(),
-        )
-        .optional()?;
+    let row = query_one(
+        c,
+        "SELECT user_kind, user_id FROM password_resets
+         WHERE token_hash = ?1 AND organisation_id = ?2 AND used_at IS NULL AND expires_at > ?3",
+        params![hash, org.to_string(), time_str(now)],
+        |r| {
+            Ok((
+                r.get::<_, String>("user_kind")?,
+                r.get::<_, String>("user_id")?,
+            ))
+        },
+    )?;
     let Some((kind, user)) = row else {
         return Ok(None);
     };
