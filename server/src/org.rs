@@ -134,8 +134,17 @@ pub struct ImportRow {
     pub start: NaiveDate,
     pub end: Option<NaiveDate>,
     pub consent: PhotoConsent,
-    /// (role, name, e-mail): ouder1 is the first parent, ouder2 the second.
-    pub parents: Vec<(ParentRole, String, String)>,
+    /// ouder1 is the first parent, ouder2 the second.
+    pub parents: Vec<ImportParent>,
+}
+
+/// A parent on a line of the import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportParent {
+    pub role: ParentRole,
+    pub name: String,
+    /// Lower-case.
+    pub email: String,
 }
 
 /// First passwords of new parents by e-mail: (password to mail, its hash).

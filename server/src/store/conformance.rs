@@ -3,8 +3,15 @@
 //! matrix-rust-sdk's state-store integration tests):
 //!
 //! ```ignore
-//! store_conformance_tests!(|dir: &std::path::Path| SqliteStore::open(&dir.join("db")).unwrap());
+//! kring_server::store_conformance_tests!(|dir: &std::path::Path| {
+//!     SqliteStore::open(&dir.join("db")).expect("open")
+//! });
 //! ```
+//!
+//! It is compiled with the crate feature `conformance` (off in the server
+//! binary), so a backend in another crate runs it from its own tests; the
+//! SQLite backend runs it in `server/tests/it/store_conformance.rs`. The
+//! crate using the macro needs `tokio` (with `macros` and `rt`) for its tests.
 //!
 //! Each check seeds what it needs through the store itself, so it holds for
 //! any backend. A new method gets a check here, and the macro a line.
@@ -23,8 +30,12 @@ use kring_protocol::{
     StaffMessageItem, StaffRole, UploadId, Weekday,
 };
 
+/// The temporary directories the suite gives each backend.
+pub use tempfile;
+
 /// Runs every check of the suite against the store made by `$open`, a closure
 /// from a fresh empty directory to a store (one `#[tokio::test]` per check).
+#[macro_export]
 macro_rules! store_conformance_tests {
     (@checks $fresh:ident; $($check:ident),+ $(,)?) => {
         $(
@@ -41,14 +52,17 @@ macro_rules! store_conformance_tests {
             use super::*;
             use $crate::store::conformance as suite;
 
-            fn fresh() -> (tempfile::TempDir, std::sync::Arc<dyn $crate::store::Store>) {
-                let dir = tempfile::tempdir().expect("a temporary directory");
+            fn fresh() -> (
+                suite::tempfile::TempDir,
+                std::sync::Arc<dyn $crate::store::Store>,
+            ) {
+                let dir = suite::tempfile::tempdir().expect("a temporary directory");
                 let open = $open;
                 let store = std::sync::Arc::new(open(dir.path()));
                 (dir, store)
             }
 
-            store_conformance_tests!(@checks fresh;
+            $crate::store_conformance_tests!(@checks fresh;
                 push_retry_returns_the_first_answer,
                 push_other_body_under_same_id_is_a_conflict,
                 group_sequence_strictly_increases,

@@ -17,10 +17,9 @@
 //!   server uses `rusqlite`.
 //! - Handlers never block: the SQLite backend runs every method on the
 //!   blocking pool ([`sqlite::SqliteStore`]); a second backend (PostgreSQL) implements
-//!   the same trait and runs [`conformance`]'s suite.
+//!   the same trait and runs the `conformance` suite (crate feature).
 
-#[cfg(test)]
-#[macro_use]
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod sqlite;
 
@@ -349,7 +348,8 @@ pub struct ImportOutcome {
 }
 
 /// The server's storage. See the module documentation for the invariants;
-/// [`conformance`] holds the contract every backend must pass.
+/// `conformance` (crate feature `conformance`) holds the contract every
+/// backend must pass.
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // -- items
     /// Applies `item` for `device` exactly once (its id is the idempotency key).

@@ -11,4 +11,5 @@ mod doorbell;
 mod mqtt_hooks;
 mod photo_processing;
 mod portal;
+mod store_conformance;
 mod uploads;

@@ -7,7 +7,7 @@ use super::view::{self, *};
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
 use crate::device_api::devices;
-use crate::org::{self, FirstPasswords, GroupKind, ParentRole};
+use crate::org::{self, FirstPasswords, GroupKind, ImportParent, ParentRole};
 use crate::store::{ChildOverview, GroupSummary, ImportOutcome, NewLogin};
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
@@ -443,20 +443,18 @@ pub fn parse_import(
                     "ouder '{name}' heeft een naam en een geldig e-mailadres nodig (nu '{email}')"
                 ));
             } else {
-                parents.push((role, name, email));
+                parents.push(ImportParent { role, name, email });
             }
         }
-        if !parents
-            .iter()
-            .any(|(role, _, _)| *role == ParentRole::First)
-        {
+        if !parents.iter().any(|p| p.role == ParentRole::First) {
             problems.push("ouder1 (naam en e-mailadres) is verplicht".to_string());
         }
-        if let [(_, _, a), (_, _, b)] = parents.as_slice()
-            && a == b
+        if let [a, b] = parents.as_slice()
+            && a.email == b.email
         {
             problems.push(format!(
-                "ouder1 en ouder2 hebben hetzelfde e-mailadres ({a})"
+                "ouder1 en ouder2 hebben hetzelfde e-mailadres ({})",
+                a.email
             ));
         }
         match (birth, group, days, start, end, consent) {
@@ -516,7 +514,7 @@ pub async fn import_page(u: ManagerUser) -> Result<Response, WebError> {
 /// made before the database call (Argon2 must not hold the database).
 fn first_passwords(rows: &[ImportRow]) -> Result<FirstPasswords, org::OrgError> {
     let mut out = FirstPasswords::new();
-    for (_, _, email) in rows.iter().flat_map(|r| &r.parents) {
+    for ImportParent { email, .. } in rows.iter().flat_map(|r| &r.parents) {
         if !out.contains_key(email) {
             let password = crate::portal::random_token()[..12].to_string();
             let hash = org::hash_secret(&password)?;
@@ -777,7 +775,7 @@ mod tests {
         );
         let rows = parse_import(&good, &groups).expect("fine");
         assert_eq!(rows[0].days, vec![Weekday::Mon, Weekday::Tue]);
-        assert_eq!(rows[0].parents[0].2, "anne@example.nl");
+        assert_eq!(rows[0].parents[0].email, "anne@example.nl");
         assert_eq!(rows[0].parents.len(), 2);
         assert!(parse_import("naam\nx\n", &groups).is_err());
     }
@@ -805,9 +803,9 @@ mod tests {
             "{IMPORT_HEADER}\nNoor,Bakker,2025-01-02,Zwaluwen,ma,2025-05-01,,groep,Anne Bakker,anne@example.nl,Piet Bakker,piet@example.nl\n"
         );
         let rows = parse_import(&good, &groups).expect("fine");
-        assert_eq!(rows[0].parents[0].0, ParentRole::First);
-        assert_eq!(rows[0].parents[1].0, ParentRole::Second);
-        assert_eq!(rows[0].parents[1].2, "piet@example.nl");
+        assert_eq!(rows[0].parents[0].role, ParentRole::First);
+        assert_eq!(rows[0].parents[1].role, ParentRole::Second);
+        assert_eq!(rows[0].parents[1].email, "piet@example.nl");
     }
 
     #[test]

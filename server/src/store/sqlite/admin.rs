@@ -5,7 +5,7 @@
 use super::conn::{DbError, RowExt, parse_date, parse_id, query_one};
 use super::feed::parse_consent;
 use super::org;
-use crate::org::{FirstPasswords, ImportRow, NewChild, OrgError};
+use crate::org::{FirstPasswords, ImportParent, ImportRow, NewChild, OrgError};
 use crate::org::{GroupKind, ParentRole};
 use crate::store::{
     ChildOverview, ChildParent, GroupName, GroupSummary, ImportOutcome, NewLogin, ParentOverview,
@@ -241,7 +241,7 @@ pub fn import_children(
             &tx, &child, &r.group, &r.days, r.start, r.end,
         )?);
         let mut linked = Vec::new();
-        for (role, name, email) in &r.parents {
+        for ImportParent { role, name, email } in &r.parents {
             let existing = query_one(
                 &tx,
                 "SELECT id, name FROM parents WHERE organisation_id = ?1 AND email = ?2",

@@ -116,7 +116,7 @@ pub fn load_demo(conn: &mut Connection, today: NaiveDate) -> Result<Option<DemoS
 /// password needs no change, the manager's portal login, documents, and the
 /// group's side of the conversation (a reply, a message to all, read marks).
 fn load_portal_extras(tx: &Connection, zb: &Loaded, clock: &Clock) -> Result<(), OrgError> {
-    org::set_must_change_password(tx, &zb.parents[0].0, false)?;
+    org::set_must_change_password(tx, &zb.parents[0].first, false)?;
     if let Some(m) = org::manager_of(tx, DEMO_SLUG)? {
         org::set_staff_login(tx, &m, DEMO_MANAGER_EMAIL, DEMO_MANAGER_PASSWORD, false)?;
     }
@@ -269,8 +269,15 @@ pub fn load_demo_photos(
 struct Loaded {
     groups: Vec<GroupId>,
     children: Vec<ChildId>,
-    /// Per family: first parent, second parent.
-    parents: Vec<(ParentId, Option<ParentId>)>,
+    /// Per family.
+    parents: Vec<Family>,
+}
+
+/// The parents created for one family of the spec.
+#[derive(Debug, Clone, Copy)]
+struct Family {
+    first: ParentId,
+    second: Option<ParentId>,
 }
 
 impl Loaded {
@@ -278,9 +285,9 @@ impl Loaded {
     fn author(&self, spec: &OrgSpec, i: usize, second: bool) -> (ParentId, String) {
         let family = spec.children[i].family;
         let f = &spec.families[family];
-        match (second, self.parents[family].1, &f.second) {
+        match (second, self.parents[family].second, &f.second) {
             (true, Some(id), Some(p)) => (id, p.full()),
-            _ => (self.parents[family].0, f.first.full()),
+            _ => (self.parents[family].first, f.first.full()),
         }
     }
 }
@@ -317,7 +324,7 @@ fn load_org(tx: &Connection, spec: &OrgSpec, clock: &Clock) -> Result<Loaded, Or
             )?),
             None => None,
         };
-        parents.push((first, second));
+        parents.push(Family { first, second });
     }
     let mut children = Vec::with_capacity(spec.children.len());
     for (i, c) in spec.children.iter().enumerate() {
@@ -337,7 +344,7 @@ fn load_org(tx: &Connection, spec: &OrgSpec, clock: &Clock) -> Result<Loaded, Or
             },
         )?;
         org::place_child(tx, &id, &groups[c.group], c.days, plan.start, plan.end)?;
-        let (first, second) = parents[c.family];
+        let Family { first, second } = parents[c.family];
         org::link_parent(tx, &id, &first, ParentRole::First)?;
         if let Some(second) = second {
             org::link_parent(tx, &id, &second, ParentRole::Second)?;

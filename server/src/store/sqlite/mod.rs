@@ -784,12 +784,3 @@ impl Store for SqliteStore {
         self.run(move |c| uploads::sweep_expired(c, now))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    store_conformance_tests!(|dir: &std::path::Path| {
-        SqliteStore::open(&dir.join("store.sqlite3")).expect("open the SQLite store")
-    });
-}
