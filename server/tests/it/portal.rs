@@ -994,3 +994,26 @@ async fn the_timeline_pages_back_to_older_photos() {
         assert!(page1.contains(id) || page2.contains(id), "{id} missing");
     }
 }
+
+/// Times on the portal's pages are the organisation's local time: the same
+/// message reads 14:00 in Amsterdam and 08:00 on Bonaire (summer).
+#[tokio::test]
+async fn portal_times_are_the_organisations_local_time() {
+    let p = Portal::start().await;
+    p.exec(
+        "UPDATE messages SET sent_at = '2026-07-01T12:00:00.000000Z', read_by_group_at = NULL
+         WHERE id = ?1",
+        &[&p.ids["msg_sem"]],
+    );
+    let thread = format!("/berichten/kind/{}", p.ids["child_sem"]);
+    let mut sem = p.logged_in("test", "sem").await;
+    let page = sem.get(&thread).await.text;
+    assert!(page.contains("wo 1 jul 14:00"), "{page}");
+    p.exec(
+        "UPDATE organisations SET time_zone = 'America/Kralendijk' WHERE slug = 'test'",
+        &[],
+    );
+    let page = sem.get(&thread).await.text;
+    assert!(page.contains("wo 1 jul 08:00"), "{page}");
+    assert!(!page.contains("wo 1 jul 14:00"));
+}

@@ -13,7 +13,9 @@ use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
-use kring_protocol::{ChildId, GroupId, OrganisationId, PhotoConsent, StaffId, StaffRole, Weekday};
+use kring_protocol::{
+    Calendar, ChildId, GroupId, OrganisationId, PhotoConsent, StaffId, StaffRole, Weekday,
+};
 use serde::Deserialize;
 
 /// The day it is at the manager's organisation.
@@ -126,7 +128,11 @@ async fn child_rows(
         .collect())
 }
 
-async fn history_rows(state: &AppState, child: &str) -> Result<Vec<HistoryRow>, WebError> {
+async fn history_rows(
+    state: &AppState,
+    calendar: &Calendar,
+    child: &str,
+) -> Result<Vec<HistoryRow>, WebError> {
     let child: ChildId = uuid::Uuid::parse_str(child)
         .map(ChildId)
         .map_err(|e| WebError::Internal(format!("child id {child}: {e}")))?;
@@ -138,7 +144,7 @@ async fn history_rows(state: &AppState, child: &str) -> Result<Vec<HistoryRow>, 
         .map(|h| HistoryRow {
             consent: view::consent_words(h.consent),
             by: h.changed_by,
-            when: view::when(h.changed_at),
+            when: view::when(calendar, h.changed_at),
         })
         .collect())
 }
@@ -161,7 +167,7 @@ pub async fn child(
         .into_iter()
         .next()
         .ok_or(WebError::NotFound)?;
-    let history = history_rows(&state, &row.id).await?;
+    let history = history_rows(&state, &u.ctx.tenant.calendar, &row.id).await?;
     render(&AdminChildPage {
         l: layout(&u, &row.name, "kinderen"),
         row,
@@ -259,7 +265,7 @@ pub async fn staff_pin(
 pub async fn consents(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
     let mut rows = Vec::new();
     for r in child_rows(&state, &u, None).await? {
-        let h = history_rows(&state, &r.id).await?;
+        let h = history_rows(&state, &u.ctx.tenant.calendar, &r.id).await?;
         rows.push((r, h));
     }
     render(&AdminConsentsPage {
@@ -630,7 +636,7 @@ async fn devices_page(
         s.as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc))
-            .map(view::when)
+            .map(|t| view::when(&u.ctx.tenant.calendar, t))
             .unwrap_or_else(|| "nog nooit".into())
     };
     let mut l = layout(u, "Apparaten", "apparaten");
@@ -718,7 +724,7 @@ pub async fn enroll_code(
         })
         .map_err(|e| WebError::Internal(e.to_string()))?;
     tracing::info!(group = %code.group, manager = %u.staff, "enrollment code made in the portal");
-    let until = view::when(code.expires_at);
+    let until = view::when(&u.ctx.tenant.calendar, code.expires_at);
     devices_page(
         &state,
         &u,

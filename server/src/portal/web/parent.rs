@@ -19,7 +19,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, Utc};
-use kring_protocol::{AbsenceReason, ChildId, GroupId, PartOfDay, PhotoConsent};
+use kring_protocol::{AbsenceReason, Calendar, ChildId, GroupId, PartOfDay, PhotoConsent};
 use serde::Deserialize;
 
 /// Longest diary text and message a parent can send (as for devices).
@@ -98,7 +98,12 @@ fn names_of(kids: &[MyChild], ids: &[ChildId]) -> String {
         .join(" en ")
 }
 
-fn diary_row(d: &portal::DiaryView, kids: &[MyChild], full: bool) -> TimelineRow {
+fn diary_row(
+    calendar: &Calendar,
+    d: &portal::DiaryView,
+    kids: &[MyChild],
+    full: bool,
+) -> TimelineRow {
     let text = if full || d.text.chars().count() <= 280 {
         d.text.clone()
     } else {
@@ -108,7 +113,7 @@ fn diary_row(d: &portal::DiaryView, kids: &[MyChild], full: bool) -> TimelineRow
     TimelineRow {
         kind: "diary",
         id: d.id.to_string(),
-        when: view::when(d.written_at),
+        when: view::when(calendar, d.written_at),
         children: names_of(kids, &d.children),
         author: d.author_name.clone(),
         text,
@@ -151,13 +156,13 @@ pub async fn timeline(
             TimelineItem::Photo { photo, children } => TimelineRow {
                 kind: "photo",
                 id: photo.id.to_string(),
-                when: view::when(photo.received_at),
+                when: view::when(&u.ctx.tenant.calendar, photo.received_at),
                 children: names_of(&kids, children),
                 author: String::new(),
                 text: String::new(),
                 photos: vec![photo.id.to_string()],
             },
-            TimelineItem::Diary(d) => diary_row(d, &kids, false),
+            TimelineItem::Diary(d) => diary_row(&u.ctx.tenant.calendar, d, &kids, false),
         })
         .collect();
     let mut l = layout(&u, "Mijn kind", "mijn-kind");
@@ -189,7 +194,7 @@ pub async fn photo_page(
     render(&PhotoPage {
         l: layout(&u, "Foto", "mijn-kind"),
         id: photo.id.to_string(),
-        when: view::when(photo.received_at),
+        when: view::when(&u.ctx.tenant.calendar, photo.received_at),
         children: names_of(&kids, &who),
         width: photo.width,
         height: photo.height,
@@ -328,7 +333,7 @@ pub async fn diary_page(
     render(&DiaryPage {
         l: layout(&u, "Dagboek", "mijn-kind"),
         baby: baby_lines(entry.baby_json.as_deref()),
-        row: diary_row(&entry, &kids, true),
+        row: diary_row(&u.ctx.tenant.calendar, &entry, &kids, true),
     })
 }
 
@@ -446,7 +451,9 @@ pub async fn messages(State(state): State<AppState>, u: ParentUser) -> Result<Re
                         format!("{}: {s}", m.author_name)
                     })
                     .unwrap_or_else(|| "Nog geen berichten.".into()),
-                last_when: last.map(|m| view::when(m.sent_at)).unwrap_or_default(),
+                last_when: last
+                    .map(|m| view::when(&u.ctx.tenant.calendar, m.sent_at))
+                    .unwrap_or_default(),
                 count: msgs.len(),
             }
         })
@@ -458,16 +465,19 @@ pub async fn messages(State(state): State<AppState>, u: ParentUser) -> Result<Re
     })
 }
 
-fn message_row(m: &portal::MessageView) -> MessageRow {
+fn message_row(calendar: &Calendar, m: &portal::MessageView) -> MessageRow {
     MessageRow {
         id: m.id.to_string(),
         from_parent: m.from_parent,
         to_all: m.child.is_none(),
         author: m.author_name.clone(),
         group: m.group_name.clone(),
-        when: view::when(m.sent_at),
+        when: view::when(calendar, m.sent_at),
         body: m.body.clone(),
-        read_when: m.read_by_group_at.map(view::when).unwrap_or_default(),
+        read_when: m
+            .read_by_group_at
+            .map(|t| view::when(calendar, t))
+            .unwrap_or_default(),
     }
 }
 
@@ -499,7 +509,10 @@ pub async fn thread(
         child: kid_name(&kid),
         groups: kid_groups(&kid),
         placed: !kid.placements.is_empty(),
-        messages: msgs.iter().map(message_row).collect(),
+        messages: msgs
+            .iter()
+            .map(|m| message_row(&u.ctx.tenant.calendar, m))
+            .collect(),
     })
 }
 
@@ -517,7 +530,7 @@ pub async fn message_page(
     render(&MessagePage {
         l: layout(&u, "Bericht", "berichten"),
         child_id: m.child.map(|c| c.to_string()).unwrap_or_default(),
-        m: message_row(&m),
+        m: message_row(&u.ctx.tenant.calendar, &m),
     })
 }
 
@@ -736,7 +749,7 @@ pub async fn consents(
                 .map(|h| HistoryRow {
                     consent: view::consent_words(h.consent),
                     by: h.changed_by,
-                    when: view::when(h.changed_at),
+                    when: view::when(&u.ctx.tenant.calendar, h.changed_at),
                 })
                 .collect(),
         })
@@ -903,7 +916,7 @@ pub async fn document(
         l: layout(&u, &doc.title, "account"),
         title: doc.title,
         body: doc.body,
-        when: view::when(doc.created_at),
+        when: view::when(&u.ctx.tenant.calendar, doc.created_at),
     })
 }
 

@@ -1,19 +1,19 @@
 //! Template structs (askama, `server/templates/`) and the Dutch formatting
-//! helpers they use: dates in Europe/Amsterdam, ages, words for consents.
+//! helpers they use: times in the organisation's time zone, ages, words for
+//! consents.
 
 use askama::Template;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
-use chrono_tz::Europe::Amsterdam;
-use kring_protocol::PhotoConsent;
+use kring_protocol::{Calendar, PhotoConsent};
 
 const WEEKDAYS: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
 const MONTHS: [&str; 12] = [
     "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
 ];
 
-/// "di 3 nov 14:05", Dutch local time.
-pub fn when(t: DateTime<Utc>) -> String {
-    let l = t.with_timezone(&Amsterdam);
+/// "di 3 nov 14:05", local time of the organisation (`calendar`).
+pub fn when(calendar: &Calendar, t: DateTime<Utc>) -> String {
+    let l = calendar.local(t);
     format!(
         "{} {} {} {:02}:{:02}",
         WEEKDAYS[l.weekday().num_days_from_monday() as usize],
@@ -492,11 +492,15 @@ mod tests {
         let t = DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
             .expect("t")
             .with_timezone(&Utc);
-        assert_eq!(when(t), "zo 22 nov 13:00");
+        let amsterdam = Calendar::default();
+        assert_eq!(when(&amsterdam, t), "zo 22 nov 13:00");
         let t = DateTime::parse_from_rfc3339("2026-07-01T12:00:00Z")
             .expect("t")
             .with_timezone(&Utc);
-        assert_eq!(when(t), "wo 1 jul 14:00");
+        assert_eq!(when(&amsterdam, t), "wo 1 jul 14:00");
+        // the same moment on Bonaire (UTC-4, no summer time)
+        let bonaire = Calendar::from_name("America/Kralendijk").expect("zone");
+        assert_eq!(when(&bonaire, t), "wo 1 jul 08:00");
         assert_eq!(days_words("mon,wed,fri"), "ma, wo, vr");
     }
 }
