@@ -114,6 +114,7 @@ fn enroll_with(ctx: &Rc<Ctx>, server: String, code: String, provisioned: bool) {
     }
     a.set_message(ui.global::<Words>().invoke_enrolling());
     let store = ctx.store.clone();
+    let clock = ctx.clock.clone();
     let name = ctx.settings.device_name.clone();
     let data_dir = ctx.settings.data_dir.clone();
     let weak = ui.as_weak();
@@ -136,7 +137,7 @@ fn enroll_with(ctx: &Rc<Ctx>, server: String, code: String, provisioned: bool) {
                 })?;
             let group = resp.group.name.clone();
             store
-                .save_enrollment(&server, &resp, chrono::Utc::now())
+                .save_enrollment(&server, &resp, clock.now())
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>(group)
         }
@@ -152,10 +153,15 @@ fn enroll_with(ctx: &Rc<Ctx>, server: String, code: String, provisioned: bool) {
                 Err(e) if e.is_empty() && provisioned => {
                     tracing::info!("server not reachable yet: trying the koppelcode again soon");
                     slint::Timer::single_shot(PROVISIONED_RETRY, move || {
-                        crate::app::with_ctx(|ctx| {
-                            if ctx.store.device().ok().flatten().is_none() {
-                                enroll_provisioned(ctx, retry_server, retry_code);
-                            }
+                        crate::app::with_ctx(|ctx| match ctx.store.device() {
+                            Ok(None) => enroll_provisioned(ctx, retry_server, retry_code),
+                            Ok(Some(_)) => {}
+                            // unreadable store: the next start tries again
+                            // (the code stays in the provisioning file)
+                            Err(e) => tracing::error!(
+                                error = %e,
+                                "cannot read the enrollment; not retrying the koppelcode"
+                            ),
                         });
                     });
                 }
