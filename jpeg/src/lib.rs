@@ -54,5 +54,7 @@ pub use strip::{Stripped, strip_metadata};
 pub use validate::strip_and_validate;
 pub use walk::{Layout, Piece, Segment, Walker, dimensions, is_jpeg_magic};
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 #[cfg(test)]
 mod tests;

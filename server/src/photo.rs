@@ -337,60 +337,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    /// SOI + optional extra segments + a baseline SOF0 for `width` x `height`, 3 components.
-    fn headers(extra: &[u8], width: u16, height: u16) -> Vec<u8> {
-        let mut v = vec![0xFF, 0xD8];
-        v.extend_from_slice(extra);
-        v.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08]);
-        v.extend_from_slice(&height.to_be_bytes());
-        v.extend_from_slice(&width.to_be_bytes());
-        v.extend_from_slice(&[0x03, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
-        v
-    }
-
-    fn app1_exif(tiff: &[u8]) -> Vec<u8> {
-        let mut v = vec![0xFF, 0xE1];
-        v.extend_from_slice(&u16::try_from(tiff.len() + 8).unwrap().to_be_bytes());
-        v.extend_from_slice(b"Exif\0\0");
-        v.extend_from_slice(tiff);
-        v
-    }
-
-    fn tiff_with_orientation(little_endian: bool, orientation: u16) -> Vec<u8> {
-        let mut t = Vec::new();
-        let u16b = |x: u16| {
-            if little_endian {
-                x.to_le_bytes()
-            } else {
-                x.to_be_bytes()
-            }
-        };
-        let u32b = |x: u32| {
-            if little_endian {
-                x.to_le_bytes()
-            } else {
-                x.to_be_bytes()
-            }
-        };
-        t.extend_from_slice(if little_endian { b"II" } else { b"MM" });
-        t.extend_from_slice(&u16b(42));
-        t.extend_from_slice(&u32b(8));
-        t.extend_from_slice(&u16b(2)); // two entries
-        // ImageWidth LONG 1 = 640 (a tag before Orientation)
-        t.extend_from_slice(&u16b(0x0100));
-        t.extend_from_slice(&u16b(4));
-        t.extend_from_slice(&u32b(1));
-        t.extend_from_slice(&u32b(640));
-        // Orientation SHORT 1
-        t.extend_from_slice(&u16b(0x0112));
-        t.extend_from_slice(&u16b(3));
-        t.extend_from_slice(&u32b(1));
-        t.extend_from_slice(&u16b(orientation));
-        t.extend_from_slice(&[0, 0]);
-        t.extend_from_slice(&u32b(0));
-        t
-    }
+    use kring_jpeg::test_support::{app1_exif, headers, tiff_with_orientation};
 
     #[test]
     fn magic() {
