@@ -20,6 +20,7 @@
 
 pub mod bso;
 pub mod dagopvang;
+pub mod day;
 
 use chrono::NaiveDate;
 
