@@ -82,6 +82,8 @@ pub fn rows(ctx: &Ctx) -> Vec<ChildRow> {
             ChildRow {
                 id: s(c.id.to_string()),
                 name: s(format!("{} {}", c.first_name, c.last_name)),
+                first_name: s(c.first_name.clone()),
+                last_name: s(c.last_name.clone()),
                 initials: s(view::initials(&c.first_name, &c.last_name)),
                 age_text: match view::age(c.birth_date, today) {
                     view::Age::Months(m) => w.invoke_age_months(m),

@@ -196,3 +196,41 @@ pub fn kiosk(dir: tempfile::TempDir, store: Store, group: Group) -> Fixture {
         message,
     }
 }
+
+/// The small group, with Noor carrying every badge a card can have: an
+/// unread message from her parent, notes ("Let op") and her consent.
+pub fn busy_fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(dir.path()).unwrap();
+    let group = seed(&store);
+    let mut noor = child(group.noor, "Noor", PhotoConsent::OwnParents, 11);
+    noor.notes = Some("Slaapt na de lunch".into());
+    let page = FeedPage {
+        changes: vec![
+            Change {
+                seq: 9,
+                kind: ChangeKind::Child(noor),
+            },
+            Change {
+                seq: 10,
+                kind: ChangeKind::Message(Message {
+                    id: MessageId::new(),
+                    thread: MessageThread::Child {
+                        child_id: group.noor,
+                    },
+                    author: MessageAuthor::Parent {
+                        id: ParentId::new(),
+                        name: "Mirjam".into(),
+                    },
+                    body: "Noor heeft vannacht slecht geslapen.".into(),
+                    sent_at: Utc::now(),
+                    read_by_group_at: None,
+                }),
+            },
+        ],
+        cursor: Cursor(10),
+        has_more: false,
+    };
+    store.apply_feed_page(&page, Utc::now()).unwrap();
+    kiosk(dir, store, group)
+}

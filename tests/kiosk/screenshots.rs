@@ -37,7 +37,7 @@ fn every_screen_in_both_sizes_and_languages() {
     let mut written = 0;
     for lang in ["nl", "en"] {
         for (w, h) in [(800u32, 480u32), (1280, 800)] {
-            let f = common::fixture();
+            let f = common::busy_fixture();
             if lang == "en" {
                 f.ui.global::<AdminAdapter>()
                     .invoke_set_language("en".into());

@@ -687,3 +687,46 @@ fn why_an_item_needs_attention_is_said_in_the_screens_language() {
         ]
     );
 }
+
+/// On 800×480 a card with three badges kept "N…" of Noor's name. Now the
+/// first name is drawn whole at both sizes; on the small screen the messages
+/// and notes badges shrink to their icon (a screen reader still reads their
+/// words), the consent badge keeps its words.
+#[test]
+fn a_first_name_is_never_cut_by_badges() {
+    i_slint_backend_testing::init_no_event_loop();
+    let mut measured = Vec::new();
+    for (w, h) in [(800u32, 480u32), (1280, 800)] {
+        let f = common::busy_fixture();
+        f.ui.window().set_size(slint::PhysicalSize::new(w, h));
+        f.ui.show().unwrap();
+        unlock(&f);
+        let width = |label: &str| {
+            ElementHandle::find_by_accessible_label(&f.ui, label)
+                .next()
+                .unwrap_or_else(|| panic!("no {label:?} at {w}x{h}"))
+                .size()
+                .width
+        };
+        measured.push((width("Noor"), width("Let op"), width("Alleen eigen ouders")));
+        f.ui.hide().unwrap();
+    }
+    let [
+        (small_name, small_notes, small_consent),
+        (large_name, large_notes, large_consent),
+    ] = measured[..]
+    else {
+        panic!("two sizes")
+    };
+    assert!(small_name > 20.0, "{small_name}");
+    assert_eq!(
+        small_name, large_name,
+        "the first name is drawn whole on both"
+    );
+    assert!(small_notes < 40.0, "compact notes badge: {small_notes}");
+    assert!(
+        large_notes > small_notes + 20.0,
+        "words at 1280: {large_notes}"
+    );
+    assert_eq!(small_consent, large_consent, "the consent keeps its words");
+}
