@@ -38,6 +38,21 @@ pub struct GroupInfo {
     /// Europe/Amsterdam.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
+    /// The kind of care the group gives: it decides the ratio's table.
+    /// Servers before it was sent meant dagopvang.
+    #[serde(default)]
+    pub care: GroupCare,
+}
+
+/// The kind of care a group gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupCare {
+    /// Kinderdagverblijf (0 to 4 years).
+    #[default]
+    Dagopvang,
+    /// Buitenschoolse opvang (4 to the end of primary school).
+    Bso,
 }
 
 fn default_time_zone() -> String {

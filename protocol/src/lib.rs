@@ -21,7 +21,7 @@ mod version;
 
 pub use consent::{Audience, ConsentedChild, HiddenReason, PhotoConsent, decide_audience};
 pub use day::{Calendar, DEFAULT_TIME_ZONE, UnknownTimeZone};
-pub use enroll::{EnrollRequest, EnrollResponse, GroupInfo, MqttConnectInfo};
+pub use enroll::{EnrollRequest, EnrollResponse, GroupCare, GroupInfo, MqttConnectInfo};
 pub use error::{ApiError, ErrorCode};
 pub use feed::{
     Absence, AbsenceReason, Change, ChangeKind, Child, Cursor, FeedPage, Message, MessageAuthor,

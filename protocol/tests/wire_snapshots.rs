@@ -38,6 +38,7 @@ fn group() -> GroupInfo {
         organisation_id: id(3),
         organisation_name: "Kinderopvang Zonnebloem".into(),
         time_zone: "Europe/Amsterdam".into(),
+        care: GroupCare::Dagopvang,
     }
 }
 
@@ -76,6 +77,18 @@ fn a_group_from_a_server_that_sends_no_time_zone_is_in_amsterdam() {
     let mut odd = group();
     odd.time_zone = "Mars/Olympus".into();
     assert!(odd.calendar().is_err());
+}
+
+#[test]
+fn a_group_from_a_server_that_sends_no_care_is_dagopvang() {
+    let mut json = serde_json::to_value(group()).expect("json");
+    json.as_object_mut().expect("object").remove("care");
+    let old: GroupInfo = serde_json::from_value(json).expect("an older server's group parses");
+    assert_eq!(old.care, GroupCare::Dagopvang);
+    let mut bso = group();
+    bso.care = GroupCare::Bso;
+    let json = serde_json::to_value(&bso).expect("json");
+    assert_eq!(json["care"], "bso");
 }
 
 #[test]

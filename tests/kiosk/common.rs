@@ -87,6 +87,7 @@ pub fn seed(store: &Store) -> Group {
         organisation_id: OrganisationId::new(),
         organisation_name: "Zonnebloem".into(),
         time_zone: "Europe/Amsterdam".into(),
+        care: GroupCare::Dagopvang,
     };
     store
         .save_enrollment(

@@ -528,3 +528,25 @@ async fn an_organisations_time_zone_reaches_its_devices() {
     let (changes, _) = read_feed(&h, &dev, 50).await;
     assert!(!changes.is_empty());
 }
+
+/// The group's kind of care (dagopvang or BSO) travels to its devices: it
+/// decides which table of the ratio the screen uses.
+#[tokio::test]
+async fn a_groups_kind_of_care_reaches_its_devices() {
+    let h = Harness::start().await;
+    let before = h.enroll().await;
+    assert_eq!(
+        before.enrolled.group.care,
+        kring_protocol::GroupCare::Dagopvang
+    );
+    h.server()
+        .state
+        .db
+        .call_sync(|c| {
+            c.execute("UPDATE groups SET kind = 'bso'", [])
+                .map_err(kring_server::db::DbError::from)
+        })
+        .unwrap();
+    let dev = h.enroll().await;
+    assert_eq!(dev.enrolled.group.care, kring_protocol::GroupCare::Bso);
+}

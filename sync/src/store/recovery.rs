@@ -575,6 +575,7 @@ mod tests {
                 organisation_id: OrganisationId::new(),
                 organisation_name: "Kinderopvang".into(),
                 time_zone: "Europe/Amsterdam".into(),
+                care: kring_protocol::GroupCare::Dagopvang,
             },
             mqtt: MqttConnectInfo {
                 host: String::new(),

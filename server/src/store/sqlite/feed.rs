@@ -9,9 +9,9 @@ use super::conn::{DbError, RowExt, parse_id, query_all, query_one};
 use crate::org::GroupChange;
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::{
-    Absence, AbsenceReason, Change, ChangeKind, Child, ChildId, Cursor, FeedPage, GroupId,
-    GroupInfo, Message, MessageAuthor, MessageThread, ParentDiaryEntry, PartOfDay, PhotoConsent,
-    Staff, StaffId, StaffRole, Weekday,
+    Absence, AbsenceReason, Change, ChangeKind, Child, ChildId, Cursor, FeedPage, GroupCare,
+    GroupId, GroupInfo, Message, MessageAuthor, MessageThread, ParentDiaryEntry, PartOfDay,
+    PhotoConsent, Staff, StaffId, StaffRole, Weekday,
 };
 use rusqlite::{Connection, params};
 
@@ -184,7 +184,7 @@ fn load_change(
 pub fn load_group(conn: &Connection, group: &GroupId) -> Result<Option<GroupInfo>, DbError> {
     query_one(
         conn,
-        "SELECT g.name, l.id AS location_id, l.name AS location_name,
+        "SELECT g.name, g.kind, l.id AS location_id, l.name AS location_name,
                 o.id AS organisation_id, o.name AS organisation_name, o.time_zone
          FROM groups g
          JOIN locations l ON l.id = g.location_id
@@ -199,6 +199,11 @@ pub fn load_group(conn: &Connection, group: &GroupId) -> Result<Option<GroupInfo
                 organisation_id: r.id("organisation_id")?,
                 organisation_name: r.get("organisation_name")?,
                 time_zone: r.get("time_zone")?,
+                care: if r.get::<_, String>("kind")? == "bso" {
+                    GroupCare::Bso
+                } else {
+                    GroupCare::Dagopvang
+                },
             })
         },
     )
