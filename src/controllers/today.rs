@@ -5,7 +5,8 @@ use super::{model, s};
 use crate::app::Ctx;
 use crate::view;
 use crate::{AppWindow, ChildRow, Page, TodayAdapter, Words};
-use kring_protocol::{MessageAuthor, MessageThread};
+use kring_bkr::{Care, Limit, Outcome};
+use kring_protocol::{GroupCare, MessageAuthor, MessageThread, PartOfDay};
 use slint::ComponentHandle;
 use std::rc::Rc;
 
@@ -32,6 +33,9 @@ impl Screen for TodayScreen {
         t.set_detail_notes("".into());
         t.set_detail_diary(model(vec![]));
         t.set_detail_messages(model(vec![]));
+        t.set_ratio_text("".into());
+        t.set_ratio_lines("".into());
+        t.set_ratio_alert(false);
     }
 }
 
@@ -112,6 +116,57 @@ pub fn refresh(ctx: &Rc<Ctx>) {
     let t = ui.global::<TodayAdapter>();
     t.set_children(model(rows(ctx)));
     t.set_date_text(s(ctx.today().format("%d-%m-%Y").to_string()));
+    let (parts, alert) = ratio_line(ctx, &ui.global::<Words>());
+    t.set_ratio_text(s(parts.join(" · ")));
+    t.set_ratio_lines(s(parts.join("\n")));
+    t.set_ratio_alert(alert);
+}
+
+/// The ratio for the children expected today (those not away for the whole
+/// day): how many beroepskrachten they need, or why the group is too large
+/// for any number (`true`: say it as a warning).
+fn ratio_line(ctx: &Ctx, w: &Words) -> (Vec<String>, bool) {
+    let today = ctx.today();
+    let absences = ctx.read("absences", ctx.store.absences());
+    let mut kids = ctx.read("children", ctx.store.children());
+    kids.retain(|c| {
+        view::expected_today(c, today)
+            && !view::absence_today(&absences, &c.id, today)
+                .is_some_and(|a| a.part_of_day == PartOfDay::WholeDay)
+    });
+    if kids.is_empty() {
+        return (vec![], false);
+    }
+    let care = match ctx.read("group", ctx.store.group()).map(|g| g.care) {
+        Some(GroupCare::Bso) => Care::Bso,
+        Some(GroupCare::Dagopvang) | None => Care::Dagopvang,
+    };
+    let births: Vec<_> = kids.iter().map(|c| c.birth_date).collect();
+    let children = i32::try_from(kids.len()).unwrap_or(i32::MAX);
+    let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    match kring_bkr::assess(care, &births, today).map(|a| a.outcome) {
+        Ok(Outcome::Staff { staff, .. }) => (
+            vec![
+                w.invoke_children_expected(children).into(),
+                w.invoke_staff_needed(count(staff)).into(),
+            ],
+            false,
+        ),
+        Ok(Outcome::TooLarge(Limit::Children { max })) => {
+            (vec![w.invoke_ratio_too_many(count(max)).into()], true)
+        }
+        Ok(Outcome::TooLarge(Limit::Young { max })) => match care {
+            Care::Dagopvang => (
+                vec![w.invoke_ratio_too_many_babies(count(max)).into()],
+                true,
+            ),
+            Care::Bso => (vec![w.invoke_ratio_too_many_young(count(max)).into()], true),
+        },
+        Err(error) => {
+            tracing::warn!(%error, "a child's birth date is after today: no ratio shown");
+            (vec![], false)
+        }
+    }
 }
 
 fn open_child(ctx: &Rc<Ctx>, id: &str) {

@@ -730,3 +730,25 @@ fn a_first_name_is_never_cut_by_badges() {
     );
     assert_eq!(small_consent, large_consent, "the consent keeps its words");
 }
+
+/// Vandaag says how many beroepskrachten the children expected today need
+/// (kring-bkr): three babies and a two-year-old need two (the table's 0 tot 3
+/// row allows 5 with one, but Z = 3/3 + (1/6)/1.2 = 1.14 rounds up to 2).
+#[test]
+fn vandaag_shows_the_ratio_for_the_children_expected() {
+    let f = fixture();
+    unlock(&f);
+    let t = f.ui.global::<TodayAdapter>();
+    assert_eq!(
+        t.get_ratio_text(),
+        "4 kinderen verwacht · 2 beroepskrachten nodig"
+    );
+    assert!(!t.get_ratio_alert());
+    f.ui.global::<AdminAdapter>()
+        .invoke_set_language("en".into());
+    f.ctx.refresh(Page::Today);
+    assert_eq!(
+        f.ui.global::<TodayAdapter>().get_ratio_text(),
+        "4 children expected · 2 staff needed"
+    );
+}
