@@ -369,7 +369,12 @@ pub async fn patch(
         .map_err(|e| Failure::internal("seek upload", &e))?;
     let mut written: u64 = 0;
     let mut head_checked = row.offset >= 3;
+    // The JPEG magic spans the first three bytes; an upload cut after one or
+    // two of them resumes with those read back, not with the next three.
     let mut first_bytes: Vec<u8> = Vec::new();
+    if !head_checked && row.offset > 0 {
+        first_bytes = stored_prefix(&path, row.offset).await?;
+    }
     let mut stream = body.into_data_stream();
     let mut cut = false;
     let mut too_big = false;
@@ -449,6 +454,19 @@ pub async fn patch(
         state.upload_locks.forget(&id);
     }
     Ok(offset_response(StatusCode::NO_CONTENT, &row, new_offset))
+}
+
+/// The first `len` bytes of the upload's file (the part already recorded).
+async fn stored_prefix(path: &std::path::Path, len: u64) -> Result<Vec<u8>, Failure> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; usize::try_from(len).map_err(|e| Failure::internal("offset", &e))?];
+    tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Failure::internal("open upload", &e))?
+        .read_exact(&mut buf)
+        .await
+        .map_err(|e| Failure::internal("read upload", &e))?;
+    Ok(buf)
 }
 
 async fn fail_upload(state: &AppState, id: UploadId, reason: &str) -> Result<(), Failure> {
