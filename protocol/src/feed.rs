@@ -3,7 +3,8 @@
 //! of everything that changed after the cursor, and the cursor to ask next.
 
 use crate::{
-    AbsenceId, ChildId, DiaryEntryId, GroupInfo, MessageId, ParentId, PhotoConsent, StaffId,
+    AbsenceId, AttendanceRecord, ChildId, DiaryEntryId, GroupInfo, MessageId, ParentId,
+    PhotoConsent, StaffId,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,8 @@ pub enum ChangeKind {
     Absence(Absence),
     Message(Message),
     ParentDiaryEntry(ParentDiaryEntry),
+    /// An attendance event of today or yesterday (older ones are not sent).
+    Attendance(AttendanceRecord),
 }
 
 /// Day of the week of a planned day.
@@ -81,6 +84,10 @@ pub struct Child {
     pub placement_end: Option<NaiveDate>,
     pub allergies: Option<String>,
     pub notes: Option<String>,
+    /// Who may bring and pick up the child (its parents by name), for the
+    /// check-in and check-out choice. Older servers send none.
+    #[serde(default)]
+    pub pickup: Vec<String>,
 }
 
 /// Role of a staff member on the device.

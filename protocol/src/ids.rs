@@ -78,4 +78,6 @@ id_newtype! {
     AbsenceId;
     /// A resumable upload.
     UploadId;
+    /// An attendance event (a child or staff member in or out, a break, an undo).
+    AttendanceId;
 }

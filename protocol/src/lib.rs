@@ -9,6 +9,7 @@
 //! [`API_VERSION_HEADER`] header; a peer that speaks another version gets a
 //! [`ErrorCode::ApiVersionMismatch`] error instead of a parse failure.
 
+pub mod attendance;
 mod consent;
 pub mod day;
 mod enroll;
@@ -19,6 +20,7 @@ pub mod mqtt;
 mod push;
 mod version;
 
+pub use attendance::{AttendanceEvent, AttendanceItem, AttendanceRecord};
 pub use consent::{Audience, ConsentedChild, HiddenReason, PhotoConsent, decide_audience};
 pub use day::{Calendar, DEFAULT_TIME_ZONE, UnknownTimeZone};
 pub use enroll::{EnrollRequest, EnrollResponse, GroupCare, GroupInfo, MqttConnectInfo};

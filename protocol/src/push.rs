@@ -3,8 +3,8 @@
 //! the same key with another body gets 422.
 
 use crate::{
-    Audience, ChildId, DiaryEntryId, MessageId, MessageThread, PhotoId, ReadReceiptId, StaffId,
-    UploadId,
+    AttendanceItem, Audience, ChildId, DiaryEntryId, MessageId, MessageThread, PhotoId,
+    ReadReceiptId, StaffId, UploadId,
 };
 use chrono::{DateTime, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ pub enum PushItem {
     Diary(StaffDiaryItem),
     Message(StaffMessageItem),
     ReadReceipt(ReadReceiptItem),
+    Attendance(AttendanceItem),
 }
 
 impl PushItem {
@@ -28,6 +29,7 @@ impl PushItem {
             Self::Diary(d) => d.id.0,
             Self::Message(m) => m.id.0,
             Self::ReadReceipt(r) => r.id.0,
+            Self::Attendance(a) => a.id.0,
         }
     }
 
@@ -38,6 +40,7 @@ impl PushItem {
             Self::Diary(_) => "diary",
             Self::Message(_) => "message",
             Self::ReadReceipt(_) => "read_receipt",
+            Self::Attendance(_) => "attendance",
         }
     }
 }

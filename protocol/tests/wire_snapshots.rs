@@ -111,6 +111,7 @@ fn feed() {
                 placement_end: None,
                 allergies: Some("koemelk".into()),
                 notes: Some("Knuffel: konijn".into()),
+                pickup: vec!["Anouk de Vries".into(), "Bram de Vries".into()],
             }),
         },
         Change {
@@ -182,12 +183,29 @@ fn feed() {
                 written_at: at(7, 30),
             }),
         },
+        Change {
+            seq: 10,
+            kind: ChangeKind::Attendance(AttendanceRecord {
+                item: AttendanceItem {
+                    id: id(120),
+                    at: at(7, 50),
+                    event: AttendanceEvent::ChildIn {
+                        child_id: id(20),
+                        by: Some("Anouk de Vries".into()),
+                    },
+                    replaces: None,
+                    recorded_by: Some(id(30)),
+                    recorded_at_device: at(7, 52),
+                },
+                received_at: at(7, 52),
+            }),
+        },
     ];
     assert_json_snapshot!(
         "feed_page",
         FeedPage {
             changes,
-            cursor: Cursor(9),
+            cursor: Cursor(10),
             has_more: false,
         }
     );
@@ -257,6 +275,39 @@ fn push_items() {
         staff_id: Some(id(30)),
     });
     assert_json_snapshot!("push_read_receipt", receipt);
+    let out = PushItem::Attendance(AttendanceItem {
+        id: id(121),
+        at: at(16, 10),
+        event: AttendanceEvent::ChildOut {
+            child_id: id(20),
+            by: None,
+        },
+        replaces: Some(id(122)),
+        recorded_by: None,
+        recorded_at_device: at(16, 14),
+    });
+    assert_json_snapshot!("push_attendance", out);
+    for event in [
+        AttendanceEvent::ChildAbsent {
+            child_id: id(20),
+            reason: AbsenceReason::Ziek,
+            note: Some("koorts".into()),
+        },
+        AttendanceEvent::StaffIn { staff_id: id(30) },
+        AttendanceEvent::StaffOut { staff_id: id(30) },
+        AttendanceEvent::BreakStart { staff_id: id(30) },
+        AttendanceEvent::BreakEnd { staff_id: id(30) },
+        AttendanceEvent::Undo { target: id(121) },
+    ] {
+        let name = format!(
+            "attendance_{}",
+            serde_json::to_value(&event)
+                .ok()
+                .and_then(|v| v.get("type").and_then(|t| t.as_str().map(str::to_owned)))
+                .unwrap_or_default()
+        );
+        assert_json_snapshot!(name, event);
+    }
     assert_json_snapshot!(
         "push_receipt",
         PushReceipt {
