@@ -54,6 +54,7 @@ impl From<s::ItemKind> for ui::ItemKind {
             s::ItemKind::Diary => Self::Diary,
             s::ItemKind::Message => Self::Message,
             s::ItemKind::ReadReceipt => Self::ReadReceipt,
+            s::ItemKind::Attendance => Self::Attendance,
         }
     }
 }
@@ -158,5 +159,15 @@ mod tests {
             ui::SyncState::Sent,
             "only a waiting item is being sent"
         );
+    }
+}
+
+impl From<ui::AbsenceReason> for p::AbsenceReason {
+    fn from(r: ui::AbsenceReason) -> Self {
+        match r {
+            ui::AbsenceReason::Sick => Self::Ziek,
+            ui::AbsenceReason::Holiday => Self::Vakantie,
+            ui::AbsenceReason::Other => Self::Anders,
+        }
     }
 }

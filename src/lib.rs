@@ -11,6 +11,7 @@ pub mod autopilot;
 pub mod codes;
 pub mod controllers;
 pub mod pin;
+pub mod presence;
 pub mod settings;
 pub mod view;
 

@@ -5,7 +5,9 @@ use super::{model, s};
 use crate::Words;
 use crate::app::Ctx;
 use crate::{AdminAdapter, AppAdapter, AppWindow, LockAdapter, LockStage, Page, StaffEntry};
-use kring_protocol::{Staff, StaffRole};
+use crate::presence::GroupDay;
+use kring_protocol::{AttendanceEvent, Staff, StaffRole};
+use kring_sync::NewAttendance;
 use slint::{ComponentHandle, Timer};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -18,6 +20,8 @@ pub struct LockScreen {
     chosen: RefCell<Option<Staff>>,
     /// Beheer asked for a manager PIN (instead of a normal unlock).
     admin_unlock: Cell<bool>,
+    /// "Pauze of naar huis": after the PIN, the presence stage always.
+    presence_asked: Cell<bool>,
     /// Wrong PINs in a row make the pad wait (kept across locks).
     backoff: RefCell<crate::pin::Backoff>,
     /// Ends the wait.
@@ -40,6 +44,7 @@ impl Screen for LockScreen {
     fn clear(&self, ctx: &Ctx) {
         *self.chosen.borrow_mut() = None;
         self.admin_unlock.set(false);
+        self.presence_asked.set(false);
         let Some(ui) = ctx.ui() else { return };
         let l = ui.global::<LockAdapter>();
         l.set_stage(LockStage::Clock);
@@ -77,7 +82,33 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) -> Rc<dyn Screen> {
         move || {
             let Some(ui) = ctx.ui() else { return };
             screen.admin_unlock.set(false);
+            screen.presence_asked.set(false);
             show_staff(&ctx, &ui, false);
+        }
+    });
+    l.on_open_presence({
+        let (ctx, screen) = (ctx.clone(), screen.clone());
+        move || {
+            let Some(ui) = ctx.ui() else { return };
+            screen.admin_unlock.set(false);
+            screen.presence_asked.set(true);
+            show_staff(&ctx, &ui, false);
+        }
+    });
+    let on = |event: StaffEvent, then_unlock: bool| {
+        let (ctx, screen) = (ctx.clone(), screen.clone());
+        move || screen.staff_event(&ctx, event, then_unlock)
+    };
+    l.on_staff_in(on(StaffEvent::In, true));
+    l.on_break_end(on(StaffEvent::BreakEnd, true));
+    l.on_break_start(on(StaffEvent::BreakStart, false));
+    l.on_staff_out(on(StaffEvent::Out, false));
+    l.on_go_on({
+        let (ctx, screen) = (ctx.clone(), screen.clone());
+        move || {
+            if let Some(staff) = screen.chosen.borrow_mut().take() {
+                screen.unlock(&ctx, staff);
+            }
         }
     });
     l.on_open_admin({
@@ -140,6 +171,8 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) -> Rc<dyn Screen> {
             l.set_pin("".into());
             l.set_message("".into());
             l.set_stage(LockStage::Clock);
+            l.set_presence_warning("".into());
+            screen.presence_asked.set(false);
         }
     });
     l.on_submit({
@@ -149,7 +182,112 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) -> Rc<dyn Screen> {
     screen
 }
 
+/// What a staff member does on the presence stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StaffEvent {
+    In,
+    BreakStart,
+    BreakEnd,
+    Out,
+}
+
 impl LockScreen {
+    /// Opens the screen for `staff` on Vandaag.
+    fn unlock(&self, ctx: &Rc<Ctx>, staff: Staff) {
+        let Some(ui) = ctx.ui() else { return };
+        let l = ui.global::<LockAdapter>();
+        ui.global::<AppAdapter>()
+            .set_staff_name(s(staff.name.clone()));
+        *ctx.staff.borrow_mut() = Some(staff);
+        self.presence_asked.set(false);
+        l.set_stage(LockStage::Clock);
+        l.set_presence_warning("".into());
+        ctx.touched();
+        ctx.navigate(Page::Today);
+    }
+
+    /// After the PIN: where `staff` stands on the group today and what they
+    /// can do; going away says first what it would do to the ratio.
+    fn show_presence(&self, ctx: &Rc<Ctx>, staff: &Staff) {
+        let Some(ui) = ctx.ui() else { return };
+        let l = ui.global::<LockAdapter>();
+        let w = ui.global::<Words>();
+        let Some(day) = GroupDay::read(&ctx.store, &ctx.calendar(), ctx.now())
+            .map_err(|e| ctx.read::<()>("attendance", Err(e)))
+            .ok()
+        else {
+            return;
+        };
+        let mine = day.presence.staff_day(&staff.id);
+        let calendar = ctx.calendar();
+        let text = match (mine.working(), mine.on_break()) {
+            (false, _) => w.invoke_not_working(),
+            (true, true) => w.invoke_on_break_since(mine.breaks.last().map_or_else(
+                Default::default,
+                |b| super::hhmm(&calendar, &b.from),
+            )),
+            (true, false) => w.invoke_working_since(mine.shifts.last().map_or_else(
+                Default::default,
+                |b| super::hhmm(&calendar, &b.from),
+            )),
+        };
+        l.set_presence_text(text);
+        l.set_presence_warning(
+            super::today::heads_text(&w, day.if_staff_away(&staff.id, ctx.now()))
+                .unwrap_or_default(),
+        );
+        l.set_can_check_in(!mine.working());
+        l.set_can_end_break(mine.on_break());
+        l.set_can_break(mine.working() && !mine.on_break());
+        l.set_can_leave(mine.working());
+        l.set_stage(LockStage::Presence);
+    }
+
+    /// Records the chosen staff member's event; then Vandaag (in, back from
+    /// a break) or the lock screen again (a break, home).
+    fn staff_event(&self, ctx: &Rc<Ctx>, event: StaffEvent, then_unlock: bool) {
+        let Some(staff) = self.chosen.borrow_mut().take() else {
+            return;
+        };
+        let staff_id = staff.id;
+        let event = match event {
+            StaffEvent::In => AttendanceEvent::StaffIn { staff_id },
+            StaffEvent::BreakStart => AttendanceEvent::BreakStart { staff_id },
+            StaffEvent::BreakEnd => AttendanceEvent::BreakEnd { staff_id },
+            StaffEvent::Out => AttendanceEvent::StaffOut { staff_id },
+        };
+        let now = ctx.now();
+        let saved = ctx.store.save_attendance(
+            NewAttendance {
+                at: now,
+                event,
+                replaces: None,
+                staff: Some(staff_id),
+            },
+            now,
+        );
+        let Some(ui) = ctx.ui() else { return };
+        let l = ui.global::<LockAdapter>();
+        if let Err(error) = saved {
+            tracing::error!(%error, "staff attendance not saved");
+            l.set_presence_warning(
+                ui.global::<Words>()
+                    .invoke_not_saved(s(error.to_string())),
+            );
+            *self.chosen.borrow_mut() = Some(staff);
+            return;
+        }
+        ctx.saved();
+        if then_unlock {
+            self.unlock(ctx, staff);
+        } else {
+            self.presence_asked.set(false);
+            l.set_presence_warning("".into());
+            l.set_chosen_name("".into());
+            l.set_stage(LockStage::Clock);
+        }
+    }
+
     fn submit(&self, ctx: &Rc<Ctx>) {
         let Some(ui) = ctx.ui() else { return };
         let l = ui.global::<LockAdapter>();
@@ -170,13 +308,20 @@ impl LockScreen {
                 ctx.navigate(Page::Admin);
                 return;
             }
-            ui.global::<AppAdapter>()
-                .set_staff_name(s(staff.name.clone()));
-            *ctx.staff.borrow_mut() = Some(staff);
+            let day = GroupDay::read(&ctx.store, &ctx.calendar(), ctx.now());
+            let on_group = day
+                .as_ref()
+                .map(|d| d.presence.staff_day(&staff.id))
+                .map(|d| d.working() && !d.on_break());
+            if self.presence_asked.get() || matches!(on_group, Ok(false)) {
+                self.show_presence(ctx, &staff);
+                return;
+            }
+            if let Err(e) = day {
+                ctx.read::<()>("attendance", Err(e));
+            }
             *self.chosen.borrow_mut() = None;
-            l.set_stage(LockStage::Clock);
-            ctx.touched();
-            ctx.navigate(Page::Today);
+            self.unlock(ctx, staff);
             return;
         }
         let wait = self.backoff.borrow_mut().failed();

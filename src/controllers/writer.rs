@@ -6,7 +6,9 @@
 
 use super::Screen;
 use crate::app::Ctx;
-use crate::{AdminAdapter, AppWindow, DiaryAdapter, MessagesAdapter, Page, WriterAdapter};
+use crate::{
+    AdminAdapter, AppWindow, DiaryAdapter, MessagesAdapter, Page, TodayAdapter, WriterAdapter,
+};
 use slint::ComponentHandle;
 use slint::platform::WindowEvent;
 use std::rc::Rc;
@@ -62,6 +64,7 @@ fn deliver(ui: &AppWindow, target: &str, text: slint::SharedString) {
     match target {
         "diary" => ui.global::<DiaryAdapter>().set_text(text),
         "message" => ui.global::<MessagesAdapter>().set_draft(text),
+        "pickup" => ui.global::<TodayAdapter>().set_adjust_by(text.trim().into()),
         "server-url" => ui
             .global::<AdminAdapter>()
             .set_server_url(text.trim().into()),

@@ -18,7 +18,7 @@ pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{EngineConfig, EngineHandle, ItemStatus, ItemView, SyncStatus, spawn};
-pub use store::{NewDiary, NewPhoto, Store, StoreError};
+pub use store::{NewAttendance, NewDiary, NewPhoto, Store, StoreError};
 
 /// The wire API version this device code speaks.
 pub const API_VERSION: u32 = kring_protocol::API_VERSION;

@@ -21,8 +21,10 @@
 //! Start-up ([`Store::open`]) runs `PRAGMA quick_check`; a damaged file is
 //! moved aside, what can still be read is carried over (see `recovery`).
 
+mod attendance;
 mod recovery;
 
+pub use attendance::NewAttendance;
 pub use recovery::{Incident, Recovery};
 
 use crate::crash::crash_point;
@@ -46,6 +48,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_photos_in_db.sql"),
     include_str!("../migrations/0003_wal_restart.sql"),
+    include_str!("../migrations/0004_attendance.sql"),
 ];
 
 /// The database file in the store's directory.
@@ -116,6 +119,7 @@ pub enum ItemKind {
     Diary,
     Message,
     ReadReceipt,
+    Attendance,
 }
 
 impl ItemKind {
@@ -125,6 +129,7 @@ impl ItemKind {
             Self::Diary => "diary",
             Self::Message => "message",
             Self::ReadReceipt => "read_receipt",
+            Self::Attendance => "attendance",
         }
     }
     fn parse(s: &str) -> Result<Self, StoreError> {
@@ -133,6 +138,7 @@ impl ItemKind {
             "diary" => Self::Diary,
             "message" => Self::Message,
             "read_receipt" => Self::ReadReceipt,
+            "attendance" => Self::Attendance,
             other => return Err(StoreError::Invalid(format!("unknown item kind {other}"))),
         })
     }
@@ -1139,8 +1145,10 @@ impl Store {
                         params![d.id.to_string(), d.child_id.to_string(), serde_json::to_string(d)?],
                     )?;
                 }
+                ChangeKind::Attendance(a) => attendance::apply(&tx, change.seq, a)?,
             }
         }
+        attendance::forget_old(&tx, now)?;
         tx.execute(
             "UPDATE sync_state SET cursor = ?1, last_pull_at = ?2",
             params![page.cursor.0, time_str(now)],
@@ -1200,6 +1208,7 @@ impl Store {
             "absences",
             "messages",
             "parent_diary",
+            "attendance",
             "incidents",
         ] {
             tx.execute(&format!("DELETE FROM {table}"), [])?;
@@ -1256,10 +1265,27 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         if version <= current {
             continue;
         }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", version)?;
-        tx.commit()?;
+        // A migration may rebuild a table others refer to (SQLite's own
+        // recipe): foreign keys are off while it runs (the pragma only works
+        // outside a transaction) and checked before it commits.
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let result = (|| -> Result<(), StoreError> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute_batch(sql)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()?;
+            if let Some(table) = broken {
+                return Err(StoreError::Invalid(format!(
+                    "migration {version} left a broken reference in {table}"
+                )));
+            }
+            tx.pragma_update(None, "user_version", version)?;
+            tx.commit()?;
+            Ok(())
+        })();
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        result?;
     }
     // A file made before photos moved inside has no incremental vacuum yet;
     // switching needs one full VACUUM, done while that file is still small.

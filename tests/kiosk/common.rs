@@ -52,6 +52,7 @@ pub fn child(id: ChildId, first: &str, consent: PhotoConsent, months: i64) -> Ch
         placement_end: None,
         allergies: None,
         notes: None,
+        pickup: vec![format!("Mama van {first}"), format!("Papa van {first}")],
     }
 }
 

@@ -39,10 +39,18 @@ fn enter_pin(ui: &AppWindow, pin: &str) {
     click(ui, "OK");
 }
 
+/// After the PIN of someone not checked in on the group: go on to Vandaag
+/// without checking in.
+fn past_presence(ui: &AppWindow) {
+    assert_eq!(ui.global::<LockAdapter>().get_stage(), LockStage::Presence);
+    click(ui, "Naar Vandaag");
+}
+
 fn unlock(f: &Fixture) {
     click(&f.ui, "Ontgrendelen");
     click(&f.ui, "Fatima");
     enter_pin(&f.ui, "1234");
+    past_presence(&f.ui);
     assert_eq!(f.ui.global::<AppAdapter>().get_page(), Page::Today);
 }
 
@@ -71,6 +79,7 @@ fn unlock_with_the_right_pin_and_back_off_after_wrong_ones() {
     }
     assert!(!lock.get_blocked());
     enter_pin(&f.ui, "1234");
+    past_presence(&f.ui);
     assert_eq!(app.get_page(), Page::Today);
     assert_eq!(app.get_staff_name(), "Fatima");
     assert!(f.ui.global::<TodayAdapter>().get_children().row_count() >= 4);
@@ -470,6 +479,7 @@ fn the_locked_screen_dims_and_a_touch_brings_it_back() {
     // while someone works on the screen it never dims
     click(&f.ui, "Fatima");
     enter_pin(&f.ui, "1234");
+    past_presence(&f.ui);
     for _ in 0..3 {
         mock_elapsed_time(Duration::from_secs(30));
         click(&f.ui, "Vandaag");
@@ -750,5 +760,291 @@ fn vandaag_shows_the_ratio_for_the_children_expected() {
     assert_eq!(
         f.ui.global::<TodayAdapter>().get_ratio_text(),
         "4 children expected · 2 staff needed"
+    );
+}
+
+/// The attendance items waiting in the outbox, in the order saved.
+fn attendance_items(store: &Store) -> Vec<AttendanceItem> {
+    store
+        .pending()
+        .unwrap()
+        .iter()
+        .filter(|r| r.kind == ItemKind::Attendance)
+        .filter_map(|r| match store.item(&r.id) {
+            Ok(PushItem::Attendance(a)) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+fn row(f: &Fixture, id: ChildId) -> kring::ChildRow {
+    f.ui.global::<TodayAdapter>()
+        .get_children()
+        .iter()
+        .find(|r| r.id == id.to_string().as_str())
+        .unwrap_or_else(|| panic!("no row for {id}"))
+}
+
+/// One tap checks a child in, "Aanpassen" sets the real time and who brought
+/// it (a correction, the tap stays in the log), "Ongedaan maken" undoes a
+/// tap; a check-in that takes the group below the ratio asks first; the
+/// ratio and the day's budget follow who is here.
+#[test]
+fn children_in_and_out_with_one_tap_adjust_undo_and_the_live_ratio() {
+    let f = fixture();
+    let t = f.ui.global::<TodayAdapter>();
+    click(&f.ui, "Ontgrendelen");
+    click(&f.ui, "Fatima");
+    enter_pin(&f.ui, "1234");
+    assert!(
+        exists(&f.ui, "Je bent niet ingecheckt op deze groep."),
+        "after the PIN: not on the group yet"
+    );
+    click(&f.ui, "Inchecken op de groep");
+    assert_eq!(f.ui.global::<AppAdapter>().get_page(), Page::Today);
+    let cal = f.ctx.calendar();
+    let at_tap = f.ctx.now();
+
+    // Sem (10 months) in with one tap: one baby, one leidster
+    click(&f.ui, "Sem Test binnen");
+    assert_eq!(row(&f, f.sem).presence, kring::ChildPresence::Here);
+    assert_eq!(
+        row(&f, f.sem).status_text,
+        format!("Binnen sinds {}", cal.hhmm(at_tap))
+    );
+    assert_eq!(t.get_toast_text(), format!("Sem is binnen ({})", cal.hhmm(at_tap)));
+    assert_eq!(
+        t.get_ratio_text(),
+        "1 kind aanwezig · 1 beroepskracht nodig · 1 ingecheckt"
+    );
+    assert!(!t.get_ratio_alert());
+    assert!(t.get_four_eyes(), "one adult alone with a child");
+
+    // she came a quarter of an hour earlier, brought by her grandmother
+    click(&f.ui, "Aanpassen");
+    assert!(t.get_adjust_open());
+    click(&f.ui, "15 minuten eerder");
+    f.ui.global::<WriterAdapter>()
+        .invoke_done("pickup".into(), "  Oma ".into());
+    assert_eq!(t.get_adjust_by(), "Oma");
+    click(&f.ui, "Opslaan");
+    assert!(!t.get_adjust_open());
+    let earlier = at_tap - chrono::Duration::minutes(15);
+    assert_eq!(
+        row(&f, f.sem).status_text,
+        format!("Binnen sinds {} · gebracht door Oma", cal.hhmm(earlier))
+    );
+    let items = attendance_items(&f.store);
+    assert_eq!(items.len(), 3, "staff in, the tap, its correction");
+    assert_eq!(items[2].replaces, Some(items[1].id), "a new item, no edit");
+    assert_eq!(items[2].at, earlier);
+    assert!(items.iter().all(|i| i.recorded_by.is_some()));
+
+    // Noor and Daan: three babies with one leidster is still fine
+    click(&f.ui, "Noor Test binnen");
+    click(&f.ui, "Daan Test binnen");
+    assert!(!t.get_confirm_open());
+    // Emma (2) would need a second beroepskracht: the screen says so first
+    click(&f.ui, "Emma Test binnen");
+    assert!(t.get_confirm_open());
+    assert!(
+        t.get_confirm_text().contains("2 beroepskrachten nodig")
+            && t.get_confirm_text().contains("3 u"),
+        "{}",
+        t.get_confirm_text()
+    );
+    assert_eq!(row(&f, f.emma).presence, kring::ChildPresence::Expected);
+    click(&f.ui, "Toch binnen melden");
+    assert_eq!(row(&f, f.emma).presence, kring::ChildPresence::Here);
+    assert!(t.get_ratio_alert(), "short of staff");
+    assert_eq!(
+        t.get_ratio_text(),
+        "4 kinderen aanwezig · 2 beroepskrachten nodig · 1 ingecheckt"
+    );
+    // half an hour later: the day's allowance is running
+    f.clock.advance(chrono::Duration::minutes(30));
+    f.ctx.refresh(Page::Today);
+    assert_eq!(
+        t.get_budget_text(),
+        "Onder de ratio: vandaag mag dat nog 2 u 30 min"
+    );
+    assert!(!t.get_budget_alert());
+
+    // Sem goes home by mistake: undone
+    click(&f.ui, "Sem Test naar huis");
+    assert_eq!(row(&f, f.sem).presence, kring::ChildPresence::Gone);
+    click(&f.ui, "Ongedaan maken");
+    assert_eq!(row(&f, f.sem).presence, kring::ChildPresence::Here);
+    assert_eq!(t.get_toast_text(), "Ongedaan gemaakt");
+    // the card keeps the whole story
+    t.invoke_open_child(f.sem.to_string().into());
+    let lines: Vec<String> = t
+        .get_detail_attendance()
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0].ends_with("(aangepast)"), "{lines:?}");
+    assert!(lines[1].contains("gebracht door Oma"), "{lines:?}");
+    assert!(lines[2].ends_with("(ongedaan gemaakt)"), "{lines:?}");
+    // after a while undo is gone with the message
+    mock_elapsed_time(kring::controllers::today::UNDO_FOR + Duration::from_secs(1));
+    assert_eq!(t.get_toast_text(), "");
+}
+
+/// A planned child who does not come is marked absent with a reason.
+#[test]
+fn a_child_who_does_not_come_is_marked_absent() {
+    let f = fixture();
+    unlock(&f);
+    let t = f.ui.global::<TodayAdapter>();
+    t.invoke_open_child(f.daan.to_string().into());
+    click(&f.ui, "Afwezig: ziek");
+    assert!(!t.get_detail_open());
+    let r = row(&f, f.daan);
+    assert_eq!(r.presence, kring::ChildPresence::Absent);
+    assert!(r.absent);
+    assert_eq!(r.status_text, "Afgemeld door de groep: ziek");
+    let items = attendance_items(&f.store);
+    assert!(matches!(
+        items[0].event,
+        AttendanceEvent::ChildAbsent { child_id, reason: AbsenceReason::Ziek, .. } if child_id == f.daan
+    ));
+}
+
+/// Staff check in, take a break and check out from the lock screen after
+/// their PIN; going away below the ratio is announced before the tap.
+#[test]
+fn staff_check_in_break_and_out_from_the_lock_screen() {
+    let f = fixture();
+    let lock = f.ui.global::<LockAdapter>();
+    let app = f.ui.global::<AppAdapter>();
+    click(&f.ui, "Ontgrendelen");
+    click(&f.ui, "Fatima");
+    enter_pin(&f.ui, "1234");
+    click(&f.ui, "Inchecken op de groep");
+    click(&f.ui, "Sem Test binnen");
+    app.invoke_lock();
+
+    click(&f.ui, "Pauze of naar huis");
+    click(&f.ui, "Fatima");
+    enter_pin(&f.ui, "1234");
+    assert_eq!(lock.get_stage(), LockStage::Presence);
+    assert!(lock.get_presence_text().starts_with("Ingecheckt sinds"));
+    assert!(
+        lock.get_presence_warning()
+            .contains("minder dan de helft van de 1 beroepskrachten"),
+        "leaving the only leidster with a baby: {}",
+        lock.get_presence_warning()
+    );
+    click(&f.ui, "Pauze");
+    assert_eq!(lock.get_stage(), LockStage::Clock);
+    assert_eq!(app.get_page(), Page::Locked);
+
+    // back from the break: the stage comes by itself after the PIN
+    f.clock.advance(chrono::Duration::minutes(30));
+    click(&f.ui, "Ontgrendelen");
+    click(&f.ui, "Fatima");
+    enter_pin(&f.ui, "1234");
+    assert_eq!(lock.get_stage(), LockStage::Presence);
+    assert!(lock.get_presence_text().starts_with("Met pauze sinds"));
+    click(&f.ui, "Pauze voorbij");
+    assert_eq!(app.get_page(), Page::Today);
+    // 30 minutes with a baby and no one on the floor
+    assert!(
+        f.ui.global::<TodayAdapter>()
+            .get_budget_text()
+            .contains("30 min met minder dan de helft"),
+        "{}",
+        f.ui.global::<TodayAdapter>().get_budget_text()
+    );
+    assert!(f.ui.global::<TodayAdapter>().get_budget_alert());
+    app.invoke_lock();
+
+    click(&f.ui, "Pauze of naar huis");
+    click(&f.ui, "Fatima");
+    enter_pin(&f.ui, "1234");
+    click(&f.ui, "Uitchecken");
+    assert_eq!(app.get_page(), Page::Locked);
+    let kinds: Vec<&'static str> = attendance_items(&f.store)
+        .iter()
+        .map(|i| match i.event {
+            AttendanceEvent::StaffIn { .. } => "in",
+            AttendanceEvent::BreakStart { .. } => "pauze",
+            AttendanceEvent::BreakEnd { .. } => "pauze voorbij",
+            AttendanceEvent::StaffOut { .. } => "uit",
+            AttendanceEvent::ChildIn { .. } => "kind in",
+            _ => "?",
+        })
+        .collect();
+    assert_eq!(kinds, ["in", "kind in", "pauze", "pauze voorbij", "uit"]);
+}
+
+/// Another screen's check-out arrives through the feed; this screen's own
+/// check-out of the same child, numbered later by the server, is kept and
+/// shown as not counting.
+#[test]
+fn two_screens_checking_out_the_same_child_are_settled_and_shown() {
+    let f = fixture();
+    unlock(&f);
+    let now = f.ctx.now();
+    let item = |at, event| AttendanceItem {
+        id: AttendanceId::new(),
+        at,
+        event,
+        replaces: None,
+        recorded_by: None,
+        recorded_at_device: at,
+    };
+    let page = |seq: i64, items: Vec<AttendanceItem>| FeedPage {
+        changes: items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| Change {
+                seq: seq + i as i64,
+                kind: ChangeKind::Attendance(AttendanceRecord {
+                    item,
+                    received_at: now,
+                }),
+            })
+            .collect(),
+        cursor: Cursor(seq + 1),
+        has_more: false,
+    };
+    let came = item(
+        now - chrono::Duration::hours(3),
+        AttendanceEvent::ChildIn {
+            child_id: f.noor,
+            by: None,
+        },
+    );
+    f.store.apply_feed_page(&page(20, vec![came]), now).unwrap();
+    f.ctx.refresh(Page::Today);
+    assert_eq!(row(&f, f.noor).presence, kring::ChildPresence::Here);
+    click(&f.ui, "Noor Test naar huis");
+    let mine = attendance_items(&f.store).pop().unwrap();
+    let theirs = item(
+        now - chrono::Duration::minutes(1),
+        AttendanceEvent::ChildOut {
+            child_id: f.noor,
+            by: Some("Papa".into()),
+        },
+    );
+    f.store
+        .apply_feed_page(&page(30, vec![theirs, mine]), now)
+        .unwrap();
+    f.ctx.refresh(Page::Today);
+    let t = f.ui.global::<TodayAdapter>();
+    assert!(row(&f, f.noor).status_text.contains("opgehaald door Papa"));
+    t.invoke_open_child(f.noor.to_string().into());
+    let lines: Vec<String> = t
+        .get_detail_attendance()
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines[2].ends_with("(telt niet: een ander scherm was eerst)"),
+        "{lines:?}"
     );
 }
