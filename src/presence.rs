@@ -217,7 +217,11 @@ mod tests {
         // four babies: 4 of 3 per beroepskracht (table 1, 0 jaar) -> 2 needed
         let kids: Vec<Child> = (0..4).map(|_| child(6)).collect();
         let anouk = StaffId::new();
-        let mut events = vec![ev(1, at(7, 0), AttendanceEvent::StaffIn { staff_id: anouk })];
+        let mut events = vec![ev(
+            1,
+            at(7, 0),
+            AttendanceEvent::StaffIn { staff_id: anouk },
+        )];
         for (i, k) in kids.iter().enumerate() {
             events.push(ev(
                 2 + i as i64,
@@ -249,7 +253,7 @@ mod tests {
 
     #[test]
     fn the_second_leidster_going_on_a_break_is_announced_before_and_the_first_is_not_counted_twice()
-     {
+    {
         let kids: Vec<Child> = (0..4).map(|_| child(6)).collect();
         let (a, b) = (StaffId::new(), StaffId::new());
         let mut events = vec![

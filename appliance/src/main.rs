@@ -372,6 +372,8 @@ mod at {
         (1204, 495),
     ];
     pub const PIN_OK: (u32, u32) = (1204, 686);
+    /// After the PIN of someone not yet on the group (docs/screenshots/1c-inchecken-1280x800-nl.png).
+    pub const CHECK_IN: (u32, u32) = (640, 153);
     pub const NAV_PHOTO: (u32, u32) = (75, 186);
     pub const SHUTTER: (u32, u32) = (1180, 428);
     pub const CHIP_SEM: (u32, u32) = (762, 281);
@@ -599,7 +601,8 @@ fn figures(run: &mut Run) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The lock screen to Vandaag: tap, Anouk de Wit, PIN 1234, OK.
+/// The lock screen to Vandaag: tap, Anouk de Wit, PIN 1234, OK (she checked
+/// in on the group in the first unlock, so no presence stage comes between).
 fn unlock(run: &mut Run) -> anyhow::Result<()> {
     run.tap(at::WAKE)?;
     run.tap(at::STAFF_ANOUK)?;
@@ -727,6 +730,8 @@ fn main() -> anyhow::Result<()> {
     }
     run.shot("3-pin")?;
     run.tap(at::PIN_OK)?;
+    std::thread::sleep(Duration::from_secs(2));
+    run.tap(at::CHECK_IN)?;
     std::thread::sleep(Duration::from_secs(3));
     run.shot("4-vandaag")?;
     run.tap(at::NAV_PHOTO)?;

@@ -4,8 +4,8 @@ use super::Screen;
 use super::{model, s};
 use crate::Words;
 use crate::app::Ctx;
-use crate::{AdminAdapter, AppAdapter, AppWindow, LockAdapter, LockStage, Page, StaffEntry};
 use crate::presence::GroupDay;
+use crate::{AdminAdapter, AppAdapter, AppWindow, LockAdapter, LockStage, Page, StaffEntry};
 use kring_protocol::{AttendanceEvent, Staff, StaffRole};
 use kring_sync::NewAttendance;
 use slint::{ComponentHandle, Timer};
@@ -222,14 +222,16 @@ impl LockScreen {
         let calendar = ctx.calendar();
         let text = match (mine.working(), mine.on_break()) {
             (false, _) => w.invoke_not_working(),
-            (true, true) => w.invoke_on_break_since(mine.breaks.last().map_or_else(
-                Default::default,
-                |b| super::hhmm(&calendar, &b.from),
-            )),
-            (true, false) => w.invoke_working_since(mine.shifts.last().map_or_else(
-                Default::default,
-                |b| super::hhmm(&calendar, &b.from),
-            )),
+            (true, true) => w.invoke_on_break_since(
+                mine.breaks
+                    .last()
+                    .map_or_else(Default::default, |b| super::hhmm(&calendar, &b.from)),
+            ),
+            (true, false) => w.invoke_working_since(
+                mine.shifts
+                    .last()
+                    .map_or_else(Default::default, |b| super::hhmm(&calendar, &b.from)),
+            ),
         };
         l.set_presence_text(text);
         l.set_presence_warning(
@@ -270,10 +272,7 @@ impl LockScreen {
         let l = ui.global::<LockAdapter>();
         if let Err(error) = saved {
             tracing::error!(%error, "staff attendance not saved");
-            l.set_presence_warning(
-                ui.global::<Words>()
-                    .invoke_not_saved(s(error.to_string())),
-            );
+            l.set_presence_warning(ui.global::<Words>().invoke_not_saved(s(error.to_string())));
             *self.chosen.borrow_mut() = Some(staff);
             return;
         }

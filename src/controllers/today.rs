@@ -89,6 +89,7 @@ impl Screen for TodayScreen {
         t.set_adjust_title("".into());
         t.set_adjust_people(model(vec![]));
         t.set_adjust_by("".into());
+        t.set_adjust_typed("".into());
     }
 }
 
@@ -356,18 +357,15 @@ impl TodayScreen {
                 t.set_toast_text(w.invoke_not_saved(s(error.to_string())));
             }
         }
-        self.toast.start(
-            TimerMode::SingleShot,
-            std::time::Duration::from_secs(4),
-            {
+        self.toast
+            .start(TimerMode::SingleShot, std::time::Duration::from_secs(4), {
                 let weak = ui.as_weak();
                 move || {
                     if let Some(ui) = weak.upgrade() {
                         ui.global::<TodayAdapter>().set_toast_text("".into());
                     }
                 }
-            },
-        );
+            });
         refresh(ctx);
     }
 
@@ -393,8 +391,15 @@ impl TodayScreen {
             .unwrap_or_default();
         t.set_adjust_title(title);
         t.set_adjust_by_title(by_title);
-        t.set_adjust_people(model(people.into_iter().map(s).collect()));
-        t.set_adjust_by(s(last.event.by().unwrap_or_default()));
+        t.set_adjust_people(model(people.iter().cloned().map(s).collect()));
+        let by = last.event.by().unwrap_or_default().to_owned();
+        if people.iter().any(|p| *p == by) {
+            t.set_adjust_by(s(by));
+            t.set_adjust_typed("".into());
+        } else {
+            t.set_adjust_by("".into());
+            t.set_adjust_typed(s(by));
+        }
         t.set_adjust_time(hhmm(&ctx.calendar(), &last.at));
         *self.adjust.borrow_mut() = Some(last.at);
         t.set_adjust_open(true);
@@ -425,7 +430,13 @@ impl TodayScreen {
         let Some(ui) = ctx.ui() else { return };
         let t = ui.global::<TodayAdapter>();
         t.set_adjust_open(false);
-        let by = Some(t.get_adjust_by().trim().to_owned()).filter(|b| !b.is_empty());
+        let chosen = t.get_adjust_by();
+        let named = if chosen.is_empty() {
+            t.get_adjust_typed()
+        } else {
+            chosen
+        };
+        let by = Some(named.trim().to_owned()).filter(|b| !b.is_empty());
         let event = match last.event {
             AttendanceEvent::ChildIn { child_id, .. } => AttendanceEvent::ChildIn { child_id, by },
             AttendanceEvent::ChildOut { child_id, .. } => {

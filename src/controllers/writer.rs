@@ -64,7 +64,11 @@ fn deliver(ui: &AppWindow, target: &str, text: slint::SharedString) {
     match target {
         "diary" => ui.global::<DiaryAdapter>().set_text(text),
         "message" => ui.global::<MessagesAdapter>().set_draft(text),
-        "pickup" => ui.global::<TodayAdapter>().set_adjust_by(text.trim().into()),
+        "pickup" => {
+            let t = ui.global::<TodayAdapter>();
+            t.set_adjust_typed(text.trim().into());
+            t.set_adjust_by("".into());
+        }
         "server-url" => ui
             .global::<AdminAdapter>()
             .set_server_url(text.trim().into()),

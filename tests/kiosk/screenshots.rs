@@ -10,7 +10,8 @@ use crate::common;
 
 use i_slint_backend_testing::{TestingBackend, TestingBackendOptions};
 use kring::{
-    AdminAdapter, AppAdapter, LockAdapter, MessagesAdapter, Page, PhotoAdapter, WriterAdapter,
+    AdminAdapter, AppAdapter, LockAdapter, MessagesAdapter, Page, PhotoAdapter, TodayAdapter,
+    WriterAdapter,
 };
 use slint::{ComponentHandle, Model};
 use std::path::PathBuf;
@@ -64,7 +65,7 @@ fn every_screen_in_both_sizes_and_languages() {
                     }),
                 ),
                 (
-                    "2-vandaag",
+                    "1c-inchecken",
                     Box::new(|| {
                         let l = f.ui.global::<LockAdapter>();
                         l.invoke_digit(3);
@@ -73,8 +74,35 @@ fn every_screen_in_both_sizes_and_languages() {
                     }),
                 ),
                 (
+                    "2-vandaag",
+                    Box::new(|| {
+                        f.ui.global::<LockAdapter>().invoke_staff_in();
+                        let t = f.ui.global::<TodayAdapter>();
+                        t.invoke_toggle(f.sem.to_string().into());
+                        t.invoke_toggle(f.noor.to_string().into());
+                    }),
+                ),
+                (
+                    "2b-aanpassen",
+                    Box::new(|| {
+                        let t = f.ui.global::<TodayAdapter>();
+                        t.invoke_adjust();
+                        t.invoke_adjust_minutes(-1);
+                        t.set_adjust_by("Mama van Noor".into());
+                    }),
+                ),
+                (
+                    "2c-kind",
+                    Box::new(|| {
+                        let t = f.ui.global::<TodayAdapter>();
+                        t.invoke_adjust_save();
+                        t.invoke_open_child(f.noor.to_string().into());
+                    }),
+                ),
+                (
                     "3-foto-maken",
                     Box::new(|| {
+                        f.ui.global::<TodayAdapter>().invoke_close_detail();
                         f.ui.global::<AppAdapter>().invoke_navigate(Page::Photo);
                         let p = f.ui.global::<PhotoAdapter>();
                         p.invoke_shutter();
@@ -148,5 +176,5 @@ fn every_screen_in_both_sizes_and_languages() {
             f.ui.hide().unwrap();
         }
     }
-    assert_eq!(written, 36);
+    assert_eq!(written, 48);
 }

@@ -42,8 +42,10 @@ fn enter_pin(ui: &AppWindow, pin: &str) {
 /// After the PIN of someone not checked in on the group: go on to Vandaag
 /// without checking in.
 fn past_presence(ui: &AppWindow) {
-    assert_eq!(ui.global::<LockAdapter>().get_stage(), LockStage::Presence);
-    click(ui, "Naar Vandaag");
+    // (a store that cannot be read unlocks straight to Vandaag)
+    if ui.global::<LockAdapter>().get_stage() == LockStage::Presence {
+        click(ui, "Naar Vandaag");
+    }
 }
 
 fn unlock(f: &Fixture) {
@@ -785,6 +787,14 @@ fn row(f: &Fixture, id: ChildId) -> kring::ChildRow {
         .unwrap_or_else(|| panic!("no row for {id}"))
 }
 
+/// Puts the kiosk's clock at 10:00 today at the location, so that a test
+/// that moves time stays on one day whenever it runs.
+fn mid_morning(f: &Fixture) {
+    let cal = f.ctx.calendar();
+    let start = cal.start_of(f.ctx.today());
+    f.clock.set(start + chrono::Duration::hours(10));
+}
+
 /// One tap checks a child in, "Aanpassen" sets the real time and who brought
 /// it (a correction, the tap stays in the log), "Ongedaan maken" undoes a
 /// tap; a check-in that takes the group below the ratio asks first; the
@@ -792,6 +802,8 @@ fn row(f: &Fixture, id: ChildId) -> kring::ChildRow {
 #[test]
 fn children_in_and_out_with_one_tap_adjust_undo_and_the_live_ratio() {
     let f = fixture();
+    f.ui.window().set_size(slint::PhysicalSize::new(1280, 800));
+    mid_morning(&f);
     let t = f.ui.global::<TodayAdapter>();
     click(&f.ui, "Ontgrendelen");
     click(&f.ui, "Fatima");
@@ -803,6 +815,7 @@ fn children_in_and_out_with_one_tap_adjust_undo_and_the_live_ratio() {
     click(&f.ui, "Inchecken op de groep");
     assert_eq!(f.ui.global::<AppAdapter>().get_page(), Page::Today);
     let cal = f.ctx.calendar();
+    f.clock.advance(chrono::Duration::minutes(20));
     let at_tap = f.ctx.now();
 
     // Sem (10 months) in with one tap: one baby, one leidster
@@ -812,7 +825,10 @@ fn children_in_and_out_with_one_tap_adjust_undo_and_the_live_ratio() {
         row(&f, f.sem).status_text,
         format!("Binnen sinds {}", cal.hhmm(at_tap))
     );
-    assert_eq!(t.get_toast_text(), format!("Sem is binnen ({})", cal.hhmm(at_tap)));
+    assert_eq!(
+        t.get_toast_text(),
+        format!("Sem is binnen ({})", cal.hhmm(at_tap))
+    );
     assert_eq!(
         t.get_ratio_text(),
         "1 kind aanwezig · 1 beroepskracht nodig · 1 ingecheckt"
@@ -823,10 +839,11 @@ fn children_in_and_out_with_one_tap_adjust_undo_and_the_live_ratio() {
     // she came a quarter of an hour earlier, brought by her grandmother
     click(&f.ui, "Aanpassen");
     assert!(t.get_adjust_open());
+    assert!(exists(&f.ui, "Mama van Sem"), "the people the server knows");
     click(&f.ui, "15 minuten eerder");
     f.ui.global::<WriterAdapter>()
         .invoke_done("pickup".into(), "  Oma ".into());
-    assert_eq!(t.get_adjust_by(), "Oma");
+    assert_eq!(t.get_adjust_typed(), "Oma");
     click(&f.ui, "Opslaan");
     assert!(!t.get_adjust_open());
     let earlier = at_tap - chrono::Duration::minutes(15);
@@ -917,6 +934,7 @@ fn a_child_who_does_not_come_is_marked_absent() {
 #[test]
 fn staff_check_in_break_and_out_from_the_lock_screen() {
     let f = fixture();
+    mid_morning(&f);
     let lock = f.ui.global::<LockAdapter>();
     let app = f.ui.global::<AppAdapter>();
     click(&f.ui, "Ontgrendelen");
@@ -986,6 +1004,7 @@ fn staff_check_in_break_and_out_from_the_lock_screen() {
 #[test]
 fn two_screens_checking_out_the_same_child_are_settled_and_shown() {
     let f = fixture();
+    mid_morning(&f);
     unlock(&f);
     let now = f.ctx.now();
     let item = |at, event| AttendanceItem {
