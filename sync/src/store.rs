@@ -1340,6 +1340,7 @@ mod tests {
             placement_end: None,
             allergies: None,
             notes: None,
+            pickup: vec![],
         }
     }
 

@@ -9,12 +9,23 @@
 //! serialise on the write transaction so only one can create the item.
 
 use crate::store::StoreError;
-use kring_protocol::{PushItem, StaffDiaryItem, StaffMessageItem};
+use chrono::{DateTime, Duration, Utc};
+use kring_protocol::attendance::MAX_BY_CHARS;
+use kring_protocol::{AttendanceEvent, AttendanceItem, PushItem, StaffDiaryItem, StaffMessageItem};
 use sha2::{Digest, Sha256};
 
 /// Longest diary text and message body accepted (characters).
 pub const MAX_TEXT_CHARS: usize = 10_000;
 pub const MAX_MESSAGE_CHARS: usize = 4_000;
+/// Longest note with a child marked absent (characters).
+pub const MAX_ABSENCE_NOTE_CHARS: usize = 1_000;
+
+/// How far an attendance event's `at` may lie ahead of the server's clock (a
+/// device clock running a little fast).
+pub const ATTENDANCE_MAX_AHEAD_MINUTES: i64 = 5;
+/// How far back an attendance event's `at` may lie (a tap recorded late, a
+/// device that was offline over a night).
+pub const ATTENDANCE_MAX_BEHIND_DAYS: i64 = 2;
 
 /// The canonical hash of a request: the item as parsed and re-serialised, so
 /// that whitespace or key order do not make a retry look different.
@@ -55,4 +66,120 @@ pub fn message_body(m: &StaffMessageItem) -> Result<&str, StoreError> {
         )));
     }
     Ok(body)
+}
+
+/// An attendance event's own rules against the server's clock `now`: `at`
+/// not more than [`ATTENDANCE_MAX_AHEAD_MINUTES`] ahead nor more than
+/// [`ATTENDANCE_MAX_BEHIND_DAYS`] behind; who brought or picked up trimmed
+/// (blank is no one), at most [`MAX_BY_CHARS`] characters; an absence note
+/// trimmed and bounded. Returns the event as it is stored.
+pub fn check_attendance(
+    a: &AttendanceItem,
+    now: DateTime<Utc>,
+) -> Result<AttendanceItem, StoreError> {
+    if a.at > now + Duration::minutes(ATTENDANCE_MAX_AHEAD_MINUTES) {
+        return Err(StoreError::invalid(format!(
+            "attendance at {} is more than {ATTENDANCE_MAX_AHEAD_MINUTES} minutes ahead of the server's clock; check the device's clock",
+            a.at.to_rfc3339()
+        )));
+    }
+    if a.at < now - Duration::days(ATTENDANCE_MAX_BEHIND_DAYS) {
+        return Err(StoreError::invalid(format!(
+            "attendance at {} is more than {ATTENDANCE_MAX_BEHIND_DAYS} days ago",
+            a.at.to_rfc3339()
+        )));
+    }
+    let mut out = a.clone();
+    match &mut out.event {
+        AttendanceEvent::ChildIn { by, .. } | AttendanceEvent::ChildOut { by, .. } => {
+            *by = trimmed(by.as_deref(), MAX_BY_CHARS, "who brought or picked up")?;
+        }
+        AttendanceEvent::ChildAbsent { note, .. } => {
+            *note = trimmed(note.as_deref(), MAX_ABSENCE_NOTE_CHARS, "an absence note")?;
+        }
+        _ => {}
+    }
+    Ok(out)
+}
+
+/// `text` trimmed, `None` when blank, refused when longer than `max` characters.
+fn trimmed(text: Option<&str>, max: usize, what: &str) -> Result<Option<String>, StoreError> {
+    let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    if t.chars().count() > max {
+        return Err(StoreError::invalid(format!(
+            "{what} is at most {max} characters"
+        )));
+    }
+    Ok(Some(t.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kring_protocol::{AbsenceReason, AttendanceId, ChildId};
+
+    fn item(at: DateTime<Utc>, event: AttendanceEvent) -> AttendanceItem {
+        AttendanceItem {
+            id: AttendanceId::new(),
+            at,
+            event,
+            replaces: None,
+            recorded_by: None,
+            recorded_at_device: at,
+        }
+    }
+
+    fn child_in(by: Option<&str>) -> AttendanceEvent {
+        AttendanceEvent::ChildIn {
+            child_id: ChildId::new(),
+            by: by.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn who_brought_is_trimmed_blank_is_no_one_and_too_long_is_refused() {
+        let now = Utc::now();
+        let out = check_attendance(&item(now, child_in(Some("  Oma  "))), now).expect("fine");
+        assert_eq!(out.event.by(), Some("Oma"));
+        let out = check_attendance(&item(now, child_in(Some(" \t "))), now).expect("fine");
+        assert_eq!(out.event.by(), None);
+        let exact = "é".repeat(MAX_BY_CHARS);
+        let out = check_attendance(&item(now, child_in(Some(&exact))), now).expect("80 chars");
+        assert_eq!(out.event.by(), Some(exact.as_str()));
+        let long = "a".repeat(MAX_BY_CHARS + 1);
+        let err = check_attendance(&item(now, child_in(Some(&long))), now).expect_err("81");
+        assert!(err.to_string().contains("at most 80"), "{err}");
+        let note = AttendanceEvent::ChildAbsent {
+            child_id: ChildId::new(),
+            reason: AbsenceReason::Ziek,
+            note: Some("  koorts ".into()),
+        };
+        let out = check_attendance(&item(now, note), now).expect("note");
+        assert!(
+            matches!(out.event, AttendanceEvent::ChildAbsent { note: Some(n), .. } if n == "koorts")
+        );
+    }
+
+    #[test]
+    fn at_must_be_near_the_servers_clock() {
+        let now = Utc::now();
+        let ok = [
+            now + Duration::minutes(ATTENDANCE_MAX_AHEAD_MINUTES),
+            now - Duration::days(ATTENDANCE_MAX_BEHIND_DAYS),
+        ];
+        for at in ok {
+            assert!(
+                check_attendance(&item(at, child_in(None)), now).is_ok(),
+                "{at}"
+            );
+        }
+        let ahead = now + Duration::minutes(ATTENDANCE_MAX_AHEAD_MINUTES) + Duration::seconds(1);
+        let err = check_attendance(&item(ahead, child_in(None)), now).expect_err("ahead");
+        assert!(err.to_string().contains("ahead"), "{err}");
+        let behind = now - Duration::days(ATTENDANCE_MAX_BEHIND_DAYS) - Duration::seconds(1);
+        let err = check_attendance(&item(behind, child_in(None)), now).expect_err("behind");
+        assert!(err.to_string().contains("days ago"), "{err}");
+    }
 }

@@ -298,7 +298,7 @@ async fn push_item(
         PushItem::Message(m) => Some(crate::portal::notify::Event::Message(m.id)),
         PushItem::Diary(d) => Some(crate::portal::notify::Event::Diary(d.id)),
         PushItem::Photo(p) => Some(crate::portal::notify::Event::Photo(p.id)),
-        PushItem::ReadReceipt(_) => None,
+        PushItem::ReadReceipt(_) | PushItem::Attendance(_) => None,
     };
     let outcome = state.store.push_item(device, item, Utc::now()).await?;
     if let (Some(event), false) = (event, outcome.replayed) {

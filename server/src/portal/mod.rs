@@ -12,10 +12,13 @@
 //!
 //! One file per area of data (`accounts`, `sessions`, `children`, `photos`,
 //! `diary`, `timeline`, `messages`, `family`: absences, consents,
-//! notifications, documents), re-exported here; the web pages ([`web`]); what
+//! notifications, documents), re-exported here; `attendance` (the
+//! presentielijst in words, the ratio over the day, the GGD day log and its
+//! CSV) is used by path; the web pages ([`web`]); what
 //! leaves by e-mail (`notify`, `mail`).
 
 mod accounts;
+pub mod attendance;
 mod children;
 mod diary;
 mod family;

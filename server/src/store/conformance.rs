@@ -17,17 +17,17 @@
 //! any backend. A new method gets a check here, and the macro a line.
 
 use super::{
-    ChildDetails, CompletedUpload, NewParentMessage, NewPlacement, NewStaff, NewUpload, Store,
-    StoreError,
+    ChildDetails, CompletedUpload, DaySpan, NewParentMessage, NewPlacement, NewStaff, NewUpload,
+    Store, StoreError,
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport};
 use crate::org::{GroupChange, GroupKind, ParentRole};
 use crate::portal::SessionTimes;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kring_protocol::{
-    Audience, ChangeKind, ChildId, Cursor, DeviceId, ErrorCode, GroupId, MessageId, MessageThread,
-    OrganisationId, PhotoConsent, PhotoId, PhotoItem, PushItem, PushReceipt, StaffId,
-    StaffMessageItem, StaffRole, UploadId, Weekday,
+    AttendanceEvent, AttendanceId, AttendanceItem, Audience, Calendar, ChangeKind, ChildId, Cursor,
+    DeviceId, ErrorCode, GroupId, MessageId, MessageThread, OrganisationId, PhotoConsent, PhotoId,
+    PhotoItem, PushItem, PushReceipt, StaffId, StaffMessageItem, StaffRole, UploadId, Weekday,
 };
 
 /// The temporary directories the suite gives each backend.
@@ -78,6 +78,11 @@ macro_rules! store_conformance_tests {
                 photo_for_parent_follows_consent_now,
                 sessions_expire_and_stay_in_their_organisation,
                 reset_tokens_work_once,
+                attendance_is_stored_once_and_reaches_the_feed,
+                attendance_is_checked_against_the_group,
+                attendance_feed_carries_only_today_and_yesterday,
+                attendance_reads_stay_with_their_owner,
+                child_pickup_is_its_parents_by_name,
             );
         }
     };
@@ -998,4 +1003,382 @@ pub async fn reset_tokens_work_once(s: &dyn Store) {
         "pw-nieuw-123"
     ));
     assert!(!login.account.must_change_password);
+}
+
+// ---- attendance --------------------------------------------------------------
+
+/// An attendance event at `at`.
+fn attendance(at: DateTime<Utc>, event: AttendanceEvent) -> AttendanceItem {
+    AttendanceItem {
+        id: AttendanceId::new(),
+        at,
+        event,
+        replaces: None,
+        recorded_by: None,
+        recorded_at_device: at,
+    }
+}
+
+fn child_in(child: ChildId, by: Option<&str>) -> AttendanceEvent {
+    AttendanceEvent::ChildIn {
+        child_id: child,
+        by: by.map(str::to_string),
+    }
+}
+
+fn child_out(child: ChildId, by: Option<&str>) -> AttendanceEvent {
+    AttendanceEvent::ChildOut {
+        child_id: child,
+        by: by.map(str::to_string),
+    }
+}
+
+/// The attendance records in the group's feed after `since`.
+async fn attendance_in_feed(
+    s: &dyn Store,
+    group: GroupId,
+    since: Cursor,
+    now: DateTime<Utc>,
+) -> Vec<(i64, kring_protocol::AttendanceRecord)> {
+    let today = Calendar::default().today(now);
+    s.feed_page(group, since, 1000, today)
+        .await
+        .expect("feed")
+        .changes
+        .into_iter()
+        .filter_map(|c| match c.kind {
+            ChangeKind::Attendance(a) => Some((c.seq, a)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A second enrolled device of `group`.
+async fn second_device(s: &dyn Store, group: GroupId) -> AuthedDevice {
+    let code = s
+        .create_enrollment_code(group, Utc::now(), Duration::minutes(15))
+        .await
+        .expect("code");
+    let enrolled = s
+        .enroll_device(code.code, "Tweede scherm".into(), "1.0".into(), Utc::now())
+        .await
+        .expect("enroll");
+    AuthedDevice {
+        id: enrolled.id,
+        group,
+        calendar: Calendar::default(),
+    }
+}
+
+pub async fn attendance_is_stored_once_and_reaches_the_feed(s: &dyn Store) {
+    let w = seed(s, "attendance").await;
+    let now = Utc::now();
+    let start = s
+        .feed_page(w.group, Cursor(0), 1000, Calendar::default().today(now))
+        .await
+        .expect("feed")
+        .cursor;
+    let mut item = attendance(now, child_in(w.kids[0], Some("  Oma Ans  ")));
+    item.recorded_by = Some(w.staff);
+    let first = s
+        .push_item(w.device, PushItem::Attendance(item.clone()), now)
+        .await
+        .expect("push");
+    let GroupChange { group, seq } = first.changed.expect("attendance changes the feed");
+    assert_eq!(group, w.group);
+    assert_eq!(receipt(&first.body).seq, seq);
+    let again = s
+        .push_item(w.device, PushItem::Attendance(item.clone()), now)
+        .await
+        .expect("retry");
+    assert!(again.replayed);
+    assert_eq!(again.body, first.body, "a retry gets the first answer");
+    assert_eq!(again.changed, None);
+    // another body under the same id
+    let mut other = item.clone();
+    other.event = child_in(w.kids[0], Some("Opa"));
+    let err = s
+        .push_item(w.device, PushItem::Attendance(other), now)
+        .await
+        .expect_err("another body");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // the group's (other) devices read it in the feed, `by` trimmed
+    let feed = attendance_in_feed(s, w.group, start, now).await;
+    assert_eq!(feed.len(), 1, "stored once: {feed:?}");
+    let (fseq, record) = &feed[0];
+    assert_eq!(*fseq, seq);
+    assert_eq!(record.item.id, item.id);
+    assert_eq!(record.item.event.by(), Some("Oma Ans"));
+    assert_eq!(record.item.recorded_by, Some(w.staff));
+    assert_eq!(record.received_at.timestamp(), now.timestamp());
+    // a second device of the group pushes the check-out; both are kept
+    let second = second_device(s, w.group).await;
+    let out = s
+        .push_item(
+            second,
+            PushItem::Attendance(attendance(now, child_out(w.kids[0], None))),
+            now,
+        )
+        .await
+        .expect("the second device");
+    assert!(out.changed.is_some_and(|c| c.seq > seq));
+    assert_eq!(attendance_in_feed(s, w.group, start, now).await.len(), 2);
+}
+
+pub async fn attendance_is_checked_against_the_group(s: &dyn Store) {
+    let w = seed(s, "attcheck").await;
+    let elders = seed(s, "attelders").await;
+    let now = Utc::now();
+    let today = Calendar::default().today(now);
+    let before = s
+        .feed_page(w.group, Cursor(0), 1000, today)
+        .await
+        .expect("feed")
+        .cursor;
+    let refused = |what: &'static str, item: AttendanceItem| async move {
+        let err = s
+            .push_item(w.device, PushItem::Attendance(item), now)
+            .await
+            .expect_err(what);
+        assert!(
+            is_invalid(&err, ErrorCode::ValidationFailed),
+            "{what}: {err:?}"
+        );
+        err.to_string()
+    };
+    let msg = refused(
+        "a child of another group",
+        attendance(now, child_in(w.other_kid, None)),
+    )
+    .await;
+    assert!(msg.contains("not placed"), "{msg}");
+    refused(
+        "a staff member of another organisation",
+        attendance(
+            now,
+            AttendanceEvent::StaffIn {
+                staff_id: elders.staff,
+            },
+        ),
+    )
+    .await;
+    let mut by_other = attendance(now, child_in(w.kids[0], None));
+    by_other.recorded_by = Some(elders.staff);
+    refused("recorded by another organisation's staff", by_other).await;
+    refused(
+        "a name too long",
+        attendance(now, child_in(w.kids[0], Some(&"x".repeat(81)))),
+    )
+    .await;
+    refused(
+        "in the future",
+        attendance(now + Duration::minutes(6), child_in(w.kids[0], None)),
+    )
+    .await;
+    refused(
+        "too long ago",
+        attendance(
+            now - Duration::days(2) - Duration::minutes(1),
+            child_in(w.kids[0], None),
+        ),
+    )
+    .await;
+    refused(
+        "an undo of nothing",
+        attendance(
+            now,
+            AttendanceEvent::Undo {
+                target: AttendanceId::new(),
+            },
+        ),
+    )
+    .await;
+    // an event of another organisation's group is not this group's to undo
+    let theirs = attendance(now, child_in(elders.kids[0], None));
+    s.push_item(elders.device, PushItem::Attendance(theirs.clone()), now)
+        .await
+        .expect("their own check-in");
+    refused(
+        "an undo of another group's event",
+        attendance(now, AttendanceEvent::Undo { target: theirs.id }),
+    )
+    .await;
+    // a correction must be about the same child
+    let sem_in = attendance(now, child_in(w.kids[0], Some("Papa")));
+    let ok = s
+        .push_item(w.device, PushItem::Attendance(sem_in.clone()), now)
+        .await
+        .expect("a check-in");
+    let mut fix = attendance(now, child_in(w.kids[1], Some("Papa")));
+    fix.replaces = Some(sem_in.id);
+    let msg = refused("a correction about another child", fix.clone()).await;
+    assert!(msg.contains("same child"), "{msg}");
+    fix.event = AttendanceEvent::StaffIn { staff_id: w.staff };
+    refused("a correction about a staff member", fix.clone()).await;
+    fix.event = child_in(w.kids[0], Some("Mama"));
+    fix.at = now - Duration::minutes(20);
+    s.push_item(w.device, PushItem::Attendance(fix), now)
+        .await
+        .expect("a correction of the same child");
+    // nothing refused reached the feed: only the two accepted events did
+    let feed = attendance_in_feed(s, w.group, before, now).await;
+    assert_eq!(feed.len(), 2, "{feed:?}");
+    assert_eq!(feed[0].0, ok.changed.expect("changed").seq);
+}
+
+pub async fn attendance_feed_carries_only_today_and_yesterday(s: &dyn Store) {
+    let w = seed(s, "attfeed").await;
+    let cal = Calendar::default();
+    let now = Utc::now();
+    let today = cal.today(now);
+    let yesterday = today.pred_opt().expect("a day before");
+    let before_yesterday = yesterday.pred_opt().expect("a day before");
+    // pushed on their own day (the store takes the server's now as given)
+    let old_at = cal.start_of(before_yesterday) + Duration::hours(9);
+    let old = attendance(old_at, child_in(w.kids[0], None));
+    s.push_item(w.device, PushItem::Attendance(old.clone()), old_at)
+        .await
+        .expect("the day before yesterday");
+    let y_at = cal.start_of(yesterday) + Duration::hours(9);
+    let y = attendance(y_at, child_in(w.kids[1], None));
+    s.push_item(w.device, PushItem::Attendance(y.clone()), y_at)
+        .await
+        .expect("yesterday");
+    let t = attendance(now, child_in(w.kids[2], None));
+    s.push_item(w.device, PushItem::Attendance(t.clone()), now)
+        .await
+        .expect("today");
+    let ids: Vec<AttendanceId> = attendance_in_feed(s, w.group, Cursor(0), now)
+        .await
+        .into_iter()
+        .map(|(_, a)| a.item.id)
+        .collect();
+    assert_eq!(ids, vec![y.id, t.id], "a new device gets no older history");
+    // the cursor still moves past the skipped one
+    let page = s
+        .feed_page(w.group, Cursor(0), 1000, today)
+        .await
+        .expect("feed");
+    assert!(!page.has_more);
+    let last = page.changes.last().map(|c| c.seq).expect("changes");
+    assert_eq!(page.cursor.0, last);
+}
+
+pub async fn attendance_reads_stay_with_their_owner(s: &dyn Store) {
+    let w = seed(s, "attread").await;
+    let elders = seed(s, "attreadelders").await;
+    let cal = Calendar::default();
+    let now = Utc::now();
+    let span = DaySpan::of(&cal, cal.today(now));
+    let parent = s
+        .create_parent(
+            w.org,
+            "sem@example.nl".into(),
+            "Anne Test".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    s.link_parent(w.kids[0], parent, ParentRole::First)
+        .await
+        .expect("link");
+    let sem = attendance(now, child_in(w.kids[0], Some("Papa")));
+    let noor = attendance(now, child_in(w.kids[1], Some("Oma")));
+    let undo = attendance(now, AttendanceEvent::Undo { target: sem.id });
+    for i in [&sem, &noor, &undo] {
+        s.push_item(w.device, PushItem::Attendance(i.clone()), now)
+            .await
+            .expect("push");
+    }
+    // the parent reads their own child's events and the undo of them, nothing of Noor
+    let mine = s.attendance_for_parent(parent, span).await.expect("read");
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].child, w.kids[0]);
+    let ids: Vec<AttendanceId> = mine[0].events.iter().map(|e| e.item.id).collect();
+    assert_eq!(ids, vec![sem.id, undo.id]);
+    assert!(mine[0].events.windows(2).all(|p| p[0].seq < p[1].seq));
+    // the manager's day: the group's events in order, with names
+    let info = s.group_info(w.group).await.expect("info").expect("group");
+    let day = s
+        .group_day(w.org, w.group, span)
+        .await
+        .expect("read")
+        .expect("the organisation's group");
+    let ids: Vec<AttendanceId> = day.events.iter().map(|e| e.item.id).collect();
+    assert_eq!(ids, vec![sem.id, noor.id, undo.id]);
+    assert!(day.children.iter().any(|c| c.id == w.kids[1] && c.placed));
+    assert!(day.staff.iter().any(|m| m.id == w.staff));
+    assert_eq!(day.location, info.location_id);
+    let loc = s
+        .location_day(w.org, info.location_id, span)
+        .await
+        .expect("read")
+        .expect("the organisation's location");
+    assert_eq!(loc.groups.len(), 2);
+    assert!(
+        s.org_locations(w.org)
+            .await
+            .expect("locations")
+            .iter()
+            .any(|l| l.id == info.location_id)
+    );
+    // another organisation gets nothing of it
+    assert!(
+        s.group_day(elders.org, w.group, span)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        s.location_day(elders.org, info.location_id, span)
+            .await
+            .expect("read")
+            .is_none()
+    );
+    // another day has none of today's events
+    let tomorrow = DaySpan::of(&cal, span.day.succ_opt().expect("a next day"));
+    let later = s
+        .group_day(w.org, w.group, tomorrow)
+        .await
+        .expect("read")
+        .expect("group");
+    assert!(later.events.is_empty());
+}
+
+pub async fn child_pickup_is_its_parents_by_name(s: &dyn Store) {
+    let w = seed(s, "pickup").await;
+    let today = Calendar::default().today(Utc::now());
+    let before = s
+        .feed_page(w.group, Cursor(0), 1000, today)
+        .await
+        .expect("feed")
+        .cursor;
+    for (email, name, role) in [
+        ("bas@example.nl", "Bas Test", ParentRole::Second),
+        ("anne@example.nl", "Anne Test", ParentRole::First),
+    ] {
+        let p = s
+            .create_parent(w.org, email.into(), name.into(), "pw-123456".into())
+            .await
+            .expect("parent");
+        s.link_parent(w.kids[0], p, role).await.expect("link");
+    }
+    // linking a parent is news for the group's devices
+    let page = s
+        .feed_page(w.group, before, 1000, today)
+        .await
+        .expect("feed");
+    let child = page
+        .changes
+        .iter()
+        .find_map(|c| match &c.kind {
+            ChangeKind::Child(ch) if ch.id == w.kids[0] => Some(ch.clone()),
+            _ => None,
+        })
+        .expect("the child changed");
+    assert_eq!(
+        child.pickup,
+        vec!["Anne Test", "Bas Test"],
+        "first parent first"
+    );
 }

@@ -30,10 +30,11 @@ use crate::portal::{
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
 };
 use chrono::{DateTime, NaiveDate, Utc};
+use kring_protocol::attendance::Ordered;
 use kring_protocol::{
-    AbsenceId, AbsenceReason, ChildId, Cursor, DeviceId, DiaryEntryId, ErrorCode, FeedPage,
-    GroupId, GroupInfo, LocationId, MessageId, OrganisationId, ParentId, PartOfDay, PhotoConsent,
-    PushItem, StaffId, StaffRole, UploadId, Weekday,
+    AbsenceId, AbsenceReason, AttendanceItem, Calendar, ChildId, Cursor, DeviceId, DiaryEntryId,
+    ErrorCode, FeedPage, GroupCare, GroupId, GroupInfo, LocationId, MessageId, OrganisationId,
+    ParentId, PartOfDay, PhotoConsent, PushItem, StaffId, StaffRole, UploadId, Weekday,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -347,6 +348,114 @@ pub struct ImportOutcome {
     pub changed: Changed,
 }
 
+// ---- attendance ------------------------------------------------------------
+
+/// One childcare day in the organisation's calendar: the date, and its
+/// moments in UTC from `from` up to (not including) `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaySpan {
+    pub day: NaiveDate,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+}
+
+impl DaySpan {
+    /// `day` as `calendar` has it (23, 24 or 25 hours).
+    pub fn of(calendar: &Calendar, day: NaiveDate) -> Self {
+        let r = calendar.day_range(day);
+        Self {
+            day,
+            from: r.start,
+            until: r.end,
+        }
+    }
+}
+
+/// An attendance event as the server recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttendanceRow {
+    /// The group's change sequence given to it: the order of the day.
+    pub seq: i64,
+    /// The event as stored (`by` trimmed).
+    pub item: AttendanceItem,
+    pub received_at: DateTime<Utc>,
+    /// The device that sent it (None once the device is gone).
+    pub device_name: Option<String>,
+}
+
+impl AttendanceRow {
+    /// The event in the server's order, for [`kring_protocol::attendance::Presence::fold`].
+    pub fn ordered(&self) -> Ordered {
+        Ordered {
+            seq: Some(self.seq),
+            local: 0,
+            item: self.item.clone(),
+        }
+    }
+}
+
+/// A child as the attendance pages name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayChild {
+    pub id: ChildId,
+    pub first_name: String,
+    pub last_name: String,
+    pub birth_date: NaiveDate,
+    /// Placed on the group on the day.
+    pub placed: bool,
+    /// Placed and planned on the day's weekday.
+    pub planned: bool,
+}
+
+/// A staff member as the attendance pages name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayStaff {
+    pub id: StaffId,
+    pub name: String,
+}
+
+/// One group's attendance on one day, with the names its pages need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDay {
+    pub group: GroupId,
+    pub name: String,
+    pub location: LocationId,
+    pub location_name: String,
+    pub care: GroupCare,
+    pub span: DaySpan,
+    /// Children placed on the group on the day, and every child an event names.
+    pub children: Vec<DayChild>,
+    /// Staff of the group, and every staff member an event names or was recorded by.
+    pub staff: Vec<DayStaff>,
+    /// The events whose `at` falls on the day, and the undos and corrections
+    /// of those, in the server's order.
+    pub events: Vec<AttendanceRow>,
+}
+
+/// A location's groups on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationDay {
+    pub id: LocationId,
+    pub name: String,
+    pub groups: Vec<GroupDay>,
+}
+
+/// A location's id and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationName {
+    pub id: LocationId,
+    pub name: String,
+}
+
+/// The attendance events of a day about one of a parent's children.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildAttendance {
+    pub child: ChildId,
+    /// Events about the child and the undos of them (nothing of other
+    /// children), in the server's order.
+    pub events: Vec<AttendanceRow>,
+}
+
 /// The server's storage. See the module documentation for the invariants;
 /// `conformance` (crate feature `conformance`) holds the contract every
 /// backend must pass.
@@ -646,6 +755,33 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         rows: Vec<ImportRow>,
         passwords: FirstPasswords,
     ) -> StoreFuture<ImportOutcome>;
+
+    // -- attendance (pushed through `push_item`; these are the reads)
+    /// The organisation's locations, by name.
+    fn org_locations(&self, org: OrganisationId) -> StoreFuture<Vec<LocationName>>;
+    /// The location's groups (by name) with their attendance of `span`; None
+    /// when the location is not the organisation's.
+    fn location_day(
+        &self,
+        org: OrganisationId,
+        location: LocationId,
+        span: DaySpan,
+    ) -> StoreFuture<Option<LocationDay>>;
+    /// One group's attendance of `span`; None when the group is not the
+    /// organisation's.
+    fn group_day(
+        &self,
+        org: OrganisationId,
+        group: GroupId,
+        span: DaySpan,
+    ) -> StoreFuture<Option<GroupDay>>;
+    /// For each of the parent's own children (none of another family): the
+    /// events of `span` about the child, with the undos of those.
+    fn attendance_for_parent(
+        &self,
+        parent: ParentId,
+        span: DaySpan,
+    ) -> StoreFuture<Vec<ChildAttendance>>;
 
     // -- demo
     /// Loads the demo organisation (see [`crate::demo`]) in one transaction;

@@ -5,6 +5,7 @@
 mod common;
 mod fixtures;
 
+mod attendance;
 mod authz_matrix;
 mod device_api;
 mod doorbell;

@@ -7,8 +7,7 @@ use super::{ItemKind, Store, StoreError, time_str};
 use chrono::{DateTime, Duration, Utc};
 use kring_protocol::attendance::{MAX_BY_CHARS, Ordered};
 use kring_protocol::{
-    AttendanceEvent, AttendanceId, AttendanceItem, AttendanceRecord, PushItem, PushReceipt,
-    StaffId,
+    AttendanceEvent, AttendanceId, AttendanceItem, AttendanceRecord, PushItem, PushReceipt, StaffId,
 };
 use rusqlite::{Connection, TransactionBehavior, params};
 use std::ops::Range;
@@ -306,9 +305,16 @@ mod tests {
         let p = Presence::fold(s.attendance(day(now)).expect("events"));
         assert_eq!(p.log.len(), 3, "my own echo is counted once");
         let stay = &p.child(&noor).stays[0];
-        assert_eq!(stay.picked_up_by.as_deref(), Some("Oma"), "the first counts");
+        assert_eq!(
+            stay.picked_up_by.as_deref(),
+            Some("Oma"),
+            "the first counts"
+        );
         let mine_line = p.log.iter().find(|l| l.item.id == mine).expect("mine");
-        assert!(matches!(mine_line.effect, Effect::Conflict(_)), "kept, shown");
+        assert!(
+            matches!(mine_line.effect, Effect::Conflict(_)),
+            "kept, shown"
+        );
     }
 
     #[test]

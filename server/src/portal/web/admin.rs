@@ -19,11 +19,11 @@ use kring_protocol::{
 use serde::Deserialize;
 
 /// The day it is at the manager's organisation.
-fn today(u: &ManagerUser) -> NaiveDate {
+pub(super) fn today(u: &ManagerUser) -> NaiveDate {
     u.ctx.tenant.calendar.today(Utc::now())
 }
 
-fn layout(u: &ManagerUser, title: &str, active: &'static str) -> Layout {
+pub(super) fn layout(u: &ManagerUser, title: &str, active: &'static str) -> Layout {
     Layout {
         title: title.to_string(),
         org: u.ctx.tenant.name.clone(),
@@ -65,9 +65,17 @@ pub async fn overview(State(state): State<AppState>, u: ManagerUser) -> Result<R
         .into_iter()
         .map(group_row)
         .collect();
+    let locations = state
+        .store
+        .org_locations(org)
+        .await?
+        .into_iter()
+        .map(|l| (l.id.to_string(), l.name))
+        .collect();
     render(&AdminOverviewPage {
         l: layout(&u, "Beheer", "beheer"),
         groups,
+        locations,
     })
 }
 

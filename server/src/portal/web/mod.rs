@@ -23,7 +23,8 @@
 mod admin;
 mod auth;
 mod parent;
-mod view;
+mod presence;
+pub(crate) mod view;
 
 use crate::AppState;
 use crate::portal::{self, Account, Session, SessionTimes, Tenant};
@@ -117,6 +118,21 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "POST",
             "/beheer/apparaten/{id}/intrekken",
             post(admin::revoke),
+        ),
+        (
+            "GET",
+            "/beheer/locaties/{id}/aanwezig",
+            get(presence::presence),
+        ),
+        (
+            "GET",
+            "/beheer/groepen/{id}/logboek/{datum}",
+            get(presence::day_log),
+        ),
+        (
+            "GET",
+            "/beheer/groepen/{id}/logboek/{datum}/csv",
+            get(presence::day_log_csv),
         ),
     ]
 }

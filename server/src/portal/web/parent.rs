@@ -12,7 +12,7 @@ use crate::AppState;
 use crate::org::ParentRole;
 use crate::portal::{self, MyChild, TimelineItem};
 use crate::store::{
-    AbsenceReport, Created, NewParentDiary, NewParentMessage, NotificationPref, Thread,
+    AbsenceReport, Created, DaySpan, NewParentDiary, NewParentMessage, NotificationPref, Thread,
 };
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -168,14 +168,45 @@ pub async fn timeline(
     let mut l = layout(&u, "Mijn kind", "mijn-kind");
     l.notice = notice_text(&q.ok).into();
     let selected = only.filter(|o| kids.iter().any(|k| k.id == *o));
+    let today_cards = today_cards(&state, &u, &kids, selected).await?;
     render(&TimelinePage {
         l,
+        today: today_cards,
         all_selected: selected.is_none(),
         kids: kid_options(&kids, selected.as_ref()),
         items: rows,
         older,
         filter: selected.map(|k| k.to_string()).unwrap_or_default(),
     })
+}
+
+/// "Vandaag" on Mijn kind: what the group recorded today about each of the
+/// parent's children (or the one chosen), in words; children with nothing
+/// recorded get no card. Only the parent's own children: the store reads
+/// nothing else, and only children in `kids` (also the parent's) are shown.
+async fn today_cards(
+    state: &AppState,
+    u: &ParentUser,
+    kids: &[MyChild],
+    only: Option<ChildId>,
+) -> Result<Vec<TodayCard>, WebError> {
+    let calendar = u.ctx.tenant.calendar;
+    let span = DaySpan::of(&calendar, today(u));
+    let days = state.store.attendance_for_parent(u.parent, span).await?;
+    Ok(kids
+        .iter()
+        .filter(|k| only.is_none_or(|o| o == k.id))
+        .filter_map(|k| {
+            let events = &days.iter().find(|d| d.child == k.id)?.events;
+            let day = portal::attendance::fold(events).child(&k.id);
+            let lines = portal::attendance::parent_lines(&day, &calendar);
+            (!lines.is_empty()).then(|| TodayCard {
+                child_id: k.id.to_string(),
+                child: kid_name(k),
+                lines,
+            })
+        })
+        .collect())
 }
 
 /// Items on one page of the timeline.

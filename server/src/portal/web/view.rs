@@ -183,10 +183,20 @@ pub struct TimelineRow {
     pub photos: Vec<String>,
 }
 
+/// What the group recorded today about one child, in words.
+#[derive(Debug, Clone)]
+pub struct TodayCard {
+    pub child_id: String,
+    pub child: String,
+    /// "Gebracht om 08:05 door Papa", ...
+    pub lines: Vec<String>,
+}
+
 #[derive(Template)]
 #[template(path = "timeline.html")]
 pub struct TimelinePage {
     pub l: Layout,
+    pub today: Vec<TodayCard>,
     pub kids: Vec<KidOption>,
     pub all_selected: bool,
     pub items: Vec<TimelineRow>,
@@ -376,6 +386,38 @@ pub struct GroupRow {
 pub struct AdminOverviewPage {
     pub l: Layout,
     pub groups: Vec<GroupRow>,
+    /// (id, name) of every location, for "Aanwezig vandaag".
+    pub locations: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_presence.html")]
+pub struct AdminPresencePage {
+    pub l: Layout,
+    /// "vr 4 dec 2026".
+    pub date: String,
+    /// "14:05".
+    pub time: String,
+    /// Today and yesterday as `YYYY-MM-DD`, for the day logs.
+    pub today: String,
+    pub yesterday: String,
+    pub groups: Vec<crate::portal::attendance::GroupNow>,
+}
+
+/// The day log for print (a page of its own: no menu, print CSS).
+#[derive(Template)]
+#[template(path = "attendance_log.html")]
+pub struct AttendanceLogPage {
+    pub org: String,
+    pub log: crate::portal::attendance::GroupLog,
+    pub group_id: String,
+    pub location_id: String,
+    /// This day, the day before and the day after as `YYYY-MM-DD`.
+    pub day: String,
+    pub prev: String,
+    pub next: String,
+    pub printed_by: String,
+    pub printed_at: String,
 }
 
 #[derive(Debug, Clone)]

@@ -274,7 +274,7 @@ pub fn import_children(
                     id
                 }
             };
-            org::link_parent(&tx, &child, &parent, *role)?;
+            changed.extend(org::link_parent(&tx, &child, &parent, *role)?);
         }
         done.push(if linked.is_empty() {
             format!("Regel {}: {} {} toegevoegd", r.line, r.first, r.last)

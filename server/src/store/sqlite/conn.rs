@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_time_zone",
         include_str!("../../../migrations/0003_time_zone.sql"),
     ),
+    (
+        "0004_attendance",
+        include_str!("../../../migrations/0004_attendance.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -24,6 +24,7 @@ pub enum EntityKind {
     Absence,
     Message,
     ParentDiary,
+    Attendance,
 }
 
 impl EntityKind {
@@ -35,6 +36,7 @@ impl EntityKind {
             Self::Absence => "absence",
             Self::Message => "message",
             Self::ParentDiary => "parent_diary",
+            Self::Attendance => "attendance",
         }
     }
 }
@@ -133,11 +135,19 @@ pub fn feed_page(
     )?;
     let has_more = rows.len() > limit as usize;
     let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
+    let window = if rows
+        .iter()
+        .any(|r| r.kind == EntityKind::Attendance.as_str())
+    {
+        Some(attendance_window(conn, group, today)?)
+    } else {
+        None
+    };
     // Changes whose entity loads to nothing still advance the cursor.
     let mut cursor = since;
     for row in rows.into_iter().take(limit as usize) {
         cursor = Cursor(row.seq);
-        if let Some(kind) = load_change(conn, group, &row.kind, &row.entity, today)? {
+        if let Some(kind) = load_change(conn, group, &row.kind, &row.entity, today, window)? {
             changes.push(Change { seq: row.seq, kind });
         }
     }
@@ -148,12 +158,39 @@ pub fn feed_page(
     })
 }
 
+/// The attendance the feed carries: events whose `at` falls yesterday or
+/// today in the organisation's calendar (a device starting from cursor 0
+/// must not get months of history), and the few minutes into tomorrow a
+/// device clock may be ahead (see `device_api::items::check_attendance`).
+fn attendance_window(
+    conn: &Connection,
+    group: &GroupId,
+    today: NaiveDate,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DbError> {
+    let zone = query_one(
+        conn,
+        "SELECT o.time_zone FROM groups g JOIN locations l ON l.id = g.location_id
+         JOIN organisations o ON o.id = l.organisation_id WHERE g.id = ?1",
+        params![group.to_string()],
+        |r| Ok(r.get::<_, String>("time_zone")?),
+    )?;
+    let calendar = super::calendar_of(zone.as_deref().unwrap_or(kring_protocol::DEFAULT_TIME_ZONE));
+    let yesterday = today.pred_opt().unwrap_or(today);
+    let tomorrow = today.succ_opt().unwrap_or(today);
+    Ok((
+        calendar.start_of(yesterday),
+        calendar.start_of(tomorrow)
+            + chrono::Duration::minutes(crate::device_api::items::ATTENDANCE_MAX_AHEAD_MINUTES),
+    ))
+}
+
 fn load_change(
     conn: &Connection,
     group: &GroupId,
     kind: &str,
     entity: &str,
     today: NaiveDate,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
 ) -> Result<Option<ChangeKind>, DbError> {
     Ok(match kind {
         "group" => load_group(conn, group)?.map(ChangeKind::Group),
@@ -174,6 +211,11 @@ fn load_change(
         "absence" => load_absence(conn, entity)?.map(ChangeKind::Absence),
         "message" => load_message(conn, entity)?.map(ChangeKind::Message),
         "parent_diary" => load_parent_diary(conn, entity)?.map(ChangeKind::ParentDiaryEntry),
+        "attendance" => match window {
+            Some((from, until)) => super::attendance::record_for_feed(conn, entity, from, until)?
+                .map(ChangeKind::Attendance),
+            None => None,
+        },
         other => {
             tracing::warn!(kind = other, "unknown change kind in the change log");
             None
@@ -224,6 +266,18 @@ pub fn parse_days(s: &str) -> Vec<Weekday> {
         .collect()
 }
 
+/// Who may bring and pick up `child`: its parents by name, the first parent
+/// first. (The server knows no other authorised people yet.)
+pub fn pickup_names(conn: &Connection, child: &ChildId) -> Result<Vec<String>, DbError> {
+    query_all(
+        conn,
+        "SELECT p.name FROM parents p JOIN child_parents cp ON cp.parent_id = p.id
+         WHERE cp.child_id = ?1 ORDER BY cp.role, p.name",
+        params![child.to_string()],
+        |r| Ok(r.get::<_, String>("name")?),
+    )
+}
+
 /// The child as the group's device sees it, or None when it has no placement
 /// on the group that is current (not ended before `today`).
 pub fn load_child(
@@ -232,6 +286,7 @@ pub fn load_child(
     child: &ChildId,
     today: NaiveDate,
 ) -> Result<Option<Child>, DbError> {
+    let pickup = pickup_names(conn, child)?;
     query_one(
         conn,
         "SELECT c.first_name, c.last_name, c.birth_date, c.photo_consent, c.allergies, c.notes,
@@ -252,6 +307,7 @@ pub fn load_child(
                 placement_end: r.opt_date("end_date")?,
                 allergies: r.get("allergies")?,
                 notes: r.get("notes")?,
+                pickup,
             })
         },
     )

@@ -61,6 +61,7 @@ pub fn push(
         }
         PushItem::Message(m) => (Some(apply_message(&tx, device, m, now, today)?), None),
         PushItem::ReadReceipt(r) => (Some(apply_read_receipt(&tx, device, r, now)?), None),
+        PushItem::Attendance(a) => (Some(super::attendance::apply(&tx, device, a, now)?), None),
     };
     let seq = match changed_seq {
         Some(seq) => seq,
@@ -119,7 +120,8 @@ pub fn group_children(
     Ok(out)
 }
 
-fn check_children(
+/// Refuses any of `ids` that is not in `children` (the group's placed children).
+pub(super) fn check_children(
     children: &HashMap<ChildId, PhotoConsent>,
     ids: &[ChildId],
 ) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@
 //! the server (the broker excepted, which has none).
 
 pub mod admin;
+pub mod attendance;
 pub mod conn;
 pub mod demo;
 pub mod devices;
@@ -22,6 +23,7 @@ use super::{
     NewParentDiary, NewParentMessage, NewPlacement, NewStaff, NewUpload, NotificationPref,
     PushOutcome, ResetLink, Store, StoreError, StoreFuture, Thread, UploadRow,
 };
+use super::{ChildAttendance, DaySpan, GroupDay, LocationDay, LocationName};
 use super::{ChildOverview, GroupName, GroupSummary, ImportOutcome, ParentOverview, StaffOverview};
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{
@@ -304,7 +306,12 @@ impl Store for SqliteStore {
     }
 
     fn link_parent(&self, child: ChildId, parent: ParentId, role: ParentRole) -> StoreFuture<()> {
-        self.run(move |c| Ok(org::link_parent(c, &child, &parent, role)?))
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            org::link_parent(&tx, &child, &parent, role)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     fn set_consent(
@@ -733,6 +740,51 @@ impl Store for SqliteStore {
         passwords: FirstPasswords,
     ) -> StoreFuture<ImportOutcome> {
         self.run(move |c| Ok(admin::import_children(c, &org_id, &rows, &passwords)?))
+    }
+
+    fn org_locations(&self, org_id: OrganisationId) -> StoreFuture<Vec<LocationName>> {
+        self.run(move |c| Ok(attendance::org_locations(c, &org_id)?))
+    }
+
+    fn location_day(
+        &self,
+        org_id: OrganisationId,
+        location: LocationId,
+        span: DaySpan,
+    ) -> StoreFuture<Option<LocationDay>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let day = attendance::location_day(&tx, &org_id, &location, span)?;
+            tx.finish()?;
+            Ok(day)
+        })
+    }
+
+    fn group_day(
+        &self,
+        org_id: OrganisationId,
+        group: GroupId,
+        span: DaySpan,
+    ) -> StoreFuture<Option<GroupDay>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let day = attendance::group_day(&tx, &org_id, &group, span)?;
+            tx.finish()?;
+            Ok(day)
+        })
+    }
+
+    fn attendance_for_parent(
+        &self,
+        parent: ParentId,
+        span: DaySpan,
+    ) -> StoreFuture<Vec<ChildAttendance>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let days = attendance::for_parent(&tx, &parent, span)?;
+            tx.finish()?;
+            Ok(days)
+        })
     }
 
     fn load_demo(&self, today: NaiveDate) -> StoreFuture<Option<crate::demo::DemoSummary>> {

@@ -142,12 +142,14 @@ pub fn create_parent_hashed(
     Ok(id)
 }
 
+/// Links a parent to a child. The child's groups learn of it: the parents'
+/// names are who may bring and pick up (`Child::pickup`).
 pub fn link_parent(
     c: &Connection,
     child: &ChildId,
     parent: &ParentId,
     role: ParentRole,
-) -> Result<(), OrgError> {
+) -> Result<Changed, OrgError> {
     c.execute(
         "INSERT INTO child_parents (child_id, parent_id, role) VALUES (?1, ?2, ?3)",
         params![
@@ -159,7 +161,7 @@ pub fn link_parent(
             }
         ],
     )?;
-    Ok(())
+    Ok(record_child_change(c, child, EntityKind::Child, &child.0)?)
 }
 
 pub fn create_staff(

@@ -192,6 +192,15 @@ impl Portal {
                 // The other organisation.
                 let other = org::create_organisation(c, "ander", "Andere Opvang")?;
                 let loc = org::create_location(c, &other, "Elders")?;
+                ids.insert("location_other_org", loc.to_string());
+                let location_a: String = c
+                    .query_row(
+                        "SELECT location_id FROM groups WHERE id = ?1",
+                        params![group_a.to_string()],
+                        |r| r.get(0),
+                    )
+                    .map_err(kring_server::db::DbError::from)?;
+                ids.insert("location_a", location_a);
                 let og = org::create_group(c, &loc, "Egeltjes", org::GroupKind::Kdv, (0, 4))?;
                 let ok = org::create_child(
                     c,
