@@ -13,7 +13,10 @@ use kring_protocol::{ChildId, ConsentedChild, PhotoConsent, StaffRole};
 use kring_server::org::{self, ParentRole};
 use kring_server::settings::Settings;
 use kring_sync::client::ApiClient;
-use kring_sync::{EngineConfig, EngineHandle, NewPhoto, Store, SyncStatus, SystemClock};
+use kring_protocol::{AttendanceEvent, Calendar};
+use kring_sync::{
+    EngineConfig, EngineHandle, NewAttendance, NewPhoto, Store, SyncStatus, SystemClock,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -251,6 +254,46 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     wait_status(&engine, 30, |s| s.waiting == 0 && s.needs_attention == 0).await;
     let photo_id = saved.to_string();
 
+    // Sem arrives: the group screen checks her in, brought by her parent (one
+    // of the people the server told the device about). The check-in is an
+    // outbox item like the photo; the server's echo comes back through the
+    // doorbell with its place in the group's order.
+    let calendar = Calendar::default();
+    let pickup = store
+        .children()?
+        .into_iter()
+        .find(|c| c.id == sem)
+        .map(|c| c.pickup)
+        .unwrap_or_default();
+    assert!(
+        pickup.iter().any(|p| p == "Anne de Vries"),
+        "Sem's parent can be chosen: {pickup:?}"
+    );
+    let arrived = Utc::now();
+    let checked_in = store.save_attendance(
+        NewAttendance {
+            at: arrived,
+            event: AttendanceEvent::ChildIn {
+                child_id: sem,
+                by: Some("Anne de Vries".into()),
+            },
+            replaces: None,
+            staff: None,
+        },
+        arrived,
+    )?;
+    engine.wake();
+    let sent = Instant::now();
+    let took = within(sent, 5.0, "the check-in numbered by the server", || {
+        store
+            .attendance(calendar.day_range(calendar.today(arrived)))
+            .unwrap_or_default()
+            .iter()
+            .any(|e| e.item.id == checked_in && e.seq.is_some())
+    })
+    .await;
+    eprintln!("check-in: saved on the device -> numbered by the server in {took:?}");
+
     let b = Browser::start(1280, 900).await?;
     let shots = screenshot_dir();
     std::fs::create_dir_all(&shots)?;
@@ -275,8 +318,14 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     b.fill("#new_password", "zonnebloem-2026").await?;
     b.fill("#new_password_repeat", "zonnebloem-2026").await?;
     b.submit("#change-password-submit").await?;
-    // the photo is on Sem's timeline
+    // the photo is on Sem's timeline, and her day says who brought her when
     assert_eq!(timeline_photos(&b, &w.base).await?, vec![photo_id.clone()]);
+    let brought = format!(
+        "Gebracht om {} door Anne de Vries",
+        calendar.hhmm(arrived)
+    );
+    let day = b.text().await?;
+    assert!(day.contains(&brought), "{brought:?} on Mijn kind: {day}");
     shot("mijn-kind").await?;
     // full size, metadata already stripped, never cached
     b.goto(&format!("{}/fotos/{photo_id}", w.base)).await?;
@@ -290,6 +339,10 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     for who in [&w.parents.noor, &w.parents.bram] {
         login(&b, &w.base, who, PASSWORD).await?;
         assert!(timeline_photos(&b, &w.base).await?.is_empty(), "{who}");
+        assert!(
+            !b.text().await?.contains("Anne de Vries"),
+            "another family never reads who brought Sem ({who})"
+        );
         b.goto(&format!("{}/fotos/{photo_id}", w.base)).await?;
         assert!(b.exists("body[data-page=fout]").await?, "{who}");
         assert!(!b.exists("img").await?, "{who}");
@@ -355,6 +408,52 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     assert_eq!(timeline_photos(&b, &w.base).await?, vec![photo_id.clone()]);
     login(&b, &w.base, &w.parents.emma, PASSWORD).await?;
     assert!(timeline_photos(&b, &w.base).await?.is_empty());
+
+    // The location manager sees who is here today, and downloads the group's
+    // day log for a GGD visit.
+    login(&b, &w.base, "petra@example.nl", PASSWORD).await?;
+    b.goto(&format!("{}/beheer", w.base)).await?;
+    b.click("a[id^=presence-]").await?;
+    let here = b.text().await?;
+    assert!(
+        here.contains("gebracht door Anne de Vries"),
+        "Sem is on Aanwezig vandaag: {here}"
+    );
+    shot("aanwezig").await?;
+    b.goto(&format!(
+        "{}/beheer/groepen/{}/logboek/{}",
+        w.base,
+        w.group,
+        calendar.today(arrived)
+    ))
+    .await?;
+    assert!(b.text().await?.contains("Anne de Vries"));
+    shot("logboek").await?;
+    let cookie = b.client.get_named_cookie("kring_sessie").await?;
+    let http = reqwest::Client::builder()
+        .resolve(
+            "test.localhost",
+            SocketAddr::from(([127, 0, 0, 1], w.server.http_addr.port())),
+        )
+        .build()?;
+    let csv = http
+        .get(format!(
+            "{}/beheer/groepen/{}/logboek/{}/csv",
+            w.base,
+            w.group,
+            calendar.today(arrived)
+        ))
+        .header("Cookie", format!("kring_sessie={}", cookie.value()))
+        .send()
+        .await?;
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()
+            .get("content-type")
+            .is_some_and(|v| v.to_str().unwrap_or("").starts_with("text/csv"))
+    );
+    let csv = csv.text().await?;
+    assert!(csv.contains("Anne de Vries"), "{csv}");
 
     // The location manager sees the device (version, nothing waiting) and revokes it:
     // it gets 401 on its next call and wipes itself.

@@ -422,6 +422,9 @@ pub struct DayTotals {
     /// Which allowance applies, in words.
     pub kind: String,
     pub overspent: bool,
+    /// Anything not allowed happened: more than the allowance, below half
+    /// of the ratio, or a group too large (the verdict is shown as an error).
+    pub alert: bool,
     /// One sentence: within the allowance or not, never below half or not.
     pub verdict: String,
     /// Up to when the day is counted ("hele dag", "tot 14:05").
@@ -627,6 +630,9 @@ pub fn group_log(g: &GroupDay, calendar: &Calendar, now: DateTime<Utc>) -> Group
             allowance: duration_words(budget.allowance),
             kind: kind_words,
             overspent: budget.overspent(),
+            alert: budget.overspent()
+                || budget.below_half > Duration::zero()
+                || budget.too_large > Duration::zero(),
             verdict,
             counted_until: if until >= g.span.until {
                 "hele dag".into()
@@ -998,6 +1004,10 @@ mod tests {
             log.totals.verdict.contains("nooit toegestaan"),
             "{}",
             log.totals.verdict
+        );
+        assert!(
+            log.totals.alert && !log.totals.overspent,
+            "below half is shown as an error, also within the allowance"
         );
         // the whole day once it is over; a BSO Friday is a school day
         let mut bso = day(GroupCare::Bso);
