@@ -9,11 +9,11 @@ mod browser;
 
 use browser::Browser;
 use chrono::Utc;
+use kring_protocol::{AttendanceEvent, Calendar};
 use kring_protocol::{ChildId, ConsentedChild, PhotoConsent, StaffRole};
 use kring_server::org::{self, ParentRole};
 use kring_server::settings::Settings;
 use kring_sync::client::ApiClient;
-use kring_protocol::{AttendanceEvent, Calendar};
 use kring_sync::{
     EngineConfig, EngineHandle, NewAttendance, NewPhoto, Store, SyncStatus, SystemClock,
 };
@@ -320,10 +320,7 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
     b.submit("#change-password-submit").await?;
     // the photo is on Sem's timeline, and her day says who brought her when
     assert_eq!(timeline_photos(&b, &w.base).await?, vec![photo_id.clone()]);
-    let brought = format!(
-        "Gebracht om {} door Anne de Vries",
-        calendar.hhmm(arrived)
-    );
+    let brought = format!("Gebracht om {} door Anne de Vries", calendar.hhmm(arrived));
     let day = b.text().await?;
     assert!(day.contains(&brought), "{brought:?} on Mijn kind: {day}");
     shot("mijn-kind").await?;

@@ -23,9 +23,11 @@ pub const MAX_ABSENCE_NOTE_CHARS: usize = 1_000;
 /// How far an attendance event's `at` may lie ahead of the server's clock (a
 /// device clock running a little fast).
 pub const ATTENDANCE_MAX_AHEAD_MINUTES: i64 = 5;
-/// How far back an attendance event's `at` may lie (a tap recorded late, a
-/// device that was offline over a night).
-pub const ATTENDANCE_MAX_BEHIND_DAYS: i64 = 2;
+/// How far back an attendance event's `at` may lie: a device that was
+/// offline over a long weekend or a holiday week must still hand in every
+/// tap (refusing one would lose it from the day log); older than a month is
+/// a broken clock, said on the device's Synchronisatie page.
+pub const ATTENDANCE_MAX_BEHIND_DAYS: i64 = 31;
 
 /// The canonical hash of a request: the item as parsed and re-serialised, so
 /// that whitespace or key order do not make a retry look different.

@@ -1178,7 +1178,8 @@ pub async fn attendance_is_checked_against_the_group(s: &dyn Store) {
     refused(
         "too long ago",
         attendance(
-            now - Duration::days(2) - Duration::minutes(1),
+            now - Duration::days(crate::device_api::items::ATTENDANCE_MAX_BEHIND_DAYS)
+                - Duration::minutes(1),
             child_in(w.kids[0], None),
         ),
     )
