@@ -278,12 +278,21 @@ impl Presence {
         let mut events: Vec<Ordered> = by_id.into_values().collect();
         events.sort_by_key(|e| (e.seq.unwrap_or(i64::MAX), e.local, e.item.id));
 
-        // Undos and corrections point backwards; walking from the last event
-        // to the first, a dead event's own undo or correction never counts.
+        // Undos and corrections point backwards; walk from the last event to
+        // the first. An undone event does nothing (an undone correction gives
+        // back what it corrected); a correction that was corrected again
+        // still replaces what it replaced (the chain ends at the last one).
         let mut dead: HashMap<AttendanceId, Effect> = HashMap::new();
         for e in events.iter().rev() {
-            if dead.contains_key(&e.item.id) {
-                continue;
+            match dead.get(&e.item.id) {
+                Some(Effect::Undone) => continue,
+                Some(_) => {
+                    if let Some(target) = e.item.replaces {
+                        dead.entry(target).or_insert(Effect::Replaced);
+                    }
+                    continue;
+                }
+                None => {}
             }
             if let AttendanceEvent::Undo { target } = e.item.event {
                 dead.entry(target).or_insert(Effect::Undone);
@@ -631,6 +640,38 @@ mod tests {
         assert_eq!(day.stays[0].out_at, Some(at(12, 0)));
         assert_eq!(p.log[0].effect, Effect::Replaced);
         assert!(p.log[1..].iter().all(|l| l.effect == Effect::Applied));
+    }
+
+    #[test]
+    fn a_correction_of_a_correction_replaces_the_whole_chain_and_undoing_the_last_gives_back_the_one_before()
+     {
+        let noor = ChildId::new();
+        let tap = ev(Some(1), 0, at(8, 30), child_in(noor, "papa"));
+        let mut fix = ev(Some(2), 0, at(8, 0), child_in(noor, "oma"));
+        fix.item.replaces = Some(tap.item.id);
+        let mut again = ev(Some(3), 0, at(7, 55), child_in(noor, "opa"));
+        again.item.replaces = Some(fix.item.id);
+        let p = Presence::fold([tap.clone(), fix.clone(), again.clone()]);
+        let day = p.child(&noor);
+        assert_eq!(day.stays.len(), 1);
+        assert_eq!(day.stays[0].in_at, at(7, 55));
+        assert_eq!(day.stays[0].brought_by.as_deref(), Some("opa"));
+        assert_eq!(p.log[0].effect, Effect::Replaced);
+        assert_eq!(p.log[1].effect, Effect::Replaced);
+
+        let undo = ev(
+            Some(4),
+            0,
+            at(9, 0),
+            AttendanceEvent::Undo {
+                target: again.item.id,
+            },
+        );
+        let p = Presence::fold([tap, fix, again, undo]);
+        let day = p.child(&noor);
+        assert_eq!(day.stays.len(), 1, "one stay, not two");
+        assert_eq!(day.stays[0].in_at, at(8, 0));
+        assert_eq!(day.stays[0].brought_by.as_deref(), Some("oma"));
     }
 
     #[test]

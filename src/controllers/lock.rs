@@ -52,6 +52,8 @@ impl Screen for LockScreen {
         l.set_message("".into());
         l.set_chosen_name("".into());
         l.set_staff(model(vec![]));
+        l.set_presence_text("".into());
+        l.set_presence_warning("".into());
     }
 }
 

@@ -178,6 +178,19 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) -> Rc<dyn Screen> {
             screen.keep_toast(&ctx);
         }
     });
+    t.on_adjust_child({
+        let (ctx, screen) = (ctx.clone(), screen.clone());
+        move |id| {
+            ctx.touched();
+            let Ok(child_id) = id.parse::<uuid::Uuid>().map(ChildId) else {
+                return;
+            };
+            if let Some(ui) = ctx.ui() {
+                ui.global::<TodayAdapter>().set_detail_open(false);
+            }
+            screen.adjust_later(&ctx, child_id);
+        }
+    });
     t.on_mark_absent({
         let (ctx, screen) = (ctx.clone(), screen.clone());
         move |id, reason| {
@@ -367,6 +380,30 @@ impl TodayScreen {
                 }
             });
         refresh(ctx);
+    }
+
+    /// A later correction: the child's last check-in or check-out that
+    /// counts, in the sheet (saving records a new event that replaces it).
+    fn adjust_later(self: &Rc<Self>, ctx: &Rc<Ctx>, child_id: ChildId) {
+        let Some(day) = group_day(ctx) else { return };
+        let Some(child) = child_of(ctx, &child_id) else {
+            return;
+        };
+        let Some(stay) = day.presence.child(&child_id).stays.pop() else {
+            return;
+        };
+        let event_id = stay.out_event.unwrap_or(stay.in_event);
+        let Some(line) = day.presence.log.iter().find(|l| l.item.id == event_id) else {
+            return;
+        };
+        *self.last.borrow_mut() = Some(Recorded {
+            id: line.item.id,
+            child: child_id,
+            first_name: child.first_name,
+            event: line.item.event.clone(),
+            at: line.item.at,
+        });
+        self.open_adjust(ctx);
     }
 
     /// Opens the sheet to set the time and who brought or picked up.

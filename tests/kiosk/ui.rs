@@ -907,6 +907,28 @@ fn children_in_and_out_with_one_tap_adjust_undo_and_the_live_ratio() {
     // after a while undo is gone with the message
     mock_elapsed_time(kring::controllers::today::UNDO_FOR + Duration::from_secs(1));
     assert_eq!(t.get_toast_text(), "");
+    // a later correction, from the card: Sem's check-in, another minute earlier
+    t.invoke_open_child(f.sem.to_string().into());
+    click(&f.ui, "Tijd of naam aanpassen");
+    assert!(t.get_adjust_open());
+    assert_eq!(t.get_adjust_time(), cal.hhmm(earlier));
+    assert_eq!(t.get_adjust_typed(), "Oma", "who brought her is kept");
+    click(&f.ui, "1 minuut eerder");
+    click(&f.ui, "Opslaan");
+    let last = attendance_items(&f.store).pop().unwrap();
+    assert_eq!(
+        last.replaces,
+        Some(items[2].id),
+        "it replaces the correction"
+    );
+    assert_eq!(last.at, earlier - chrono::Duration::minutes(1));
+    assert_eq!(
+        row(&f, f.sem).status_text,
+        format!(
+            "Binnen sinds {} · gebracht door Oma",
+            cal.hhmm(earlier - chrono::Duration::minutes(1))
+        )
+    );
 }
 
 /// A planned child who does not come is marked absent with a reason.
