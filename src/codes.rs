@@ -101,6 +101,16 @@ impl From<p::NappyKind> for ui::NappyKind {
     }
 }
 
+impl From<ui::AbsenceReason> for p::AbsenceReason {
+    fn from(r: ui::AbsenceReason) -> Self {
+        match r {
+            ui::AbsenceReason::Sick => Self::Ziek,
+            ui::AbsenceReason::Holiday => Self::Vakantie,
+            ui::AbsenceReason::Other => Self::Anders,
+        }
+    }
+}
+
 impl From<ui::NappyKind> for p::NappyKind {
     fn from(k: ui::NappyKind) -> Self {
         match k {
@@ -150,6 +160,13 @@ mod tests {
         ] {
             assert_eq!(p::Mood::from(ui::Mood::from(m)), m);
         }
+        for r in [
+            p::AbsenceReason::Ziek,
+            p::AbsenceReason::Vakantie,
+            p::AbsenceReason::Anders,
+        ] {
+            assert_eq!(p::AbsenceReason::from(ui::AbsenceReason::from(r)), r);
+        }
         assert_eq!(
             sync_state(&s::ItemState::Waiting, true),
             ui::SyncState::Sending
@@ -159,15 +176,5 @@ mod tests {
             ui::SyncState::Sent,
             "only a waiting item is being sent"
         );
-    }
-}
-
-impl From<ui::AbsenceReason> for p::AbsenceReason {
-    fn from(r: ui::AbsenceReason) -> Self {
-        match r {
-            ui::AbsenceReason::Sick => Self::Ziek,
-            ui::AbsenceReason::Holiday => Self::Vakantie,
-            ui::AbsenceReason::Other => Self::Anders,
-        }
     }
 }

@@ -430,7 +430,7 @@ impl TodayScreen {
         t.set_adjust_by_title(by_title);
         t.set_adjust_people(model(people.iter().cloned().map(s).collect()));
         let by = last.event.by().unwrap_or_default().to_owned();
-        if people.iter().any(|p| *p == by) {
+        if people.contains(&by) {
             t.set_adjust_by(s(by));
             t.set_adjust_typed("".into());
         } else {
