@@ -161,7 +161,7 @@ mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
     use kring_protocol::attendance::Ordered;
-    use kring_protocol::{AttendanceEvent, AttendanceId, AttendanceItem, PhotoConsent};
+    use kring_protocol::{AttendanceEvent, AttendanceItem, PhotoConsent};
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
         // Friday 4 December 2026 (a weekday)
@@ -191,14 +191,7 @@ mod tests {
         Ordered {
             seq: Some(seq),
             local: 0,
-            item: AttendanceItem {
-                id: AttendanceId::new(),
-                at: t,
-                event,
-                replaces: None,
-                recorded_by: None,
-                recorded_at_device: t,
-            },
+            item: AttendanceItem::new(t, event),
         }
     }
 

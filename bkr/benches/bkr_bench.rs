@@ -91,18 +91,15 @@ fn a_day(births: &[NaiveDate], day: NaiveDate) -> (Vec<Ordered>, HashMap<ChildId
     };
     let mut events = Vec::new();
     let mut push = |t: DateTime<Utc>, event: AttendanceEvent, replaces: Option<AttendanceId>| {
-        let id = AttendanceId::new();
+        let item = AttendanceItem {
+            replaces,
+            ..AttendanceItem::new(t, event)
+        };
+        let id = item.id;
         events.push(Ordered {
             seq: Some(events.len() as i64 + 1),
             local: 0,
-            item: AttendanceItem {
-                id,
-                at: t,
-                event,
-                replaces,
-                recorded_by: None,
-                recorded_at_device: t,
-            },
+            item,
         });
         id
     };

@@ -37,6 +37,21 @@ pub struct AttendanceItem {
     pub recorded_at_device: DateTime<Utc>,
 }
 
+impl AttendanceItem {
+    /// A new event (a fresh id) that happened at `at`, recorded then by no
+    /// one in particular; set `replaces` and `recorded_by` as needed.
+    pub fn new(at: DateTime<Utc>, event: AttendanceEvent) -> Self {
+        Self {
+            id: AttendanceId::new(),
+            at,
+            event,
+            replaces: None,
+            recorded_by: None,
+            recorded_at_device: at,
+        }
+    }
+}
+
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
@@ -533,14 +548,7 @@ mod tests {
         Ordered {
             seq,
             local,
-            item: AttendanceItem {
-                id: AttendanceId::new(),
-                at: t,
-                event,
-                replaces: None,
-                recorded_by: None,
-                recorded_at_device: t,
-            },
+            item: AttendanceItem::new(t, event),
         }
     }
 

@@ -1029,14 +1029,7 @@ fn two_screens_checking_out_the_same_child_are_settled_and_shown() {
     mid_morning(&f);
     unlock(&f);
     let now = f.ctx.now();
-    let item = |at, event| AttendanceItem {
-        id: AttendanceId::new(),
-        at,
-        event,
-        replaces: None,
-        recorded_by: None,
-        recorded_at_device: at,
-    };
+    let item = AttendanceItem::new;
     let page = |seq: i64, items: Vec<AttendanceItem>| FeedPage {
         changes: items
             .into_iter()

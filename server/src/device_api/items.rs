@@ -120,17 +120,10 @@ fn trimmed(text: Option<&str>, max: usize, what: &str) -> Result<Option<String>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kring_protocol::{AbsenceReason, AttendanceId, ChildId};
+    use kring_protocol::{AbsenceReason, ChildId};
 
     fn item(at: DateTime<Utc>, event: AttendanceEvent) -> AttendanceItem {
-        AttendanceItem {
-            id: AttendanceId::new(),
-            at,
-            event,
-            replaces: None,
-            recorded_by: None,
-            recorded_at_device: at,
-        }
+        AttendanceItem::new(at, event)
     }
 
     fn child_in(by: Option<&str>) -> AttendanceEvent {

@@ -824,18 +824,15 @@ mod tests {
 
     impl Day {
         fn push(&mut self, t: DateTime<Utc>, event: AttendanceEvent) -> AttendanceId {
-            let id = AttendanceId::new();
+            let item = AttendanceItem {
+                recorded_by: Some(self.staff[0]),
+                ..AttendanceItem::new(t, event)
+            };
+            let id = item.id;
             let seq = i64::try_from(self.g.events.len()).unwrap_or_default() + 1;
             self.g.events.push(AttendanceRow {
                 seq,
-                item: AttendanceItem {
-                    id,
-                    at: t,
-                    event,
-                    replaces: None,
-                    recorded_by: Some(self.staff[0]),
-                    recorded_at_device: t,
-                },
+                item,
                 received_at: t,
                 device_name: Some("Scherm".into()),
             });

@@ -1009,14 +1009,7 @@ pub async fn reset_tokens_work_once(s: &dyn Store) {
 
 /// An attendance event at `at`.
 fn attendance(at: DateTime<Utc>, event: AttendanceEvent) -> AttendanceItem {
-    AttendanceItem {
-        id: AttendanceId::new(),
-        at,
-        event,
-        replaces: None,
-        recorded_by: None,
-        recorded_at_device: at,
-    }
+    AttendanceItem::new(at, event)
 }
 
 fn child_in(child: ChildId, by: Option<&str>) -> AttendanceEvent {

@@ -19,14 +19,7 @@ use tokio::time::timeout;
 const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn item(at: DateTime<Utc>, event: AttendanceEvent) -> AttendanceItem {
-    AttendanceItem {
-        id: AttendanceId::new(),
-        at,
-        event,
-        replaces: None,
-        recorded_by: None,
-        recorded_at_device: at,
-    }
+    AttendanceItem::new(at, event)
 }
 
 fn child_in(child: ChildId, by: Option<&str>) -> AttendanceEvent {

@@ -260,14 +260,7 @@ mod tests {
                 received_at: now,
             }),
         };
-        let other = |at, event| AttendanceItem {
-            id: AttendanceId::new(),
-            at,
-            event,
-            replaces: None,
-            recorded_by: None,
-            recorded_at_device: at,
-        };
+        let other = AttendanceItem::new;
         let PushItem::Attendance(my_item) = s.item(&mine.0).expect("item") else {
             panic!("an attendance item");
         };
@@ -323,16 +316,12 @@ mod tests {
         let (s, _) = Store::open(dir.path()).expect("open");
         let now = Utc::now();
         let old = now - Duration::days(4);
-        let item = AttendanceItem {
-            id: AttendanceId::new(),
-            at: old,
-            event: AttendanceEvent::StaffIn {
+        let item = AttendanceItem::new(
+            old,
+            AttendanceEvent::StaffIn {
                 staff_id: StaffId::new(),
             },
-            replaces: None,
-            recorded_by: None,
-            recorded_at_device: old,
-        };
+        );
         let page = |seq: i64, changes| FeedPage {
             changes,
             cursor: Cursor(seq),
