@@ -28,11 +28,53 @@ pub struct FeedPage {
 }
 
 /// A change, with the server's sequence number for it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     pub seq: i64,
     #[serde(flatten)]
     pub kind: ChangeKind,
+}
+
+/// The `type` of every [`ChangeKind`] this release knows (a test checks the
+/// list against the enum).
+const KNOWN_KINDS: &[&str] = &[
+    "group",
+    "child",
+    "child_removed",
+    "staff",
+    "staff_removed",
+    "absence",
+    "message",
+    "parent_diary_entry",
+    "attendance",
+];
+
+/// A kind this release does not know becomes [`ChangeKind::Unknown`]; a known
+/// kind that does not parse is still an error.
+impl<'de> Deserialize<'de> for Change {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            seq: i64,
+            #[serde(rename = "type")]
+            kind: String,
+            #[serde(default)]
+            data: serde_json::Value,
+        }
+        let raw = Raw::deserialize(d)?;
+        if !KNOWN_KINDS.contains(&raw.kind.as_str()) {
+            return Ok(Self {
+                seq: raw.seq,
+                kind: ChangeKind::Unknown,
+            });
+        }
+        let mut tagged = serde_json::Map::new();
+        tagged.insert("type".into(), serde_json::Value::String(raw.kind));
+        tagged.insert("data".into(), raw.data);
+        let kind = serde_json::from_value(serde_json::Value::Object(tagged))
+            .map_err(serde::de::Error::custom)?;
+        Ok(Self { seq: raw.seq, kind })
+    }
 }
 
 /// What changed. Upserts carry the whole current state; removals only the id.
@@ -54,6 +96,10 @@ pub enum ChangeKind {
     ParentDiaryEntry(ParentDiaryEntry),
     /// An attendance event of today or yesterday (older ones are not sent).
     Attendance(AttendanceRecord),
+    /// A kind of change a later server sends that this release does not know:
+    /// skipped, so that a new kind never stops an older device's feed.
+    #[serde(skip)]
+    Unknown,
 }
 
 /// Day of the week of a planned day.
@@ -182,4 +228,65 @@ pub struct ParentDiaryEntry {
     pub parent_name: String,
     pub text: String,
     pub written_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kind_of_change_this_release_does_not_know_is_read_as_unknown() {
+        let page: FeedPage = serde_json::from_str(
+            r#"{"changes":[
+                {"seq":1,"type":"rollout","data":{"release":"2.0","at":"2027-01-01T00:00:00Z"}},
+                {"seq":2,"type":"staff_removed","data":{"id":"01900000-0000-7000-8000-000000000001"}}
+            ],"cursor":2,"has_more":false}"#,
+        )
+        .expect("a page with a kind from a later server");
+        assert_eq!(page.changes[0].kind, ChangeKind::Unknown);
+        assert!(matches!(
+            page.changes[1].kind,
+            ChangeKind::StaffRemoved { .. }
+        ));
+        // a kind it knows that does not parse is an error, never skipped
+        let broken = serde_json::from_str::<FeedPage>(
+            r#"{"changes":[{"seq":1,"type":"staff_removed","data":{"id":"not-an-id"}}],
+                "cursor":1,"has_more":false}"#,
+        );
+        assert!(broken.is_err());
+    }
+
+    #[test]
+    fn every_kind_is_in_the_known_list() {
+        let id = || uuid::Uuid::now_v7();
+        let kinds = [
+            ChangeKind::ChildRemoved { id: ChildId(id()) },
+            ChangeKind::StaffRemoved { id: StaffId(id()) },
+        ];
+        for kind in kinds {
+            let v = serde_json::to_value(Change { seq: 1, kind }).expect("json");
+            let t = v.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+            assert!(KNOWN_KINDS.contains(&t), "{t}");
+        }
+        // the names of the other variants, as serde writes them
+        for name in [
+            "group",
+            "child",
+            "staff",
+            "absence",
+            "message",
+            "parent_diary_entry",
+            "attendance",
+        ] {
+            let err =
+                serde_json::from_str::<ChangeKind>(&format!(r#"{{"type":"{name}","data":{{}}}}"#))
+                    .expect_err("empty data");
+            assert!(
+                !err.to_string().contains("unknown variant"),
+                "{name} is a variant: {err}"
+            );
+            assert!(KNOWN_KINDS.contains(&name));
+        }
+        assert_eq!(KNOWN_KINDS.len(), 9, "one per variant but Unknown");
+    }
 }

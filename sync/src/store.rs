@@ -1146,6 +1146,12 @@ impl Store {
                     )?;
                 }
                 ChangeKind::Attendance(a) => attendance::apply(&tx, change.seq, a)?,
+                ChangeKind::Unknown => {
+                    tracing::debug!(
+                        seq = change.seq,
+                        "a kind of change this release does not know: skipped"
+                    );
+                }
             }
         }
         attendance::forget_old(&tx, now)?;
@@ -1583,6 +1589,24 @@ mod tests {
         s.apply_feed_page(&page, Utc::now()).expect("replay");
         assert!(s.children().expect("children").is_empty());
         assert_eq!(s.cursor().expect("cursor"), Cursor(6));
+        // a kind of change from a later server is skipped, the rest applied
+        let later = FeedPage {
+            changes: vec![
+                Change {
+                    seq: 7,
+                    kind: ChangeKind::Unknown,
+                },
+                Change {
+                    seq: 8,
+                    kind: ChangeKind::Child(child(a)),
+                },
+            ],
+            cursor: Cursor(8),
+            has_more: false,
+        };
+        s.apply_feed_page(&later, Utc::now()).expect("apply");
+        assert_eq!(s.children().expect("children").len(), 1);
+        assert_eq!(s.cursor().expect("cursor"), Cursor(8));
     }
 
     #[test]
