@@ -26,6 +26,9 @@ pub struct LockScreen {
     backoff: RefCell<crate::pin::Backoff>,
     /// Ends the wait.
     block: Timer,
+    /// The presence stage follows a verified PIN: left alone, it goes back
+    /// to the clock, so no one else can go on as that person.
+    presence_timeout: Timer,
 }
 
 impl std::fmt::Debug for LockScreen {
@@ -184,6 +187,9 @@ pub fn setup(ui: &AppWindow, ctx: &Rc<Ctx>) -> Rc<dyn Screen> {
     screen
 }
 
+/// How long the presence stage waits for a tap after the PIN.
+pub const PRESENCE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a staff member does on the presence stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StaffEvent {
@@ -245,6 +251,17 @@ impl LockScreen {
         l.set_can_break(mine.working() && !mine.on_break());
         l.set_can_leave(mine.working());
         l.set_stage(LockStage::Presence);
+        let (weak, ctx) = (ui.as_weak(), Rc::downgrade(ctx));
+        self.presence_timeout
+            .start(slint::TimerMode::SingleShot, PRESENCE_FOR, move || {
+                let (Some(ui), Some(ctx)) = (weak.upgrade(), ctx.upgrade()) else {
+                    return;
+                };
+                if ui.global::<LockAdapter>().get_stage() == LockStage::Presence {
+                    ui.global::<LockAdapter>().invoke_cancel();
+                    tracing::debug!(staff = ?ctx.staff_id(), "presence stage left alone: back to the clock");
+                }
+            });
     }
 
     /// Records the chosen staff member's event; then Vandaag (in, back from

@@ -1006,6 +1006,15 @@ fn staff_check_in_break_and_out_from_the_lock_screen() {
     enter_pin(&f.ui, "1234");
     click(&f.ui, "Uitchecken");
     assert_eq!(app.get_page(), Page::Locked);
+    // the stage after a PIN, left alone, goes back to the clock: no one
+    // else can go on as Fatima
+    click(&f.ui, "Ontgrendelen");
+    click(&f.ui, "Fatima");
+    enter_pin(&f.ui, "1234");
+    assert_eq!(lock.get_stage(), LockStage::Presence);
+    mock_elapsed_time(kring::controllers::lock::PRESENCE_FOR + Duration::from_secs(1));
+    assert_eq!(lock.get_stage(), LockStage::Clock);
+    assert!(!exists(&f.ui, "Naar Vandaag"));
     let kinds: Vec<&'static str> = attendance_items(&f.store)
         .iter()
         .map(|i| match i.event {
