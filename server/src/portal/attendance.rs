@@ -17,7 +17,7 @@ use kring_bkr::day::{DayKind, Moment, Standing, day_budget, standing};
 use kring_bkr::{Counts, assess_counts};
 use kring_protocol::attendance::{ChildDay, Conflict, Effect, LogLine, Presence, StaffDay};
 use kring_protocol::{
-    AbsenceReason, AttendanceEvent, AttendanceId, Calendar, ChildId, GroupCare, StaffId,
+    AbsenceReason, AttendanceEvent, AttendanceId, Calendar, ChildId, GroupCare, PartOfDay, StaffId,
 };
 use std::collections::HashMap;
 
@@ -321,12 +321,27 @@ pub fn group_now(g: &GroupDay, calendar: &Calendar) -> GroupNow {
                         None => reason_words(*reason).to_string(),
                     },
                 }),
-                None if c.planned => expected.push(ChildNow {
-                    name,
-                    time: String::new(),
-                    detail: String::new(),
-                }),
-                None => {}
+                None => match (c.planned, c.reported_absent) {
+                    (true, Some((reason, part))) => absent.push(ChildNow {
+                        name,
+                        time: String::new(),
+                        detail: format!(
+                            "{}{} (vooraf afgemeld)",
+                            reason_words(reason),
+                            match part {
+                                PartOfDay::WholeDay => "",
+                                PartOfDay::Morning => ", ochtend",
+                                PartOfDay::Afternoon => ", middag",
+                            }
+                        ),
+                    }),
+                    (true, None) => expected.push(ChildNow {
+                        name,
+                        time: String::new(),
+                        detail: String::new(),
+                    }),
+                    (false, _) => {}
+                },
             },
         }
     }
@@ -805,6 +820,7 @@ mod tests {
                         birth_date: two,
                         placed: true,
                         planned: true,
+                        reported_absent: None,
                     })
                     .collect(),
                 staff: ["Fatima", "Anouk"]
@@ -917,6 +933,12 @@ mod tests {
             "1 kind · 1 beroepskracht nodig · 1 aanwezig"
         );
         assert_eq!(now.ratio.class, "enough");
+        // Daan's parent had called him in sick for the morning: absent, not expected
+        d.g.children[2].reported_absent = Some((AbsenceReason::Ziek, PartOfDay::Morning));
+        let now = group_now(&d.g, &cal());
+        assert!(now.expected.is_empty());
+        assert_eq!(now.absent[0].name, "Daan Test");
+        assert_eq!(now.absent[0].detail, "ziek, ochtend (vooraf afgemeld)");
     }
 
     #[test]

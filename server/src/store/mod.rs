@@ -405,6 +405,9 @@ pub struct DayChild {
     pub placed: bool,
     /// Placed and planned on the day's weekday.
     pub planned: bool,
+    /// Reported absent for the day by a parent (or the organisation), not
+    /// cancelled: why, and for which part of the day.
+    pub reported_absent: Option<(kring_protocol::AbsenceReason, kring_protocol::PartOfDay)>,
 }
 
 /// A staff member as the attendance pages name them.

@@ -408,3 +408,62 @@ async fn the_day_log_downloads_as_csv_and_prints_for_the_ggd() {
         p.ids["location_a"]
     )));
 }
+
+/// A child whose parent called in sick for today is "Afgemeld" on the
+/// manager's presence page, not "Nog niet binnen".
+#[tokio::test]
+async fn a_child_reported_absent_by_a_parent_is_listed_as_absent_on_the_presence_page() {
+    let p = Portal::start().await;
+    let noor = child(&p, "child_noor");
+    let today = Calendar::default().today(Utc::now());
+    p.h.server()
+        .state
+        .db
+        .call_sync(move |c| -> Result<(), kring_server::org::OrgError> {
+            // planned every day, so the test holds on any weekday
+            c.execute(
+                "UPDATE placements SET days = 'mon,tue,wed,thu,fri,sat,sun' WHERE child_id = ?1",
+                [noor.to_string()],
+            )?;
+            kring_server::org::report_absence(
+                c,
+                &kring_server::org::NewAbsence {
+                    child: noor,
+                    from: today,
+                    to: today,
+                    part_of_day: kring_protocol::PartOfDay::WholeDay,
+                    reason: kring_protocol::AbsenceReason::Ziek,
+                    note: None,
+                    reported_by: "test",
+                },
+                Utc::now(),
+            )
+            .map(|_| ())
+        })
+        .unwrap();
+    let mut m = p.logged_in("test", "manager").await;
+    let page = m
+        .get(&format!(
+            "/beheer/locaties/{}/aanwezig",
+            p.ids["location_a"]
+        ))
+        .await;
+    assert_eq!(page.status, 200);
+    let absent = page
+        .text
+        .split(&format!("id=\"absent-{}\"", p.ids["group_a"]))
+        .nth(1)
+        .and_then(|rest| rest.split("</ul>").next())
+        .unwrap_or_default();
+    assert!(
+        absent.contains("ziek (vooraf afgemeld)"),
+        "Noor under Afgemeld: {absent}"
+    );
+    let expected = page
+        .text
+        .split(&format!("id=\"expected-{}\"", p.ids["group_a"]))
+        .nth(1)
+        .and_then(|rest| rest.split("</ul>").next())
+        .unwrap_or_default();
+    assert!(!expected.contains("Noor"), "not expected: {expected}");
+}

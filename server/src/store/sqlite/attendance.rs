@@ -19,8 +19,8 @@ use crate::store::{
 };
 use chrono::{DateTime, Datelike, Utc};
 use kring_protocol::{
-    AttendanceEvent, AttendanceId, AttendanceItem, AttendanceRecord, ChildId, GroupCare, GroupId,
-    LocationId, OrganisationId, ParentId, StaffId, Weekday,
+    AbsenceReason, AttendanceEvent, AttendanceId, AttendanceItem, AttendanceRecord, ChildId,
+    GroupCare, GroupId, LocationId, OrganisationId, ParentId, PartOfDay, StaffId, Weekday,
 };
 use rusqlite::{Connection, params};
 use std::collections::{BTreeSet, HashSet};
@@ -314,6 +314,8 @@ pub fn group_day(
     let wd = weekday(span.day.weekday());
     let child = |r: &rusqlite::Row<'_>| -> Result<DayChild, DbError> {
         let days: Option<String> = r.get("days")?;
+        let reason: Option<String> = r.get("absence_reason")?;
+        let part: Option<String> = r.get("absence_part")?;
         Ok(DayChild {
             id: r.id("id")?,
             first_name: r.get("first_name")?,
@@ -321,12 +323,32 @@ pub fn group_day(
             birth_date: r.date("birth_date")?,
             placed: days.is_some(),
             planned: days.is_some_and(|d| parse_days(&d).contains(&wd)),
+            reported_absent: reason.map(|reason| {
+                (
+                    match reason.as_str() {
+                        "ziek" => AbsenceReason::Ziek,
+                        "vakantie" => AbsenceReason::Vakantie,
+                        _ => AbsenceReason::Anders,
+                    },
+                    match part.as_deref() {
+                        Some("morning") => PartOfDay::Morning,
+                        Some("afternoon") => PartOfDay::Afternoon,
+                        _ => PartOfDay::WholeDay,
+                    },
+                )
+            }),
         })
     };
     const CHILD_COLUMNS: &str = "SELECT c.id, c.first_name, c.last_name, c.birth_date,
             (SELECT GROUP_CONCAT(p.days) FROM placements p
              WHERE p.child_id = c.id AND p.group_id = ?1 AND p.start_date <= ?2
-               AND (p.end_date IS NULL OR p.end_date >= ?2)) AS days
+               AND (p.end_date IS NULL OR p.end_date >= ?2)) AS days,
+            (SELECT a.reason FROM absences a
+             WHERE a.child_id = c.id AND a.cancelled = 0 AND a.from_date <= ?2 AND a.to_date >= ?2
+             ORDER BY a.created_at DESC LIMIT 1) AS absence_reason,
+            (SELECT a.part_of_day FROM absences a
+             WHERE a.child_id = c.id AND a.cancelled = 0 AND a.from_date <= ?2 AND a.to_date >= ?2
+             ORDER BY a.created_at DESC LIMIT 1) AS absence_part
          FROM children c";
     let mut children = query_all(
         c,
