@@ -78,8 +78,25 @@ fn every_screen_in_both_sizes_and_languages() {
                     Box::new(|| {
                         f.ui.global::<LockAdapter>().invoke_staff_in();
                         let t = f.ui.global::<TodayAdapter>();
+                        // three babies and a two-year-old with one leidster:
+                        // the heads-up, "toch", and 25 minutes below the ratio
                         t.invoke_toggle(f.sem.to_string().into());
+                        t.invoke_toggle(f.daan.to_string().into());
                         t.invoke_toggle(f.noor.to_string().into());
+                        t.invoke_toggle(f.emma.to_string().into());
+                        assert!(t.get_confirm_open(), "Emma takes the group below the ratio");
+                        t.invoke_confirm();
+                        f.clock.advance(chrono::Duration::minutes(25));
+                        // the status bar's clock ticks once a second
+                        i_slint_backend_testing::mock_elapsed_time(std::time::Duration::from_secs(
+                            1,
+                        ));
+                        f.ctx.refresh(Page::Today);
+                        assert!(
+                            t.get_budget_text().contains("35 min"),
+                            "{}",
+                            t.get_budget_text()
+                        );
                     }),
                 ),
                 (
@@ -88,7 +105,7 @@ fn every_screen_in_both_sizes_and_languages() {
                         let t = f.ui.global::<TodayAdapter>();
                         t.invoke_adjust();
                         t.invoke_adjust_minutes(-1);
-                        t.set_adjust_by("Mama van Noor".into());
+                        t.set_adjust_by("Papa van Emma".into());
                     }),
                 ),
                 (
@@ -96,7 +113,7 @@ fn every_screen_in_both_sizes_and_languages() {
                     Box::new(|| {
                         let t = f.ui.global::<TodayAdapter>();
                         t.invoke_adjust_save();
-                        t.invoke_open_child(f.noor.to_string().into());
+                        t.invoke_open_child(f.emma.to_string().into());
                     }),
                 ),
                 (
