@@ -25,6 +25,10 @@ pub struct FeedPage {
     pub cursor: Cursor,
     /// More changes wait after this page.
     pub has_more: bool,
+    /// The release the server offers this device, if any (servers before
+    /// updates never send it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<crate::UpdateOffer>,
 }
 
 /// A change, with the server's sequence number for it.

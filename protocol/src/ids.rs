@@ -78,6 +78,8 @@ id_newtype! {
     AbsenceId;
     /// A resumable upload.
     UploadId;
+    /// A release of the appliance: one uploaded, signed RAUC bundle.
+    ReleaseId;
     /// An attendance event (a child or staff member in or out, a break, an undo).
     AttendanceId;
 }

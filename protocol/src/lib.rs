@@ -18,6 +18,7 @@ mod feed;
 mod ids;
 pub mod mqtt;
 mod push;
+pub mod update;
 mod version;
 
 pub use attendance::{AttendanceEvent, AttendanceItem, AttendanceRecord};
@@ -34,6 +35,7 @@ pub use push::{
     BabyFields, Feeding, FeedingKind, Mood, Nappy, NappyKind, PhotoItem, PushItem, PushReceipt,
     ReadReceiptItem, Sleep, StaffDiaryItem, StaffMessageItem,
 };
+pub use update::{InstallWindow, UpdateOffer, UpdateReport, UpdateState};
 pub use version::{API_VERSION, API_VERSION_HEADER, VersionCheck, check_version};
 
 /// Header that carries the idempotency key (the item's UUIDv7) on pushes.
@@ -45,6 +47,11 @@ pub const APP_VERSION_HEADER: &str = "Kring-App-Version";
 /// Optional header on every device request: how many items wait in the device's
 /// outbox (a non-negative integer). Shown as "items waiting" in the device list.
 pub const OUTBOX_PENDING_HEADER: &str = "Kring-Outbox-Pending";
+
+/// Header with the appliance's release, as `<compatible> <version>` (e.g.
+/// `kring-qemu-virt 2.0.0`): what the server matches update offers against.
+/// Absent on a kiosk that does not run from an appliance image.
+pub const RELEASE_HEADER: &str = "Kring-Release";
 
 /// Upload metadata key (tus `Upload-Metadata`) carrying the photo's SHA-256 (hex).
 pub const UPLOAD_META_SHA256: &str = "sha256";

@@ -207,6 +207,7 @@ fn feed() {
             changes,
             cursor: Cursor(10),
             has_more: false,
+            update: None,
         }
     );
 }

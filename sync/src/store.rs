@@ -1571,6 +1571,7 @@ mod tests {
             }],
             cursor: Cursor(5),
             has_more: false,
+            update: None,
         };
         s.apply_feed_page(&page, Utc::now()).expect("apply");
         assert_eq!(s.cursor().expect("cursor"), Cursor(5));
@@ -1582,6 +1583,7 @@ mod tests {
             }],
             cursor: Cursor(6),
             has_more: false,
+            update: None,
         };
         s.apply_feed_page(&removed, Utc::now()).expect("apply");
         assert!(s.children().expect("children").is_empty());
@@ -1603,6 +1605,7 @@ mod tests {
             ],
             cursor: Cursor(8),
             has_more: false,
+            update: None,
         };
         s.apply_feed_page(&later, Utc::now()).expect("apply");
         assert_eq!(s.children().expect("children").len(), 1);
@@ -1677,6 +1680,7 @@ mod tests {
                 }],
                 cursor: Cursor(1),
                 has_more: false,
+                update: None,
             },
             Utc::now(),
         )

@@ -155,6 +155,7 @@ pub fn seed(store: &Store) -> Group {
             .collect(),
         cursor: Cursor(8),
         has_more: false,
+        update: None,
     };
     store.apply_feed_page(&page, Utc::now()).unwrap();
     Group {
@@ -232,6 +233,7 @@ pub fn busy_fixture() -> Fixture {
         ],
         cursor: Cursor(10),
         has_more: false,
+        update: None,
     };
     store.apply_feed_page(&page, Utc::now()).unwrap();
     kiosk(dir, store, group)

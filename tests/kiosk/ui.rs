@@ -1053,6 +1053,7 @@ fn two_screens_checking_out_the_same_child_are_settled_and_shown() {
             .collect(),
         cursor: Cursor(seq + 1),
         has_more: false,
+        update: None,
     };
     let came = item(
         now - chrono::Duration::hours(3),

@@ -155,6 +155,7 @@ pub fn feed_page(
         changes,
         cursor,
         has_more,
+        update: None,
     })
 }
 
