@@ -44,12 +44,85 @@ use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_init.sql"),
-    include_str!("../migrations/0002_photos_in_db.sql"),
-    include_str!("../migrations/0003_wal_restart.sql"),
-    include_str!("../migrations/0004_attendance.sql"),
+/// One step of the store's schema.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Migration {
+    pub sql: &'static str,
+    /// Code that knows only the migrations before this one would misread the
+    /// file after it (e.g. a waiting item of a kind it does not know): such
+    /// a release moves the file aside instead of using it (see
+    /// [`Compat`]). A migration that only adds leaves older releases able
+    /// to open the store after an update and after going back.
+    pub breaks_older: bool,
+}
+
+/// The store's migrations, in order: the index + 1 is the store version.
+/// Never edit a shipped one; add a new one, and mark it `breaks_older`
+/// unless the release before it can still use the file (docs/appliance.md,
+/// "Going back").
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sql: include_str!("../migrations/0001_init.sql"),
+        breaks_older: true,
+    },
+    Migration {
+        sql: include_str!("../migrations/0002_photos_in_db.sql"),
+        breaks_older: true,
+    },
+    Migration {
+        sql: include_str!("../migrations/0003_wal_restart.sql"),
+        breaks_older: false,
+    },
+    // A waiting attendance item means nothing to release 3's outbox.
+    Migration {
+        sql: include_str!("../migrations/0004_attendance.sql"),
+        breaks_older: true,
+    },
+    Migration {
+        sql: include_str!("../migrations/0005_store_meta.sql"),
+        breaks_older: false,
+    },
 ];
+
+/// How this release stands to a store file it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compat {
+    /// The file's version is this release's or older: migrate it.
+    Migrate,
+    /// A newer release wrote it, and said this release may still use it.
+    Newer { version: i64 },
+    /// A newer release wrote it in a way this release would misread.
+    TooNew { version: i64, oldest_reader: i64 },
+}
+
+/// Reads how `conn`'s file stands to a release that knows `known` migrations.
+pub(crate) fn compat(conn: &Connection, known: usize) -> Result<Compat, StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = known as i64;
+    if version <= known {
+        return Ok(Compat::Migrate);
+    }
+    let oldest_reader: Option<String> = conn
+        .query_row(
+            "SELECT value FROM store_meta WHERE key = 'oldest_reader'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap_or(None);
+    // A newer file without the mark is read as "may not be used".
+    let oldest_reader = oldest_reader
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(version);
+    Ok(if oldest_reader <= known {
+        Compat::Newer { version }
+    } else {
+        Compat::TooNew {
+            version,
+            oldest_reader,
+        }
+    })
+}
 
 /// The database file in the store's directory.
 pub const DB_FILE: &str = "device.sqlite3";
@@ -89,6 +162,15 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Invalid(String),
+    #[error(
+        "the device database was written by a newer release (store version {version}, \
+         readable from version {oldest_reader} on; this release knows {known})"
+    )]
+    NewerRelease {
+        version: i64,
+        oldest_reader: i64,
+        known: i64,
+    },
 }
 
 impl StoreError {
@@ -358,7 +440,24 @@ fn open_checked(path: &Path) -> Result<Connection, StoreError> {
     if problems.first().map(String::as_str) != Some("ok") {
         return Err(StoreError::Corrupt(problems.join("; ")));
     }
-    migrate(&mut conn)?;
+    match compat(&conn, MIGRATIONS.len())? {
+        Compat::Migrate => migrate(&mut conn)?,
+        Compat::Newer { version } => tracing::warn!(
+            version,
+            known = MIGRATIONS.len(),
+            "the device database is of a newer release that allows this one to use it"
+        ),
+        Compat::TooNew {
+            version,
+            oldest_reader,
+        } => {
+            return Err(StoreError::NewerRelease {
+                version,
+                oldest_reader,
+                known: MIGRATIONS.len() as i64,
+            });
+        }
+    }
     Ok(conn)
 }
 
@@ -386,8 +485,11 @@ impl Store {
         let mut report = StartupReport::default();
         let (conn, damaged) = match open_checked(&path) {
             Ok(conn) => (conn, None),
-            Err(e) if e.is_corruption() => {
-                tracing::error!(error = %e, "the device database is damaged; moving it aside");
+            // After going back to an older release (an update that did not
+            // become healthy), a file it would misread is handled like
+            // damage: moved aside, credentials and waiting items carried over.
+            Err(e) if e.is_corruption() || matches!(e, StoreError::NewerRelease { .. }) => {
+                tracing::error!(error = %e, "the device database cannot be used; moving it aside");
                 let moved_to = recovery::move_aside(dir)?;
                 (open_checked(&path)?, Some((moved_to, e.to_string())))
             }
@@ -1265,8 +1367,18 @@ fn insert_photo_bytes(
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+/// Applies `migrations` after the file's version; a file of a newer release
+/// is left as it is (see [`compat`], checked before).
+pub(crate) fn migrate_with(
+    conn: &mut Connection,
+    migrations: &[Migration],
+) -> Result<(), StoreError> {
     let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
+    for (i, migration) in migrations.iter().enumerate() {
+        let sql = migration.sql;
         let version = i as i64 + 1;
         if version <= current {
             continue;
@@ -1286,8 +1398,19 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
                     "migration {version} left a broken reference in {table}"
                 )));
             }
+            if migration.breaks_older && has_store_meta(&tx)? {
+                tx.execute(
+                    "INSERT OR REPLACE INTO store_meta (key, value) VALUES ('oldest_reader', ?1)",
+                    params![version.to_string()],
+                )?;
+            }
             tx.pragma_update(None, "user_version", version)?;
             tx.commit()?;
+            tracing::info!(
+                version,
+                breaks_older = migration.breaks_older,
+                "device store migrated"
+            );
             Ok(())
         })();
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -1302,6 +1425,17 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tracing::info!("device database switched to incremental vacuum");
     }
     Ok(())
+}
+
+fn has_store_meta(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'store_meta'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
 }
 
 #[cfg(test)]

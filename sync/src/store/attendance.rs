@@ -291,6 +291,7 @@ mod tests {
                 ],
                 cursor: Cursor(3),
                 has_more: false,
+                update: None,
             },
             now,
         )
@@ -326,6 +327,7 @@ mod tests {
             changes,
             cursor: Cursor(seq),
             has_more: false,
+            update: None,
         };
         s.apply_feed_page(
             &page(

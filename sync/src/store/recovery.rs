@@ -512,7 +512,7 @@ mod tests {
             let conn = Connection::open(d.join(DB_FILE)).expect("open v1");
             conn.pragma_update(None, "journal_mode", "WAL")
                 .expect("wal");
-            conn.execute_batch(super::super::MIGRATIONS[0])
+            conn.execute_batch(super::super::MIGRATIONS[0].sql)
                 .expect("v1 schema");
             conn.pragma_update(None, "user_version", 1)
                 .expect("version");
@@ -656,6 +656,7 @@ mod tests {
                     changes,
                     cursor: Cursor(200),
                     has_more: false,
+                    update: None,
                 },
                 Utc::now(),
             )
@@ -687,6 +688,111 @@ mod tests {
         assert_eq!(incidents[0].recovery, rec);
         s.incident_seen(incidents[0].id).expect("seen");
         assert!(s.incidents().expect("incidents").is_empty());
+    }
+
+    /// Runs `future` on the closed store in `d` as a newer release would
+    /// (its migrations after ours), and returns the file's version.
+    fn newer_release(d: &Path, future: &[super::super::Migration]) -> i64 {
+        let mut conn = Connection::open(d.join(DB_FILE)).expect("open file");
+        let all: Vec<super::super::Migration> = super::super::MIGRATIONS
+            .iter()
+            .chain(future)
+            .copied()
+            .collect();
+        super::super::migrate_with(&mut conn, &all).expect("newer migrations");
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version")
+    }
+
+    /// Going back after an update (issue 13): an older release opens the
+    /// store a newer one migrated. A migration that only adds leaves the file
+    /// usable as it is, with everything in it.
+    #[test]
+    fn an_older_release_uses_a_store_a_newer_one_only_added_to() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let bytes = jpeg(3, 20_000);
+        let waiting = {
+            let (s, _) = Store::open(d).expect("open");
+            enroll(&s);
+            s.save_photo(photo(&bytes), Utc::now()).expect("photo").0
+        };
+        let version = newer_release(
+            d,
+            &[super::super::Migration {
+                sql: "CREATE TABLE future_things (id INTEGER PRIMARY KEY, what TEXT);
+                      ALTER TABLE outbox ADD COLUMN future_note TEXT NOT NULL DEFAULT '';",
+                breaks_older: false,
+            }],
+        );
+        assert_eq!(version, super::super::MIGRATIONS.len() as i64 + 1);
+
+        let (s, report) = Store::open(d).expect("the older release opens it");
+        assert_eq!(report, StartupReport::default(), "nothing repaired");
+        assert!(s.device().expect("device").is_some(), "still enrolled");
+        let pending: Vec<uuid::Uuid> = s.pending().expect("pending").iter().map(|r| r.id).collect();
+        assert_eq!(pending, vec![waiting]);
+        assert_eq!(s.read_photo(&waiting, 0, 1 << 20).expect("bytes"), bytes);
+        // ...and goes on saving into it.
+        s.save_message(MessageThread::Group, "na het terugzetten", None, Utc::now())
+            .expect("save after going back");
+        assert_eq!(s.pending().expect("pending").len(), 2);
+        drop(s);
+        let conn = Connection::open(d.join(DB_FILE)).expect("file");
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, version, "the older release did not touch the version");
+    }
+
+    /// A migration the older release would misread: the file is moved aside
+    /// (kept), and the enrollment and every waiting item the older release
+    /// can read come over, under their own ids.
+    #[test]
+    fn an_older_release_moves_aside_a_store_a_newer_one_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let bytes = jpeg(4, 20_000);
+        let (photo_id, message_id) = {
+            let (s, _) = Store::open(d).expect("open");
+            enroll(&s);
+            let p = s.save_photo(photo(&bytes), Utc::now()).expect("photo").0;
+            let m = s
+                .save_message(MessageThread::Group, "tot morgen", None, Utc::now())
+                .expect("message")
+                .0;
+            (p, m)
+        };
+        let version = newer_release(
+            d,
+            &[super::super::Migration {
+                sql: "ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+                      UPDATE outbox SET payload = '{\"future\":true}'
+                        WHERE kind = 'message' AND id NOT IN (SELECT id FROM outbox ORDER BY seq LIMIT 1);",
+                breaks_older: true,
+            }],
+        );
+        let (s, report) = Store::open(d).expect("the older release starts");
+        let rec = report.recovered.expect("moved aside");
+        assert!(
+            rec.problem.contains(&format!("store version {version}")),
+            "{}",
+            rec.problem
+        );
+        assert!(
+            rec.moved_to.join(DB_FILE).exists(),
+            "the newer file is kept"
+        );
+        assert!(rec.credentials_kept, "still enrolled");
+        assert_eq!(rec.restored, 1, "the photo reads back whole");
+        assert_eq!(rec.lost, vec![message_id], "what it cannot read is listed");
+        let pending: Vec<uuid::Uuid> = s.pending().expect("pending").iter().map(|r| r.id).collect();
+        assert_eq!(pending, vec![photo_id]);
+        assert_eq!(s.read_photo(&photo_id, 0, 1 << 20).expect("bytes"), bytes);
+        assert_eq!(s.incidents().expect("incidents").len(), 1, "staff see it");
+        drop(s);
+        let (_, again) = Store::open(d).expect("reopen");
+        assert_eq!(again, StartupReport::default(), "once");
     }
 
     #[test]
