@@ -46,6 +46,8 @@ pub struct Ctx {
     calendar: Cell<Calendar>,
     /// Every screen, registered once by `controllers::setup`.
     screens: OnceCell<Vec<Rc<dyn Screen>>>,
+    /// Tells the updater whether an installation could hurt now.
+    quiet_poll: Timer,
 }
 
 /// The calendar of the group this device serves: its organisation's time zone
@@ -263,19 +265,27 @@ impl Ctx {
             return;
         }
         let _guard = rt.enter();
+        let release = crate::appliance::running_release();
         let (handle, _task) = kring_sync::spawn(
             self.store.clone(),
             self.clock.clone(),
             EngineConfig {
                 app_version: env!("CARGO_PKG_VERSION").to_string(),
+                release: release.as_ref().map(|r| r.header()),
                 ..EngineConfig::default()
             },
         );
+        if let Some(release) = release {
+            self.start_updater(release, &handle);
+        }
         let mut status = handle.status();
         let weak = self.ui.clone();
         rt.spawn(async move {
             loop {
                 let s: SyncStatus = status.borrow_and_update().clone();
+                if s.last_sync.is_some() {
+                    crate::appliance::HEALTH.synced();
+                }
                 let _ =
                     weak.upgrade_in_event_loop(move |ui| controllers::sync::apply_status(&ui, &s));
                 if status.changed().await.is_err() {
@@ -284,6 +294,50 @@ impl Ctx {
             }
         });
         *self.engine.borrow_mut() = Some(handle);
+    }
+}
+
+impl Ctx {
+    /// On an appliance: downloads what the server offers and asks for the
+    /// installation while the screen is locked (see `kring_sync::update`).
+    fn start_updater(self: &Rc<Self>, release: kring_sync::update::Release, engine: &EngineHandle) {
+        let Ok(Some(creds)) = self.store.device() else {
+            return;
+        };
+        let client =
+            match kring_sync::client::ApiClient::new(&creds.server_url, Some(creds.secret.clone()))
+            {
+                Ok(c) => c
+                    .with_app_version(env!("CARGO_PKG_VERSION"))
+                    .with_release(release.header()),
+                Err(error) => {
+                    tracing::error!(?error, "the updater has no HTTP client");
+                    return;
+                }
+            };
+        let (quiet_tx, quiet) = tokio::sync::watch::channel(false);
+        let weak = Rc::downgrade(self);
+        self.quiet_poll
+            .start(TimerMode::Repeated, Duration::from_secs(2), move || {
+                if let Some(ctx) = weak.upgrade() {
+                    // Locked: nobody is taking a photo or writing.
+                    quiet_tx.send_replace(ctx.staff.borrow().is_none());
+                }
+            });
+        kring_sync::update::spawn_updater(
+            kring_sync::update::UpdaterConfig::new(
+                self.settings.data_dir.join(crate::appliance::UPDATE_DIR),
+                release,
+            ),
+            kring_sync::update::UpdaterInputs {
+                client,
+                store: self.store.clone(),
+                clock: self.clock.clone(),
+                calendar: self.calendar(),
+                offer: engine.offer(),
+                quiet,
+            },
+        );
     }
 }
 
@@ -338,6 +392,7 @@ pub fn build_with_clock(
         english: Cell::new(english),
         screens: OnceCell::new(),
         calendar: Cell::new(calendar),
+        quiet_poll: Timer::default(),
     });
     if english {
         let _ = slint::select_bundled_translation("en");

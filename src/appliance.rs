@@ -24,6 +24,7 @@
 use serde::Deserialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Device-local settings written by provisioning, read after the system file.
@@ -307,6 +308,108 @@ impl std::fmt::Debug for Watchdog {
     }
 }
 
+/// The updater's directory in the data directory (`/data/kring/update`).
+pub const UPDATE_DIR: &str = "update";
+
+/// The appliance's release (`/etc/kring/release`, or the file named by
+/// `KRING_RELEASE_FILE`); None on a desktop: no update is offered then.
+pub fn running_release() -> Option<kring_sync::update::Release> {
+    let file = std::env::var_os("KRING_RELEASE_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(kring_sync::update::Release::FILE));
+    kring_sync::update::Release::read(&file)
+}
+
+/// The kiosk's health, for `kring-confirm` (which marks the booted slot
+/// good): healthy once the first frame is on the screen and the server was
+/// reached once, or the kiosk ran [`kring_sync::update::OFFLINE_GRACE`]
+/// without a network, or this slot and release were already confirmed
+/// before. Written as a file in the service's runtime directory.
+#[derive(Debug)]
+pub struct Health {
+    frame: AtomicBool,
+    synced: AtomicBool,
+    written: AtomicBool,
+}
+
+/// The kiosk's one [`Health`].
+pub static HEALTH: Health = Health {
+    frame: AtomicBool::new(false),
+    synced: AtomicBool::new(false),
+    written: AtomicBool::new(false),
+};
+
+impl Health {
+    /// The first frame is on the screen.
+    pub fn frame(&self) {
+        self.frame.store(true, Ordering::SeqCst);
+        self.check();
+    }
+
+    /// The server answered (or need not: see [`start_health`]).
+    pub fn synced(&self) {
+        self.synced.store(true, Ordering::SeqCst);
+        self.check();
+    }
+
+    fn check(&self) {
+        if !(self.frame.load(Ordering::SeqCst) && self.synced.load(Ordering::SeqCst)) {
+            return;
+        }
+        if self.written.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let Some(dir) = std::env::var_os("RUNTIME_DIRECTORY") else {
+            return;
+        };
+        let file = PathBuf::from(dir).join(kring_sync::update::HEALTHY_FILE);
+        match std::fs::write(&file, b"ok\n") {
+            Ok(()) => tracing::info!(file = %file.display(), "kiosk healthy"),
+            Err(error) => {
+                tracing::warn!(file = %file.display(), %error, "cannot say the kiosk is healthy")
+            }
+        }
+    }
+}
+
+/// The root slot U-Boot booted (`rauc.slot=` on the kernel command line).
+pub fn booted_slot(cmdline: &str) -> Option<&str> {
+    cmdline
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("rauc.slot="))
+}
+
+/// Whether this slot with this release was marked good before (then the
+/// first frame is enough: a screen without network that restarts must not
+/// count down to the older slot).
+pub fn already_confirmed(good: &str, slot: &str, version: &str) -> bool {
+    let mut words = good.split_whitespace();
+    words.next() == Some(slot) && words.next() == Some(version)
+}
+
+/// Starts what [`HEALTH`] needs besides the first frame and the first sync.
+pub fn start_health(data_dir: &Path) {
+    let Some(release) = running_release() else {
+        return;
+    };
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let good = std::fs::read_to_string(
+        data_dir
+            .join(UPDATE_DIR)
+            .join(kring_sync::update::GOOD_FILE),
+    )
+    .unwrap_or_default();
+    if booted_slot(&cmdline).is_some_and(|slot| already_confirmed(&good, slot, &release.version)) {
+        HEALTH.synced();
+        return;
+    }
+    std::thread::spawn(|| {
+        std::thread::sleep(kring_sync::update::OFFLINE_GRACE);
+        tracing::info!("no server yet, but running long enough: healthy");
+        HEALTH.synced();
+    });
+}
+
 /// Test-only trigger, for the appliance test: when this file exists in the
 /// service's runtime directory (`/run/kring`, writable only by root and the
 /// kiosk), the event loop hangs, as a real deadlock would.
@@ -317,6 +420,7 @@ impl Watchdog {
         let timer = slint::Timer::default();
         slint::Timer::single_shot(Duration::ZERO, || {
             tracing::info!("kiosk: first frame on the screen");
+            HEALTH.frame();
             if let Err(error) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
                 tracing::warn!(%error, "cannot tell systemd the kiosk is ready");
             }
@@ -489,6 +593,23 @@ mod tests {
                 "{text}: applied anyway"
             );
         }
+    }
+
+    #[test]
+    fn a_confirmed_slot_needs_no_server() {
+        let cmdline = "console=ttyAMA0 root=/dev/vda3 ro rauc.slot=B quiet";
+        assert_eq!(booted_slot(cmdline), Some("B"));
+        assert_eq!(booted_slot("root=/dev/vda2"), None);
+        assert!(already_confirmed("B 2.0.0\n", "B", "2.0.0"));
+        assert!(
+            !already_confirmed("A 2.0.0", "B", "2.0.0"),
+            "the other slot"
+        );
+        assert!(
+            !already_confirmed("B 1.0.0", "B", "2.0.0"),
+            "an older release"
+        );
+        assert!(!already_confirmed("", "B", "2.0.0"));
     }
 
     #[test]

@@ -24,14 +24,14 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         tracing::info!(
-            "usage: kring [--config FILE] [--data-dir DIR] [--server URL] [--enroll-code CODE] [--camera auto|synthetic|folder:DIR|device:N] [--language nl|en]\n       kring provision FILE [--config FILE]   (appliance: apply the boot partition's kring.txt)"
+            "usage: kring [--config FILE] [--data-dir DIR] [--server URL] [--enroll-code CODE] [--camera auto|synthetic|folder:DIR|device:N] [--language nl|en]\n       kring provision FILE [--config FILE]   (appliance: apply the boot partition's kring.txt)\n       kring update-install [--config FILE]   (appliance, root: install the bundle the kiosk asked for)"
         );
         return Ok(());
     }
     let config = flag(&args, "--config").or_else(|| std::env::var("KRING_CONFIG").ok());
     let sub = kring::appliance::subcommand(&args);
     if let Some((word, _)) = &sub
-        && !["provision", "bench-queue"].contains(word)
+        && !["provision", "bench-queue", "update-install"].contains(word)
     {
         anyhow::bail!("unknown command {word:?} (see kring --help)");
     }
@@ -47,6 +47,28 @@ fn main() -> anyhow::Result<()> {
             applied = %done.applied.display(),
             "provisioning applied"
         );
+        return Ok(());
+    }
+    if let Some(("update-install", _)) = &sub {
+        // Root, from kring-update.service: the kiosk asked for an install.
+        let settings = KioskSettings::load(config.as_deref().map(std::path::Path::new))?;
+        let dir = settings.data_dir.join(kring::appliance::UPDATE_DIR);
+        let result = kring_sync::update::install(&dir, std::path::Path::new("rauc"))
+            .with_context(|| format!("installing from {}", dir.display()))?;
+        match result {
+            None => tracing::info!("no install request"),
+            Some(r) if r.ok => {
+                tracing::info!(release = %r.release_id, message = %r.message, "installed; restarting into the new slot");
+                let status = std::process::Command::new("systemctl")
+                    .arg("reboot")
+                    .status()
+                    .context("systemctl reboot")?;
+                anyhow::ensure!(status.success(), "systemctl reboot: {status}");
+            }
+            Some(r) => {
+                tracing::error!(release = %r.release_id, message = %r.message, "install failed")
+            }
+        }
         return Ok(());
     }
     let mut settings = KioskSettings::load(config.as_deref().map(std::path::Path::new))?;
@@ -85,6 +107,7 @@ fn main() -> anyhow::Result<()> {
         );
     }
     let store = Arc::new(store);
+    kring::appliance::start_health(&settings.data_dir);
     kring::autopilot::start_if_asked(store.clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -7,7 +7,7 @@ use base64::Engine;
 use kring_protocol::{
     API_VERSION, API_VERSION_HEADER, APP_VERSION_HEADER, ApiError, Cursor, EnrollRequest,
     EnrollResponse, FeedPage, IDEMPOTENCY_KEY_HEADER, OUTBOX_PENDING_HEADER, PushItem, PushReceipt,
-    UPLOAD_META_PHOTO_ID, UPLOAD_META_SHA256, UploadId,
+    RELEASE_HEADER, ReleaseId, UPLOAD_META_PHOTO_ID, UPLOAD_META_SHA256, UpdateReport, UploadId,
 };
 use reqwest::{Response, StatusCode};
 use sha2::{Digest, Sha256};
@@ -25,6 +25,8 @@ pub struct ApiClient {
     app_version: Option<String>,
     /// Items in the outbox, sent on every request ("items waiting").
     pending: Option<Arc<AtomicU64>>,
+    /// The appliance's release (`<compatible> <version>`), on every request.
+    release: Option<String>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -97,12 +99,20 @@ impl ApiClient {
             secret,
             app_version: None,
             pending: None,
+            release: None,
         })
     }
 
     /// Reports this app version on every request.
     pub fn with_app_version(mut self, version: impl Into<String>) -> Self {
         self.app_version = Some(version.into());
+        self
+    }
+
+    /// Reports the appliance's release on every request (what update offers
+    /// are matched against).
+    pub fn with_release(mut self, release: impl Into<String>) -> Self {
+        self.release = Some(release.into());
         self
     }
 
@@ -131,7 +141,61 @@ impl ApiClient {
         if let Some(p) = &self.pending {
             r = r.header(OUTBOX_PENDING_HEADER, p.load(Ordering::Relaxed));
         }
+        if let Some(v) = &self.release {
+            r = r.header(RELEASE_HEADER, v);
+        }
         r
+    }
+
+    /// Bytes `from..=to` of a release's bundle (HTTP Range). A server that
+    /// ignores the range (200 with the whole file) is refused: resuming
+    /// would then mix two offsets.
+    pub async fn bundle_range(
+        &self,
+        release: &ReleaseId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<u8>, Failure> {
+        let resp = self
+            .req(
+                reqwest::Method::GET,
+                &kring_protocol::update::bundle_path(release),
+            )
+            .header(reqwest::header::RANGE, format!("bytes={from}-{to}"))
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .map_err(net)?;
+        let resp = check(resp).await?;
+        if resp.status() != StatusCode::PARTIAL_CONTENT {
+            return Err(Failure::Network(format!(
+                "the server answered {} to a range request",
+                resp.status()
+            )));
+        }
+        let bytes = resp.bytes().await.map_err(net)?;
+        if bytes.len() as u64 != to - from + 1 {
+            return Err(Failure::Network(format!(
+                "asked for {} bytes, got {}",
+                to - from + 1,
+                bytes.len()
+            )));
+        }
+        Ok(bytes.to_vec())
+    }
+
+    /// Tells the server how an update goes.
+    pub async fn report_update(&self, report: &UpdateReport) -> Result<(), Failure> {
+        let resp = self
+            .req(
+                reqwest::Method::POST,
+                kring_protocol::update::UPDATE_STATUS_PATH,
+            )
+            .json(report)
+            .send()
+            .await
+            .map_err(net)?;
+        check(resp).await.map(|_| ())
     }
 
     pub async fn enroll(

@@ -13,7 +13,7 @@ use crate::crash::crash_point;
 use crate::decide::{self, Backoff, Failure, Next, Verdict};
 use crate::store::{DeviceCredentials, ItemKind, ItemState, Store, StoreError};
 use chrono::{DateTime, Utc};
-use kring_protocol::{PushItem, PushReceipt, mqtt};
+use kring_protocol::{PushItem, PushReceipt, UpdateOffer, mqtt};
 use rand::Rng;
 use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
 use std::sync::Arc;
@@ -35,6 +35,9 @@ pub struct EngineConfig {
     pub reuse_connections: bool,
     /// Reported to the server on every request (the device list shows it).
     pub app_version: String,
+    /// The appliance's release, `<compatible> <version>` (None: not an
+    /// appliance, no update is ever offered).
+    pub release: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +50,7 @@ impl Default for EngineConfig {
             mqtt: true,
             reuse_connections: true,
             app_version: env!("CARGO_PKG_VERSION").to_string(),
+            release: None,
         }
     }
 }
@@ -96,9 +100,14 @@ pub struct EngineHandle {
     pull: Arc<Notify>,
     stop: Arc<Notify>,
     status: watch::Receiver<SyncStatus>,
+    offer: watch::Receiver<Option<UpdateOffer>>,
 }
 
 impl EngineHandle {
+    /// The release the server offers this device, as of the last pull.
+    pub fn offer(&self) -> watch::Receiver<Option<UpdateOffer>> {
+        self.offer.clone()
+    }
     /// Call after saving an item: the engine looks at the outbox now.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -124,6 +133,7 @@ struct Engine {
     pull: Arc<Notify>,
     stop: Arc<Notify>,
     status: watch::Sender<SyncStatus>,
+    offer: watch::Sender<Option<UpdateOffer>>,
     sending: Option<uuid::Uuid>,
     online: bool,
     last_error: Option<decide::Reason>,
@@ -138,11 +148,13 @@ pub fn spawn(
     config: EngineConfig,
 ) -> (EngineHandle, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(SyncStatus::default());
+    let (offer_tx, offer_rx) = watch::channel(None);
     let handle = EngineHandle {
         wake: Arc::new(Notify::new()),
         pull: Arc::new(Notify::new()),
         stop: Arc::new(Notify::new()),
         status: rx,
+        offer: offer_rx,
     };
     let engine = Engine {
         store,
@@ -152,6 +164,7 @@ pub fn spawn(
         pull: handle.pull.clone(),
         stop: handle.stop.clone(),
         status: tx,
+        offer: offer_tx,
         sending: None,
         online: false,
         last_error: None,
@@ -203,9 +216,15 @@ impl Engine {
             Some(creds.secret.clone()),
             self.config.reuse_connections,
         ) {
-            Ok(c) => c
-                .with_app_version(self.config.app_version.clone())
-                .with_pending(self.pending.clone()),
+            Ok(c) => {
+                let c = c
+                    .with_app_version(self.config.app_version.clone())
+                    .with_pending(self.pending.clone());
+                match &self.config.release {
+                    Some(r) => c.with_release(r.clone()),
+                    None => c,
+                }
+            }
             Err(e) => {
                 tracing::error!(error = ?e, "cannot build the HTTP client");
                 return;
@@ -399,6 +418,13 @@ impl Engine {
                 .map_err(|e| Failure::Network(format!("store: {e}")))?;
             let page = client.feed(cursor, self.config.feed_page).await?;
             let more = page.has_more;
+            if !more {
+                self.offer.send_if_modified(|o| {
+                    let changed = *o != page.update;
+                    o.clone_from(&page.update);
+                    changed
+                });
+            }
             let now = self.clock.now();
             blocking(&self.store, move |s| s.apply_feed_page(&page, now))
                 .await

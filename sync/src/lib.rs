@@ -15,6 +15,7 @@ mod crash;
 pub mod decide;
 pub mod engine;
 pub mod store;
+pub mod update;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{EngineConfig, EngineHandle, ItemStatus, ItemView, SyncStatus, spawn};
