@@ -17,6 +17,7 @@ mod nbd;
 mod portal;
 mod power_cut;
 mod qemu;
+mod update_proof;
 
 use anyhow::{Context, bail, ensure};
 use qemu::{Agent, Qmp};
@@ -82,6 +83,26 @@ fn power_cut_args() -> anyhow::Result<power_cut::Args> {
         keep: get("--keep")
             .map_or(Ok(0.5), |k| k.parse())
             .context("--keep P")?,
+    })
+}
+
+/// `appliance-test update --image P --server-bin P --work D --bundle-v2 F --bundle-v3 F --bundle-foreign F`.
+fn update_args() -> anyhow::Result<update_proof::Args> {
+    let a: Vec<String> = std::env::args().collect();
+    let get = |name: &str| -> anyhow::Result<PathBuf> {
+        a.iter()
+            .position(|x| x == name)
+            .and_then(|i| a.get(i + 1))
+            .map(PathBuf::from)
+            .with_context(|| format!("{name} PATH"))
+    };
+    Ok(update_proof::Args {
+        image: get("--image")?,
+        server_bin: get("--server-bin")?,
+        work: get("--work")?,
+        v2: get("--bundle-v2")?,
+        v3: get("--bundle-v3")?,
+        foreign: get("--bundle-foreign")?,
     })
 }
 
@@ -272,8 +293,9 @@ impl Console {
 }
 
 /// Copies the image to a card `extra` bytes bigger (first boot grows the data
-/// partition into it), writes the koppelcode into its `kring.txt`, and takes
-/// the kernel, initrd and command line out of its boot partition for QEMU.
+/// partition into it) and writes the koppelcode into its `kring.txt`. QEMU
+/// boots it as a Pi boots its card: U-Boot (`-bios`) runs the image's boot
+/// script, which picks the root slot and loads that slot's kernel.
 fn prepare_card(
     image: &Path,
     work: &Path,
@@ -313,14 +335,6 @@ fn prepare_card(
         &["mcopy", "-o", &photo.to_string_lossy(), "::bench/photo.jpg"],
         &boot_at,
     )?;
-    for f in ["vmlinuz", "initrd.img", "cmdline.txt"] {
-        let dst = work.join(f);
-        let _ = std::fs::remove_file(&dst);
-        mtools(
-            &["mcopy", &format!("::{f}"), &dst.to_string_lossy()],
-            &boot_at,
-        )?;
-    }
     Ok(disk)
 }
 
@@ -408,17 +422,47 @@ impl Run {
     }
 }
 
+/// U-Boot for QEMU's `virt` machine, from Debian's `u-boot-qemu`.
+const UBOOT: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
+
+/// Sets what the boot script adds to the kernel command line: the line
+/// `kring_extra=...` of `kring-boot.env` on the card's boot partition. Only
+/// while QEMU is not running (the card's file is then the truth).
+fn set_boot_extra(disk: &Path, work: &Path, extra: &str) -> anyhow::Result<()> {
+    let boot_at = format!("{}@@{}", disk.display(), partition_offset(disk, 1)?);
+    let file = work.join("kring-boot.env");
+    std::fs::write(&file, format!("kring_extra={extra}\n"))?;
+    mtools(
+        &["mcopy", "-o", &file.to_string_lossy(), "::kring-boot.env"],
+        &boot_at,
+    )
+}
+
 /// What differs between the appliance test's boot and the power-cut soak's.
 struct BootSpec {
     /// QEMU arguments that attach the card as `virtio-blk`.
     disk_args: Vec<String>,
-    /// Added to the image's kernel command line.
+    /// The card's image file (for the boot partition's `kring-boot.env`).
+    disk_file: PathBuf,
+    /// Added to the kernel command line by the image's boot script.
     extra_cmdline: String,
     /// The serial console's file in the work directory.
     serial: String,
 }
 
 fn boot_qemu(work: &Path, disk: &Path, server: &Server) -> anyhow::Result<(Guard, Instant)> {
+    boot_qemu_extra(work, disk, server, "", "serial.log")
+}
+
+/// Boots the card file `disk` with `extra` on the kernel command line and
+/// the console in `serial` (the update proof's boots).
+fn boot_qemu_extra(
+    work: &Path,
+    disk: &Path,
+    server: &Server,
+    extra: &str,
+    serial: &str,
+) -> anyhow::Result<(Guard, Instant)> {
     let spec = BootSpec {
         disk_args: vec![
             "-drive".into(),
@@ -429,8 +473,9 @@ fn boot_qemu(work: &Path, disk: &Path, server: &Server) -> anyhow::Result<(Guard
             "-device".into(),
             "virtio-blk-pci,drive=disk0".into(),
         ],
-        extra_cmdline: String::new(),
-        serial: "serial.log".into(),
+        disk_file: disk.to_path_buf(),
+        extra_cmdline: extra.into(),
+        serial: serial.into(),
     };
     boot_qemu_with(work, &spec, server)
 }
@@ -440,9 +485,7 @@ fn boot_qemu_with(
     spec: &BootSpec,
     server: &Server,
 ) -> anyhow::Result<(Guard, Instant)> {
-    let kernel = work.join("vmlinuz");
-    let initrd = work.join("initrd.img");
-    let cmdline = std::fs::read_to_string(work.join("cmdline.txt"))?;
+    set_boot_extra(&spec.disk_file, work, &spec.extra_cmdline)?;
     for s in ["qmp.sock", "qga.sock", spec.serial.as_str()] {
         let _ = std::fs::remove_file(work.join(s));
     }
@@ -468,12 +511,7 @@ fn boot_qemu_with(
             "1024",
         ])
         .args(["-accel", "tcg,thread=multi"])
-        .arg("-kernel")
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(&initrd)
-        .arg("-append")
-        .arg(format!("{} {}", cmdline.trim(), spec.extra_cmdline).trim())
+        .args(["-bios", UBOOT])
         .args(&spec.disk_args)
         .args(["-device", "virtio-gpu-pci,xres=1280,yres=800"])
         .args([
@@ -616,6 +654,9 @@ fn unlock(run: &mut Run) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     if std::env::args().nth(1).as_deref() == Some("power-cut") {
         return power_cut::run(&power_cut_args()?);
+    }
+    if std::env::args().nth(1).as_deref() == Some("update") {
+        return update_proof::run(&update_args()?);
     }
     let a = args()?;
     let total = Instant::now();

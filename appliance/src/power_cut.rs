@@ -212,6 +212,7 @@ pub fn run(a: &Args) -> anyhow::Result<()> {
         let last = boot == a.cuts;
         let spec = BootSpec {
             disk_args: disk.qemu_args("disk0", "vblk0"),
+            disk_file: disk_img.clone(),
             // the last boot is a normal one: the device must send everything
             extra_cmdline: if last {
                 String::new()

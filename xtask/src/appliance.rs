@@ -41,6 +41,12 @@ const IMAGE_PACKAGES: &[&str] = &[
     "zstd",
     "qemu-system-arm",
     "socat",
+    // A/B updates: U-Boot as QEMU's firmware, its tools, RAUC and keys
+    "u-boot-qemu",
+    "u-boot-tools",
+    "rauc",
+    "squashfs-tools",
+    "openssl",
 ];
 
 /// The root file system: systemd, the kiosk's runtime libraries, fonts,
@@ -75,6 +81,9 @@ const ROOTFS_PACKAGES: &[&str] = &[
     "openssh-server",
     // sleeps unless a QEMU guest-agent port exists (never on a Pi)
     "qemu-guest-agent",
+    // A/B updates: RAUC, and fw_printenv/fw_setenv for U-Boot's boot state
+    "rauc",
+    "libubootenv-tool",
 ];
 
 /// Installs cross toolchain packages (and the arm64 architecture) and the
@@ -304,13 +313,13 @@ fn rootfs(kiosk: &Path) -> anyhow::Result<PathBuf> {
 
 /// Runs on the host after the packages are in, with the new root as `$1`.
 const CUSTOMIZE: &str = r#"set -e
-chmod 0755 "$1/usr/bin/kring" "$1/usr/libexec/kring/data-setup" "$1/usr/libexec/kring/maintenance"
+chmod 0755 "$1/usr/bin/kring" "$1/usr/libexec/kring/data-setup" "$1/usr/libexec/kring/maintenance" "$1/usr/libexec/kring/confirm" "$1/usr/libexec/kring/rauc-bin/fw_setenv"
 chmod 0644 "$1/usr/share/doc/kring/appliance.md"
 chroot "$1" sh -e -c '
 getent group render >/dev/null || groupadd --system render
 getent group input >/dev/null || groupadd --system input
 useradd --system --user-group --home-dir /data/kring --no-create-home --shell /usr/sbin/nologin --groups video,input,render kring
-systemctl enable kring-kiosk.service kring-provision.service kring-maintenance.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
+systemctl enable kring-kiosk.service kring-provision.service kring-maintenance.service kring-update.path kring-confirm.service rauc.service systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
 systemctl disable ssh.service ssh.socket 2>/dev/null || true
 systemctl mask ssh.service getty@.service serial-getty@.service autovt@.service console-getty.service systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer
 ln -sf /usr/share/zoneinfo/Europe/Amsterdam /etc/localtime
@@ -330,7 +339,7 @@ rm -f "$1"/boot/*.dpkg-bak "$1"/boot/*.new
 
 /// mmdebstrap mounts /proc, /sys and /dev inside the root while it works; an
 /// interrupted run can leave them: never delete through a mount.
-fn unmount_below(dir: &Path) {
+pub fn unmount_below(dir: &Path) {
     let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
         return;
     };
@@ -346,7 +355,8 @@ fn unmount_below(dir: &Path) {
     }
 }
 
-/// Fills `<root>/boot/firmware` for one target.
+/// Fills `<root>/boot/firmware` for one target, and puts the target's
+/// release and RAUC configuration into the root.
 fn stage_boot(rootfs: &Path, target: Target) -> anyhow::Result<()> {
     let boot = rootfs.join("boot").join("firmware");
     if boot.exists() {
@@ -354,15 +364,26 @@ fn stage_boot(rootfs: &Path, target: Target) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&boot)?;
     let (vmlinuz, initrd) = kernel_files(rootfs)?;
-    std::fs::copy(&vmlinuz, boot.join("vmlinuz"))?;
-    std::fs::copy(&initrd, boot.join("initrd.img"))?;
+    // U-Boot loads the kernel and initrd from the booted slot itself, so a
+    // bundle brings its kernel with its modules.
+    std::fs::copy(&vmlinuz, rootfs.join("boot/vmlinuz"))?;
+    std::fs::copy(&initrd, rootfs.join("boot/initrd.img"))?;
+    crate::update::stage_root(rootfs, target, &crate::update::release_version())?;
+    crate::update::stage_boot(&boot, target)?;
+    if target == Target::Rpi4 {
+        // the Pi's firmware loads them from the boot partition
+        std::fs::copy(&vmlinuz, boot.join("vmlinuz"))?;
+        std::fs::copy(&initrd, boot.join("initrd.img"))?;
+    }
     let fw = root()
         .join("firmware-image")
         .join("boot")
         .join(target.name());
-    for entry in std::fs::read_dir(&fw).with_context(|| format!("{}", fw.display()))? {
-        let entry = entry?;
-        std::fs::copy(entry.path(), boot.join(entry.file_name()))?;
+    if fw.exists() {
+        for entry in std::fs::read_dir(&fw).with_context(|| format!("{}", fw.display()))? {
+            let entry = entry?;
+            std::fs::copy(entry.path(), boot.join(entry.file_name()))?;
+        }
     }
     std::fs::write(boot.join("kring-voorbeeld.txt"), PROVISION_EXAMPLE)?;
     if target == Target::Rpi4 {
@@ -583,4 +604,36 @@ pub fn power_cut(rest: &[String]) -> anyhow::Result<()> {
         cmd.args(["--seed", seed]);
     }
     run(&mut cmd)
+}
+
+/// `cargo xtask update-test`: the qemu-virt image (v1) and three bundles
+/// (v2; v3 whose kiosk exits at start; v2 signed by another organisation),
+/// then the update proof of docs/appliance.md, "Updates".
+pub fn update_test(rest: &[String]) -> anyhow::Result<()> {
+    let images = image(&[Target::QemuVirt])?;
+    let img = images.first().context("no image")?;
+    let bundle = |args: &[&str]| -> anyhow::Result<PathBuf> {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        crate::update::bundle(&crate::update::BundleSpec::parse(&args)?)
+    };
+    let v2 = bundle(&["--version", "2.0.0"])?;
+    let v3 = bundle(&["--version", "3.0.0", "--kiosk-exits"])?;
+    let foreign = bundle(&["--version", "2.0.1", "--foreign-key"])?;
+    run(crate::cargo().args(["build", "-p", "kring-server", "-p", "kring-appliance"]))?;
+    let bin = root().join("target").join("debug");
+    run(Command::new(bin.join("appliance-test"))
+        .arg("update")
+        .arg("--image")
+        .arg(img)
+        .arg("--server-bin")
+        .arg(bin.join("kring-server"))
+        .arg("--work")
+        .arg(work_dir().join("update-test"))
+        .arg("--bundle-v2")
+        .arg(v2)
+        .arg("--bundle-v3")
+        .arg(v3)
+        .arg("--bundle-foreign")
+        .arg(foreign)
+        .args(rest))
 }

@@ -12,6 +12,7 @@
 
 mod appliance;
 mod buildroot;
+mod update;
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -61,6 +62,8 @@ fn main() -> anyhow::Result<()> {
         "device" => appliance::device_build().map(|_| ()),
         "appliance-test" => appliance::appliance_test(),
         "power-cut" => appliance::power_cut(&rest),
+        "bundle" => update::bundle(&update::BundleSpec::parse(&rest)?).map(|_| ()),
+        "update-test" => appliance::update_test(&rest),
         "image" => {
             let targets = if rest.is_empty() {
                 vec![appliance::Target::Rpi4, appliance::Target::QemuVirt]
@@ -73,7 +76,7 @@ fn main() -> anyhow::Result<()> {
         }
         _ => {
             println!(
-                "usage: cargo xtask <deps|test|demo|lint|device|image|appliance-test|power-cut|buildroot-check> [args]"
+                "usage: cargo xtask <deps|test|demo|lint|device|image|bundle|appliance-test|update-test|power-cut|buildroot-check> [args]"
             );
             println!("  deps  install system packages and the Python test peer");
             println!("  test  deps, then run every test of the workspace");
@@ -86,6 +89,12 @@ fn main() -> anyhow::Result<()> {
             );
             println!(
                 "  power-cut [CUTS] [SEED]  the qemu-virt image, its power cut CUTS times (default 10)"
+            );
+            println!(
+                "  bundle [--version V] [--kiosk-exits] [--foreign-key]  a signed RAUC bundle of the last root file system"
+            );
+            println!(
+                "  update-test  the qemu-virt image updated from the server: v2 good, v3 rolled back (docs/appliance.md)"
             );
             println!("  buildroot-check  the Buildroot recipe's defconfig and check-package");
             if task.is_empty() || task == "help" || task == "--help" {
