@@ -445,10 +445,10 @@ impl Updater {
             let name = e.file_name().to_string_lossy().into_owned();
             let stale_bundle = name.ends_with(".raucb") || name.ends_with(".raucb.part");
             let stale_result = name == INSTALL_RESULT && !installing;
-            if (stale_bundle && !keep.contains(&name)) || stale_result {
-                if let Err(error) = std::fs::remove_file(e.path()) {
-                    tracing::warn!(file = %name, %error, "cannot remove an old update file");
-                }
+            if ((stale_bundle && !keep.contains(&name)) || stale_result)
+                && let Err(error) = std::fs::remove_file(e.path())
+            {
+                tracing::warn!(file = %name, %error, "cannot remove an old update file");
             }
         }
     }
