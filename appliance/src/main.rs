@@ -524,6 +524,8 @@ fn boot_qemu_with(
         .arg(netdev)
         .args(["-device", "virtio-net-pci,netdev=n0,romfile="])
         .args(["-device", "virtio-rng-pci"])
+        // a hardware watchdog for systemd (RuntimeWatchdogSec), as the Pi has
+        .args(["-device", "i6300esb"])
         .arg("-chardev")
         .arg(format!(
             "socket,id=qga0,path={},server=on,wait=off",
