@@ -723,6 +723,32 @@ pub fn sha256_file(path: &Path) -> Result<String, UpdateError> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The line of `rauc install`'s output worth reporting: the last one when it
+/// worked; when it failed, RAUC's own reason (`LastError: ...`, or a line
+/// naming what failed) rather than its closing "Installing ... failed".
+fn rauc_says(output: &str, ok: bool) -> String {
+    let lines: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let last = lines.last().copied().unwrap_or("");
+    if ok {
+        return last.to_string();
+    }
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("LastError:").map(str::trim))
+        .or_else(|| {
+            lines.iter().rev().copied().find(|l| {
+                let l = l.to_ascii_lowercase();
+                (l.contains("failed:") || l.contains("error:")) && !l.starts_with("installing")
+            })
+        })
+        .unwrap_or(last)
+        .to_string()
+}
+
 /// The root side (`kring update-install`, run by `kring-update.service`):
 /// takes the request out of `dir`, checks the bundle, runs `rauc` and writes
 /// the result. Returns the result; the caller restarts the device when it is
@@ -768,14 +794,7 @@ pub fn install(dir: &Path, rauc: &Path) -> Result<Option<InstallResult>, UpdateE
                             String::from_utf8_lossy(&out.stderr)
                         );
                         tracing::info!(status = ?out.status, output = %text.trim(), "rauc install ended");
-                        let last = text
-                            .lines()
-                            .rev()
-                            .find(|l| !l.trim().is_empty())
-                            .unwrap_or("")
-                            .trim()
-                            .to_string();
-                        result(out.status.success(), last)
+                        result(out.status.success(), rauc_says(&text, out.status.success()))
                     }
                 }
             }
@@ -944,6 +963,22 @@ mod tests {
             None,
         );
         assert_eq!(s.pending.as_ref().map(|p| p.phase), Some(Phase::Downloaded));
+    }
+
+    #[test]
+    fn rauc_output_gives_its_reason() {
+        let refused = "installing\n  0% Installing\n 20% Checking bundle\nLastError: Failed to check bundle: signature verification failed: Verify error: unable to get local issuer certificate\nInstalling `/data/kring/update/x.raucb` failed\n";
+        assert!(
+            rauc_says(refused, false)
+                .starts_with("Failed to check bundle: signature verification failed")
+        );
+        let other = "rauc-Message: x\nrauc-ERROR **: 12:00: Failed to install: error: no space left\nInstalling `a` failed\n";
+        assert!(rauc_says(other, false).contains("no space left"));
+        assert_eq!(
+            rauc_says("100% Installing done.\nInstalling `a` succeeded\n", true),
+            "Installing `a` succeeded"
+        );
+        assert_eq!(rauc_says("", false), "");
     }
 
     #[test]
