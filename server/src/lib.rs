@@ -13,6 +13,7 @@ pub mod org;
 pub mod photo;
 pub mod portal;
 pub(crate) mod ratelimit;
+pub mod releases;
 pub mod settings;
 pub mod store;
 
@@ -78,6 +79,24 @@ impl AppState {
             for device in devices {
                 if let Err(e) = broker.publish_nudge(&device, Nudge { seq }).await {
                     tracing::warn!(error = %e, device = %device, "nudge failed (the periodic pull covers it)");
+                }
+            }
+        });
+    }
+
+    /// Rings the doorbell of each device (QoS 1, in the background): a
+    /// rollout covers them, or one of them may try a release again.
+    pub fn nudge_devices(&self, devices: Vec<store::DeviceNudge>) {
+        let Some(broker) = self.broker.clone() else {
+            return;
+        };
+        if devices.is_empty() {
+            return;
+        }
+        tokio::spawn(async move {
+            for n in devices {
+                if let Err(e) = broker.publish_nudge(&n.device, Nudge { seq: n.seq }).await {
+                    tracing::warn!(error = %e, device = %n.device, "nudge failed (the periodic pull covers it)");
                 }
             }
         });
@@ -284,7 +303,8 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
 }
 
 /// Periodic work: expire unfinished uploads and portal sessions; close MQTT sessions of devices
-/// revoked by another process (the admin CLI) within a minute.
+/// revoked by another process (the admin CLI) within a minute; nudge the devices of rollouts
+/// made by the admin CLI (which has no broker).
 fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(20));
@@ -303,6 +323,19 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(removed = n, "expired uploads removed"),
                 Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+            }
+            if state.broker.is_some() {
+                match state.store.pending_rollout_nudges(chrono::Utc::now()).await {
+                    Ok(devices) if devices.is_empty() => {}
+                    Ok(devices) => {
+                        tracing::info!(
+                            devices = devices.len(),
+                            "nudging the devices of a new rollout"
+                        );
+                        state.nudge_devices(devices);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "rollout nudge sweep failed"),
+                }
             }
             if let Some(broker) = &state.broker {
                 match state.store.revoked_devices().await {

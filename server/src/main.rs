@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use kring_server::device_api::devices;
 use kring_server::open_data;
 use kring_server::settings::Settings;
-use kring_server::store::{SqliteStore, Store};
+use kring_server::store::{NewRelease, NewRollout, RolloutScope, SqliteStore, Store};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use std::path::PathBuf;
@@ -58,10 +58,54 @@ enum AdminCommand {
     Devices,
     /// Revoke a device: it gets 401 and wipes itself; its MQTT session closes within a minute.
     Revoke { device: kring_protocol::DeviceId },
+    /// Appliance updates: signed RAUC bundles (format=verity) and their rollouts.
+    Release {
+        #[command(subcommand)]
+        command: ReleaseCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReleaseCommand {
+    /// Add a bundle for an organisation: copies it into the data directory and reads its
+    /// version and compatible from its manifest. Prints the new release's id alone (the same
+    /// bundle added again prints the id it already has). The signature is not checked here:
+    /// the device's RAUC checks it against the organisation's key.
+    Add {
+        /// The bundle (`.raucb`, format=verity).
+        file: PathBuf,
+        /// Organisation slug, name or id.
+        #[arg(long)]
+        org: String,
+    },
+    /// Offer a release to one device, a group, a location or every device of its
+    /// organisation; they install it at night (19:00-06:30) unless --now. A running server
+    /// nudges the devices within a minute.
+    #[command(group(clap::ArgGroup::new("scope").required(true).args(["device", "group", "location", "all"])))]
+    Rollout {
+        release: kring_protocol::ReleaseId,
+        #[arg(long)]
+        device: Option<kring_protocol::DeviceId>,
+        /// Group id or name (within the release's organisation).
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long)]
+        location: Option<kring_protocol::LocationId>,
+        /// Every device of the release's organisation.
+        #[arg(long)]
+        all: bool,
+        /// Install at any time instead of at night.
+        #[arg(long)]
+        now: bool,
+    },
+    /// List releases with how many devices are in each state.
+    List,
 }
 
 fn main() -> anyhow::Result<()> {
+    // logs go to stderr: stdout is the commands' output (scripts read `release add`'s id)
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,rmqtt=warn")),
         )
@@ -236,6 +280,7 @@ async fn admin_command(settings: Settings, command: AdminCommand) -> anyhow::Res
                 );
             }
         }
+        AdminCommand::Release { command } => release_command(&settings, &store, command).await?,
         AdminCommand::Revoke { device } => {
             let done = store.revoke_device(device, chrono::Utc::now()).await?;
             if done {
@@ -244,6 +289,147 @@ async fn admin_command(settings: Settings, command: AdminCommand) -> anyhow::Res
                 );
             } else {
                 anyhow::bail!("no active device {device}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn release_command(
+    settings: &Settings,
+    store: &SqliteStore,
+    command: ReleaseCommand,
+) -> anyhow::Result<()> {
+    match command {
+        ReleaseCommand::Add { file, org } => {
+            let org_id = store
+                .find_organisation(org.clone())
+                .await?
+                .with_context(|| format!("no organisation {org:?}"))?;
+            let data_dir = settings.data_dir.clone();
+            let source = file.clone();
+            let stored = tokio::task::spawn_blocking(move || {
+                kring_server::releases::import_file(&data_dir, &source)
+            })
+            .await
+            .context("copying the bundle")?
+            .with_context(|| format!("{} is not taken as a release", file.display()))?;
+            let added = store
+                .create_release(NewRelease {
+                    id: stored.id,
+                    org: org_id,
+                    version: stored.manifest.version.clone(),
+                    compatible: stored.manifest.compatible.clone(),
+                    sha256: stored.sha256.clone(),
+                    size: stored.size,
+                    file_name: stored.file_name.clone(),
+                    uploaded_at: chrono::Utc::now(),
+                    uploaded_by: None,
+                })
+                .await;
+            let added = match added {
+                Ok(a) => a,
+                Err(e) => {
+                    kring_server::releases::remove(&settings.data_dir, &stored.file_name);
+                    return Err(e.into());
+                }
+            };
+            if !added.new {
+                kring_server::releases::remove(&settings.data_dir, &stored.file_name);
+            }
+            tracing::info!(
+                release = %added.id,
+                new = added.new,
+                version = %stored.manifest.version,
+                compatible = %stored.manifest.compatible,
+                sha256 = %stored.sha256,
+                size = stored.size,
+                "release added"
+            );
+            println!("{}", added.id);
+        }
+        ReleaseCommand::Rollout {
+            release,
+            device,
+            group,
+            location,
+            all,
+            now,
+        } => {
+            let row = store
+                .release(release)
+                .await?
+                .with_context(|| format!("no release {release}"))?;
+            let scope = match (device, group, location) {
+                (Some(d), _, _) => RolloutScope::Device(d),
+                (_, Some(g), _) => {
+                    let found: Vec<_> = store
+                        .org_groups(row.org)
+                        .await?
+                        .into_iter()
+                        .filter(|x| x.id.to_string() == g || x.name.eq_ignore_ascii_case(&g))
+                        .collect();
+                    match found.as_slice() {
+                        [one] => RolloutScope::Group(one.id),
+                        [] => anyhow::bail!("no group {g:?} in the release's organisation"),
+                        _ => anyhow::bail!("{} groups are called {g:?}; give its id", found.len()),
+                    }
+                }
+                (_, _, Some(l)) => RolloutScope::Location(l),
+                _ if all => RolloutScope::Organisation,
+                _ => anyhow::bail!("say which devices: --device, --group, --location or --all"),
+            };
+            let window = (!now).then(kring_protocol::InstallWindow::nightly);
+            let created = store
+                .create_rollout(
+                    row.org,
+                    NewRollout {
+                        release,
+                        scope,
+                        window: window.clone(),
+                        created_at: chrono::Utc::now(),
+                        created_by: None,
+                        nudged: false,
+                    },
+                )
+                .await?;
+            let when = match &window {
+                Some(w) => format!("'s nachts ({}-{})", w.from, w.until),
+                None => "direct".to_string(),
+            };
+            println!(
+                "Uitrol {}: versie {} ({}) naar {} apparaten, installeren {when}.",
+                created.id,
+                row.version,
+                row.compatible,
+                created.devices.len()
+            );
+        }
+        ReleaseCommand::List => {
+            let list = store.releases(None).await?;
+            if list.is_empty() {
+                println!("Geen releases.");
+            }
+            for s in list {
+                let mut counts = vec![format!("offered={}", s.offered)];
+                for st in kring_server::store::UPDATE_STATES {
+                    let n = s
+                        .states
+                        .iter()
+                        .find(|(x, _)| *x == st)
+                        .map_or(0, |(_, n)| *n);
+                    counts.push(format!("{}={n}", st.as_str()));
+                }
+                println!(
+                    "{}  {} {}  {} bytes  org {}  rollouts={}  {}",
+                    s.release.id,
+                    s.release.compatible,
+                    s.release.version,
+                    s.release.size,
+                    s.release.org,
+                    s.rollouts,
+                    counts.join(" ")
+                );
             }
         }
     }

@@ -497,26 +497,23 @@ fn assemble(rootfs: &Path, target: Target) -> anyhow::Result<PathBuf> {
 
 /// `cargo xtask image [rpi4] [qemu-virt]`: every target when none is named.
 /// With `KRING_REUSE_ROOTFS=1` the root file system of the last run is used
-/// as it is (a developer's shortcut for another target's image).
+/// with only the kiosk binary replaced (a developer's shortcut: minutes
+/// instead of a new mmdebstrap).
 pub fn image(targets: &[Target]) -> anyhow::Result<Vec<PathBuf>> {
     let reuse = std::env::var("KRING_REUSE_ROOTFS").is_ok_and(|v| v == "1")
         && work_dir().join("rootfs").join("usr/bin/kring").exists();
-    if !reuse {
-        device_build()?;
-    }
+    let kiosk = device_build()?;
     image_deps()?;
     let started = std::time::Instant::now();
     let rootfs = if reuse {
-        println!("reusing {}", work_dir().join("rootfs").display());
-        work_dir().join("rootfs")
+        let dir = work_dir().join("rootfs");
+        println!("reusing {} with the kiosk just built", dir.display());
+        let bin = dir.join("usr/bin/kring");
+        // copy keeps the build's mode (0755)
+        std::fs::copy(&kiosk, &bin)?;
+        dir
     } else {
-        rootfs(
-            &root()
-                .join("target")
-                .join(TRIPLE)
-                .join("device")
-                .join("kring"),
-        )?
+        rootfs(&kiosk)?
     };
     let rootfs_secs = started.elapsed().as_secs();
     let mut images = Vec::new();

@@ -45,6 +45,8 @@ pub struct DeviceRow {
     pub revoked_at: Option<String>,
     /// Items waiting in the device's outbox, as last reported.
     pub outbox_pending: Option<u32>,
+    /// The appliance release it last reported (`<compatible> <version>`).
+    pub release: Option<String>,
 }
 
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
@@ -80,11 +82,32 @@ pub fn secret_hash(secret: &str) -> String {
     sha256_hex(secret.as_bytes())
 }
 
-/// What a device reports about itself on a request (both optional headers).
+/// What a device reports about itself on a request (optional headers).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceReport {
     pub app_version: Option<String>,
     pub outbox_pending: Option<u32>,
+    /// `Kring-Release`: `<compatible> <version>`, checked by [`parse_release`].
+    pub release: Option<String>,
+}
+
+/// A `Kring-Release` value as stored: two words (compatible, version) of
+/// printable ASCII, at most 64 characters each, one space between; None for
+/// anything else (then the stored value stays as it was).
+pub fn parse_release(header: &str) -> Option<String> {
+    let (compatible, version) = split_release(header)?;
+    Some(format!("{compatible} {version}"))
+}
+
+/// The compatible and the version of a `Kring-Release` value.
+pub fn split_release(release: &str) -> Option<(&str, &str)> {
+    let mut words = release.split_ascii_whitespace();
+    let (compatible, version) = (words.next()?, words.next()?);
+    let word_ok = |w: &str| {
+        w.len() <= crate::releases::MAX_FIELD_CHARS && w.chars().all(|c| c.is_ascii_graphic())
+    };
+    (words.next().is_none() && word_ok(compatible) && word_ok(version))
+        .then_some((compatible, version))
 }
 
 /// For tools and tests that drive SQLite directly (the sync tests, the
@@ -113,6 +136,23 @@ mod tests {
         let a = new_code();
         let b = new_code();
         assert_ne!(a, b, "two codes in a row should differ");
+    }
+
+    #[test]
+    fn release_headers_are_two_words() {
+        assert_eq!(
+            parse_release(" kring-qemu-virt   2.0.0 ").as_deref(),
+            Some("kring-qemu-virt 2.0.0")
+        );
+        assert_eq!(
+            split_release("kring-rpi4 2.1.0-rc1"),
+            Some(("kring-rpi4", "2.1.0-rc1"))
+        );
+        assert_eq!(parse_release("kring-qemu-virt"), None);
+        assert_eq!(parse_release("a b c"), None);
+        assert_eq!(parse_release(""), None);
+        assert_eq!(parse_release(&format!("{} 1", "x".repeat(65))), None);
+        assert_eq!(parse_release("kring-qemu-virt 2.0.0\u{e9}"), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! - [`devices`]: device secrets, enrollment codes, the authenticated device;
 //! - `items`: checks on pushed items before the store sees them;
 //! - `tus`: resumable photo uploads (tus 1.0);
+//! - `updates`: appliance bundles (download with Range) and update reports;
 //! - `mqtt_hooks`: the HTTP auth/ACL hooks an external MQTT broker calls.
 //!
 //! Reads and writes go through [`crate::store::Store`]; nothing here holds SQL.
@@ -13,6 +14,7 @@ pub mod devices;
 pub(crate) mod items;
 pub(crate) mod mqtt_hooks;
 pub(crate) mod tus;
+pub(crate) mod updates;
 
 use crate::AppState;
 use crate::error::Failure;
@@ -30,7 +32,7 @@ use devices::AuthedDevice;
 use kring_protocol::{
     API_VERSION, API_VERSION_HEADER, APP_VERSION_HEADER, Cursor, EnrollRequest, EnrollResponse,
     ErrorCode, IDEMPOTENCY_KEY_HEADER, MqttConnectInfo, OUTBOX_PENDING_HEADER, PushItem,
-    VersionCheck, check_version, mqtt,
+    RELEASE_HEADER, VersionCheck, check_version, mqtt,
 };
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -97,6 +99,11 @@ impl FromRequestParts<AppState> for AuthedDevice {
                 .get(OUTBOX_PENDING_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse().ok()),
+            release: parts
+                .headers
+                .get(RELEASE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(devices::parse_release),
         };
         let device = state
             .store
@@ -146,6 +153,10 @@ pub fn router(state: AppState) -> Router<AppState> {
     let json = Router::new()
         .route("/enroll", post(enroll))
         .route("/items", post(push_item))
+        .route(
+            kring_protocol::update::UPDATE_STATUS_PATH.trim_start_matches("/api/v1"),
+            post(updates::status),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(json_limit));
     let uploads = Router::new()
         .route("/uploads", post(tus::create).options(tus::options))
@@ -157,6 +168,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/device", get(whoami))
         .route("/feed", get(feed_handler))
+        // a GET (no body); the bundle streams from the file, with Range
+        .route("/releases/{id}/bundle", get(updates::bundle))
         .merge(json)
         .merge(uploads)
         .fallback(|| async { Failure::not_found("API endpoint") })
@@ -257,7 +270,7 @@ async fn feed_handler(
         .limit
         .unwrap_or(200)
         .clamp(1, state.settings.limits.feed_page_max);
-    let page = state
+    let mut page = state
         .store
         .feed_page(
             device.group,
@@ -266,6 +279,9 @@ async fn feed_handler(
             device.calendar.today(Utc::now()),
         )
         .await?;
+    // decided at read time, on every page: the rollouts, the device's release
+    // and its reports as they are now
+    page.update = state.store.update_offer(device.id).await?;
     let mut resp = axum::Json(page).into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -17,8 +17,8 @@
 //! any backend. A new method gets a check here, and the macro a line.
 
 use super::{
-    ChildDetails, CompletedUpload, DaySpan, NewParentMessage, NewPlacement, NewStaff, NewUpload,
-    Store, StoreError,
+    ChildDetails, CompletedUpload, DaySpan, NewParentMessage, NewPlacement, NewRelease, NewRollout,
+    NewStaff, NewUpload, RolloutScope, Store, StoreError,
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport};
 use crate::org::{GroupChange, GroupKind, ParentRole};
@@ -26,8 +26,9 @@ use crate::portal::SessionTimes;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kring_protocol::{
     AttendanceEvent, AttendanceId, AttendanceItem, Audience, Calendar, ChangeKind, ChildId, Cursor,
-    DeviceId, ErrorCode, GroupId, MessageId, MessageThread, OrganisationId, PhotoConsent, PhotoId,
-    PhotoItem, PushItem, PushReceipt, StaffId, StaffMessageItem, StaffRole, UploadId, Weekday,
+    DeviceId, ErrorCode, GroupId, InstallWindow, MessageId, MessageThread, OrganisationId,
+    PhotoConsent, PhotoId, PhotoItem, PushItem, PushReceipt, ReleaseId, StaffId, StaffMessageItem,
+    StaffRole, UpdateReport, UpdateState, UploadId, Weekday,
 };
 
 /// The temporary directories the suite gives each backend.
@@ -83,6 +84,11 @@ macro_rules! store_conformance_tests {
                 attendance_feed_carries_only_today_and_yesterday,
                 attendance_reads_stay_with_their_owner,
                 child_pickup_is_its_parents_by_name,
+                update_offer_follows_scope_and_the_newest_rollout,
+                update_offer_ends_with_good_rolled_back_or_failed_until_retry,
+                update_reports_are_idempotent_and_only_for_rolled_out_releases,
+                rollouts_nudge_their_devices_once,
+                releases_are_kept_once_and_counted_per_state,
             );
         }
     };
@@ -659,6 +665,7 @@ pub async fn revoked_device_is_refused(s: &dyn Store) {
     let report = DeviceReport {
         app_version: Some("2.0".into()),
         outbox_pending: Some(3),
+        release: Some("kring-qemu-virt 1.0.0".into()),
     };
     assert_eq!(
         s.authenticate_device(w.secret.clone(), report, now)
@@ -670,6 +677,7 @@ pub async fn revoked_device_is_refused(s: &dyn Store) {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].app_version, "2.0", "the report is stored");
     assert_eq!(listed[0].outbox_pending, Some(3));
+    assert_eq!(listed[0].release.as_deref(), Some("kring-qemu-virt 1.0.0"));
     assert!(
         s.check_device_secret(w.device.id, w.secret.clone())
             .await
@@ -1375,4 +1383,543 @@ pub async fn child_pickup_is_its_parents_by_name(s: &dyn Store) {
         vec!["Anne Test", "Bas Test"],
         "first parent first"
     );
+}
+
+// ---- updates -----------------------------------------------------------------
+
+/// An enrolled device with its secret, so it can report a `Kring-Release`.
+struct Screen {
+    id: DeviceId,
+    secret: String,
+}
+
+async fn screen(s: &dyn Store, group: GroupId, release: Option<&str>) -> Screen {
+    let code = s
+        .create_enrollment_code(group, Utc::now(), Duration::minutes(15))
+        .await
+        .expect("code");
+    let enrolled = s
+        .enroll_device(code.code, "Scherm".into(), "1.0".into(), Utc::now())
+        .await
+        .expect("enroll");
+    let screen = Screen {
+        id: enrolled.id,
+        secret: enrolled.secret,
+    };
+    if let Some(r) = release {
+        says_release(s, &screen, r).await;
+    }
+    screen
+}
+
+/// The device's next request carries `Kring-Release: <release>`.
+async fn says_release(s: &dyn Store, screen: &Screen, release: &str) {
+    let report = DeviceReport {
+        release: Some(release.into()),
+        ..DeviceReport::default()
+    };
+    s.authenticate_device(screen.secret.clone(), report, Utc::now())
+        .await
+        .expect("auth")
+        .expect("an active device");
+}
+
+async fn add_release(
+    s: &dyn Store,
+    org: OrganisationId,
+    compatible: &str,
+    version: &str,
+) -> ReleaseId {
+    let id = ReleaseId::new();
+    let added = s
+        .create_release(NewRelease {
+            id,
+            org,
+            version: version.into(),
+            compatible: compatible.into(),
+            sha256: format!("{:0>64}", id.0.simple()),
+            size: 180_000_000,
+            file_name: format!("releases/{id}.raucb"),
+            uploaded_at: Utc::now(),
+            uploaded_by: None,
+        })
+        .await
+        .expect("release");
+    assert!(added.new);
+    assert_eq!(added.id, id);
+    id
+}
+
+async fn roll_out(
+    s: &dyn Store,
+    org: OrganisationId,
+    release: ReleaseId,
+    scope: RolloutScope,
+    at: DateTime<Utc>,
+) -> Vec<DeviceId> {
+    s.create_rollout(
+        org,
+        NewRollout {
+            release,
+            scope,
+            window: Some(InstallWindow::nightly()),
+            created_at: at,
+            created_by: None,
+            nudged: true,
+        },
+    )
+    .await
+    .expect("rollout")
+    .devices
+    .into_iter()
+    .map(|n| n.device)
+    .collect()
+}
+
+async fn offered(s: &dyn Store, device: DeviceId) -> Option<ReleaseId> {
+    s.update_offer(device)
+        .await
+        .expect("offer")
+        .map(|o| o.release_id)
+}
+
+async fn report(s: &dyn Store, device: DeviceId, release: ReleaseId, state: UpdateState) {
+    s.report_update(
+        device,
+        UpdateReport {
+            release_id: release,
+            state,
+            detail: None,
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("report");
+}
+
+const QEMU: &str = "kring-qemu-virt";
+
+pub async fn update_offer_follows_scope_and_the_newest_rollout(s: &dyn Store) {
+    let w = seed(s, "offers").await;
+    let location = s.org_locations(w.org).await.expect("locations")[0].id;
+    let a = screen(s, w.group, Some("kring-qemu-virt 1.0.0")).await;
+    let b = screen(s, w.other_group, Some("kring-qemu-virt 1.0.0")).await;
+    let pi = screen(s, w.group, Some("kring-rpi4 1.0.0")).await;
+    let desktop = screen(s, w.group, None).await;
+    let t = Utc::now();
+    assert_eq!(offered(s, a.id).await, None, "nothing rolled out yet");
+
+    // organisation-wide: every device of the compatible
+    let v2 = add_release(s, w.org, QEMU, "2.0.0").await;
+    let covered = roll_out(s, w.org, v2, RolloutScope::Organisation, t).await;
+    for d in [a.id, b.id, pi.id, desktop.id, w.device.id] {
+        assert!(covered.contains(&d), "the organisation covers every device");
+    }
+    assert_eq!(offered(s, a.id).await, Some(v2));
+    assert_eq!(offered(s, b.id).await, Some(v2));
+    assert_eq!(offered(s, pi.id).await, None, "another compatible");
+    assert_eq!(
+        offered(s, desktop.id).await,
+        None,
+        "no Kring-Release, no offer"
+    );
+    let offer = s.update_offer(a.id).await.expect("offer").expect("some");
+    assert_eq!(offer.version, "2.0.0");
+    assert_eq!(offer.size, 180_000_000);
+    assert_eq!(offer.window, Some(InstallWindow::nightly()));
+
+    // a newer rollout to one group wins there, not elsewhere
+    let v3 = add_release(s, w.org, QEMU, "3.0.0").await;
+    let covered = roll_out(
+        s,
+        w.org,
+        v3,
+        RolloutScope::Group(w.group),
+        t + Duration::seconds(1),
+    )
+    .await;
+    assert!(covered.contains(&a.id) && !covered.contains(&b.id));
+    assert_eq!(offered(s, a.id).await, Some(v3));
+    assert_eq!(offered(s, b.id).await, Some(v2));
+    // the location covers both groups; a device rollout only the device
+    let v4 = add_release(s, w.org, QEMU, "4.0.0").await;
+    roll_out(
+        s,
+        w.org,
+        v4,
+        RolloutScope::Location(location),
+        t + Duration::seconds(2),
+    )
+    .await;
+    assert_eq!(offered(s, a.id).await, Some(v4));
+    assert_eq!(offered(s, b.id).await, Some(v4));
+    let covered = roll_out(
+        s,
+        w.org,
+        v3,
+        RolloutScope::Device(b.id),
+        t + Duration::seconds(3),
+    )
+    .await;
+    assert_eq!(covered, vec![b.id]);
+    assert_eq!(
+        offered(s, b.id).await,
+        Some(v3),
+        "most recent wins, not highest"
+    );
+    assert_eq!(offered(s, a.id).await, Some(v4));
+    // a newer rollout of another compatible does not hide this one's
+    let pi2 = add_release(s, w.org, "kring-rpi4", "2.0.0").await;
+    roll_out(
+        s,
+        w.org,
+        pi2,
+        RolloutScope::Organisation,
+        t + Duration::seconds(4),
+    )
+    .await;
+    assert_eq!(offered(s, a.id).await, Some(v4));
+    assert_eq!(offered(s, pi.id).await, Some(pi2));
+    // a device that runs the version is offered nothing
+    says_release(s, &a, "kring-qemu-virt 4.0.0").await;
+    assert_eq!(offered(s, a.id).await, None);
+    // the bundle goes only to the device offered it
+    assert_eq!(
+        s.offered_bundle(b.id, v3)
+            .await
+            .expect("bundle")
+            .map(|r| r.id),
+        Some(v3)
+    );
+    assert_eq!(s.offered_bundle(b.id, v4).await.expect("bundle"), None);
+    assert_eq!(s.offered_bundle(a.id, v4).await.expect("bundle"), None);
+
+    // another organisation's device, release and scopes stay apart
+    let other = seed(s, "offers-other").await;
+    let x = screen(s, other.group, Some("kring-qemu-virt 1.0.0")).await;
+    assert_eq!(
+        offered(s, x.id).await,
+        None,
+        "org-wide rollouts stay in their org"
+    );
+    assert_eq!(s.offered_bundle(x.id, v2).await.expect("bundle"), None);
+    for scope in [
+        RolloutScope::Device(x.id),
+        RolloutScope::Group(other.group),
+        RolloutScope::Organisation,
+    ] {
+        let r = s
+            .create_rollout(
+                other.org,
+                NewRollout {
+                    release: v2,
+                    scope,
+                    window: None,
+                    created_at: t,
+                    created_by: None,
+                    nudged: true,
+                },
+            )
+            .await;
+        assert!(matches!(r, Err(StoreError::NotFound("release"))), "{r:?}");
+        let r = s
+            .create_rollout(
+                w.org,
+                NewRollout {
+                    release: v2,
+                    scope,
+                    window: None,
+                    created_at: t,
+                    created_by: None,
+                    nudged: true,
+                },
+            )
+            .await;
+        if scope != RolloutScope::Organisation {
+            assert!(
+                matches!(r, Err(StoreError::NotFound(_))),
+                "{scope:?}: {r:?}"
+            );
+        }
+    }
+    assert_eq!(offered(s, x.id).await, None);
+}
+
+pub async fn update_offer_ends_with_good_rolled_back_or_failed_until_retry(s: &dyn Store) {
+    let w = seed(s, "final").await;
+    let t = Utc::now();
+    let v2 = add_release(s, w.org, QEMU, "2.0.0").await;
+    let mut screens = Vec::new();
+    for _ in 0..3 {
+        screens.push(screen(s, w.group, Some("kring-qemu-virt 1.0.0")).await);
+    }
+    roll_out(s, w.org, v2, RolloutScope::Group(w.group), t).await;
+    for (sc, end) in screens.iter().zip([
+        UpdateState::Failed,
+        UpdateState::RolledBack,
+        UpdateState::Good,
+    ]) {
+        for step in [
+            UpdateState::Downloading,
+            UpdateState::Downloaded,
+            UpdateState::Installing,
+        ] {
+            report(s, sc.id, v2, step).await;
+            assert_eq!(
+                offered(s, sc.id).await,
+                Some(v2),
+                "still offered while {step:?}"
+            );
+        }
+        report(s, sc.id, v2, end).await;
+        assert_eq!(offered(s, sc.id).await, None, "never again after {end:?}");
+        // a late report of an earlier step does not bring it back (that would loop)
+        report(s, sc.id, v2, UpdateState::Downloading).await;
+        assert_eq!(offered(s, sc.id).await, None, "{end:?} stays");
+    }
+    let [failed, rolled_back, good] = [&screens[0], &screens[1], &screens[2]];
+    // "Opnieuw proberen" clears failed and rolled back, never good
+    assert_eq!(
+        s.retry_update(w.org, good.id, v2).await.expect("retry"),
+        None
+    );
+    assert_eq!(offered(s, good.id).await, None);
+    let other = seed(s, "final-other").await;
+    assert_eq!(
+        s.retry_update(other.org, rolled_back.id, v2)
+            .await
+            .expect("retry"),
+        None,
+        "another organisation's manager"
+    );
+    assert_eq!(offered(s, rolled_back.id).await, None);
+    for sc in [failed, rolled_back] {
+        let nudge = s
+            .retry_update(w.org, sc.id, v2)
+            .await
+            .expect("retry")
+            .expect("cleared");
+        assert_eq!(nudge.device, sc.id);
+        assert_eq!(offered(s, sc.id).await, Some(v2), "offered again");
+        assert_eq!(
+            s.retry_update(w.org, sc.id, v2).await.expect("retry"),
+            None,
+            "nothing left to clear"
+        );
+    }
+}
+
+pub async fn update_reports_are_idempotent_and_only_for_rolled_out_releases(s: &dyn Store) {
+    let w = seed(s, "reports").await;
+    // stored to the microsecond
+    let t = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+    let a = screen(s, w.group, Some("kring-qemu-virt 1.0.0")).await;
+    let v2 = add_release(s, w.org, QEMU, "2.0.0").await;
+    let never = add_release(s, w.org, QEMU, "9.0.0").await;
+    roll_out(s, w.org, v2, RolloutScope::Device(a.id), t).await;
+    let other = seed(s, "reports-other").await;
+    let theirs = add_release(s, other.org, QEMU, "2.0.0").await;
+    roll_out(s, other.org, theirs, RolloutScope::Organisation, t).await;
+    let bad = |release| UpdateReport {
+        release_id: release,
+        state: UpdateState::Downloading,
+        detail: None,
+    };
+    for r in [theirs, never, ReleaseId::new()] {
+        let got = s.report_update(a.id, bad(r), t).await;
+        assert!(matches!(got, Err(StoreError::NotFound(_))), "{got:?}");
+    }
+    let progress = |n: u64| UpdateReport {
+        release_id: v2,
+        state: UpdateState::Downloading,
+        detail: Some(n.to_string()),
+    };
+    s.report_update(a.id, progress(12_000_000), t)
+        .await
+        .expect("report");
+    let first = s.device_updates(w.org).await.expect("updates");
+    let mine = first.iter().find(|u| u.device == a.id).expect("a's update");
+    assert_eq!(mine.release, v2);
+    assert_eq!(mine.state, Some(UpdateState::Downloading));
+    assert_eq!(mine.detail.as_deref(), Some("12000000"));
+    assert_eq!(mine.updated_at, Some(t));
+    // the same report again changes nothing, not even its time
+    s.report_update(a.id, progress(12_000_000), t + Duration::seconds(5))
+        .await
+        .expect("again");
+    let again = s.device_updates(w.org).await.expect("updates");
+    assert_eq!(first, again);
+    s.report_update(a.id, progress(24_000_000), t + Duration::seconds(6))
+        .await
+        .expect("progress");
+    let later = s.device_updates(w.org).await.expect("updates");
+    let mine = later.iter().find(|u| u.device == a.id).expect("a's update");
+    assert_eq!(mine.detail.as_deref(), Some("24000000"));
+    assert_eq!(mine.updated_at, Some(t + Duration::seconds(6)));
+    // the new release runs: it becomes the device's own, and is done
+    report(s, a.id, v2, UpdateState::Running).await;
+    let listed = s.list_devices(Some(w.org)).await.expect("devices");
+    let row = listed.iter().find(|d| d.id == a.id).expect("a");
+    assert_eq!(row.release.as_deref(), Some("kring-qemu-virt 2.0.0"));
+    assert_eq!(offered(s, a.id).await, None);
+    report(s, a.id, v2, UpdateState::Good).await;
+    let done = s.device_updates(w.org).await.expect("updates");
+    let mine = done.iter().find(|u| u.device == a.id).expect("a's update");
+    assert_eq!(mine.state, Some(UpdateState::Good));
+    // the other organisation's view holds nothing of this device
+    let theirs_view = s.device_updates(other.org).await.expect("updates");
+    assert!(theirs_view.iter().all(|u| u.device != a.id));
+}
+
+pub async fn rollouts_nudge_their_devices_once(s: &dyn Store) {
+    let w = seed(s, "nudges").await;
+    let a = screen(s, w.group, Some("kring-qemu-virt 1.0.0")).await;
+    let b = screen(s, w.other_group, Some("kring-qemu-virt 1.0.0")).await;
+    let v2 = add_release(s, w.org, QEMU, "2.0.0").await;
+    let now = Utc::now();
+    assert!(
+        s.pending_rollout_nudges(now)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    // a rollout the caller nudged itself is not pending
+    roll_out(s, w.org, v2, RolloutScope::Group(w.group), now).await;
+    assert!(
+        s.pending_rollout_nudges(now)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    // the CLI's are, once, each device once with its group's sequence
+    for scope in [
+        RolloutScope::Organisation,
+        RolloutScope::Group(w.other_group),
+    ] {
+        s.create_rollout(
+            w.org,
+            NewRollout {
+                release: v2,
+                scope,
+                window: None,
+                created_at: now,
+                created_by: None,
+                nudged: false,
+            },
+        )
+        .await
+        .expect("rollout");
+    }
+    let nudges = s.pending_rollout_nudges(now).await.expect("pending");
+    let mut devices: Vec<DeviceId> = nudges.iter().map(|n| n.device).collect();
+    devices.sort();
+    let mut expected = vec![a.id, b.id, w.device.id];
+    expected.sort();
+    assert_eq!(devices, expected);
+    let b_seq = nudges.iter().find(|n| n.device == b.id).expect("b").seq;
+    assert_eq!(
+        b_seq,
+        s.feed_page(w.other_group, Cursor(0), 500, today())
+            .await
+            .expect("feed")
+            .cursor
+            .0
+    );
+    assert!(
+        s.pending_rollout_nudges(now)
+            .await
+            .expect("done")
+            .is_empty()
+    );
+    // a revoked device is not covered
+    assert!(s.revoke_device(a.id, now).await.expect("revoke"));
+    let covered = roll_out(s, w.org, v2, RolloutScope::Organisation, now).await;
+    assert!(!covered.contains(&a.id) && covered.contains(&b.id));
+    let bad_window = s
+        .create_rollout(
+            w.org,
+            NewRollout {
+                release: v2,
+                scope: RolloutScope::Organisation,
+                window: Some(InstallWindow {
+                    from: "7 uur".into(),
+                    until: "25:00".into(),
+                }),
+                created_at: now,
+                created_by: None,
+                nudged: true,
+            },
+        )
+        .await;
+    assert!(matches!(bad_window, Err(StoreError::Invalid { .. })));
+}
+
+pub async fn releases_are_kept_once_and_counted_per_state(s: &dyn Store) {
+    let w = seed(s, "releases").await;
+    let t = Utc::now();
+    let id = add_release(s, w.org, QEMU, "2.0.0").await;
+    let again = s
+        .create_release(NewRelease {
+            id: ReleaseId::new(),
+            org: w.org,
+            version: "2.0.0".into(),
+            compatible: QEMU.into(),
+            sha256: format!("{:0>64}", id.0.simple()),
+            size: 1,
+            file_name: "releases/x.raucb".into(),
+            uploaded_at: t,
+            uploaded_by: None,
+        })
+        .await
+        .expect("same bundle");
+    assert_eq!(
+        (again.id, again.new),
+        (id, false),
+        "the same SHA-256 is one release"
+    );
+    let row = s.release(id).await.expect("release").expect("some");
+    assert_eq!((row.org, row.version.as_str()), (w.org, "2.0.0"));
+    assert_eq!(
+        s.find_organisation("releases".into()).await.expect("find"),
+        Some(w.org)
+    );
+    assert_eq!(
+        s.find_organisation("Opvang releases".into())
+            .await
+            .expect("find"),
+        Some(w.org)
+    );
+    assert_eq!(
+        s.find_organisation(w.org.to_string()).await.expect("find"),
+        Some(w.org)
+    );
+    assert_eq!(
+        s.find_organisation("nergens".into()).await.expect("find"),
+        None
+    );
+
+    let screens = [
+        screen(s, w.group, Some("kring-qemu-virt 1.0.0")).await,
+        screen(s, w.group, Some("kring-qemu-virt 1.0.0")).await,
+        screen(s, w.group, Some("kring-qemu-virt 1.0.0")).await,
+    ];
+    roll_out(s, w.org, id, RolloutScope::Organisation, t).await;
+    report(s, screens[0].id, id, UpdateState::Downloading).await;
+    report(s, screens[1].id, id, UpdateState::RolledBack).await;
+    let list = s.releases(Some(w.org)).await.expect("releases");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].rollouts, 1);
+    assert_eq!(list[0].offered, 1, "the third screen, nothing reported yet");
+    assert_eq!(
+        list[0].states,
+        vec![(UpdateState::Downloading, 1), (UpdateState::RolledBack, 1)]
+    );
+    let other = seed(s, "releases-other").await;
+    assert!(
+        s.releases(Some(other.org))
+            .await
+            .expect("theirs")
+            .is_empty()
+    );
+    assert_eq!(s.releases(None).await.expect("all").len(), 1);
 }

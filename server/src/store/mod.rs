@@ -33,8 +33,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::attendance::Ordered;
 use kring_protocol::{
     AbsenceId, AbsenceReason, AttendanceItem, Calendar, ChildId, Cursor, DeviceId, DiaryEntryId,
-    ErrorCode, FeedPage, GroupCare, GroupId, GroupInfo, LocationId, MessageId, OrganisationId,
-    ParentId, PartOfDay, PhotoConsent, PushItem, StaffId, StaffRole, UploadId, Weekday,
+    ErrorCode, FeedPage, GroupCare, GroupId, GroupInfo, InstallWindow, LocationId, MessageId,
+    OrganisationId, ParentId, PartOfDay, PhotoConsent, PushItem, ReleaseId, StaffId, StaffRole,
+    UpdateOffer, UpdateReport, UpdateState, UploadId, Weekday,
 };
 use std::future::Future;
 use std::pin::Pin;
@@ -435,6 +436,140 @@ pub struct GroupDay {
     pub events: Vec<AttendanceRow>,
 }
 
+// ---- updates ---------------------------------------------------------------
+
+/// A bundle stored in the data directory, to record as a release of `org`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRelease {
+    pub id: ReleaseId,
+    pub org: OrganisationId,
+    /// From the bundle's manifest.
+    pub version: String,
+    /// From the bundle's manifest.
+    pub compatible: String,
+    /// Lowercase hex.
+    pub sha256: String,
+    pub size: u64,
+    /// Relative to the data directory (`releases/<id>.raucb`).
+    pub file_name: String,
+    pub uploaded_at: DateTime<Utc>,
+    /// The manager who uploaded it; None: the admin CLI.
+    pub uploaded_by: Option<StaffId>,
+}
+
+/// What [`Store::create_release`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReleaseAdded {
+    pub id: ReleaseId,
+    /// False when the organisation had this bundle already (the same
+    /// SHA-256): `id` is the release stored then, and the new copy of the
+    /// file is not needed.
+    pub new: bool,
+}
+
+/// A release as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRow {
+    pub id: ReleaseId,
+    pub org: OrganisationId,
+    pub version: String,
+    pub compatible: String,
+    pub sha256: String,
+    pub size: u64,
+    pub file_name: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+/// A release with how its rollouts are going.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseSummary {
+    pub release: ReleaseRow,
+    /// How many rollouts name it.
+    pub rollouts: u32,
+    /// Devices offered it now that reported nothing about it yet.
+    pub offered: u32,
+    /// Devices per reported state (states without devices left out), in the
+    /// order of [`UpdateState`].
+    pub states: Vec<(UpdateState, u32)>,
+}
+
+/// Every update state, in the order they happen.
+pub const UPDATE_STATES: [UpdateState; 8] = [
+    UpdateState::Downloading,
+    UpdateState::Downloaded,
+    UpdateState::Installing,
+    UpdateState::Installed,
+    UpdateState::Running,
+    UpdateState::Good,
+    UpdateState::RolledBack,
+    UpdateState::Failed,
+];
+
+/// After these a release is not offered to the device again (a rolled-back
+/// release offered again would loop), until "Opnieuw proberen".
+pub fn is_final(state: UpdateState) -> bool {
+    matches!(
+        state,
+        UpdateState::Good | UpdateState::RolledBack | UpdateState::Failed
+    )
+}
+
+/// Which devices a rollout covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutScope {
+    Device(DeviceId),
+    Group(GroupId),
+    Location(LocationId),
+    /// Every device of the release's organisation.
+    Organisation,
+}
+
+/// "Offer this release to these devices".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRollout {
+    pub release: ReleaseId,
+    pub scope: RolloutScope,
+    /// None: install at any time.
+    pub window: Option<InstallWindow>,
+    pub created_at: DateTime<Utc>,
+    /// The manager who made it; None: the admin CLI.
+    pub created_by: Option<StaffId>,
+    /// True when the caller nudges the covered devices itself (the portal);
+    /// false leaves that to the running server's housekeeping
+    /// ([`Store::pending_rollout_nudges`]; the admin CLI has no broker).
+    pub nudged: bool,
+}
+
+/// A device to ring, with its group's sequence for the nudge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceNudge {
+    pub device: DeviceId,
+    pub seq: i64,
+}
+
+/// What [`Store::create_rollout`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutCreated {
+    pub id: uuid::Uuid,
+    /// The active devices the rollout covers (nudge them).
+    pub devices: Vec<DeviceNudge>,
+}
+
+/// Where a device stands with the update that concerns it now: the release
+/// it is offered, or else the one it last reported on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceUpdate {
+    pub device: DeviceId,
+    pub release: ReleaseId,
+    pub version: String,
+    pub size: u64,
+    /// None: offered, nothing reported yet.
+    pub state: Option<UpdateState>,
+    pub detail: Option<String>,
+    /// The last report.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
 /// A location's groups on one day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocationDay {
@@ -785,6 +920,63 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         parent: ParentId,
         span: DaySpan,
     ) -> StoreFuture<Vec<ChildAttendance>>;
+
+    // -- updates (releases, rollouts, offers, device reports)
+    /// Finds an organisation by id, slug or (case-insensitive) name; a name
+    /// that two organisations share is [`StoreError::Invalid`].
+    fn find_organisation(&self, id_or_name: String) -> StoreFuture<Option<OrganisationId>>;
+    /// Records a stored bundle as a release; the same bundle (SHA-256) twice
+    /// in one organisation is one release.
+    fn create_release(&self, release: NewRelease) -> StoreFuture<ReleaseAdded>;
+    fn release(&self, id: ReleaseId) -> StoreFuture<Option<ReleaseRow>>;
+    /// Releases of one organisation (or all), newest first, with their
+    /// device counts per state.
+    fn releases(&self, org: Option<OrganisationId>) -> StoreFuture<Vec<ReleaseSummary>>;
+    /// Rolls `rollout.release` out. The release and the scope's device,
+    /// group or location must be of `org` ([`StoreError::NotFound`] otherwise).
+    fn create_rollout(
+        &self,
+        org: OrganisationId,
+        rollout: NewRollout,
+    ) -> StoreFuture<RolloutCreated>;
+    /// The devices of rollouts no one nudged yet (made by the CLI), each
+    /// once; marks those rollouts nudged.
+    fn pending_rollout_nudges(&self, now: DateTime<Utc>) -> StoreFuture<Vec<DeviceNudge>>;
+    /// The release offered to `device` now: of the newest rollout covering it
+    /// (the device, its group, location or organisation) for the compatible
+    /// of its last `Kring-Release`; none without a reported release, when it
+    /// runs that version already, or when it reported `good`, `rolled_back`
+    /// or `failed` for it.
+    fn update_offer(&self, device: DeviceId) -> StoreFuture<Option<UpdateOffer>>;
+    /// The release's file when it is what `device` is offered now.
+    fn offered_bundle(
+        &self,
+        device: DeviceId,
+        release: ReleaseId,
+    ) -> StoreFuture<Option<ReleaseRow>>;
+    /// Stores what `device` reports about a release that was rolled out to it
+    /// ([`StoreError::NotFound`] for any other). The same report twice
+    /// changes nothing; a late report of an earlier step never overwrites
+    /// `good`, `rolled_back` or `failed`. `running` and `good` also make the
+    /// release the device's own (when its compatible matches).
+    fn report_update(
+        &self,
+        device: DeviceId,
+        report: UpdateReport,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<()>;
+    /// Per device of the organisation (not revoked): the update that
+    /// concerns it now, if any.
+    fn device_updates(&self, org: OrganisationId) -> StoreFuture<Vec<DeviceUpdate>>;
+    /// "Opnieuw proberen": forgets that `device` (of `org`) failed or rolled
+    /// back `release`, so it is offered again. None when there was no such
+    /// state (or the device is not the organisation's).
+    fn retry_update(
+        &self,
+        org: OrganisationId,
+        device: DeviceId,
+        release: ReleaseId,
+    ) -> StoreFuture<Option<DeviceNudge>>;
 
     // -- demo
     /// Loads the demo organisation (see [`crate::demo`]) in one transaction;

@@ -8,7 +8,7 @@
 use crate::common;
 
 use common::portal::{Browser, Page, Portal};
-use kring_protocol::{API_VERSION, API_VERSION_HEADER};
+use kring_protocol::{API_VERSION, API_VERSION_HEADER, RELEASE_HEADER};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,6 +28,7 @@ struct Row {
     csrf: Option<bool>,
     #[serde(default)]
     multipart: bool,
+    json: Option<String>,
     expect: String,
 }
 
@@ -82,6 +83,8 @@ impl Sessions<'_> {
                         .push(("authorization".into(), format!("Bearer {}", dev.secret)));
                     b.extra_headers
                         .push((API_VERSION_HEADER.into(), API_VERSION.to_string()));
+                    b.extra_headers
+                        .push((RELEASE_HEADER.into(), "kring-qemu-virt 1.0.0".into()));
                 }
                 _ => {
                     // Log in on the role's own host, then carry the cookies to `host`.
@@ -133,7 +136,8 @@ async fn every_row_of_the_matrix_holds_and_every_route_is_listed() {
         );
     }
 
-    let p = Portal::start().await;
+    let mut p = Portal::start().await;
+    p.with_releases().await;
     let mut sessions = Sessions {
         p: &p,
         by: HashMap::new(),
@@ -152,22 +156,29 @@ async fn every_row_of_the_matrix_holds_and_every_route_is_listed() {
             .unwrap_or_else(|| home_org(&row.role).to_string());
         let b = sessions.browser(&row.role, &host).await;
         let page = if path.starts_with("/api/") {
-            let req = b
-                .client
-                .get(format!("{}{path}", b.base))
-                .header(API_VERSION_HEADER, API_VERSION);
-            b.send(req).await
+            let url = format!("{}{path}", b.base);
+            let req = match &row.json {
+                Some(body) => b
+                    .client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(substitute(body, &p.ids)),
+                None => b.client.get(url),
+            };
+            b.send(req.header(API_VERSION_HEADER, API_VERSION)).await
         } else if method == "GET" {
             b.get(&path).await
         } else {
-            let mut fields: Vec<(String, String)> = row
-                .form
-                .iter()
-                .map(|(k, v)| (k.clone(), substitute(v, &p.ids)))
-                .collect();
+            let mut fields: Vec<(String, String)> = Vec::new();
+            // the token first, as a browser sends a form's first (hidden) field
             if row.csrf.unwrap_or(true) {
                 fields.push(("csrf".into(), b.csrf.clone().unwrap_or_default()));
             }
+            fields.extend(
+                row.form
+                    .iter()
+                    .map(|(k, v)| (k.clone(), substitute(v, &p.ids))),
+            );
             if row.multipart {
                 let mut form = reqwest::multipart::Form::new();
                 for (k, v) in fields {

@@ -14,7 +14,7 @@ use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS}
 use std::time::Duration;
 use tokio::time::timeout;
 
-const WAIT: Duration = Duration::from_secs(5);
+pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 fn options(h: &Harness, dev: &Device) -> MqttOptions {
     let addr = h.server().mqtt_addr.unwrap();
@@ -33,7 +33,7 @@ fn options(h: &Harness, dev: &Device) -> MqttOptions {
 }
 
 /// Connects and subscribes to the device's nudge topic; returns once subscribed.
-async fn connect(h: &Harness, dev: &Device) -> (AsyncClient, EventLoop) {
+pub(crate) async fn connect(h: &Harness, dev: &Device) -> (AsyncClient, EventLoop) {
     let (client, mut events) = AsyncClient::new(options(h, dev), 16);
     client
         .subscribe(mqtt::nudge_topic(&dev.id), QoS::AtLeastOnce)
@@ -77,8 +77,14 @@ async fn login_refused(opts: MqttOptions) -> bool {
     .unwrap()
 }
 
-async fn next_nudge(events: &mut EventLoop) -> Nudge {
-    timeout(WAIT, async {
+/// The next nudge within [`WAIT`].
+pub(crate) async fn next_nudge(events: &mut EventLoop) -> Nudge {
+    next_nudge_within(events, WAIT).await
+}
+
+/// The next nudge within `wait`.
+pub(crate) async fn next_nudge_within(events: &mut EventLoop, wait: Duration) -> Nudge {
+    timeout(wait, async {
         loop {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::Publish(p))) => {

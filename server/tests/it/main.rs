@@ -13,4 +13,5 @@ mod mqtt_hooks;
 mod photo_processing;
 mod portal;
 mod store_conformance;
+mod updates;
 mod uploads;

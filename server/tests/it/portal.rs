@@ -648,7 +648,10 @@ async fn devices_show_version_queue_and_presence_and_can_be_revoked() {
         .unwrap();
     let row = &page.text[row_at..(row_at + 1500).min(page.text.len())];
     assert!(row.contains("0.4.2"), "{row}");
-    assert!(row.contains("<td class=\"waiting\">7</td>"), "{row}");
+    assert!(
+        row.contains("<td class=\"waiting\" data-label=\"Nog niet verstuurd\">7</td>"),
+        "{row}"
+    );
     assert!(
         !page.text.contains(&p.ids["device_other_org"]),
         "another organisation's device is listed"

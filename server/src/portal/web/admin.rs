@@ -1,5 +1,6 @@
 //! The location manager's pages: groups, children, parents, staff (PIN reset),
-//! consents as recorded, CSV import, devices (enrollment code with QR, revoke).
+//! consents as recorded, CSV import, devices (enrollment code with QR, revoke,
+//! the release each runs and where its update stands; `updates` does the rest).
 //! Everything is scoped to the manager's organisation; another organisation's
 //! objects answer 404.
 
@@ -640,11 +641,19 @@ async fn devices_page(
     let org = u.ctx.tenant.id;
     let groups = org_groups(state, org).await?;
     let list = state.store.list_devices(Some(org)).await?;
+    let updates: std::collections::HashMap<_, _> = state
+        .store
+        .device_updates(org)
+        .await?
+        .into_iter()
+        .map(|up| (up.device, up))
+        .collect();
+    let calendar = &u.ctx.tenant.calendar;
     let time = |s: &Option<String>| {
         s.as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc))
-            .map(|t| view::when(&u.ctx.tenant.calendar, t))
+            .map(|t| view::when(calendar, t))
             .unwrap_or_else(|| "nog nooit".into())
     };
     let mut l = layout(u, "Apparaten", "apparaten");
@@ -657,22 +666,44 @@ async fn devices_page(
             .collect(),
         devices: list
             .iter()
-            .map(|d| DeviceRowView {
-                id: d.id.to_string(),
-                name: d.name.clone(),
-                group: d.group_name.clone(),
-                last_seen: time(&d.last_seen_at),
-                online: d.online && d.revoked_at.is_none(),
-                waiting: d
-                    .outbox_pending
-                    .map(|n| n.to_string())
-                    .unwrap_or_else(|| "onbekend".into()),
-                version: d.app_version.clone(),
-                revoked: d
-                    .revoked_at
-                    .as_ref()
-                    .map(|_| time(&d.revoked_at))
-                    .unwrap_or_default(),
+            .map(|d| {
+                let up = updates.get(&d.id);
+                DeviceRowView {
+                    id: d.id.to_string(),
+                    name: d.name.clone(),
+                    group: d.group_name.clone(),
+                    last_seen: time(&d.last_seen_at),
+                    online: d.online && d.revoked_at.is_none(),
+                    waiting: d
+                        .outbox_pending
+                        .map(|n| n.to_string())
+                        .unwrap_or_else(|| "onbekend".into()),
+                    version: d.app_version.clone(),
+                    revoked: d
+                        .revoked_at
+                        .as_ref()
+                        .map(|_| time(&d.revoked_at))
+                        .unwrap_or_default(),
+                    release: d.release.clone().unwrap_or_default(),
+                    update: up
+                        .map(|up| {
+                            format!(
+                                "{}: {}",
+                                up.version,
+                                view::update_words(up.state, up.detail.as_deref(), up.size)
+                            )
+                        })
+                        .unwrap_or_default(),
+                    update_bad: up.is_some_and(|up| view::update_state_bad(up.state)),
+                    update_when: up
+                        .and_then(|up| up.updated_at)
+                        .map(|t| view::when(calendar, t))
+                        .unwrap_or_default(),
+                    retry_release: up
+                        .filter(|up| view::update_state_bad(up.state))
+                        .map(|up| up.release.to_string())
+                        .unwrap_or_default(),
+                }
             })
             .collect(),
         code,
@@ -684,10 +715,12 @@ pub async fn devices(
     u: ManagerUser,
     Query(q): Query<Notice>,
 ) -> Result<Response, WebError> {
-    let notice = if q.ok == "ingetrokken" {
-        "Het apparaat is ingetrokken. Het krijgt geen toegang meer en wist zichzelf."
-    } else {
-        ""
+    let notice = match q.ok.as_str() {
+        "ingetrokken" => {
+            "Het apparaat is ingetrokken. Het krijgt geen toegang meer en wist zichzelf."
+        }
+        "opnieuw" => "Het scherm krijgt de update opnieuw aangeboden.",
+        _ => "",
     };
     devices_page(&state, &u, None, notice).await
 }

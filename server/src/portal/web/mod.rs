@@ -24,6 +24,7 @@ mod admin;
 mod auth;
 mod parent;
 mod presence;
+mod updates;
 pub(crate) mod view;
 
 use crate::AppState;
@@ -118,6 +119,25 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "POST",
             "/beheer/apparaten/{id}/intrekken",
             post(admin::revoke),
+        ),
+        (
+            "POST",
+            "/beheer/apparaten/{id}/opnieuw",
+            post(updates::retry),
+        ),
+        ("GET", "/beheer/updates", get(updates::updates)),
+        // a bundle of up to 1 GiB, streamed to disk: this route's own body limit
+        (
+            "POST",
+            "/beheer/updates",
+            post(updates::upload).layer(axum::extract::DefaultBodyLimit::max(
+                updates::UPLOAD_BODY_LIMIT,
+            )),
+        ),
+        (
+            "POST",
+            "/beheer/updates/{id}/uitrollen",
+            post(updates::rollout),
         ),
         (
             "GET",

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
-use kring_protocol::{Calendar, PhotoConsent};
+use kring_protocol::{Calendar, PhotoConsent, UpdateState};
 
 const WEEKDAYS: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
 const MONTHS: [&str; 12] = [
@@ -505,6 +505,16 @@ pub struct DeviceRowView {
     pub waiting: String,
     pub version: String,
     pub revoked: String,
+    /// The appliance release it runs (`kring-qemu-virt 2.0.0`), or "".
+    pub release: String,
+    /// The update that concerns it now, in words (`2.0.0: installeren`), or "".
+    pub update: String,
+    /// The update went wrong (shown in red).
+    pub update_bad: bool,
+    /// When it last reported on that update, or "".
+    pub update_when: String,
+    /// The release "Opnieuw proberen" is for, or "" (no button).
+    pub retry_release: String,
 }
 
 #[derive(Template)]
@@ -517,9 +527,149 @@ pub struct AdminDevicesPage {
     pub code: Option<(String, String, String, String, String)>,
 }
 
+// ---- updates
+
+/// A state as counted on the updates page ("downloaden: 2"); None: offered,
+/// nothing reported yet.
+pub fn update_state_label(state: Option<UpdateState>) -> &'static str {
+    match state {
+        None => "aangeboden",
+        Some(UpdateState::Downloading) => "downloaden",
+        Some(UpdateState::Downloaded) => "gedownload",
+        Some(UpdateState::Installing) => "installeren",
+        Some(UpdateState::Installed) => "geïnstalleerd",
+        Some(UpdateState::Running) => "nieuwe versie draait",
+        Some(UpdateState::Good) => "goedgekeurd",
+        Some(UpdateState::RolledBack) => "teruggezet",
+        Some(UpdateState::Failed) => "mislukt",
+    }
+}
+
+/// Whether a state means the update went wrong (shown in red).
+pub fn update_state_bad(state: Option<UpdateState>) -> bool {
+    matches!(state, Some(UpdateState::RolledBack | UpdateState::Failed))
+}
+
+/// Where a device is with an update, in the manager's words; `detail` is
+/// the device's (bytes so far while downloading, else the reason), `size`
+/// the bundle's.
+pub fn update_words(state: Option<UpdateState>, detail: Option<&str>, size: u64) -> String {
+    let reason = detail.map(str::trim).filter(|d| !d.is_empty());
+    match state {
+        Some(UpdateState::Downloading) => match reason.and_then(|d| d.parse::<u64>().ok()) {
+            Some(done) => format!("downloaden ({})", progress_words(done.min(size), size)),
+            None => "downloaden".into(),
+        },
+        Some(UpdateState::Downloaded) => "gedownload, wacht op installatiemoment".into(),
+        Some(UpdateState::Installing) => "installeren".into(),
+        Some(UpdateState::Installed) => "geïnstalleerd, herstart".into(),
+        Some(UpdateState::RolledBack | UpdateState::Failed) => match reason {
+            Some(r) => format!("{}: {r}", update_state_label(state)),
+            None => update_state_label(state).into(),
+        },
+        other => update_state_label(other).into(),
+    }
+}
+
+/// "12 van 180 MB" (kB below a megabyte); rounded as [`size_words`].
+pub fn progress_words(done: u64, total: u64) -> String {
+    let (unit, name) = if total >= 1_000_000 {
+        (1_000_000, "MB")
+    } else {
+        (1_000, "kB")
+    };
+    format!("{} van {} {name}", done / unit, (total + unit / 2) / unit)
+}
+
+/// "180 MB", "27 kB", "512 bytes".
+pub fn size_words(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1_000_000 => format!("{} MB", (b + 500_000) / 1_000_000),
+        b if b >= 1_000 => format!("{} kB", (b + 500) / 1_000),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// One count on the updates page.
+#[derive(Debug, Clone)]
+pub struct CountView {
+    pub label: &'static str,
+    pub count: u32,
+    pub bad: bool,
+}
+
+/// A release on the updates page.
+#[derive(Debug, Clone)]
+pub struct ReleaseView {
+    pub id: String,
+    pub version: String,
+    pub compatible: String,
+    pub size: String,
+    pub uploaded: String,
+    pub sha256: String,
+    pub rollouts: u32,
+    pub counts: Vec<CountView>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_updates.html")]
+pub struct AdminUpdatesPage {
+    pub l: Layout,
+    pub releases: Vec<ReleaseView>,
+    /// Rollout targets as (value, name): locations, groups, single screens.
+    pub locations: Vec<(String, String)>,
+    pub groups: Vec<(String, String)>,
+    pub devices: Vec<(String, String)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn update_states_in_dutch() {
+        let mb = 180_000_000;
+        assert_eq!(
+            update_words(Some(UpdateState::Downloading), Some("12000000"), mb),
+            "downloaden (12 van 180 MB)"
+        );
+        assert_eq!(
+            update_words(Some(UpdateState::Downloading), Some("veel"), mb),
+            "downloaden"
+        );
+        assert_eq!(
+            update_words(Some(UpdateState::Downloading), Some("13000"), 26_395),
+            "downloaden (13 van 26 kB)"
+        );
+        assert_eq!(update_words(None, None, mb), "aangeboden");
+        assert_eq!(
+            update_words(Some(UpdateState::Downloaded), None, mb),
+            "gedownload, wacht op installatiemoment"
+        );
+        assert_eq!(
+            update_words(Some(UpdateState::Installed), None, mb),
+            "geïnstalleerd, herstart"
+        );
+        assert_eq!(
+            update_words(Some(UpdateState::Running), None, mb),
+            "nieuwe versie draait"
+        );
+        assert_eq!(
+            update_words(Some(UpdateState::Good), None, mb),
+            "goedgekeurd"
+        );
+        assert_eq!(
+            update_words(Some(UpdateState::RolledBack), Some("kiosk start niet"), mb),
+            "teruggezet: kiosk start niet"
+        );
+        assert_eq!(
+            update_words(Some(UpdateState::Failed), Some(" "), mb),
+            "mislukt"
+        );
+        assert!(update_state_bad(Some(UpdateState::Failed)));
+        assert!(!update_state_bad(Some(UpdateState::Good)));
+        assert_eq!(size_words(512), "512 bytes");
+    }
 
     #[test]
     fn ages_and_dates_in_dutch() {

@@ -29,6 +29,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_attendance",
         include_str!("../../../migrations/0004_attendance.sql"),
     ),
+    (
+        "0005_updates",
+        include_str!("../../../migrations/0005_updates.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

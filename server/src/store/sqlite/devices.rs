@@ -139,6 +139,12 @@ pub fn record_report(
             params![device.to_string(), v],
         )?;
     }
+    if let Some(r) = &report.release {
+        conn.execute(
+            "UPDATE devices SET release = ?2 WHERE id = ?1 AND release IS NOT ?2",
+            params![device.to_string(), r],
+        )?;
+    }
     if let Some(n) = report.outbox_pending {
         conn.execute(
             "UPDATE devices SET outbox_pending = ?2 WHERE id = ?1 AND outbox_pending IS NOT ?2",
@@ -209,7 +215,7 @@ pub fn list_where(
 ) -> Result<Vec<DeviceRow>, DbError> {
     let mut st = conn.prepare(
         "SELECT d.id, d.name, d.group_id, g.name AS group_name, d.app_version, d.created_at,
-                d.last_seen_at, d.online, d.revoked_at, d.outbox_pending
+                d.last_seen_at, d.online, d.revoked_at, d.outbox_pending, d.release
          FROM devices d JOIN groups g ON g.id = d.group_id
          JOIN locations l ON l.id = g.location_id
          WHERE ?1 IS NULL OR l.organisation_id = ?1
@@ -229,6 +235,7 @@ pub fn list_where(
             online: r.get("online")?,
             revoked_at: r.get("revoked_at")?,
             outbox_pending: r.get("outbox_pending")?,
+            release: r.get("release")?,
         });
     }
     Ok(out)

@@ -155,6 +155,7 @@ pub fn feed_page(
         changes,
         cursor,
         has_more,
+        // per device, not per group: the feed handler adds `Store::update_offer`
         update: None,
     })
 }

@@ -16,6 +16,7 @@ pub mod items;
 pub mod notify;
 pub mod org;
 pub mod portal;
+pub mod updates;
 pub mod uploads;
 
 use super::{
@@ -25,6 +26,10 @@ use super::{
 };
 use super::{ChildAttendance, DaySpan, GroupDay, LocationDay, LocationName};
 use super::{ChildOverview, GroupName, GroupSummary, ImportOutcome, ParentOverview, StaffOverview};
+use super::{
+    DeviceNudge, DeviceUpdate, NewRelease, NewRollout, ReleaseAdded, ReleaseRow, ReleaseSummary,
+    RolloutCreated,
+};
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{
     Changed, FirstPasswords, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole,
@@ -37,7 +42,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 pub use conn::{Db, DbError};
 use kring_protocol::{
     AbsenceId, ChildId, Cursor, DeviceId, DiaryEntryId, FeedPage, GroupId, GroupInfo, LocationId,
-    MessageId, OrganisationId, ParentId, PhotoConsent, PushItem, StaffId, UploadId,
+    MessageId, OrganisationId, ParentId, PhotoConsent, PushItem, ReleaseId, StaffId, UpdateOffer,
+    UpdateReport, UploadId,
 };
 use rusqlite::Connection;
 
@@ -785,6 +791,88 @@ impl Store for SqliteStore {
             tx.finish()?;
             Ok(days)
         })
+    }
+
+    fn find_organisation(&self, id_or_name: String) -> StoreFuture<Option<OrganisationId>> {
+        self.run(move |c| updates::find_organisation(c, &id_or_name))
+    }
+
+    fn create_release(&self, release: NewRelease) -> StoreFuture<ReleaseAdded> {
+        self.run(move |c| updates::create_release(c, &release))
+    }
+
+    fn release(&self, id: ReleaseId) -> StoreFuture<Option<ReleaseRow>> {
+        self.run(move |c| Ok(updates::release(c, &id)?))
+    }
+
+    fn releases(&self, org_id: Option<OrganisationId>) -> StoreFuture<Vec<ReleaseSummary>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let list = updates::releases(&tx, org_id.as_ref())?;
+            tx.finish()?;
+            Ok(list)
+        })
+    }
+
+    fn create_rollout(
+        &self,
+        org_id: OrganisationId,
+        rollout: NewRollout,
+    ) -> StoreFuture<RolloutCreated> {
+        self.run(move |c| updates::create_rollout(c, &org_id, &rollout))
+    }
+
+    fn pending_rollout_nudges(&self, now: DateTime<Utc>) -> StoreFuture<Vec<DeviceNudge>> {
+        self.run(move |c| Ok(updates::pending_rollout_nudges(c, now)?))
+    }
+
+    fn update_offer(&self, device: DeviceId) -> StoreFuture<Option<UpdateOffer>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let offer = updates::update_offer(&tx, &device)?;
+            tx.finish()?;
+            Ok(offer)
+        })
+    }
+
+    fn offered_bundle(
+        &self,
+        device: DeviceId,
+        release: ReleaseId,
+    ) -> StoreFuture<Option<ReleaseRow>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let row = updates::offered_bundle(&tx, &device, &release)?;
+            tx.finish()?;
+            Ok(row)
+        })
+    }
+
+    fn report_update(
+        &self,
+        device: DeviceId,
+        report: UpdateReport,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<()> {
+        self.run(move |c| updates::report_update(c, &device, &report, now))
+    }
+
+    fn device_updates(&self, org_id: OrganisationId) -> StoreFuture<Vec<DeviceUpdate>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let list = updates::device_updates(&tx, &org_id)?;
+            tx.finish()?;
+            Ok(list)
+        })
+    }
+
+    fn retry_update(
+        &self,
+        org_id: OrganisationId,
+        device: DeviceId,
+        release: ReleaseId,
+    ) -> StoreFuture<Option<DeviceNudge>> {
+        self.run(move |c| Ok(updates::retry_update(c, &org_id, &device, &release)?))
     }
 
     fn load_demo(&self, today: NaiveDate) -> StoreFuture<Option<crate::demo::DemoSummary>> {

@@ -401,6 +401,74 @@ impl Portal {
         p
     }
 
+    /// Appliance releases for the authorization matrix: `release_a` (the
+    /// tiny verity bundle, organisation "test") rolled out to `device_a`,
+    /// which reported it `failed`; `release_other_org` ("ander") rolled out
+    /// to all of that organisation's screens.
+    pub async fn with_releases(&mut self) {
+        use kring_server::store::{NewRelease, NewRollout, RolloutScope};
+        let state = self.h.server().state.clone();
+        let bundle = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/updates/tiny-verity.raucb");
+        let (dev_a, _) = self.devices.as_ref().unwrap();
+        for (name, org, scope) in [
+            ("release_a", self.h.org, RolloutScope::Device(dev_a.id)),
+            (
+                "release_other_org",
+                self.other_org,
+                RolloutScope::Organisation,
+            ),
+        ] {
+            let stored = kring_server::releases::import_file(&state.data_dir, &bundle).unwrap();
+            let id = stored.id;
+            state
+                .store
+                .create_release(NewRelease {
+                    id,
+                    org,
+                    version: stored.manifest.version,
+                    compatible: stored.manifest.compatible,
+                    sha256: stored.sha256,
+                    size: stored.size,
+                    file_name: stored.file_name,
+                    uploaded_at: Utc::now(),
+                    uploaded_by: None,
+                })
+                .await
+                .unwrap();
+            state
+                .store
+                .create_rollout(
+                    org,
+                    NewRollout {
+                        release: id,
+                        scope,
+                        window: None,
+                        created_at: Utc::now(),
+                        created_by: None,
+                        nudged: true,
+                    },
+                )
+                .await
+                .unwrap();
+            self.ids.insert(name, id.to_string());
+        }
+        let release: kring_protocol::ReleaseId = self.ids["release_a"].parse().unwrap();
+        state
+            .store
+            .report_update(
+                dev_a.id,
+                kring_protocol::UpdateReport {
+                    release_id: release,
+                    state: kring_protocol::UpdateState::Failed,
+                    detail: Some("test".into()),
+                },
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+    }
+
     /// A browser on `<slug>.localhost`.
     pub fn browser(&self, slug: &str) -> Browser {
         Browser::new(self.addr, slug)
