@@ -1,0 +1,215 @@
+//! The device's side of an update against a real in-process kring-server
+//! (issue 13): the offer in the feed, the bundle downloaded in Range
+//! requests through a proxy that loses answers, the installation asked for
+//! only when the screen is quiet, the root-side installer (with a stand-in
+//! for `rauc`), and the reports the server shows.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use chrono::Utc;
+use common::proxy::Fault;
+use common::{World, test_config, wait_for};
+use kring_protocol::{Calendar, ReleaseId};
+use kring_server::store::{NewRelease, NewRollout, RolloutScope};
+use kring_sync::client::ApiClient;
+use kring_sync::update::{
+    GOOD_FILE, INSTALL_REQUEST, Release, UpdaterConfig, UpdaterInputs, install, sha256_file,
+    spawn_updater,
+};
+use kring_sync::{EngineConfig, SystemClock};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const BUNDLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../server/tests/fixtures/updates/tiny-verity.raucb"
+);
+
+/// The fixture bundle as a release of the test organisation, rolled out to
+/// its group, to install at any time.
+async fn release_for_group(w: &World) -> (ReleaseId, String) {
+    let stored =
+        kring_server::releases::import_file(&w.server.state.data_dir, Path::new(BUNDLE)).unwrap();
+    let store = w.server.state.store.clone();
+    let added = store
+        .create_release(NewRelease {
+            id: stored.id,
+            org: w.org,
+            version: stored.manifest.version.clone(),
+            compatible: stored.manifest.compatible.clone(),
+            sha256: stored.sha256.clone(),
+            size: stored.size,
+            file_name: stored.file_name.clone(),
+            uploaded_at: Utc::now(),
+            uploaded_by: None,
+        })
+        .await
+        .unwrap();
+    store
+        .create_rollout(
+            w.org,
+            NewRollout {
+                release: added.id,
+                scope: RolloutScope::Group(w.group),
+                window: None,
+                created_at: Utc::now(),
+                created_by: None,
+                nudged: true,
+            },
+        )
+        .await
+        .unwrap();
+    (added.id, stored.sha256)
+}
+
+fn appliance_config() -> EngineConfig {
+    EngineConfig {
+        release: Some("kring-qemu-virt 1.0.0".into()),
+        ..test_config()
+    }
+}
+
+/// A stand-in for `rauc` that says what RAUC says, and exits with `code`.
+fn fake_rauc(dir: &Path, says: &str, code: i32) -> PathBuf {
+    let path = dir.join("fake-rauc");
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\nprintf '%s\\n' \"{says}\"\nexit {code}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path
+}
+
+struct Updater {
+    dir: PathBuf,
+    quiet: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn start_updater(w: &World, d: &common::Device, running: &str) -> Updater {
+    let secret = d.store.device().unwrap().unwrap().secret;
+    let release = Release {
+        compatible: "kring-qemu-virt".into(),
+        version: running.into(),
+    };
+    let client = ApiClient::with_options(&w.proxy.url(), Some(secret), false)
+        .unwrap()
+        .with_release(release.header());
+    let dir = d.dir.path().join("update");
+    let mut config = UpdaterConfig::new(dir.clone(), release);
+    config.chunk = 8 * 1024;
+    config.max_rate = None;
+    config.tick = Duration::from_millis(100);
+    let (quiet_tx, quiet) = watch::channel(false);
+    let task = spawn_updater(
+        config,
+        UpdaterInputs {
+            client,
+            store: d.store.clone(),
+            clock: Arc::new(SystemClock),
+            calendar: Calendar::default(),
+            offer: d.handle.offer(),
+            quiet,
+        },
+    );
+    Updater {
+        dir,
+        quiet: quiet_tx,
+        task,
+    }
+}
+
+fn state(w: &World) -> Vec<String> {
+    w.strings("SELECT state FROM device_updates")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offered_release_downloads_through_cuts_installs_when_quiet_and_ends_good() {
+    let w = World::start().await;
+    let (release, sha) = release_for_group(&w).await;
+    let d = w.device(Arc::new(SystemClock), appliance_config()).await;
+    let mut offer = d.handle.offer();
+    tokio::time::timeout(Duration::from_secs(20), offer.wait_for(Option::is_some))
+        .await
+        .expect("the feed offers the release")
+        .unwrap();
+    assert_eq!(offer.borrow().as_ref().map(|o| o.release_id), Some(release));
+    // The bundle is 26 KB: 4 range requests of 8 KiB; two answers are lost.
+    w.proxy.push(Some("GET"), Fault::DropResponse);
+    w.proxy.push(Some("GET"), Fault::DropResponse);
+    let u = start_updater(&w, &d, "1.0.0");
+    wait_for(30, || state(&w) == ["downloaded"]).await;
+    assert_eq!(w.proxy.pending_faults(), 0, "both cuts happened");
+    let bundle = u.dir.join(format!("{sha}.raucb"));
+    assert_eq!(
+        sha256_file(&bundle).unwrap(),
+        sha,
+        "resumed into one whole file"
+    );
+    // The screen is in use: no installation.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!u.dir.join(INSTALL_REQUEST).exists(), "not while in use");
+    u.quiet.send_replace(true);
+    wait_for(10, || u.dir.join(INSTALL_REQUEST).exists()).await;
+    wait_for(10, || state(&w) == ["installing"]).await;
+
+    // kring-update (root): the digest again, then rauc.
+    let rauc = fake_rauc(d.dir.path(), "Installing `x` succeeded", 0);
+    let result = install(&u.dir, &rauc).unwrap().expect("a request");
+    assert!(result.ok, "{result:?}");
+    assert!(!u.dir.join(INSTALL_REQUEST).exists(), "taken");
+    wait_for(10, || state(&w) == ["installed"]).await;
+
+    // The device restarts into 2.0.0, which kring-confirm marks good.
+    u.task.abort();
+    let again = start_updater(&w, &d, "2.0.0");
+    wait_for(10, || state(&w) == ["running"]).await;
+    std::fs::write(again.dir.join(GOOD_FILE), "B 2.0.0\n").unwrap();
+    wait_for(10, || state(&w) == ["good"]).await;
+    wait_for(10, || !bundle.exists()).await;
+    assert_eq!(
+        w.strings("SELECT release FROM devices"),
+        ["kring-qemu-virt 2.0.0"],
+        "the server knows what runs"
+    );
+    again.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_rauc_refuses_is_reported_with_its_reason_and_not_offered_again() {
+    let w = World::start().await;
+    let (release, _) = release_for_group(&w).await;
+    let d = w.device(Arc::new(SystemClock), appliance_config()).await;
+    let u = start_updater(&w, &d, "1.0.0");
+    u.quiet.send_replace(true);
+    wait_for(30, || u.dir.join(INSTALL_REQUEST).exists()).await;
+    let rauc = fake_rauc(
+        d.dir.path(),
+        "LastError: Failed to check bundle: signature verification failed: Verify error: unable to get local issuer certificate",
+        1,
+    );
+    let result = install(&u.dir, &rauc).unwrap().expect("a request");
+    assert!(!result.ok);
+    wait_for(10, || state(&w) == ["failed"]).await;
+    let detail = w.strings("SELECT detail FROM device_updates");
+    assert!(
+        detail[0].contains("signature verification failed"),
+        "{detail:?}"
+    );
+    // The server offers it no more; the device would not take it again anyway.
+    d.handle.pull_now();
+    let mut offer = d.handle.offer();
+    tokio::time::timeout(Duration::from_secs(10), offer.wait_for(Option::is_none))
+        .await
+        .expect("the offer ends")
+        .unwrap();
+    assert_eq!(
+        w.strings("SELECT release_id FROM device_updates"),
+        [release.to_string()]
+    );
+    u.task.abort();
+}
