@@ -45,6 +45,8 @@ pub const HEALTHY_FILE: &str = "healthy";
 pub const OFFLINE_GRACE: Duration = Duration::from_secs(10 * 60);
 /// Interrupted installations (power cut) tried again before giving up.
 const MAX_INTERRUPTED: u32 = 3;
+/// The smallest range request (the first one, and on a very slow link).
+const MIN_CHUNK: u64 = 64 * 1024;
 /// Detail texts are cut to what the server keeps.
 const DETAIL_MAX: usize = 200;
 
@@ -317,7 +319,8 @@ pub struct UpdaterConfig {
     /// `/data/kring/update`.
     pub dir: PathBuf,
     pub running: Release,
-    /// Bytes per range request.
+    /// Bytes per range request at most; each one is sized to take about a
+    /// second at the rate the link gave the one before.
     pub chunk: u64,
     /// At most this many bytes per second (None: as fast as the link goes).
     pub max_rate: Option<u64>,
@@ -563,12 +566,15 @@ impl Updater {
             return Ok(());
         }
         let mut last_report = have;
+        // Requests of about a second on this link (at most `chunk`): a photo
+        // saved meanwhile waits for one of them at most.
+        let mut chunk = MIN_CHUNK.min(self.config.chunk);
         while have < p.offer.size {
             if self.photos_waiting() {
                 tracing::debug!("photos wait: the download pauses");
                 return Ok(());
             }
-            let to = (have + self.config.chunk).min(p.offer.size) - 1;
+            let to = (have + chunk).min(p.offer.size) - 1;
             let started = std::time::Instant::now();
             let bytes = match self
                 .inputs
@@ -589,6 +595,9 @@ impl Updater {
                     return Ok(());
                 }
             };
+            let took = started.elapsed().as_secs_f64().max(0.001);
+            chunk = ((bytes.len() as f64 / took) as u64)
+                .clamp(MIN_CHUNK, self.config.chunk.max(MIN_CHUNK));
             file.write_all(&bytes).map_err(io(&part))?;
             file.sync_data().map_err(io(&part))?;
             have += bytes.len() as u64;

@@ -7,11 +7,9 @@
 
 mod common;
 
-use chrono::Utc;
 use common::proxy::Fault;
 use common::{World, test_config, wait_for};
-use kring_protocol::{Calendar, ReleaseId};
-use kring_server::store::{NewRelease, NewRollout, RolloutScope};
+use kring_protocol::Calendar;
 use kring_sync::client::ApiClient;
 use kring_sync::update::{
     GOOD_FILE, INSTALL_REQUEST, Release, UpdaterConfig, UpdaterInputs, install, sha256_file,
@@ -27,43 +25,6 @@ const BUNDLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../server/tests/fixtures/updates/tiny-verity.raucb"
 );
-
-/// The fixture bundle as a release of the test organisation, rolled out to
-/// its group, to install at any time.
-async fn release_for_group(w: &World) -> (ReleaseId, String) {
-    let stored =
-        kring_server::releases::import_file(&w.server.state.data_dir, Path::new(BUNDLE)).unwrap();
-    let store = w.server.state.store.clone();
-    let added = store
-        .create_release(NewRelease {
-            id: stored.id,
-            org: w.org,
-            version: stored.manifest.version.clone(),
-            compatible: stored.manifest.compatible.clone(),
-            sha256: stored.sha256.clone(),
-            size: stored.size,
-            file_name: stored.file_name.clone(),
-            uploaded_at: Utc::now(),
-            uploaded_by: None,
-        })
-        .await
-        .unwrap();
-    store
-        .create_rollout(
-            w.org,
-            NewRollout {
-                release: added.id,
-                scope: RolloutScope::Group(w.group),
-                window: None,
-                created_at: Utc::now(),
-                created_by: None,
-                nudged: true,
-            },
-        )
-        .await
-        .unwrap();
-    (added.id, stored.sha256)
-}
 
 fn appliance_config() -> EngineConfig {
     EngineConfig {
@@ -130,7 +91,7 @@ fn state(w: &World) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_offered_release_downloads_through_cuts_installs_when_quiet_and_ends_good() {
     let w = World::start().await;
-    let (release, sha) = release_for_group(&w).await;
+    let (release, sha) = w.release_for_group(Path::new(BUNDLE)).await;
     let d = w.device(Arc::new(SystemClock), appliance_config()).await;
     let mut offer = d.handle.offer();
     tokio::time::timeout(Duration::from_secs(20), offer.wait_for(Option::is_some))
@@ -182,7 +143,7 @@ async fn an_offered_release_downloads_through_cuts_installs_when_quiet_and_ends_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bundle_rauc_refuses_is_reported_with_its_reason_and_not_offered_again() {
     let w = World::start().await;
-    let (release, _) = release_for_group(&w).await;
+    let (release, _) = w.release_for_group(Path::new(BUNDLE)).await;
     let d = w.device(Arc::new(SystemClock), appliance_config()).await;
     let u = start_updater(&w, &d, "1.0.0");
     u.quiet.send_replace(true);

@@ -109,6 +109,46 @@ impl World {
         }
     }
 
+    /// `bundle` as a release of the test organisation, rolled out to
+    /// its group, to install at any time.
+    pub async fn release_for_group(
+        &self,
+        bundle: &std::path::Path,
+    ) -> (kring_protocol::ReleaseId, String) {
+        let stored =
+            kring_server::releases::import_file(&self.server.state.data_dir, bundle).unwrap();
+        let store = self.server.state.store.clone();
+        let added = store
+            .create_release(kring_server::store::NewRelease {
+                id: stored.id,
+                org: self.org,
+                version: stored.manifest.version.clone(),
+                compatible: stored.manifest.compatible.clone(),
+                sha256: stored.sha256.clone(),
+                size: stored.size,
+                file_name: stored.file_name.clone(),
+                uploaded_at: Utc::now(),
+                uploaded_by: None,
+            })
+            .await
+            .unwrap();
+        store
+            .create_rollout(
+                self.org,
+                kring_server::store::NewRollout {
+                    release: added.id,
+                    scope: kring_server::store::RolloutScope::Group(self.group),
+                    window: None,
+                    created_at: Utc::now(),
+                    created_by: None,
+                    nudged: true,
+                },
+            )
+            .await
+            .unwrap();
+        (added.id, stored.sha256)
+    }
+
     pub fn count(&self, sql: &str) -> i64 {
         let sql = sql.to_string();
         self.server

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,9 +38,71 @@ pub struct Proxy {
     /// Bytes of PATCH requests forwarded to the server (headers included).
     pub patch_bytes: Arc<AtomicU64>,
     pub connections: Arc<AtomicU64>,
+    /// The link's speed, shared by every connection in both directions (a
+    /// Wi-Fi or mobile link is one medium); see [`Proxy::set_rate`].
+    link: Arc<Link>,
+}
+
+/// A shared link of a fixed rate: bytes pass one after another.
+#[derive(Debug, Default)]
+struct Link {
+    /// Bytes per second; 0: as fast as loopback.
+    rate: AtomicU64,
+    /// When the link is free again.
+    free_at: Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Link {
+    /// Waits until `n` bytes have crossed the link.
+    async fn pass(&self, n: usize) {
+        let rate = self.rate.load(Ordering::SeqCst);
+        if rate == 0 {
+            return;
+        }
+        let done = {
+            let mut free = self.free_at.lock().expect("link");
+            let now = tokio::time::Instant::now();
+            let start = free.filter(|t| *t > now).unwrap_or(now);
+            let done = start + Duration::from_secs_f64(n as f64 / rate as f64);
+            *free = Some(done);
+            done
+        };
+        tokio::time::sleep_until(done).await;
+    }
+}
+
+/// Copies `from` to `to` in small pieces, each through the link.
+async fn copy_through(
+    link: &Link,
+    mut from: impl AsyncRead + Unpin,
+    mut to: impl AsyncWrite + Unpin,
+    counter: Option<&AtomicU64>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                link.pass(n).await;
+                if let Some(c) = counter {
+                    c.fetch_add(n as u64, Ordering::SeqCst);
+                }
+                if to.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Proxy {
+    /// Limits the link to `bytes_per_sec` (0: no limit), for every
+    /// connection together.
+    pub fn set_rate(&self, bytes_per_sec: u64) {
+        self.link.rate.store(bytes_per_sec, Ordering::SeqCst);
+    }
+
     pub async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let proxy = Proxy {
@@ -49,6 +111,7 @@ impl Proxy {
             down: Arc::default(),
             patch_bytes: Arc::default(),
             connections: Arc::default(),
+            link: Arc::default(),
         };
         let p = proxy.clone();
         tokio::spawn(async move {
@@ -174,31 +237,18 @@ impl Proxy {
                     self.patch_bytes
                         .fetch_add(first.len() as u64, Ordering::SeqCst);
                 }
+                self.link.pass(first.len()).await;
                 if server.write_all(&first).await.is_err() {
                     return;
                 }
                 let counter = is_patch.then(|| self.patch_bytes.clone());
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                let link = self.link.clone();
                 let up = tokio::spawn(async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => {
-                                if let Some(c) = &counter {
-                                    c.fetch_add(n as u64, Ordering::SeqCst);
-                                }
-                                if sw.write_all(&buf[..n]).await.is_err() {
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    let _ = sw.shutdown().await;
+                    copy_through(&link, cr, sw, counter.as_deref()).await;
                 });
-                let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                let _ = cw.shutdown().await;
+                copy_through(&self.link, sr, cw, None).await;
                 up.abort();
             }
         }
