@@ -14,9 +14,7 @@ mod common;
 
 use chrono::Utc;
 use common::{World, jpeg, test_config};
-use kring_protocol::{Audience, Calendar};
-use kring_sync::client::ApiClient;
-use kring_sync::update::{Release, UpdaterConfig, UpdaterInputs, spawn_updater};
+use kring_protocol::Audience;
 use kring_sync::{EngineConfig, NewPhoto, SystemClock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,30 +105,12 @@ async fn main() {
     d.handle.pull_now();
     let mut offer = d.handle.offer();
     offer.wait_for(Option::is_some).await.unwrap();
-    let secret = d.store.device().unwrap().unwrap().secret;
-    let running = Release {
-        compatible: "kring-qemu-virt".into(),
-        version: "1.0.0".into(),
-    };
-    let client = ApiClient::new(&w.proxy.url(), Some(secret))
-        .unwrap()
-        .with_release(running.header());
-    let mut config = UpdaterConfig::new(d.dir.path().join("update"), running);
-    config.tick = Duration::from_millis(200);
-    let max_rate = config.max_rate;
-    let (_quiet_tx, quiet) = tokio::sync::watch::channel(false);
+    let mut max_rate = None;
     let started = Instant::now();
-    let task = spawn_updater(
-        config,
-        UpdaterInputs {
-            client,
-            store: d.store.clone(),
-            clock: Arc::new(SystemClock),
-            calendar: Calendar::default(),
-            offer: d.handle.offer(),
-            quiet,
-        },
-    );
+    let u = d.start_updater("1.0.0", |c| {
+        c.tick = Duration::from_millis(200);
+        max_rate = c.max_rate;
+    });
     // Halfway, a photo is saved.
     while state(&w)
         .and_then(|(_, d)| d)
@@ -145,7 +125,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let download = started.elapsed();
-    task.abort();
+    u.task.abort();
 
     let link_secs = size as f64 / rate as f64;
     println!(

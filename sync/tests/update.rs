@@ -9,17 +9,11 @@ mod common;
 
 use common::proxy::Fault;
 use common::{World, test_config, wait_for};
-use kring_protocol::Calendar;
-use kring_sync::client::ApiClient;
-use kring_sync::update::{
-    GOOD_FILE, INSTALL_REQUEST, Release, UpdaterConfig, UpdaterInputs, install, sha256_file,
-    spawn_updater,
-};
+use kring_sync::update::{GOOD_FILE, INSTALL_REQUEST, install, sha256_file};
 use kring_sync::{EngineConfig, SystemClock};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
 
 const BUNDLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -45,45 +39,6 @@ fn fake_rauc(dir: &Path, says: &str, code: i32) -> PathBuf {
     path
 }
 
-struct Updater {
-    dir: PathBuf,
-    quiet: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-fn start_updater(w: &World, d: &common::Device, running: &str) -> Updater {
-    let secret = d.store.device().unwrap().unwrap().secret;
-    let release = Release {
-        compatible: "kring-qemu-virt".into(),
-        version: running.into(),
-    };
-    let client = ApiClient::with_options(&w.proxy.url(), Some(secret), false)
-        .unwrap()
-        .with_release(release.header());
-    let dir = d.dir.path().join("update");
-    let mut config = UpdaterConfig::new(dir.clone(), release);
-    config.chunk = 8 * 1024;
-    config.max_rate = None;
-    config.tick = Duration::from_millis(100);
-    let (quiet_tx, quiet) = watch::channel(false);
-    let task = spawn_updater(
-        config,
-        UpdaterInputs {
-            client,
-            store: d.store.clone(),
-            clock: Arc::new(SystemClock),
-            calendar: Calendar::default(),
-            offer: d.handle.offer(),
-            quiet,
-        },
-    );
-    Updater {
-        dir,
-        quiet: quiet_tx,
-        task,
-    }
-}
-
 fn state(w: &World) -> Vec<String> {
     w.strings("SELECT state FROM device_updates")
 }
@@ -102,7 +57,11 @@ async fn an_offered_release_downloads_through_cuts_installs_when_quiet_and_ends_
     // The bundle is 26 KB: 4 range requests of 8 KiB; two answers are lost.
     w.proxy.push(Some("GET"), Fault::DropResponse);
     w.proxy.push(Some("GET"), Fault::DropResponse);
-    let u = start_updater(&w, &d, "1.0.0");
+    let u = d.start_updater("1.0.0", |c| {
+        c.chunk = 8 * 1024;
+        c.max_rate = None;
+        c.tick = Duration::from_millis(100);
+    });
     wait_for(30, || state(&w) == ["downloaded"]).await;
     assert_eq!(w.proxy.pending_faults(), 0, "both cuts happened");
     let bundle = u.dir.join(format!("{sha}.raucb"));
@@ -127,7 +86,7 @@ async fn an_offered_release_downloads_through_cuts_installs_when_quiet_and_ends_
 
     // The device restarts into 2.0.0, which kring-confirm marks good.
     u.task.abort();
-    let again = start_updater(&w, &d, "2.0.0");
+    let again = d.start_updater("2.0.0", |c| c.tick = Duration::from_millis(100));
     wait_for(10, || state(&w) == ["running"]).await;
     std::fs::write(again.dir.join(GOOD_FILE), "B 2.0.0\n").unwrap();
     wait_for(10, || state(&w) == ["good"]).await;
@@ -145,7 +104,11 @@ async fn a_bundle_rauc_refuses_is_reported_with_its_reason_and_not_offered_again
     let w = World::start().await;
     let (release, _) = w.release_for_group(Path::new(BUNDLE)).await;
     let d = w.device(Arc::new(SystemClock), appliance_config()).await;
-    let u = start_updater(&w, &d, "1.0.0");
+    let u = d.start_updater("1.0.0", |c| {
+        c.chunk = 8 * 1024;
+        c.max_rate = None;
+        c.tick = Duration::from_millis(100);
+    });
     u.quiet.send_replace(true);
     wait_for(30, || u.dir.join(INSTALL_REQUEST).exists()).await;
     let rauc = fake_rauc(

@@ -31,9 +31,56 @@ pub struct World {
 
 pub struct Device {
     pub dir: tempfile::TempDir,
+    /// The proxy's address, which the device talks to.
+    pub url: String,
     pub store: Arc<Store>,
     pub handle: EngineHandle,
     pub task: tokio::task::JoinHandle<()>,
+}
+
+/// A device's updater (`kring_sync::update`), running.
+pub struct Updater {
+    /// Its directory (`<store>/update`).
+    pub dir: std::path::PathBuf,
+    /// The kiosk's "an installation cannot hurt now" (false at the start).
+    pub quiet: tokio::sync::watch::Sender<bool>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Device {
+    /// Starts the updater of an appliance running `version` of
+    /// `kring-qemu-virt`, with `configure` applied to its settings.
+    pub fn start_updater(
+        &self,
+        version: &str,
+        configure: impl FnOnce(&mut kring_sync::update::UpdaterConfig),
+    ) -> Updater {
+        use kring_sync::update::{Release, UpdaterConfig, UpdaterInputs, spawn_updater};
+        let secret = self.store.device().unwrap().unwrap().secret;
+        let release = Release {
+            compatible: "kring-qemu-virt".into(),
+            version: version.into(),
+        };
+        let client = ApiClient::with_options(&self.url, Some(secret), false)
+            .unwrap()
+            .with_release(release.header());
+        let dir = self.dir.path().join("update");
+        let mut config = UpdaterConfig::new(dir.clone(), release);
+        configure(&mut config);
+        let (quiet, rx) = tokio::sync::watch::channel(false);
+        let task = spawn_updater(
+            config,
+            UpdaterInputs {
+                client,
+                store: self.store.clone(),
+                clock: Arc::new(kring_sync::SystemClock),
+                calendar: kring_protocol::Calendar::default(),
+                offer: self.handle.offer(),
+                quiet: rx,
+            },
+        );
+        Updater { dir, quiet, task }
+    }
 }
 
 impl World {
@@ -103,6 +150,7 @@ impl World {
         let (handle, task) = kring_sync::spawn(store.clone(), clock, config);
         Device {
             dir,
+            url: self.proxy.url(),
             store,
             handle,
             task,
