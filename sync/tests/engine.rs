@@ -217,6 +217,7 @@ async fn a_day_of_queued_items_drains_in_order_when_the_network_returns() {
     let (handle, _task) = kring_sync::spawn(store.clone(), clock.clone(), test_config());
     let d = common::Device {
         dir,
+        url: w.proxy.url(),
         store,
         handle,
         task: _task,
@@ -283,6 +284,7 @@ async fn a_server_that_answers_again_ends_the_back_off_at_once() {
     let (handle, task) = kring_sync::spawn(store.clone(), clock.clone(), config);
     let d = common::Device {
         dir,
+        url: w.proxy.url(),
         store,
         handle,
         task,
