@@ -283,7 +283,8 @@ impl Ctx {
         rt.spawn(async move {
             loop {
                 let s: SyncStatus = status.borrow_and_update().clone();
-                if s.last_sync.is_some() {
+                // Reached in this run: `last_sync` may be from before a restart.
+                if s.online {
                     crate::appliance::HEALTH.synced();
                 }
                 let _ =

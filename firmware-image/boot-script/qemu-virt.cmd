@@ -48,7 +48,10 @@ fatwrite ${envpart} ${envaddr} uboot.env 0x4000
 setenv kring_extra
 if load ${envpart} ${envaddr} kring-boot.env; then env import -t ${envaddr} ${filesize} kring_extra; fi
 
-setenv bootargs "console=ttyAMA0 root=/dev/vda${kring_part} rootfstype=ext4 ro rootwait fsck.repair=yes panic=10 rauc.slot=${kring_slot} ${kring_extra}"
+# net.ifnames=0: the network interface keeps the kernel's name (eth0). udev
+# renaming it races with networkd bringing it up; lost, the link never
+# gets an address ("Failed to configure DHCPv4 client: Device or resource busy").
+setenv bootargs "console=ttyAMA0 root=/dev/vda${kring_part} rootfstype=ext4 ro rootwait fsck.repair=yes panic=10 net.ifnames=0 rauc.slot=${kring_slot} ${kring_extra}"
 load ${devtype} ${devnum}:${kring_part} ${kernel_addr_r} /boot/vmlinuz || reset
 load ${devtype} ${devnum}:${kring_part} ${ramdisk_addr_r} /boot/initrd.img || reset
 booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} ${fdtcontroladdr}

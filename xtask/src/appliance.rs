@@ -497,8 +497,9 @@ fn assemble(rootfs: &Path, target: Target) -> anyhow::Result<PathBuf> {
 
 /// `cargo xtask image [rpi4] [qemu-virt]`: every target when none is named.
 /// With `KRING_REUSE_ROOTFS=1` the root file system of the last run is used
-/// with only the kiosk binary replaced (a developer's shortcut: minutes
-/// instead of a new mmdebstrap).
+/// with only the kiosk binary and the overlay's files replaced (a
+/// developer's shortcut: minutes instead of a new mmdebstrap; a new package
+/// or a newly enabled unit needs the full build).
 pub fn image(targets: &[Target]) -> anyhow::Result<Vec<PathBuf>> {
     let reuse = std::env::var("KRING_REUSE_ROOTFS").is_ok_and(|v| v == "1")
         && work_dir().join("rootfs").join("usr/bin/kring").exists();
@@ -511,6 +512,12 @@ pub fn image(targets: &[Target]) -> anyhow::Result<Vec<PathBuf>> {
         let bin = dir.join("usr/bin/kring");
         // copy keeps the build's mode (0755)
         std::fs::copy(&kiosk, &bin)?;
+        // and the overlay's files as they are now (units enabled then stay enabled)
+        let overlay = root().join("firmware-image").join("overlay");
+        run(Command::new("cp")
+            .args(["-a", "--no-preserve=ownership"])
+            .arg(overlay.join("."))
+            .arg(&dir))?;
         dir
     } else {
         rootfs(&kiosk)?
