@@ -364,17 +364,13 @@ fn stage_boot(rootfs: &Path, target: Target) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&boot)?;
     let (vmlinuz, initrd) = kernel_files(rootfs)?;
-    // U-Boot loads the kernel and initrd from the booted slot itself, so a
-    // bundle brings its kernel with its modules.
+    // U-Boot (on both targets) loads the kernel and initrd from the booted
+    // slot itself, so a bundle brings its kernel with its modules.
     std::fs::copy(&vmlinuz, rootfs.join("boot/vmlinuz"))?;
     std::fs::copy(&initrd, rootfs.join("boot/initrd.img"))?;
     crate::update::stage_root(rootfs, target, &crate::update::release_version())?;
     crate::update::stage_boot(&boot, target)?;
-    if target == Target::Rpi4 {
-        // the Pi's firmware loads them from the boot partition
-        std::fs::copy(&vmlinuz, boot.join("vmlinuz"))?;
-        std::fs::copy(&initrd, boot.join("initrd.img"))?;
-    }
+
     let fw = root()
         .join("firmware-image")
         .join("boot")

@@ -183,35 +183,95 @@ pub fn stage_root(rootfs: &Path, target: Target, version: &str) -> anyhow::Resul
     Ok(())
 }
 
-/// The boot script and the first boot state, on the boot partition
-/// (qemu-virt; the Pi still boots through its firmware, see docs).
+/// The boot state's file on the boot partition (RAUC's `BOOT_ORDER` and
+/// `BOOT_<slot>_LEFT`; `/etc/fw_env.config` names it too).
+pub const BOOT_STATE: &str = "bootstate.env";
+
+/// The boot script for a target: `firmware-image/boot-script/boot.cmd.in`
+/// with the target's root device, kernel options, load addresses and
+/// device tree filled in.
+pub fn boot_script(target: Target) -> anyhow::Result<String> {
+    let template = std::fs::read_to_string(root().join("firmware-image/boot-script/boot.cmd.in"))?;
+    let (root_dev, args, addrs, fdt) = match target {
+        Target::QemuVirt => (
+            "/dev/vda".to_string(),
+            "console=ttyAMA0 fsck.repair=yes net.ifnames=0".to_string(),
+            String::new(),
+            "${fdtcontroladdr}",
+        ),
+        Target::Rpi4 => {
+            // The Pi's own cmdline.txt, less what the script decides itself.
+            let cmdline =
+                std::fs::read_to_string(root().join("firmware-image/boot/rpi4/cmdline.txt"))?;
+            let args: Vec<&str> = cmdline
+                .split_whitespace()
+                .filter(|w| {
+                    !(w.starts_with("root=")
+                        || w.starts_with("rootfstype=")
+                        || *w == "ro"
+                        || *w == "rootwait")
+                })
+                .collect();
+            (
+                "/dev/mmcblk0p".to_string(),
+                args.join(" "),
+                // Debian's 32 MiB uncompressed kernel does not fit below
+                // rpi_arm64's default scriptaddr (0x02400000): load it higher.
+                "setenv kernel_addr_r 0x04000000\nsetenv ramdisk_addr_r 0x08000000".to_string(),
+                // the firmware's device tree, with config.txt's overlays applied
+                "${fdt_addr}",
+            )
+        }
+    };
+    Ok(template
+        .replace("@ROOT@", &root_dev)
+        .replace("@ARGS@", &args)
+        .replace("@ADDRS@", &addrs)
+        .replace("@FDT@", fdt))
+}
+
+/// The boot script and the first boot state, on the boot partition; for
+/// the Pi also U-Boot itself (Debian's `u-boot-rpi`, started by the
+/// firmware through config.txt's `kernel=u-boot.bin`).
 pub fn stage_boot(boot: &Path, target: Target) -> anyhow::Result<()> {
-    if target != Target::QemuVirt {
-        return Ok(());
-    }
-    let script = root()
-        .join("firmware-image/boot-script")
-        .join(format!("{}.cmd", target.name()));
+    let script = work_dir().join(format!("boot-{}.cmd", target.name()));
+    std::fs::write(&script, boot_script(target)?)?;
     run(Command::new("mkimage")
-        .args([
-            "-A",
-            "arm64",
-            "-T",
-            "script",
-            "-C",
-            "none",
-            "-n",
-            "kring A/B",
-        ])
+        .args(["-A", "arm64", "-T", "script", "-C", "none", "-n", "kring A/B"])
         .arg("-d")
         .arg(&script)
         .arg(boot.join("boot.scr")))?;
-    let env = work_dir().join("uboot-env.txt");
+    let env = work_dir().join("bootstate.txt");
     std::fs::write(&env, "BOOT_ORDER=A B\nBOOT_A_LEFT=3\nBOOT_B_LEFT=3\n")?;
     run(Command::new("mkenvimage")
         .args(["-s", "0x4000", "-o"])
-        .arg(boot.join("uboot.env"))
-        .arg(&env))
+        .arg(boot.join(BOOT_STATE))
+        .arg(&env))?;
+    if target == Target::Rpi4 {
+        std::fs::copy(rpi_uboot()?, boot.join("u-boot.bin"))?;
+    }
+    Ok(())
+}
+
+/// U-Boot for the Pi 4 in 64-bit mode, from Debian's `u-boot-rpi` (arm64),
+/// downloaded with the host's apt (multiarch) and unpacked, not installed.
+fn rpi_uboot() -> anyhow::Result<PathBuf> {
+    let dir = work_dir().join("u-boot-rpi");
+    let bin = dir.join("x/usr/lib/u-boot/rpi_arm64/u-boot.bin");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    std::fs::create_dir_all(&dir)?;
+    run(Command::new("apt-get")
+        .args(["download", "u-boot-rpi:arm64"])
+        .current_dir(&dir))?;
+    let deb = std::fs::read_dir(&dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .context("u-boot-rpi was not downloaded")?;
+    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(dir.join("x")))?;
+    Ok(bin)
 }
 
 /// Options of `cargo xtask bundle`.
@@ -368,6 +428,22 @@ mod tests {
         for line in q.lines().filter(|l| l.contains('=')) {
             assert!(!line.contains('#'), "{line}");
         }
+    }
+
+    #[test]
+    fn boot_scripts_per_target() {
+        let q = boot_script(Target::QemuVirt).expect("qemu-virt");
+        let p = boot_script(Target::Rpi4).expect("rpi4");
+        for s in [&q, &p] {
+            assert!(!s.contains('@'), "a placeholder is left");
+            assert!(s.contains("rauc.slot=${kring_slot}"));
+            assert!(s.contains("net.ifnames=0"));
+            assert!(s.contains(BOOT_STATE));
+        }
+        assert!(q.contains("root=/dev/vda${kring_part}") && q.contains("${fdtcontroladdr}"));
+        assert!(p.contains("root=/dev/mmcblk0p${kring_part}") && p.contains("${fdt_addr}"));
+        assert!(p.contains("console=tty3") && !p.contains("root=/dev/mmcblk0p2"));
+        assert!(p.contains("setenv kernel_addr_r 0x04000000"));
     }
 
     #[test]
