@@ -174,12 +174,12 @@ mod tests {
             UpdateState::RolledBack,
             UpdateState::Good,
         ] {
-            let json = serde_json::to_string(&s).unwrap();
+            let json = serde_json::to_string(&s).expect("json");
             assert_eq!(json, format!("\"{}\"", s.as_str()));
             assert_eq!(UpdateState::parse(s.as_str()), Some(s));
         }
         let page: crate::FeedPage =
-            serde_json::from_str(r#"{"changes":[],"cursor":0,"has_more":false}"#).unwrap();
+            serde_json::from_str(r#"{"changes":[],"cursor":0,"has_more":false}"#).expect("page");
         assert_eq!(page.update, None, "a server without updates sends none");
     }
 }
