@@ -237,7 +237,16 @@ pub fn stage_boot(boot: &Path, target: Target) -> anyhow::Result<()> {
     let script = work_dir().join(format!("boot-{}.cmd", target.name()));
     std::fs::write(&script, boot_script(target)?)?;
     run(Command::new("mkimage")
-        .args(["-A", "arm64", "-T", "script", "-C", "none", "-n", "kring A/B"])
+        .args([
+            "-A",
+            "arm64",
+            "-T",
+            "script",
+            "-C",
+            "none",
+            "-n",
+            "kring A/B",
+        ])
         .arg("-d")
         .arg(&script)
         .arg(boot.join("boot.scr")))?;
@@ -270,7 +279,10 @@ fn rpi_uboot() -> anyhow::Result<PathBuf> {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "deb"))
         .context("u-boot-rpi was not downloaded")?;
-    run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(dir.join("x")))?;
+    run(Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(&deb)
+        .arg(dir.join("x")))?;
     Ok(bin)
 }
 
