@@ -15,6 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// How long one range request of an update download may take. The updater
+/// sizes its requests to about a second of the link (at most 1 MiB), so a
+/// request still going after this has a stalled connection (a Wi-Fi that
+/// dropped, a router that forgot the connection): it is given up and the
+/// download resumes from the bytes it has, on a new connection.
+pub const RANGE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A device API client. Cheap to clone.
 #[derive(Clone)]
 pub struct ApiClient {
@@ -162,7 +169,7 @@ impl ApiClient {
                 &kring_protocol::update::bundle_path(release),
             )
             .header(reqwest::header::RANGE, format!("bytes={from}-{to}"))
-            .timeout(Duration::from_secs(120))
+            .timeout(RANGE_TIMEOUT)
             .send()
             .await
             .map_err(net)?;
