@@ -292,6 +292,25 @@ impl Console {
     }
 }
 
+/// A fresh `kring-server demo` under `work/server` (an earlier run's data
+/// removed), a koppelcode for Dolfijnen, and a card that carries it
+/// ([`prepare_card`]).
+fn server_and_card(
+    server_bin: &Path,
+    image: &Path,
+    work: &Path,
+    extra: u64,
+) -> anyhow::Result<(Server, String, PathBuf)> {
+    let server_data = work.join("server");
+    if server_data.exists() {
+        std::fs::remove_dir_all(&server_data)?;
+    }
+    let server = Server::start(server_bin, &server_data)?;
+    let code = server.enroll_code()?;
+    let disk = prepare_card(image, work, &server, &code, extra)?;
+    Ok((server, code, disk))
+}
+
 /// Copies the image to a card `extra` bytes bigger (first boot grows the data
 /// partition into it) and writes the koppelcode into its `kring.txt`. QEMU
 /// boots it as a Pi boots its card: U-Boot (`-bios`) runs the image's boot
@@ -666,13 +685,7 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.screenshots)?;
 
     // 1. server with the demo organisation, a koppelcode in the image
-    let server_data = a.work.join("server");
-    if server_data.exists() {
-        std::fs::remove_dir_all(&server_data)?;
-    }
-    let server = Server::start(&a.server_bin, &server_data)?;
-    let code = server.enroll_code()?;
-    let disk = prepare_card(&a.image, &a.work, &server, &code, EXTRA_CARD_BYTES)?;
+    let (server, code, disk) = server_and_card(&a.server_bin, &a.image, &a.work, EXTRA_CARD_BYTES)?;
     println!("koppelcode {code} written to the image's kring.txt");
 
     // 2. boot

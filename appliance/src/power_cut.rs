@@ -23,7 +23,7 @@
 //!
 //! Final line: `cuts=N saved=N on_server=N lost=0 duplicated=0 corrupt=0 boots_ok=N`.
 
-use super::{BootSpec, Console, MARK_FRAME, MARK_USERSPACE, Server, boot_qemu_with};
+use super::{BootSpec, Console, MARK_FRAME, MARK_USERSPACE, boot_qemu_with};
 use crate::nbd::{SplitMix64, VolatileDisk};
 use crate::qemu::{Agent, Qmp};
 use anyhow::{Context, bail, ensure};
@@ -185,13 +185,9 @@ fn data_sectors_written(agent: &mut Agent) -> anyhow::Result<u64> {
 pub fn run(a: &Args) -> anyhow::Result<()> {
     let total = Instant::now();
     std::fs::create_dir_all(&a.work)?;
-    let server_data = a.work.join("server");
-    if server_data.exists() {
-        std::fs::remove_dir_all(&server_data)?;
-    }
-    let server = Server::start(&a.server_bin, &server_data)?;
-    let code = server.enroll_code()?;
-    let disk_img = super::prepare_card(&a.image, &a.work, &server, &code, EXTRA_CARD_BYTES)?;
+    let (server, _, disk_img) =
+        super::server_and_card(&a.server_bin, &a.image, &a.work, EXTRA_CARD_BYTES)?;
+    let server_data = server.data.clone();
     let disk = VolatileDisk::serve(
         &disk_img,
         &a.work.join("disk.sock"),

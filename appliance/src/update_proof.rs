@@ -17,7 +17,7 @@
 
 use super::{
     Console, EXTRA_CARD_BYTES, Guard, MARK_FRAME, MARK_RESET, MARK_USERSPACE, Server,
-    boot_qemu_extra, prepare_card,
+    boot_qemu_extra, server_and_card,
 };
 use crate::qemu::{Agent, Qmp};
 use anyhow::{Context, bail, ensure};
@@ -219,13 +219,7 @@ fn confirmed(g: &mut Guest, slot: &str, version: &str) -> anyhow::Result<()> {
 pub fn run(a: &Args) -> anyhow::Result<()> {
     let total = Instant::now();
     std::fs::create_dir_all(&a.work)?;
-    let server_data = a.work.join("server");
-    if server_data.exists() {
-        std::fs::remove_dir_all(&server_data)?;
-    }
-    let server = Server::start(&a.server_bin, &server_data)?;
-    let code = server.enroll_code()?;
-    let disk = prepare_card(&a.image, &a.work, &server, &code, EXTRA_CARD_BYTES)?;
+    let (server, _, disk) = server_and_card(&a.server_bin, &a.image, &a.work, EXTRA_CARD_BYTES)?;
     let mut p = Proof {
         a,
         server,

@@ -563,6 +563,18 @@ mod tests {
         assert_eq!(again, StartupReport::default(), "done once");
     }
 
+    /// A store in `d`, enrolled, with a photo and a message waiting.
+    fn enrolled_with_waiting(d: &Path, bytes: &[u8]) -> (Store, uuid::Uuid, uuid::Uuid) {
+        let (s, _) = Store::open(d).expect("open");
+        enroll(&s);
+        let p = s.save_photo(photo(bytes), Utc::now()).expect("photo").0;
+        let m = s
+            .save_message(MessageThread::Group, "tot morgen", None, Utc::now())
+            .expect("message")
+            .0;
+        (s, p, m)
+    }
+
     fn enroll(s: &Store) {
         let resp = EnrollResponse {
             device_id: DeviceId::new(),
@@ -619,13 +631,7 @@ mod tests {
         let d = dir.path();
         let bytes = jpeg(9, 20_000);
         let (photo_id, message_id) = {
-            let (s, _) = Store::open(d).expect("open");
-            enroll(&s);
-            let p = s.save_photo(photo(&bytes), Utc::now()).expect("photo").0;
-            let m = s
-                .save_message(MessageThread::Group, "tot morgen", None, Utc::now())
-                .expect("message")
-                .0;
+            let (s, p, m) = enrolled_with_waiting(d, &bytes);
             let done = s
                 .save_message(MessageThread::Group, "al verstuurd", None, Utc::now())
                 .expect("message")
@@ -754,13 +760,7 @@ mod tests {
         let d = dir.path();
         let bytes = jpeg(4, 20_000);
         let (photo_id, message_id) = {
-            let (s, _) = Store::open(d).expect("open");
-            enroll(&s);
-            let p = s.save_photo(photo(&bytes), Utc::now()).expect("photo").0;
-            let m = s
-                .save_message(MessageThread::Group, "tot morgen", None, Utc::now())
-                .expect("message")
-                .0;
+            let (_, p, m) = enrolled_with_waiting(d, &bytes);
             (p, m)
         };
         let version = newer_release(
