@@ -51,6 +51,22 @@ impl InstallWindow {
         }
     }
 
+    /// A window between two times of day (`HH:MM`); None when either is not
+    /// one, or when both are the same (a window that never opens).
+    pub fn between(from: &str, until: &str) -> Option<Self> {
+        let (f, u) = (parse_hhmm(from)?, parse_hhmm(until)?);
+        (f != u).then(|| Self {
+            from: from.trim().to_string(),
+            until: until.trim().to_string(),
+        })
+    }
+
+    /// A window written `HH:MM-HH:MM`, as the server's command line takes it.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (from, until) = s.split_once('-')?;
+        Self::between(from, until)
+    }
+
     /// Whether `minute_of_day` (0..1440, local time) lies inside the window.
     /// A window that cannot be read is never open.
     pub fn contains(&self, minute_of_day: u32) -> bool {
@@ -142,6 +158,31 @@ pub struct UpdateReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_is_two_different_times_of_day() {
+        assert_eq!(
+            InstallWindow::parse("20:00-05:30"),
+            Some(InstallWindow {
+                from: "20:00".into(),
+                until: "05:30".into()
+            })
+        );
+        assert_eq!(
+            InstallWindow::parse(" 19:00 - 06:30 "),
+            Some(InstallWindow::nightly())
+        );
+        for bad in [
+            "",
+            "20:00",
+            "25:00-06:00",
+            "20:00-06:60",
+            "8:00-9:00",
+            "20:00-20:00",
+        ] {
+            assert_eq!(InstallWindow::parse(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn windows() {

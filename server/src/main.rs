@@ -79,7 +79,8 @@ enum ReleaseCommand {
         org: String,
     },
     /// Offer a release to one device, a group, a location or every device of its
-    /// organisation; they install it at night (19:00-06:30) unless --now. A running server
+    /// organisation; they install it outside opening hours (19:00-06:30, or --window)
+    /// unless --now. A running server
     /// nudges the devices within a minute.
     #[command(group(clap::ArgGroup::new("scope").required(true).args(["device", "group", "location", "all"])))]
     Rollout {
@@ -95,8 +96,11 @@ enum ReleaseCommand {
         #[arg(long)]
         all: bool,
         /// Install at any time instead of at night.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "window")]
         now: bool,
+        /// When the devices may install, local time, e.g. 20:00-06:00.
+        #[arg(long, value_parser = parse_window)]
+        window: Option<kring_protocol::InstallWindow>,
     },
     /// List releases with how many devices are in each state.
     List,
@@ -355,6 +359,7 @@ async fn release_command(
             location,
             all,
             now,
+            window,
         } => {
             let row = store
                 .release(release)
@@ -379,7 +384,8 @@ async fn release_command(
                 _ if all => RolloutScope::Organisation,
                 _ => anyhow::bail!("say which devices: --device, --group, --location or --all"),
             };
-            let window = (!now).then(kring_protocol::InstallWindow::nightly);
+            let window =
+                (!now).then(|| window.unwrap_or_else(kring_protocol::InstallWindow::nightly));
             let created = store
                 .create_rollout(
                     row.org,
@@ -394,7 +400,7 @@ async fn release_command(
                 )
                 .await?;
             let when = match &window {
-                Some(w) => format!("'s nachts ({}-{})", w.from, w.until),
+                Some(w) => format!("buiten openingstijden ({}-{})", w.from, w.until),
                 None => "direct".to_string(),
             };
             println!(
@@ -434,4 +440,10 @@ async fn release_command(
         }
     }
     Ok(())
+}
+
+/// `--window 20:00-06:00`.
+fn parse_window(s: &str) -> Result<kring_protocol::InstallWindow, String> {
+    kring_protocol::InstallWindow::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a window like 19:00-06:30 (two different times)"))
 }

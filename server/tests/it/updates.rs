@@ -580,6 +580,27 @@ async fn the_cli_adds_lists_and_rolls_out_and_the_server_nudges() {
     assert_eq!((offer.release_id, offer.window), (id, None));
     let list = cli(&dir, &["release", "list"]);
     assert!(list.contains("offered=1"), "{list}");
+
+    // the location's own hours instead of the default night
+    let i = id.to_string();
+    let out = cli(
+        &dir,
+        &["release", "rollout", &i, "--all", "--window", "20:00-06:00"],
+    );
+    assert!(out.contains("buiten openingstijden (20:00-06:00)"), "{out}");
+    for bad in [
+        &["--window", "25:00-06:00"][..],
+        &["--window", "20:00-06:00", "--now"],
+    ] {
+        let refused = std::process::Command::new(env!("CARGO_BIN_EXE_kring-server"))
+            .arg("--data-dir")
+            .arg(&dir)
+            .args(["admin", "release", "rollout", &i, "--all"])
+            .args(bad)
+            .output()
+            .unwrap();
+        assert!(!refused.status.success(), "{bad:?} was taken");
+    }
 }
 
 /// The manager's upload form: `csrf` first, then the file (as a browser sends it).
@@ -712,18 +733,36 @@ async fn the_manager_uploads_rolls_out_and_retries() {
         )
         .await;
     assert_eq!(no_scope.status, 422);
+    let scope = format!("device:{}", dev_a.id);
+    let bad_time = b
+        .post(
+            &format!("/beheer/updates/{release}/uitrollen"),
+            &[
+                ("scope", &scope),
+                ("window", "nacht"),
+                ("from", "25:00"),
+                ("until", "06:30"),
+            ],
+        )
+        .await;
+    assert_eq!(bad_time.status, 422);
+    assert!(bad_time.text.contains("twee verschillende tijden"));
+    assert!(feed_offer(&p.h, dev_a, Some(OLD)).await.is_none());
+    // the location's own hours: they open at 6:00 and close at 20:00
     let done = b
         .post(
             &format!("/beheer/updates/{release}/uitrollen"),
             &[
-                ("scope", &format!("device:{}", dev_a.id)),
+                ("scope", &scope),
                 ("window", "nacht"),
+                ("from", "20:00"),
+                ("until", "06:00"),
             ],
         )
         .await;
     assert_eq!(done.status, 303);
     let offer = feed_offer(&p.h, dev_a, Some(OLD)).await.expect("offer");
-    assert_eq!(offer.window, Some(InstallWindow::nightly()));
+    assert_eq!(offer.window, InstallWindow::between("20:00", "06:00"));
     let devices = b.get("/beheer/apparaten").await;
     assert!(devices.text.contains(OLD), "the screen's release is shown");
     assert!(

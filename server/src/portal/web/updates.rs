@@ -318,8 +318,11 @@ pub struct RolloutForm {
     pub csrf: String,
     /// `organisation`, `location:<id>`, `group:<id>` or `device:<id>`.
     pub scope: String,
-    /// `nacht` (19:00–06:30) or `direct`.
+    /// `nacht` (outside opening hours: `from`–`until`, by default
+    /// 19:00–06:30) or `direct`.
     pub window: String,
+    pub from: String,
+    pub until: String,
 }
 
 /// The scope as the form sends it; an id that does not parse is None too.
@@ -346,7 +349,17 @@ pub async fn rollout(
     u.ctx.check_csrf(&f.csrf)?;
     let release: ReleaseId = id.parse().map_err(|_| WebError::NotFound)?;
     let window = match f.window.as_str() {
-        "" | "nacht" => Some(InstallWindow::nightly()),
+        "" | "nacht" if f.from.trim().is_empty() && f.until.trim().is_empty() => {
+            Some(InstallWindow::nightly())
+        }
+        "" | "nacht" => match InstallWindow::between(&f.from, &f.until) {
+            Some(w) => Some(w),
+            None => {
+                let refusal =
+                    Refusal::new("Vul twee verschillende tijden in, zoals 19:00 en 06:30.");
+                return page(&state, &u, String::new(), Some(refusal)).await;
+            }
+        },
         "direct" => None,
         _ => {
             let refusal = Refusal::new("Kies wanneer de schermen de update installeren.");
