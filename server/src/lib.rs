@@ -25,7 +25,7 @@ use crate::blob::{BlobStore, LocalBlobStore};
 use crate::db::Db;
 use crate::ratelimit::RateLimiter;
 use crate::settings::Settings;
-use crate::store::{SqliteStore, Store, StoreError};
+use crate::store::{Store, StoreError};
 use axum::Router;
 use kring_broker::{Broker, BrokerConfig, BrokerError, DeviceAuth};
 use kring_protocol::{DeviceId, GroupId, mqtt::Nudge};
@@ -41,9 +41,9 @@ use tokio_util::sync::CancellationToken;
 pub struct AppState {
     /// All reads and writes of the server's data.
     pub store: Arc<dyn Store>,
-    /// The SQLite database under `store`, for the admin CLI and tests that
-    /// inspect rows; server code uses `store`.
-    pub db: Db,
+    /// The database under `store`, for tests that inspect rows
+    /// (`store::testing::TestSql`); server code uses `store`.
+    pub backend: store::Backend,
     pub blobs: Arc<dyn BlobStore>,
     pub settings: Arc<Settings>,
     pub data_dir: PathBuf,
@@ -196,13 +196,28 @@ impl Server {
     }
 }
 
-/// Opens the data directory and database (creating them if needed).
-pub fn open_data(settings: &Settings) -> Result<Db, ServerError> {
+/// Creates the data directory (photos, unfinished uploads, mails) if needed.
+fn create_data_dir(settings: &Settings) -> Result<(), ServerError> {
     std::fs::create_dir_all(&settings.data_dir).map_err(|source| ServerError::DataDir {
         path: settings.data_dir.clone(),
         source,
-    })?;
+    })
+}
+
+/// Opens the data directory and the SQLite database in it (creating them if
+/// needed), for tools that drive SQLite directly (the sync tests, the soak
+/// run, the benches). The server itself opens what the settings name:
+/// [`open_store`].
+pub fn open_data(settings: &Settings) -> Result<Db, ServerError> {
+    create_data_dir(settings)?;
     Ok(Db::open(&settings.db_path()).map_err(StoreError::from)?)
+}
+
+/// Opens the data directory and the store the settings name (SQLite in the
+/// data directory by default).
+pub async fn open_store(settings: &Settings) -> Result<store::Opened, ServerError> {
+    create_data_dir(settings)?;
+    Ok(store::open(settings).await?)
 }
 
 /// The whole HTTP application.
@@ -226,8 +241,7 @@ pub fn router(state: AppState) -> Router {
 /// Starts the server on `listener`, with the embedded broker on
 /// `settings.mqtt.listen` (or the external broker when configured).
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, ServerError> {
-    let db = open_data(&settings)?;
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::from_db(db.clone()));
+    let store::Opened { store, backend } = open_store(&settings).await?;
     let data_dir = settings.data_dir.clone();
     let broker = match &settings.mqtt.external_url {
         Some(url) => Some(
@@ -266,7 +280,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
             Duration::from_secs(15 * 60),
         )),
         store,
-        db,
+        backend,
         blobs: Arc::new(LocalBlobStore::new(data_dir.clone())),
         enroll_limiter: Arc::new(RateLimiter::new(
             settings.limits.enroll_failures_per_window,

@@ -4,9 +4,9 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use kring_server::device_api::devices;
-use kring_server::open_data;
+use kring_server::open_store;
 use kring_server::settings::Settings;
-use kring_server::store::{NewRelease, NewRollout, RolloutScope, SqliteStore, Store};
+use kring_server::store::{NewRelease, NewRollout, RolloutScope, Store};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use std::path::PathBuf;
@@ -151,7 +151,7 @@ fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
 }
 
 async fn load_demo(settings: &Settings) -> anyhow::Result<()> {
-    let store = SqliteStore::from_db(open_data(settings)?);
+    let store = open_store(settings).await?.store;
     // the demo organisation keeps the default time zone (Europe/Amsterdam)
     let today = kring_protocol::Calendar::default().today(chrono::Utc::now());
     let summary = store.load_demo(today).await?;
@@ -248,7 +248,7 @@ fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> {
 }
 
 async fn admin_command(settings: Settings, command: AdminCommand) -> anyhow::Result<()> {
-    let store = SqliteStore::from_db(open_data(&settings)?);
+    let store = open_store(&settings).await?.store;
     match command {
         AdminCommand::EnrollCode { group } => {
             let found = store.find_group(group.clone()).await?;
@@ -284,7 +284,9 @@ async fn admin_command(settings: Settings, command: AdminCommand) -> anyhow::Res
                 );
             }
         }
-        AdminCommand::Release { command } => release_command(&settings, &store, command).await?,
+        AdminCommand::Release { command } => {
+            release_command(&settings, store.as_ref(), command).await?
+        }
         AdminCommand::Revoke { device } => {
             let done = store.revoke_device(device, chrono::Utc::now()).await?;
             if done {
@@ -301,7 +303,7 @@ async fn admin_command(settings: Settings, command: AdminCommand) -> anyhow::Res
 
 async fn release_command(
     settings: &Settings,
-    store: &SqliteStore,
+    store: &dyn Store,
     command: ReleaseCommand,
 ) -> anyhow::Result<()> {
     match command {

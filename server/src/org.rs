@@ -17,8 +17,8 @@ use kring_protocol::{
 /// [`crate::store::Store`].
 pub use crate::store::sqlite::org::{
     cancel_absence, create_child, create_group, create_location, create_organisation,
-    create_parent, create_parent_hashed, create_sample, create_staff, link_parent, parent_diary,
-    parent_message, place_child, report_absence, reset_pin, set_consent, set_consent_by_parent,
+    create_parent, create_parent_hashed, create_staff, link_parent, parent_diary, parent_message,
+    place_child, report_absence, reset_pin, set_consent, set_consent_by_parent,
     set_parent_password, set_staff_login,
 };
 
@@ -120,6 +120,86 @@ pub struct SampleOrg {
     pub kids: Vec<ChildId>,
     pub other_kid: ChildId,
     pub staff: StaffId,
+}
+
+/// Creates a [`SampleOrg`] through any store (tests and examples).
+pub async fn sample(
+    store: &dyn crate::store::Store,
+    today: NaiveDate,
+) -> Result<SampleOrg, crate::store::StoreError> {
+    use crate::store::{ChildDetails, NewPlacement, NewStaff};
+    use chrono::Datelike;
+    let org = store
+        .create_organisation("test".into(), "Testopvang".into())
+        .await?;
+    let loc = store.create_location(org, "Locatie Test".into()).await?;
+    let group = store
+        .create_group(loc, "Dolfijnen".into(), GroupKind::Kdv, (0, 4))
+        .await?;
+    let other_group = store
+        .create_group(loc, "Zwaluwen".into(), GroupKind::Bso, (4, 12))
+        .await?;
+    let days = vec![
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ];
+    let start = today - chrono::Duration::days(100);
+    let place = async |first: &str, last: &str, years: i32, consent, group| {
+        let child = store
+            .create_child(
+                org,
+                ChildDetails {
+                    first_name: first.into(),
+                    last_name: last.into(),
+                    birth_date: today.with_year(today.year() - years).unwrap_or(today),
+                    consent,
+                    allergies: None,
+                    notes: None,
+                },
+            )
+            .await?;
+        store
+            .place_child(NewPlacement {
+                child,
+                group,
+                days: days.clone(),
+                start,
+                end: None,
+            })
+            .await?;
+        Ok::<_, crate::store::StoreError>(child)
+    };
+    let mut kids = Vec::new();
+    for (name, consent) in [
+        ("Sem", PhotoConsent::Group),
+        ("Noor", PhotoConsent::OwnParents),
+        ("Daan", PhotoConsent::None),
+        ("Emma", PhotoConsent::Group),
+    ] {
+        kids.push(place(name, "Test", 1, consent, group).await?);
+    }
+    let other_kid = place("Bram", "Anders", 7, PhotoConsent::Group, other_group).await?;
+    let staff = store
+        .create_staff(NewStaff {
+            org,
+            name: "Fatima".into(),
+            role: kring_protocol::StaffRole::Pedagogical,
+            pin: "1234".into(),
+            groups: vec![group],
+        })
+        .await?
+        .id;
+    Ok(SampleOrg {
+        org,
+        group,
+        other_group,
+        kids,
+        other_kid,
+        staff,
+    })
 }
 
 /// One checked line of the import.

@@ -493,7 +493,9 @@ impl Bench {
         let code = self
             .server
             .state
-            .db
+            .backend
+            .sqlite()
+            .expect("the SQLite backend")
             .call_sync(|c| {
                 kring_server::device_api::devices::create_code(
                     c,
@@ -512,10 +514,16 @@ impl Bench {
     }
 
     fn photo_count(&self) -> Result<i64> {
-        Ok(self.server.state.db.call_sync(|c| {
-            c.query_row("SELECT COUNT(*) FROM photos", [], |r| r.get(0))
-                .map_err(kring_server::db::DbError::from)
-        })?)
+        Ok(self
+            .server
+            .state
+            .backend
+            .sqlite()
+            .expect("the SQLite backend")
+            .call_sync(|c| {
+                c.query_row("SELECT COUNT(*) FROM photos", [], |r| r.get(0))
+                    .map_err(kring_server::db::DbError::from)
+            })?)
     }
 }
 

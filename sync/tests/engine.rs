@@ -463,7 +463,9 @@ async fn a_parent_message_reaches_the_device_through_the_doorbell() {
     let parent = w
         .server
         .state
-        .db
+        .backend
+        .sqlite()
+        .expect("the SQLite backend")
         .call_sync(|c| {
             kring_server::org::create_parent(c, &w.org, "ouder@example.nl", "Anouk", "wachtwoord-1")
         })
@@ -471,7 +473,9 @@ async fn a_parent_message_reaches_the_device_through_the_doorbell() {
     let (msg, changed) = w
         .server
         .state
-        .db
+        .backend
+        .sqlite()
+        .expect("the SQLite backend")
         .call_sync(|c| {
             kring_server::org::parent_message(
                 c,

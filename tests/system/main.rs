@@ -13,6 +13,7 @@ use kring_protocol::{AttendanceEvent, Calendar};
 use kring_protocol::{ChildId, ConsentedChild, PhotoConsent, StaffRole};
 use kring_server::org::{self, ParentRole};
 use kring_server::settings::Settings;
+use kring_server::store::NewStaff;
 use kring_sync::client::ApiClient;
 use kring_sync::{
     EngineConfig, EngineHandle, NewAttendance, NewPhoto, Store, SyncStatus, SystemClock,
@@ -97,43 +98,49 @@ impl World {
         };
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         settings.portal.base_domain = "localhost".into();
-        let db = kring_server::open_data(&settings).unwrap();
-        let (sample, parents) = db
-            .call_sync(|c| -> Result<_, org::OrgError> {
-                let s = org::create_sample(c, Utc::now().date_naive())?;
-                // kids: Sem (group), Noor (own parents), Daan (none), Emma (group);
-                // Bram is in the other group
-                let parent = |email: &str, name: &str, child: &ChildId, fresh: bool| {
-                    let p = org::create_parent(c, &s.org, email, name, PASSWORD)?;
-                    org::link_parent(c, child, &p, ParentRole::First)?;
-                    if !fresh {
-                        c.execute(
-                            "UPDATE parents SET must_change_password = 0 WHERE id = ?1",
-                            [p.to_string()],
-                        )?;
-                    }
-                    Ok::<_, org::OrgError>(email.to_string())
-                };
-                let parents = Parents {
-                    // the organisation sent Sem's parent a first password: it must be changed
-                    sem: parent("sem.ouder@example.nl", "Anne de Vries", &s.kids[0], true)?,
-                    noor: parent("noor.ouder@example.nl", "Carla Bakker", &s.kids[1], false)?,
-                    emma: parent("emma.ouder@example.nl", "Dirk Jansen", &s.kids[3], false)?,
-                    bram: parent("bram.ouder@example.nl", "Els Visser", &s.other_kid, false)?,
-                };
-                let (manager, _) = org::create_staff(
-                    c,
-                    &s.org,
-                    "Petra",
-                    StaffRole::Manager,
-                    "9876",
-                    &[s.group, s.other_group],
-                )?;
-                org::set_staff_login(c, &manager, "petra@example.nl", PASSWORD, false)?;
-                Ok((s, parents))
+        let opened = kring_server::open_store(&settings).await.unwrap();
+        let store = opened.store.as_ref();
+        let s = org::sample(store, Utc::now().date_naive()).await.unwrap();
+        // kids: Sem (group), Noor (own parents), Daan (none), Emma (group);
+        // Bram is in the other group
+        let parent = async |email: &str, name: &str, child: ChildId, fresh: bool| {
+            let p = store
+                .create_parent(s.org, email.into(), name.into(), PASSWORD.into())
+                .await
+                .unwrap();
+            store
+                .link_parent(child, p, ParentRole::First)
+                .await
+                .unwrap();
+            if !fresh {
+                store.set_must_change_password(p, false).await.unwrap();
+            }
+            email.to_string()
+        };
+        let parents = Parents {
+            // the organisation sent Sem's parent a first password: it must be changed
+            sem: parent("sem.ouder@example.nl", "Anne de Vries", s.kids[0], true).await,
+            noor: parent("noor.ouder@example.nl", "Carla Bakker", s.kids[1], false).await,
+            emma: parent("emma.ouder@example.nl", "Dirk Jansen", s.kids[3], false).await,
+            bram: parent("bram.ouder@example.nl", "Els Visser", s.other_kid, false).await,
+        };
+        let manager = store
+            .create_staff(NewStaff {
+                org: s.org,
+                name: "Petra".into(),
+                role: StaffRole::Manager,
+                pin: "9876".into(),
+                groups: vec![s.group, s.other_group],
             })
+            .await
+            .unwrap()
+            .id;
+        store
+            .set_staff_login(manager, "petra@example.nl".into(), PASSWORD.into(), false)
+            .await
             .unwrap();
-        drop(db);
+        let sample = s;
+        drop(opened);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = kring_server::start(settings, listener).await.unwrap();
         let base = format!("http://test.localhost:{}", server.http_addr.port());
@@ -155,15 +162,9 @@ impl World {
         let code = self
             .server
             .state
-            .db
-            .call_sync(move |c| {
-                kring_server::device_api::devices::create_code(
-                    c,
-                    &group,
-                    Utc::now(),
-                    chrono::Duration::minutes(15),
-                )
-            })
+            .store
+            .create_enrollment_code(group, Utc::now(), chrono::Duration::minutes(15))
+            .await
             .unwrap()
             .code;
         let url = format!("http://127.0.0.1:{}", self.server.http_addr.port());

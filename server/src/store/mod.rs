@@ -22,6 +22,8 @@
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod sqlite;
+#[cfg(feature = "conformance")]
+pub mod testing;
 
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, FirstPasswords, GroupChange, GroupKind, ImportRow, ParentRole};
@@ -39,12 +41,61 @@ use kring_protocol::{
 };
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 pub use sqlite::SqliteStore;
+
+/// The database under the [`Store`]: for the few things that are not store
+/// operations (tests that inspect rows, see `testing::TestSql`). Server code
+/// uses the [`Store`].
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// One SQLite file in the data directory (the default).
+    Sqlite(sqlite::Db),
+}
+
+impl Backend {
+    /// The SQLite database, when that is the backend (device-side tests and
+    /// tools that drive SQLite directly).
+    pub fn sqlite(&self) -> Option<&sqlite::Db> {
+        match self {
+            Self::Sqlite(db) => Some(db),
+        }
+    }
+}
+
+/// A store opened from the settings, with the database under it.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    pub store: Arc<dyn Store>,
+    pub backend: Backend,
+}
+
+/// Opens the store the settings name (creating and migrating the database
+/// when needed): SQLite in `data_dir` by default.
+pub async fn open(settings: &crate::settings::Settings) -> Result<Opened, StoreError> {
+    let path = settings.db_path();
+    let db = tokio::task::spawn_blocking(move || sqlite::Db::open(&path))
+        .await
+        .map_err(|e| StoreError::backend(sqlite::DbError::Join(e.to_string())))??;
+    Ok(Opened {
+        store: Arc::new(SqliteStore::from_db(db.clone())),
+        backend: Backend::Sqlite(db),
+    })
+}
 
 /// What every store method returns: a boxed future that owns its arguments,
 /// so a handler can await it without holding a borrow (and `dyn Store` works).
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
+/// Hashes a password or PIN (Argon2, tens of milliseconds) on the blocking
+/// pool, before a backend takes a connection.
+pub async fn hash_off_runtime(secret: String) -> Result<String, StoreError> {
+    tokio::task::spawn_blocking(move || crate::org::hash_secret(&secret))
+        .await
+        .map_err(|e| StoreError::backend(sqlite::DbError::Join(e.to_string())))?
+        .map_err(StoreError::from)
+}
 
 /// A backend's own error, boxed so that [`StoreError`] names no backend type.
 pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -695,6 +746,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         password: String,
     ) -> StoreFuture<ParentId>;
     fn link_parent(&self, child: ChildId, parent: ParentId, role: ParentRole) -> StoreFuture<()>;
+    /// Whether the parent must choose a new password at the next login.
+    fn set_must_change_password(&self, parent: ParentId, must_change: bool) -> StoreFuture<()>;
+    /// Gives a staff member a portal login (a location manager's).
+    fn set_staff_login(
+        &self,
+        staff: StaffId,
+        email: String,
+        password: String,
+        must_change: bool,
+    ) -> StoreFuture<()>;
     /// Sets a child's photo consent (kept in its history); every group of the
     /// child learns of it.
     fn set_consent(

@@ -122,7 +122,7 @@ async fn a_check_in_reaches_the_groups_other_device_with_a_nudge_and_a_retry_is_
     assert_eq!(resp.headers()["idempotent-replayed"], "true");
     let again: PushReceipt = resp.json().await.unwrap();
     assert_eq!(again, receipt);
-    assert_eq!(h.count("SELECT COUNT(*) FROM attendance"), 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM attendance").await, 1);
     assert_eq!(records(&feed(&h, &second, start).await).len(), 1);
     // the child's parents are who may pick up (none in this harness yet)
     let child = feed(&h, &second, 0)
@@ -174,7 +174,7 @@ async fn pushes_about_another_groups_child_or_too_far_in_the_future_are_refused(
         assert_eq!(err.code, ErrorCode::ValidationFailed);
         assert!(err.message.contains(words), "{}", err.message);
     }
-    assert_eq!(h.count("SELECT COUNT(*) FROM attendance"), 0);
+    assert_eq!(h.count("SELECT COUNT(*) FROM attendance").await, 0);
 }
 
 #[tokio::test]
@@ -207,7 +207,11 @@ async fn the_feed_skips_events_older_than_yesterday() {
         .map(|(_, r)| r.item.id)
         .collect();
     assert_eq!(ids, vec![new.id]);
-    assert_eq!(h.count("SELECT COUNT(*) FROM attendance"), 2, "both stored");
+    assert_eq!(
+        h.count("SELECT COUNT(*) FROM attendance").await,
+        2,
+        "both stored"
+    );
 }
 
 /// The fixture's group-A device and a second one on group A.
@@ -231,7 +235,7 @@ async fn two_screens_checking_out_the_same_child_are_both_kept_and_the_day_log_s
     push_ok(&p.h, a, &item(now, child_out(sem, Some("Oma")))).await;
     // the second screen had not heard yet: its check-out is kept, not counted
     push_ok(&p.h, &b, &item(now, child_out(sem, Some("Opa")))).await;
-    assert_eq!(p.h.count("SELECT COUNT(*) FROM attendance"), 3);
+    assert_eq!(p.h.count("SELECT COUNT(*) FROM attendance").await, 3);
     let mut m = p.logged_in("test", "manager").await;
     let today = Calendar::default().today(now);
     let page = m
@@ -416,30 +420,28 @@ async fn a_child_reported_absent_by_a_parent_is_listed_as_absent_on_the_presence
     let p = Portal::start().await;
     let noor = child(&p, "child_noor");
     let today = Calendar::default().today(Utc::now());
-    p.h.server()
-        .state
-        .db
-        .call_sync(move |c| -> Result<(), kring_server::org::OrgError> {
-            // planned every day, so the test holds on any weekday
-            c.execute(
-                "UPDATE placements SET days = 'mon,tue,wed,thu,fri,sat,sun' WHERE child_id = ?1",
-                [noor.to_string()],
-            )?;
-            kring_server::org::report_absence(
-                c,
-                &kring_server::org::NewAbsence {
-                    child: noor,
-                    from: today,
-                    to: today,
-                    part_of_day: kring_protocol::PartOfDay::WholeDay,
-                    reason: kring_protocol::AbsenceReason::Ziek,
-                    note: None,
-                    reported_by: "test",
-                },
-                Utc::now(),
-            )
-            .map(|_| ())
-        })
+    // planned every day, so the test holds on any weekday
+    p.h.sql()
+        .execute(
+            "UPDATE placements SET days = 'mon,tue,wed,thu,fri,sat,sun' WHERE child_id = ?1",
+            kring_server::sql_params![noor.to_string()],
+        )
+        .await
+        .unwrap();
+    p.h.store()
+        .report_absence(
+            kring_server::store::AbsenceReport {
+                child: noor,
+                from: today,
+                to: today,
+                part_of_day: kring_protocol::PartOfDay::WholeDay,
+                reason: kring_protocol::AbsenceReason::Ziek,
+                note: None,
+                reported_by: "test".into(),
+            },
+            Utc::now(),
+        )
+        .await
         .unwrap();
     let mut m = p.logged_in("test", "manager").await;
     let page = m

@@ -219,28 +219,20 @@ async fn idor_sweep_a_parent_of_group_a_gets_nothing_of_group_b_or_another_organ
     let p = Portal::start().await;
     let group_b = p.ids["group_b"].clone();
     let other = p.ids["group_other_org"].clone();
-    let ids = |sql: &str| -> Vec<String> {
-        let sql = sql.to_string();
-        let (b, o) = (group_b.clone(), other.clone());
-        p.h.server()
-            .state
-            .db
-            .call_sync(move |c| {
-                let mut s = c.prepare(&sql)?;
-                let rows = s
-                    .query_map(rusqlite::params![b, o], |r| r.get::<_, String>(0))?
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok::<_, kring_server::db::DbError>(rows)
-            })
+    let sql = p.h.sql();
+    let ids = async |query: &str| -> Vec<String> {
+        sql.strings(query, kring_server::sql_params![&group_b, &other])
+            .await
             .unwrap()
     };
-    let photos = ids("SELECT id FROM photos WHERE group_id IN (?1, ?2)");
-    let diary = ids("SELECT id FROM diary_entries WHERE group_id IN (?1, ?2)");
-    let messages = ids("SELECT id FROM messages WHERE group_id IN (?1, ?2)");
-    let children = ids("SELECT DISTINCT child_id FROM placements WHERE group_id IN (?1, ?2)");
+    let photos = ids("SELECT id FROM photos WHERE group_id IN (?1, ?2)").await;
+    let diary = ids("SELECT id FROM diary_entries WHERE group_id IN (?1, ?2)").await;
+    let messages = ids("SELECT id FROM messages WHERE group_id IN (?1, ?2)").await;
+    let children = ids("SELECT DISTINCT child_id FROM placements WHERE group_id IN (?1, ?2)").await;
     let absences = ids(
         "SELECT a.id FROM absences a JOIN placements p ON p.child_id = a.child_id WHERE p.group_id IN (?1, ?2)",
-    );
+    )
+    .await;
     assert!(photos.len() >= 4 && diary.len() >= 2 && messages.len() >= 3 && children.len() >= 2);
 
     let mut b = p.logged_in("test", "sem").await;
@@ -308,11 +300,13 @@ async fn idor_sweep_a_parent_of_group_a_gets_nothing_of_group_b_or_another_organ
     assert!(asked >= 33, "only {asked} requests");
     // Nothing was written for another group's or organisation's child.
     assert_eq!(
-        p.h.count("SELECT COUNT(*) FROM messages WHERE author_kind = 'parent'"),
+        p.h.count("SELECT COUNT(*) FROM messages WHERE author_kind = 'parent'")
+            .await,
         0
     );
     assert_eq!(
-        p.h.count("SELECT COUNT(*) FROM absences WHERE cancelled = 1"),
+        p.h.count("SELECT COUNT(*) FROM absences WHERE cancelled = 1")
+            .await,
         0
     );
 }

@@ -12,7 +12,7 @@ use kring_protocol::*;
 async fn enrollment_good_reused_expired_guessed() {
     let h = Harness::start().await;
     // good
-    let code = h.code_for(h.group, Duration::minutes(15));
+    let code = h.code_for(h.group, Duration::minutes(15)).await;
     let resp = h.enroll_raw(&code.to_lowercase().replace('-', " ")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
@@ -28,10 +28,12 @@ async fn enrollment_good_reused_expired_guessed() {
         mqtt::device_prefix(&enrolled.device_id)
     );
     // the secret is stored hashed only
-    let plain = h.count(&format!(
-        "SELECT COUNT(*) FROM devices WHERE secret_hash = '{}'",
-        enrolled.device_secret
-    ));
+    let plain = h
+        .count(&format!(
+            "SELECT COUNT(*) FROM devices WHERE secret_hash = '{}'",
+            enrolled.device_secret
+        ))
+        .await;
     assert_eq!(plain, 0);
     // reused
     let resp = h.enroll_raw(&code).await;
@@ -39,18 +41,18 @@ async fn enrollment_good_reused_expired_guessed() {
     let err: ApiError = resp.json().await.unwrap();
     assert_eq!(err.code, ErrorCode::EnrollmentCodeInvalid);
     // expired
-    let expired = h.code_for(h.group, Duration::seconds(-1));
+    let expired = h.code_for(h.group, Duration::seconds(-1)).await;
     assert_eq!(h.enroll_raw(&expired).await.status(), 403);
-    assert_eq!(h.count("SELECT COUNT(*) FROM devices"), 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM devices").await, 1);
     // guessed: after 5 failures from this address (2 above), even a right code waits
     for _ in 0..3 {
         assert_eq!(h.enroll_raw("AAAA-AAAA").await.status(), 403);
     }
-    let good = h.code_for(h.group, Duration::minutes(15));
+    let good = h.code_for(h.group, Duration::minutes(15)).await;
     let resp = h.enroll_raw(&good).await;
     assert_eq!(resp.status(), 429);
     assert!(resp.headers().get("retry-after").is_some());
-    assert_eq!(h.count("SELECT COUNT(*) FROM devices"), 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM devices").await, 1);
 }
 
 #[tokio::test]
@@ -195,12 +197,9 @@ async fn feed_pages_through_the_groups_data_only() {
     assert_eq!(page.cursor, cursor);
     // a consent change shows up as the child's new state
     let kid = h.kids[0];
-    h.server()
-        .state
-        .db
-        .call_sync(|c| {
-            kring_server::org::set_consent(c, &kid, PhotoConsent::OwnParents, "test", Utc::now())
-        })
+    h.store()
+        .set_consent(kid, PhotoConsent::OwnParents, "test".into(), Utc::now())
+        .await
         .unwrap();
     let page: FeedPage = h
         .get(&dev, &format!("/api/v1/feed?since={}", cursor.0))
@@ -241,7 +240,7 @@ async fn push_retry_gets_stored_answer() {
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again: PushReceipt = again.json().await.unwrap();
     assert_eq!(first, again);
-    assert_eq!(h.count("SELECT COUNT(*) FROM messages"), 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM messages").await, 1);
 }
 
 #[tokio::test]
@@ -279,9 +278,9 @@ async fn concurrent_duplicates_create_one_item() {
         bodies.windows(2).all(|w| w[0] == w[1]),
         "all three get the same answer"
     );
-    assert_eq!(h.count("SELECT COUNT(*) FROM diary_entries"), 1);
-    assert_eq!(h.count("SELECT COUNT(*) FROM diary_children"), 3);
-    assert_eq!(h.count("SELECT COUNT(*) FROM idempotency"), 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM diary_entries").await, 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM diary_children").await, 3);
+    assert_eq!(h.count("SELECT COUNT(*) FROM idempotency").await, 1);
 }
 
 #[tokio::test]
@@ -306,20 +305,16 @@ async fn same_key_other_payload_is_422() {
     assert_eq!(resp.status(), 400);
     let resp = h.push_with_key(&dev, "not-a-uuid", &other).await;
     assert_eq!(resp.status(), 400);
-    assert_eq!(h.count("SELECT COUNT(*) FROM messages"), 1);
-    let stored: String = {
-        let id = item.id().to_string();
-        h.server()
-            .state
-            .db
-            .call_sync(move |c| {
-                c.query_row("SELECT body FROM messages WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .map_err(kring_server::db::DbError::from)
-            })
-            .unwrap()
-    };
+    assert_eq!(h.count("SELECT COUNT(*) FROM messages").await, 1);
+    let stored = h
+        .sql()
+        .strings(
+            "SELECT body FROM messages WHERE id = ?1",
+            kring_server::sql_params![item.id().to_string()],
+        )
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(stored, "Eerste versie");
 }
 
@@ -385,30 +380,27 @@ async fn pushes_are_checked_against_the_servers_truth() {
     });
     assert_eq!(h.push(&dev, &receipt).await.status(), 422);
     // a staff member of another group
-    let (other_staff, _) = h
-        .server()
-        .state
-        .db
-        .call_sync(|c| {
-            kring_server::org::create_staff(
-                c,
-                &h.org,
-                "Piet",
-                StaffRole::Pedagogical,
-                "4321",
-                &[h.other_group],
-            )
+    let other_staff = h
+        .store()
+        .create_staff(kring_server::store::NewStaff {
+            org: h.org,
+            name: "Piet".into(),
+            role: StaffRole::Pedagogical,
+            pin: "4321".into(),
+            groups: vec![h.other_group],
         })
-        .unwrap();
+        .await
+        .unwrap()
+        .id;
     let PushItem::Message(mut m) = message("hallo") else {
         unreachable!()
     };
     m.staff_id = Some(other_staff);
     assert_eq!(h.push(&dev, &PushItem::Message(m)).await.status(), 422);
-    assert_eq!(h.count("SELECT COUNT(*) FROM diary_entries"), 0);
-    assert_eq!(h.count("SELECT COUNT(*) FROM photos"), 0);
-    assert_eq!(h.count("SELECT COUNT(*) FROM messages"), 0);
-    assert_eq!(h.count("SELECT COUNT(*) FROM idempotency"), 0);
+    assert_eq!(h.count("SELECT COUNT(*) FROM diary_entries").await, 0);
+    assert_eq!(h.count("SELECT COUNT(*) FROM photos").await, 0);
+    assert_eq!(h.count("SELECT COUNT(*) FROM messages").await, 0);
+    assert_eq!(h.count("SELECT COUNT(*) FROM idempotency").await, 0);
 }
 
 #[tokio::test]
@@ -427,15 +419,12 @@ async fn device_clock_does_not_order_anything() {
     let before = Utc::now();
     let receipt: PushReceipt = h.push(&dev, &item).await.json().await.unwrap();
     assert!(receipt.received_at >= before - Duration::seconds(1));
-    let written: String = h
-        .server()
-        .state
-        .db
-        .call_sync(|c| {
-            c.query_row("SELECT written_at FROM diary_entries", [], |r| r.get(0))
-                .map_err(kring_server::db::DbError::from)
-        })
-        .unwrap();
+    let written = h
+        .sql()
+        .strings("SELECT written_at FROM diary_entries", vec![])
+        .await
+        .unwrap()
+        .remove(0);
     assert!(
         written.starts_with(&before.format("%Y-").to_string()),
         "{written}"
@@ -494,7 +483,7 @@ async fn malformed_and_oversized_bodies_get_4xx() {
         h.get(&dev, "/api/v1/device").send().await.unwrap().status(),
         200
     );
-    assert_eq!(h.count("SELECT COUNT(*) FROM messages"), 0);
+    assert_eq!(h.count("SELECT COUNT(*) FROM messages").await, 0);
 }
 
 /// An organisation's time zone travels to its devices with the group, so
@@ -505,16 +494,12 @@ async fn an_organisations_time_zone_reaches_its_devices() {
     let h = Harness::start().await;
     let before = h.enroll().await;
     assert_eq!(before.enrolled.group.time_zone, "Europe/Amsterdam");
-    h.server()
-        .state
-        .db
-        .call_sync(|c| {
-            c.execute(
-                "UPDATE organisations SET time_zone = 'America/Kralendijk'",
-                [],
-            )
-            .map_err(kring_server::db::DbError::from)
-        })
+    h.sql()
+        .execute(
+            "UPDATE organisations SET time_zone = 'America/Kralendijk'",
+            vec![],
+        )
+        .await
         .unwrap();
     let dev = h.enroll().await;
     assert_eq!(dev.enrolled.group.time_zone, "America/Kralendijk");
@@ -539,13 +524,9 @@ async fn a_groups_kind_of_care_reaches_its_devices() {
         before.enrolled.group.care,
         kring_protocol::GroupCare::Dagopvang
     );
-    h.server()
-        .state
-        .db
-        .call_sync(|c| {
-            c.execute("UPDATE groups SET kind = 'bso'", [])
-                .map_err(kring_server::db::DbError::from)
-        })
+    h.sql()
+        .execute("UPDATE groups SET kind = 'bso'", vec![])
+        .await
         .unwrap();
     let dev = h.enroll().await;
     assert_eq!(dev.enrolled.group.care, kring_protocol::GroupCare::Bso);

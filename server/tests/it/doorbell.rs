@@ -113,34 +113,28 @@ async fn group_changes_ring_the_devices_of_that_group_only() {
     // a parent writes to the group (the portal's path: org write, then nudge)
     let (kid, group) = (h.kids[0], h.group);
     let parent = h
-        .server()
-        .state
-        .db
-        .call_sync(|c| {
-            kring_server::org::create_parent(
-                c,
-                &h.org,
-                "ouder@example.nl",
-                "Anouk",
-                "geheim-wachtwoord",
-            )
-        })
+        .store()
+        .create_parent(
+            h.org,
+            "ouder@example.nl".into(),
+            "Anouk".into(),
+            "geheim-wachtwoord".into(),
+        )
+        .await
         .unwrap();
-    let (msg, changed) = h
-        .server()
-        .state
-        .db
-        .call_sync(|c| {
-            kring_server::org::parent_message(
-                c,
-                &group,
-                &kid,
-                &parent,
-                "Anouk",
-                "Oma haalt op.",
-                Utc::now(),
-            )
-        })
+    let kring_server::store::Created { id: msg, changed } = h
+        .store()
+        .parent_message(
+            kring_server::store::NewParentMessage {
+                group,
+                child: kid,
+                parent,
+                parent_name: "Anouk".into(),
+                body: "Oma haalt op.".into(),
+            },
+            Utc::now(),
+        )
+        .await
         .unwrap();
     h.server().state.nudge_changed(&changed);
     let na = next_nudge(&mut ea).await;
@@ -188,11 +182,12 @@ async fn group_changes_ring_the_devices_of_that_group_only() {
 async fn presence_and_revocation() {
     let h = Harness::start().await;
     let dev = h.enroll().await;
-    let online = |h: &Harness| {
+    let online = async |h: &Harness| {
         h.count(&format!(
             "SELECT online FROM devices WHERE id = '{}'",
             dev.id
         ))
+        .await
     };
     let (client, mut events) = connect(&h, &dev).await;
     client
@@ -205,7 +200,7 @@ async fn presence_and_revocation() {
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
-    while online(&h) != 1 {
+    while online(&h).await != 1 {
         assert!(
             tokio::time::Instant::now() < deadline,
             "presence never went online"
@@ -232,5 +227,5 @@ async fn presence_and_revocation() {
         login_refused(options(&h, &dev)).await,
         "a revoked device could reconnect"
     );
-    assert_eq!(online(&h), 0);
+    assert_eq!(online(&h).await, 0);
 }

@@ -249,7 +249,8 @@ async fn the_timeline_shows_what_consent_allows_and_a_withdrawal_hides_it_at_onc
     p.exec(
         "UPDATE placements SET end_date = ?1 WHERE child_id = ?2",
         &[&yesterday, &p.ids["child_sem"]],
-    );
+    )
+    .await;
     assert_eq!(
         sem.get(&format!("/fotos/{}", p.ids["photo_sem"]))
             .await
@@ -535,7 +536,8 @@ async fn sessions_cookies_and_logout() {
     assert_eq!(
         p.h.count(
             "SELECT COUNT(*) FROM sessions WHERE token_hash = '' OR length(token_hash) != 64"
-        ),
+        )
+        .await,
         0
     );
     let page = b.get("/mijn-kind").await;
@@ -577,13 +579,14 @@ async fn sessions_expire_when_idle() {
     p.exec(
         "UPDATE sessions SET last_seen_at = '2000-01-01T00:00:00.000000Z'",
         &[],
-    );
+    )
+    .await;
     assert_eq!(
         b.get("/mijn-kind").await.location.as_deref(),
         Some("/inloggen")
     );
     assert_eq!(
-        p.h.count("SELECT COUNT(*) FROM sessions"),
+        p.h.count("SELECT COUNT(*) FROM sessions").await,
         0,
         "expired sessions are removed"
     );
@@ -789,7 +792,8 @@ async fn csv_import_reports_bad_lines_and_creates_children_and_parents() {
     assert!(page.text.contains("Regel 3:"), "{}", page.text);
     assert!(page.text.contains("Vlinders"));
     assert_eq!(
-        p.h.count("SELECT COUNT(*) FROM children WHERE first_name = 'Lotte'"),
+        p.h.count("SELECT COUNT(*) FROM children WHERE first_name = 'Lotte'")
+            .await,
         0,
         "nothing imported"
     );
@@ -810,7 +814,7 @@ async fn csv_import_reports_bad_lines_and_creates_children_and_parents() {
     let page = m.send(req).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("Lotte Visser toegevoegd"));
-    assert_eq!(p.h.count("SELECT COUNT(*) FROM child_parents cp JOIN children c ON c.id = cp.child_id WHERE c.first_name = 'Lotte'"), 2);
+    assert_eq!(p.h.count("SELECT COUNT(*) FROM child_parents cp JOIN children c ON c.id = cp.child_id WHERE c.first_name = 'Lotte'").await, 2);
     // The new parent gets the organisation's credentials and must change them.
     let mail = p.wait_for_mail("iris@example.nl", "Wachtwoord:").await;
     let password = mail
@@ -871,7 +875,8 @@ async fn the_timeline_filters_on_one_child() {
         "INSERT INTO child_parents (child_id, parent_id, role)
          SELECT ?1, parent_id, 'first' FROM child_parents WHERE child_id = ?2 AND role = 'first'",
         &[&p.ids["child_bram"], &p.ids["child_sem"]],
-    );
+    )
+    .await;
     let mut b = p.logged_in("test", "sem").await;
     let all = b.get("/mijn-kind").await.text;
     assert!(all.contains(&p.ids["photo_b"]) && all.contains(&p.ids["photo_sem"]));
@@ -910,7 +915,8 @@ async fn a_csrf_token_only_works_in_its_own_session() {
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(
-        p.h.count("SELECT COUNT(*) FROM messages WHERE author_kind = 'parent'"),
+        p.h.count("SELECT COUNT(*) FROM messages WHERE author_kind = 'parent'")
+            .await,
         0
     );
     // The pre-login token is bound to its cookie too.
@@ -937,7 +943,8 @@ async fn a_diary_photo_shows_once_on_the_timeline() {
     p.exec(
         "INSERT INTO diary_photos (entry_id, photo_id) VALUES (?1, ?2)",
         &[&p.ids["diary_sem"], &p.ids["photo_sem"]],
-    );
+    )
+    .await;
     let mut b = p.logged_in("test", "sem").await;
     let page = b.get("/mijn-kind").await.text;
     assert!(!page.contains(&format!("id=\"item-{}\"", p.ids["photo_sem"])));
@@ -953,19 +960,10 @@ async fn the_timeline_pages_back_to_older_photos() {
     let sem: ChildId = p.ids["child_sem"].parse().unwrap();
     let group = p.h.group;
     // a busy group: 60 more photos of Sem, one a minute, older than the fixture's
-    let older: Vec<String> = p
-        .h
-        .server()
-        .state
-        .db
-        .call_sync(|c| {
-            Ok::<_, kring_server::db::DbError>(
-                (0..60)
-                    .map(|i| common::portal::insert_photo(&p.h, c, &group, &[sem], false, 100 + i))
-                    .collect(),
-            )
-        })
-        .unwrap();
+    let mut older: Vec<String> = Vec::new();
+    for i in 0..60 {
+        older.push(common::portal::insert_photo(&p.h, &group, &[sem], false, 100 + i).await);
+    }
     let mut b = p.logged_in("test", "sem").await;
     let ids_on = |text: &str| -> Vec<String> {
         text.split("data-id=\"")
@@ -1007,7 +1005,8 @@ async fn portal_times_are_the_organisations_local_time() {
         "UPDATE messages SET sent_at = '2026-07-01T12:00:00.000000Z', read_by_group_at = NULL
          WHERE id = ?1",
         &[&p.ids["msg_sem"]],
-    );
+    )
+    .await;
     let thread = format!("/berichten/kind/{}", p.ids["child_sem"]);
     let mut sem = p.logged_in("test", "sem").await;
     let page = sem.get(&thread).await.text;
@@ -1015,7 +1014,8 @@ async fn portal_times_are_the_organisations_local_time() {
     p.exec(
         "UPDATE organisations SET time_zone = 'America/Kralendijk' WHERE slug = 'test'",
         &[],
-    );
+    )
+    .await;
     let page = sem.get(&thread).await.text;
     assert!(page.contains("wo 1 jul 08:00"), "{page}");
     assert!(!page.contains("wo 1 jul 14:00"));

@@ -117,24 +117,22 @@ async fn roll_out(h: &Harness, org: OrganisationId, release: ReleaseId, scope: R
 
 /// A second organisation with one group and an enrolled device in it.
 async fn other_org_device(h: &Harness) -> (OrganisationId, Device) {
-    let group = h
-        .server()
-        .state
-        .db
-        .call_sync(|c| -> Result<_, kring_server::org::OrgError> {
-            let org = kring_server::org::create_organisation(c, "elders", "Elders")?;
-            let loc = kring_server::org::create_location(c, &org, "Elders")?;
-            let group = kring_server::org::create_group(
-                c,
-                &loc,
-                "Egeltjes",
-                kring_server::org::GroupKind::Kdv,
-                (0, 4),
-            )?;
-            Ok((org, group))
-        })
+    let store = h.store();
+    let org = store
+        .create_organisation("elders".into(), "Elders".into())
+        .await
         .unwrap();
-    (group.0, h.enroll_in(group.1).await)
+    let loc = store.create_location(org, "Elders".into()).await.unwrap();
+    let group = store
+        .create_group(
+            loc,
+            "Egeltjes".into(),
+            kring_server::org::GroupKind::Kdv,
+            (0, 4),
+        )
+        .await
+        .unwrap();
+    (org, h.enroll_in(group).await)
 }
 
 #[test]
@@ -195,7 +193,8 @@ async fn the_feed_offers_the_release_and_the_bundle_downloads_in_ranges() {
     assert_eq!(
         h.count(&format!(
             "SELECT COUNT(*) FROM devices WHERE release = '{OLD}'"
-        )),
+        ))
+        .await,
         1,
         "the header is stored"
     );
@@ -355,27 +354,19 @@ async fn reports_are_stored_once_and_checked() {
 
     let r = report(&h, &dev, release, UpdateState::Downloading, Some("12000")).await;
     assert_eq!(r.status(), 204);
-    let row = |h: &Harness| {
-        h.server()
-            .state
-            .db
-            .call_sync(|c| {
-                c.query_row(
-                    "SELECT state, detail, updated_at FROM device_updates",
-                    [],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, Option<String>>(1)?,
-                            r.get::<_, String>(2)?,
-                        ))
-                    },
-                )
-                .map_err(kring_server::db::DbError::from)
-            })
-            .unwrap()
+    let row = async |h: &Harness| {
+        let r = h
+            .sql()
+            .row(
+                "SELECT state, detail, updated_at FROM device_updates",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let text = |i: usize| r[i].text().map(str::to_string);
+        (text(0).unwrap(), text(1), text(2).unwrap())
     };
-    let first = row(&h);
+    let first = row(&h).await;
     assert_eq!(
         (first.0.as_str(), first.1.as_deref()),
         ("downloading", Some("12000"))
@@ -383,14 +374,14 @@ async fn reports_are_stored_once_and_checked() {
     tokio::time::sleep(Duration::from_millis(5)).await;
     let again = report(&h, &dev, release, UpdateState::Downloading, Some("12000")).await;
     assert_eq!(again.status(), 204);
-    assert_eq!(row(&h), first, "the same report changes nothing");
+    assert_eq!(row(&h).await, first, "the same report changes nothing");
 
     let long = "x".repeat(201);
     let r = report(&h, &dev, release, UpdateState::Failed, Some(&long)).await;
     assert_eq!(r.status(), 422);
     let e: ApiError = r.json().await.unwrap();
     assert_eq!(e.code, ErrorCode::ValidationFailed);
-    assert_eq!(row(&h), first);
+    assert_eq!(row(&h).await, first);
     let just = "é".repeat(200);
     assert_eq!(
         report(&h, &dev, release, UpdateState::Failed, Some(&just))
@@ -413,7 +404,7 @@ async fn reports_are_stored_once_and_checked() {
         404
     );
     assert_eq!(
-        h.count("SELECT COUNT(*) FROM device_updates"),
+        h.count("SELECT COUNT(*) FROM device_updates").await,
         1,
         "nothing stored for the refused reports"
     );
@@ -445,7 +436,8 @@ async fn reports_are_stored_once_and_checked() {
         204
     );
     assert_eq!(
-        h.count("SELECT COUNT(*) FROM devices WHERE release = 'kring-qemu-virt 2.0.0'"),
+        h.count("SELECT COUNT(*) FROM devices WHERE release = 'kring-qemu-virt 2.0.0'")
+            .await,
         1
     );
 }
@@ -673,7 +665,7 @@ async fn the_manager_uploads_rolls_out_and_retries() {
     let late_token = upload(&mut b, "v2.raucb", bytes.clone(), false).await;
     assert_eq!(late_token.status, 403);
     assert_eq!(stored_bundles(&p), 0);
-    assert_eq!(p.h.count("SELECT COUNT(*) FROM releases"), 0);
+    assert_eq!(p.h.count("SELECT COUNT(*) FROM releases").await, 0);
 
     let ok = upload(&mut b, "v2.raucb", bytes.clone(), true).await;
     assert_eq!(
@@ -689,14 +681,11 @@ async fn the_manager_uploads_rolls_out_and_retries() {
     );
     assert_eq!(stored_bundles(&p), 1);
     let release: ReleaseId =
-        p.h.server()
-            .state
-            .db
-            .call_sync(|c| {
-                c.query_row("SELECT id FROM releases", [], |r| r.get::<_, String>(0))
-                    .map_err(kring_server::db::DbError::from)
-            })
+        p.h.sql()
+            .strings("SELECT id FROM releases", vec![])
+            .await
             .unwrap()
+            .remove(0)
             .parse()
             .unwrap();
     let page = b.get("/beheer/updates").await;

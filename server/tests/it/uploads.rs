@@ -111,19 +111,17 @@ fn upload_id(loc: &str) -> UploadId {
     loc.rsplit('/').next().unwrap().parse().unwrap()
 }
 
-fn stored_sha(h: &Harness, id: UploadId) -> Option<String> {
-    h.server()
-        .state
-        .db
-        .call_sync(move |c| {
-            c.query_row(
-                "SELECT sha256 FROM uploads WHERE id = ?1",
-                [id.to_string()],
-                |r| r.get(0),
-            )
-            .map_err(kring_server::db::DbError::from)
-        })
+async fn stored_sha(h: &Harness, id: UploadId) -> Option<String> {
+    h.sql()
+        .row(
+            "SELECT sha256 FROM uploads WHERE id = ?1",
+            kring_server::sql_params![id.to_string()],
+        )
+        .await
         .unwrap()
+        .remove(0)
+        .text()
+        .map(str::to_string)
 }
 
 fn photo_item(h: &Harness, upload: UploadId, sha: &str) -> PushItem {
@@ -205,7 +203,7 @@ async fn upload_cut_twenty_times_ends_with_the_exact_bytes() {
         assert!(conflicts < 5);
     }
     assert_eq!(
-        stored_sha(&h, upload_id(&loc)).as_deref(),
+        stored_sha(&h, upload_id(&loc)).await.as_deref(),
         Some(sha.as_str())
     );
     // the photo now exists once its item is pushed, with the server's confirmed hash
@@ -214,12 +212,12 @@ async fn upload_cut_twenty_times_ends_with_the_exact_bytes() {
     assert_eq!(resp.status(), 200);
     let receipt: PushReceipt = resp.json().await.unwrap();
     assert_eq!(receipt.sha256.as_deref(), Some(sha.as_str()));
-    assert_eq!(h.count("SELECT COUNT(*) FROM photos"), 1);
-    assert_eq!(h.count("SELECT COUNT(*) FROM photo_tags"), 2);
+    assert_eq!(h.count("SELECT COUNT(*) FROM photos").await, 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM photo_tags").await, 2);
     // the same upload cannot make a second photo
     let again = photo_item(&h, upload_id(&loc), &sha);
     assert_eq!(h.push(&dev, &again).await.status(), 422);
-    assert_eq!(h.count("SELECT COUNT(*) FROM photos"), 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM photos").await, 1);
 }
 
 #[tokio::test]
@@ -316,7 +314,10 @@ async fn wrong_offset_bad_checksum_and_sizes() {
     );
     let resp = patch(&h, &dev, &loc, 1000, &bytes[1000..], Some(sha256)).await;
     assert_eq!(resp.status(), 204);
-    assert_eq!(stored_sha(&h, upload_id(&loc)), Some(sha256_hex(&bytes)));
+    assert_eq!(
+        stored_sha(&h, upload_id(&loc)).await,
+        Some(sha256_hex(&bytes))
+    );
     // too large an upload is refused at creation, before any byte is sent
     let resp = create(&h, &dev, 2_000_001, None).await;
     assert_eq!(resp.status(), 413);
@@ -385,7 +386,8 @@ async fn non_jpeg_and_pixel_bombs_are_refused() {
         200
     );
     assert_eq!(
-        h.count("SELECT COUNT(*) FROM uploads WHERE completed_at IS NOT NULL"),
+        h.count("SELECT COUNT(*) FROM uploads WHERE completed_at IS NOT NULL")
+            .await,
         0
     );
 }
@@ -399,7 +401,7 @@ async fn announced_sha256_must_match() {
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
     let resp = patch(&h, &dev, &loc, 0, &bytes, None).await;
     assert_eq!(resp.status(), 422);
-    assert_eq!(stored_sha(&h, upload_id(&loc)), None);
+    assert_eq!(stored_sha(&h, upload_id(&loc)).await, None);
 }
 
 fn python() -> std::path::PathBuf {
@@ -451,7 +453,7 @@ print(u.url)
     );
     let url = String::from_utf8_lossy(&out.stdout).trim().to_string();
     let id = upload_id(&url);
-    assert_eq!(stored_sha(&h, id).as_deref(), Some(sha.as_str()));
+    assert_eq!(stored_sha(&h, id).await.as_deref(), Some(sha.as_str()));
     let resp = h.push(&dev, &photo_item(&h, id, &sha)).await;
     assert_eq!(resp.status(), 200);
 }
@@ -472,19 +474,17 @@ async fn gps_and_exif_are_gone_from_the_stored_photo_and_thumbnail() {
     assert_eq!(resp.status(), 204);
     let resp = h.push(&dev, &photo_item(&h, upload_id(&loc), &sha)).await;
     assert_eq!(resp.status(), 200);
-    let (blob, thumb, w, hgt): (String, String, u32, u32) = h
-        .server()
-        .state
-        .db
-        .call_sync(|c| {
-            c.query_row(
-                "SELECT blob_key, thumb_key, width, height FROM photos",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .map_err(kring_server::db::DbError::from)
-        })
+    let row = h
+        .sql()
+        .row(
+            "SELECT blob_key, thumb_key, width, height FROM photos",
+            vec![],
+        )
+        .await
         .unwrap();
+    let text = |i: usize| row[i].text().unwrap().to_string();
+    let int = |i: usize| u32::try_from(row[i].int().unwrap()).unwrap();
+    let (blob, thumb, w, hgt) = (text(0), text(1), int(2), int(3));
     // orientation 6 applied: 640x480 comes out standing
     assert_eq!((w, hgt), (fixtures::HEIGHT, fixtures::WIDTH));
     for key in [blob, thumb] {
@@ -531,7 +531,7 @@ async fn an_upload_cut_inside_the_jpeg_magic_resumes() {
             bytes.len().to_string().as_str()
         );
         assert_eq!(
-            stored_sha(&h, upload_id(&loc)),
+            stored_sha(&h, upload_id(&loc)).await,
             Some(sha256_hex(&bytes)),
             "the upload is complete"
         );

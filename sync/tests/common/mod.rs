@@ -91,9 +91,9 @@ impl World {
             ..Settings::default()
         };
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        let db = kring_server::open_data(&settings).unwrap();
-        let sample = db
-            .call_sync(|c| org::create_sample(c, Utc::now().date_naive()))
+        let opened = kring_server::open_store(&settings).await.unwrap();
+        let sample = org::sample(opened.store.as_ref(), Utc::now().date_naive())
+            .await
             .unwrap();
         let (org_id, group, kids, other_kid, staff) = (
             sample.org,
@@ -102,7 +102,7 @@ impl World {
             sample.other_kid,
             sample.staff,
         );
-        drop(db);
+        drop(opened);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let server = kring_server::start(settings, listener).await.unwrap();
         let proxy = Proxy::start(server.http_addr).await;
@@ -123,7 +123,9 @@ impl World {
         let code = self
             .server
             .state
-            .db
+            .backend
+            .sqlite()
+            .expect("the SQLite backend")
             .call_sync(|c| {
                 kring_server::device_api::devices::create_code(
                     c,
@@ -201,7 +203,9 @@ impl World {
         let sql = sql.to_string();
         self.server
             .state
-            .db
+            .backend
+            .sqlite()
+            .expect("the SQLite backend")
             .call_sync(move |c| {
                 c.query_row(&sql, [], |r| r.get(0))
                     .map_err(kring_server::db::DbError::from)
@@ -213,7 +217,9 @@ impl World {
         let sql = sql.to_string();
         self.server
             .state
-            .db
+            .backend
+            .sqlite()
+            .expect("the SQLite backend")
             .call_sync(move |c| {
                 let mut st = c.prepare(&sql)?;
                 let rows = st

@@ -302,12 +302,36 @@ impl Store for SqliteStore {
     ) -> StoreFuture<ParentId> {
         let db = self.db.clone();
         Box::pin(async move {
-            // Argon2 takes tens of milliseconds: hash before taking the connection.
-            let hash = tokio::task::spawn_blocking(move || crate::org::hash_secret(&password))
-                .await
-                .map_err(|e| StoreError::backend(DbError::Join(e.to_string())))??;
+            let hash = super::hash_off_runtime(password).await?;
             db.call(move |c| Ok(org::create_parent_hashed(c, &org_id, &email, &name, &hash)?))
                 .await
+        })
+    }
+
+    fn set_must_change_password(&self, parent: ParentId, must_change: bool) -> StoreFuture<()> {
+        self.run(move |c| Ok(org::set_must_change_password(c, &parent, must_change)?))
+    }
+
+    fn set_staff_login(
+        &self,
+        staff: StaffId,
+        email: String,
+        password: String,
+        must_change: bool,
+    ) -> StoreFuture<()> {
+        let db = self.db.clone();
+        Box::pin(async move {
+            let hash = super::hash_off_runtime(password).await?;
+            db.call(move |c| {
+                Ok(org::set_staff_login_hashed(
+                    c,
+                    &staff,
+                    &email,
+                    &hash,
+                    must_change,
+                )?)
+            })
+            .await
         })
     }
 

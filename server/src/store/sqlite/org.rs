@@ -6,10 +6,9 @@
 use super::conn::time_str;
 use super::feed::{EntityKind, group_change, record_change, record_child_change};
 use crate::org::{
-    Changed, GroupKind, NewAbsence, NewChild, OrgError, ParentRole, SampleOrg, days_str,
-    hash_secret,
+    Changed, GroupKind, NewAbsence, NewChild, OrgError, ParentRole, days_str, hash_secret,
 };
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::{
     AbsenceId, AbsenceReason, ChildId, DiaryEntryId, GroupId, LocationId, MessageId,
     OrganisationId, ParentId, PartOfDay, PhotoConsent, StaffId, StaffRole, Weekday,
@@ -206,12 +205,23 @@ pub fn set_staff_login(
     password: &str,
     must_change: bool,
 ) -> Result<(), OrgError> {
+    set_staff_login_hashed(c, staff, email, &hash_secret(password)?, must_change)
+}
+
+/// [`set_staff_login`] with the password already hashed.
+pub fn set_staff_login_hashed(
+    c: &Connection,
+    staff: &StaffId,
+    email: &str,
+    hash: &str,
+    must_change: bool,
+) -> Result<(), OrgError> {
     c.execute(
         "UPDATE staff SET email = ?2, password_hash = ?3, must_change_password = ?4 WHERE id = ?1",
         params![
             staff.to_string(),
             email.trim().to_lowercase(),
-            hash_secret(password)?,
+            hash,
             must_change
         ],
     )?;
@@ -407,61 +417,6 @@ pub fn parent_diary(
         id,
         vec![group_change(c, group, EntityKind::ParentDiary, &id.0)?],
     ))
-}
-
-/// Creates a [`SampleOrg`] in one transaction.
-pub fn create_sample(c: &mut Connection, today: NaiveDate) -> Result<SampleOrg, OrgError> {
-    let tx = c.transaction()?;
-    let org = create_organisation(&tx, "test", "Testopvang")?;
-    let loc = create_location(&tx, &org, "Locatie Test")?;
-    let group = create_group(&tx, &loc, "Dolfijnen", GroupKind::Kdv, (0, 4))?;
-    let other_group = create_group(&tx, &loc, "Zwaluwen", GroupKind::Bso, (4, 12))?;
-    let days = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-    ];
-    let start = today - chrono::Duration::days(100);
-    let child = |first: &'static str, last: &'static str, years: i32, consent| NewChild {
-        first_name: first,
-        last_name: last,
-        birth_date: today.with_year(today.year() - years).unwrap_or(today),
-        consent,
-        allergies: None,
-        notes: None,
-    };
-    let mut kids = Vec::new();
-    for (name, consent) in [
-        ("Sem", PhotoConsent::Group),
-        ("Noor", PhotoConsent::OwnParents),
-        ("Daan", PhotoConsent::None),
-        ("Emma", PhotoConsent::Group),
-    ] {
-        let id = create_child(&tx, &org, &child(name, "Test", 1, consent))?;
-        place_child(&tx, &id, &group, &days, start, None)?;
-        kids.push(id);
-    }
-    let other_kid = create_child(&tx, &org, &child("Bram", "Anders", 7, PhotoConsent::Group))?;
-    place_child(&tx, &other_kid, &other_group, &days, start, None)?;
-    let (staff, _) = create_staff(
-        &tx,
-        &org,
-        "Fatima",
-        StaffRole::Pedagogical,
-        "1234",
-        &[group],
-    )?;
-    tx.commit()?;
-    Ok(SampleOrg {
-        org,
-        group,
-        other_group,
-        kids,
-        other_kid,
-        staff,
-    })
 }
 
 /// Whether the parent must choose a new password at the next login.

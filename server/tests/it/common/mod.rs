@@ -8,9 +8,10 @@ use kring_protocol::{
     IDEMPOTENCY_KEY_HEADER, OrganisationId, PushItem, StaffId,
 };
 use kring_server::Server;
-use kring_server::device_api::devices;
 use kring_server::org;
 use kring_server::settings::Settings;
+use kring_server::store::Store;
+use kring_server::store::testing::TestSql;
 use std::net::SocketAddr;
 
 pub struct Harness {
@@ -46,9 +47,9 @@ impl Harness {
         };
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         tweak(&mut settings);
-        let db = kring_server::open_data(&settings).unwrap();
-        let sample = db
-            .call_sync(|c| org::create_sample(c, Utc::now().date_naive()))
+        let opened = kring_server::open_store(&settings).await.unwrap();
+        let sample = org::sample(opened.store.as_ref(), Utc::now().date_naive())
+            .await
             .unwrap();
         let (org_id, group, other_group, kids, other_kid, staff) = (
             sample.org,
@@ -58,7 +59,7 @@ impl Harness {
             sample.other_kid,
             sample.staff,
         );
-        drop(db);
+        drop(opened);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         // links in mails point at this server, as `http.public_url` says
         settings.http.public_url =
@@ -87,13 +88,22 @@ impl Harness {
         format!("{}{path}", self.base)
     }
 
-    pub fn code_for(&self, group: GroupId, ttl: Duration) -> String {
-        self.server()
-            .state
-            .db
-            .call_sync(|c| devices::create_code(c, &group, Utc::now(), ttl))
+    pub async fn code_for(&self, group: GroupId, ttl: Duration) -> String {
+        self.store()
+            .create_enrollment_code(group, Utc::now(), ttl)
+            .await
             .unwrap()
             .code
+    }
+
+    /// The store of the running server.
+    pub fn store(&self) -> &dyn Store {
+        self.server().state.store.as_ref()
+    }
+
+    /// Plain SQL on the server's database (`?1` parameters; SQL both backends know).
+    pub fn sql(&self) -> TestSql {
+        TestSql::new(self.server().state.backend.clone())
     }
 
     pub async fn enroll_raw(&self, code: &str) -> reqwest::Response {
@@ -115,7 +125,7 @@ impl Harness {
     }
 
     pub async fn enroll_in(&self, group: GroupId) -> Device {
-        let code = self.code_for(group, Duration::minutes(15));
+        let code = self.code_for(group, Duration::minutes(15)).await;
         let resp = self.enroll_raw(&code).await;
         assert_eq!(resp.status(), 200);
         let enrolled: EnrollResponse = resp.json().await.unwrap();
@@ -154,16 +164,9 @@ impl Harness {
             .unwrap()
     }
 
-    pub fn count(&self, sql: &str) -> i64 {
-        let sql = sql.to_string();
-        self.server()
-            .state
-            .db
-            .call_sync(move |c| {
-                c.query_row(&sql, [], |r| r.get(0))
-                    .map_err(kring_server::db::DbError::from)
-            })
-            .unwrap()
+    /// The integer `sql` answers (`SELECT COUNT(*) …`).
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.sql().int(sql, vec![]).await.unwrap()
     }
 }
 

@@ -16,12 +16,14 @@
 use super::{Harness, jpeg};
 use chrono::{Duration, Utc};
 use kring_protocol::{
-    ChildId, GroupId, OrganisationId, ParentId, PhotoConsent, StaffRole, Weekday,
+    ChildId, GroupId, OrganisationId, ParentId, PhotoConsent, StaffId, StaffRole, Weekday,
 };
 use kring_server::db::time_str;
-use kring_server::org::{self, NewChild, ParentRole};
+use kring_server::org::{self, ParentRole};
 use kring_server::photo::{PhotoLimits, process};
-use rusqlite::{Connection, params};
+use kring_server::sql_params;
+use kring_server::store::testing::SqlValue;
+use kring_server::store::{AbsenceReport, ChildDetails, NewPlacement, NewStaff};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -51,9 +53,8 @@ pub struct Portal {
     pub devices: Option<(super::Device, super::Device)>,
 }
 
-pub fn insert_photo(
+pub async fn insert_photo(
     h: &Harness,
-    c: &Connection,
     group: &GroupId,
     tags: &[ChildId],
     no_children_recognizable: bool,
@@ -66,12 +67,13 @@ pub fn insert_photo(
     let blobs = &h.server().state.blobs;
     blobs.put(&blob, &processed.jpeg).unwrap();
     blobs.put(&thumb, &processed.thumbnail).unwrap();
-    c.execute(
+    let sql = h.sql();
+    sql.execute(
         "INSERT INTO photos (id, group_id, upload_id, sha256, blob_key, thumb_key, width, height,
                              no_children_recognizable, received_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            id,
+        sql_params![
+            &id,
             group.to_string(),
             uuid::Uuid::now_v7().to_string(),
             processed.sha256,
@@ -83,62 +85,88 @@ pub fn insert_photo(
             time_str(Utc::now() - Duration::minutes(age_minutes))
         ],
     )
+    .await
     .unwrap();
     for t in tags {
-        c.execute(
+        sql.execute(
             "INSERT INTO photo_tags (photo_id, child_id) VALUES (?1, ?2)",
-            params![id, t.to_string()],
+            sql_params![&id, t.to_string()],
         )
+        .await
         .unwrap();
     }
     id
 }
 
-fn staff_diary(c: &Connection, group: &GroupId, children: &[ChildId], text: &str) -> String {
+async fn staff_diary(h: &Harness, group: &GroupId, children: &[ChildId], text: &str) -> String {
     let id = uuid::Uuid::now_v7().to_string();
-    c.execute(
+    let sql = h.sql();
+    sql.execute(
         "INSERT INTO diary_entries (id, group_id, author_kind, author_name, text, written_at)
          VALUES (?1, ?2, 'staff', 'Fatima', ?3, ?4)",
-        params![id, group.to_string(), text, time_str(Utc::now())],
+        sql_params![&id, group.to_string(), text, time_str(Utc::now())],
     )
+    .await
     .unwrap();
     for k in children {
-        c.execute(
+        sql.execute(
             "INSERT INTO diary_children (entry_id, child_id) VALUES (?1, ?2)",
-            params![id, k.to_string()],
+            sql_params![&id, k.to_string()],
         )
+        .await
         .unwrap();
     }
     id
 }
 
-fn staff_message(c: &Connection, group: &GroupId, child: Option<&ChildId>, body: &str) -> String {
+async fn staff_message(
+    h: &Harness,
+    group: &GroupId,
+    child: Option<&ChildId>,
+    body: &str,
+) -> String {
     let id = uuid::Uuid::now_v7().to_string();
-    c.execute(
-        "INSERT INTO messages (id, group_id, child_id, author_kind, author_name, body, sent_at, read_by_group_at)
-         VALUES (?1, ?2, ?3, 'staff', 'Groep', ?4, ?5, ?5)",
-        params![id, group.to_string(), child.map(|c| c.to_string()), body, time_str(Utc::now())],
-    )
-    .unwrap();
+    h.sql()
+        .execute(
+            "INSERT INTO messages (id, group_id, child_id, author_kind, author_name, body, sent_at, read_by_group_at)
+             VALUES (?1, ?2, ?3, 'staff', 'Groep', ?4, ?5, ?5)",
+            sql_params![
+                &id,
+                group.to_string(),
+                child.map(ToString::to_string),
+                body,
+                time_str(Utc::now())
+            ],
+        )
+        .await
+        .unwrap();
     id
 }
 
-fn parent(
-    c: &Connection,
+async fn parent(
+    h: &Harness,
     org: &OrganisationId,
     email: &str,
     name: &str,
     must_change: bool,
 ) -> ParentId {
-    let id = org::create_parent(c, org, email, name, PASSWORD).unwrap();
-    if !must_change {
-        c.execute(
-            "UPDATE parents SET must_change_password = 0 WHERE id = ?1",
-            params![id.to_string()],
-        )
+    let id = h
+        .store()
+        .create_parent(*org, email.into(), name.into(), PASSWORD.into())
+        .await
         .unwrap();
+    if !must_change {
+        h.store().set_must_change_password(id, false).await.unwrap();
     }
     id
+}
+
+/// Gives a staff member a portal login (no forced change).
+async fn staff_login(h: &Harness, staff: &StaffId, email: &str) {
+    h.store()
+        .set_staff_login(*staff, email.into(), PASSWORD.into(), false)
+        .await
+        .unwrap();
 }
 
 impl Portal {
@@ -159,220 +187,223 @@ impl Portal {
             email: email.to_string(),
             password: PASSWORD.to_string(),
         };
-        let (other_org, other_group) = h
-            .server()
-            .state
-            .db
-            .call_sync(|c| -> Result<_, org::OrgError> {
-                // Parents of the sample organisation.
-                let p_sem = parent(c, &org_a, "sem.ouder@example.nl", "Anne Test", false);
-                let p_sem2 = parent(c, &org_a, "sem.tweede@example.nl", "Bas Test", false);
-                let p_noor = parent(c, &org_a, "noor.ouder@example.nl", "Carla Test", false);
-                let p_emma = parent(c, &org_a, "emma.ouder@example.nl", "Dirk Test", false);
-                let p_bram = parent(c, &org_a, "bram.ouder@example.nl", "Els Anders", false);
-                let p_fresh = parent(c, &org_a, "daan.ouder@example.nl", "Fleur Test", true);
-                org::link_parent(c, &sem, &p_sem, ParentRole::First)?;
-                org::link_parent(c, &sem, &p_sem2, ParentRole::Second)?;
-                org::link_parent(c, &noor, &p_noor, ParentRole::First)?;
-                org::link_parent(c, &emma, &p_emma, ParentRole::First)?;
-                org::link_parent(c, &bram, &p_bram, ParentRole::First)?;
-                org::link_parent(c, &daan, &p_fresh, ParentRole::First)?;
-                // A pedagogical staff member with a password: no portal access.
-                org::set_staff_login(c, &staff_a, "fatima@example.nl", PASSWORD, false)?;
-                let (manager, _) = org::create_staff(
-                    c,
-                    &org_a,
-                    "Petra",
-                    StaffRole::Manager,
-                    "9999",
-                    &[group_a, group_b],
-                )?;
-                org::set_staff_login(c, &manager, "manager@example.nl", PASSWORD, false)?;
+        let store = h.store();
+        // Parents of the sample organisation.
+        let p_sem = parent(&h, &org_a, "sem.ouder@example.nl", "Anne Test", false).await;
+        let p_sem2 = parent(&h, &org_a, "sem.tweede@example.nl", "Bas Test", false).await;
+        let p_noor = parent(&h, &org_a, "noor.ouder@example.nl", "Carla Test", false).await;
+        let p_emma = parent(&h, &org_a, "emma.ouder@example.nl", "Dirk Test", false).await;
+        let p_bram = parent(&h, &org_a, "bram.ouder@example.nl", "Els Anders", false).await;
+        let p_fresh = parent(&h, &org_a, "daan.ouder@example.nl", "Fleur Test", true).await;
+        for (child, parent, role) in [
+            (sem, p_sem, ParentRole::First),
+            (sem, p_sem2, ParentRole::Second),
+            (noor, p_noor, ParentRole::First),
+            (emma, p_emma, ParentRole::First),
+            (bram, p_bram, ParentRole::First),
+            (daan, p_fresh, ParentRole::First),
+        ] {
+            store.link_parent(child, parent, role).await.unwrap();
+        }
+        // A pedagogical staff member with a password: no portal access.
+        staff_login(&h, &staff_a, "fatima@example.nl").await;
+        let staff = |org, name: &str, role, pin: &str, groups| NewStaff {
+            org,
+            name: name.into(),
+            role,
+            pin: pin.into(),
+            groups,
+        };
+        let manager = store
+            .create_staff(staff(
+                org_a,
+                "Petra",
+                StaffRole::Manager,
+                "9999",
+                vec![group_a, group_b],
+            ))
+            .await
+            .unwrap()
+            .id;
+        staff_login(&h, &manager, "manager@example.nl").await;
 
-                // The other organisation.
-                let other = org::create_organisation(c, "ander", "Andere Opvang")?;
-                let loc = org::create_location(c, &other, "Elders")?;
-                ids.insert("location_other_org", loc.to_string());
-                let location_a: String = c
-                    .query_row(
-                        "SELECT location_id FROM groups WHERE id = ?1",
-                        params![group_a.to_string()],
-                        |r| r.get(0),
-                    )
-                    .map_err(kring_server::db::DbError::from)?;
-                ids.insert("location_a", location_a);
-                let og = org::create_group(c, &loc, "Egeltjes", org::GroupKind::Kdv, (0, 4))?;
-                let ok = org::create_child(
-                    c,
-                    &other,
-                    &NewChild {
-                        first_name: "Olivia",
-                        last_name: "Elders",
-                        birth_date: today - Duration::days(400),
-                        consent: PhotoConsent::Group,
-                        allergies: None,
-                        notes: None,
-                    },
-                )?;
-                org::place_child(
-                    c,
-                    &ok,
-                    &og,
-                    &[Weekday::Mon, Weekday::Tue],
-                    today - Duration::days(100),
-                    None,
-                )?;
-                let p_other = parent(c, &other, "olivia.ouder@example.nl", "Gert Elders", false);
-                org::link_parent(c, &ok, &p_other, ParentRole::First)?;
-                let (other_staff, _) =
-                    org::create_staff(c, &other, "Joke", StaffRole::Pedagogical, "1357", &[og])?;
-                let (other_manager, _) =
-                    org::create_staff(c, &other, "Henk", StaffRole::Manager, "8888", &[og])?;
-                org::set_staff_login(
-                    c,
-                    &other_manager,
-                    "manager@ander.example.nl",
-                    PASSWORD,
-                    false,
-                )?;
-
-                // Photos.
-                ids.insert(
-                    "photo_sem",
-                    insert_photo(&h, c, &group_a, &[sem], false, 50),
-                );
-                ids.insert(
-                    "photo_sem_noor",
-                    insert_photo(&h, c, &group_a, &[sem, noor], false, 40),
-                );
-                ids.insert(
-                    "photo_sem_emma",
-                    insert_photo(&h, c, &group_a, &[sem, emma], false, 35),
-                );
-                ids.insert("photo_group", insert_photo(&h, c, &group_a, &[], true, 30));
-                ids.insert(
-                    "photo_staff_only",
-                    insert_photo(&h, c, &group_a, &[], false, 20),
-                );
-                ids.insert("photo_b", insert_photo(&h, c, &group_b, &[bram], false, 10));
-                ids.insert("photo_b_group", insert_photo(&h, c, &group_b, &[], true, 9));
-                ids.insert("photo_other_org", insert_photo(&h, c, &og, &[ok], false, 5));
-                ids.insert(
-                    "photo_other_org_group",
-                    insert_photo(&h, c, &og, &[], true, 4),
-                );
-                // Diary.
-                ids.insert(
-                    "diary_sem",
-                    staff_diary(c, &group_a, &[sem], "Sem heeft goed gegeten."),
-                );
-                ids.insert(
-                    "diary_noor",
-                    staff_diary(c, &group_a, &[noor], "Noor sliep lang."),
-                );
-                ids.insert(
-                    "diary_b",
-                    staff_diary(c, &group_b, &[bram], "Bram speelde buiten."),
-                );
-                ids.insert(
-                    "diary_other_org",
-                    staff_diary(c, &og, &[ok], "Olivia was vrolijk."),
-                );
-                // Messages.
-                ids.insert(
-                    "msg_sem",
-                    staff_message(c, &group_a, Some(&sem), "Sem mist zijn knuffel."),
-                );
-                ids.insert(
-                    "msg_noor",
-                    staff_message(c, &group_a, Some(&noor), "Noor heeft een schaafwond."),
-                );
-                ids.insert(
-                    "msg_group_a",
-                    staff_message(c, &group_a, None, "Neem regenlaarzen mee."),
-                );
-                ids.insert(
-                    "msg_b",
-                    staff_message(c, &group_b, Some(&bram), "Bram is opgehaald."),
-                );
-                ids.insert(
-                    "msg_group_b",
-                    staff_message(c, &group_b, None, "Morgen naar het bos."),
-                );
-                ids.insert(
-                    "msg_other_org",
-                    staff_message(c, &og, Some(&ok), "Olivia gaat naar de dokter."),
-                );
-                // Absences.
-                let absence = |child: ChildId, days: i64| -> Result<String, org::OrgError> {
-                    let (id, _) = org::report_absence(
-                        c,
-                        &org::NewAbsence {
-                            child,
-                            from: today + Duration::days(days),
-                            to: today + Duration::days(days),
-                            part_of_day: kring_protocol::PartOfDay::WholeDay,
-                            reason: kring_protocol::AbsenceReason::Vakantie,
-                            note: None,
-                            reported_by: "fixture",
-                        },
-                        Utc::now(),
-                    )?;
-                    Ok(id.to_string())
-                };
-                ids.insert("absence_sem", absence(sem, 7)?);
-                ids.insert("absence_noor", absence(noor, 7)?);
-                ids.insert("absence_bram", absence(bram, 7)?);
-                ids.insert("absence_other_org", absence(ok, 7)?);
-                // Documents.
-                use kring_server::portal::{DocumentAudience, create_document};
-                ids.insert(
-                    "doc_first",
-                    create_document(
-                        c,
-                        &sem,
-                        "Contract",
-                        "Alleen voor de eerste ouder.",
-                        DocumentAudience::FirstParent,
-                        Utc::now(),
-                    )?,
-                );
-                ids.insert(
-                    "doc_all",
-                    create_document(
-                        c,
-                        &sem,
-                        "Wenbrief",
-                        "Voor beide ouders.",
-                        DocumentAudience::AllParents,
-                        Utc::now(),
-                    )?,
-                );
-                ids.insert(
-                    "doc_noor",
-                    create_document(
-                        c,
-                        &noor,
-                        "Contract Noor",
-                        "Van Noor.",
-                        DocumentAudience::FirstParent,
-                        Utc::now(),
-                    )?,
-                );
-
-                ids.insert("child_sem", sem.to_string());
-                ids.insert("child_noor", noor.to_string());
-                ids.insert("child_bram", bram.to_string());
-                ids.insert("child_other_org", ok.to_string());
-                ids.insert("staff_a", staff_a.to_string());
-                ids.insert("staff_other_org", other_staff.to_string());
-                ids.insert("group_a", group_a.to_string());
-                ids.insert("group_b", group_b.to_string());
-                ids.insert("group_other_org", og.to_string());
-                let _ = (p_sem, p_sem2, p_noor, p_emma, p_bram, p_other, p_fresh);
-                Ok((other, og))
-            })
+        // The other organisation.
+        let other = store
+            .create_organisation("ander".into(), "Andere Opvang".into())
+            .await
             .unwrap();
+        let loc = store.create_location(other, "Elders".into()).await.unwrap();
+        ids.insert("location_other_org", loc.to_string());
+        let location_a = h
+            .sql()
+            .strings(
+                "SELECT location_id FROM groups WHERE id = ?1",
+                sql_params![group_a.to_string()],
+            )
+            .await
+            .unwrap()
+            .remove(0);
+        ids.insert("location_a", location_a);
+        let og = store
+            .create_group(loc, "Egeltjes".into(), org::GroupKind::Kdv, (0, 4))
+            .await
+            .unwrap();
+        let ok = store
+            .create_child(
+                other,
+                ChildDetails {
+                    first_name: "Olivia".into(),
+                    last_name: "Elders".into(),
+                    birth_date: today - Duration::days(400),
+                    consent: PhotoConsent::Group,
+                    allergies: None,
+                    notes: None,
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .place_child(NewPlacement {
+                child: ok,
+                group: og,
+                days: vec![Weekday::Mon, Weekday::Tue],
+                start: today - Duration::days(100),
+                end: None,
+            })
+            .await
+            .unwrap();
+        let p_other = parent(&h, &other, "olivia.ouder@example.nl", "Gert Elders", false).await;
+        store
+            .link_parent(ok, p_other, ParentRole::First)
+            .await
+            .unwrap();
+        let other_staff = store
+            .create_staff(staff(
+                other,
+                "Joke",
+                StaffRole::Pedagogical,
+                "1357",
+                vec![og],
+            ))
+            .await
+            .unwrap()
+            .id;
+        let other_manager = store
+            .create_staff(staff(other, "Henk", StaffRole::Manager, "8888", vec![og]))
+            .await
+            .unwrap()
+            .id;
+        staff_login(&h, &other_manager, "manager@ander.example.nl").await;
+
+        // Photos.
+        for (name, group, tags, no_children, age) in [
+            ("photo_sem", group_a, vec![sem], false, 50),
+            ("photo_sem_noor", group_a, vec![sem, noor], false, 40),
+            ("photo_sem_emma", group_a, vec![sem, emma], false, 35),
+            ("photo_group", group_a, vec![], true, 30),
+            ("photo_staff_only", group_a, vec![], false, 20),
+            ("photo_b", group_b, vec![bram], false, 10),
+            ("photo_b_group", group_b, vec![], true, 9),
+            ("photo_other_org", og, vec![ok], false, 5),
+            ("photo_other_org_group", og, vec![], true, 4),
+        ] {
+            ids.insert(
+                name,
+                insert_photo(&h, &group, &tags, no_children, age).await,
+            );
+        }
+        // Diary.
+        for (name, group, child, text) in [
+            ("diary_sem", group_a, sem, "Sem heeft goed gegeten."),
+            ("diary_noor", group_a, noor, "Noor sliep lang."),
+            ("diary_b", group_b, bram, "Bram speelde buiten."),
+            ("diary_other_org", og, ok, "Olivia was vrolijk."),
+        ] {
+            ids.insert(name, staff_diary(&h, &group, &[child], text).await);
+        }
+        // Messages.
+        for (name, group, child, body) in [
+            ("msg_sem", group_a, Some(sem), "Sem mist zijn knuffel."),
+            (
+                "msg_noor",
+                group_a,
+                Some(noor),
+                "Noor heeft een schaafwond.",
+            ),
+            ("msg_group_a", group_a, None, "Neem regenlaarzen mee."),
+            ("msg_b", group_b, Some(bram), "Bram is opgehaald."),
+            ("msg_group_b", group_b, None, "Morgen naar het bos."),
+            ("msg_other_org", og, Some(ok), "Olivia gaat naar de dokter."),
+        ] {
+            ids.insert(name, staff_message(&h, &group, child.as_ref(), body).await);
+        }
+        // Absences.
+        for (name, child) in [
+            ("absence_sem", sem),
+            ("absence_noor", noor),
+            ("absence_bram", bram),
+            ("absence_other_org", ok),
+        ] {
+            let created = store
+                .report_absence(
+                    AbsenceReport {
+                        child,
+                        from: today + Duration::days(7),
+                        to: today + Duration::days(7),
+                        part_of_day: kring_protocol::PartOfDay::WholeDay,
+                        reason: kring_protocol::AbsenceReason::Vakantie,
+                        note: None,
+                        reported_by: "fixture".into(),
+                    },
+                    Utc::now(),
+                )
+                .await
+                .unwrap();
+            ids.insert(name, created.id.to_string());
+        }
+        // Documents.
+        use kring_server::portal::DocumentAudience;
+        for (name, child, title, body, audience) in [
+            (
+                "doc_first",
+                sem,
+                "Contract",
+                "Alleen voor de eerste ouder.",
+                DocumentAudience::FirstParent,
+            ),
+            (
+                "doc_all",
+                sem,
+                "Wenbrief",
+                "Voor beide ouders.",
+                DocumentAudience::AllParents,
+            ),
+            (
+                "doc_noor",
+                noor,
+                "Contract Noor",
+                "Van Noor.",
+                DocumentAudience::FirstParent,
+            ),
+        ] {
+            let id = store
+                .create_document(child, title.into(), body.into(), audience, Utc::now())
+                .await
+                .unwrap();
+            ids.insert(name, id);
+        }
+
+        ids.insert("child_sem", sem.to_string());
+        ids.insert("child_noor", noor.to_string());
+        ids.insert("child_bram", bram.to_string());
+        ids.insert("child_other_org", ok.to_string());
+        ids.insert("staff_a", staff_a.to_string());
+        ids.insert("staff_other_org", other_staff.to_string());
+        ids.insert("group_a", group_a.to_string());
+        ids.insert("group_b", group_b.to_string());
+        ids.insert("group_other_org", og.to_string());
+        let _ = (p_sem, p_sem2, p_noor, p_emma, p_bram, p_other, p_fresh);
+        let (other_org, other_group) = (other, og);
         logins.insert("sem", login("sem.ouder@example.nl"));
         logins.insert("sem2", login("sem.tweede@example.nl"));
         logins.insert("noor", login("noor.ouder@example.nl"));
@@ -511,18 +542,9 @@ impl Portal {
         panic!("no mail to {to} with {needle:?}; mails: {:?}", self.mails());
     }
 
-    pub fn exec(&self, sql: &str, args: &[&str]) {
-        let sql = sql.to_string();
-        let args: Vec<String> = args.iter().map(ToString::to_string).collect();
-        self.h
-            .server()
-            .state
-            .db
-            .call_sync(move |c| {
-                c.execute(&sql, rusqlite::params_from_iter(args.iter()))
-                    .map_err(kring_server::db::DbError::from)
-            })
-            .unwrap();
+    pub async fn exec(&self, sql: &str, args: &[&str]) {
+        let args = args.iter().map(|a| SqlValue::from(*a)).collect();
+        self.h.sql().execute(sql, args).await.unwrap();
     }
 }
 

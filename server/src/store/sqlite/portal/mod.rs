@@ -36,6 +36,17 @@ mod tests {
         (dir, db)
     }
 
+    /// The sample organisation, written through the store.
+    fn sample(db: &Db) -> org::SampleOrg {
+        let store = crate::store::SqliteStore::from_db(db.clone());
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(org::sample(&store, Utc::now().date_naive()))
+            .expect("sample")
+    }
+
     #[test]
     fn documents_for_the_first_parent_only() {
         assert!(DocumentAudience::FirstParent.allows(ParentRole::First));
@@ -46,9 +57,8 @@ mod tests {
     #[test]
     fn sessions_expire_idle_and_stay_in_their_organisation() {
         let (_dir, db) = db();
-        let today = Utc::now().date_naive();
+        let s = sample(&db);
         db.call_sync(|c| -> Result<(), org::OrgError> {
-            let s = org::create_sample(c, today)?;
             let other = org::create_organisation(c, "ander", "Ander")?;
             let parent = org::create_parent(c, &s.org, "Anne@Example.nl", "Anne", "geheim-1")?;
             let (account, hash) = find_login(c, &s.org, " anne@example.nl ")?.expect("found");
@@ -85,9 +95,8 @@ mod tests {
     #[test]
     fn reset_tokens_work_once_and_expire() {
         let (_dir, db) = db();
-        let today = Utc::now().date_naive();
+        let s = sample(&db);
         db.call_sync(|c| -> Result<(), org::OrgError> {
-            let s = org::create_sample(c, today)?;
             org::create_parent(c, &s.org, "bo@example.nl", "Bo", "pw")?;
             let (account, _) = find_login(c, &s.org, "bo@example.nl")?.expect("found");
             let now = Utc::now();
