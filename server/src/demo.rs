@@ -21,7 +21,7 @@ use kring_protocol::{AbsenceReason, GroupId, PartOfDay, PhotoConsent, StaffRole,
 
 /// For tools that drive SQLite directly (the soak run); the server and the
 /// CLI go through [`crate::store::Store::load_demo`].
-pub use crate::store::sqlite::demo::{DemoMediaError, load_demo, load_demo_photos};
+pub use crate::store::sql::demo::{DemoMediaError, load_demo, load_demo_photos};
 
 /// The slug of the demo organisation; loading refuses when it exists.
 pub const DEMO_SLUG: &str = "zonnebloem";

@@ -17,9 +17,9 @@ pub mod releases;
 pub mod settings;
 pub mod store;
 
-/// The SQLite connection of the [`store::SqliteStore`] backend, for the admin
+/// The SQLite connection of the [`store::SqlStore`] backend, for the admin
 /// CLI and for tests and tools that inspect rows (`kring_server::db::Db`).
-pub use store::sqlite::conn as db;
+pub use store::sql::conn as db;
 
 use crate::blob::{BlobStore, LocalBlobStore};
 use crate::db::Db;

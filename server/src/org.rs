@@ -15,7 +15,7 @@ use kring_protocol::{
 /// For tools and tests that drive SQLite directly (the sync tests, the
 /// system test, the soak run, the demo's own tests); server code goes through
 /// [`crate::store::Store`].
-pub use crate::store::sqlite::org::{
+pub use crate::store::sql::org::{
     cancel_absence, create_child, create_group, create_location, create_organisation,
     create_parent, create_parent_hashed, create_staff, link_parent, parent_diary, parent_message,
     place_child, report_absence, reset_pin, set_consent, set_consent_by_parent,

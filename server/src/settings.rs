@@ -17,6 +17,48 @@ pub struct Settings {
     pub limits: Limits,
     pub portal: PortalSettings,
     pub mail: MailSettings,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+}
+
+/// Where the server's data lives: SQLite in `data_dir` (the default), or a
+/// PostgreSQL server shared by several server processes.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://kring:password@db.example.nl/kring` (or a Unix socket:
+    /// `postgres://kring@%2Frun%2Fpostgresql/kring`). Unset: SQLite.
+    pub url: Option<String>,
+    /// Connections this process keeps to PostgreSQL.
+    pub pool_size: usize,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            pool_size: 16,
+        }
+    }
+}
+
+/// The URL without its password (for logs).
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = self
+            .url
+            .as_deref()
+            .map(|u| match (u.find("://"), u.rfind('@')) {
+                (Some(s), Some(at)) if at > s => match u[s + 3..at].find(':') {
+                    Some(c) => format!("{}:***{}", &u[..s + 3 + c], &u[at..]),
+                    None => u.to_string(),
+                },
+                _ => u.to_string(),
+            });
+        f.debug_struct("DatabaseSettings")
+            .field("url", &url)
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
 }
 
 /// The parent portal and location admin (server-rendered HTML).
@@ -135,6 +177,7 @@ impl Default for Settings {
                 smtp_url: None,
                 folder: None,
             },
+            database: DatabaseSettings::default(),
         }
     }
 }
@@ -148,6 +191,7 @@ impl fmt::Debug for Settings {
             .field("limits", &self.limits)
             .field("portal", &self.portal)
             .field("mail", &self.mail)
+            .field("database", &self.database)
             .finish()
     }
 }

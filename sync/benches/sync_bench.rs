@@ -494,8 +494,6 @@ impl Bench {
             .server
             .state
             .backend
-            .sqlite()
-            .expect("the SQLite backend")
             .call_sync(|c| {
                 kring_server::device_api::devices::create_code(
                     c,
@@ -518,12 +516,7 @@ impl Bench {
             .server
             .state
             .backend
-            .sqlite()
-            .expect("the SQLite backend")
-            .call_sync(|c| {
-                c.query_row("SELECT COUNT(*) FROM photos", [], |r| r.get(0))
-                    .map_err(kring_server::db::DbError::from)
-            })?)
+            .call_sync(|c| c.query_row("SELECT COUNT(*) FROM photos", (), |r| r.get(0)))?)
     }
 }
 

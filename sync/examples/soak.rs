@@ -193,11 +193,11 @@ async fn parent(items: usize, kills: usize) -> anyhow::Result<()> {
     }
     let state = server.state.clone();
     let rows: Vec<(String, String, String)> = state
-        .db
+        .backend
         .call(|c| {
             let mut out = Vec::new();
             let mut st = c.prepare("SELECT id, 'photo', sha256 FROM photos UNION ALL SELECT id, 'diary', text FROM diary_entries WHERE author_kind = 'staff' UNION ALL SELECT id, 'message', body FROM messages WHERE author_kind = 'staff'")?;
-            for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))? {
+            for r in st.query_map((), |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))? {
                 out.push(r?);
             }
             Ok::<_, kring_server::db::DbError>(out)
@@ -237,12 +237,11 @@ async fn parent(items: usize, kills: usize) -> anyhow::Result<()> {
             }
             let id = id.clone();
             let key: String = state
-                .db
+                .backend
                 .call(move |c| {
                     c.query_row("SELECT blob_key FROM photos WHERE id = ?1", [id], |r| {
                         r.get(0)
                     })
-                    .map_err(kring_server::db::DbError::from)
                 })
                 .await?;
             let ok = state

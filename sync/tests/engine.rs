@@ -464,8 +464,6 @@ async fn a_parent_message_reaches_the_device_through_the_doorbell() {
         .server
         .state
         .backend
-        .sqlite()
-        .expect("the SQLite backend")
         .call_sync(|c| {
             kring_server::org::create_parent(c, &w.org, "ouder@example.nl", "Anouk", "wachtwoord-1")
         })
@@ -474,8 +472,6 @@ async fn a_parent_message_reaches_the_device_through_the_doorbell() {
         .server
         .state
         .backend
-        .sqlite()
-        .expect("the SQLite backend")
         .call_sync(|c| {
             kring_server::org::parent_message(
                 c,

@@ -112,7 +112,7 @@ pub fn split_release(release: &str) -> Option<(&str, &str)> {
 
 /// For tools and tests that drive SQLite directly (the sync tests, the
 /// system test, the soak run); server code goes through [`crate::store::Store`].
-pub use crate::store::sqlite::devices::{create_code, find_group};
+pub use crate::store::sql::devices::{create_code, find_group};
 
 #[cfg(test)]
 mod tests {

@@ -41,4 +41,4 @@ pub use timeline::*;
 
 /// For tests and tools that drive SQLite directly; server code goes through
 /// [`crate::store::Store`].
-pub use crate::store::sqlite::portal::create_document;
+pub use crate::store::sql::portal::create_document;

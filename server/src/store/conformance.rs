@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! kring_server::store_conformance_tests!(|dir: &std::path::Path| {
-//!     SqliteStore::open(&dir.join("db")).expect("open")
+//!     SqlStore::open(&dir.join("db")).expect("open")
 //! });
 //! ```
 //!

@@ -16,12 +16,12 @@
 //! - SQL lives only in the backend ([`sqlite`]); no other module of the
 //!   server uses `rusqlite`.
 //! - Handlers never block: the SQLite backend runs every method on the
-//!   blocking pool ([`sqlite::SqliteStore`]); a second backend (PostgreSQL) implements
+//!   blocking pool ([`sql::SqlStore`]); a second backend (PostgreSQL) implements
 //!   the same trait and runs the `conformance` suite (crate feature).
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
-pub mod sqlite;
+pub mod sql;
 #[cfg(feature = "conformance")]
 pub mod testing;
 
@@ -43,26 +43,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use sqlite::SqliteStore;
+pub use sql::SqlStore;
 
-/// The database under the [`Store`]: for the few things that are not store
-/// operations (tests that inspect rows, see `testing::TestSql`). Server code
-/// uses the [`Store`].
-#[derive(Clone, Debug)]
-pub enum Backend {
-    /// One SQLite file in the data directory (the default).
-    Sqlite(sqlite::Db),
-}
-
-impl Backend {
-    /// The SQLite database, when that is the backend (device-side tests and
-    /// tools that drive SQLite directly).
-    pub fn sqlite(&self) -> Option<&sqlite::Db> {
-        match self {
-            Self::Sqlite(db) => Some(db),
-        }
-    }
-}
+/// The database under the [`Store`] (SQLite or PostgreSQL): for the few
+/// things that are not store operations (tests that inspect rows, see
+/// `testing::TestSql`). Server code uses the [`Store`].
+pub type Backend = sql::Db;
 
 /// A store opened from the settings, with the database under it.
 #[derive(Clone, Debug)]
@@ -72,15 +58,21 @@ pub struct Opened {
 }
 
 /// Opens the store the settings name (creating and migrating the database
-/// when needed): SQLite in `data_dir` by default.
+/// when needed): SQLite in `data_dir` by default, PostgreSQL when
+/// `database.url` is set.
 pub async fn open(settings: &crate::settings::Settings) -> Result<Opened, StoreError> {
-    let path = settings.db_path();
-    let db = tokio::task::spawn_blocking(move || sqlite::Db::open(&path))
-        .await
-        .map_err(|e| StoreError::backend(sqlite::DbError::Join(e.to_string())))??;
+    let db = match &settings.database.url {
+        Some(url) => sql::Db::connect_postgres(url, settings.database.pool_size).await?,
+        None => {
+            let path = settings.db_path();
+            tokio::task::spawn_blocking(move || sql::Db::open(&path))
+                .await
+                .map_err(|e| StoreError::backend(sql::DbError::Join(e.to_string())))??
+        }
+    };
     Ok(Opened {
-        store: Arc::new(SqliteStore::from_db(db.clone())),
-        backend: Backend::Sqlite(db),
+        store: Arc::new(SqlStore::from_db(db.clone())),
+        backend: db,
     })
 }
 
@@ -93,7 +85,7 @@ pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + S
 pub async fn hash_off_runtime(secret: String) -> Result<String, StoreError> {
     tokio::task::spawn_blocking(move || crate::org::hash_secret(&secret))
         .await
-        .map_err(|e| StoreError::backend(sqlite::DbError::Join(e.to_string())))?
+        .map_err(|e| StoreError::backend(sql::DbError::Join(e.to_string())))?
         .map_err(StoreError::from)
 }
 

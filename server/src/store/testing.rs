@@ -7,8 +7,8 @@
 //! Only with the crate feature `conformance` (tests); server code uses the
 //! [`Store`](super::Store).
 
+use super::sql::conn::{Params, Value};
 use super::{Backend, StoreError};
-use crate::db::DbError;
 
 /// One value in or out of a row.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,47 +104,25 @@ impl TestSql {
         sql: &str,
         params: Vec<SqlValue>,
     ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(db) => {
-                let sql = sql.to_string();
-                db.call(move |c| {
-                    let mut st = c.prepare(&sql).map_err(DbError::from)?;
-                    let n = st.column_count();
-                    let mut rows = st
-                        .query(rusqlite::params_from_iter(params.iter().map(to_sqlite)))
-                        .map_err(DbError::from)?;
-                    let mut out = Vec::new();
-                    while let Some(r) = rows.next().map_err(DbError::from)? {
-                        let mut row = Vec::with_capacity(n);
-                        for i in 0..n {
-                            row.push(from_sqlite(r.get_ref(i).map_err(DbError::from)?));
-                        }
-                        out.push(row);
-                    }
-                    Ok::<_, StoreError>(out)
-                })
-                .await
-            }
-        }
+        let sql = sql.to_string();
+        self.backend
+            .call(move |c| {
+                let rows = c.query_rows(&sql, to_params(params))?;
+                Ok::<_, StoreError>(
+                    rows.iter()
+                        .map(|r| r.values().iter().map(from_value).collect())
+                        .collect(),
+                )
+            })
+            .await
     }
 
     /// Runs a statement; the number of rows it changed.
     pub async fn execute(&self, sql: &str, params: Vec<SqlValue>) -> Result<u64, StoreError> {
-        match &self.backend {
-            Backend::Sqlite(db) => {
-                let sql = sql.to_string();
-                db.call(move |c| {
-                    let n = c
-                        .execute(
-                            &sql,
-                            rusqlite::params_from_iter(params.iter().map(to_sqlite)),
-                        )
-                        .map_err(DbError::from)?;
-                    Ok::<_, StoreError>(n as u64)
-                })
-                .await
-            }
-        }
+        let sql = sql.to_string();
+        self.backend
+            .call(move |c| Ok::<_, StoreError>(c.execute(&sql, to_params(params))? as u64))
+            .await
     }
 
     /// The first column of every row, as text (a NULL or number is an error).
@@ -186,23 +164,26 @@ impl TestSql {
     }
 }
 
-fn to_sqlite(v: &SqlValue) -> rusqlite::types::Value {
-    use rusqlite::types::Value;
-    match v {
-        SqlValue::Null => Value::Null,
-        SqlValue::Int(i) => Value::Integer(*i),
-        SqlValue::Real(f) => Value::Real(*f),
-        SqlValue::Text(s) => Value::Text(s.clone()),
-    }
+fn to_params(params: Vec<SqlValue>) -> Params {
+    Params::Positional(
+        params
+            .into_iter()
+            .map(|v| match v {
+                SqlValue::Null => Value::Null,
+                SqlValue::Int(i) => Value::Int(i),
+                SqlValue::Real(f) => Value::Real(f),
+                SqlValue::Text(s) => Value::Text(s),
+            })
+            .collect(),
+    )
 }
 
-fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> SqlValue {
-    use rusqlite::types::ValueRef;
+fn from_value(v: &Value) -> SqlValue {
     match v {
-        ValueRef::Null => SqlValue::Null,
-        ValueRef::Integer(i) => SqlValue::Int(i),
-        ValueRef::Real(f) => SqlValue::Real(f),
-        ValueRef::Text(t) => SqlValue::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(b) => SqlValue::Text(hex::encode(b)),
+        Value::Null => SqlValue::Null,
+        Value::Int(i) => SqlValue::Int(*i),
+        Value::Real(f) => SqlValue::Real(*f),
+        Value::Text(s) => SqlValue::Text(s.clone()),
+        Value::Blob(b) => SqlValue::Text(hex::encode(b)),
     }
 }

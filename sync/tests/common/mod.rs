@@ -124,8 +124,6 @@ impl World {
             .server
             .state
             .backend
-            .sqlite()
-            .expect("the SQLite backend")
             .call_sync(|c| {
                 kring_server::device_api::devices::create_code(
                     c,
@@ -204,12 +202,7 @@ impl World {
         self.server
             .state
             .backend
-            .sqlite()
-            .expect("the SQLite backend")
-            .call_sync(move |c| {
-                c.query_row(&sql, [], |r| r.get(0))
-                    .map_err(kring_server::db::DbError::from)
-            })
+            .call_sync(move |c| c.query_row(&sql, (), |r| r.get(0)))
             .unwrap()
     }
 
@@ -218,12 +211,10 @@ impl World {
         self.server
             .state
             .backend
-            .sqlite()
-            .expect("the SQLite backend")
             .call_sync(move |c| {
                 let mut st = c.prepare(&sql)?;
                 let rows = st
-                    .query_map([], |r| r.get::<_, String>(0))?
+                    .query_map((), |r| r.get::<_, String>(0))?
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok::<_, kring_server::db::DbError>(rows)
             })

@@ -1,11 +1,11 @@
 //! SQLite: resumable uploads (tus). An upload's offset moves only after its
 //! bytes are durable; a complete upload carries its stored photo.
 
+use super::conn::{Connection, OptionalExtension, params};
 use super::conn::{parse_id, parse_time, time_str};
 use crate::store::{CompletedUpload, NewUpload, StoreError, UploadRow};
 use chrono::{DateTime, Utc};
 use kring_protocol::{DeviceId, UploadId};
-use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn create(c: &Connection, u: &NewUpload) -> Result<(), StoreError> {
     c.execute(

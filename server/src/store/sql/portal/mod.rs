@@ -38,7 +38,7 @@ mod tests {
 
     /// The sample organisation, written through the store.
     fn sample(db: &Db) -> org::SampleOrg {
-        let store = crate::store::SqliteStore::from_db(db.clone());
+        let store = crate::store::SqlStore::from_db(db.clone());
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -1,11 +1,11 @@
 //! SQLite, the portal's data: timeline.
 
 use super::super::conn::DbError;
+use super::super::conn::{Connection, params};
 use super::*;
 use crate::portal::*;
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::{ChildId, GroupId, ParentId, PhotoId};
-use rusqlite::{Connection, params};
 
 /// Photos and diary entries of the parent's children (all, or `only` one),
 /// newest first, at most `limit`, all older than `before` when given (the

@@ -7,6 +7,7 @@
 //! an earlier one, and [`kring_protocol::attendance::Presence::fold`] reads
 //! them, in the order of `seq` (the group's change sequence).
 
+use super::conn::{Connection, params};
 use super::conn::{DbError, RowExt, query_all, query_one, time_str};
 use super::duplicate;
 use super::feed::{EntityKind, parse_days, record_change};
@@ -22,7 +23,6 @@ use kring_protocol::{
     AbsenceReason, AttendanceEvent, AttendanceId, AttendanceItem, AttendanceRecord, ChildId,
     GroupCare, GroupId, LocationId, OrganisationId, ParentId, PartOfDay, StaffId, Weekday,
 };
-use rusqlite::{Connection, params};
 use std::collections::{BTreeSet, HashSet};
 
 /// The `event` column's value.
@@ -184,7 +184,7 @@ const ROW_COLUMNS: &str =
     "SELECT a.seq, a.item, a.received_at, d.name AS device_name FROM attendance a
      LEFT JOIN devices d ON d.id = a.device_id";
 
-fn row(r: &rusqlite::Row<'_>) -> Result<AttendanceRow, DbError> {
+fn row(r: &super::conn::Row) -> Result<AttendanceRow, DbError> {
     Ok(AttendanceRow {
         seq: r.get("seq")?,
         item: parse_item(&r.get::<_, String>("item")?)?,
@@ -219,7 +219,7 @@ pub fn location_day(
         c,
         "SELECT name FROM locations WHERE id = ?1 AND organisation_id = ?2",
         params![location.to_string(), org.to_string()],
-        |r| Ok(r.get::<_, String>("name")?),
+        |r| r.get::<_, String>("name"),
     )?
     else {
         return Ok(None);
@@ -312,7 +312,7 @@ pub fn group_day(
         row,
     )?;
     let wd = weekday(span.day.weekday());
-    let child = |r: &rusqlite::Row<'_>| -> Result<DayChild, DbError> {
+    let child = |r: &super::conn::Row| -> Result<DayChild, DbError> {
         let days: Option<String> = r.get("days")?;
         let reason: Option<String> = r.get("absence_reason")?;
         let part: Option<String> = r.get("absence_part")?;
@@ -376,7 +376,7 @@ pub fn group_day(
     children.sort_by(|a, b| {
         (&a.first_name, &a.last_name, a.id).cmp(&(&b.first_name, &b.last_name, b.id))
     });
-    let staff_row = |r: &rusqlite::Row<'_>| -> Result<DayStaff, DbError> {
+    let staff_row = |r: &super::conn::Row| -> Result<DayStaff, DbError> {
         Ok(DayStaff {
             id: r.id("id")?,
             name: r.get("name")?,

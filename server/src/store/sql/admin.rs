@@ -2,6 +2,7 @@
 //! children, parents, staff) and the CSV import, all scoped to one
 //! organisation.
 
+use super::conn::{Connection, OptionalExtension, params};
 use super::conn::{DbError, RowExt, parse_date, parse_id, query_one};
 use super::feed::parse_consent;
 use super::org;
@@ -13,7 +14,6 @@ use crate::store::{
 };
 use chrono::{NaiveDate, Utc};
 use kring_protocol::{OrganisationId, PhotoConsent, StaffId, StaffRole};
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// The organisation's groups, by name, with today's counts.
 pub fn group_summaries(
@@ -30,9 +30,8 @@ pub fn group_summaries(
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let id: String = r.get("id")?;
-        let count = |sql: &str| -> Result<i64, DbError> {
-            Ok(c.query_row(sql, params![id, t], |r| r.get(0))?)
-        };
+        let count =
+            |sql: &str| -> Result<i64, DbError> { c.query_row(sql, params![id, t], |r| r.get(0)) };
         out.push(GroupSummary {
             id: parse_id("groups.id", &id)?,
             name: r.get("name")?,

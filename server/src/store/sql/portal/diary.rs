@@ -1,11 +1,11 @@
 //! SQLite, the portal's data: diary.
 
+use super::super::conn::{Connection, params};
 use super::super::conn::{DbError, RowExt, query_all, query_one};
 use super::*;
 use crate::portal::*;
 use chrono::NaiveDate;
 use kring_protocol::{ChildId, ParentId};
-use rusqlite::{Connection, params};
 
 pub(super) fn load_diary(
     c: &Connection,
@@ -53,7 +53,7 @@ pub(super) fn load_diary(
         c,
         "SELECT photo_id FROM diary_photos WHERE entry_id = ?1 ORDER BY photo_id",
         params![id],
-        |r| Ok(r.get::<_, String>("photo_id")?),
+        |r| r.get::<_, String>("photo_id"),
     )?;
     for p in photo_ids {
         if let Some(row) = load_photo(c, &p)?

@@ -1,12 +1,12 @@
 //! SQLite, the portal's data: photos.
 
+use super::super::conn::{Connection, params};
 use super::super::conn::{DbError, RowExt, query_all, query_one};
 use super::super::feed::parse_consent;
 use super::*;
 use crate::portal::*;
 use chrono::NaiveDate;
 use kring_protocol::{ConsentedChild, ParentId};
-use rusqlite::{Connection, params};
 
 pub(super) fn load_photo(c: &Connection, id: &str) -> Result<Option<PhotoRow>, DbError> {
     let Some(mut photo) = query_one(

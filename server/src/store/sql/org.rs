@@ -4,6 +4,7 @@
 //! records a change in the same transaction; callers nudge the groups returned.
 
 use super::conn::time_str;
+use super::conn::{Connection, OptionalExtension, params};
 use super::feed::{EntityKind, group_change, record_change, record_child_change};
 use crate::org::{
     Changed, GroupKind, NewAbsence, NewChild, OrgError, ParentRole, days_str, hash_secret,
@@ -13,7 +14,6 @@ use kring_protocol::{
     AbsenceId, AbsenceReason, ChildId, DiaryEntryId, GroupId, LocationId, MessageId,
     OrganisationId, ParentId, PartOfDay, PhotoConsent, StaffId, StaffRole, Weekday,
 };
-use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn create_organisation(
     c: &Connection,

@@ -5,6 +5,7 @@
 //! The feed then carries the entity's state *at read time*, so consent
 //! withdrawals and ended placements are never served stale.
 
+use super::conn::{Connection, params};
 use super::conn::{DbError, RowExt, parse_id, query_all, query_one};
 use crate::org::GroupChange;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -13,7 +14,6 @@ use kring_protocol::{
     GroupId, GroupInfo, Message, MessageAuthor, MessageThread, ParentDiaryEntry, PartOfDay,
     PhotoConsent, Staff, StaffId, StaffRole, Weekday,
 };
-use rusqlite::{Connection, params};
 
 /// Kinds of entity in the change log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,11 +100,11 @@ pub fn record_child_change(
 
 /// The group's current sequence number.
 pub fn current_seq(conn: &Connection, group: &GroupId) -> Result<i64, DbError> {
-    Ok(conn.query_row(
+    conn.query_row(
         "SELECT change_seq FROM groups WHERE id = ?1",
         params![group.to_string()],
         |r| r.get(0),
-    )?)
+    )
 }
 
 /// One page of the group's feed after `since`, at most `limit` changes.
@@ -174,7 +174,7 @@ fn attendance_window(
         "SELECT o.time_zone FROM groups g JOIN locations l ON l.id = g.location_id
          JOIN organisations o ON o.id = l.organisation_id WHERE g.id = ?1",
         params![group.to_string()],
-        |r| Ok(r.get::<_, String>("time_zone")?),
+        |r| r.get::<_, String>("time_zone"),
     )?;
     let calendar = super::calendar_of(zone.as_deref().unwrap_or(kring_protocol::DEFAULT_TIME_ZONE));
     let yesterday = today.pred_opt().unwrap_or(today);
@@ -276,7 +276,7 @@ pub fn pickup_names(conn: &Connection, child: &ChildId) -> Result<Vec<String>, D
         "SELECT p.name FROM parents p JOIN child_parents cp ON cp.parent_id = p.id
          WHERE cp.child_id = ?1 ORDER BY cp.role, p.name",
         params![child.to_string()],
-        |r| Ok(r.get::<_, String>("name")?),
+        |r| r.get::<_, String>("name"),
     )
 }
 

@@ -1,11 +1,11 @@
 //! SQLite, the portal's data: sessions and reset tokens.
 
+use super::super::conn::{Connection, params};
 use super::super::conn::{DbError, RowExt, query_one, time_str};
 use super::*;
 use crate::portal::*;
 use chrono::{DateTime, Duration, Utc};
 use kring_protocol::OrganisationId;
-use rusqlite::{Connection, params};
 
 /// Starts a session; returns the cookie token.
 pub fn create_session(

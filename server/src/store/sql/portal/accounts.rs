@@ -1,9 +1,9 @@
 //! SQLite, the portal's data: accounts.
 
+use super::super::conn::{Connection, OptionalExtension, Row, params};
 use super::super::conn::{DbError, RowExt, query_one};
 use crate::portal::*;
 use kring_protocol::OrganisationId;
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 pub fn tenant_by_slug(c: &Connection, slug: &str) -> Result<Option<Tenant>, DbError> {
     query_one(
@@ -26,7 +26,7 @@ pub fn tenant_by_slug(c: &Connection, slug: &str) -> Result<Option<Tenant>, DbEr
 fn account_from(
     kind: UserKind,
     org: &OrganisationId,
-    r: &Row<'_>,
+    r: &Row,
 ) -> Result<(Account, Option<String>), DbError> {
     Ok((
         Account {

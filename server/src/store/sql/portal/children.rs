@@ -1,12 +1,12 @@
 //! SQLite, the portal's data: a parent's children.
 
+use super::super::conn::{Connection, params};
 use super::super::conn::{DbError, RowExt, query_all};
 use super::super::feed::parse_consent;
 use crate::org::ParentRole;
 use crate::portal::*;
 use chrono::NaiveDate;
 use kring_protocol::{ChildId, ParentId};
-use rusqlite::{Connection, params};
 
 /// Placements of `child` that are current on `today`.
 pub fn current_placements(

@@ -1,5 +1,6 @@
 //! SQLite: pushed items, applied exactly once (see [`crate::store::Store::push_item`]).
 
+use super::conn::{Connection, DbError, OptionalExtension, TransactionBehavior, params};
 use super::conn::{parse_id, time_str};
 use super::duplicate;
 use super::feed::{EntityKind, current_seq, parse_consent, record_change};
@@ -13,7 +14,6 @@ use kring_protocol::{
     PushItem, PushReceipt, ReadReceiptItem, StaffDiaryItem, StaffId, StaffMessageItem,
     decide_audience,
 };
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::collections::HashMap;
 
 /// Applies `item` for `device` exactly once.
@@ -438,7 +438,7 @@ pub struct PhotoRecord {
 }
 
 /// Stores a photo and its tags (no upload behind it: a fresh upload id).
-pub fn insert_photo(tx: &Connection, p: &PhotoRecord) -> Result<(), rusqlite::Error> {
+pub fn insert_photo(tx: &Connection, p: &PhotoRecord) -> Result<(), DbError> {
     tx.execute(
         "INSERT INTO photos (id, group_id, upload_id, sha256, blob_key, thumb_key, width, height,
                              no_children_recognizable, taken_at_device, received_at)
@@ -475,7 +475,7 @@ pub fn insert_staff_diary(
     children: &[ChildId],
     photos: &[kring_protocol::PhotoId],
     at: DateTime<Utc>,
-) -> Result<kring_protocol::DiaryEntryId, rusqlite::Error> {
+) -> Result<kring_protocol::DiaryEntryId, DbError> {
     let entry = kring_protocol::DiaryEntryId::new();
     tx.execute(
         "INSERT INTO diary_entries (id, group_id, author_kind, author_name, text, written_at)

@@ -1,13 +1,13 @@
 //! SQLite: loads the demo organisation (see [`crate::demo`]) in one
 //! transaction, through this backend's typed writes.
 
+use super::conn::{Connection, TransactionBehavior};
 use super::{items, org, portal};
 use crate::demo::*;
 use crate::org::{NewAbsence, NewChild, OrgError, ParentRole};
 use crate::portal::DocumentAudience;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use kring_protocol::{ChildId, GroupId, ParentId, PhotoConsent};
-use rusqlite::{Connection, TransactionBehavior};
 
 /// Loads the demo organisation in ONE transaction. Refuses (returns
 /// `Ok(None)`) if an organisation with slug "zonnebloem" already exists, so
@@ -370,13 +370,13 @@ fn load_org(tx: &Connection, spec: &OrgSpec, clock: &Clock) -> Result<Loaded, Or
 
 #[cfg(test)]
 mod tests {
+    use super::super::conn::params;
     use super::*;
     use crate::db::Db;
-    use crate::store::sqlite::conn::{RowExt, query_all};
-    use crate::store::sqlite::feed::feed_page;
+    use crate::store::sql::conn::{RowExt, query_all};
+    use crate::store::sql::feed::feed_page;
     use chrono::Datelike;
     use kring_protocol::{AbsenceReason, ChangeKind, Cursor, MessageAuthor, MessageThread};
-    use rusqlite::params;
     use std::collections::{BTreeSet, HashSet};
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -399,7 +399,7 @@ mod tests {
     }
 
     fn count(db: &Db, sql: &'static str) -> i64 {
-        db.call_sync(|c| -> Result<i64, OrgError> { Ok(c.query_row(sql, [], |r| r.get(0))?) })
+        db.call_sync(|c| -> Result<i64, OrgError> { Ok(c.query_row(sql, (), |r| r.get(0))?) })
             .expect("count")
     }
 
@@ -580,7 +580,7 @@ mod tests {
         let consents = db
             .call_sync(|c| -> Result<BTreeSet<String>, OrgError> {
                 Ok(c.prepare("SELECT DISTINCT photo_consent FROM children")?
-                    .query_map([], |r| r.get(0))?
+                    .query_map((), |r| r.get(0))?
                     .collect::<Result<_, _>>()?)
             })
             .expect("consents");
@@ -637,7 +637,7 @@ mod tests {
                     c,
                     "SELECT c.first_name, c.birth_date, g.age_from, g.age_to FROM children c
                      JOIN placements p ON p.child_id = c.id JOIN groups g ON g.id = p.group_id",
-                    [],
+                    (),
                     |r| {
                         Ok(Placed {
                             name: r.get("first_name")?,
@@ -764,7 +764,7 @@ mod tests {
             .call_sync(|c| -> Result<String, OrgError> {
                 Ok(c.query_row(
                     "SELECT password_hash FROM parents WHERE email = 'anne.devries@example.nl'",
-                    [],
+                    (),
                     |r| r.get(0),
                 )?)
             })

@@ -1,12 +1,12 @@
 //! SQLite, the portal's data: absences, consents, notifications, documents.
 
+use super::super::conn::{Connection, OptionalExtension, params};
 use super::super::conn::{DbError, RowExt, query_all, query_one, time_str};
 use super::super::feed::parse_consent;
 use super::*;
 use crate::portal::*;
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::{ChildId, ParentId};
-use rusqlite::{Connection, OptionalExtension, params};
 
 pub fn absences_of(c: &Connection, child: &ChildId) -> Result<Vec<AbsenceView>, DbError> {
     query_all(

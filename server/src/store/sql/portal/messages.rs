@@ -1,16 +1,16 @@
 //! SQLite, the portal's data: messages.
 
+use super::super::conn::{Connection, Row};
 use super::super::conn::{DbError, RowExt, query_all};
 use super::*;
 use crate::portal::*;
 use chrono::NaiveDate;
 use kring_protocol::{ChildId, ParentId};
-use rusqlite::{Connection, Row};
 
 const MESSAGE_COLUMNS: &str = "m.id, m.group_id, g.name AS group_name, m.child_id,
      m.author_kind, m.author_name, m.body, m.sent_at, m.read_by_group_at";
 
-fn message_from(r: &Row<'_>) -> Result<MessageView, DbError> {
+fn message_from(r: &Row) -> Result<MessageView, DbError> {
     Ok(MessageView {
         id: r.id("id")?,
         group: r.id("group_id")?,
@@ -27,7 +27,7 @@ fn message_from(r: &Row<'_>) -> Result<MessageView, DbError> {
 fn message_rows(
     c: &Connection,
     where_sql: &str,
-    args: &[&dyn rusqlite::ToSql],
+    args: &[&dyn super::super::conn::ToValue],
 ) -> Result<Vec<MessageView>, DbError> {
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN groups g ON g.id = m.group_id WHERE {where_sql}

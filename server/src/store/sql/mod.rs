@@ -1,10 +1,12 @@
-//! The SQLite backend of [`Store`]: one file per data area, each holding the
-//! SQL of that area. Every method runs on the blocking pool through
-//! [`SqliteStore::run`], the one place where blocking database work leaves the
-//! async runtime.
+//! The SQL backend of [`Store`], for SQLite and PostgreSQL alike: one file
+//! per data area, each holding the SQL of that area, written once in the
+//! subset both engines understand ([`conn`]). Every method runs on the
+//! blocking pool through [`SqlStore::run`], the one place where blocking
+//! database work leaves the async runtime.
 //!
 //! **Architecture Invariant:** SQL lives in this module and nowhere else in
-//! the server (the broker excepted, which has none).
+//! the server (the broker excepted, which has none); engine differences live
+//! in the two drivers, [`sqlite`] and [`postgres`], and their migrations.
 
 pub mod admin;
 pub mod attendance;
@@ -16,6 +18,8 @@ pub mod items;
 pub mod notify;
 pub mod org;
 pub mod portal;
+pub mod postgres;
+pub mod sqlite;
 pub mod updates;
 pub mod uploads;
 
@@ -39,13 +43,13 @@ use crate::portal::{
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
 };
 use chrono::{DateTime, NaiveDate, Utc};
+use conn::Connection;
 pub use conn::{Db, DbError};
 use kring_protocol::{
     AbsenceId, ChildId, Cursor, DeviceId, DiaryEntryId, FeedPage, GroupId, GroupInfo, LocationId,
     MessageId, OrganisationId, ParentId, PhotoConsent, PushItem, ReleaseId, StaffId, UpdateOffer,
     UpdateReport, UploadId,
 };
-use rusqlite::Connection;
 
 /// The calendar of an organisation's stored time zone. A name this build's
 /// time-zone database does not know is logged and read as Europe/Amsterdam,
@@ -64,34 +68,16 @@ impl From<DbError> for StoreError {
     }
 }
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::backend(DbError::from(e))
-    }
-}
-
-impl From<rusqlite::Error> for OrgError {
-    fn from(e: rusqlite::Error) -> Self {
-        Self::Db(e.into())
-    }
-}
-
 impl From<OrgError> for StoreError {
     fn from(e: OrgError) -> Self {
         StoreError::backend(e)
     }
 }
 
-/// True when `e` is a UNIQUE / PRIMARY KEY violation.
-pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(err, _)
-        if err.code == rusqlite::ErrorCode::ConstraintViolation)
-}
-
 /// Maps a unique violation to [`StoreError::Duplicate`] (`what` already exists).
-pub(crate) fn duplicate(what: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+pub(crate) fn duplicate(what: &str) -> impl FnOnce(DbError) -> StoreError + '_ {
     move |e| {
-        if is_unique_violation(&e) {
+        if e.is_unique_violation() {
             StoreError::Duplicate(what.to_string())
         } else {
             StoreError::from(e)
@@ -102,11 +88,11 @@ pub(crate) fn duplicate(what: &str) -> impl FnOnce(rusqlite::Error) -> StoreErro
 /// The SQLite store: one writer connection (SQLite has one writer anyway, and
 /// this keeps transactions strictly ordered). Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct SqliteStore {
+pub struct SqlStore {
     db: Db,
 }
 
-impl SqliteStore {
+impl SqlStore {
     /// Opens (creating if needed) the database and applies pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(Self {
@@ -135,7 +121,7 @@ impl SqliteStore {
     }
 }
 
-impl Store for SqliteStore {
+impl Store for SqlStore {
     fn push_item(
         &self,
         device: AuthedDevice,
@@ -234,7 +220,7 @@ impl Store for SqliteStore {
     fn create_organisation(&self, slug: String, name: String) -> StoreFuture<OrganisationId> {
         self.run(move |c| {
             org::create_organisation(c, &slug, &name).map_err(|e| match e {
-                OrgError::Db(DbError::Sqlite(e)) if is_unique_violation(&e) => {
+                OrgError::Db(e) if e.is_unique_violation() => {
                     StoreError::Duplicate(format!("an organisation with slug {slug}"))
                 }
                 other => other.into(),

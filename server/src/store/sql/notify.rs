@@ -1,12 +1,12 @@
 //! SQLite: who hears about what the group sent (see [`crate::portal::notify`]), with
 //! the same per-object rules as reading.
 
+use super::conn::{Connection, params};
 use super::conn::{DbError, RowExt, query_all, query_one};
 use super::portal;
 use crate::portal::notify::{Event, Recipient, Recipients};
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::ParentId;
-use rusqlite::{Connection, params};
 
 /// Parents of children with a current placement on `group`, or of the given
 /// children only, each once.
@@ -76,7 +76,7 @@ fn source_of(c: &Connection, event: Event) -> Result<Option<Source>, DbError> {
                 c,
                 "SELECT child_id FROM diary_children WHERE entry_id = ?1",
                 params![id.to_string()],
-                |r| Ok(r.get::<_, String>("child_id")?),
+                |r| r.get::<_, String>("child_id"),
             )?;
             query_one(
                 c,
@@ -141,7 +141,7 @@ pub fn recipients(
         },
     )?
     else {
-        return Err(DbError::Sqlite(rusqlite::Error::QueryReturnedNoRows));
+        return Err(DbError::NoRows);
     };
     // the day at the group's organisation decides placements and consents
     let today = super::calendar_of(&org.time_zone).today(now);

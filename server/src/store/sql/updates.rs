@@ -6,6 +6,7 @@
 //! (group, location, organisation), its last `Kring-Release` and its
 //! reports: nothing is copied per device when a rollout is made.
 
+use super::conn::{Connection, Row, TransactionBehavior, named_params, params};
 use super::conn::{DbError, RowExt, query_all, query_one, time_str};
 use crate::device_api::devices::split_release;
 use crate::store::{
@@ -18,10 +19,9 @@ use kring_protocol::{
     DeviceId, GroupId, InstallWindow, LocationId, OrganisationId, ReleaseId, UpdateOffer,
     UpdateReport, UpdateState,
 };
-use rusqlite::{Connection, Row, TransactionBehavior, named_params, params};
 use std::collections::{BTreeMap, HashMap};
 
-fn state(r: &Row<'_>, column: &'static str) -> Result<UpdateState, DbError> {
+fn state(r: &Row, column: &'static str) -> Result<UpdateState, DbError> {
     let s: String = r.get(column)?;
     UpdateState::parse(&s).ok_or(DbError::Corrupt { column, value: s })
 }
@@ -35,7 +35,7 @@ const COVERS: &str = "((r.scope = 'device' AND r.scope_id = :device)
 const RELEASE_COLUMNS: &str = "rel.id, rel.organisation_id, rel.version, rel.compatible,
     rel.sha256, rel.size, rel.file_name, rel.uploaded_at";
 
-fn release_row(r: &Row<'_>) -> Result<ReleaseRow, DbError> {
+fn release_row(r: &Row) -> Result<ReleaseRow, DbError> {
     Ok(ReleaseRow {
         id: r.id("id")?,
         org: r.id("organisation_id")?,
@@ -289,7 +289,7 @@ pub fn releases(
          FROM device_updates du JOIN devices d ON d.id = du.device_id
          WHERE d.revoked_at IS NULL
          GROUP BY du.release_id, du.state",
-        [],
+        (),
         |r| {
             Ok((
                 r.id::<ReleaseId>("release_id")?,
@@ -445,7 +445,7 @@ pub fn pending_rollout_nudges(
         "SELECT r.id, r.scope, r.scope_id, rel.organisation_id
          FROM rollouts r JOIN releases rel ON rel.id = r.release_id
          WHERE r.nudged_at IS NULL",
-        [],
+        (),
         |r| {
             Ok((
                 r.get::<_, String>("id")?,
@@ -600,7 +600,7 @@ pub fn retry_update(
          JOIN locations l ON l.id = g.location_id
          WHERE d.id = ?1 AND l.organisation_id = ?2 AND d.revoked_at IS NULL",
         params![device.to_string(), org.to_string()],
-        |r| Ok(r.get::<_, i64>("change_seq")?),
+        |r| r.get::<_, i64>("change_seq"),
     )?;
     let Some(seq) = seq else {
         return Ok(None);

@@ -1,5 +1,6 @@
 //! SQLite: devices, enrollment codes, credentials, revocation, presence.
 
+use super::conn::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::conn::{DbError, RowExt, parse_id, query_one, time_str};
 use super::feed::load_group;
 use crate::device_api::devices::{
@@ -9,7 +10,6 @@ use crate::device_api::devices::{
 use crate::store::{EnrolledDevice, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use kring_protocol::{DeviceId, GroupId};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// Makes a single-use enrollment code for `group`, valid for `ttl`.
 pub fn create_code(
@@ -192,7 +192,7 @@ pub fn active_devices_of_group(
 pub fn revoked_devices(conn: &Connection) -> Result<Vec<DeviceId>, DbError> {
     let ids: Vec<String> = conn
         .prepare("SELECT id FROM devices WHERE revoked_at IS NOT NULL")?
-        .query_map([], |r| r.get(0))?
+        .query_map((), |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     ids.iter().map(|s| parse_id("devices.id", s)).collect()
 }
@@ -243,14 +243,13 @@ pub fn list_where(
 
 /// The organisation a device belongs to (through its group), if the device exists.
 pub fn device_org(conn: &Connection, device: &str) -> Result<Option<String>, DbError> {
-    Ok(conn
-        .query_row(
-            "SELECT l.organisation_id FROM devices d JOIN groups g ON g.id = d.group_id
+    conn.query_row(
+        "SELECT l.organisation_id FROM devices d JOIN groups g ON g.id = d.group_id
              JOIN locations l ON l.id = g.location_id WHERE d.id = ?1",
-            params![device],
-            |r| r.get(0),
-        )
-        .optional()?)
+        params![device],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 /// Finds a group by id or by (case-insensitive) name.
