@@ -35,6 +35,8 @@ const APT_PACKAGES: &[&str] = &[
     // the whole-system test drives the portal in a real browser over WebDriver
     "chromium",
     "chromium-driver",
+    // the PostgreSQL backend's tests start their own server from Debian's binaries
+    "postgresql",
     // the Python peer tus client used by the upload tests
     "python3",
     "python3-venv",

@@ -34,15 +34,15 @@ use kring_protocol::{
 /// The temporary directories the suite gives each backend.
 pub use tempfile;
 
-/// Runs every check of the suite against the store made by `$open`, a closure
-/// from a fresh empty directory to a store (one `#[tokio::test]` per check).
+/// Runs every check of the suite against the store made by `$open`, an async
+/// closure from a fresh empty directory to a store (one `#[tokio::test]` per check).
 #[macro_export]
 macro_rules! store_conformance_tests {
     (@checks $fresh:ident; $($check:ident),+ $(,)?) => {
         $(
             #[tokio::test]
             async fn $check() {
-                let (_dir, store) = $fresh();
+                let (_dir, store) = $fresh().await;
                 suite::$check(&*store).await;
             }
         )+
@@ -53,13 +53,13 @@ macro_rules! store_conformance_tests {
             use super::*;
             use $crate::store::conformance as suite;
 
-            fn fresh() -> (
+            async fn fresh() -> (
                 suite::tempfile::TempDir,
                 std::sync::Arc<dyn $crate::store::Store>,
             ) {
                 let dir = suite::tempfile::tempdir().expect("a temporary directory");
                 let open = $open;
-                let store = std::sync::Arc::new(open(dir.path()));
+                let store = std::sync::Arc::new(open(dir.path()).await);
                 (dir, store)
             }
 

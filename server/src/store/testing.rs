@@ -187,3 +187,245 @@ fn from_value(v: &Value) -> SqlValue {
         Value::Blob(b) => SqlValue::Text(hex::encode(b)),
     }
 }
+
+// ---- a PostgreSQL server for tests -------------------------------------------
+
+/// Which backend the whole-system suites run on: `KRING_TEST_BACKEND=postgres`
+/// runs them on PostgreSQL (a fresh database each), anything else on SQLite.
+pub fn postgres_requested() -> bool {
+    std::env::var("KRING_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A PostgreSQL server of this test process: started on first use from
+/// Debian's binaries (`KRING_PG_BINDIR`, else the newest
+/// `/usr/lib/postgresql/*/bin`) in a temporary directory, as the `postgres`
+/// user when the tests run as root, listening only on a Unix socket there.
+/// It stops and its directory is removed when the test process ends (its
+/// keeper shell reads our stdin; the pipe closes with the process, even
+/// when the process is killed). `KRING_TEST_PG_URL` uses a running server
+/// instead (a database `postgres` to connect to, and the right to create
+/// databases).
+#[derive(Debug)]
+pub struct TestPostgres {
+    /// `postgres://…/` without a database name.
+    base_url: String,
+    _keeper: Option<std::process::Child>,
+}
+
+static TEST_POSTGRES: std::sync::OnceLock<Result<TestPostgres, String>> =
+    std::sync::OnceLock::new();
+/// Databases are created one at a time (from one template).
+static CREATE_LOCK: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
+
+impl TestPostgres {
+    /// The server of this process (started on first use).
+    pub fn get() -> Result<&'static TestPostgres, StoreError> {
+        TEST_POSTGRES
+            .get_or_init(|| match std::env::var("KRING_TEST_PG_URL") {
+                Ok(url) => Ok(TestPostgres {
+                    base_url: url.trim_end_matches('/').to_string() + "/",
+                    _keeper: None,
+                }),
+                Err(_) => start_cluster(),
+            })
+            .as_ref()
+            .map_err(|e| StoreError::invalid(format!("test PostgreSQL: {e}")))
+    }
+
+    /// A URL of database `name`.
+    pub fn url(&self, name: &str) -> String {
+        match self.base_url.split_once('?') {
+            Some((base, query)) => format!("{base}{name}?{query}"),
+            None => format!("{}{name}", self.base_url),
+        }
+    }
+
+    /// A new, empty, migrated database; its URL.
+    pub async fn fresh_database(&self) -> Result<String, StoreError> {
+        let mut template_ready = CREATE_LOCK.lock().await;
+        let pg = |e: tokio_postgres::Error| StoreError::backend(super::sql::DbError::from(e));
+        // a server just started may still be starting up
+        let mut waited = 0;
+        let (admin, connection) = loop {
+            match tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls).await {
+                Ok(c) => break c,
+                Err(_) if waited < 100 => {
+                    waited += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(pg(e)),
+            }
+        };
+        let task = tokio::spawn(connection);
+        if !*template_ready {
+            for sql in [
+                "DROP DATABASE IF EXISTS kring_template",
+                "CREATE DATABASE kring_template TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'",
+            ] {
+                admin.batch_execute(sql).await.map_err(pg)?;
+            }
+            // migrate it once; every test's database is a copy
+            let db = super::sql::Db::connect_postgres(&self.url("kring_template"), 1).await?;
+            drop(db);
+            *template_ready = true;
+        }
+        let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+        // the template's last connection may still be closing
+        let mut tries = 0;
+        loop {
+            match admin
+                .batch_execute(&format!(
+                    "CREATE DATABASE {name} TEMPLATE kring_template STRATEGY FILE_COPY"
+                ))
+                .await
+            {
+                Ok(()) => break,
+                Err(e)
+                    if tries < 50
+                        && e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) =>
+                {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => return Err(pg(e)),
+            }
+        }
+        drop(admin);
+        let _ = task.await;
+        Ok(self.url(&name))
+    }
+}
+
+/// A store on a fresh database of the test PostgreSQL server.
+pub async fn postgres_store() -> Result<super::SqlStore, StoreError> {
+    let url = TestPostgres::get()?.fresh_database().await?;
+    Ok(super::SqlStore::from_db(
+        super::sql::Db::connect_postgres(&url, 4).await?,
+    ))
+}
+
+fn start_cluster() -> Result<TestPostgres, String> {
+    use std::process::{Command, Stdio};
+    let bindir = match std::env::var("KRING_PG_BINDIR") {
+        Ok(d) => std::path::PathBuf::from(d),
+        Err(_) => {
+            let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+                .map_err(|e| format!("no /usr/lib/postgresql (apt-get install postgresql): {e}"))?
+                .filter_map(Result::ok)
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("postgres").exists())
+                .collect();
+            dirs.sort_by_key(|p| {
+                p.parent()
+                    .and_then(|v| v.file_name())
+                    .and_then(|v| v.to_str())
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .unwrap_or(0)
+            });
+            dirs.pop()
+                .ok_or("no PostgreSQL under /usr/lib/postgresql")?
+        }
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("kring-pg-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
+    // initdb and postgres refuse to run as root: run them as `postgres`
+    let as_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let run_as = |program: &std::path::Path| {
+        if as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    };
+    if as_root {
+        let status = Command::new("chown")
+            .args(["postgres:", &dir.to_string_lossy()])
+            .status()
+            .map_err(|e| format!("chown: {e}"))?;
+        if !status.success() {
+            return Err("chown of the test cluster's directory to postgres failed".into());
+        }
+    }
+    let data = dir.join("data");
+    let out = run_as(&bindir.join("initdb"))
+        .args([
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "-U",
+            "postgres",
+            "-D",
+        ])
+        .arg(&data)
+        .output()
+        .map_err(|e| format!("initdb: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    // The keeper: starts the server, waits for our stdin to close, stops it
+    // and removes the directory.
+    let script = r#"
+        "$1/postgres" -D "$2/data" -k "$2" -c listen_addresses= -c max_connections=300 \
+            -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+            -c shared_buffers=64MB >"$2/log" 2>&1 &
+        p=$!
+        cat >/dev/null
+        kill -INT $p
+        wait $p
+        rm -rf "$2"
+    "#;
+    let mut keeper = if as_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", "sh", "-c", script, "keeper"]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", script, "keeper"]);
+        c
+    };
+    let keeper = keeper
+        .arg(&bindir)
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting postgres: {e}"))?;
+    let socket = dir.join(".s.PGSQL.5432");
+    for _ in 0..200 {
+        if socket.exists() {
+            let encoded: String = dir
+                .to_string_lossy()
+                .bytes()
+                .map(|b| match b {
+                    b'/' => "%2F".to_string(),
+                    b if b.is_ascii_alphanumeric() || b"-_.".contains(&b) => {
+                        (b as char).to_string()
+                    }
+                    b => format!("%{b:02X}"),
+                })
+                .collect();
+            return Ok(TestPostgres {
+                base_url: format!("postgres://postgres@{encoded}/"),
+                _keeper: Some(keeper),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+    Err(format!("postgres did not start: {log}"))
+}

@@ -1,8 +1,18 @@
-//! The storage contract (`kring_server::store::conformance`) against the
-//! SQLite backend, through the public macro a second backend uses too.
+//! The storage contract (`kring_server::store::conformance`) against both
+//! engines of the SQL store, through the public macro: SQLite in a temporary
+//! directory, and PostgreSQL (a fresh database of the test process's own
+//! server, see `kring_server::store::testing::TestPostgres`).
 
 use kring_server::store::SqlStore;
 
-kring_server::store_conformance_tests!(|dir: &std::path::Path| {
+kring_server::store_conformance_tests!(async |dir: &std::path::Path| {
     SqlStore::open(&dir.join("store.sqlite3")).expect("open the SQLite store")
 });
+
+mod postgres {
+    kring_server::store_conformance_tests!(async |_dir: &std::path::Path| {
+        kring_server::store::testing::postgres_store()
+            .await
+            .expect("a PostgreSQL store")
+    });
+}

@@ -46,9 +46,9 @@ pub fn group_summaries(
                 "SELECT COUNT(DISTINCT child_id) FROM placements WHERE group_id = ?1
                  AND start_date <= ?2 AND (end_date IS NULL OR end_date >= ?2)",
             )?,
-            staff: count("SELECT COUNT(*) FROM staff_groups WHERE group_id = ?1 AND ?2 IS NOT NULL")?,
+            staff: count("SELECT COUNT(*) FROM staff_groups WHERE group_id = ?1 AND CAST(?2 AS TEXT) IS NOT NULL")?,
             devices: count(
-                "SELECT COUNT(*) FROM devices WHERE group_id = ?1 AND revoked_at IS NULL AND ?2 IS NOT NULL",
+                "SELECT COUNT(*) FROM devices WHERE group_id = ?1 AND revoked_at IS NULL AND CAST(?2 AS TEXT) IS NOT NULL",
             )?,
         });
     }
@@ -64,7 +64,7 @@ pub fn child_overviews(
 ) -> Result<Vec<ChildOverview>, DbError> {
     let mut st = c.prepare(
         "SELECT id, first_name, last_name, birth_date, photo_consent, allergies FROM children
-         WHERE organisation_id = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY first_name, last_name",
+         WHERE organisation_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR id = ?2) ORDER BY first_name, last_name",
     )?;
     let mut rows = st.query(params![org.to_string(), only])?;
     let mut out = Vec::new();
@@ -156,7 +156,7 @@ pub fn staff_overviews(
 ) -> Result<Vec<StaffOverview>, DbError> {
     let mut st = c.prepare(
         "SELECT s.id, s.name, s.role,
-                (SELECT group_concat(g.name, ', ') FROM staff_groups sg
+                (SELECT string_agg(g.name, ', ') FROM staff_groups sg
                  JOIN groups g ON g.id = sg.group_id WHERE sg.staff_id = s.id) AS groups
          FROM staff s WHERE s.organisation_id = ?1 ORDER BY s.name",
     )?;

@@ -340,7 +340,7 @@ pub fn group_day(
         })
     };
     const CHILD_COLUMNS: &str = "SELECT c.id, c.first_name, c.last_name, c.birth_date,
-            (SELECT GROUP_CONCAT(p.days) FROM placements p
+            (SELECT string_agg(p.days, ',') FROM placements p
              WHERE p.child_id = c.id AND p.group_id = ?1 AND p.start_date <= ?2
                AND (p.end_date IS NULL OR p.end_date >= ?2)) AS days,
             (SELECT a.reason FROM absences a

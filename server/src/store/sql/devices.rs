@@ -141,13 +141,13 @@ pub fn record_report(
     }
     if let Some(r) = &report.release {
         conn.execute(
-            "UPDATE devices SET release = ?2 WHERE id = ?1 AND release IS NOT ?2",
+            "UPDATE devices SET release = ?2 WHERE id = ?1 AND release IS DISTINCT FROM ?2",
             params![device.to_string(), r],
         )?;
     }
     if let Some(n) = report.outbox_pending {
         conn.execute(
-            "UPDATE devices SET outbox_pending = ?2 WHERE id = ?1 AND outbox_pending IS NOT ?2",
+            "UPDATE devices SET outbox_pending = ?2 WHERE id = ?1 AND outbox_pending IS DISTINCT FROM ?2",
             params![device.to_string(), n],
         )?;
     }
@@ -218,7 +218,7 @@ pub fn list_where(
                 d.last_seen_at, d.online, d.revoked_at, d.outbox_pending, d.release
          FROM devices d JOIN groups g ON g.id = d.group_id
          JOIN locations l ON l.id = g.location_id
-         WHERE ?1 IS NULL OR l.organisation_id = ?1
+         WHERE CAST(?1 AS TEXT) IS NULL OR l.organisation_id = ?1
          ORDER BY g.name, d.created_at",
     )?;
     let mut rows = st.query(params![org.map(|o| o.to_string())])?;

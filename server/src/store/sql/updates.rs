@@ -70,7 +70,7 @@ fn places(
          FROM devices d JOIN groups g ON g.id = d.group_id
          JOIN locations l ON l.id = g.location_id
          WHERE d.revoked_at IS NULL
-           AND (?1 IS NULL OR l.organisation_id = ?1) AND (?2 IS NULL OR d.id = ?2)
+           AND (CAST(?1 AS TEXT) IS NULL OR l.organisation_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR d.id = ?2)
          ORDER BY g.name, d.created_at",
         params![org.map(|o| o.to_string()), device.map(|d| d.to_string())],
         |r| {
@@ -276,7 +276,7 @@ pub fn releases(
         &format!(
             "SELECT {RELEASE_COLUMNS},
                     (SELECT COUNT(*) FROM rollouts r WHERE r.release_id = rel.id) AS rollouts
-             FROM releases rel WHERE ?1 IS NULL OR rel.organisation_id = ?1
+             FROM releases rel WHERE CAST(?1 AS TEXT) IS NULL OR rel.organisation_id = ?1
              ORDER BY rel.uploaded_at DESC, rel.id DESC"
         ),
         params![org.map(|o| o.to_string())],
@@ -537,7 +537,7 @@ pub fn report_update(
             .is_some_and(|(compatible, _)| compatible == release.compatible)
     {
         tx.execute(
-            "UPDATE devices SET release = ?2 WHERE id = ?1 AND release IS NOT ?2",
+            "UPDATE devices SET release = ?2 WHERE id = ?1 AND release IS DISTINCT FROM ?2",
             params![
                 device.to_string(),
                 format!("{} {}", release.compatible, release.version)

@@ -9,7 +9,7 @@ use kring_protocol::{DeviceId, UploadId};
 
 pub fn create(c: &Connection, u: &NewUpload) -> Result<(), StoreError> {
     c.execute(
-        "INSERT INTO uploads (id, device_id, length, offset, metadata, expected_sha256, created_at, expires_at)
+        "INSERT INTO uploads (id, device_id, length, \"offset\", metadata, expected_sha256, created_at, expires_at)
          VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
         params![
             u.id.to_string(),
@@ -38,7 +38,7 @@ pub fn load(c: &Connection, id: &UploadId) -> Result<Option<UploadRow>, StoreErr
     }
     let raw = c
         .query_row(
-            "SELECT device_id, length, offset, expected_sha256, expires_at, completed_at, failed_reason
+            "SELECT device_id, length, \"offset\", expected_sha256, expires_at, completed_at, failed_reason
              FROM uploads WHERE id = ?1",
             params![id.to_string()],
             |r| {
@@ -110,7 +110,7 @@ pub fn completed(
 
 pub fn set_offset(c: &Connection, id: &UploadId, offset: u64) -> Result<(), StoreError> {
     c.execute(
-        "UPDATE uploads SET offset = ?2 WHERE id = ?1",
+        "UPDATE uploads SET \"offset\" = ?2 WHERE id = ?1",
         params![id.to_string(), offset],
     )?;
     Ok(())
