@@ -483,21 +483,42 @@ async fn a_rollout_in_the_portal_nudges_the_screens_it_covers() {
     assert_eq!(feed_offer(&p.h, &dev_b, Some(OLD)).await, None);
 }
 
-/// Runs the real binary's admin command on `dir`; returns stdout.
-fn cli(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kring-server"))
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("admin")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// The real binary's admin commands, on the test server's data (its
+/// directory, and its PostgreSQL database when it has one).
+#[derive(Clone)]
+struct Admin {
+    dir: std::path::PathBuf,
+    database: Option<String>,
+}
+
+impl Admin {
+    fn of(h: &Harness) -> Self {
+        Self {
+            dir: h.dir.path().to_path_buf(),
+            database: h.server().state.settings.database.url.clone(),
+        }
+    }
+
+    fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kring-server"));
+        c.arg("--data-dir").arg(&self.dir);
+        if let Some(url) = &self.database {
+            c.env("KRING__DATABASE__URL", url);
+        }
+        c.arg("admin");
+        c
+    }
+
+    /// Runs `args`; returns stdout.
+    fn run(&self, args: &[&str]) -> String {
+        let out = self.command().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
 }
 
 #[tokio::test]
@@ -510,18 +531,18 @@ async fn the_cli_adds_lists_and_rolls_out_and_the_server_nudges() {
         .unwrap();
     let (_c, mut events) = doorbell::connect(&h, &dev).await;
     let dir = h.dir.path().to_path_buf();
+    let admin = Admin::of(&h);
     let file = fixture("tiny-verity.raucb");
     let file = file.to_str().unwrap();
-    let (d, f) = (dir.clone(), file.to_string());
-    let out =
-        tokio::task::spawn_blocking(move || cli(&d, &["release", "add", &f, "--org", "test"]))
-            .await
-            .unwrap();
+    let (d, f) = (admin.clone(), file.to_string());
+    let out = tokio::task::spawn_blocking(move || d.run(&["release", "add", &f, "--org", "test"]))
+        .await
+        .unwrap();
     let id: ReleaseId = out
         .trim()
         .parse()
         .unwrap_or_else(|_| panic!("not an id alone: {out:?}"));
-    let again = cli(&dir, &["release", "add", file, "--org", "Testopvang"]);
+    let again = admin.run(&["release", "add", file, "--org", "Testopvang"]);
     assert_eq!(
         again.trim(),
         id.to_string(),
@@ -534,10 +555,9 @@ async fn the_cli_adds_lists_and_rolls_out_and_the_server_nudges() {
         1,
         "one copy of the file"
     );
-    let plain = std::process::Command::new(env!("CARGO_BIN_EXE_kring-server"))
-        .arg("--data-dir")
-        .arg(&dir)
-        .args(["admin", "release", "add"])
+    let plain = admin
+        .command()
+        .args(["release", "add"])
         .arg(fixture("tiny-plain.raucb"))
         .args(["--org", "test"])
         .output()
@@ -545,7 +565,7 @@ async fn the_cli_adds_lists_and_rolls_out_and_the_server_nudges() {
     assert!(!plain.status.success());
     assert!(String::from_utf8_lossy(&plain.stderr).contains("not a verity bundle"));
 
-    let list = cli(&dir, &["release", "list"]);
+    let list = admin.run(&["release", "list"]);
     let line = list
         .lines()
         .find(|l| l.starts_with(&id.to_string()))
@@ -556,12 +576,9 @@ async fn the_cli_adds_lists_and_rolls_out_and_the_server_nudges() {
         "{line}"
     );
 
-    let (d, i) = (dir.clone(), id.to_string());
+    let (d, i) = (admin.clone(), id.to_string());
     let out = tokio::task::spawn_blocking(move || {
-        cli(
-            &d,
-            &["release", "rollout", &i, "--group", "dolfijnen", "--now"],
-        )
+        d.run(&["release", "rollout", &i, "--group", "dolfijnen", "--now"])
     })
     .await
     .unwrap();
@@ -570,24 +587,20 @@ async fn the_cli_adds_lists_and_rolls_out_and_the_server_nudges() {
     doorbell::next_nudge_within(&mut events, Duration::from_secs(30)).await;
     let offer = feed_offer(&h, &dev, Some(OLD)).await.expect("offer");
     assert_eq!((offer.release_id, offer.window), (id, None));
-    let list = cli(&dir, &["release", "list"]);
+    let list = admin.run(&["release", "list"]);
     assert!(list.contains("offered=1"), "{list}");
 
     // the location's own hours instead of the default night
     let i = id.to_string();
-    let out = cli(
-        &dir,
-        &["release", "rollout", &i, "--all", "--window", "20:00-06:00"],
-    );
+    let out = admin.run(&["release", "rollout", &i, "--all", "--window", "20:00-06:00"]);
     assert!(out.contains("buiten openingstijden (20:00-06:00)"), "{out}");
     for bad in [
         &["--window", "25:00-06:00"][..],
         &["--window", "20:00-06:00", "--now"],
     ] {
-        let refused = std::process::Command::new(env!("CARGO_BIN_EXE_kring-server"))
-            .arg("--data-dir")
-            .arg(&dir)
-            .args(["admin", "release", "rollout", &i, "--all"])
+        let refused = admin
+            .command()
+            .args(["release", "rollout", &i, "--all"])
             .args(bad)
             .output()
             .unwrap();

@@ -472,6 +472,23 @@ impl Connection {
         rows.first().map_or(Err(DbError::NoRows), f)
     }
 
+    /// Serialises this transaction with every other one that locks the same
+    /// row, until commit: PostgreSQL locks the row (`FOR UPDATE`); SQLite
+    /// needs nothing (an `Immediate` transaction already holds the one write
+    /// lock). `table` is one of the store's own table names, never input.
+    pub fn lock_row(&self, table: &'static str, id: &str) -> Result<(), DbError> {
+        match self.engine() {
+            Engine::Sqlite => Ok(()),
+            Engine::Postgres => {
+                self.query_rows(
+                    &format!("SELECT 1 FROM {table} WHERE id = ?1 FOR UPDATE"),
+                    params![id],
+                )?;
+                Ok(())
+            }
+        }
+    }
+
     /// A statement to run with [`Statement::query`] or [`Statement::query_map`].
     pub fn prepare<'c>(&'c self, sql: &str) -> Result<Statement<'c>, DbError> {
         Ok(Statement {

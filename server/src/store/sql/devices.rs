@@ -49,10 +49,13 @@ pub fn enroll(
 ) -> Result<EnrolledDevice, StoreError> {
     let hash = sha256_hex(normalize_code(code).as_bytes());
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // claim the code first: of two enrollments racing for it, one claims it
+    // and the other finds it used
     let group: Option<String> = tx
         .query_row(
-            "SELECT group_id FROM enrollment_codes
-             WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+            "UPDATE enrollment_codes SET used_at = ?2
+             WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2
+             RETURNING group_id",
             params![hash, time_str(now)],
             |r| r.get(0),
         )
@@ -76,8 +79,8 @@ pub fn enroll(
         ],
     )?;
     tx.execute(
-        "UPDATE enrollment_codes SET used_at = ?2, device_id = ?3 WHERE code_hash = ?1",
-        params![hash, time_str(now), device.to_string()],
+        "UPDATE enrollment_codes SET device_id = ?2 WHERE code_hash = ?1",
+        params![hash, device.to_string()],
     )?;
     let info = load_group(&tx, &group)?.ok_or(StoreError::NotFound("enrollment code"))?;
     tx.commit()?;

@@ -26,6 +26,9 @@ pub fn push(
     let key = &item.id();
     let hash = request_hash(item)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // pushes of one device, one at a time: a retry racing its first push
+    // waits for it and then finds the stored answer
+    tx.lock_row("devices", &device.id.to_string())?;
     let stored: Option<StoredAnswer> = tx
         .query_row(
             "SELECT request_hash, status, response FROM idempotency WHERE device_id = ?1 AND key = ?2",

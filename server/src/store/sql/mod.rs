@@ -85,8 +85,9 @@ pub(crate) fn duplicate(what: &str) -> impl FnOnce(DbError) -> StoreError + '_ {
     }
 }
 
-/// The SQLite store: one writer connection (SQLite has one writer anyway, and
-/// this keeps transactions strictly ordered). Cheap to clone.
+/// The SQL store, on SQLite (one writer connection: SQLite has one writer
+/// anyway, and this keeps transactions strictly ordered) or PostgreSQL (a
+/// pool; transactions that lose a race are run again). Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SqlStore {
     db: Db,
@@ -110,15 +111,53 @@ impl SqlStore {
         &self.db
     }
 
-    /// Runs `f` with the connection on the blocking pool: the one seam.
-    fn run<R, F>(&self, f: F) -> StoreFuture<R>
+    /// Runs `f` with a connection on the blocking pool: the one seam. With
+    /// PostgreSQL, a transaction that lost a race (a deadlock, a
+    /// serialization failure, or a key another transaction wrote first: two
+    /// pushes of one item) is run again, at most [`RACE_RETRIES`] times; the
+    /// second run sees what the winner committed (the stored answer).
+    fn run<R, F>(&self, mut f: F) -> StoreFuture<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        F: FnMut(&mut Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let db = self.db.clone();
-        Box::pin(async move { db.call(f).await })
+        Box::pin(async move {
+            db.call(move |c| {
+                let mut attempt = 0;
+                loop {
+                    match f(c) {
+                        Err(e) if attempt < RACE_RETRIES && lost_a_race(c, &e) => {
+                            attempt += 1;
+                            tracing::debug!(error = %e, attempt, "transaction lost a race; again");
+                        }
+                        other => return other,
+                    }
+                }
+            })
+            .await
+        })
     }
+}
+
+/// How often a PostgreSQL transaction that lost a race is run again.
+const RACE_RETRIES: u32 = 3;
+
+/// True when `e` is PostgreSQL telling that another transaction won a race.
+fn lost_a_race(c: &Connection, e: &StoreError) -> bool {
+    if c.engine() != conn::Engine::Postgres {
+        return false;
+    }
+    let StoreError::Backend(b) = e else {
+        return false;
+    };
+    let db = b
+        .downcast_ref::<DbError>()
+        .or_else(|| match b.downcast_ref::<OrgError>() {
+            Some(OrgError::Db(d)) => Some(d),
+            _ => None,
+        });
+    db.is_some_and(|d| d.is_unique_violation() || d.is_retryable())
 }
 
 impl Store for SqlStore {

@@ -440,15 +440,17 @@ pub fn pending_rollout_nudges(
     now: DateTime<Utc>,
 ) -> Result<Vec<DeviceNudge>, DbError> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // claim the rollouts first: of two server processes sweeping at once,
+    // one claims each rollout and nudges its devices
     let pending = query_all(
         &tx,
-        "SELECT r.id, r.scope, r.scope_id, rel.organisation_id
-         FROM rollouts r JOIN releases rel ON rel.id = r.release_id
-         WHERE r.nudged_at IS NULL",
-        (),
+        "UPDATE rollouts SET nudged_at = ?1 WHERE nudged_at IS NULL
+         RETURNING scope, scope_id,
+                   (SELECT rel.organisation_id FROM releases rel
+                    WHERE rel.id = rollouts.release_id) AS organisation_id",
+        params![time_str(now)],
         |r| {
             Ok((
-                r.get::<_, String>("id")?,
                 r.get::<_, String>("scope")?,
                 r.get::<_, String>("scope_id")?,
                 r.id::<OrganisationId>("organisation_id")?,
@@ -456,14 +458,10 @@ pub fn pending_rollout_nudges(
         },
     )?;
     let mut devices: BTreeMap<DeviceId, i64> = BTreeMap::new();
-    for (id, scope, scope_id, org) in &pending {
+    for (scope, scope_id, org) in &pending {
         for n in covered(&tx, org, scope, scope_id)? {
             devices.insert(n.device, n.seq);
         }
-        tx.execute(
-            "UPDATE rollouts SET nudged_at = ?2 WHERE id = ?1",
-            params![id, time_str(now)],
-        )?;
     }
     tx.commit()?;
     Ok(devices

@@ -46,6 +46,12 @@ impl Harness {
             ..Settings::default()
         };
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        // KRING_TEST_BACKEND=postgres: the same suite on a fresh PostgreSQL database
+        if kring_server::store::testing::postgres_requested() {
+            let pg = kring_server::store::testing::TestPostgres::get().unwrap();
+            settings.database.url = Some(pg.fresh_database().await.unwrap());
+            settings.database.pool_size = 4;
+        }
         tweak(&mut settings);
         let opened = kring_server::open_store(&settings).await.unwrap();
         let sample = org::sample(opened.store.as_ref(), Utc::now().date_naive())
