@@ -98,6 +98,10 @@ impl World {
         };
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         settings.portal.base_domain = "localhost".into();
+        if kring_server::store::testing::postgres_requested() {
+            let pg = kring_server::store::testing::TestPostgres::get().unwrap();
+            settings.database.url = Some(pg.fresh_database().await.unwrap());
+        }
         let opened = kring_server::open_store(&settings).await.unwrap();
         let store = opened.store.as_ref();
         let s = org::sample(store, Utc::now().date_naive()).await.unwrap();

@@ -221,6 +221,25 @@ fn test(rest: &[String]) -> anyhow::Result<()> {
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"]).args(rest);
     cmd.env("KRING_TEST_PYTHON", venv().join("bin").join("python"));
+    run(&mut cmd)?;
+    // The server's whole-system suites again on PostgreSQL (the same test
+    // binaries; a PostgreSQL server of their own in a temporary directory).
+    // The storage contract already ran on both engines above.
+    let mut cmd = cargo();
+    cmd.args([
+        "test",
+        "-p",
+        "kring-server",
+        "--test",
+        "it",
+        "-p",
+        "kring",
+        "--test",
+        "system",
+    ])
+    .args(rest);
+    cmd.env("KRING_TEST_PYTHON", venv().join("bin").join("python"));
+    cmd.env("KRING_TEST_BACKEND", "postgres");
     run(&mut cmd)
 }
 
