@@ -30,12 +30,15 @@ use kring_protocol::{
     PhotoConsent, PhotoId, PhotoItem, PushItem, PushReceipt, ReleaseId, StaffId, StaffMessageItem,
     StaffRole, UpdateReport, UpdateState, UploadId, Weekday,
 };
+use std::sync::Arc;
 
 /// The temporary directories the suite gives each backend.
 pub use tempfile;
 
 /// Runs every check of the suite against the store made by `$open`, an async
-/// closure from a fresh empty directory to a store (one `#[tokio::test]` per check).
+/// closure from a fresh empty directory to a store (one `#[tokio::test]` per
+/// check). Opened twice with the same directory, it must give two stores on
+/// one database (two server processes): the concurrency checks race them.
 #[macro_export]
 macro_rules! store_conformance_tests {
     (@checks $fresh:ident; $($check:ident),+ $(,)?) => {
@@ -44,6 +47,15 @@ macro_rules! store_conformance_tests {
             async fn $check() {
                 let (_dir, store) = $fresh().await;
                 suite::$check(&*store).await;
+            }
+        )+
+    };
+    (@pairs $pair:ident; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $check() {
+                let (_dir, a, b) = $pair().await;
+                suite::$check(a, b).await;
             }
         )+
     };
@@ -62,6 +74,26 @@ macro_rules! store_conformance_tests {
                 let store = std::sync::Arc::new(open(dir.path()).await);
                 (dir, store)
             }
+
+            /// Two stores on one database: two server processes.
+            async fn pair() -> (
+                suite::tempfile::TempDir,
+                std::sync::Arc<dyn $crate::store::Store>,
+                std::sync::Arc<dyn $crate::store::Store>,
+            ) {
+                let dir = suite::tempfile::tempdir().expect("a temporary directory");
+                let open = $open;
+                let a = std::sync::Arc::new(open(dir.path()).await);
+                let b = std::sync::Arc::new(open(dir.path()).await);
+                (dir, a, b)
+            }
+
+            $crate::store_conformance_tests!(@pairs pair;
+                two_processes_store_a_pushed_item_once,
+                two_processes_keep_the_group_sequence_dense_and_in_order,
+                two_processes_enroll_one_device_per_code,
+                two_processes_nudge_a_rollout_once,
+            );
 
             $crate::store_conformance_tests!(@checks fresh;
                 push_retry_returns_the_first_answer,
@@ -1922,4 +1954,218 @@ pub async fn releases_are_kept_once_and_counted_per_state(s: &dyn Store) {
             .is_empty()
     );
     assert_eq!(s.releases(None).await.expect("all").len(), 1);
+}
+
+// ---- two processes on one database -----------------------------------------
+
+/// Sixteen pushes of one item at once, half through each process: one
+/// stored, fifteen answered from it, every answer the same.
+pub async fn two_processes_store_a_pushed_item_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let w = seed(&*a, "race-push").await;
+    let item = message(MessageThread::Group, "Tegelijk verstuurd");
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let item = item.clone();
+        let device = w.device;
+        tasks.push(tokio::spawn(async move {
+            s.push_item(device, item, Utc::now()).await
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for t in tasks {
+        outcomes.push(t.await.expect("task").expect("push"));
+    }
+    let first: Vec<_> = outcomes.iter().filter(|o| !o.replayed).collect();
+    assert_eq!(first.len(), 1, "one push stored the item");
+    assert!(
+        outcomes.iter().all(|o| o.body == first[0].body),
+        "every push got the stored answer"
+    );
+    let page = b
+        .feed_page(w.group, Cursor(0), 1000, today())
+        .await
+        .expect("feed");
+    let messages = page
+        .changes
+        .iter()
+        .filter(|c| matches!(c.kind, ChangeKind::Message(_)))
+        .count();
+    assert_eq!(messages, 1, "stored once");
+}
+
+/// Writers in both processes on one group while a reader follows the feed:
+/// every sequence number is handed out once, without gaps, and the reader's
+/// cursor never passes a change it has not seen.
+pub async fn two_processes_keep_the_group_sequence_dense_and_in_order(
+    a: Arc<dyn Store>,
+    b: Arc<dyn Store>,
+) {
+    let w = seed(&*a, "race-seq").await;
+    let parent = a
+        .create_parent(
+            w.org,
+            "ouder@example.nl".into(),
+            "Anouk".into(),
+            "pw-12345".into(),
+        )
+        .await
+        .expect("parent");
+    let start = a
+        .feed_page(w.group, Cursor(0), 10_000, today())
+        .await
+        .expect("feed")
+        .cursor;
+    const EACH: usize = 12;
+    let mut writers = Vec::new();
+    for (n, s) in [a.clone(), b.clone(), a.clone(), b.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        let device = w.device;
+        let (group, child) = (w.group, w.kids[0]);
+        writers.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for i in 0..EACH {
+                let seq = if n % 2 == 0 {
+                    s.push_item(
+                        device,
+                        message(MessageThread::Group, &format!("scherm {n}.{i}")),
+                        Utc::now(),
+                    )
+                    .await
+                    .expect("push")
+                    .changed
+                    .expect("changed")
+                    .seq
+                } else {
+                    s.parent_message(
+                        NewParentMessage {
+                            group,
+                            child,
+                            parent,
+                            parent_name: "Anouk".into(),
+                            body: format!("ouder {n}.{i}"),
+                        },
+                        Utc::now(),
+                    )
+                    .await
+                    .expect("parent message")
+                    .changed[0]
+                        .seq
+                };
+                seqs.push(seq);
+            }
+            seqs
+        }));
+    }
+    // the reader: small pages, as fast as it can, while the writers write
+    let reader = {
+        let b = b.clone();
+        let group = w.group;
+        tokio::spawn(async move {
+            let mut cursor = start;
+            let mut seen = std::collections::BTreeSet::new();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while seen.len() < 4 * EACH && std::time::Instant::now() < deadline {
+                let page = b.feed_page(group, cursor, 5, today()).await.expect("feed");
+                for c in &page.changes {
+                    if matches!(c.kind, ChangeKind::Message(_)) {
+                        seen.insert(c.seq);
+                    }
+                }
+                cursor = page.cursor;
+                tokio::task::yield_now().await;
+            }
+            seen
+        })
+    };
+    let mut all = Vec::new();
+    for t in writers {
+        let seqs = t.await.expect("writer");
+        assert!(
+            seqs.windows(2).all(|p| p[0] < p[1]),
+            "one writer's sequence numbers increase: {seqs:?}"
+        );
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    let expected: Vec<i64> = (start.0 + 1..=start.0 + all.len() as i64).collect();
+    assert_eq!(all, expected, "each number once, no gaps");
+    let seen = reader.await.expect("reader");
+    assert_eq!(
+        seen.into_iter().collect::<Vec<_>>(),
+        expected,
+        "the reader saw every change (its cursor never skipped one)"
+    );
+}
+
+/// One code, eight enrollments at once through two processes: one device.
+pub async fn two_processes_enroll_one_device_per_code(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let w = seed(&*a, "race-code").await;
+    let code = a
+        .create_enrollment_code(w.group, Utc::now(), Duration::minutes(15))
+        .await
+        .expect("code")
+        .code;
+    let before = a
+        .active_devices_of_group(w.group)
+        .await
+        .expect("devices")
+        .len();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            s.enroll_device(code, format!("Scherm {i}"), "1.0".into(), Utc::now())
+                .await
+        }));
+    }
+    let mut enrolled = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => enrolled += 1,
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => panic!("an enrollment failed otherwise: {e}"),
+        }
+    }
+    assert_eq!(enrolled, 1, "the code made one device");
+    let after = b
+        .active_devices_of_group(w.group)
+        .await
+        .expect("devices")
+        .len();
+    assert_eq!(after, before + 1);
+}
+
+/// A new rollout, swept by both processes at once: its devices are nudged
+/// by one of them.
+pub async fn two_processes_nudge_a_rollout_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let w = seed(&*a, "race-nudge").await;
+    let release = add_release(&*a, w.org, QEMU, "2.0.0").await;
+    // made by the admin CLI, which has no broker: the servers nudge
+    a.create_rollout(
+        w.org,
+        NewRollout {
+            release,
+            scope: RolloutScope::Group(w.group),
+            window: None,
+            created_at: Utc::now(),
+            created_by: None,
+            nudged: false,
+        },
+    )
+    .await
+    .expect("rollout");
+    let (x, y) = tokio::join!(
+        a.pending_rollout_nudges(Utc::now()),
+        b.pending_rollout_nudges(Utc::now())
+    );
+    let (x, y) = (x.expect("sweep"), y.expect("sweep"));
+    assert_eq!(
+        x.len() + y.len(),
+        1,
+        "the one device is nudged once: {x:?} {y:?}"
+    );
 }

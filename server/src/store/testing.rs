@@ -296,9 +296,20 @@ impl TestPostgres {
     }
 }
 
-/// A store on a fresh database of the test PostgreSQL server.
-pub async fn postgres_store() -> Result<super::SqlStore, StoreError> {
-    let url = TestPostgres::get()?.fresh_database().await?;
+/// A store on the test PostgreSQL server's database for `dir`: a fresh one
+/// the first time, the same one again after (two stores on one database are
+/// two server processes).
+pub async fn postgres_store_in(dir: &std::path::Path) -> Result<super::SqlStore, StoreError> {
+    let marker = dir.join("postgres-url");
+    let url = match std::fs::read_to_string(&marker) {
+        Ok(url) => url,
+        Err(_) => {
+            let url = TestPostgres::get()?.fresh_database().await?;
+            std::fs::write(&marker, &url)
+                .map_err(|e| StoreError::invalid(format!("{}: {e}", marker.display())))?;
+            url
+        }
+    };
     Ok(super::SqlStore::from_db(
         super::sql::Db::connect_postgres(&url, 4).await?,
     ))

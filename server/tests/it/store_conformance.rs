@@ -10,8 +10,8 @@ kring_server::store_conformance_tests!(async |dir: &std::path::Path| {
 });
 
 mod postgres {
-    kring_server::store_conformance_tests!(async |_dir: &std::path::Path| {
-        kring_server::store::testing::postgres_store()
+    kring_server::store_conformance_tests!(async |dir: &std::path::Path| {
+        kring_server::store::testing::postgres_store_in(dir)
             .await
             .expect("a PostgreSQL store")
     });
