@@ -43,7 +43,7 @@ use crate::portal::{
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use conn::Connection;
+use conn::{Connection, TransactionBehavior};
 pub use conn::{Db, DbError};
 use kring_protocol::{
     AbsenceId, ChildId, Cursor, DeviceId, DiaryEntryId, FeedPage, GroupId, GroupInfo, LocationId,
@@ -140,6 +140,24 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// Runs `f`, which only reads, in one snapshot: every statement sees the
+    /// database as it was when the first began (PostgreSQL: `REPEATABLE READ
+    /// READ ONLY`; SQLite: one read transaction).
+    fn read<R, F>(&self, mut f: F) -> StoreFuture<R>
+    where
+        R: Send + 'static,
+        F: FnMut(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::ReadSnapshot)?;
+            let out = f(&tx)?;
+            tx.finish()?;
+            Ok(out)
+        })
+    }
+}
+
 /// How often a PostgreSQL transaction that lost a race is run again.
 const RACE_RETRIES: u32 = 3;
 
@@ -177,7 +195,7 @@ impl Store for SqlStore {
         limit: u32,
         today: NaiveDate,
     ) -> StoreFuture<FeedPage> {
-        self.run(move |c| Ok(feed::feed_page(c, &group, since, limit, today)?))
+        self.read(move |c| Ok(feed::feed_page(c, &group, since, limit, today)?))
     }
 
     fn group_info(&self, group: GroupId) -> StoreFuture<Option<GroupInfo>> {
@@ -518,7 +536,7 @@ impl Store for SqlStore {
     }
 
     fn parent_children(&self, parent: ParentId, today: NaiveDate) -> StoreFuture<Vec<MyChild>> {
-        self.run(move |c| Ok(portal::parent_children(c, &parent, today)?))
+        self.read(move |c| Ok(portal::parent_children(c, &parent, today)?))
     }
 
     fn my_child(
@@ -527,7 +545,7 @@ impl Store for SqlStore {
         child: ChildId,
         today: NaiveDate,
     ) -> StoreFuture<Option<MyChild>> {
-        self.run(move |c| Ok(portal::my_child(c, &parent, &child, today)?))
+        self.read(move |c| Ok(portal::my_child(c, &parent, &child, today)?))
     }
 
     fn photo_for_parent(
@@ -536,7 +554,7 @@ impl Store for SqlStore {
         photo: String,
         today: NaiveDate,
     ) -> StoreFuture<Option<PhotoRow>> {
-        self.run(move |c| Ok(portal::photo_for_parent(c, &parent, &photo, today)?))
+        self.read(move |c| Ok(portal::photo_for_parent(c, &parent, &photo, today)?))
     }
 
     fn diary_for_parent(
@@ -545,7 +563,7 @@ impl Store for SqlStore {
         entry: String,
         today: NaiveDate,
     ) -> StoreFuture<Option<DiaryView>> {
-        self.run(move |c| Ok(portal::diary_for_parent(c, &parent, &entry, today)?))
+        self.read(move |c| Ok(portal::diary_for_parent(c, &parent, &entry, today)?))
     }
 
     fn timeline(
@@ -556,7 +574,7 @@ impl Store for SqlStore {
         limit: usize,
         before: Option<DateTime<Utc>>,
     ) -> StoreFuture<Vec<TimelineItem>> {
-        self.run(move |c| {
+        self.read(move |c| {
             Ok(portal::timeline(
                 c,
                 &parent,
@@ -574,7 +592,7 @@ impl Store for SqlStore {
         child: ChildId,
         today: NaiveDate,
     ) -> StoreFuture<Option<Thread>> {
-        self.run(move |c| {
+        self.read(move |c| {
             Ok(portal::thread_for_parent(c, &parent, &child, today)?
                 .map(|(child, messages)| Thread { child, messages }))
         })
@@ -586,7 +604,7 @@ impl Store for SqlStore {
         message: String,
         today: NaiveDate,
     ) -> StoreFuture<Option<MessageView>> {
-        self.run(move |c| Ok(portal::message_for_parent(c, &parent, &message, today)?))
+        self.read(move |c| Ok(portal::message_for_parent(c, &parent, &message, today)?))
     }
 
     fn absences_of(&self, child: ChildId) -> StoreFuture<Vec<AbsenceView>> {
@@ -622,7 +640,7 @@ impl Store for SqlStore {
     }
 
     fn documents_for_parent(&self, child: MyChild) -> StoreFuture<Vec<DocumentView>> {
-        self.run(move |c| Ok(portal::documents_for_parent(c, &child)?))
+        self.read(move |c| Ok(portal::documents_for_parent(c, &child)?))
     }
 
     fn document_for_parent(
@@ -631,7 +649,7 @@ impl Store for SqlStore {
         document: String,
         today: NaiveDate,
     ) -> StoreFuture<Option<DocumentView>> {
-        self.run(move |c| Ok(portal::document_for_parent(c, &parent, &document, today)?))
+        self.read(move |c| Ok(portal::document_for_parent(c, &parent, &document, today)?))
     }
 
     fn create_document(
@@ -752,7 +770,7 @@ impl Store for SqlStore {
         org_id: OrganisationId,
         today: NaiveDate,
     ) -> StoreFuture<Vec<GroupSummary>> {
-        self.run(move |c| Ok(admin::group_summaries(c, &org_id, today)?))
+        self.read(move |c| Ok(admin::group_summaries(c, &org_id, today)?))
     }
 
     fn org_groups(&self, org_id: OrganisationId) -> StoreFuture<Vec<GroupName>> {
@@ -764,7 +782,7 @@ impl Store for SqlStore {
         org_id: OrganisationId,
         only: Option<String>,
     ) -> StoreFuture<Vec<ChildOverview>> {
-        self.run(move |c| Ok(admin::child_overviews(c, &org_id, only.as_deref())?))
+        self.read(move |c| Ok(admin::child_overviews(c, &org_id, only.as_deref())?))
     }
 
     fn parent_overviews(&self, org_id: OrganisationId) -> StoreFuture<Vec<ParentOverview>> {
@@ -807,12 +825,7 @@ impl Store for SqlStore {
         location: LocationId,
         span: DaySpan,
     ) -> StoreFuture<Option<LocationDay>> {
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let day = attendance::location_day(&tx, &org_id, &location, span)?;
-            tx.finish()?;
-            Ok(day)
-        })
+        self.read(move |c| Ok(attendance::location_day(c, &org_id, &location, span)?))
     }
 
     fn group_day(
@@ -821,12 +834,7 @@ impl Store for SqlStore {
         group: GroupId,
         span: DaySpan,
     ) -> StoreFuture<Option<GroupDay>> {
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let day = attendance::group_day(&tx, &org_id, &group, span)?;
-            tx.finish()?;
-            Ok(day)
-        })
+        self.read(move |c| Ok(attendance::group_day(c, &org_id, &group, span)?))
     }
 
     fn attendance_for_parent(
@@ -834,12 +842,7 @@ impl Store for SqlStore {
         parent: ParentId,
         span: DaySpan,
     ) -> StoreFuture<Vec<ChildAttendance>> {
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let days = attendance::for_parent(&tx, &parent, span)?;
-            tx.finish()?;
-            Ok(days)
-        })
+        self.read(move |c| Ok(attendance::for_parent(c, &parent, span)?))
     }
 
     fn find_organisation(&self, id_or_name: String) -> StoreFuture<Option<OrganisationId>> {
@@ -855,12 +858,7 @@ impl Store for SqlStore {
     }
 
     fn releases(&self, org_id: Option<OrganisationId>) -> StoreFuture<Vec<ReleaseSummary>> {
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let list = updates::releases(&tx, org_id.as_ref())?;
-            tx.finish()?;
-            Ok(list)
-        })
+        self.read(move |c| Ok(updates::releases(c, org_id.as_ref())?))
     }
 
     fn create_rollout(
@@ -876,12 +874,7 @@ impl Store for SqlStore {
     }
 
     fn update_offer(&self, device: DeviceId) -> StoreFuture<Option<UpdateOffer>> {
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let offer = updates::update_offer(&tx, &device)?;
-            tx.finish()?;
-            Ok(offer)
-        })
+        self.read(move |c| Ok(updates::update_offer(c, &device)?))
     }
 
     fn offered_bundle(
@@ -889,12 +882,7 @@ impl Store for SqlStore {
         device: DeviceId,
         release: ReleaseId,
     ) -> StoreFuture<Option<ReleaseRow>> {
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let row = updates::offered_bundle(&tx, &device, &release)?;
-            tx.finish()?;
-            Ok(row)
-        })
+        self.read(move |c| Ok(updates::offered_bundle(c, &device, &release)?))
     }
 
     fn report_update(
@@ -907,12 +895,7 @@ impl Store for SqlStore {
     }
 
     fn device_updates(&self, org_id: OrganisationId) -> StoreFuture<Vec<DeviceUpdate>> {
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let list = updates::device_updates(&tx, &org_id)?;
-            tx.finish()?;
-            Ok(list)
-        })
+        self.read(move |c| Ok(updates::device_updates(c, &org_id)?))
     }
 
     fn retry_update(
