@@ -316,27 +316,53 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
     })
 }
 
-/// Periodic work: expire unfinished uploads and portal sessions; close MQTT sessions of devices
-/// revoked by another process (the admin CLI) within a minute; nudge the devices of rollouts
-/// made by the admin CLI (which has no broker).
+/// How often housekeeping looks for work.
+const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(20);
+
+/// True when this process runs the periodic job `name` now (no other process
+/// on the same database ran it within the period).
+async fn claim(state: &AppState, name: &str) -> bool {
+    let every = chrono::Duration::from_std(HOUSEKEEPING_PERIOD).unwrap_or(chrono::Duration::MAX);
+    match state
+        .store
+        .claim_job(name.to_string(), chrono::Utc::now(), every)
+        .await
+    {
+        Ok(claimed) => claimed,
+        Err(e) => {
+            tracing::warn!(error = %e, job = name, "could not claim a periodic job");
+            false
+        }
+    }
+}
+
+/// Periodic work: expire unfinished uploads and portal sessions (once across the server
+/// processes sharing a database); close MQTT sessions of devices revoked by another process
+/// (the admin CLI) within a minute; nudge the devices of rollouts made by the admin CLI
+/// (which has no broker; each rollout is claimed by one process).
 fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(20));
+        let mut tick = tokio::time::interval(HOUSEKEEPING_PERIOD);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let times = portal::web::session_times(&state);
-            match state.store.sweep_sessions(chrono::Utc::now(), times).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired portal sessions removed"),
-                Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+            // the sweeps run once per period across every process on the database
+            if claim(&state, "sweep-sessions").await {
+                let times = portal::web::session_times(&state);
+                match state.store.sweep_sessions(chrono::Utc::now(), times).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired portal sessions removed"),
+                    Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+                }
             }
-            match device_api::tus::sweep_expired(&state).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired uploads removed"),
-                Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+            if claim(&state, "sweep-uploads").await {
+                match device_api::tus::sweep_expired(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "expired uploads removed"),
+                    Err(e) => tracing::warn!(error = %e, "upload sweep failed"),
+                }
             }
             if state.broker.is_some() {
                 match state.store.pending_rollout_nudges(chrono::Utc::now()).await {

@@ -93,6 +93,7 @@ macro_rules! store_conformance_tests {
                 two_processes_keep_the_group_sequence_dense_and_in_order,
                 two_processes_enroll_one_device_per_code,
                 two_processes_nudge_a_rollout_once,
+                two_processes_run_a_job_once,
             );
 
             $crate::store_conformance_tests!(@checks fresh;
@@ -121,6 +122,7 @@ macro_rules! store_conformance_tests {
                 update_reports_are_idempotent_and_only_for_rolled_out_releases,
                 rollouts_nudge_their_devices_once,
                 releases_are_kept_once_and_counted_per_state,
+                a_job_is_claimed_once_per_period,
             );
         }
     };
@@ -2168,4 +2170,43 @@ pub async fn two_processes_nudge_a_rollout_once(a: Arc<dyn Store>, b: Arc<dyn St
         1,
         "the one device is nudged once: {x:?} {y:?}"
     );
+}
+
+/// A periodic job runs when its period has passed since the last claim.
+pub async fn a_job_is_claimed_once_per_period(s: &dyn Store) {
+    let t = Utc::now();
+    let every = Duration::seconds(20);
+    let claim = |at| s.claim_job("sweep".into(), at, every);
+    assert!(claim(t).await.expect("claim"), "a new job runs at once");
+    assert!(
+        !claim(t).await.expect("claim"),
+        "not twice at the same time"
+    );
+    assert!(!claim(t + Duration::seconds(19)).await.expect("claim"));
+    assert!(
+        claim(t + Duration::seconds(20)).await.expect("claim"),
+        "a period later"
+    );
+    assert!(
+        s.claim_job("other".into(), t, every).await.expect("claim"),
+        "jobs are claimed by name"
+    );
+}
+
+/// Two processes claiming the same job at the same moment: one runs it.
+pub async fn two_processes_run_a_job_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let every = Duration::seconds(20);
+    let t0 = Utc::now();
+    for round in 0..5 {
+        let t = t0 + every * round;
+        let (x, y) = tokio::join!(
+            a.claim_job("sessions".into(), t, every),
+            b.claim_job("sessions".into(), t, every)
+        );
+        let (x, y) = (x.expect("claim"), y.expect("claim"));
+        assert!(
+            x ^ y,
+            "round {round}: exactly one process runs it ({x}, {y})"
+        );
+    }
 }

@@ -1053,6 +1053,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreFuture<Option<crate::portal::notify::Recipients>>;
 
     // -- uploads
+    // -- periodic jobs, once across server processes
+    /// True when this process may run job `name` now: its last run (by any
+    /// process sharing the database) is at least `every` ago. Claiming
+    /// moves the next run to `now + every`; of two processes claiming at
+    /// once, one gets true.
+    fn claim_job(
+        &self,
+        name: String,
+        now: DateTime<Utc>,
+        every: chrono::Duration,
+    ) -> StoreFuture<bool>;
+
     fn create_upload(&self, upload: NewUpload) -> StoreFuture<()>;
     fn upload(&self, id: UploadId) -> StoreFuture<Option<UploadRow>>;
     /// Moves the offset (after the bytes are durable).

@@ -927,6 +927,26 @@ impl Store for SqlStore {
         self.run(move |c| Ok(notify::recipients(c, event, now)?))
     }
 
+    fn claim_job(
+        &self,
+        name: String,
+        now: DateTime<Utc>,
+        every: chrono::Duration,
+    ) -> StoreFuture<bool> {
+        self.run(move |c| {
+            let (now, next) = (conn::time_str(now), conn::time_str(now + every));
+            c.execute(
+                "INSERT INTO jobs (name, next_run_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                conn::params![&name, &now],
+            )?;
+            let claimed = c.execute(
+                "UPDATE jobs SET next_run_at = ?3 WHERE name = ?1 AND next_run_at <= ?2",
+                conn::params![&name, &now, &next],
+            )?;
+            Ok(claimed == 1)
+        })
+    }
+
     fn create_upload(&self, upload: NewUpload) -> StoreFuture<()> {
         self.run(move |c| uploads::create(c, &upload))
     }

@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_updates",
         include_str!("../../../migrations/postgres/0005_updates.sql"),
     ),
+    (
+        "0006_jobs",
+        include_str!("../../../migrations/postgres/0006_jobs.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_updates",
         include_str!("../../../migrations/0005_updates.sql"),
     ),
+    (
+        "0006_jobs",
+        include_str!("../../../migrations/0006_jobs.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.
