@@ -1,8 +1,12 @@
 //! Resumable photo uploads speaking tus 1.0 (core, creation, checksum and
 //! expiration), so that any standard tus client can upload.
 //!
-//! An upload is a file under `<data>/uploads/`; its offset in the database
-//! only moves after the bytes are fsynced. When the last byte arrives the
+//! An unfinished upload's bytes wait in a file under `<data>/uploads/` (one
+//! server process, the default) or in the database (PostgreSQL: every server
+//! process sees them, so an upload started on one resumes on another); its
+//! offset in the database only moves after the bytes are durable (the file
+//! fsynced, or the part committed in the same transaction as the offset,
+//! and only when the offset was still where the part starts). When the last byte arrives the
 //! JPEG is checked (magic, pixel limit from the header before decoding),
 //! stripped of metadata, thumbnailed and stored; only then is it complete. The
 //! photo item that uses it is pushed separately (see `items`).
@@ -129,6 +133,142 @@ fn upload_path(state: &AppState, id: &UploadId) -> PathBuf {
     state.data_dir.join("uploads").join(format!("{id}.part"))
 }
 
+/// A PATCH's bytes are stored in parts of at most this size (the database spool).
+const PART_BYTES: usize = 1024 * 1024;
+
+/// True when unfinished uploads wait in the database (a shared database:
+/// several server processes), not in files of this process.
+fn spooled_in_database(state: &AppState) -> bool {
+    state.settings.database.url.is_some()
+}
+
+fn offset_mismatch(at: u64, claimed: u64) -> Failure {
+    Failure::new(
+        StatusCode::CONFLICT,
+        ErrorCode::UploadOffsetMismatch,
+        format!("the upload is at offset {at}, not {claimed}"),
+    )
+}
+
+/// Where a PATCH's bytes go.
+enum Sink {
+    File(tokio::fs::File),
+    /// Parts not yet stored, and where they start.
+    Database {
+        at: u64,
+        buf: Vec<u8>,
+    },
+}
+
+impl Sink {
+    /// Ready to take bytes at `row.offset` (a file loses what lies past it:
+    /// bytes of a write that was never recorded).
+    async fn open(state: &AppState, row: &UploadRow) -> Result<Self, Failure> {
+        if spooled_in_database(state) {
+            return Ok(Self::Database {
+                at: row.offset,
+                buf: Vec::new(),
+            });
+        }
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(upload_path(state, &row.id))
+            .await
+            .map_err(|e| Failure::internal("open upload", &e))?;
+        file.set_len(row.offset)
+            .await
+            .map_err(|e| Failure::internal("truncate upload", &e))?;
+        file.seek(std::io::SeekFrom::Start(row.offset))
+            .await
+            .map_err(|e| Failure::internal("seek upload", &e))?;
+        Ok(Self::File(file))
+    }
+
+    async fn write(&mut self, state: &AppState, id: UploadId, chunk: &[u8]) -> Result<(), Failure> {
+        match self {
+            Self::File(file) => file
+                .write_all(chunk)
+                .await
+                .map_err(|e| Failure::internal("write upload", &e)),
+            Self::Database { buf, .. } => {
+                buf.extend_from_slice(chunk);
+                if buf.len() >= PART_BYTES {
+                    self.store_part(state, id).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Database: stores the buffered part and moves the offset past it, or
+    /// answers 409 when another request moved the offset first.
+    async fn store_part(&mut self, state: &AppState, id: UploadId) -> Result<(), Failure> {
+        let Self::Database { at, buf } = self else {
+            return Ok(());
+        };
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let part = std::mem::take(buf);
+        let len = part.len() as u64;
+        if !state.store.append_upload_part(id, *at, part).await? {
+            let now = state.store.upload(id).await?.map_or(*at, |r| r.offset);
+            return Err(offset_mismatch(now, *at));
+        }
+        *at += len;
+        Ok(())
+    }
+
+    /// Everything written is kept: durable, and the offset moved to `offset`.
+    async fn keep(mut self, state: &AppState, id: UploadId, offset: u64) -> Result<(), Failure> {
+        match &mut self {
+            Self::File(file) => {
+                file.sync_data()
+                    .await
+                    .map_err(|e| Failure::internal("sync upload", &e))?;
+                state.store.set_upload_offset(id, offset).await?;
+                Ok(())
+            }
+            Self::Database { .. } => self.store_part(state, id).await,
+        }
+    }
+
+    /// What this PATCH wrote is dropped: the upload is back at `offset`.
+    async fn discard(self, state: &AppState, id: UploadId, offset: u64) -> Result<(), Failure> {
+        match self {
+            Self::File(file) => {
+                file.set_len(offset)
+                    .await
+                    .map_err(|e| Failure::internal("truncate upload", &e))?;
+                file.sync_all()
+                    .await
+                    .map_err(|e| Failure::internal("sync upload", &e))
+            }
+            Self::Database { .. } => Ok(state.store.rewind_upload(id, offset).await?),
+        }
+    }
+}
+
+/// The upload's recorded bytes (its first `offset`).
+async fn spooled_bytes(state: &AppState, row: &UploadRow) -> Result<Vec<u8>, Failure> {
+    let mut bytes = if spooled_in_database(state) {
+        state.store.upload_bytes(row.id).await?
+    } else {
+        tokio::fs::read(upload_path(state, &row.id))
+            .await
+            .map_err(|e| Failure::internal("read upload", &e))?
+    };
+    let offset = usize::try_from(row.offset).map_err(|e| Failure::internal("offset", &e))?;
+    if bytes.len() < offset {
+        return Err(Failure::internal(
+            "read upload",
+            &std::io::Error::other("fewer bytes stored than the offset says"),
+        ));
+    }
+    bytes.truncate(offset);
+    Ok(bytes)
+}
+
 /// `POST /api/v1/uploads`: creates an upload (tus creation extension).
 pub async fn create(
     State(state): State<AppState>,
@@ -173,16 +313,18 @@ pub async fn create(
     let id = UploadId::new();
     let now = Utc::now();
     let expires = now + Duration::hours(state.settings.limits.upload_expiry_hours);
-    let path = upload_path(&state, &id);
-    tokio::fs::create_dir_all(path.parent().unwrap_or(&state.data_dir))
-        .await
-        .map_err(|e| Failure::internal("upload dir", &e))?;
-    let file = tokio::fs::File::create(&path)
-        .await
-        .map_err(|e| Failure::internal("upload file", &e))?;
-    file.sync_all()
-        .await
-        .map_err(|e| Failure::internal("upload file", &e))?;
+    if !spooled_in_database(&state) {
+        let path = upload_path(&state, &id);
+        tokio::fs::create_dir_all(path.parent().unwrap_or(&state.data_dir))
+            .await
+            .map_err(|e| Failure::internal("upload dir", &e))?;
+        let file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| Failure::internal("upload file", &e))?;
+        file.sync_all()
+            .await
+            .map_err(|e| Failure::internal("upload file", &e))?;
+    }
     let meta_json = serde_json::to_string(&meta).map_err(|e| Failure::internal("metadata", &e))?;
     state
         .store
@@ -334,11 +476,7 @@ pub async fn patch(
     let _guard = lock.lock().await;
     let row = load(&state, id, &device).await?;
     if claimed != row.offset {
-        return Err(Failure::new(
-            StatusCode::CONFLICT,
-            ErrorCode::UploadOffsetMismatch,
-            format!("the upload is at offset {}, not {claimed}", row.offset),
-        ));
+        return Err(offset_mismatch(row.offset, claimed));
     }
     if row.completed {
         return Ok(offset_response(StatusCode::NO_CONTENT, &row, row.offset));
@@ -354,26 +492,14 @@ pub async fn patch(
             format!("the chunk is larger than the {remaining} bytes that remain"),
         ));
     }
-    let path = upload_path(&state, &id);
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .await
-        .map_err(|e| Failure::internal("open upload", &e))?;
-    // Drop bytes past the recorded offset (from a write that was never recorded).
-    file.set_len(row.offset)
-        .await
-        .map_err(|e| Failure::internal("truncate upload", &e))?;
-    file.seek(std::io::SeekFrom::Start(row.offset))
-        .await
-        .map_err(|e| Failure::internal("seek upload", &e))?;
+    let mut sink = Sink::open(&state, &row).await?;
     let mut written: u64 = 0;
     let mut head_checked = row.offset >= 3;
     // The JPEG magic spans the first three bytes; an upload cut after one or
     // two of them resumes with those read back, not with the next three.
     let mut first_bytes: Vec<u8> = Vec::new();
     if !head_checked && row.offset > 0 {
-        first_bytes = stored_prefix(&path, row.offset).await?;
+        first_bytes = spooled_bytes(&state, &row).await?;
     }
     let mut stream = body.into_data_stream();
     let mut cut = false;
@@ -396,7 +522,7 @@ pub async fn patch(
             if first_bytes.len() >= 3 {
                 head_checked = true;
                 if !is_jpeg_magic(&first_bytes) {
-                    drop(file);
+                    drop(sink);
                     fail_upload(&state, id, "not a JPEG file").await?;
                     return Err(Failure::new(
                         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -409,9 +535,8 @@ pub async fn patch(
         if let Some(c) = checksum.as_mut() {
             c.update(&chunk);
         }
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| Failure::internal("write upload", &e))?;
+        // on an error, what was stored before is kept (its offset moved with it)
+        sink.write(&state, id, &chunk).await?;
         written += chunk.len() as u64;
     }
     let discard = too_big || (checksum.is_some() && cut);
@@ -420,12 +545,7 @@ pub async fn patch(
         _ => true,
     };
     if discard || !checksum_ok {
-        file.set_len(row.offset)
-            .await
-            .map_err(|e| Failure::internal("truncate upload", &e))?;
-        file.sync_all()
-            .await
-            .map_err(|e| Failure::internal("sync upload", &e))?;
+        sink.discard(&state, id, row.offset).await?;
         if too_big {
             return Err(Failure::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -440,12 +560,8 @@ pub async fn patch(
             "the chunk was cut off; ask for the offset and resume",
         ));
     }
-    file.sync_data()
-        .await
-        .map_err(|e| Failure::internal("sync upload", &e))?;
-    drop(file);
     let new_offset = row.offset + written;
-    state.store.set_upload_offset(id, new_offset).await?;
+    sink.keep(&state, id, new_offset).await?;
     let mut row = row;
     row.offset = new_offset;
     if new_offset == row.length {
@@ -454,19 +570,6 @@ pub async fn patch(
         state.upload_locks.forget(&id);
     }
     Ok(offset_response(StatusCode::NO_CONTENT, &row, new_offset))
-}
-
-/// The first `len` bytes of the upload's file (the part already recorded).
-async fn stored_prefix(path: &std::path::Path, len: u64) -> Result<Vec<u8>, Failure> {
-    use tokio::io::AsyncReadExt;
-    let mut buf = vec![0u8; usize::try_from(len).map_err(|e| Failure::internal("offset", &e))?];
-    tokio::fs::File::open(path)
-        .await
-        .map_err(|e| Failure::internal("open upload", &e))?
-        .read_exact(&mut buf)
-        .await
-        .map_err(|e| Failure::internal("read upload", &e))?;
-    Ok(buf)
 }
 
 async fn fail_upload(state: &AppState, id: UploadId, reason: &str) -> Result<(), Failure> {
@@ -480,7 +583,6 @@ async fn fail_upload(state: &AppState, id: UploadId, reason: &str) -> Result<(),
 
 /// All bytes are there: verify, strip, thumbnail, store, mark complete.
 async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), Failure> {
-    let path = upload_path(state, &id);
     let limits = PhotoLimits {
         max_pixels: state.settings.limits.max_pixels,
         max_bytes: state.settings.limits.max_upload_bytes,
@@ -493,9 +595,9 @@ async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), F
         .acquire()
         .await
         .map_err(|e| Failure::internal("photo work queue", &e))?;
+    let bytes = spooled_bytes(state, row).await?;
     let result = tokio::task::spawn_blocking(
         move || -> Result<Result<CompletedUpload, String>, Failure> {
-            let bytes = std::fs::read(&path).map_err(|e| Failure::internal("read upload", &e))?;
             let sha = hex::encode(Sha256::digest(&bytes));
             if let Some(want) = expected
                 && want != sha

@@ -1066,6 +1066,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreFuture<bool>;
 
     fn create_upload(&self, upload: NewUpload) -> StoreFuture<()>;
+    /// Stores `bytes` as the part of the upload that starts at `at` and
+    /// moves its offset past them, when the offset is still `at` and the
+    /// upload is neither complete nor failed. False when it was not (another
+    /// request, perhaps of another process, moved it): nothing is stored.
+    fn append_upload_part(&self, id: UploadId, at: u64, bytes: Vec<u8>) -> StoreFuture<bool>;
+    /// The upload's stored parts, in order, as one byte string (its first
+    /// `offset` bytes).
+    fn upload_bytes(&self, id: UploadId) -> StoreFuture<Vec<u8>>;
+    /// Moves an unfinished upload back to `offset` (a PATCH that turned out
+    /// bad), dropping the parts stored past it.
+    fn rewind_upload(&self, id: UploadId, offset: u64) -> StoreFuture<()>;
     fn upload(&self, id: UploadId) -> StoreFuture<Option<UploadRow>>;
     /// Moves the offset (after the bytes are durable).
     fn set_upload_offset(&self, id: UploadId, offset: u64) -> StoreFuture<()>;

@@ -947,6 +947,18 @@ impl Store for SqlStore {
         })
     }
 
+    fn append_upload_part(&self, id: UploadId, at: u64, bytes: Vec<u8>) -> StoreFuture<bool> {
+        self.run(move |c| uploads::append_part(c, &id, at, &bytes))
+    }
+
+    fn upload_bytes(&self, id: UploadId) -> StoreFuture<Vec<u8>> {
+        self.run(move |c| uploads::bytes(c, &id))
+    }
+
+    fn rewind_upload(&self, id: UploadId, offset: u64) -> StoreFuture<()> {
+        self.run(move |c| uploads::rewind(c, &id, offset))
+    }
+
     fn create_upload(&self, upload: NewUpload) -> StoreFuture<()> {
         self.run(move |c| uploads::create(c, &upload))
     }

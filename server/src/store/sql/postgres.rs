@@ -45,6 +45,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_jobs",
         include_str!("../../../migrations/postgres/0006_jobs.sql"),
     ),
+    (
+        "0007_upload_parts",
+        include_str!("../../../migrations/postgres/0007_upload_parts.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

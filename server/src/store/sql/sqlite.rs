@@ -37,6 +37,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_jobs",
         include_str!("../../../migrations/0006_jobs.sql"),
     ),
+    (
+        "0007_upload_parts",
+        include_str!("../../../migrations/0007_upload_parts.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.

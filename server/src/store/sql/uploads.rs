@@ -1,7 +1,7 @@
 //! SQLite: resumable uploads (tus). An upload's offset moves only after its
 //! bytes are durable; a complete upload carries its stored photo.
 
-use super::conn::{Connection, OptionalExtension, params};
+use super::conn::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::conn::{parse_id, parse_time, time_str};
 use crate::store::{CompletedUpload, NewUpload, StoreError, UploadRow};
 use chrono::{DateTime, Utc};
@@ -121,6 +121,73 @@ pub fn fail(c: &Connection, id: &UploadId, reason: &str) -> Result<(), StoreErro
         "UPDATE uploads SET failed_reason = ?2 WHERE id = ?1",
         params![id.to_string(), reason],
     )?;
+    drop_parts(c, id)
+}
+
+fn drop_parts(c: &Connection, id: &UploadId) -> Result<(), StoreError> {
+    c.execute(
+        "DELETE FROM upload_parts WHERE upload_id = ?1",
+        params![id.to_string()],
+    )?;
+    Ok(())
+}
+
+/// See [`crate::store::Store::append_upload_part`].
+pub fn append_part(
+    c: &mut Connection,
+    id: &UploadId,
+    at: u64,
+    bytes: &[u8],
+) -> Result<bool, StoreError> {
+    let end = at + bytes.len() as u64;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let moved = tx.execute(
+        "UPDATE uploads SET \"offset\" = ?3 WHERE id = ?1 AND \"offset\" = ?2
+         AND completed_at IS NULL AND failed_reason IS NULL AND length >= ?3",
+        params![id.to_string(), at, end],
+    )?;
+    if moved != 1 {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO upload_parts (upload_id, start, bytes) VALUES (?1, ?2, ?3)",
+        params![id.to_string(), at, bytes],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// The stored parts of an upload, in order, as one byte string.
+pub fn bytes(c: &Connection, id: &UploadId) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::new();
+    for r in c.query_rows(
+        "SELECT start, bytes FROM upload_parts WHERE upload_id = ?1 ORDER BY start",
+        params![id.to_string()],
+    )? {
+        let start: u64 = r.get("start")?;
+        if start != out.len() as u64 {
+            return Err(StoreError::invalid(format!(
+                "upload {id}: a part starts at {start}, not at {}",
+                out.len()
+            )));
+        }
+        out.extend_from_slice(&r.get::<_, Vec<u8>>("bytes")?);
+    }
+    Ok(out)
+}
+
+/// See [`crate::store::Store::rewind_upload`].
+pub fn rewind(c: &mut Connection, id: &UploadId, offset: u64) -> Result<(), StoreError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(
+        "DELETE FROM upload_parts WHERE upload_id = ?1 AND start >= ?2",
+        params![id.to_string(), offset],
+    )?;
+    tx.execute(
+        "UPDATE uploads SET \"offset\" = ?2 WHERE id = ?1 AND completed_at IS NULL",
+        params![id.to_string(), offset],
+    )?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -143,7 +210,7 @@ pub fn complete(
             p.height
         ],
     )?;
-    Ok(())
+    drop_parts(c, id)
 }
 
 /// Deletes unfinished uploads that expired before `now`, in one transaction.
