@@ -1,5 +1,10 @@
-//! Photo file storage behind a trait, so an S3-compatible store can take the
-//! local filesystem's place by configuration later.
+//! Photo file storage behind a trait: files under the data directory (the
+//! default), or an S3-compatible object store (`[blobs] s3`) that several
+//! server processes share.
+//!
+//! The trait is synchronous, like the store's SQL: callers run it on the
+//! blocking pool (`spawn_blocking`); the S3 store waits there for the async
+//! client on the runtime.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,6 +19,14 @@ pub enum BlobError {
     },
     #[error("invalid blob key {0:?}")]
     InvalidKey(String),
+    #[error("blob {key}: {source}")]
+    ObjectStore {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("object store settings: {0}")]
+    Setup(String),
 }
 
 /// Where photo bytes live. Keys are relative paths like `photos/ab/<id>.jpg`.
@@ -36,14 +49,21 @@ impl LocalBlobStore {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, BlobError> {
-        let ok = !key.is_empty()
-            && key
-                .split('/')
-                .all(|p| !p.is_empty() && p != "." && p != ".." && !p.contains('\\'));
-        if !ok {
-            return Err(BlobError::InvalidKey(key.to_string()));
-        }
+        check_key(key)?;
         Ok(self.root.join(key))
+    }
+}
+
+/// A key is a relative path of plain names (`photos/ab/<id>.jpg`).
+fn check_key(key: &str) -> Result<(), BlobError> {
+    let ok = !key.is_empty()
+        && key
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != ".." && !p.contains('\\'));
+    if ok {
+        Ok(())
+    } else {
+        Err(BlobError::InvalidKey(key.to_string()))
     }
 }
 
@@ -86,26 +106,74 @@ impl BlobStore for LocalBlobStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Objects in an S3-compatible bucket, through `object_store`. Keys are the
+/// object names. Call from a blocking thread (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct S3BlobStore {
+    store: std::sync::Arc<dyn object_store::ObjectStore>,
+    runtime: tokio::runtime::Handle,
+}
 
-    #[test]
-    fn put_get_delete_and_bad_keys() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = LocalBlobStore::new(dir.path());
-        store.put("photos/ab/x.jpg", b"hello").expect("put");
-        assert_eq!(store.get("photos/ab/x.jpg").expect("get"), b"hello");
-        store.delete("photos/ab/x.jpg").expect("delete");
-        assert!(store.get("photos/ab/x.jpg").is_err());
-        store
-            .delete("photos/ab/x.jpg")
-            .expect("delete twice is fine");
-        for bad in ["", "../x", "a//b", "/etc/passwd", "a/./b"] {
-            assert!(
-                matches!(store.put(bad, b"x"), Err(BlobError::InvalidKey(_))),
-                "{bad}"
-            );
+impl S3BlobStore {
+    /// A client for the bucket. Call from the async runtime that will serve it.
+    pub fn new(s: &crate::settings::S3Settings) -> Result<Self, BlobError> {
+        use object_store::aws::AmazonS3Builder;
+        let store = AmazonS3Builder::new()
+            // client options first: they replace what was set before (allow_http too)
+            .with_client_options(
+                object_store::ClientOptions::new().with_timeout(std::time::Duration::from_secs(60)),
+            )
+            .with_endpoint(&s.endpoint)
+            .with_allow_http(s.endpoint.starts_with("http://"))
+            .with_region(&s.region)
+            .with_bucket_name(&s.bucket)
+            .with_access_key_id(&s.access_key_id)
+            .with_secret_access_key(&s.secret_access_key)
+            .with_virtual_hosted_style_request(s.virtual_hosted_style)
+            .build()
+            .map_err(|e| BlobError::Setup(e.to_string()))?;
+        Ok(Self {
+            store: std::sync::Arc::new(store),
+            runtime: tokio::runtime::Handle::current(),
+        })
+    }
+
+    fn path(key: &str) -> Result<object_store::path::Path, BlobError> {
+        check_key(key)?;
+        object_store::path::Path::parse(key).map_err(|_| BlobError::InvalidKey(key.to_string()))
+    }
+}
+
+fn object_error(key: &str) -> impl FnOnce(object_store::Error) -> BlobError + '_ {
+    move |source| BlobError::ObjectStore {
+        key: key.to_string(),
+        source,
+    }
+}
+
+impl BlobStore for S3BlobStore {
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<(), BlobError> {
+        let path = Self::path(key)?;
+        let payload = object_store::PutPayload::from(bytes.to_vec());
+        self.runtime
+            .block_on(self.store.put(&path, payload))
+            .map_err(object_error(key))?;
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Result<Vec<u8>, BlobError> {
+        let path = Self::path(key)?;
+        self.runtime
+            .block_on(async { self.store.get(&path).await?.bytes().await })
+            .map(|b| b.to_vec())
+            .map_err(object_error(key))
+    }
+
+    fn delete(&self, key: &str) -> Result<(), BlobError> {
+        let path = Self::path(key)?;
+        match self.runtime.block_on(self.store.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(object_error(key)(e)),
         }
     }
 }

@@ -169,6 +169,8 @@ pub enum ServerError {
     Listener(#[source] std::io::Error),
     #[error("e-mail: {0}")]
     Mail(#[from] portal::mail::MailError),
+    #[error("photo storage: {0}")]
+    Blobs(#[from] blob::BlobError),
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -194,6 +196,14 @@ impl Server {
             b.shutdown().await;
         }
     }
+}
+
+/// The photo store the settings name: files in the data directory by default.
+pub fn open_blobs(settings: &Settings) -> Result<Arc<dyn BlobStore>, ServerError> {
+    Ok(match &settings.blobs.s3 {
+        Some(s3) => Arc::new(blob::S3BlobStore::new(s3)?),
+        None => Arc::new(LocalBlobStore::new(settings.data_dir.clone())),
+    })
 }
 
 /// Creates the data directory (photos, unfinished uploads, mails) if needed.
@@ -281,7 +291,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
         )),
         store,
         backend,
-        blobs: Arc::new(LocalBlobStore::new(data_dir.clone())),
+        blobs: open_blobs(&settings)?,
         enroll_limiter: Arc::new(RateLimiter::new(
             settings.limits.enroll_failures_per_window,
             Duration::from_secs(15 * 60),

@@ -168,9 +168,7 @@ async fn load_demo(settings: &Settings) -> anyhow::Result<()> {
             for group in &s.groups {
                 println!("  groep {}", group.name);
             }
-            let blobs = std::sync::Arc::new(kring_server::blob::LocalBlobStore::new(
-                settings.data_dir.clone(),
-            ));
+            let blobs = kring_server::open_blobs(settings)?;
             let photos = store.load_demo_photos(blobs, chrono::Utc::now()).await?;
             println!("{photos} demo-foto's geplaatst");
             println!("Demo-logins:");

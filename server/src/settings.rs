@@ -19,6 +19,48 @@ pub struct Settings {
     pub mail: MailSettings,
     #[serde(default)]
     pub database: DatabaseSettings,
+    #[serde(default)]
+    pub blobs: BlobSettings,
+}
+
+/// Where photos and thumbnails live: files in `data_dir` (the default), or an
+/// S3-compatible bucket shared by several server processes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlobSettings {
+    pub s3: Option<S3Settings>,
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph, Garage, a cloud's object store).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct S3Settings {
+    /// `https://s3.eu-central-1.amazonaws.com`, `http://minio.internal:9000`
+    pub endpoint: String,
+    pub bucket: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// `https://<bucket>.<endpoint host>` instead of `<endpoint>/<bucket>`.
+    #[serde(default)]
+    pub virtual_hosted_style: bool,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+/// The secret key is never printed.
+impl fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"***")
+            .field("virtual_hosted_style", &self.virtual_hosted_style)
+            .finish()
+    }
 }
 
 /// Where the server's data lives: SQLite in `data_dir` (the default), or a
@@ -178,6 +220,7 @@ impl Default for Settings {
                 folder: None,
             },
             database: DatabaseSettings::default(),
+            blobs: BlobSettings::default(),
         }
     }
 }
@@ -192,6 +235,7 @@ impl fmt::Debug for Settings {
             .field("portal", &self.portal)
             .field("mail", &self.mail)
             .field("database", &self.database)
+            .field("blobs", &self.blobs)
             .finish()
     }
 }

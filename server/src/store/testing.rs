@@ -440,3 +440,85 @@ fn start_cluster() -> Result<TestPostgres, String> {
     let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
     Err(format!("postgres did not start: {log}"))
 }
+
+// ---- an S3-compatible object store for tests ---------------------------------
+
+/// The test store's key pair.
+const S3_ACCESS_KEY: &str = "kring-test";
+const S3_SECRET_KEY: &str = "kring-test-secret-key";
+
+/// An S3 server in this process on 127.0.0.1 (s3s-fs: objects as files in a
+/// temporary directory, SigV4 checked), with one bucket. A test peer only:
+/// s3s-fs implements objects, listing and multipart uploads, not
+/// versioning, lifecycle rules, policies or encryption. Stops when dropped.
+#[derive(Debug)]
+pub struct TestS3 {
+    pub endpoint: String,
+    pub bucket: String,
+    /// Where the objects are: `<root>/<bucket>/<key>`.
+    pub root: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestS3 {
+    /// Starts it on the current runtime.
+    pub async fn start() -> Result<Self, StoreError> {
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        use hyper_util::server::conn::auto::Builder;
+        let setup = |e: &dyn std::fmt::Debug| StoreError::invalid(format!("test S3: {e:?}"));
+        let root = tempfile::tempdir().map_err(|e| setup(&e))?;
+        let bucket = "kring".to_string();
+        std::fs::create_dir(root.path().join(&bucket)).map_err(|e| setup(&e))?;
+        let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| setup(&e))?;
+        let mut builder = s3s::service::S3ServiceBuilder::new(fs);
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(
+            S3_ACCESS_KEY,
+            S3_SECRET_KEY,
+        ));
+        let service = builder.build();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .map_err(|e| setup(&e))?;
+        let addr = listener.local_addr().map_err(|e| setup(&e))?;
+        let task = tokio::spawn(async move {
+            let http = Builder::new(TokioExecutor::new());
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    continue;
+                };
+                // without it every request waits ~40 ms (Nagle and delayed ACKs)
+                let _ = socket.set_nodelay(true);
+                let conn = http
+                    .serve_connection(TokioIo::new(socket), service.clone())
+                    .into_owned();
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+        });
+        Ok(Self {
+            endpoint: format!("http://{addr}"),
+            bucket,
+            root,
+            task,
+        })
+    }
+
+    /// Settings for the server to use this store.
+    pub fn settings(&self) -> crate::settings::S3Settings {
+        crate::settings::S3Settings {
+            endpoint: self.endpoint.clone(),
+            bucket: self.bucket.clone(),
+            region: "us-east-1".into(),
+            access_key_id: S3_ACCESS_KEY.into(),
+            secret_access_key: S3_SECRET_KEY.into(),
+            virtual_hosted_style: false,
+        }
+    }
+}
+
+impl Drop for TestS3 {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

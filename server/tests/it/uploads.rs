@@ -487,8 +487,14 @@ async fn gps_and_exif_are_gone_from_the_stored_photo_and_thumbnail() {
     let (blob, thumb, w, hgt) = (text(0), text(1), int(2), int(3));
     // orientation 6 applied: 640x480 comes out standing
     assert_eq!((w, hgt), (fixtures::HEIGHT, fixtures::WIDTH));
+    let blob_key = blob.clone();
     for key in [blob, thumb] {
-        let stored = h.server().state.blobs.get(&key).unwrap();
+        let blobs = h.server().state.blobs.clone();
+        let k = key.clone();
+        let stored = tokio::task::spawn_blocking(move || blobs.get(&k))
+            .await
+            .unwrap()
+            .unwrap();
         assert!(
             !contains(&stored, fixtures::GPS_SENTINEL),
             "{key} still has the GPS sentinel"
@@ -510,6 +516,11 @@ async fn gps_and_exif_are_gone_from_the_stored_photo_and_thumbnail() {
         .unwrap_or_default();
     assert!(left.is_empty());
     assert_eq!(h.count("SELECT COUNT(*) FROM upload_parts").await, 0);
+    // on the scaled setup the photo is an object in the S3 bucket
+    if let Some(s3) = &h.s3 {
+        let object = s3.root.path().join(&s3.bucket).join(&blob_key);
+        assert!(object.exists(), "{} is not in the bucket", object.display());
+    }
 }
 
 /// A photo whose upload was cut after one or two bytes resumes and completes:

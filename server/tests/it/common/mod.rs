@@ -11,7 +11,7 @@ use kring_server::Server;
 use kring_server::org;
 use kring_server::settings::Settings;
 use kring_server::store::Store;
-use kring_server::store::testing::TestSql;
+use kring_server::store::testing::{TestS3, TestSql};
 use std::net::SocketAddr;
 
 pub struct Harness {
@@ -26,6 +26,8 @@ pub struct Harness {
     pub kids: Vec<ChildId>,
     pub other_kid: ChildId,
     pub staff: StaffId,
+    /// The S3 bucket of the run on the scaled setup (KRING_TEST_BACKEND=postgres).
+    pub s3: Option<TestS3>,
 }
 
 pub struct Device {
@@ -46,11 +48,16 @@ impl Harness {
             ..Settings::default()
         };
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        // KRING_TEST_BACKEND=postgres: the same suite on a fresh PostgreSQL database
+        // KRING_TEST_BACKEND=postgres: the same suite on the scaled setup, a fresh
+        // PostgreSQL database and photos in an S3 bucket
+        let mut s3 = None;
         if kring_server::store::testing::postgres_requested() {
             let pg = kring_server::store::testing::TestPostgres::get().unwrap();
             settings.database.url = Some(pg.fresh_database().await.unwrap());
             settings.database.pool_size = 4;
+            let bucket = TestS3::start().await.unwrap();
+            settings.blobs.s3 = Some(bucket.settings());
+            s3 = Some(bucket);
         }
         tweak(&mut settings);
         let opened = kring_server::open_store(&settings).await.unwrap();
@@ -83,6 +90,7 @@ impl Harness {
             kids,
             other_kid,
             staff,
+            s3,
         }
     }
 

@@ -64,9 +64,21 @@ pub async fn insert_photo(
     let id = uuid::Uuid::now_v7().to_string();
     let blob = format!("photos/fx/{id}.jpg");
     let thumb = format!("thumbs/fx/{id}.jpg");
-    let blobs = &h.server().state.blobs;
-    blobs.put(&blob, &processed.jpeg).unwrap();
-    blobs.put(&thumb, &processed.thumbnail).unwrap();
+    let blobs = h.server().state.blobs.clone();
+    let (b, t, jpeg, thumbnail) = (
+        blob.clone(),
+        thumb.clone(),
+        processed.jpeg.clone(),
+        processed.thumbnail.clone(),
+    );
+    // the store blocks (S3: it waits for the client): off the runtime
+    tokio::task::spawn_blocking(move || {
+        blobs.put(&b, &jpeg)?;
+        blobs.put(&t, &thumbnail)
+    })
+    .await
+    .unwrap()
+    .unwrap();
     let sql = h.sql();
     sql.execute(
         "INSERT INTO photos (id, group_id, upload_id, sha256, blob_key, thumb_key, width, height,
