@@ -14,5 +14,6 @@ mod mqtt_hooks;
 mod photo_processing;
 mod portal;
 mod store_conformance;
+mod two_processes;
 mod updates;
 mod uploads;
