@@ -209,6 +209,8 @@ pub fn postgres_requested() -> bool {
 pub struct TestPostgres {
     /// `postgres://…/` without a database name.
     base_url: String,
+    /// The server's binaries (pg_dump, pg_restore), when we started it.
+    bindir: Option<std::path::PathBuf>,
     _keeper: Option<std::process::Child>,
 }
 
@@ -224,6 +226,7 @@ impl TestPostgres {
             .get_or_init(|| match std::env::var("KRING_TEST_PG_URL") {
                 Ok(url) => Ok(TestPostgres {
                     base_url: url.trim_end_matches('/').to_string() + "/",
+                    bindir: None,
                     _keeper: None,
                 }),
                 Err(_) => start_cluster(),
@@ -238,6 +241,29 @@ impl TestPostgres {
             Some((base, query)) => format!("{base}{name}?{query}"),
             None => format!("{}{name}", self.base_url),
         }
+    }
+
+    /// A PostgreSQL client tool (`pg_dump`, `pg_restore`) of the server's
+    /// version (or from PATH for a server given by `KRING_TEST_PG_URL`).
+    pub fn tool(&self, name: &str) -> std::process::Command {
+        match &self.bindir {
+            Some(dir) => std::process::Command::new(dir.join(name)),
+            None => std::process::Command::new(name),
+        }
+    }
+
+    /// Runs one statement on the `postgres` database (CREATE/DROP DATABASE).
+    pub async fn admin(&self, sql: &str) -> Result<(), StoreError> {
+        let pg = |e: tokio_postgres::Error| StoreError::backend(super::sql::DbError::from(e));
+        let (admin, connection) =
+            tokio_postgres::connect(&self.url("postgres"), tokio_postgres::NoTls)
+                .await
+                .map_err(pg)?;
+        let task = tokio::spawn(connection);
+        let result = admin.batch_execute(sql).await.map_err(pg);
+        drop(admin);
+        let _ = task.await;
+        result
     }
 
     /// A new, empty, migrated database; its URL.
@@ -432,6 +458,7 @@ fn start_cluster() -> Result<TestPostgres, String> {
                 .collect();
             return Ok(TestPostgres {
                 base_url: format!("postgres://postgres@{encoded}/"),
+                bindir: Some(bindir),
                 _keeper: Some(keeper),
             });
         }

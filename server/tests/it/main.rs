@@ -7,6 +7,7 @@ mod fixtures;
 
 mod attendance;
 mod authz_matrix;
+mod backup_restore;
 mod blobs;
 mod device_api;
 mod doorbell;
