@@ -94,6 +94,7 @@ macro_rules! store_conformance_tests {
                 two_processes_enroll_one_device_per_code,
                 two_processes_nudge_a_rollout_once,
                 two_processes_run_a_job_once,
+                two_processes_move_an_upload_on_once,
             );
 
             $crate::store_conformance_tests!(@checks fresh;
@@ -2209,4 +2210,77 @@ pub async fn two_processes_run_a_job_once(a: Arc<dyn Store>, b: Arc<dyn Store>) 
             "round {round}: exactly one process runs it ({x}, {y})"
         );
     }
+}
+
+/// Two processes storing the same part of one upload at once (a device that
+/// resumed on the other while its first PATCH still ran): one part is
+/// stored, the other is refused, the bytes are the winner's; a rewind drops
+/// what lies past it, and completion drops the parts.
+pub async fn two_processes_move_an_upload_on_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let w = seed(&*a, "race-upload").await;
+    let id = UploadId::new();
+    let now = Utc::now();
+    a.create_upload(NewUpload {
+        id,
+        device: w.device.id,
+        length: 12,
+        metadata_json: "{}".into(),
+        expected_sha256: None,
+        created_at: now,
+        expires_at: now + Duration::hours(1),
+    })
+    .await
+    .expect("create");
+    let (x, y) = tokio::join!(
+        a.append_upload_part(id, 0, b"aaaa".to_vec()),
+        b.append_upload_part(id, 0, b"bbbb".to_vec())
+    );
+    let (x, y) = (x.expect("append"), y.expect("append"));
+    assert!(x ^ y, "one part stored ({x}, {y})");
+    let winner: &[u8] = if x { b"aaaa" } else { b"bbbb" };
+    assert_eq!(b.upload_bytes(id).await.expect("bytes"), winner);
+    assert_eq!(a.upload(id).await.expect("row").expect("row").offset, 4);
+    assert!(
+        !a.append_upload_part(id, 0, b"cccc".to_vec())
+            .await
+            .expect("stale"),
+        "a part at a stale offset is refused"
+    );
+    assert!(
+        !a.append_upload_part(id, 4, vec![0; 9]).await.expect("long"),
+        "a part past the length is refused"
+    );
+    assert!(
+        b.append_upload_part(id, 4, b"dddd".to_vec())
+            .await
+            .expect("next")
+    );
+    b.rewind_upload(id, 4).await.expect("rewind");
+    assert_eq!(a.upload(id).await.expect("row").expect("row").offset, 4);
+    assert_eq!(a.upload_bytes(id).await.expect("bytes"), winner);
+    assert!(
+        a.append_upload_part(id, 4, b"eeeeeeee".to_vec())
+            .await
+            .expect("rest")
+    );
+    let mut all = winner.to_vec();
+    all.extend_from_slice(b"eeeeeeee");
+    assert_eq!(b.upload_bytes(id).await.expect("bytes"), all);
+    a.complete_upload(
+        id,
+        CompletedUpload {
+            sha256: "00".repeat(32),
+            blob_key: "photos/00/x.jpg".into(),
+            thumb_key: "thumbs/00/x.jpg".into(),
+            width: 1,
+            height: 1,
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("complete");
+    assert!(
+        b.upload_bytes(id).await.expect("bytes").is_empty(),
+        "parts dropped"
+    );
 }
