@@ -222,22 +222,15 @@ fn test(rest: &[String]) -> anyhow::Result<()> {
     cmd.args(["test", "--workspace"]).args(rest);
     cmd.env("KRING_TEST_PYTHON", venv().join("bin").join("python"));
     run(&mut cmd)?;
-    // The server's whole-system suites again on PostgreSQL (the same test
-    // binaries; a PostgreSQL server of their own in a temporary directory).
-    // The storage contract already ran on both engines above.
+    // The server's whole-system suites again on PostgreSQL and an S3 bucket
+    // (a PostgreSQL server of their own in a temporary directory, s3s-fs in the
+    // test process). `--workspace` keeps the feature set of the run above, so
+    // these are the same test binaries, not a second build; `it` also
+    // selects the hardware crate's small `it` suite. The storage contract
+    // already ran on both engines above.
     let mut cmd = cargo();
-    cmd.args([
-        "test",
-        "-p",
-        "kring-server",
-        "--test",
-        "it",
-        "-p",
-        "kring",
-        "--test",
-        "system",
-    ])
-    .args(rest);
+    cmd.args(["test", "--workspace", "--test", "it", "--test", "system"])
+        .args(rest);
     cmd.env("KRING_TEST_PYTHON", venv().join("bin").join("python"));
     cmd.env("KRING_TEST_BACKEND", "postgres");
     run(&mut cmd)
