@@ -221,6 +221,12 @@ fn test(rest: &[String]) -> anyhow::Result<()> {
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"]).args(rest);
     cmd.env("KRING_TEST_PYTHON", venv().join("bin").join("python"));
+    // the load generator's smoke test runs the server binary this build makes
+    // (for the server's own tests) instead of building it again
+    cmd.env(
+        "KRING_SERVER_BIN",
+        root().join("target").join("debug").join("kring-server"),
+    );
     run(&mut cmd)?;
     // The server's whole-system suites again on PostgreSQL and an S3 bucket
     // (a PostgreSQL server of their own in a temporary directory, s3s-fs in the
