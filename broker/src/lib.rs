@@ -15,9 +15,11 @@
 //!   [`DeviceAuth::presence_changed`]. Retained messages (the devices'
 //!   presence, and their retained Last Will) are kept in a small bounded
 //!   in-memory store, [`RetainStore`], lost on restart.
-//! - [`Broker::connect_external`]: the server is a plain client of an
-//!   external broker (Mosquitto/EMQX) and only publishes nudges; that broker
-//!   enforces the same rule through its HTTP auth hooks.
+//! - [`Broker::connect_external`]: the server is a client of an external
+//!   broker (Mosquitto 2, EMQX): it publishes nudges, follows presence, and
+//!   the broker enforces the same rule, either from the devices the server
+//!   provisions in Mosquitto's dynamic-security plugin or by asking the
+//!   server's HTTP auth hooks ([`external`]).
 //!
 //! rmqtt 0.24 is pinned (`=0.24.0`): `SessionState::forwards` and
 //! `Entry::kick` are internal API.
@@ -48,16 +50,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 
+mod external;
+use external::External;
+pub use external::{ExternalAuth, ExternalConfig};
+
 /// Upper bound for handing one nudge to the broker.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Upper bound for closing one session (rmqtt itself waits at most 5 s).
 const KICK_TIMEOUT: Duration = Duration::from_secs(7);
-/// Upper bound for the first CONNACK of an external broker.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Client id of the in-process publisher (nudges), as seen by rmqtt hooks.
 const SERVER_CLIENT_ID: &str = "kring-server";
-/// Requests the external client may queue while (re)connecting.
-const EXTERNAL_QUEUE: usize = 256;
 /// Retained store: at most this many topics in all...
 const RETAIN_MAX_TOPICS: usize = 10_000;
 /// ...at most this many per publishing client (a device needs one, its
@@ -94,6 +96,9 @@ pub enum BrokerError {
     /// The external broker did not answer the CONNECT in time.
     #[error("no answer from the MQTT broker at {broker} within {timeout:?}")]
     ConnectTimeout { broker: String, timeout: Duration },
+    /// The external broker does not let the server do what its mode needs.
+    #[error("MQTT broker setup: {0}")]
+    Setup(&'static str),
     /// A nudge payload could not be encoded.
     #[error("cannot encode the nudge payload")]
     Encode(#[from] serde_json::Error),
@@ -138,14 +143,6 @@ struct Embedded {
     scx: ServerContext,
     local_addr: SocketAddr,
     server_task: Mutex<Option<JoinHandle<()>>>,
-}
-
-struct External {
-    /// `host:port`, for logs (the URL itself could carry credentials).
-    broker: String,
-    client_id: String,
-    client: rumqttc::AsyncClient,
-    event_task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Inner {
@@ -259,63 +256,50 @@ impl Broker {
         })
     }
 
-    /// Connect to an external broker (Mosquitto/EMQX) as the server's own client, url like mqtt://host:port, with username/password; used only to publish nudges.
+    /// Connects to an external broker (Mosquitto 2, EMQX) as the server's own
+    /// client: it publishes nudges, reports the devices' presence to `auth`
+    /// and, with [`ExternalAuth::MosquittoDynsec`], provisions and removes
+    /// the devices' logins.
     ///
-    /// Returns once the broker accepted the login; afterwards the client
-    /// reconnects by itself (nudges published while it is away are queued up
-    /// to a bound, then refused with an error).
+    /// Returns once the broker accepted the login and the subscriptions;
+    /// afterwards the client reconnects by itself (nudges published while it
+    /// is away are queued up to a bound, then refused with an error).
     pub async fn connect_external(
-        url: &str,
-        client_id: &str,
-        username: &str,
-        password: &str,
+        cfg: ExternalConfig,
+        auth: Arc<dyn DeviceAuth>,
     ) -> Result<Broker, BrokerError> {
-        let (transport, host, port) = parse_broker_url(url).map_err(BrokerError::InvalidUrl)?;
-        let mut opts = rumqttc::MqttOptions::new(client_id, host, port);
-        opts.set_transport(transport);
-        opts.set_credentials(username, password);
-        opts.set_keep_alive(Duration::from_secs(30));
-        opts.set_clean_session(true);
-        let (host, port) = opts.broker_address();
-        let broker = format!("{host}:{port}");
-
-        let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, EXTERNAL_QUEUE);
-        let first = tokio::time::timeout(CONNECT_TIMEOUT, async {
-            loop {
-                match eventloop.poll().await {
-                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => return Ok(()),
-                    Ok(_) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-        })
-        .await;
-        match first {
-            Ok(Ok(())) => {}
-            Ok(Err(source)) => {
-                return Err(BrokerError::Connect {
-                    broker,
-                    source: Box::new(source),
-                });
-            }
-            Err(_) => {
-                return Err(BrokerError::ConnectTimeout {
-                    broker,
-                    timeout: CONNECT_TIMEOUT,
-                });
-            }
-        }
-        info!(%broker, client_id, "connected to external MQTT broker");
-
-        let event_task = tokio::spawn(drive_external(eventloop, broker.clone()));
+        let external = External::connect(&cfg, auth).await?;
         Ok(Broker {
-            inner: Arc::new(Inner::External(External {
-                broker,
-                client_id: client_id.to_owned(),
-                client,
-                event_task: Mutex::new(Some(event_task)),
-            })),
+            inner: Arc::new(Inner::External(external)),
         })
+    }
+
+    /// Lets a newly enrolled device log in (external dynamic security; a
+    /// no-op otherwise: the embedded broker and the HTTP hooks ask the
+    /// database). Logged, not fatal: the device's next API call tries again.
+    pub async fn provision(&self, device: &DeviceId, secret: &str) {
+        if let Inner::External(e) = self.inner.as_ref()
+            && let Err(error) = e.provision(device, secret).await
+        {
+            warn!(%device, error, "device not provisioned at the external MQTT broker; its next API call tries again");
+        }
+    }
+
+    /// For a device that just authenticated with `secret` over HTTP: makes
+    /// sure the external broker knows it (checked once per device and
+    /// process, in the background). A no-op for the other modes.
+    pub fn device_seen(&self, device: &DeviceId, secret: &str) {
+        if let Inner::External(e) = self.inner.as_ref()
+            && e.needs_provisioning(device)
+        {
+            let broker = self.clone();
+            let (device, secret) = (*device, secret.to_string());
+            tokio::spawn(async move {
+                if let Inner::External(e) = broker.inner.as_ref() {
+                    e.ensure_provisioned(device, secret).await;
+                }
+            });
+        }
     }
 
     /// Embedded: the bound listener address (the real port when bound to 0).
@@ -387,8 +371,9 @@ impl Broker {
     ///
     /// Embedded only: also drops a persistent offline session. Refuse the
     /// device in [`DeviceAuth::authenticate`] first, or it simply reconnects.
-    /// External broker: not supported here (logged); its auth hook refuses
-    /// the next login.
+    /// External broker: with dynamic security the device's client and role
+    /// are deleted (the broker cuts it off and refuses it) and it is recorded
+    /// offline; with HTTP hooks the broker refuses its next login.
     pub async fn kick(&self, device: &DeviceId) {
         match self.inner.as_ref() {
             Inner::Embedded(e) => {
@@ -396,11 +381,7 @@ impl Broker {
                     info!(%device, "MQTT session of device closed");
                 }
             }
-            Inner::External(e) => warn!(
-                %device,
-                broker = %e.broker,
-                "cannot kick a device on an external MQTT broker; it is refused at its next login"
-            ),
+            Inner::External(e) => e.remove(device).await,
         }
     }
 
@@ -519,30 +500,6 @@ fn parse_broker_url(url: &str) -> Result<(rumqttc::Transport, String, u16), &'st
             .ok_or("invalid port")?,
     };
     Ok((transport, host.to_owned(), port))
-}
-
-/// Keeps the external client's connection alive, reconnecting with backoff.
-async fn drive_external(mut eventloop: rumqttc::EventLoop, broker: String) {
-    const MAX_BACKOFF: Duration = Duration::from_secs(30);
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        match eventloop.poll().await {
-            Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(_))) => {
-                info!(%broker, "reconnected to external MQTT broker");
-                backoff = Duration::from_secs(1);
-            }
-            Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::Disconnect)) => {
-                debug!(%broker, "MQTT client disconnecting");
-                return;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                warn!(%broker, error = %e, retry_in = ?backoff, "external MQTT connection lost");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
 }
 
 /// The device a session belongs to: its client id, which the login pinned to

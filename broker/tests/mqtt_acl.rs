@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kring_broker::{Broker, BrokerConfig, BrokerError, DeviceAuth};
+use kring_broker::{Broker, BrokerConfig, BrokerError, DeviceAuth, ExternalAuth, ExternalConfig};
 use kring_protocol::DeviceId;
 use kring_protocol::mqtt::{self, Nudge, Presence};
 use rumqttc::{
@@ -680,7 +680,14 @@ async fn external_client_logs_in_and_publishes() {
     let id_s = id.to_string();
     let url = format!("mqtt://{addr}");
 
-    let external = Broker::connect_external(&url, &id_s, &id_s, &secret)
+    let cfg = |url: &str, password: &str| ExternalConfig {
+        url: url.to_string(),
+        client_id: id_s.clone(),
+        username: id_s.clone(),
+        password: password.to_string(),
+        auth: ExternalAuth::HttpHooks,
+    };
+    let external = Broker::connect_external(cfg(&url, &secret), auth.clone())
         .await
         .expect("external login");
     assert_eq!(external.local_addr(), None);
@@ -694,7 +701,7 @@ async fn external_client_logs_in_and_publishes() {
         .expect("shutdown in time");
     auth.wait_presence(&id, |e| e == [true, false]).await;
 
-    match Broker::connect_external(&url, &id_s, &id_s, "wrong").await {
+    match Broker::connect_external(cfg(&url, "wrong"), auth.clone()).await {
         Err(BrokerError::Connect { .. }) => {}
         other => panic!("expected a refused login, got {other:?}"),
     }
@@ -706,7 +713,7 @@ async fn external_client_logs_in_and_publishes() {
         "mqtt://user:pw@127.0.0.1:1883",
         "mqtt://127.0.0.1:1883/path",
     ] {
-        match Broker::connect_external(bad, &id_s, &id_s, &secret).await {
+        match Broker::connect_external(cfg(bad, &secret), auth.clone()).await {
             Err(BrokerError::InvalidUrl(_)) => {}
             other => panic!("{bad}: expected InvalidUrl, got {other:?}"),
         }

@@ -27,7 +27,7 @@ use crate::ratelimit::RateLimiter;
 use crate::settings::Settings;
 use crate::store::{Store, StoreError};
 use axum::Router;
-use kring_broker::{Broker, BrokerConfig, BrokerError, DeviceAuth};
+use kring_broker::{Broker, BrokerConfig, BrokerError, DeviceAuth, ExternalAuth, ExternalConfig};
 use kring_protocol::{DeviceId, GroupId, mqtt::Nudge};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -253,13 +253,28 @@ pub fn router(state: AppState) -> Router {
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, ServerError> {
     let store::Opened { store, backend } = open_store(&settings).await?;
     let data_dir = settings.data_dir.clone();
+    let device_auth = Arc::new(StoreDeviceAuth {
+        store: store.clone(),
+        runtime: tokio::runtime::Handle::current(),
+    });
     let broker = match &settings.mqtt.external_url {
         Some(url) => Some(
             Broker::connect_external(
-                url,
-                "kring-server",
-                &settings.mqtt.external_username,
-                &settings.mqtt.external_password,
+                ExternalConfig {
+                    url: url.clone(),
+                    // one session per process: a shared client id would
+                    // make two processes take each other's session over
+                    client_id: format!("kring-server-{}", uuid::Uuid::now_v7().simple()),
+                    username: settings.mqtt.external_username.clone(),
+                    password: settings.mqtt.external_password.clone(),
+                    auth: match settings.mqtt.external_auth {
+                        settings::ExternalAuthMode::HttpHooks => ExternalAuth::HttpHooks,
+                        settings::ExternalAuthMode::MosquittoDynsec => {
+                            ExternalAuth::MosquittoDynsec
+                        }
+                    },
+                },
+                device_auth,
             )
             .await?,
         ),
@@ -268,10 +283,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
                 BrokerConfig {
                     listen: settings.mqtt.listen,
                 },
-                Arc::new(StoreDeviceAuth {
-                    store: store.clone(),
-                    runtime: tokio::runtime::Handle::current(),
-                }),
+                device_auth,
             )
             .await?,
         ),

@@ -47,6 +47,40 @@ pub fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Argon2 checks and hashes running at once in this process. Each holds
+/// 19 MiB and a core for tens of milliseconds: a burst of logins waits here in
+/// line instead of filling the blocking pool and the allocator (100 logins at
+/// once kept ~450 MiB before this bound).
+fn argon2_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(argon2_limit()))
+}
+
+/// One per core, at most 8 (152 MiB).
+fn argon2_limit() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+    cores.clamp(1, 8)
+}
+
+/// Runs Argon2 work `f` on the blocking pool, bounded by [`argon2_permits`]:
+/// never on the async workers, never more at once than there are cores.
+pub async fn argon2_work<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, OrgError> {
+    let _permit = argon2_permits()
+        .acquire()
+        .await
+        .map_err(|e| OrgError::Hash(e.to_string()))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| OrgError::Hash(e.to_string()))
+}
+
+/// [`hash_secret`] through [`argon2_work`].
+pub async fn hash_secret_bounded(secret: String) -> Result<String, OrgError> {
+    argon2_work(move || hash_secret(&secret)).await?
+}
+
 /// A PHC string for a PIN or password.
 pub fn hash_secret(secret: &str) -> Result<String, OrgError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -229,3 +263,39 @@ pub struct ImportParent {
 
 /// First passwords of new parents by e-mail: (password to mail, its hash).
 pub type FirstPasswords = std::collections::HashMap<String, (String, String)>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A burst of 40 logins runs at most as many Argon2 checks at once as
+    /// there are permits, and every one of them runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn argon2_work_is_bounded() {
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..40)
+            .map(|i| {
+                let (running, most) = (running.clone(), most.clone());
+                tokio::spawn(argon2_work(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    i
+                }))
+            })
+            .collect();
+        let mut done = 0;
+        for t in tasks {
+            t.await.expect("task").expect("work");
+            done += 1;
+        }
+        assert_eq!(done, 40);
+        let limit = argon2_limit();
+        let most = most.load(Ordering::SeqCst);
+        assert!(most >= 1 && most <= limit, "{most} at once, limit {limit}");
+    }
+}

@@ -159,9 +159,24 @@ pub struct MqttSettings {
     /// The server's own login at the external broker.
     pub external_username: String,
     pub external_password: String,
+    /// How the external broker learns the devices: `http-hooks` (it asks
+    /// `/internal/mqtt/{auth,acl}`: EMQX, go-auth) or `mosquitto-dynsec`
+    /// (the server creates and deletes each device's login in Mosquitto 2's
+    /// dynamic-security plugin; the server's login needs its admin role).
+    #[serde(default)]
+    pub external_auth: ExternalAuthMode,
     /// Shared secret an external broker sends to `/internal/mqtt/{auth,acl}`
     /// (header `X-Kring-Hook-Secret`). Unset: those hooks answer 404.
     pub hook_secret: Option<String>,
+}
+
+/// See [`MqttSettings::external_auth`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExternalAuthMode {
+    #[default]
+    HttpHooks,
+    MosquittoDynsec,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,6 +211,7 @@ impl Default for Settings {
                 external_url: None,
                 external_username: "kring-server".into(),
                 external_password: String::new(),
+                external_auth: ExternalAuthMode::HttpHooks,
                 hook_secret: None,
             },
             limits: Limits {
@@ -249,6 +265,7 @@ impl fmt::Debug for MqttSettings {
             .field("external_url", &self.external_url)
             .field("external_username", &self.external_username)
             .field("external_password", &"<redacted>")
+            .field("external_auth", &self.external_auth)
             .field(
                 "hook_secret",
                 &self.hook_secret.as_ref().map(|_| "<redacted>"),

@@ -37,6 +37,8 @@ const APT_PACKAGES: &[&str] = &[
     "chromium-driver",
     // the PostgreSQL backend's tests start their own server from Debian's binaries
     "postgresql",
+    // the external-broker tests start Mosquitto 2 with its dynamic-security plugin
+    "mosquitto",
     // the Python peer tus client used by the upload tests
     "python3",
     "python3-venv",

@@ -107,9 +107,13 @@ impl FromRequestParts<AppState> for AuthedDevice {
         };
         let device = state
             .store
-            .authenticate_device(secret, report, Utc::now())
-            .await?;
-        device.ok_or_else(Failure::unauthorized)
+            .authenticate_device(secret.clone(), report, Utc::now())
+            .await?
+            .ok_or_else(Failure::unauthorized)?;
+        if let Some(broker) = &state.broker {
+            broker.device_seen(&device.id, &secret);
+        }
+        Ok(device)
     }
 }
 
@@ -200,6 +204,10 @@ async fn enroll(
         Ok(enrolled) => {
             let (device_id, secret, group) = (enrolled.id, enrolled.secret, enrolled.group);
             tracing::info!(device = %device_id, group = %group.id, "device enrolled");
+            // an external broker learns the login before the device tries it
+            if let Some(broker) = &state.broker {
+                broker.provision(&device_id, &secret).await;
+            }
             Ok(axum::Json(EnrollResponse {
                 device_id,
                 device_secret: secret,

@@ -81,11 +81,10 @@ pub async fn open(settings: &crate::settings::Settings) -> Result<Opened, StoreE
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
 
 /// Hashes a password or PIN (Argon2, tens of milliseconds) on the blocking
-/// pool, before a backend takes a connection.
+/// pool, bounded like every Argon2 call, before a backend takes a connection.
 pub async fn hash_off_runtime(secret: String) -> Result<String, StoreError> {
-    tokio::task::spawn_blocking(move || crate::org::hash_secret(&secret))
+    crate::org::hash_secret_bounded(secret)
         .await
-        .map_err(|e| StoreError::backend(sql::DbError::Join(e.to_string())))?
         .map_err(StoreError::from)
 }
 

@@ -60,7 +60,7 @@ pub(crate) async fn connect(h: &Harness, dev: &Device) -> (AsyncClient, EventLoo
 }
 
 /// True when the broker refuses this login (or drops the connection).
-async fn login_refused(opts: MqttOptions) -> bool {
+pub(crate) async fn login_refused(opts: MqttOptions) -> bool {
     let (_c, mut e) = AsyncClient::new(opts, 4);
     timeout(WAIT, async {
         loop {

@@ -11,6 +11,7 @@ mod backup_restore;
 mod blobs;
 mod device_api;
 mod doorbell;
+mod mosquitto;
 mod mqtt_hooks;
 mod photo_processing;
 mod portal;

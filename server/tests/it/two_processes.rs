@@ -1,12 +1,16 @@
 //! Two `kring-server` processes (the real binary, twice) on one PostgreSQL
-//! database and one S3 bucket, behind a small round-robin proxy on loopback:
-//! an upload started on one resumes on the other, a portal session works on
-//! both, a device enrolled through the proxy is known to both, and the
-//! periodic sweeps are claimed once per period for both.
+//! database, one S3 bucket and one Mosquitto, behind a small round-robin
+//! proxy on loopback: an upload started on one resumes on the other, a portal
+//! session works on both, a device enrolled through the proxy is known to
+//! both and can log in at the broker, a change written on either process
+//! rings its doorbell, and the periodic sweeps are claimed once per period
+//! for both.
 #![allow(clippy::unwrap_used)]
 
+use crate::common::mosquitto::{Mosquitto, SERVER_PASSWORD, SERVER_USER};
 use crate::common::portal::{Browser, Login, PASSWORD};
 use crate::common::{jpeg, sha256_hex};
+use crate::doorbell::next_nudge;
 use base64::Engine;
 use chrono::Utc;
 use kring_protocol::{
@@ -34,10 +38,9 @@ struct Process {
     _dir: tempfile::TempDir,
 }
 
-async fn start(database: &str, s3: &TestS3) -> Process {
+async fn start(database: &str, s3: &TestS3, broker: &Mosquitto) -> Process {
     let dir = tempfile::tempdir().unwrap();
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mqtt = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let b = s3.settings();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kring-server"))
         .arg("--data-dir")
@@ -45,7 +48,12 @@ async fn start(database: &str, s3: &TestS3) -> Process {
         .arg("serve")
         .env("KRING__HTTP__LISTEN", http.to_string())
         .env("KRING__HTTP__PUBLIC_URL", format!("http://{http}"))
-        .env("KRING__MQTT__LISTEN", mqtt.to_string())
+        .env("KRING__MQTT__EXTERNAL_URL", broker.url())
+        .env("KRING__MQTT__EXTERNAL_USERNAME", SERVER_USER)
+        .env("KRING__MQTT__EXTERNAL_PASSWORD", SERVER_PASSWORD)
+        .env("KRING__MQTT__EXTERNAL_AUTH", "mosquitto-dynsec")
+        .env("KRING__MQTT__PUBLIC_HOST", "127.0.0.1")
+        .env("KRING__MQTT__PUBLIC_PORT", broker.addr.port().to_string())
         .env("KRING__PORTAL__BASE_DOMAIN", "localhost")
         .env("KRING__DATABASE__URL", database)
         .env("KRING__DATABASE__POOL_SIZE", "4")
@@ -135,8 +143,9 @@ async fn two_processes_share_uploads_sessions_and_housekeeping() {
         .unwrap()
         .code;
 
-    let a = start(&database, &s3).await;
-    let b = start(&database, &s3).await;
+    let broker = Mosquitto::start().await;
+    let a = start(&database, &s3, &broker).await;
+    let b = start(&database, &s3, &broker).await;
     let proxy = round_robin(vec![a.http, b.http]).await;
     // a new connection per request: the proxy alternates between the two
     let http = reqwest::Client::builder()
@@ -174,6 +183,37 @@ async fn two_processes_share_uploads_sessions_and_housekeeping() {
         .unwrap();
         assert_eq!(r.status(), 200, "the device on {}", p.http);
     }
+    // ...and logs in at the one broker both processes use
+    let device = enrolled.device_id;
+    assert_eq!(enrolled.mqtt.port, broker.addr.port());
+    let mut mqtt_opts =
+        rumqttc::MqttOptions::new(device.to_string(), "127.0.0.1", enrolled.mqtt.port);
+    mqtt_opts.set_credentials(device.to_string(), secret.clone());
+    let (doorbell, mut rings) = rumqttc::AsyncClient::new(mqtt_opts, 16);
+    doorbell
+        .subscribe(
+            kring_protocol::mqtt::nudge_topic(&device),
+            rumqttc::QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match rings.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(ack))) => {
+                    assert!(matches!(
+                        ack.return_codes[0],
+                        rumqttc::SubscribeReasonCode::Success(_)
+                    ));
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => panic!("the device cannot use the broker: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("subscribed in time");
 
     // an upload started on A (first half) resumes on B (second half)
     let photo = jpeg(640, 480);
@@ -287,6 +327,27 @@ async fn two_processes_share_uploads_sessions_and_housekeeping() {
         assert_eq!(page.status, 200, "{}", page.text);
         assert!(page.text.contains("/uitloggen"), "logged in: {}", page.text);
     }
+    // a parent's message written on B rings the device through the broker
+    let kid = sample.kids[0].to_string();
+    let sent = on_b
+        .post(
+            "/berichten",
+            &[("child_id", &kid), ("body", "Oma haalt op")],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.text);
+    let rung = next_nudge(&mut rings).await.seq;
+    let latest = sql
+        .int(
+            &format!(
+                "SELECT MAX(seq) FROM changes WHERE group_id = '{}'",
+                sample.group
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rung, latest);
 
     // the sweeps of both processes share one claim per period
     let jobs = sql

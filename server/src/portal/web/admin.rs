@@ -563,12 +563,11 @@ pub async fn import(
     let outcome = match parsed {
         Err(errors) => Err(errors),
         Ok(rows) => {
-            let (rows, passwords) = tokio::task::spawn_blocking(move || {
+            let (rows, passwords) = org::argon2_work(move || {
                 let passwords = first_passwords(&rows);
                 (rows, passwords)
             })
-            .await
-            .map_err(|e| WebError::Internal(e.to_string()))?;
+            .await?;
             let passwords = passwords?;
             state
                 .store

@@ -99,7 +99,7 @@ pub async fn login(
     let email = form.email.clone();
     let found = state.store.find_login(org, email).await?;
     let password = form.password.clone();
-    let account = tokio::task::spawn_blocking(move || match found {
+    let account = crate::org::argon2_work(move || match found {
         Some(login) if portal::verify_password(&login.password_hash, &password) => {
             Some(login.account)
         }
@@ -110,8 +110,7 @@ pub async fn login(
             None
         }
     })
-    .await
-    .map_err(|e| WebError::Internal(e.to_string()))?;
+    .await?;
     let Some(account) = account else {
         count_failure(&state, ip, &key);
         tracing::info!(org = %ctx.tenant.slug, client = %ip, "portal login failed");
@@ -221,9 +220,8 @@ pub async fn change(
     let a = account.clone();
     let hash = state.store.password_hash(a).await?.unwrap_or_default();
     let current = form.current_password.clone();
-    let current_ok = tokio::task::spawn_blocking(move || portal::verify_password(&hash, &current))
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let current_ok =
+        crate::org::argon2_work(move || portal::verify_password(&hash, &current)).await?;
     let problem = if current_ok {
         password_problem(
             &form.new_password,
@@ -245,7 +243,7 @@ pub async fn change(
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(resp);
     }
-    let new_hash = crate::org::hash_secret(&form.new_password)?;
+    let new_hash = crate::org::hash_secret_bounded(form.new_password.clone()).await?;
     let keep = user.ctx.token.clone();
     let a = account.clone();
     state.store.set_password(a, new_hash, keep).await?;
@@ -373,7 +371,7 @@ pub async fn reset(
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(resp);
     }
-    let hash = crate::org::hash_secret(&form.new_password)?;
+    let hash = crate::org::hash_secret_bounded(form.new_password.clone()).await?;
     let org = ctx.tenant.id;
     let done = state
         .store

@@ -200,4 +200,5 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+pub mod mosquitto;
 pub mod portal;
