@@ -46,6 +46,11 @@ pub struct Config {
     /// Children placed on each group (photo consent `group`).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub children_per_group: u32,
+    /// Seconds from the start of the load until the steady-state figures
+    /// begin (default: the start-up window plus 60 s, at most half the run):
+    /// devices connecting and parents logging in (Argon2) are over by then.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=14_400))]
+    pub warmup: Option<u64>,
     /// Write the numbers as JSON to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -82,6 +87,15 @@ impl Config {
     /// Devices and parents start spread over this window.
     pub fn stagger(&self) -> Duration {
         (self.run_time() / 4).min(Duration::from_secs(30))
+    }
+
+    /// When the steady-state figures begin, from the start of the load.
+    pub fn steady_after(&self) -> Duration {
+        let warmup = self
+            .warmup
+            .map(Duration::from_secs)
+            .unwrap_or(self.stagger() + Duration::from_secs(60));
+        warmup.min(self.run_time() / 2)
     }
 
     /// Number of groups: ceil(devices / devices_per_group).

@@ -249,7 +249,8 @@ pub async fn run(config: Config) -> Result<Report, LoadError> {
     let exited = server.exited();
     let log = server.log_tail();
     server.stop().await;
-    let measured = recorder.finish(&shared.group_devices);
+    let steady_after = config.steady_after();
+    let measured = recorder.finish(&shared.group_devices, load_started + steady_after);
     let cpu_seconds = end.cpu_ticks.saturating_sub(cpu_before) as f64 / ticks as f64;
     let report = Report {
         backend: config.backend,
@@ -259,6 +260,7 @@ pub async fn run(config: Config) -> Result<Report, LoadError> {
         parents: seeded.parents.len(),
         seed_seconds,
         run_seconds,
+        steady_from_s: steady_after.as_secs_f64(),
         drain_seconds,
         photo_bytes: shared.photo.jpeg.len(),
         errors_total: measured.errors.values().sum(),

@@ -48,7 +48,8 @@ struct Sent {
 
 #[derive(Debug, Default)]
 struct Inner {
-    samples: BTreeMap<Metric, Vec<f64>>,
+    /// (when it ended, milliseconds)
+    samples: BTreeMap<Metric, Vec<(Instant, f64)>>,
     errors: BTreeMap<String, u64>,
     counters: BTreeMap<&'static str, u64>,
     sent: HashMap<String, Sent>,
@@ -74,7 +75,7 @@ impl Recorder {
             .samples
             .entry(metric)
             .or_default()
-            .push(took.as_secs_f64() * 1000.0);
+            .push((Instant::now(), took.as_secs_f64() * 1000.0));
     }
 
     /// Counts one error of `kind` (e.g. `feed_http_500`, `mqtt_disconnect`).
@@ -133,11 +134,15 @@ impl Recorder {
         waiting
     }
 
-    /// Everything measured, with the deliveries checked against the groups' devices.
-    pub fn finish(&self, group_devices: &[Vec<usize>]) -> Measured {
+    /// Everything measured, with the deliveries checked against the groups'
+    /// devices; [`Measured::steady`] holds what was measured from
+    /// `steady_from` on (after the start-up: devices connecting, parents
+    /// logging in).
+    pub fn finish(&self, group_devices: &[Vec<usize>], steady_from: Instant) -> Measured {
         let mut inner = self.lock();
         let mut pairs = Vec::new();
         let mut slowest = Vec::new();
+        let mut steady_pairs = Vec::new();
         let mut skipped = 0u64;
         let mut undelivered = 0u64;
         let mut by_trigger: BTreeMap<String, u64> = BTreeMap::new();
@@ -164,6 +169,9 @@ impl Recorder {
                         }
                         let ms = took.as_secs_f64() * 1000.0;
                         pairs.push(ms);
+                        if sent.at >= steady_from {
+                            steady_pairs.push(ms);
+                        }
                         worst = Some(worst.map_or(ms, |w: f64| w.max(ms)));
                         let name = serde_json::to_value(trigger)
                             .ok()
@@ -187,9 +195,20 @@ impl Recorder {
                 .entry("message_not_delivered_60s".into())
                 .or_default() += undelivered;
         }
-        let stats = |m: Metric, inner: &Inner| {
-            Stats::of(inner.samples.get(&m).map(Vec::as_slice).unwrap_or(&[]))
+        let values = |m: Metric, inner: &Inner, from: Option<Instant>| -> Vec<f64> {
+            inner
+                .samples
+                .get(&m)
+                .map(|v| {
+                    v.iter()
+                        .filter(|(at, _)| from.is_none_or(|f| *at >= f))
+                        .map(|(_, ms)| *ms)
+                        .collect()
+                })
+                .unwrap_or_default()
         };
+        let stats = |m: Metric, inner: &Inner| Stats::of(&values(m, inner, None));
+        let steady = |m: Metric, inner: &Inner| Stats::of(&values(m, inner, Some(steady_from)));
         Measured {
             feed_ms: stats(Metric::Feed, &inner),
             push_ms: stats(Metric::Push, &inner),
@@ -214,6 +233,13 @@ impl Recorder {
                 .collect(),
             errors: inner.errors.clone(),
             devices_ready: inner.ready.len() as u64,
+            steady: Steady {
+                feed_ms: steady(Metric::Feed, &inner),
+                delivery_per_pair_ms: Stats::of(&steady_pairs),
+                push_ms: steady(Metric::Push, &inner),
+                timeline_ms: steady(Metric::Timeline, &inner),
+                message_post_ms: steady(Metric::MessagePost, &inner),
+            },
         }
     }
 }
@@ -269,6 +295,16 @@ pub struct Delivery {
     pub pairs_not_delivered_60s: u64,
 }
 
+/// The same latencies, measured only once the start-up was over.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Steady {
+    pub feed_ms: Stats,
+    pub delivery_per_pair_ms: Stats,
+    pub push_ms: Stats,
+    pub timeline_ms: Stats,
+    pub message_post_ms: Stats,
+}
+
 /// What the recorder holds at the end.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Measured {
@@ -283,6 +319,8 @@ pub struct Measured {
     pub counters: BTreeMap<String, u64>,
     pub errors: BTreeMap<String, u64>,
     pub devices_ready: u64,
+    /// From the end of the start-up on (see `Report::steady_from_s`).
+    pub steady: Steady,
 }
 
 #[cfg(test)]
@@ -308,7 +346,7 @@ mod tests {
         r.message_seen("m", 0, sent + Duration::from_millis(40), Trigger::Nudge);
         // device 2 started later: skipped, not an error
         r.device_ready(2);
-        let m = r.finish(&[vec![0, 1, 2]]);
+        let m = r.finish(&[vec![0, 1, 2]], Instant::now());
         assert_eq!(m.delivery.per_pair_ms.count, 1);
         assert_eq!(m.delivery.pairs_not_delivered_60s, 1);
         assert_eq!(m.delivery.pairs_not_ready_skipped, 1);

@@ -30,6 +30,9 @@ pub struct Report {
     pub seed_seconds: f64,
     /// The load itself (devices and parents writing).
     pub run_seconds: f64,
+    /// The steady-state figures (`steady`) count from this many seconds
+    /// after the start of the load.
+    pub steady_from_s: f64,
     /// Waiting for the last parent messages to reach the devices.
     pub drain_seconds: f64,
     pub photo_bytes: usize,
@@ -83,6 +86,34 @@ impl Report {
                 s,
                 "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
                 st.count, st.p50, st.p90, st.p99, st.max
+            );
+        }
+        let st = &m.steady;
+        let _ = writeln!(
+            s,
+            "\nSteady state: from {:.0} s on (devices connected, parents logged in)\n",
+            self.steady_from_s
+        );
+        let _ = writeln!(
+            s,
+            "| latency (ms), steady state | count | p50 | p90 | p99 | max |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+        let steady_rows: [(&str, &Stats); 5] = [
+            ("feed pull", &st.feed_ms),
+            (
+                "parent message → device feed, per (message, device)",
+                &st.delivery_per_pair_ms,
+            ),
+            ("push diary/message", &st.push_ms),
+            ("timeline page", &st.timeline_ms),
+            ("parent message post", &st.message_post_ms),
+        ];
+        for (name, x) in steady_rows {
+            let _ = writeln!(
+                s,
+                "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                x.count, x.p50, x.p90, x.p99, x.max
             );
         }
         let counter = |k: &str| m.counters.get(k).copied().unwrap_or(0);

@@ -5,8 +5,10 @@
 //! records a change in the same transaction; callers nudge the groups returned.
 
 use crate::db::DbError;
-use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{
+    self, Output, ParamsString, PasswordHash, Salt, SaltString, rand_core::OsRng,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chrono::NaiveDate;
 use kring_protocol::{
     AbsenceReason, ChildId, GroupId, OrganisationId, PartOfDay, PhotoConsent, StaffId, Weekday,
@@ -43,17 +45,134 @@ pub type Changed = Vec<GroupChange>;
 /// Argon2id with the OWASP-recommended minimum (19 MiB, t=2): also verified
 /// on the device to unlock offline, so it must stay affordable on a Pi.
 pub fn hasher() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, hasher_params())
 }
 
-/// Argon2 checks and hashes running at once in this process. Each holds
-/// 19 MiB and a core for tens of milliseconds: a burst of logins waits here in
-/// line instead of filling the blocking pool and the allocator (100 logins at
-/// once kept ~450 MiB before this bound).
-fn argon2_permits() -> &'static tokio::sync::Semaphore {
-    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(argon2_limit()))
+fn hasher_params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).unwrap_or_default()
+}
+
+/// Largest working memory a stored hash may ask for: 256 MiB.
+const MAX_ARGON2_BLOCKS: usize = 256 * 1024;
+
+/// The working memory of one Argon2 computation (19 MiB with
+/// [`hasher`]'s parameters), kept and used again. Allocating and freeing it
+/// per hash let glibc's heap grow without bound under a burst of logins (its
+/// mmap threshold rises to 19 MiB after the first free, and the freed blocks
+/// fragment): 2,500 logins left the server at 4 GB; with the memory reused
+/// it stays at one block per permit of [`argon2_work`].
+#[derive(Default)]
+pub struct Argon2Memory(Vec<Block>);
+
+impl std::fmt::Debug for Argon2Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Argon2Memory({} KiB)", self.0.len())
+    }
+}
+
+impl Argon2Memory {
+    fn blocks(&mut self, n: usize) -> Option<&mut [Block]> {
+        if n > MAX_ARGON2_BLOCKS {
+            return None;
+        }
+        if self.0.len() < n {
+            self.0.resize(n, Block::default());
+        }
+        self.0.get_mut(..n)
+    }
+}
+
+/// The PHC hash of `password` with `salt`, computed in `memory`.
+fn hash_in<'a>(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: Salt<'a>,
+    memory: &mut Argon2Memory,
+) -> password_hash::Result<PasswordHash<'a>> {
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let blocks =
+        memory
+            .blocks(params.block_count())
+            .ok_or(password_hash::Error::ParamValueInvalid(
+                password_hash::errors::InvalidValue::TooLong,
+            ))?;
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let output = Output::init_with(len, |out| {
+        Ok(argon.hash_password_into_with_memory(password, salt_bytes, out, &mut *blocks)?)
+    })?;
+    Ok(PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(version.into()),
+        params: ParamsString::try_from(&params)?,
+        salt: Some(salt),
+        hash: Some(output),
+    })
+}
+
+/// A PHC string for a PIN or password, computed in `memory`.
+pub fn hash_secret_in(secret: &str, memory: &mut Argon2Memory) -> Result<String, OrgError> {
+    let salt = SaltString::generate(&mut OsRng);
+    hash_in(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        hasher_params(),
+        secret.as_bytes(),
+        salt.as_salt(),
+        memory,
+    )
+    .map(|h| h.to_string())
+    .map_err(|e| OrgError::Hash(e.to_string()))
+}
+
+/// True when `password` matches the PHC string `hash` (any Argon2 variant
+/// and parameters up to 256 MiB), computed in `memory`; the comparison is
+/// constant-time.
+pub fn verify_secret_in(hash: &str, password: &str, memory: &mut Argon2Memory) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    hash_in(
+        algorithm,
+        version,
+        params,
+        password.as_bytes(),
+        salt,
+        memory,
+    )
+    .is_ok_and(|h| h.hash == Some(expected))
+}
+
+/// Argon2 checks and hashes running at once in this process, each with its
+/// own kept [`Argon2Memory`]: a burst of logins waits here in line instead of
+/// filling the blocking pool and the heap.
+struct Argon2Pool {
+    permits: tokio::sync::Semaphore,
+    memories: std::sync::Mutex<Vec<Argon2Memory>>,
+}
+
+fn argon2_pool() -> &'static Argon2Pool {
+    static POOL: std::sync::OnceLock<Argon2Pool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| Argon2Pool {
+        permits: tokio::sync::Semaphore::new(argon2_limit()),
+        memories: std::sync::Mutex::new(Vec::new()),
+    })
 }
 
 /// One per core, at most 8 (152 MiB).
@@ -62,32 +181,48 @@ fn argon2_limit() -> usize {
     cores.clamp(1, 8)
 }
 
-/// Runs Argon2 work `f` on the blocking pool, bounded by [`argon2_permits`]:
+/// Runs Argon2 work `f` on the blocking pool with a kept working memory:
 /// never on the async workers, never more at once than there are cores.
 pub async fn argon2_work<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
+    f: impl FnOnce(&mut Argon2Memory) -> T + Send + 'static,
 ) -> Result<T, OrgError> {
-    let _permit = argon2_permits()
+    let pool = argon2_pool();
+    let _permit = pool
+        .permits
         .acquire()
         .await
         .map_err(|e| OrgError::Hash(e.to_string()))?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| OrgError::Hash(e.to_string()))
+    let take = || {
+        pool.memories
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    };
+    let mut memory = take();
+    let (memory, out) = tokio::task::spawn_blocking(move || {
+        let out = f(&mut memory);
+        (memory, out)
+    })
+    .await
+    .map_err(|e| OrgError::Hash(e.to_string()))?;
+    pool.memories
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(memory);
+    Ok(out)
 }
 
 /// [`hash_secret`] through [`argon2_work`].
 pub async fn hash_secret_bounded(secret: String) -> Result<String, OrgError> {
-    argon2_work(move || hash_secret(&secret)).await?
+    argon2_work(move |memory| hash_secret_in(&secret, memory)).await?
 }
 
-/// A PHC string for a PIN or password.
+/// A PHC string for a PIN or password (a working memory of its own: tools,
+/// tests and the store's own writes; request handlers use
+/// [`hash_secret_bounded`]).
 pub fn hash_secret(secret: &str) -> Result<String, OrgError> {
-    let salt = SaltString::generate(&mut OsRng);
-    hasher()
-        .hash_password(secret.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| OrgError::Hash(e.to_string()))
+    hash_secret_in(secret, &mut Argon2Memory::default())
 }
 
 pub fn days_str(days: &[Weekday]) -> String {
@@ -270,6 +405,38 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// Hashes made in kept memory are ordinary PHC strings: the argon2
+    /// crate's own verifier (the device's PIN check) accepts them, and ours
+    /// accepts the crate's, with the same memory used again between them.
+    #[test]
+    fn kept_memory_hashes_are_standard() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let mut memory = Argon2Memory::default();
+        let ours = hash_secret_in("1234", &mut memory).expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("PHC");
+        assert!(hasher().verify_password(b"1234", &parsed).is_ok());
+        assert!(hasher().verify_password(b"1235", &parsed).is_err());
+        // theirs, with other parameters (smaller memory, other variant)
+        let small = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(64, 3, 1, Some(24)).expect("params"),
+        );
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = small
+            .hash_password(b"geheim", &salt)
+            .expect("hash")
+            .to_string();
+        assert!(verify_secret_in(&theirs, "geheim", &mut memory));
+        assert!(!verify_secret_in(&theirs, "Geheim", &mut memory));
+        assert!(verify_secret_in(&ours, "1234", &mut memory));
+        assert!(!verify_secret_in("not a hash", "1234", &mut memory));
+        // a stored hash asking for more than 256 MiB is refused, not computed
+        let huge = ours.replace("m=19456", "m=1048576");
+        assert!(!verify_secret_in(&huge, "1234", &mut memory));
+        assert_eq!(memory.0.len(), 19 * 1024, "one block per KiB, kept");
+    }
+
     /// A burst of 40 logins runs at most as many Argon2 checks at once as
     /// there are permits, and every one of them runs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -279,7 +446,7 @@ mod tests {
         let tasks: Vec<_> = (0..40)
             .map(|i| {
                 let (running, most) = (running.clone(), most.clone());
-                tokio::spawn(argon2_work(move || {
+                tokio::spawn(argon2_work(move |_memory| {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     std::thread::sleep(std::time::Duration::from_millis(5));

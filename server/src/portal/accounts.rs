@@ -1,6 +1,5 @@
 //! The portal's data: accounts.
 
-use argon2::{PasswordHash, PasswordVerifier};
 use kring_protocol::{OrganisationId, ParentId, StaffId};
 
 /// Who is logged in: a parent or a staff member (location manager).
@@ -60,19 +59,14 @@ pub struct Tenant {
 
 /// True when `password` matches the PHC string `hash`.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => crate::org::hasher()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
+    crate::org::verify_secret_in(hash, password, &mut crate::org::Argon2Memory::default())
 }
 
 /// Spends about the time of a real verification, for unknown addresses.
-pub fn verify_dummy(password: &str) {
+pub fn verify_dummy(password: &str, memory: &mut crate::org::Argon2Memory) {
     static DUMMY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let hash = DUMMY.get_or_init(|| crate::org::hash_secret("kring-dummy-password").ok());
     if let Some(h) = hash {
-        let _ = verify_password(h, password);
+        let _ = crate::org::verify_secret_in(h, password, memory);
     }
 }

@@ -527,12 +527,15 @@ pub async fn import_page(u: ManagerUser) -> Result<Response, WebError> {
 
 /// A first password and its hash for every e-mail address in the import,
 /// made before the database call (Argon2 must not hold the database).
-fn first_passwords(rows: &[ImportRow]) -> Result<FirstPasswords, org::OrgError> {
+fn first_passwords(
+    rows: &[ImportRow],
+    memory: &mut org::Argon2Memory,
+) -> Result<FirstPasswords, org::OrgError> {
     let mut out = FirstPasswords::new();
     for ImportParent { email, .. } in rows.iter().flat_map(|r| &r.parents) {
         if !out.contains_key(email) {
             let password = crate::portal::random_token()[..12].to_string();
-            let hash = org::hash_secret(&password)?;
+            let hash = org::hash_secret_in(&password, memory)?;
             out.insert(email.clone(), (password, hash));
         }
     }
@@ -563,8 +566,8 @@ pub async fn import(
     let outcome = match parsed {
         Err(errors) => Err(errors),
         Ok(rows) => {
-            let (rows, passwords) = org::argon2_work(move || {
-                let passwords = first_passwords(&rows);
+            let (rows, passwords) = org::argon2_work(move |memory| {
+                let passwords = first_passwords(&rows, memory);
                 (rows, passwords)
             })
             .await?;

@@ -99,14 +99,14 @@ pub async fn login(
     let email = form.email.clone();
     let found = state.store.find_login(org, email).await?;
     let password = form.password.clone();
-    let account = crate::org::argon2_work(move || match found {
-        Some(login) if portal::verify_password(&login.password_hash, &password) => {
+    let account = crate::org::argon2_work(move |memory| match found {
+        Some(login) if crate::org::verify_secret_in(&login.password_hash, &password, memory) => {
             Some(login.account)
         }
         Some(_) => None,
         None => {
             // About the same time for an unknown address.
-            portal::verify_dummy(&password);
+            portal::verify_dummy(&password, memory);
             None
         }
     })
@@ -220,8 +220,10 @@ pub async fn change(
     let a = account.clone();
     let hash = state.store.password_hash(a).await?.unwrap_or_default();
     let current = form.current_password.clone();
-    let current_ok =
-        crate::org::argon2_work(move || portal::verify_password(&hash, &current)).await?;
+    let current_ok = crate::org::argon2_work(move |memory| {
+        crate::org::verify_secret_in(&hash, &current, memory)
+    })
+    .await?;
     let problem = if current_ok {
         password_problem(
             &form.new_password,
