@@ -46,6 +46,11 @@ pub struct Config {
     /// Children placed on each group (photo consent `group`).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub children_per_group: u32,
+    /// Devices and parents start spread over this many seconds (default:
+    /// a quarter of the run, at most 30 s: a storm like a server restart,
+    /// with every parent logging in at once).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub ramp: Option<u64>,
     /// Seconds from the start of the load until the steady-state figures
     /// begin (default: the start-up window plus 60 s, at most half the run):
     /// devices connecting and parents logging in (Argon2) are over by then.
@@ -86,7 +91,10 @@ impl Config {
 
     /// Devices and parents start spread over this window.
     pub fn stagger(&self) -> Duration {
-        (self.run_time() / 4).min(Duration::from_secs(30))
+        match self.ramp {
+            Some(s) => Duration::from_secs(s).min(self.run_time()),
+            None => (self.run_time() / 4).min(Duration::from_secs(30)),
+        }
     }
 
     /// When the steady-state figures begin, from the start of the load.

@@ -42,6 +42,18 @@ pub struct Report {
     pub server: ServerStats,
 }
 
+/// The separator line after a latency table's header, and a row per metric.
+fn latency_rows(s: &mut String, rows: &[(&str, &Stats)]) {
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+    for (name, x) in rows {
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            x.count, x.p50, x.p90, x.p99, x.max
+        );
+    }
+}
+
 impl Report {
     /// The server lived and nothing failed.
     pub fn ok(&self) -> bool {
@@ -63,7 +75,6 @@ impl Report {
             self.drain_seconds
         );
         let _ = writeln!(s, "| latency (ms) | count | p50 | p90 | p99 | max |");
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
         let rows: [(&str, &Stats); 9] = [
             ("feed pull `GET /api/v1/feed`", &m.feed_ms),
             (
@@ -81,13 +92,7 @@ impl Report {
             ("parent login `POST /inloggen`", &m.login_ms),
             ("parent message `POST /berichten`", &m.message_post_ms),
         ];
-        for (name, st) in rows {
-            let _ = writeln!(
-                s,
-                "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
-                st.count, st.p50, st.p90, st.p99, st.max
-            );
-        }
+        latency_rows(&mut s, &rows);
         let st = &m.steady;
         let _ = writeln!(
             s,
@@ -98,7 +103,6 @@ impl Report {
             s,
             "| latency (ms), steady state | count | p50 | p90 | p99 | max |"
         );
-        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
         let steady_rows: [(&str, &Stats); 5] = [
             ("feed pull", &st.feed_ms),
             (
@@ -109,13 +113,7 @@ impl Report {
             ("timeline page", &st.timeline_ms),
             ("parent message post", &st.message_post_ms),
         ];
-        for (name, x) in steady_rows {
-            let _ = writeln!(
-                s,
-                "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
-                x.count, x.p50, x.p90, x.p99, x.max
-            );
-        }
+        latency_rows(&mut s, &steady_rows);
         let counter = |k: &str| m.counters.get(k).copied().unwrap_or(0);
         let _ = writeln!(s, "\n| what | value |\n|---|---|");
         let srv = &self.server;

@@ -35,28 +35,64 @@ fn options(h: &Harness, dev: &Device) -> MqttOptions {
 /// Connects and subscribes to the device's nudge topic; returns once subscribed.
 pub(crate) async fn connect(h: &Harness, dev: &Device) -> (AsyncClient, EventLoop) {
     let (client, mut events) = AsyncClient::new(options(h, dev), 16);
-    client
-        .subscribe(mqtt::nudge_topic(&dev.id), QoS::AtLeastOnce)
-        .await
-        .unwrap();
+    let granted = subscribe(&client, &mut events, &[mqtt::nudge_topic(&dev.id)]).await;
+    assert_eq!(granted, [true], "own nudge topic");
+    (client, events)
+}
+
+/// Subscribes to `topics` (polling the connection) and returns whether each
+/// was granted.
+pub(crate) async fn subscribe(
+    client: &AsyncClient,
+    events: &mut EventLoop,
+    topics: &[String],
+) -> Vec<bool> {
+    for t in topics {
+        client.subscribe(t.clone(), QoS::AtLeastOnce).await.unwrap();
+    }
+    let mut granted = Vec::new();
     timeout(WAIT, async {
-        loop {
+        while granted.len() < topics.len() {
             match events.poll().await {
-                Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                    assert!(matches!(
-                        ack.return_codes[0],
-                        rumqttc::SubscribeReasonCode::Success(_)
-                    ));
-                    return;
-                }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => granted.extend(
+                    ack.return_codes
+                        .iter()
+                        .map(|c| matches!(c, rumqttc::SubscribeReasonCode::Success(_))),
+                ),
                 Ok(_) => {}
                 Err(e) => panic!("connection failed: {e}"),
             }
         }
     })
     .await
-    .expect("subscribed in time");
-    (client, events)
+    .expect("SUBACK in time");
+    granted
+}
+
+/// Publishes the device's retained presence "online", as the sync engine does.
+pub(crate) async fn announce_online(client: &AsyncClient, device: &DeviceId) {
+    client
+        .publish(
+            mqtt::presence_topic(device),
+            QoS::AtLeastOnce,
+            true,
+            "\"online\"",
+        )
+        .await
+        .unwrap();
+}
+
+/// True when the broker closes this connection within [`WAIT`].
+pub(crate) async fn closed_in_time(events: &mut EventLoop) -> bool {
+    timeout(WAIT, async {
+        loop {
+            if events.poll().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+    .is_ok()
 }
 
 /// True when the broker refuses this login (or drops the connection).
@@ -190,15 +226,7 @@ async fn presence_and_revocation() {
         .await
     };
     let (client, mut events) = connect(&h, &dev).await;
-    client
-        .publish(
-            mqtt::presence_topic(&dev.id),
-            QoS::AtLeastOnce,
-            true,
-            "\"online\"",
-        )
-        .await
-        .unwrap();
+    announce_online(&client, &dev.id).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while online(&h).await != 1 {
         assert!(
@@ -214,15 +242,10 @@ async fn presence_and_revocation() {
     assert!(login_refused(bad).await);
     // revoke: the live session is closed, and a reconnect is refused
     assert!(h.server().state.revoke_device(dev.id).await.unwrap());
-    let dropped = timeout(WAIT, async {
-        loop {
-            if events.poll().await.is_err() {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(dropped.is_ok(), "the revoked device's session stayed open");
+    assert!(
+        closed_in_time(&mut events).await,
+        "the revoked device's session stayed open"
+    );
     assert!(
         login_refused(options(&h, &dev)).await,
         "a revoked device could reconnect"

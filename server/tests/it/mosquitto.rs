@@ -7,11 +7,12 @@
 
 use crate::common::mosquitto::Mosquitto;
 use crate::common::{Device, Harness};
-use crate::doorbell::{WAIT, login_refused, next_nudge};
+use crate::doorbell::{
+    WAIT, announce_online, closed_in_time, login_refused, next_nudge, subscribe,
+};
 use chrono::Utc;
 use kring_protocol::mqtt;
-use rumqttc::SubscribeReasonCode;
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, EventLoop, LastWill, MqttOptions, QoS};
 use std::time::Duration;
 use tokio::time::timeout;
 
@@ -30,30 +31,6 @@ fn options(m: &Mosquitto, dev: &Device) -> MqttOptions {
         true,
     ));
     o
-}
-
-/// Subscribes to `topics` and returns whether each was granted.
-async fn subscribe(client: &AsyncClient, events: &mut EventLoop, topics: &[String]) -> Vec<bool> {
-    for t in topics {
-        client.subscribe(t.clone(), QoS::AtLeastOnce).await.unwrap();
-    }
-    let mut granted = Vec::new();
-    timeout(WAIT, async {
-        while granted.len() < topics.len() {
-            match events.poll().await {
-                Ok(Event::Incoming(Packet::SubAck(ack))) => granted.extend(
-                    ack.return_codes
-                        .iter()
-                        .map(|c| matches!(c, SubscribeReasonCode::Success(_))),
-                ),
-                Ok(_) => {}
-                Err(e) => panic!("connection failed: {e}"),
-            }
-        }
-    })
-    .await
-    .expect("SUBACK in time");
-    granted
 }
 
 /// Connects as the device and subscribes to its nudges.
@@ -166,40 +143,21 @@ async fn mosquitto_dynsec_logins_nudges_presence_and_revocation() {
 
     // presence: the retained "online", then the Last Will when the
     // connection dies without a goodbye
-    ca.publish(
-        mqtt::presence_topic(&a.id),
-        QoS::AtLeastOnce,
-        true,
-        "\"online\"",
-    )
-    .await
-    .unwrap();
+    announce_online(&ca, &a.id).await;
     wait_online(&h, &a, Some(&mut ea), 1).await;
     drop((ca, ea));
     wait_online(&h, &a, None, 0).await;
     let (ca, mut ea) = connect(&m, &a).await;
-    ca.publish(
-        mqtt::presence_topic(&a.id),
-        QoS::AtLeastOnce,
-        true,
-        "\"online\"",
-    )
-    .await
-    .unwrap();
+    announce_online(&ca, &a.id).await;
     wait_online(&h, &a, Some(&mut ea), 1).await;
 
     // revocation: the broker drops the session at once, refuses the next
     // login, and the server records the device offline
     assert!(h.server().state.revoke_device(a.id).await.unwrap());
-    let dropped = timeout(WAIT, async {
-        loop {
-            if ea.poll().await.is_err() {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(dropped.is_ok(), "the revoked device's session stayed open");
+    assert!(
+        closed_in_time(&mut ea).await,
+        "the revoked device's session stayed open"
+    );
     assert!(
         login_refused(options(&m, &a)).await,
         "a revoked device logged in"
