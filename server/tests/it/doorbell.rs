@@ -17,9 +17,14 @@ use tokio::time::timeout;
 pub(crate) const WAIT: Duration = Duration::from_secs(5);
 
 fn options(h: &Harness, dev: &Device) -> MqttOptions {
-    let addr = h.server().mqtt_addr.unwrap();
+    device_options(dev, h.server().mqtt_addr.unwrap().port())
+}
+
+/// The device's own login at a broker on 127.0.0.1:`port`, with its retained
+/// Last Will "offline", as the sync engine connects.
+pub(crate) fn device_options(dev: &Device, port: u16) -> MqttOptions {
     let id = dev.id.to_string();
-    let mut o = MqttOptions::new(id.clone(), "127.0.0.1", addr.port());
+    let mut o = MqttOptions::new(id.clone(), "127.0.0.1", port);
     o.set_credentials(id, dev.secret.clone());
     o.set_keep_alive(Duration::from_secs(5));
     o.set_clean_session(true);
@@ -113,6 +118,40 @@ pub(crate) async fn login_refused(opts: MqttOptions) -> bool {
     .unwrap()
 }
 
+/// A new parent (`email`) writes a message about the group's first child;
+/// the server nudges the group, as the portal does.
+pub(crate) async fn parent_writes(
+    h: &Harness,
+    email: &str,
+) -> kring_server::store::Created<MessageId> {
+    let parent = h
+        .store()
+        .create_parent(
+            h.org,
+            email.into(),
+            "Anouk".into(),
+            "geheim-wachtwoord".into(),
+        )
+        .await
+        .unwrap();
+    let created = h
+        .store()
+        .parent_message(
+            kring_server::store::NewParentMessage {
+                group: h.group,
+                child: h.kids[0],
+                parent,
+                parent_name: "Anouk".into(),
+                body: "Oma haalt op.".into(),
+            },
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    h.server().state.nudge_changed(&created.changed);
+    created
+}
+
 /// The next nudge within [`WAIT`].
 pub(crate) async fn next_nudge(events: &mut EventLoop) -> Nudge {
     next_nudge_within(events, WAIT).await
@@ -147,32 +186,8 @@ async fn group_changes_ring_the_devices_of_that_group_only() {
     let (_co, mut eo) = connect(&h, &other).await;
 
     // a parent writes to the group (the portal's path: org write, then nudge)
-    let (kid, group) = (h.kids[0], h.group);
-    let parent = h
-        .store()
-        .create_parent(
-            h.org,
-            "ouder@example.nl".into(),
-            "Anouk".into(),
-            "geheim-wachtwoord".into(),
-        )
-        .await
-        .unwrap();
-    let kring_server::store::Created { id: msg, changed } = h
-        .store()
-        .parent_message(
-            kring_server::store::NewParentMessage {
-                group,
-                child: kid,
-                parent,
-                parent_name: "Anouk".into(),
-                body: "Oma haalt op.".into(),
-            },
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    h.server().state.nudge_changed(&changed);
+    let kring_server::store::Created { id: msg, changed } =
+        parent_writes(&h, "ouder@example.nl").await;
     let na = next_nudge(&mut ea).await;
     let nb = next_nudge(&mut eb).await;
     assert_eq!(na.seq, changed[0].seq);

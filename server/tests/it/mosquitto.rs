@@ -8,29 +8,17 @@
 use crate::common::mosquitto::Mosquitto;
 use crate::common::{Device, Harness};
 use crate::doorbell::{
-    WAIT, announce_online, closed_in_time, login_refused, next_nudge, subscribe,
+    WAIT, announce_online, closed_in_time, device_options, login_refused, next_nudge, subscribe,
 };
-use chrono::Utc;
 use kring_protocol::mqtt;
-use rumqttc::{AsyncClient, EventLoop, LastWill, MqttOptions, QoS};
+use rumqttc::{AsyncClient, EventLoop, MqttOptions, QoS};
 use std::time::Duration;
 use tokio::time::timeout;
 
 fn options(m: &Mosquitto, dev: &Device) -> MqttOptions {
     // what the device was told at enrollment
     assert_eq!(dev.enrolled.mqtt.port, m.addr.port());
-    let id = dev.id.to_string();
-    let mut o = MqttOptions::new(id.clone(), "127.0.0.1", dev.enrolled.mqtt.port);
-    o.set_credentials(id, dev.secret.clone());
-    o.set_keep_alive(Duration::from_secs(5));
-    o.set_clean_session(true);
-    o.set_last_will(LastWill::new(
-        mqtt::presence_topic(&dev.id),
-        "\"offline\"",
-        QoS::AtLeastOnce,
-        true,
-    ));
-    o
+    device_options(dev, dev.enrolled.mqtt.port)
 }
 
 /// Connects as the device and subscribes to its nudges.
@@ -68,34 +56,9 @@ async fn wait_online(h: &Harness, dev: &Device, events: Option<&mut EventLoop>, 
     }
 }
 
-/// A parent writes to the group; the server nudges the group's devices.
+/// A parent writes to the group; the sequence the group's devices are rung with.
 async fn parent_writes(h: &Harness, email: &str) -> i64 {
-    let parent = h
-        .store()
-        .create_parent(
-            h.org,
-            email.into(),
-            "Anouk".into(),
-            "geheim-wachtwoord".into(),
-        )
-        .await
-        .unwrap();
-    let created = h
-        .store()
-        .parent_message(
-            kring_server::store::NewParentMessage {
-                group: h.group,
-                child: h.kids[0],
-                parent,
-                parent_name: "Anouk".into(),
-                body: "Oma haalt op.".into(),
-            },
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    h.server().state.nudge_changed(&created.changed);
-    created.changed[0].seq
+    crate::doorbell::parent_writes(h, email).await.changed[0].seq
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
