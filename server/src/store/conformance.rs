@@ -17,8 +17,8 @@
 //! any backend. A new method gets a check here, and the macro a line.
 
 use super::{
-    ChildDetails, CompletedUpload, DaySpan, NewParentMessage, NewPlacement, NewRelease, NewRollout,
-    NewStaff, NewUpload, RolloutScope, Store, StoreError,
+    AbsenceReport, ChildDetails, CompletedUpload, DaySpan, NewParentMessage, NewPlacement,
+    NewRelease, NewRollout, NewStaff, NewUpload, RolloutScope, Store, StoreError,
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport};
 use crate::org::{GroupChange, GroupKind, ParentRole};
@@ -118,6 +118,7 @@ macro_rules! store_conformance_tests {
                 attendance_feed_carries_only_today_and_yesterday,
                 attendance_reads_stay_with_their_owner,
                 child_pickup_is_its_parents_by_name,
+                absences_follow_the_current_placement,
                 update_offer_follows_scope_and_the_newest_rollout,
                 update_offer_ends_with_good_rolled_back_or_failed_until_retry,
                 update_reports_are_idempotent_and_only_for_rolled_out_releases,
@@ -1417,6 +1418,130 @@ pub async fn child_pickup_is_its_parents_by_name(s: &dyn Store) {
         child.pickup,
         vec!["Anne Test", "Bas Test"],
         "first parent first"
+    );
+}
+
+/// The absences (with their health notes) in `group`'s feed after `since`.
+async fn absences_in_feed(
+    s: &dyn Store,
+    group: GroupId,
+    since: Cursor,
+    today: NaiveDate,
+) -> Vec<kring_protocol::Absence> {
+    s.feed_page(group, since, 1000, today)
+        .await
+        .expect("feed")
+        .changes
+        .into_iter()
+        .filter_map(|c| match c.kind {
+            ChangeKind::Absence(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A child moving from one group to another takes its absences along: the
+/// group it leaves learns of absences only on days it still has the child,
+/// and nothing once the placement has ended; the new group learns of those
+/// on its days.
+pub async fn absences_follow_the_current_placement(s: &dyn Store) {
+    let w = seed(s, "moving").await;
+    let today = today();
+    let child = s
+        .create_child(
+            w.org,
+            ChildDetails {
+                first_name: "Mila".into(),
+                last_name: "Test".into(),
+                birth_date: today - Duration::days(1400),
+                consent: PhotoConsent::Group,
+                allergies: None,
+                notes: None,
+            },
+        )
+        .await
+        .expect("child");
+    // on the old group until next week, on the new one after that
+    for (group, start, end) in [
+        (
+            w.group,
+            today - Duration::days(300),
+            Some(today + Duration::days(6)),
+        ),
+        (w.other_group, today + Duration::days(7), None),
+    ] {
+        s.place_child(NewPlacement {
+            child,
+            group,
+            days: vec![Weekday::Mon, Weekday::Tue],
+            start,
+            end,
+        })
+        .await
+        .expect("placement");
+    }
+    let cursor = |g| async move {
+        s.feed_page(g, Cursor(0), 1000, today)
+            .await
+            .expect("feed")
+            .cursor
+    };
+    let (old0, new0) = (cursor(w.group).await, cursor(w.other_group).await);
+    let report = |from: NaiveDate, to: NaiveDate, note: &str| {
+        s.report_absence(
+            AbsenceReport {
+                child,
+                from,
+                to,
+                part_of_day: kring_protocol::PartOfDay::WholeDay,
+                reason: kring_protocol::AbsenceReason::Ziek,
+                note: Some(note.into()),
+                reported_by: "Ouder".into(),
+            },
+            Utc::now(),
+        )
+    };
+    let this_week = report(today, today, "koorts").await.expect("absence").id;
+    let after_move = report(
+        today + Duration::days(8),
+        today + Duration::days(9),
+        "waterpokken",
+    )
+    .await
+    .expect("absence")
+    .id;
+    let notes = |v: Vec<kring_protocol::Absence>| {
+        v.into_iter()
+            .map(|a| (a.id, a.note.unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        notes(absences_in_feed(s, w.group, old0, today).await),
+        vec![(this_week, "koorts".to_string())],
+        "the group the child leaves sees only the absence on its own days"
+    );
+    assert_eq!(
+        notes(absences_in_feed(s, w.other_group, new0, today).await),
+        vec![(after_move, "waterpokken".to_string())],
+        "the new group sees the absence on its days, not the one before the move"
+    );
+    // after the move, the old group's feed read from the start carries none
+    // of the child's absences any more, not even the ones from its own days
+    let later = today + Duration::days(10);
+    assert!(
+        absences_in_feed(s, w.group, Cursor(0), later)
+            .await
+            .iter()
+            .all(|a| a.child_id != child),
+        "an ended placement shows no absences"
+    );
+    assert_eq!(
+        absences_in_feed(s, w.other_group, Cursor(0), later)
+            .await
+            .iter()
+            .filter(|a| a.child_id == child)
+            .count(),
+        1
     );
 }
 

@@ -98,6 +98,28 @@ pub fn record_child_change(
         .collect()
 }
 
+/// Records a change of an absence (with its health note) in the groups
+/// that need it: those where the child has a placement covering some of the
+/// absence's days. A group the child left before the absence is not told; a
+/// group it moves to is. Returns the groups touched.
+pub fn record_absence_change(
+    tx: &Connection,
+    absence: &uuid::Uuid,
+) -> Result<Vec<GroupChange>, DbError> {
+    let groups = query_all(
+        tx,
+        "SELECT DISTINCT p.group_id FROM placements p JOIN absences a ON a.child_id = p.child_id
+         WHERE a.id = ?1 AND p.start_date <= a.to_date
+           AND (p.end_date IS NULL OR p.end_date >= a.from_date)",
+        params![absence.to_string()],
+        |r| r.id::<GroupId>("group_id"),
+    )?;
+    groups
+        .iter()
+        .map(|g| group_change(tx, g, EntityKind::Absence, absence))
+        .collect()
+}
+
 /// The group's current sequence number.
 pub fn current_seq(conn: &Connection, group: &GroupId) -> Result<i64, DbError> {
     conn.query_row(
@@ -210,7 +232,7 @@ fn load_change(
                 None => ChangeKind::StaffRemoved { id },
             })
         }
-        "absence" => load_absence(conn, entity)?.map(ChangeKind::Absence),
+        "absence" => load_absence(conn, group, entity, today)?.map(ChangeKind::Absence),
         "message" => load_message(conn, entity)?.map(ChangeKind::Message),
         "parent_diary" => load_parent_diary(conn, entity)?.map(ChangeKind::ParentDiaryEntry),
         "attendance" => match window {
@@ -348,12 +370,25 @@ fn load_staff(
     )
 }
 
-fn load_absence(conn: &Connection, id: &str) -> Result<Option<Absence>, DbError> {
+/// The absence as `group`'s device may see it: only while the child has a
+/// placement on the group that covers some of the absence's days and has not
+/// ended before `today`. A child that moved groups takes its absences (and
+/// their health notes) along; the old group's screen learns nothing new.
+fn load_absence(
+    conn: &Connection,
+    group: &GroupId,
+    id: &str,
+    today: NaiveDate,
+) -> Result<Option<Absence>, DbError> {
     query_one(
         conn,
-        "SELECT id, child_id, from_date, to_date, part_of_day, reason, note, cancelled
-         FROM absences WHERE id = ?1",
-        params![id],
+        "SELECT a.id, a.child_id, a.from_date, a.to_date, a.part_of_day, a.reason, a.note,
+                a.cancelled
+         FROM absences a WHERE a.id = ?1 AND EXISTS (
+             SELECT 1 FROM placements p WHERE p.child_id = a.child_id AND p.group_id = ?2
+               AND p.start_date <= a.to_date
+               AND (p.end_date IS NULL OR (p.end_date >= a.from_date AND p.end_date >= ?3)))",
+        params![id, group.to_string(), today.to_string()],
         |r| {
             Ok(Absence {
                 id: r.id("id")?,

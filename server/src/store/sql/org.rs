@@ -5,7 +5,9 @@
 
 use super::conn::time_str;
 use super::conn::{Connection, OptionalExtension, params};
-use super::feed::{EntityKind, group_change, record_change, record_child_change};
+use super::feed::{
+    EntityKind, group_change, record_absence_change, record_change, record_child_change,
+};
 use crate::org::{
     Changed, GroupKind, NewAbsence, NewChild, OrgError, ParentRole, days_str, hash_secret,
 };
@@ -370,10 +372,7 @@ pub fn report_absence(
             time_str(now)
         ],
     )?;
-    Ok((
-        id,
-        record_child_change(c, &a.child, EntityKind::Absence, &id.0)?,
-    ))
+    Ok((id, record_absence_change(c, &id.0)?))
 }
 
 pub fn cancel_absence(
@@ -385,12 +384,7 @@ pub fn cancel_absence(
         "UPDATE absences SET cancelled = 1 WHERE id = ?1 AND child_id = ?2",
         params![absence.to_string(), child.to_string()],
     )?;
-    Ok(record_child_change(
-        c,
-        child,
-        EntityKind::Absence,
-        &absence.0,
-    )?)
+    Ok(record_absence_change(c, &absence.0)?)
 }
 
 /// A parent writes in their child's diary.
