@@ -50,7 +50,8 @@ enum Command {
 enum AdminCommand {
     /// Make a single-use enrollment code (valid 15 minutes) for a group, with its QR code.
     EnrollCode {
-        /// Group name or id.
+        /// The group: `organisation/group` (the organisation's slug), its id, or its name
+        /// alone when no other group carries it.
         #[arg(long)]
         group: String,
     },
@@ -206,8 +207,10 @@ async fn load_demo(settings: &Settings) -> anyhow::Result<()> {
         settings.mail_folder().display()
     );
     // A fresh enrollment code for the first group, so a kiosk can enroll right away.
-    let group = store.find_group("Dolfijnen".into()).await?;
-    if let Some(group) = group {
+    let group = store
+        .find_group(format!("{}/Dolfijnen", kring_server::demo::DEMO_SLUG))
+        .await?;
+    if let kring_server::store::GroupLookup::Found(group) = group {
         let code = store
             .create_enrollment_code(
                 group,
@@ -249,8 +252,11 @@ async fn admin_command(settings: Settings, command: AdminCommand) -> anyhow::Res
     let store = open_store(&settings).await?.store;
     match command {
         AdminCommand::EnrollCode { group } => {
-            let found = store.find_group(group.clone()).await?;
-            let group_id = found.with_context(|| format!("no group named {group:?}"))?;
+            let group_id = store
+                .find_group(group.clone())
+                .await?
+                .one(&group)
+                .map_err(anyhow::Error::msg)?;
             let code = store
                 .create_enrollment_code(
                     group_id,

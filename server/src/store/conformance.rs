@@ -17,8 +17,8 @@
 //! any backend. A new method gets a check here, and the macro a line.
 
 use super::{
-    AbsenceReport, ChildDetails, CompletedUpload, DaySpan, NewParentMessage, NewPlacement,
-    NewRelease, NewRollout, NewStaff, NewUpload, RolloutScope, Store, StoreError,
+    AbsenceReport, ChildDetails, CompletedUpload, DaySpan, GroupLookup, NewParentMessage,
+    NewPlacement, NewRelease, NewRollout, NewStaff, NewUpload, RolloutScope, Store, StoreError,
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport};
 use crate::org::{GroupChange, GroupKind, ParentRole};
@@ -786,13 +786,51 @@ pub async fn groups_are_found_by_id_or_name(s: &dyn Store) {
     let w = seed(s, "find").await;
     assert_eq!(
         s.find_group("dolfijnen".into()).await.expect("find"),
-        Some(w.group)
+        GroupLookup::Found(w.group)
     );
     assert_eq!(
         s.find_group(w.other_group.to_string()).await.expect("find"),
-        Some(w.other_group)
+        GroupLookup::Found(w.other_group)
     );
-    assert_eq!(s.find_group("Onbekend".into()).await.expect("find"), None);
+    assert_eq!(
+        s.find_group("Onbekend".into()).await.expect("find"),
+        GroupLookup::NotFound
+    );
+    // a second organisation with a group of the same name: the name alone
+    // is ambiguous (never the first one found), organisation/name is not
+    let other = seed(s, "find2").await;
+    match s.find_group("Dolfijnen".into()).await.expect("find") {
+        GroupLookup::Ambiguous(all) => {
+            let mut found: Vec<_> = all
+                .iter()
+                .map(|g| (g.organisation_slug.as_str(), g.id))
+                .collect();
+            found.sort();
+            assert_eq!(found, vec![("find", w.group), ("find2", other.group)]);
+        }
+        other => panic!("a name two groups carry must be ambiguous: {other:?}"),
+    }
+    let err = s
+        .find_group("Dolfijnen".into())
+        .await
+        .expect("find")
+        .one("Dolfijnen")
+        .expect_err("ambiguous");
+    assert!(err.contains("find2/Dolfijnen"), "{err}");
+    assert_eq!(
+        s.find_group("find2/dolfijnen".into()).await.expect("find"),
+        GroupLookup::Found(other.group)
+    );
+    assert_eq!(
+        s.find_group("find/Zwaluwen".into()).await.expect("find"),
+        GroupLookup::Found(w.other_group)
+    );
+    assert_eq!(
+        s.find_group("nergens/Dolfijnen".into())
+            .await
+            .expect("find"),
+        GroupLookup::NotFound
+    );
     let info = s
         .group_info(w.group)
         .await

@@ -301,6 +301,45 @@ pub struct AbsenceReport {
 
 // ---- location manager ------------------------------------------------------
 
+/// What a group's id or name found (`Store::find_group`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupLookup {
+    NotFound,
+    Found(GroupId),
+    /// Several groups carry the name: the caller must say which.
+    Ambiguous(Vec<GroupCandidate>),
+}
+
+impl GroupLookup {
+    /// The one group found, or an error that names the candidates.
+    pub fn one(self, query: &str) -> Result<GroupId, String> {
+        match self {
+            Self::Found(id) => Ok(id),
+            Self::NotFound => Err(format!("no group {query:?}")),
+            Self::Ambiguous(all) => Err(format!(
+                "{} groups are called {query:?}; name one as organisation/group or by id:\n{}",
+                all.len(),
+                all.iter()
+                    .map(|g| format!(
+                        "  {}/{}  ({}, {})",
+                        g.organisation_slug, g.name, g.location, g.id
+                    ))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+        }
+    }
+}
+
+/// One of several groups a name matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupCandidate {
+    pub id: GroupId,
+    pub name: String,
+    pub location: String,
+    pub organisation_slug: String,
+}
+
 /// A group with today's counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSummary {
@@ -663,8 +702,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreFuture<FeedPage>;
     /// The group with its location and organisation.
     fn group_info(&self, group: GroupId) -> StoreFuture<Option<GroupInfo>>;
-    /// Finds a group by id or (case-insensitive) name.
-    fn find_group(&self, id_or_name: String) -> StoreFuture<Option<GroupId>>;
+    /// Finds a group by id, `organisation-slug/name` or name; a name several
+    /// groups carry is ambiguous, never the first one found.
+    fn find_group(&self, query: String) -> StoreFuture<GroupLookup>;
 
     // -- devices
     /// A single-use enrollment code for `group`, valid for `ttl`.

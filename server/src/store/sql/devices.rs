@@ -7,7 +7,7 @@ use crate::device_api::devices::{
     AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode, new_code, new_secret, normalize_code,
     secret_hash, sha256_hex,
 };
-use crate::store::{EnrolledDevice, StoreError};
+use crate::store::{EnrolledDevice, GroupCandidate, GroupLookup, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use kring_protocol::{DeviceId, GroupId};
 
@@ -255,14 +255,49 @@ pub fn device_org(conn: &Connection, device: &str) -> Result<Option<String>, DbE
     .optional()
 }
 
-/// Finds a group by id or by (case-insensitive) name.
-pub fn find_group(conn: &Connection, id_or_name: &str) -> Result<Option<GroupId>, DbError> {
-    let row: Option<String> = conn
-        .query_row(
-            "SELECT id FROM groups WHERE id = ?1 OR lower(name) = lower(?1) LIMIT 1",
-            params![id_or_name],
-            |r| r.get(0),
-        )
-        .optional()?;
-    row.map(|s| parse_id("groups.id", &s)).transpose()
+/// Finds a group by id, by `organisation-slug/name` or by name alone (names
+/// case-insensitive). A name that more than one group carries (in several
+/// organisations or locations) is answered with all of them, never with the
+/// first one found: an enrollment code for the wrong organisation's group
+/// would put its screen in front of strangers' children.
+pub fn find_group(conn: &Connection, query: &str) -> Result<GroupLookup, DbError> {
+    const SELECT: &str = "SELECT g.id, g.name, l.name AS location, o.slug FROM groups g
+         JOIN locations l ON l.id = g.location_id
+         JOIN organisations o ON o.id = l.organisation_id";
+    let query = query.trim();
+    let row = |r: &super::conn::Row| -> Result<GroupCandidate, DbError> {
+        Ok(GroupCandidate {
+            id: r.id("id")?,
+            name: r.get("name")?,
+            location: r.get("location")?,
+            organisation_slug: r.get("slug")?,
+        })
+    };
+    let found = if query.parse::<uuid::Uuid>().is_ok() {
+        super::conn::query_all(
+            conn,
+            &format!("{SELECT} WHERE g.id = ?1"),
+            params![query],
+            row,
+        )?
+    } else if let Some((slug, name)) = query.split_once('/') {
+        super::conn::query_all(
+            conn,
+            &format!("{SELECT} WHERE o.slug = ?1 AND lower(g.name) = lower(?2) ORDER BY l.name"),
+            params![slug.trim(), name.trim()],
+            row,
+        )?
+    } else {
+        super::conn::query_all(
+            conn,
+            &format!("{SELECT} WHERE lower(g.name) = lower(?1) ORDER BY o.slug, l.name"),
+            params![query],
+            row,
+        )?
+    };
+    Ok(match <[GroupCandidate; 1]>::try_from(found) {
+        Ok([one]) => GroupLookup::Found(one.id),
+        Err(v) if v.is_empty() => GroupLookup::NotFound,
+        Err(v) => GroupLookup::Ambiguous(v),
+    })
 }

@@ -28,7 +28,7 @@ use super::{
     NewParentDiary, NewParentMessage, NewPlacement, NewStaff, NewUpload, NotificationPref,
     PushOutcome, ResetLink, Store, StoreError, StoreFuture, Thread, UploadRow,
 };
-use super::{ChildAttendance, DaySpan, GroupDay, LocationDay, LocationName};
+use super::{ChildAttendance, DaySpan, GroupDay, GroupLookup, LocationDay, LocationName};
 use super::{ChildOverview, GroupName, GroupSummary, ImportOutcome, ParentOverview, StaffOverview};
 use super::{
     DeviceNudge, DeviceUpdate, NewRelease, NewRollout, ReleaseAdded, ReleaseRow, ReleaseSummary,
@@ -202,8 +202,8 @@ impl Store for SqlStore {
         self.run(move |c| Ok(feed::load_group(c, &group)?))
     }
 
-    fn find_group(&self, id_or_name: String) -> StoreFuture<Option<GroupId>> {
-        self.run(move |c| Ok(devices::find_group(c, &id_or_name)?))
+    fn find_group(&self, query: String) -> StoreFuture<GroupLookup> {
+        self.run(move |c| Ok(devices::find_group(c, &query)?))
     }
 
     fn create_enrollment_code(
