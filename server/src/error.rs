@@ -94,6 +94,10 @@ pub fn store_status(e: &StoreError) -> StatusCode {
             code: ErrorCode::BadRequest,
             ..
         } => StatusCode::BAD_REQUEST,
+        StoreError::Invalid {
+            code: ErrorCode::RateLimited,
+            ..
+        } => StatusCode::TOO_MANY_REQUESTS,
         StoreError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         StoreError::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

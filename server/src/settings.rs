@@ -193,6 +193,19 @@ pub struct Limits {
     pub enroll_failures_per_window: u32,
     /// Largest page of the change feed.
     pub feed_page_max: u32,
+    /// A PATCH that sends no byte for this many seconds is cut off (what it
+    /// wrote is kept, without a checksum): a connection that died without
+    /// closing must not hold the upload.
+    pub upload_read_timeout_secs: u64,
+    /// Unfinished uploads one device may have at once.
+    pub uploads_open_per_device: u32,
+    /// Bytes those unfinished uploads may announce together.
+    pub uploads_open_bytes_per_device: u64,
+    /// Complete uploads no photo item took yet, per device.
+    pub uploads_unused_per_device: u32,
+    /// A complete upload no photo item took is removed (with its files) after
+    /// this many hours; the device uploads it again if it still needs it.
+    pub unused_upload_hours: i64,
 }
 
 impl Default for Settings {
@@ -221,6 +234,11 @@ impl Default for Settings {
                 upload_expiry_hours: 72,
                 enroll_failures_per_window: 5,
                 feed_page_max: 500,
+                upload_read_timeout_secs: 30,
+                uploads_open_per_device: 8,
+                uploads_open_bytes_per_device: 8 * 25 * 1024 * 1024,
+                uploads_unused_per_device: 32,
+                unused_upload_hours: 7 * 24,
             },
             portal: PortalSettings {
                 base_domain: "localhost".into(),

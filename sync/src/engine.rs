@@ -13,7 +13,7 @@ use crate::crash::crash_point;
 use crate::decide::{self, Backoff, Failure, Next, Verdict};
 use crate::store::{DeviceCredentials, ItemKind, ItemState, Store, StoreError};
 use chrono::{DateTime, Utc};
-use kring_protocol::{PushItem, PushReceipt, UpdateOffer, mqtt};
+use kring_protocol::{ErrorCode, PushItem, PushReceipt, UpdateOffer, mqtt};
 use rand::Rng;
 use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Packet, QoS};
 use std::sync::Arc;
@@ -445,6 +445,7 @@ impl Engine {
                 }));
             }
         };
+        let is_photo = matches!(item, PushItem::Photo(_));
         let item = match item {
             PushItem::Photo(_) => match self.upload(client, id).await {
                 Ok(item) => item,
@@ -454,6 +455,25 @@ impl Engine {
         };
         match client.push(&item).await {
             Ok(r) => Sent::Done(Box::new(r)),
+            // The server no longer has the upload (it removes complete uploads
+            // no photo took after a week): upload the bytes again, once.
+            Err(Failure::Status { error: Some(e), .. })
+                if is_photo && e.code == ErrorCode::UploadIncomplete =>
+            {
+                tracing::info!(item = %id, "the server lost the photo's upload; uploading again");
+                if let Err(e) = blocking(&self.store, move |s| s.set_upload(&id, None, None)).await
+                {
+                    return Sent::Failed(Failure::Network(format!("store: {e}")));
+                }
+                let item = match self.upload(client, id).await {
+                    Ok(item) => item,
+                    Err(f) => return Sent::Failed(f),
+                };
+                match client.push(&item).await {
+                    Ok(r) => Sent::Done(Box::new(r)),
+                    Err(f) => Sent::Failed(f),
+                }
+            }
             Err(f) => Sent::Failed(f),
         }
     }

@@ -137,6 +137,51 @@ async fn an_upload_cut_five_times_resends_at_most_one_chunk_per_cut() {
     );
 }
 
+/// The server removed the photo's complete upload before the photo item
+/// arrived (it drops uploads no photo took after a week): the push is refused
+/// with `upload_incomplete`, and the device uploads the bytes again and pushes
+/// once more, instead of leaving the photo waiting for attention.
+#[tokio::test]
+async fn a_photo_whose_upload_the_server_lost_is_uploaded_again() {
+    let w = World::start().await;
+    w.proxy.push(
+        Some("POST /api/v1/items"),
+        Fault::Answer(
+            422,
+            r#"{"code":"upload_incomplete","message":"the photo's upload is unknown or not complete"}"#,
+        ),
+    );
+    let d = w.device(Arc::new(SystemClock), test_config()).await;
+    let photo = jpeg(640, 480, 4);
+    d.store
+        .save_photo(
+            NewPhoto {
+                jpeg: &photo,
+                thumbnail: None,
+                tags: vec![w.kids[3]],
+                no_children_recognizable: false,
+                audience: audience_for(&w, &[3]),
+                staff: None,
+            },
+            Utc::now(),
+        )
+        .unwrap();
+    d.handle.wake();
+    let s = wait_status(&d.handle, 30, |s| s.waiting == 0 && !s.items.is_empty()).await;
+    assert_eq!(s.items[0].state, ItemView::Sent, "{s:?}");
+    assert_eq!(w.proxy.pending_faults(), 0);
+    assert_eq!(w.count("SELECT COUNT(*) FROM photos"), 1);
+    assert_eq!(
+        w.count("SELECT COUNT(*) FROM uploads WHERE completed_at IS NOT NULL"),
+        2,
+        "the bytes went up a second time"
+    );
+    assert_eq!(
+        w.strings("SELECT sha256 FROM photos")[0],
+        kring_sync_sha(&photo)
+    );
+}
+
 fn kring_sync_sha(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))

@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::device_api::devices::AuthedDevice;
 use crate::error::Failure;
 use crate::photo::{PhotoLimits, is_jpeg_magic, process};
-use crate::store::{CompletedUpload, NewUpload, UploadRow};
+use crate::store::{CompletedUpload, NewUpload, StoreError, UploadQuota, UploadRow};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -28,13 +28,15 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 pub const TUS_VERSION: &str = "1.0.0";
 pub const TUS_EXTENSIONS: &str = "creation,checksum,expiration";
 pub const TUS_CHECKSUMS: &str = "sha1,sha256";
 const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
+/// A device over its upload quota is told to come back after this long.
+const QUOTA_RETRY_SECS: u64 = 600;
 
 /// tus's "460 Checksum Mismatch".
 fn checksum_mismatch() -> Failure {
@@ -45,22 +47,40 @@ fn checksum_mismatch() -> Failure {
     )
 }
 
-/// Per-upload locks, so two PATCHes of one upload cannot interleave.
+/// Per-upload locks, so two PATCHes of one upload cannot interleave. Only
+/// uploads being written have an entry: a lock is taken after the upload was
+/// found to be the device's own, and the entry goes when nobody holds it, so
+/// ids a device makes up never grow the map.
 #[derive(Debug, Default)]
-pub struct UploadLocks(std::sync::Mutex<HashMap<UploadId, Arc<tokio::sync::Mutex<()>>>>);
+pub struct UploadLocks(std::sync::Mutex<HashMap<UploadId, Weak<tokio::sync::Mutex<()>>>>);
 
 impl UploadLocks {
-    fn get(&self, id: &UploadId) -> Arc<tokio::sync::Mutex<()>> {
-        let mut map = match self.0.lock() {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<UploadId, Weak<tokio::sync::Mutex<()>>>> {
+        match self.0.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
-        };
-        map.entry(*id).or_default().clone()
-    }
-    fn forget(&self, id: &UploadId) {
-        if let Ok(mut map) = self.0.lock() {
-            map.remove(id);
         }
+    }
+
+    fn get(&self, id: &UploadId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.map();
+        if let Some(lock) = map.get(id).and_then(Weak::upgrade) {
+            return lock;
+        }
+        // entries nobody holds any more go with the next new one
+        map.retain(|_, w| w.strong_count() > 0);
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        map.insert(*id, Arc::downgrade(&lock));
+        lock
+    }
+
+    /// How many uploads have an entry (held or not yet cleaned up).
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -326,18 +346,44 @@ pub async fn create(
             .map_err(|e| Failure::internal("upload file", &e))?;
     }
     let meta_json = serde_json::to_string(&meta).map_err(|e| Failure::internal("metadata", &e))?;
-    state
+    let limits = &state.settings.limits;
+    let quota = UploadQuota {
+        open: limits.uploads_open_per_device,
+        open_bytes: limits.uploads_open_bytes_per_device,
+        unused: limits.uploads_unused_per_device,
+    };
+    let created = state
         .store
-        .create_upload(NewUpload {
-            id,
-            device: device.id,
-            length,
-            metadata_json: meta_json,
-            expected_sha256: expected,
-            created_at: now,
-            expires_at: expires,
-        })
-        .await?;
+        .create_upload(
+            NewUpload {
+                id,
+                device: device.id,
+                length,
+                metadata_json: meta_json,
+                expected_sha256: expected,
+                created_at: now,
+                expires_at: expires,
+            },
+            quota,
+        )
+        .await;
+    if let Err(e) = created {
+        if !spooled_in_database(&state) {
+            let _ = tokio::fs::remove_file(upload_path(&state, &id)).await;
+        }
+        let refused_for_quota = matches!(
+            &e,
+            StoreError::Invalid {
+                code: ErrorCode::RateLimited,
+                ..
+            }
+        );
+        if refused_for_quota {
+            tracing::warn!(device = %device.id, error = %e, "upload refused: over the device's quota");
+            return Err(Failure::from(e).with_retry_after(QUOTA_RETRY_SECS));
+        }
+        return Err(e.into());
+    }
     tracing::info!(device = %device.id, upload = %id, length, "upload created");
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
@@ -401,13 +447,21 @@ pub async fn head(
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
     check_resumable(&headers)?;
-    let lock = state.upload_locks.get(&id);
-    let _guard = lock.lock().await;
+    // The offset is read without the lock: it moves only after the bytes are
+    // durable, so a PATCH in progress (or one whose connection hangs) never
+    // makes a HEAD wait; the device resumes from what is recorded.
     let mut row = load(&state, id, &device).await?;
     if row.offset == row.length && !row.completed {
-        // The server stopped between the last chunk and finishing: finish now.
-        finish(&state, id, &row).await?;
-        row.completed = true;
+        // The server stopped between the last chunk and finishing: finish now,
+        // unless a PATCH holds the upload (it finishes it itself).
+        let lock = state.upload_locks.get(&id);
+        if let Ok(_guard) = lock.try_lock() {
+            row = load(&state, id, &device).await?;
+            if row.offset == row.length && !row.completed {
+                finish(&state, id, &row).await?;
+                row.completed = true;
+            }
+        }
     }
     Ok(offset_response(StatusCode::OK, &row, row.offset))
 }
@@ -472,6 +526,8 @@ pub async fn patch(
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| Failure::bad_request("Upload-Offset is missing or not a number"))?;
     let mut checksum = parse_checksum(&headers)?;
+    // Only the device's own upload gets a lock (and a map entry).
+    load(&state, id, &device).await?;
     let lock = state.upload_locks.get(&id);
     let _guard = lock.lock().await;
     let row = load(&state, id, &device).await?;
@@ -504,11 +560,19 @@ pub async fn patch(
     let mut stream = body.into_data_stream();
     let mut cut = false;
     let mut too_big = false;
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
+    let read_timeout =
+        std::time::Duration::from_secs(state.settings.limits.upload_read_timeout_secs);
+    loop {
+        let chunk = match tokio::time::timeout(read_timeout, stream.next()).await {
+            Ok(None) => break,
+            Ok(Some(Ok(c))) => c,
+            Ok(Some(Err(e))) => {
                 tracing::info!(upload = %id, error = %e, written, "upload chunk cut off");
+                cut = true;
+                break;
+            }
+            Err(_) => {
+                tracing::info!(upload = %id, written, secs = read_timeout.as_secs(), "upload chunk stalled; cut off");
                 cut = true;
                 break;
             }
@@ -567,7 +631,6 @@ pub async fn patch(
     if new_offset == row.length {
         finish(&state, id, &row).await?;
         row.completed = true;
-        state.upload_locks.forget(&id);
     }
     Ok(offset_response(StatusCode::NO_CONTENT, &row, new_offset))
 }
@@ -647,12 +710,39 @@ async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), F
     Ok(())
 }
 
-/// Removes expired, unfinished uploads and their files. Returns how many.
+/// Removes expired unfinished uploads and their spool files, and complete
+/// uploads no photo took within `unused_upload_hours` with their photo and
+/// thumbnail. Returns how many.
 pub async fn sweep_expired(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    let ids = state.store.sweep_expired_uploads(Utc::now()).await?;
-    for id in &ids {
-        let _ =
-            tokio::fs::remove_file(state.data_dir.join("uploads").join(format!("{id}.part"))).await;
+    let now = Utc::now();
+    let unused_before = now - Duration::hours(state.settings.limits.unused_upload_hours);
+    let swept = state
+        .store
+        .sweep_expired_uploads(now, unused_before)
+        .await?;
+    for upload in &swept {
+        let _ = tokio::fs::remove_file(upload_path(state, &upload.id)).await;
     }
-    Ok(ids.len())
+    let keys: Vec<String> = swept.iter().flat_map(|u| u.blob_keys.clone()).collect();
+    let files = keys.len();
+    if !keys.is_empty() {
+        let blobs = state.blobs.clone();
+        tokio::task::spawn_blocking(move || {
+            for key in keys {
+                if let Err(e) = blobs.delete(&key) {
+                    tracing::warn!(key, error = %e, "could not delete an unused upload's file");
+                }
+            }
+        })
+        .await
+        .map_err(crate::store::StoreError::backend)?;
+    }
+    if !swept.is_empty() {
+        tracing::info!(
+            uploads = swept.len(),
+            files,
+            "expired and unused uploads removed"
+        );
+    }
+    Ok(swept.len())
 }

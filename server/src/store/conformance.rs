@@ -19,6 +19,7 @@
 use super::{
     AbsenceReport, ChildDetails, CompletedUpload, DaySpan, GroupLookup, NewParentMessage,
     NewPlacement, NewRelease, NewRollout, NewStaff, NewUpload, RolloutScope, Store, StoreError,
+    SweptUpload, UploadQuota,
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport};
 use crate::org::{GroupChange, GroupKind, ParentRole};
@@ -106,6 +107,8 @@ macro_rules! store_conformance_tests {
                 push_checks_children_and_staff_of_the_group,
                 photo_needs_own_complete_upload_with_matching_hash,
                 uploads_lifecycle,
+                a_photo_and_the_unused_sweep_never_share_an_upload,
+                uploads_are_limited_per_device,
                 enrollment_code_works_once,
                 revoked_device_is_refused,
                 organisation_slug_is_unique,
@@ -248,18 +251,28 @@ fn receipt(body: &str) -> PushReceipt {
     serde_json::from_str(body).expect("a receipt")
 }
 
+/// A quota no check of the suite reaches unless it means to.
+const ROOMY: UploadQuota = UploadQuota {
+    open: 1000,
+    open_bytes: u64::MAX / 2,
+    unused: 1000,
+};
+
 /// A complete upload of `device`, with the sha256 `sha`.
 async fn complete_upload(s: &dyn Store, device: DeviceId, sha: &str) -> UploadId {
     let id = UploadId::new();
-    s.create_upload(NewUpload {
-        id,
-        device,
-        length: 10,
-        metadata_json: "{}".into(),
-        expected_sha256: None,
-        created_at: Utc::now(),
-        expires_at: Utc::now() + Duration::hours(1),
-    })
+    s.create_upload(
+        NewUpload {
+            id,
+            device,
+            length: 10,
+            metadata_json: "{}".into(),
+            expected_sha256: None,
+            created_at: Utc::now(),
+            expires_at: Utc::now() + Duration::hours(1),
+        },
+        ROOMY,
+    )
     .await
     .expect("create upload");
     s.set_upload_offset(id, 10).await.expect("offset");
@@ -590,11 +603,11 @@ pub async fn uploads_lifecycle(s: &dyn Store) {
         expires_at,
     };
     let live = UploadId::new();
-    s.create_upload(new(live, now + Duration::hours(1)))
+    s.create_upload(new(live, now + Duration::hours(1)), ROOMY)
         .await
         .expect("create");
     let err = s
-        .create_upload(new(live, now + Duration::hours(1)))
+        .create_upload(new(live, now + Duration::hours(1)), ROOMY)
         .await
         .expect_err("same id twice");
     assert!(matches!(err, StoreError::Duplicate(_)), "{err:?}");
@@ -611,7 +624,7 @@ pub async fn uploads_lifecycle(s: &dyn Store) {
     assert!(s.upload(UploadId::new()).await.expect("load").is_none());
     // refused
     let refused = UploadId::new();
-    s.create_upload(new(refused, now + Duration::hours(1)))
+    s.create_upload(new(refused, now + Duration::hours(1)), ROOMY)
         .await
         .expect("create");
     s.fail_upload(refused, "not a JPEG".into())
@@ -621,11 +634,11 @@ pub async fn uploads_lifecycle(s: &dyn Store) {
     assert_eq!(row.failed_reason.as_deref(), Some("not a JPEG"));
     // expired: an unfinished one is swept, a complete one stays
     let stale = UploadId::new();
-    s.create_upload(new(stale, now - Duration::minutes(1)))
+    s.create_upload(new(stale, now - Duration::minutes(1)), ROOMY)
         .await
         .expect("create");
     let done = UploadId::new();
-    s.create_upload(new(done, now - Duration::minutes(1)))
+    s.create_upload(new(done, now - Duration::minutes(1)), ROOMY)
         .await
         .expect("create");
     s.complete_upload(
@@ -642,11 +655,127 @@ pub async fn uploads_lifecycle(s: &dyn Store) {
     .await
     .expect("complete");
     assert!(s.upload(done).await.expect("load").expect("row").completed);
-    let swept = s.sweep_expired_uploads(now).await.expect("sweep");
-    assert_eq!(swept, vec![stale]);
+    let swept = s
+        .sweep_expired_uploads(now, now - Duration::hours(1))
+        .await
+        .expect("sweep");
+    let ids: Vec<UploadId> = swept.iter().map(|u| u.id).collect();
+    assert_eq!(ids, vec![stale]);
+    assert!(
+        swept[0].blob_keys.is_empty(),
+        "an unfinished upload has no files"
+    );
     assert!(s.upload(stale).await.expect("load").is_none());
     assert!(s.upload(done).await.expect("load").is_some());
     assert!(s.upload(live).await.expect("load").is_some());
+    // a complete upload no photo took goes after the unused period, with its files
+    let swept = s
+        .sweep_expired_uploads(now, now + Duration::seconds(1))
+        .await
+        .expect("sweep");
+    assert_eq!(
+        swept,
+        vec![SweptUpload {
+            id: done,
+            blob_keys: vec!["photos/x.jpg".into(), "thumbs/x.jpg".into()],
+        }]
+    );
+    assert!(s.upload(done).await.expect("load").is_none());
+}
+
+/// A complete upload a photo took is never swept as unused; one swept first
+/// cannot be taken by a photo any more (the device uploads it again).
+pub async fn a_photo_and_the_unused_sweep_never_share_an_upload(s: &dyn Store) {
+    let w = seed(s, "unused").await;
+    let sha = "ab".repeat(32);
+    let taken = complete_upload(s, w.device.id, &sha).await;
+    s.push_item(w.device, photo(taken, &sha, vec![w.kids[0]]), Utc::now())
+        .await
+        .expect("photo");
+    let later = Utc::now() + Duration::days(30);
+    let swept = s.sweep_expired_uploads(later, later).await.expect("sweep");
+    assert!(swept.is_empty(), "a used upload was swept: {swept:?}");
+    let upload = complete_upload(s, w.device.id, &sha).await;
+    let swept = s.sweep_expired_uploads(later, later).await.expect("sweep");
+    assert_eq!(swept.iter().map(|u| u.id).collect::<Vec<_>>(), vec![upload]);
+    let err = s
+        .push_item(w.device, photo(upload, &sha, vec![w.kids[0]]), Utc::now())
+        .await
+        .expect_err("the upload is gone");
+    assert!(is_invalid(&err, ErrorCode::UploadIncomplete), "{err:?}");
+}
+
+/// A device gets at most so many unfinished uploads (count and bytes) and
+/// complete uploads no photo took; a taken or finished one frees its place,
+/// and one device's quota is not another's.
+pub async fn uploads_are_limited_per_device(s: &dyn Store) {
+    let w = seed(s, "quota").await;
+    let quota = UploadQuota {
+        open: 2,
+        open_bytes: 250,
+        unused: 1,
+    };
+    let now = Utc::now();
+    let new = |device: DeviceId, length: u64| NewUpload {
+        id: UploadId::new(),
+        device,
+        length,
+        metadata_json: "{}".into(),
+        expected_sha256: None,
+        created_at: now,
+        expires_at: now + Duration::hours(1),
+    };
+    let over = |e: StoreError| is_invalid(&e, ErrorCode::RateLimited);
+    let first = new(w.device.id, 100);
+    s.create_upload(first.clone(), quota).await.expect("first");
+    let err = s
+        .create_upload(new(w.device.id, 200), quota)
+        .await
+        .expect_err("over the bytes");
+    assert!(over(err));
+    s.create_upload(new(w.device.id, 100), quota)
+        .await
+        .expect("second");
+    let err = s
+        .create_upload(new(w.device.id, 10), quota)
+        .await
+        .expect_err("over the count");
+    assert!(over(err));
+    // another device of the group is not held back by this one
+    let other = second_device(s, w.group).await;
+    s.create_upload(new(other.id, 100), quota)
+        .await
+        .expect("another device");
+    // finishing the first frees an open place but fills the unused one
+    s.complete_upload(
+        first.id,
+        CompletedUpload {
+            sha256: "cd".repeat(32),
+            blob_key: "photos/q.jpg".into(),
+            thumb_key: "thumbs/q.jpg".into(),
+            width: 8,
+            height: 6,
+        },
+        now,
+    )
+    .await
+    .expect("complete");
+    let err = s
+        .create_upload(new(w.device.id, 10), quota)
+        .await
+        .expect_err("an unused upload waits");
+    assert!(over(err));
+    // a photo takes it: room again
+    s.push_item(
+        w.device,
+        photo(first.id, &"cd".repeat(32), vec![w.kids[0]]),
+        Utc::now(),
+    )
+    .await
+    .expect("photo");
+    s.create_upload(new(w.device.id, 10), quota)
+        .await
+        .expect("room again");
 }
 
 // ---- devices ---------------------------------------------------------------
@@ -2383,15 +2512,18 @@ pub async fn two_processes_move_an_upload_on_once(a: Arc<dyn Store>, b: Arc<dyn 
     let w = seed(&*a, "race-upload").await;
     let id = UploadId::new();
     let now = Utc::now();
-    a.create_upload(NewUpload {
-        id,
-        device: w.device.id,
-        length: 12,
-        metadata_json: "{}".into(),
-        expected_sha256: None,
-        created_at: now,
-        expires_at: now + Duration::hours(1),
-    })
+    a.create_upload(
+        NewUpload {
+            id,
+            device: w.device.id,
+            length: 12,
+            metadata_json: "{}".into(),
+            expected_sha256: None,
+            created_at: now,
+            expires_at: now + Duration::hours(1),
+        },
+        ROOMY,
+    )
     .await
     .expect("create");
     let (x, y) = tokio::join!(

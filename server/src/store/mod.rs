@@ -180,6 +180,25 @@ pub struct NewUpload {
     pub expires_at: DateTime<Utc>,
 }
 
+/// How much one device may keep waiting on the server (`Store::create_upload`):
+/// unfinished uploads (count and announced bytes) and complete ones no photo
+/// took yet. A device sends one photo at a time; these stop a broken or hostile
+/// one from filling the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadQuota {
+    pub open: u32,
+    pub open_bytes: u64,
+    pub unused: u32,
+}
+
+/// An upload the sweep removed, with the stored files to delete (a complete
+/// upload no photo took: its photo and thumbnail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweptUpload {
+    pub id: UploadId,
+    pub blob_keys: Vec<String>,
+}
+
 /// An upload as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRow {
@@ -1104,7 +1123,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         every: chrono::Duration,
     ) -> StoreFuture<bool>;
 
-    fn create_upload(&self, upload: NewUpload) -> StoreFuture<()>;
+    /// Creates the upload, unless the device already has as many open
+    /// (unfinished, not expired) or unused (complete, no photo took it)
+    /// uploads as `quota` allows: then `Invalid` with `ErrorCode::RateLimited`.
+    fn create_upload(&self, upload: NewUpload, quota: UploadQuota) -> StoreFuture<()>;
     /// Stores `bytes` as the part of the upload that starts at `at` and
     /// moves its offset past them, when the offset is still `at` and the
     /// upload is neither complete nor failed. False when it was not (another
@@ -1128,6 +1150,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         photo: CompletedUpload,
         now: DateTime<Utc>,
     ) -> StoreFuture<()>;
-    /// Deletes unfinished uploads that expired before `now`; returns their ids.
-    fn sweep_expired_uploads(&self, now: DateTime<Utc>) -> StoreFuture<Vec<UploadId>>;
+    /// Deletes unfinished uploads that expired before `now`, and complete
+    /// uploads that no photo took and that completed before `unused_before`;
+    /// returns them with their stored files to delete. A push that takes an
+    /// upload and this sweep never both succeed.
+    fn sweep_expired_uploads(
+        &self,
+        now: DateTime<Utc>,
+        unused_before: DateTime<Utc>,
+    ) -> StoreFuture<Vec<SweptUpload>>;
 }

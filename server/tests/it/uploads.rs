@@ -181,8 +181,8 @@ async fn upload_cut_twenty_times_ends_with_the_exact_bytes() {
         let send = rng.random_range(0..rest.len() / 8);
         patch_cut(&h, &dev, &loc, at, rest, send).await;
         cuts += 1;
-        // The cut request may still be finishing: the next HEAD waits for it
-        // (per-upload lock), or a PATCH at a stale offset gets 409 below.
+        // The cut request may still be finishing: the next HEAD answers the
+        // recorded offset at once, and a PATCH at a stale offset gets 409 below.
     }
     // the bytes that arrived before each cut were kept
     assert!(offset(&h, &dev, &loc).await > 0);
@@ -565,4 +565,126 @@ async fn an_upload_cut_inside_the_jpeg_magic_resumes() {
             .status(),
         415
     );
+}
+
+/// Ids a device makes up (or another device's upload) never take a lock:
+/// the map of per-upload locks holds only uploads being written.
+#[tokio::test]
+async fn made_up_upload_ids_take_no_lock() {
+    let h = Harness::start().await;
+    let dev = h.enroll().await;
+    let other = h.enroll().await;
+    let bytes = jpeg(320, 240);
+    let theirs = create_ok(&h, &other, &bytes).await;
+    for _ in 0..200 {
+        let loc = format!("/api/v1/uploads/{}", UploadId::new());
+        assert_eq!(patch(&h, &dev, &loc, 0, &bytes, None).await.status(), 404);
+        assert_eq!(head(&h, &dev, &loc).await.status(), 404);
+    }
+    assert_eq!(
+        patch(&h, &dev, &theirs, 0, &bytes, None).await.status(),
+        404
+    );
+    let locks = &h.server().state.upload_locks;
+    assert_eq!(
+        locks.len(),
+        0,
+        "locks for uploads that are not the device's"
+    );
+    // finished uploads leave at most the one entry the next upload clears
+    for _ in 0..5 {
+        let loc = create_ok(&h, &dev, &bytes).await;
+        assert_eq!(patch(&h, &dev, &loc, 0, &bytes, None).await.status(), 204);
+    }
+    assert!(locks.len() <= 1, "{} lock entries left", locks.len());
+}
+
+/// A PATCH whose connection stays open without sending is cut off after the
+/// read timeout, keeping what arrived; meanwhile a HEAD answers at once and
+/// the upload resumes and completes.
+#[tokio::test]
+async fn a_stalled_patch_is_cut_off_and_never_blocks_a_head() {
+    use tokio::io::AsyncReadExt;
+    let h = Harness::start_with(|s| s.limits.upload_read_timeout_secs = 3).await;
+    let dev = h.enroll().await;
+    let bytes = jpeg(800, 600);
+    let sha = sha256_hex(&bytes);
+    let loc = create_ok(&h, &dev, &bytes).await;
+    let mut stalled = tokio::net::TcpStream::connect(h.server().http_addr)
+        .await
+        .unwrap();
+    let head_lines = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n{API_VERSION_HEADER}: {API_VERSION}\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: {}\r\n\r\n",
+        h.server().http_addr,
+        dev.secret,
+        bytes.len()
+    );
+    stalled.write_all(head_lines.as_bytes()).await.unwrap();
+    stalled.write_all(&bytes[..1000]).await.unwrap();
+    stalled.flush().await.unwrap();
+    // the device, not hearing back, asks where the upload is: an answer
+    // while the stalled PATCH is still unanswered (before the fix it waited
+    // behind the PATCH's lock, forever)
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(20), head(&h, &dev, &loc))
+        .await
+        .expect("the HEAD waited behind the stalled PATCH");
+    assert_eq!(resp.status(), 200);
+    let mut probe = [0u8; 1];
+    assert!(
+        tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            stalled.peek(&mut probe)
+        )
+        .await
+        .is_err(),
+        "the stalled PATCH was answered before the HEAD"
+    );
+    // the server gives up on the stalled PATCH and keeps its bytes
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stalled.read(&mut buf).await.unwrap_or(0);
+            answer.extend_from_slice(&buf[..n]);
+            if n == 0 || answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the stalled PATCH was never answered");
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 204"), "{answer}");
+    assert!(answer.contains("upload-offset: 1000"), "{answer}");
+    assert_eq!(offset(&h, &dev, &loc).await, 1000);
+    let resp = patch(&h, &dev, &loc, 1000, &bytes[1000..], None).await;
+    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        stored_sha(&h, upload_id(&loc)).await.as_deref(),
+        Some(sha.as_str())
+    );
+}
+
+/// A device over its quota of unfinished uploads gets 429 with Retry-After
+/// (the sync engine's "server busy, retry later"), and nothing is created.
+#[tokio::test]
+async fn a_device_over_its_upload_quota_is_told_to_wait() {
+    let h = Harness::start_with(|s| s.limits.uploads_open_per_device = 3).await;
+    let dev = h.enroll().await;
+    let bytes = jpeg(320, 240);
+    for _ in 0..3 {
+        create_ok(&h, &dev, &bytes).await;
+    }
+    let resp = create(&h, &dev, bytes.len(), Some(&sha256_hex(&bytes))).await;
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().get("retry-after").is_some());
+    let body: ApiError = resp.json().await.unwrap();
+    assert_eq!(body.code, ErrorCode::RateLimited);
+    assert_eq!(h.count("SELECT COUNT(*) FROM uploads").await, 3);
+    if h.s3.is_none() {
+        let spooled = std::fs::read_dir(h.dir.path().join("uploads"))
+            .unwrap()
+            .count();
+        assert_eq!(spooled, 3, "the refused upload left a file");
+    }
 }

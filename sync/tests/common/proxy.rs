@@ -21,6 +21,8 @@ pub enum Fault {
     DropResponse,
     /// Answer `500` without asking the server.
     Answer500,
+    /// Answer this status and JSON body without asking the server.
+    Answer(u16, &'static str),
     /// Hold the connection this long, then cut it.
     Stall(Duration),
 }
@@ -69,6 +71,15 @@ impl Link {
         };
         tokio::time::sleep_until(done).await;
     }
+}
+
+/// Answers `status` with the JSON `body`, as the server would.
+async fn answer(client: &mut TcpStream, status: u16, body: &str) {
+    let resp = format!(
+        "HTTP/1.1 {status} Injected\r\ncontent-type: application/json\r\nkring-api-version: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = client.write_all(resp.as_bytes()).await;
 }
 
 /// Copies `from` to `to` in small pieces, each through the link.
@@ -168,13 +179,14 @@ impl Proxy {
             Some(Fault::Refuse) => {}
             Some(Fault::Stall(d)) => tokio::time::sleep(d).await,
             Some(Fault::Answer500) => {
-                let body = r#"{"code":"internal","message":"injected failure"}"#;
-                let resp = format!(
-                    "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\nkring-api-version: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = client.write_all(resp.as_bytes()).await;
+                answer(
+                    &mut client,
+                    500,
+                    r#"{"code":"internal","message":"injected failure"}"#,
+                )
+                .await;
             }
+            Some(Fault::Answer(status, body)) => answer(&mut client, status, body).await,
             Some(Fault::CutRequestAfter(limit)) => {
                 let Ok(mut server) = TcpStream::connect(upstream).await else {
                     return;

@@ -202,6 +202,9 @@ fn apply_photo(
             list.join(", ")
         )));
     }
+    if !super::uploads::take(tx, &p.upload_id, now)? {
+        return Err(upload_incomplete());
+    }
     let upload = super::uploads::completed(tx, &p.upload_id)?;
     let Some((owner, photo)) = upload else {
         return Err(upload_incomplete());

@@ -26,7 +26,8 @@ pub mod uploads;
 use super::{
     AbsenceReport, ChildDetails, CompletedUpload, Created, EnrolledDevice, LoginRow,
     NewParentDiary, NewParentMessage, NewPlacement, NewStaff, NewUpload, NotificationPref,
-    PushOutcome, ResetLink, Store, StoreError, StoreFuture, Thread, UploadRow,
+    PushOutcome, ResetLink, Store, StoreError, StoreFuture, SweptUpload, Thread, UploadQuota,
+    UploadRow,
 };
 use super::{ChildAttendance, DaySpan, GroupDay, GroupLookup, LocationDay, LocationName};
 use super::{ChildOverview, GroupName, GroupSummary, ImportOutcome, ParentOverview, StaffOverview};
@@ -959,8 +960,8 @@ impl Store for SqlStore {
         self.run(move |c| uploads::rewind(c, &id, offset))
     }
 
-    fn create_upload(&self, upload: NewUpload) -> StoreFuture<()> {
-        self.run(move |c| uploads::create(c, &upload))
+    fn create_upload(&self, upload: NewUpload, quota: UploadQuota) -> StoreFuture<()> {
+        self.run(move |c| uploads::create(c, &upload, &quota))
     }
 
     fn upload(&self, id: UploadId) -> StoreFuture<Option<UploadRow>> {
@@ -984,7 +985,11 @@ impl Store for SqlStore {
         self.run(move |c| uploads::complete(c, &id, &photo, now))
     }
 
-    fn sweep_expired_uploads(&self, now: DateTime<Utc>) -> StoreFuture<Vec<UploadId>> {
-        self.run(move |c| uploads::sweep_expired(c, now))
+    fn sweep_expired_uploads(
+        &self,
+        now: DateTime<Utc>,
+        unused_before: DateTime<Utc>,
+    ) -> StoreFuture<Vec<SweptUpload>> {
+        self.run(move |c| uploads::sweep_expired(c, now, unused_before))
     }
 }

@@ -49,6 +49,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_upload_parts",
         include_str!("../../../migrations/postgres/0007_upload_parts.sql"),
     ),
+    (
+        "0008_upload_use",
+        include_str!("../../../migrations/postgres/0008_upload_use.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

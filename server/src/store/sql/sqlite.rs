@@ -41,6 +41,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_upload_parts",
         include_str!("../../../migrations/0007_upload_parts.sql"),
     ),
+    (
+        "0008_upload_use",
+        include_str!("../../../migrations/0008_upload_use.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.

@@ -3,12 +3,46 @@
 
 use super::conn::{Connection, OptionalExtension, TransactionBehavior, params};
 use super::conn::{parse_id, parse_time, time_str};
-use crate::store::{CompletedUpload, NewUpload, StoreError, UploadRow};
+use crate::store::{CompletedUpload, NewUpload, StoreError, SweptUpload, UploadQuota, UploadRow};
 use chrono::{DateTime, Utc};
-use kring_protocol::{DeviceId, UploadId};
+use kring_protocol::{DeviceId, ErrorCode, UploadId};
 
-pub fn create(c: &Connection, u: &NewUpload) -> Result<(), StoreError> {
-    c.execute(
+/// Creates the upload within the device's quota (counted in the same
+/// transaction, so parallel creates of one device cannot pass it together on
+/// SQLite; on PostgreSQL two racing creates may exceed it by one).
+pub fn create(c: &mut Connection, u: &NewUpload, quota: &UploadQuota) -> Result<(), StoreError> {
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let (open, open_bytes, unused): (u32, u64, u32) = tx.query_row(
+        "SELECT
+           CAST(coalesce(sum(CASE WHEN completed_at IS NULL AND failed_reason IS NULL
+                     AND expires_at >= ?2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS open,
+           CAST(coalesce(sum(CASE WHEN completed_at IS NULL AND failed_reason IS NULL
+                     AND expires_at >= ?2 THEN length ELSE 0 END), 0) AS BIGINT) AS open_bytes,
+           CAST(coalesce(sum(CASE WHEN completed_at IS NOT NULL AND used_at IS NULL
+                     THEN 1 ELSE 0 END), 0) AS BIGINT) AS unused
+         FROM uploads WHERE device_id = ?1",
+        params![u.device.to_string(), time_str(u.created_at)],
+        |r| Ok((r.get("open")?, r.get("open_bytes")?, r.get("unused")?)),
+    )?;
+    let over = |what: String| StoreError::Invalid {
+        code: ErrorCode::RateLimited,
+        message: format!("{what}; finish or wait for those first"),
+    };
+    if open >= quota.open {
+        return Err(over(format!("this device has {open} unfinished uploads")));
+    }
+    if open_bytes + u.length > quota.open_bytes {
+        return Err(over(format!(
+            "this device's unfinished uploads would come to {} bytes",
+            open_bytes + u.length
+        )));
+    }
+    if unused >= quota.unused {
+        return Err(over(format!(
+            "this device has {unused} uploaded photos that no photo item used"
+        )));
+    }
+    tx.execute(
         "INSERT INTO uploads (id, device_id, length, \"offset\", metadata, expected_sha256, created_at, expires_at)
          VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7)",
         params![
@@ -22,6 +56,7 @@ pub fn create(c: &Connection, u: &NewUpload) -> Result<(), StoreError> {
         ],
     )
     .map_err(super::duplicate("an upload with this id"))?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -67,6 +102,17 @@ pub fn load(c: &Connection, id: &UploadId) -> Result<Option<UploadRow>, StoreErr
         completed: raw.completed_at.is_some(),
         failed_reason: raw.failed_reason,
     }))
+}
+
+/// Marks a complete upload taken by a photo (inside the photo's
+/// transaction). False when there is no such complete upload, also when the
+/// sweep removed it first; once this returned true, the sweep leaves it.
+pub fn take(c: &Connection, id: &UploadId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    Ok(c.execute(
+        "UPDATE uploads SET used_at = coalesce(used_at, ?2)
+         WHERE id = ?1 AND completed_at IS NOT NULL",
+        params![id.to_string(), time_str(now)],
+    )? == 1)
 }
 
 /// The owner and stored photo of a complete upload (None when unknown or not complete).
@@ -213,21 +259,37 @@ pub fn complete(
     drop_parts(c, id)
 }
 
-/// Deletes unfinished uploads that expired before `now`, in one transaction.
-pub fn sweep_expired(c: &mut Connection, now: DateTime<Utc>) -> Result<Vec<UploadId>, StoreError> {
-    let now = time_str(now);
-    let tx = c.transaction()?;
-    let ids: Vec<String> = tx
-        .prepare("SELECT id FROM uploads WHERE completed_at IS NULL AND expires_at < ?1")?
-        .query_map(params![now], |r| r.get(0))?
+/// Deletes, in one transaction, unfinished uploads that expired before
+/// `now` and complete uploads no photo took that completed before
+/// `unused_before`. Returns them with the stored files to delete.
+pub fn sweep_expired(
+    c: &mut Connection,
+    now: DateTime<Utc>,
+    unused_before: DateTime<Utc>,
+) -> Result<Vec<SweptUpload>, StoreError> {
+    const GONE: &str = "(completed_at IS NULL AND expires_at < ?1)
+         OR (completed_at IS NOT NULL AND used_at IS NULL AND completed_at < ?2)";
+    let (now, unused_before) = (time_str(now), time_str(unused_before));
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let rows: Vec<(String, Option<String>, Option<String>)> = tx
+        .prepare(&format!(
+            "SELECT id, blob_key, thumb_key FROM uploads WHERE {GONE}"
+        ))?
+        .query_map(params![now, unused_before], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
         .collect::<Result<_, _>>()?;
     tx.execute(
-        "DELETE FROM uploads WHERE completed_at IS NULL AND expires_at < ?1",
-        params![now],
+        &format!("DELETE FROM uploads WHERE {GONE}"),
+        params![now, unused_before],
     )?;
     tx.commit()?;
-    Ok(ids
-        .iter()
-        .map(|s| parse_id("uploads.id", s))
-        .collect::<Result<_, _>>()?)
+    rows.into_iter()
+        .map(|(id, blob, thumb)| {
+            Ok(SweptUpload {
+                id: parse_id("uploads.id", &id)?,
+                blob_keys: blob.into_iter().chain(thumb).collect(),
+            })
+        })
+        .collect()
 }
