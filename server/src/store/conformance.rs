@@ -114,6 +114,7 @@ macro_rules! store_conformance_tests {
                 organisation_slug_is_unique,
                 groups_are_found_by_id_or_name,
                 photo_for_parent_follows_consent_now,
+                the_timeline_shows_exactly_the_photos_the_rule_allows,
                 sessions_expire_and_stay_in_their_organisation,
                 reset_tokens_work_once,
                 attendance_is_stored_once_and_reaches_the_feed,
@@ -971,6 +972,102 @@ pub async fn groups_are_found_by_id_or_name(s: &dyn Store) {
 }
 
 // ---- portal ----------------------------------------------------------------
+
+/// The timeline decides visibility in SQL; it must list exactly the photos
+/// the consent rule (`photo_for_parent`, `kring_protocol::decide_audience`)
+/// lets the parent see: every combination of tags over a child with `group`
+/// consent, one with `own_parents` and one whose consent became `none`, with
+/// and without "no children recognizable", for a parent of two of them and a
+/// parent of the third, before and after a consent changes.
+pub async fn the_timeline_shows_exactly_the_photos_the_rule_allows(s: &dyn Store) {
+    let w = seed(s, "timelinerule").await;
+    let [sem, noor, daan] = w.kids;
+    let parent = |email: &'static str| async move {
+        s.create_parent(w.org, email.into(), "Ouder".into(), "pw-123456".into())
+            .await
+            .expect("parent")
+    };
+    let both = parent("sem.noor@example.nl").await;
+    s.link_parent(sem, both, ParentRole::First)
+        .await
+        .expect("link");
+    s.link_parent(noor, both, ParentRole::First)
+        .await
+        .expect("link");
+    let of_daan = parent("daan@example.nl").await;
+    s.link_parent(daan, of_daan, ParentRole::First)
+        .await
+        .expect("link");
+    // Daan may be photographed while the photos are taken, not afterwards
+    s.set_consent(daan, PhotoConsent::Group, "ouder".into(), Utc::now())
+        .await
+        .expect("consent");
+    let sha = "5a".repeat(32);
+    let mut photos = Vec::new();
+    for mask in 0..8u8 {
+        for ncr in [false, true] {
+            let tags: Vec<ChildId> = [sem, noor, daan]
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, k)| k)
+                .collect();
+            let upload = complete_upload(s, w.device.id, &sha).await;
+            let mut item = photo(upload, &sha, tags);
+            if let PushItem::Photo(p) = &mut item {
+                p.no_children_recognizable = ncr;
+            }
+            photos.push(item.id().to_string());
+            s.push_item(w.device, item, Utc::now() - Duration::minutes(30))
+                .await
+                .expect("photo");
+        }
+    }
+    s.set_consent(daan, PhotoConsent::None, "ouder".into(), Utc::now())
+        .await
+        .expect("consent");
+    let check = |when: &'static str| {
+        let photos = photos.clone();
+        async move {
+            for p in [both, of_daan] {
+                let mut allowed = Vec::new();
+                for id in &photos {
+                    if s.photo_for_parent(p, id.clone(), today())
+                        .await
+                        .expect("read")
+                        .is_some()
+                    {
+                        allowed.push(id.clone());
+                    }
+                }
+                let mut listed: Vec<String> = s
+                    .timeline(p, None, today(), 100, None)
+                    .await
+                    .expect("timeline")
+                    .into_iter()
+                    .filter_map(|i| match i {
+                        crate::portal::TimelineItem::Photo { photo, .. } => {
+                            Some(photo.id.to_string())
+                        }
+                        crate::portal::TimelineItem::Diary(_) => None,
+                    })
+                    .collect();
+                allowed.sort();
+                listed.sort();
+                assert_eq!(listed, allowed, "{when}: the timeline and the rule differ");
+                assert!(
+                    !allowed.is_empty() || p == of_daan,
+                    "{when}: nothing allowed"
+                );
+            }
+        }
+    };
+    check("as taken").await;
+    s.set_consent(noor, PhotoConsent::Group, "ouder".into(), Utc::now())
+        .await
+        .expect("consent");
+    check("after Noor's consent widened").await;
+}
 
 pub async fn photo_for_parent_follows_consent_now(s: &dyn Store) {
     let w = seed(s, "parentphoto").await;

@@ -1020,3 +1020,55 @@ async fn portal_times_are_the_organisations_local_time() {
     assert!(page.contains("wo 1 jul 08:00"), "{page}");
     assert!(!page.contains("wo 1 jul 14:00"));
 }
+
+/// A busy group where the newest 600 photos are not for this parent (staff
+/// only, or of another child): the timeline still reaches the older photo of
+/// their own child. (It read the group's newest 500 photos and filtered them
+/// afterwards, so it came back empty.)
+#[tokio::test]
+async fn the_timeline_reaches_a_visible_photo_behind_many_hidden_ones() {
+    let p = Portal::start().await;
+    let noor: ChildId = p.ids["child_noor"].parse().unwrap();
+    let group = p.h.group;
+    let at = kring_server::db::time_str(chrono::Utc::now() - chrono::Duration::minutes(1));
+    let mut rows = Vec::new();
+    let mut tags = Vec::new();
+    for i in 0..600 {
+        let id = uuid::Uuid::now_v7();
+        rows.push(format!(
+            "('{id}', '{group}', '{}', '{}', 'photos/x/{id}.jpg', 'thumbs/x/{id}.jpg', 64, 48, 0, '{at}')",
+            uuid::Uuid::now_v7(),
+            "cd".repeat(32)
+        ));
+        if i % 2 == 0 {
+            tags.push(format!("('{id}', '{noor}')"));
+        }
+    }
+    p.h.sql()
+        .execute(
+            &format!(
+                "INSERT INTO photos (id, group_id, upload_id, sha256, blob_key, thumb_key, width,
+                                     height, no_children_recognizable, received_at) VALUES {}",
+                rows.join(",")
+            ),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    p.h.sql()
+        .execute(
+            &format!(
+                "INSERT INTO photo_tags (photo_id, child_id) VALUES {}",
+                tags.join(",")
+            ),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let mut b = p.logged_in("test", "sem").await;
+    let page = b.get("/mijn-kind").await.text;
+    assert!(
+        page.contains(&format!("data-id=\"{}\"", p.ids["photo_sem"])),
+        "Sem's own photo is missing behind 600 hidden ones"
+    );
+}

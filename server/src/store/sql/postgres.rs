@@ -50,8 +50,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/postgres/0007_upload_parts.sql"),
     ),
     (
-        "0008_upload_use",
-        include_str!("../../../migrations/postgres/0008_upload_use.sql"),
+        "0008_review",
+        include_str!("../../../migrations/postgres/0008_review.sql"),
     ),
 ];
 

@@ -42,8 +42,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0007_upload_parts.sql"),
     ),
     (
-        "0008_upload_use",
-        include_str!("../../../migrations/0008_upload_use.sql"),
+        "0008_review",
+        include_str!("../../../migrations/0008_review.sql"),
     ),
 ];
 

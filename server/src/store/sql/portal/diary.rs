@@ -1,22 +1,40 @@
 //! SQLite, the portal's data: diary.
 
-use super::super::conn::{Connection, params};
-use super::super::conn::{DbError, RowExt, query_all, query_one};
+use super::super::conn::Connection;
+use super::super::conn::{DbError, RowExt, query_all};
 use super::*;
 use crate::portal::*;
 use chrono::NaiveDate;
-use kring_protocol::{ChildId, ParentId};
+use kring_protocol::{ChildId, DiaryEntryId, ParentId, PhotoId};
 
 pub(super) fn load_diary(
     c: &Connection,
     id: &str,
     children: &[MyChild],
 ) -> Result<Option<DiaryView>, DbError> {
-    let Some(mut entry) = query_one(
+    Ok(load_diaries(c, &[id.to_string()], children)?.pop())
+}
+
+/// The diary entries with these ids as the parent of `children` sees them:
+/// only entries about one of them with a placement on the entry's group, with
+/// the children of theirs it is about and the photos of it they may see. In
+/// the order of `ids`; a fixed number of queries for any number of entries.
+pub(super) fn load_diaries(
+    c: &Connection,
+    ids: &[String],
+    children: &[MyChild],
+) -> Result<Vec<DiaryView>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = placeholders(ids.len());
+    let mut entries = query_all(
         c,
-        "SELECT id, group_id, author_kind, author_name, text, baby_json, written_at
-         FROM diary_entries WHERE id = ?1",
-        params![id],
+        &format!(
+            "SELECT id, group_id, author_kind, author_name, text, baby_json, written_at
+             FROM diary_entries WHERE id IN ({list})"
+        ),
+        id_params(ids),
         |r| {
             Ok(DiaryView {
                 id: r.id("id")?,
@@ -30,39 +48,61 @@ pub(super) fn load_diary(
                 photos: Vec::new(),
             })
         },
-    )?
-    else {
-        return Ok(None);
-    };
+    )?;
     let about = query_all(
         c,
-        "SELECT child_id FROM diary_children WHERE entry_id = ?1",
-        params![id],
-        |r| r.id::<ChildId>("child_id"),
+        &format!("SELECT entry_id, child_id FROM diary_children WHERE entry_id IN ({list})"),
+        id_params(ids),
+        |r| {
+            Ok((
+                r.id::<DiaryEntryId>("entry_id")?,
+                r.id::<ChildId>("child_id")?,
+            ))
+        },
     )?;
-    entry.children = children
-        .iter()
-        .filter(|k| about.contains(&k.id))
-        .filter(|k| k.placements.iter().any(|p| p.group == entry.group))
-        .map(|k| k.id)
-        .collect();
-    if entry.children.is_empty() {
-        return Ok(None);
+    for e in &mut entries {
+        e.children = children
+            .iter()
+            .filter(|k| about.contains(&(e.id, k.id)))
+            .filter(|k| k.placements.iter().any(|p| p.group == e.group))
+            .map(|k| k.id)
+            .collect();
     }
-    let photo_ids = query_all(
+    entries.retain(|e| !e.children.is_empty());
+    let with = query_all(
         c,
-        "SELECT photo_id FROM diary_photos WHERE entry_id = ?1 ORDER BY photo_id",
-        params![id],
-        |r| r.get::<_, String>("photo_id"),
+        &format!(
+            "SELECT entry_id, photo_id FROM diary_photos WHERE entry_id IN ({list})
+             ORDER BY entry_id, photo_id"
+        ),
+        id_params(ids),
+        |r| {
+            Ok((
+                r.id::<DiaryEntryId>("entry_id")?,
+                r.get::<_, String>("photo_id")?,
+            ))
+        },
     )?;
-    for p in photo_ids {
-        if let Some(row) = load_photo(c, &p)?
-            && !photo_visible_for(&row, children).is_empty()
+    let photo_ids: Vec<String> = with.iter().map(|(_, p)| p.clone()).collect();
+    let visible: Vec<PhotoId> = load_photos(c, &photo_ids)?
+        .into_iter()
+        .filter(|row| !photo_visible_for(row, children).is_empty())
+        .map(|row| row.id)
+        .collect();
+    for (entry, photo) in with {
+        if let Some(e) = entries.iter_mut().find(|e| e.id == entry)
+            && let Some(p) = visible.iter().find(|v| v.to_string() == photo)
         {
-            entry.photos.push(row.id);
+            e.photos.push(*p);
         }
     }
-    Ok(Some(entry))
+    let order: std::collections::HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    entries.sort_by_key(|e| order.get(e.id.to_string().as_str()).copied());
+    Ok(entries)
 }
 
 /// The diary entry, if it is about one of the parent's children with a

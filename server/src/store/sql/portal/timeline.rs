@@ -5,7 +5,68 @@ use super::super::conn::{Connection, params};
 use super::*;
 use crate::portal::*;
 use chrono::{DateTime, NaiveDate, Utc};
-use kring_protocol::{ChildId, GroupId, ParentId, PhotoId};
+use kring_protocol::{ChildId, ParentId};
+
+/// The parent's (`?1`) children with their placements current today (`?2`),
+/// all or one (`?3`, `''` for all), as the `mine` of a query.
+macro_rules! mine {
+    () => {
+        "WITH mine AS (
+            SELECT pl.child_id, pl.group_id, pl.start_date FROM placements pl
+            JOIN child_parents cp ON cp.child_id = pl.child_id
+            WHERE cp.parent_id = ?1 AND pl.start_date <= ?2
+              AND (pl.end_date IS NULL OR pl.end_date >= ?2)
+              AND (?3 = '' OR pl.child_id = ?3)
+        )
+        "
+    };
+}
+
+/// The ids of the photos the parent (`?1`) may see today (`?2`), of one child
+/// (`?3`, or `''` for all), older than `?4`, newest first, at most `?5`. A
+/// photo is visible for a child of the parent with a current placement on the
+/// photo's group that began by the photo's day: confirmed "no children
+/// recognizable" without tags, or the child is tagged, its consent is not
+/// `none` and every other tagged child has `group` consent
+/// (`kring_protocol::decide_audience`). A photo that belongs to a diary entry
+/// the parent sees is shown there, not on its own.
+const VISIBLE_PHOTOS: &str = concat!(
+    mine!(),
+    "SELECT p.id FROM photos p
+    WHERE p.group_id IN (SELECT group_id FROM mine) AND p.received_at < ?4
+      AND EXISTS (
+        SELECT 1 FROM mine m
+        WHERE m.group_id = p.group_id AND m.start_date <= substr(p.received_at, 1, 10)
+          AND ((p.no_children_recognizable = 1
+                AND NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id))
+            OR (EXISTS (SELECT 1 FROM photo_tags t JOIN children k ON k.id = t.child_id
+                        WHERE t.photo_id = p.id AND t.child_id = m.child_id
+                          AND k.photo_consent <> 'none')
+                AND NOT EXISTS (SELECT 1 FROM photo_tags t JOIN children k ON k.id = t.child_id
+                        WHERE t.photo_id = p.id AND t.child_id <> m.child_id
+                          AND k.photo_consent <> 'group'))))
+      AND NOT EXISTS (
+        SELECT 1 FROM diary_photos dp JOIN diary_entries d ON d.id = dp.entry_id
+        JOIN diary_children dc ON dc.entry_id = d.id
+        JOIN mine m ON m.child_id = dc.child_id AND m.group_id = d.group_id
+        WHERE dp.photo_id = p.id)
+    ORDER BY p.received_at DESC
+    LIMIT ?5"
+);
+
+/// The diary entries the same parent sees (about one of the children of
+/// `mine!`, written on the group of that placement), older than `?4`,
+/// newest first, at most `?5`.
+const VISIBLE_DIARY: &str = concat!(
+    mine!(),
+    "SELECT d.id FROM diary_entries d
+    WHERE d.written_at < ?4 AND EXISTS (
+        SELECT 1 FROM diary_children dc
+        JOIN mine m ON m.child_id = dc.child_id AND m.group_id = d.group_id
+        WHERE dc.entry_id = d.id)
+    ORDER BY d.written_at DESC
+    LIMIT ?5"
+);
 
 /// Photos and diary entries of the parent's children (all, or `only` one),
 /// newest first, at most `limit`, all older than `before` when given (the
@@ -25,65 +86,41 @@ pub fn timeline(
         children.retain(|k| k.id == *only);
     }
     let mut items = Vec::new();
-    let groups: std::collections::BTreeSet<GroupId> = children
-        .iter()
-        .flat_map(|k| k.placements.iter().map(|p| p.group))
-        .collect();
-    for g in &groups {
-        let photo_ids: Vec<String> = c
-            .prepare(
-                "SELECT id FROM photos WHERE group_id = ?1 AND received_at < ?2
-                 ORDER BY received_at DESC LIMIT 500",
+    // Only photos this parent may see now, decided in SQL with a limit on
+    // visible photos (the rule of `photo_visible_for`, checked again below),
+    // so a page never runs out before older visible photos.
+    let query = |sql: &str| -> Result<Vec<String>, DbError> {
+        c.prepare(sql)?
+            .query_map(
+                params![
+                    parent.to_string(),
+                    today.to_string(),
+                    only.map(ToString::to_string).unwrap_or_default(),
+                    before,
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| r.get(0),
             )?
-            .query_map(params![g.to_string(), before], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        for id in photo_ids {
-            if let Some(photo) = load_photo(c, &id)? {
-                let who = photo_visible_for(&photo, &children);
-                if !who.is_empty() {
-                    items.push(TimelineItem::Photo {
-                        photo,
-                        children: who,
-                    });
-                }
-            }
-        }
-    }
-    let ids: Vec<String> = {
-        let mut out = Vec::new();
-        for k in &children {
-            let rows: Vec<String> = c
-                .prepare(
-                    "SELECT d.id FROM diary_entries d JOIN diary_children dc ON dc.entry_id = d.id
-                     WHERE dc.child_id = ?1 AND d.written_at < ?2
-                     ORDER BY d.written_at DESC LIMIT 500",
-                )?
-                .query_map(params![k.id.to_string(), before], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            out.extend(rows);
-        }
-        out.sort();
-        out.dedup();
-        out
+            .collect()
     };
-    for id in ids {
-        if let Some(d) = load_diary(c, &id, &children)? {
-            items.push(TimelineItem::Diary(d));
+    let photo_ids = query(VISIBLE_PHOTOS)?;
+    for photo in load_photos(c, &photo_ids)? {
+        let who = photo_visible_for(&photo, &children);
+        if who.is_empty() {
+            tracing::warn!(photo = %photo.id, "the timeline's SQL and photo_visible_for disagree");
+        } else {
+            items.push(TimelineItem::Photo {
+                photo,
+                children: who,
+            });
         }
     }
-    // A photo that belongs to a diary entry on the timeline is shown there, once.
-    let in_diary: std::collections::HashSet<PhotoId> = items
-        .iter()
-        .filter_map(|i| match i {
-            TimelineItem::Diary(d) => Some(d.photos.iter().copied()),
-            TimelineItem::Photo { .. } => None,
-        })
-        .flatten()
-        .collect();
-    items.retain(|i| match i {
-        TimelineItem::Photo { photo, .. } => !in_diary.contains(&photo.id),
-        TimelineItem::Diary(_) => true,
-    });
+    let ids = query(VISIBLE_DIARY)?;
+    items.extend(
+        load_diaries(c, &ids, &children)?
+            .into_iter()
+            .map(TimelineItem::Diary),
+    );
     items.sort_by_key(|i| std::cmp::Reverse(i.at()));
     items.truncate(limit);
     Ok(items)

@@ -1,7 +1,9 @@
--- PostgreSQL translation of ../0008_upload_use.sql (same columns and order).
+-- PostgreSQL translation of ../0008_review.sql (same columns and order).
 -- The runner wraps this file in one transaction.
 
 ALTER TABLE uploads ADD COLUMN used_at TEXT;
 UPDATE uploads SET used_at = (SELECT p.received_at FROM photos p WHERE p.upload_id = uploads.id)
  WHERE EXISTS (SELECT 1 FROM photos p WHERE p.upload_id = uploads.id);
 CREATE INDEX uploads_device ON uploads(device_id);
+CREATE INDEX photos_group_received ON photos(group_id, received_at);
+CREATE INDEX diary_photos_photo ON diary_photos(photo_id);
