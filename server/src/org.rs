@@ -20,7 +20,7 @@ use kring_protocol::{
 pub use crate::store::sql::org::{
     cancel_absence, create_child, create_group, create_location, create_organisation,
     create_parent, create_parent_hashed, create_staff, link_parent, parent_diary, parent_message,
-    place_child, report_absence, reset_pin, set_consent, set_consent_by_parent,
+    place_child, report_absence, reset_pin_hashed, set_consent, set_consent_by_parent,
     set_parent_password, set_staff_login,
 };
 

@@ -32,6 +32,14 @@ fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     }
 }
 
+/// Drops the keys without a failure in the window once there are many.
+fn forget_idle<K>(s: &mut State<K>, now: Instant, window: Duration) {
+    if s.peers.len() > 10_000 {
+        s.peers
+            .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+    }
+}
+
 impl RateLimiter<IpAddr> {
     /// `per_peer` failures per address per `window`; 20 times that in total.
     pub fn new(per_peer: u32, window: Duration) -> Self {
@@ -83,6 +91,59 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         None
     }
 
+    /// Counts an attempt *before* it is checked, when `peer` may still make
+    /// one: of many parallel attempts, no more pass than the limit allows
+    /// (checking first and counting the failure afterwards lets them all
+    /// through). Keep the [`Attempt`] until the outcome is known and call
+    /// [`Attempt::succeeded`] when it was right; dropped, it stays counted as a
+    /// failure. `Err` is how long to wait.
+    pub fn attempt(&self, peer: K) -> Result<Attempt<'_, K>, Duration> {
+        self.attempt_at(peer, Instant::now())
+    }
+
+    pub fn attempt_at(&self, peer: K, now: Instant) -> Result<Attempt<'_, K>, Duration> {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let s = &mut *guard;
+        let window = self.window;
+        prune(&mut s.all, now, window);
+        let q = s.peers.entry(peer.clone()).or_default();
+        prune(q, now, window);
+        let wait = |q: &VecDeque<Instant>| {
+            q.front()
+                .map_or(window, |t| window.saturating_sub(now.duration_since(*t)))
+        };
+        if q.len() >= self.per_peer as usize {
+            return Err(wait(q));
+        }
+        if let Some(total) = self.total
+            && s.all.len() >= total as usize
+        {
+            return Err(wait(&s.all));
+        }
+        // counted under the same lock as the check
+        q.push_back(now);
+        s.all.push_back(now);
+        forget_idle(s, now, window);
+        Ok(Attempt {
+            limiter: self,
+            peer,
+            at: now,
+        })
+    }
+
+    /// Takes back one counted attempt of `peer` made at `at`.
+    fn forgive(&self, peer: &K, at: Instant) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = s.peers.get_mut(peer)
+            && let Some(i) = q.iter().position(|t| *t == at)
+        {
+            q.remove(i);
+        }
+        if let Some(i) = s.all.iter().position(|t| *t == at) {
+            s.all.remove(i);
+        }
+    }
+
     pub fn record_failure(&self, peer: K) {
         self.record_failure_at(peer, Instant::now());
     }
@@ -93,10 +154,24 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         s.all.push_back(now);
         let window = self.window;
         prune(&mut s.all, now, window);
-        if s.peers.len() > 10_000 {
-            s.peers
-                .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
-        }
+        forget_idle(&mut s, now, window);
+    }
+}
+
+/// An attempt counted by [`RateLimiter::attempt`]; a failure unless it
+/// [`succeeded`](Attempt::succeeded).
+#[derive(Debug)]
+#[must_use = "an attempt counts as a failure unless it is told it succeeded"]
+pub struct Attempt<'a, K: Hash + Eq + Clone = IpAddr> {
+    limiter: &'a RateLimiter<K>,
+    peer: K,
+    at: Instant,
+}
+
+impl<K: Hash + Eq + Clone> Attempt<'_, K> {
+    /// The attempt was right: it no longer counts.
+    pub fn succeeded(self) {
+        self.limiter.forgive(&self.peer, self.at);
     }
 }
 
@@ -127,6 +202,28 @@ mod tests {
             l.record_failure_at(IpAddr::from([10, 0, 1, i]), t0);
         }
         assert!(l.blocked_at(IpAddr::from([10, 0, 2, 1]), t0).is_some());
+    }
+
+    #[test]
+    fn attempts_are_counted_before_they_are_checked() {
+        let l: RateLimiter<String> = RateLimiter::per_key(3, Duration::from_secs(60));
+        let t0 = Instant::now();
+        // three in flight at once: the fourth is refused before any finished
+        let held: Vec<_> = (0..3)
+            .map(|_| l.attempt_at("anne".into(), t0).expect("within the limit"))
+            .collect();
+        assert!(l.attempt_at("anne".into(), t0).is_err());
+        // a right one gives its place back, a wrong one keeps it
+        let mut held = held.into_iter();
+        held.next().expect("one").succeeded();
+        drop(held);
+        let again = l.attempt_at("anne".into(), t0).expect("room for one more");
+        assert!(l.attempt_at("anne".into(), t0).is_err());
+        again.succeeded();
+        assert!(
+            l.attempt_at("anne".into(), t0 + Duration::from_secs(61))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -621,6 +621,83 @@ async fn wrong_passwords_are_rate_limited() {
     assert_eq!(other.get("/mijn-kind").await.status, 200);
 }
 
+/// 300 wrong passwords for one account at once: each is counted before it
+/// is checked, so no more are checked than the limit allows (checking first
+/// and counting afterwards let nearly all of them through).
+#[tokio::test]
+async fn three_hundred_parallel_wrong_logins_get_no_more_tries_than_the_limit() {
+    let p = Portal::start_with(|s| s.portal.login_failures_per_window = 5).await;
+    let mut b = p.browser("test");
+    b.get("/inloggen").await;
+    let cookie: String = b
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let csrf = b.csrf.clone().unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let (client, url, cookie, csrf) = (
+            b.client.clone(),
+            format!("{}/inloggen", b.base),
+            cookie.clone(),
+            csrf.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .header("cookie", cookie)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("email", "sem.ouder@example.nl"),
+                    ("password", &format!("geraden-{i}")),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let (mut checked, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            401 => checked += 1,
+            429 => refused += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        checked <= 5,
+        "{checked} of 300 parallel guesses were checked"
+    );
+    assert_eq!(checked + refused, 300);
+}
+
+/// A reset form with a wrong token is refused before anything is hashed,
+/// and wrong tokens count against the address.
+#[tokio::test]
+async fn guessed_reset_tokens_are_refused_and_limited() {
+    let p = Portal::start_with(|s| s.portal.login_failures_per_window = 2).await;
+    let mut b = p.browser("test");
+    b.get("/wachtwoord-vergeten").await;
+    let form = [
+        ("new_password", "een-nieuw-wachtwoord"),
+        ("new_password_repeat", "een-nieuw-wachtwoord"),
+    ];
+    // an address may try three accounts' worth: 3 × 2
+    for i in 0..6 {
+        let r = b
+            .post(&format!("/wachtwoord-herstellen/geraden-{i}"), &form)
+            .await;
+        assert_eq!(r.status, 404, "guess {i}");
+    }
+    let r = b.post("/wachtwoord-herstellen/geraden-7", &form).await;
+    assert_eq!(r.status, 429);
+    assert!(r.headers.contains_key("retry-after"));
+}
+
 #[tokio::test]
 async fn unknown_organisations_are_not_found() {
     let p = Portal::start().await;

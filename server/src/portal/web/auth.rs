@@ -5,6 +5,7 @@ use super::{AnyUser, Ctx, SESSION_COOKIE, WebError, cookie, render, session_time
 use crate::AppState;
 use crate::portal::mail::Mail;
 use crate::portal::{self, Account, UserKind};
+use crate::ratelimit::Attempt;
 use crate::store::ResetLink;
 use axum::Form;
 use axum::extract::{ConnectInfo, Path, State};
@@ -22,17 +23,37 @@ fn account_key(ctx: &Ctx, email: &str) -> String {
     format!("{}:{}", ctx.tenant.id, email.trim().to_lowercase())
 }
 
-/// How long to wait when this address or this account tried too often.
-fn too_many(state: &AppState, ip: std::net::IpAddr, account: &str) -> Option<std::time::Duration> {
-    state
-        .login_limiter
-        .blocked(ip)
-        .or_else(|| state.account_limiter.blocked(account.to_string()))
+/// An attempt counted against the client address and the account *before*
+/// it is checked, so that parallel guesses get no more tries than the limits
+/// allow; it stays a failure unless it [`succeeded`](Counted::succeeded).
+struct Counted<'a> {
+    address: Attempt<'a>,
+    account: Attempt<'a, String>,
 }
 
-fn count_failure(state: &AppState, ip: std::net::IpAddr, account: &str) {
-    state.login_limiter.record_failure(ip);
-    state.account_limiter.record_failure(account.to_string());
+impl Counted<'_> {
+    fn succeeded(self) {
+        self.address.succeeded();
+        self.account.succeeded();
+    }
+}
+
+/// Counts an attempt of this address on this account, or says how long to wait.
+fn count_attempt<'a>(
+    state: &'a AppState,
+    ip: std::net::IpAddr,
+    account: &str,
+) -> Result<Counted<'a>, WebError> {
+    let too_many = |wait: std::time::Duration| WebError::TooMany(wait.as_secs().max(1));
+    let address = state.login_limiter.attempt(ip).map_err(too_many)?;
+    match state.account_limiter.attempt(account.to_string()) {
+        Ok(account) => Ok(Counted { address, account }),
+        Err(wait) => {
+            // refused before it was tried: it does not count
+            address.succeeded();
+            Err(too_many(wait))
+        }
+    }
 }
 
 fn layout(ctx: &Ctx, title: &str, csrf: String) -> Layout {
@@ -92,9 +113,7 @@ pub async fn login(
     ctx.check_csrf(&form.csrf)?;
     let ip = super::client_ip(&state, peer, &headers);
     let key = account_key(&ctx, &form.email);
-    if let Some(wait) = too_many(&state, ip, &key) {
-        return Err(WebError::TooMany(wait.as_secs().max(1)));
-    }
+    let attempt = count_attempt(&state, ip, &key)?;
     let org = ctx.tenant.id;
     let email = form.email.clone();
     let found = state.store.find_login(org, email).await?;
@@ -112,7 +131,7 @@ pub async fn login(
     })
     .await?;
     let Some(account) = account else {
-        count_failure(&state, ip, &key);
+        drop(attempt); // a failure: it stays counted
         tracing::info!(org = %ctx.tenant.slug, client = %ip, "portal login failed");
         let (csrf, jar) = ctx.anonymous_csrf(&state);
         let mut l = layout(&ctx, "Inloggen", csrf);
@@ -125,6 +144,7 @@ pub async fn login(
         *resp.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
         return Ok(resp);
     };
+    attempt.succeeded();
     let times = session_times(&state);
     let a = account.clone();
     let previous = ctx.token.clone();
@@ -214,9 +234,10 @@ pub async fn change(
     let account = user.account.clone();
     // guessing the current password with a stolen session is limited too
     let key = account_key(&user.ctx, &account.email);
-    if let Some(wait) = state.account_limiter.blocked(key.clone()) {
-        return Err(WebError::TooMany(wait.as_secs().max(1)));
-    }
+    let attempt = state
+        .account_limiter
+        .attempt(key)
+        .map_err(|wait| WebError::TooMany(wait.as_secs().max(1)))?;
     let a = account.clone();
     let hash = state.store.password_hash(a).await?.unwrap_or_default();
     let current = form.current_password.clone();
@@ -225,13 +246,14 @@ pub async fn change(
     })
     .await?;
     let problem = if current_ok {
+        attempt.succeeded();
         password_problem(
             &form.new_password,
             &form.new_password_repeat,
             Some(&form.current_password),
         )
     } else {
-        state.account_limiter.record_failure(key);
+        drop(attempt); // a wrong current password stays counted
         Some("Uw huidige wachtwoord klopt niet.".into())
     };
     if let Some(problem) = problem {
@@ -281,12 +303,9 @@ pub async fn forgot(
     ctx.check_csrf(&form.csrf)?;
     let ip = super::client_ip(&state, peer, &headers);
     let key = account_key(&ctx, &form.email);
-    if let Some(wait) = too_many(&state, ip, &key) {
-        return Err(WebError::TooMany(wait.as_secs().max(1)));
-    }
     // Every request counts, for a known address or not: a mailbox cannot be
     // flooded, and the limit does not tell which addresses exist.
-    count_failure(&state, ip, &key);
+    let _counted = count_attempt(&state, ip, &key)?;
     let org = ctx.tenant.id;
     let email = form.email.clone();
     let valid = Duration::minutes(state.settings.portal.reset_valid_minutes.max(1));
@@ -352,11 +371,32 @@ pub struct ResetForm {
 
 pub async fn reset(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ctx: Ctx,
     Path(token): Path<String>,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, WebError> {
     ctx.check_csrf(&form.csrf)?;
+    // The token is checked before anything is hashed, and wrong tokens count
+    // against the address: guessing costs the server a database read, not an
+    // Argon2 hash, and stops at the limit.
+    let ip = super::client_ip(&state, peer, &headers);
+    let attempt = state
+        .login_limiter
+        .attempt(ip)
+        .map_err(|wait| WebError::TooMany(wait.as_secs().max(1)))?;
+    let org = ctx.tenant.id;
+    if state
+        .store
+        .check_reset(org, token.clone(), Utc::now())
+        .await?
+        .is_none()
+    {
+        drop(attempt); // a wrong or used token stays counted
+        return Err(WebError::NotFound);
+    }
+    attempt.succeeded();
     if let Some(problem) = password_problem(&form.new_password, &form.new_password_repeat, None) {
         let (csrf, jar) = ctx.anonymous_csrf(&state);
         let mut l = layout(&ctx, "Nieuw wachtwoord kiezen", csrf);
@@ -374,7 +414,6 @@ pub async fn reset(
         return Ok(resp);
     }
     let hash = crate::org::hash_secret_bounded(form.new_password.clone()).await?;
-    let org = ctx.tenant.id;
     let done = state
         .store
         .reset_password(org, token, hash, Utc::now())

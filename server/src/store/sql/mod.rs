@@ -329,11 +329,18 @@ impl Store for SqlStore {
     }
 
     fn create_staff(&self, s: NewStaff) -> StoreFuture<Created<StaffId>> {
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let (id, changed) = org::create_staff(&tx, &s.org, &s.name, s.role, &s.pin, &s.groups)?;
-            tx.commit()?;
-            Ok(Created { id, changed })
+        let db = self.db.clone();
+        Box::pin(async move {
+            // hashed before a connection is taken: never while holding the database
+            let pin_hash = super::hash_off_runtime(s.pin.clone()).await?;
+            db.call(move |c| {
+                let tx = c.transaction()?;
+                let (id, changed) =
+                    org::create_staff_hashed(&tx, &s.org, &s.name, s.role, &pin_hash, &s.groups)?;
+                tx.commit()?;
+                Ok(Created { id, changed })
+            })
+            .await
         })
     }
 
@@ -799,11 +806,16 @@ impl Store for SqlStore {
     }
 
     fn reset_pin(&self, staff: StaffId, pin: String) -> StoreFuture<Changed> {
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let changed = org::reset_pin(&tx, &staff, &pin)?;
-            tx.commit()?;
-            Ok(changed)
+        let db = self.db.clone();
+        Box::pin(async move {
+            let pin_hash = super::hash_off_runtime(pin).await?;
+            db.call(move |c| {
+                let tx = c.transaction()?;
+                let changed = org::reset_pin_hashed(&tx, &staff, &pin_hash)?;
+                tx.commit()?;
+                Ok(changed)
+            })
+            .await
         })
     }
 

@@ -173,6 +173,19 @@ pub fn create_staff(
     pin: &str,
     groups: &[GroupId],
 ) -> Result<(StaffId, Changed), OrgError> {
+    create_staff_hashed(c, org, name, role, &hash_secret(pin)?, groups)
+}
+
+/// [`create_staff`] with the PIN already hashed (off the database: the store
+/// hashes before it takes a connection).
+pub fn create_staff_hashed(
+    c: &Connection,
+    org: &OrganisationId,
+    name: &str,
+    role: StaffRole,
+    pin_hash: &str,
+    groups: &[GroupId],
+) -> Result<(StaffId, Changed), OrgError> {
     let id = StaffId::new();
     c.execute(
         "INSERT INTO staff (id, organisation_id, name, role, pin_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -184,7 +197,7 @@ pub fn create_staff(
                 StaffRole::Manager => "manager",
                 StaffRole::Pedagogical => "pedagogical",
             },
-            hash_secret(pin)?
+            pin_hash
         ],
     )?;
     let mut changed = Vec::new();
@@ -245,11 +258,16 @@ pub fn set_parent_password(
     Ok(())
 }
 
-/// A new PIN for a staff member; every group's device gets the new verifier.
-pub fn reset_pin(c: &Connection, staff: &StaffId, pin: &str) -> Result<Changed, OrgError> {
+/// A new PIN for a staff member, hashed already (off the database); every
+/// group's device gets the new verifier.
+pub fn reset_pin_hashed(
+    c: &Connection,
+    staff: &StaffId,
+    pin_hash: &str,
+) -> Result<Changed, OrgError> {
     c.execute(
         "UPDATE staff SET pin_hash = ?2 WHERE id = ?1",
-        params![staff.to_string(), hash_secret(pin)?],
+        params![staff.to_string(), pin_hash],
     )?;
     let groups: Vec<String> = c
         .prepare("SELECT group_id FROM staff_groups WHERE staff_id = ?1")?
