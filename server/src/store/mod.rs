@@ -440,6 +440,17 @@ pub struct NewLogin {
     pub password: String,
 }
 
+/// What an import did, or why it did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportResult {
+    Done(ImportOutcome),
+    /// Some e-mail addresses belong to existing accounts under another name
+    /// (one line each); nothing was written. Linking a child to such an
+    /// account gives that account the child's photos and diary: the manager
+    /// must confirm that it is the same person.
+    NeedsConfirmation(Vec<String>),
+}
+
 /// What an import did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOutcome {
@@ -1003,7 +1014,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         org: OrganisationId,
         rows: Vec<ImportRow>,
         passwords: FirstPasswords,
-    ) -> StoreFuture<ImportOutcome>;
+        confirmed_links: bool,
+    ) -> StoreFuture<ImportResult>;
 
     // -- attendance (pushed through `push_item`; these are the reads)
     /// The organisation's locations, by name.

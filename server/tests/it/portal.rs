@@ -919,6 +919,64 @@ async fn csv_import_reports_bad_lines_and_creates_children_and_parents() {
     );
 }
 
+/// An import row whose e-mail address belongs to an existing parent under
+/// another name imports nothing until the manager confirms it is the same
+/// parent; the same name (case and spaces aside) links without asking.
+#[tokio::test]
+async fn csv_import_asks_before_linking_an_account_with_another_name() {
+    let p = Portal::start().await;
+    let mut m = p.logged_in("test", "manager").await;
+    m.get("/beheer/import").await;
+    let header = kring_server::portal::web::IMPORT_HEADER;
+    // sem.ouder@example.nl is Anne Test's account
+    let csv = format!(
+        "{header}\nLotte,Visser,2025-02-01,Dolfijnen,ma wo,2025-06-01,,groep,Iris Visser,sem.ouder@example.nl,,\nMees,Test,2025-03-01,Dolfijnen,di,2025-06-01,,groep,anne  test,SEM.OUDER@example.nl,,\n"
+    );
+    let post = |m: &common::portal::Browser, confirm: bool| {
+        let mut form = reqwest::multipart::Form::new()
+            .text("csrf", m.csrf.clone().unwrap())
+            .text("csv_text", csv.clone());
+        if confirm {
+            form = form.text("confirm_links", "ja");
+        }
+        m.client
+            .post(format!("{}/beheer/import", m.base))
+            .multipart(form)
+    };
+    let req = post(&m, false);
+    let page = m.send(req).await;
+    assert_eq!(page.status, 422, "{}", page.text);
+    assert!(
+        page.text
+            .contains("Regel 2: sem.ouder@example.nl hoort al bij Anne Test, niet bij Iris Visser"),
+        "{}",
+        page.text
+    );
+    assert!(
+        !page.text.contains("Regel 3:"),
+        "the same name needs no word"
+    );
+    assert!(page.text.contains("id=\"confirm_links\""));
+    assert_eq!(
+        p.h.count("SELECT COUNT(*) FROM children WHERE first_name IN ('Lotte', 'Mees')")
+            .await,
+        0,
+        "nothing imported"
+    );
+    let req = post(&m, true);
+    let page = m.send(req).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(
+        p.h.count(
+            "SELECT COUNT(*) FROM child_parents cp JOIN children c ON c.id = cp.child_id
+             JOIN parents p ON p.id = cp.parent_id
+             WHERE c.first_name IN ('Lotte', 'Mees') AND p.email = 'sem.ouder@example.nl'"
+        )
+        .await,
+        2
+    );
+}
+
 #[tokio::test]
 async fn the_second_parent_sees_the_child_but_not_the_first_parents_documents() {
     let p = Portal::start().await;

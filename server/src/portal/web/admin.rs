@@ -9,7 +9,7 @@ use super::{ManagerUser, WebError, render};
 use crate::AppState;
 use crate::device_api::devices;
 use crate::org::{self, FirstPasswords, GroupKind, ImportParent, ParentRole};
-use crate::store::{ChildOverview, GroupSummary, ImportOutcome, NewLogin};
+use crate::store::{ChildOverview, GroupSummary, ImportOutcome, ImportResult, NewLogin};
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -522,6 +522,7 @@ pub async fn import_page(u: ManagerUser) -> Result<Response, WebError> {
         errors: Vec::new(),
         imported: Vec::new(),
         text: String::new(),
+        confirm: false,
     })
 }
 
@@ -549,11 +550,13 @@ pub async fn import(
 ) -> Result<Response, WebError> {
     let mut csrf = String::new();
     let mut text = String::new();
+    let mut confirmed_links = false;
     while let Ok(Some(field)) = multipart.next_field().await {
         let name = field.name().unwrap_or_default().to_string();
         let value = field.text().await.unwrap_or_default();
         match name.as_str() {
             "csrf" => csrf = value,
+            "confirm_links" => confirmed_links = value == "ja",
             "csv_file" if !value.trim().is_empty() => text = value,
             "csv_text" if text.is_empty() => text = value,
             _ => {}
@@ -574,7 +577,7 @@ pub async fn import(
             let passwords = passwords?;
             state
                 .store
-                .import_children(org, rows, passwords)
+                .import_children(org, rows, passwords, confirmed_links)
                 .await
                 .map(Ok)?
         }
@@ -590,13 +593,24 @@ pub async fn import(
                 errors,
                 imported: Vec::new(),
                 text,
+                confirm: false,
             }
         }
-        Ok(ImportOutcome {
+        Ok(ImportResult::NeedsConfirmation(errors)) => {
+            l.error = "Er is niets geïmporteerd. Deze e-mailadressen horen al bij een ouder met een andere naam. Een kind koppelen aan zo'n account geeft die ouder de foto's en het dagboek van het kind. Verbeter het adres, of vink hieronder aan dat het dezelfde ouder is en importeer opnieuw.".into();
+            AdminImportPage {
+                l,
+                errors,
+                imported: Vec::new(),
+                text,
+                confirm: true,
+            }
+        }
+        Ok(ImportResult::Done(ImportOutcome {
             lines: done,
             logins,
             changed,
-        }) => {
+        })) => {
             state.nudge_changed(&changed);
             let origin = crate::portal::notify::portal_origin(&state.settings, &u.ctx.tenant.slug);
             for NewLogin {
@@ -620,6 +634,7 @@ pub async fn import(
                 errors: Vec::new(),
                 imported: done,
                 text: String::new(),
+                confirm: false,
             }
         }
     };

@@ -493,6 +493,8 @@ pub struct AdminImportPage {
     pub errors: Vec<String>,
     pub imported: Vec<String>,
     pub text: String,
+    /// Existing accounts under another name: offer "the same parent".
+    pub confirm: bool,
 }
 
 #[derive(Debug, Clone)]

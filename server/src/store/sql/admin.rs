@@ -9,8 +9,8 @@ use super::org;
 use crate::org::{FirstPasswords, ImportParent, ImportRow, NewChild, OrgError};
 use crate::org::{GroupKind, ParentRole};
 use crate::store::{
-    ChildOverview, ChildParent, GroupName, GroupSummary, ImportOutcome, NewLogin, ParentOverview,
-    PlacementLine, StaffOverview,
+    ChildOverview, ChildParent, GroupName, GroupSummary, ImportOutcome, ImportResult, NewLogin,
+    ParentOverview, PlacementLine, StaffOverview,
 };
 use chrono::{NaiveDate, Utc};
 use kring_protocol::{OrganisationId, PhotoConsent, StaffId, StaffRole};
@@ -215,8 +215,10 @@ pub fn import_children(
     org_id: &OrganisationId,
     rows: &[ImportRow],
     passwords: &FirstPasswords,
-) -> Result<ImportOutcome, OrgError> {
+    confirmed_links: bool,
+) -> Result<ImportResult, OrgError> {
     let tx = c.transaction()?;
+    let mut unconfirmed = Vec::new();
     let mut done = Vec::new();
     let mut logins = Vec::new();
     let mut changed = Vec::new();
@@ -253,6 +255,15 @@ pub fn import_children(
                 },
             )?;
             let parent = match existing {
+                Some((_, known_as)) if !confirmed_links && !same_name(&known_as, name) => {
+                    // a typo in an address would give another family the
+                    // child's photos: never without the manager's word
+                    unconfirmed.push(format!(
+                        "Regel {}: {email} hoort al bij {known_as}, niet bij {name}",
+                        r.line
+                    ));
+                    continue;
+                }
                 Some((id, known_as)) => {
                     // say so: a typo here would give another family access
                     linked.push(format!(
@@ -287,10 +298,25 @@ pub fn import_children(
             )
         });
     }
+    if !unconfirmed.is_empty() {
+        // nothing is written (the transaction is dropped)
+        return Ok(ImportResult::NeedsConfirmation(unconfirmed));
+    }
     tx.commit()?;
-    Ok(ImportOutcome {
+    Ok(ImportResult::Done(ImportOutcome {
         lines: done,
         logins,
         changed,
-    })
+    }))
+}
+
+/// The same person's name, written alike: case and spacing do not count.
+fn same_name(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    norm(a) == norm(b)
 }

@@ -30,7 +30,7 @@ use super::{
     UploadRow,
 };
 use super::{ChildAttendance, DaySpan, GroupDay, GroupLookup, LocationDay, LocationName};
-use super::{ChildOverview, GroupName, GroupSummary, ImportOutcome, ParentOverview, StaffOverview};
+use super::{ChildOverview, GroupName, GroupSummary, ImportResult, ParentOverview, StaffOverview};
 use super::{
     DeviceNudge, DeviceUpdate, NewRelease, NewRollout, ReleaseAdded, ReleaseRow, ReleaseSummary,
     RolloutCreated,
@@ -824,8 +824,17 @@ impl Store for SqlStore {
         org_id: OrganisationId,
         rows: Vec<ImportRow>,
         passwords: FirstPasswords,
-    ) -> StoreFuture<ImportOutcome> {
-        self.run(move |c| Ok(admin::import_children(c, &org_id, &rows, &passwords)?))
+        confirmed_links: bool,
+    ) -> StoreFuture<ImportResult> {
+        self.run(move |c| {
+            Ok(admin::import_children(
+                c,
+                &org_id,
+                &rows,
+                &passwords,
+                confirmed_links,
+            )?)
+        })
     }
 
     fn org_locations(&self, org_id: OrganisationId) -> StoreFuture<Vec<LocationName>> {
