@@ -50,6 +50,8 @@ pub struct AppState {
     pub broker: Option<Broker>,
     pub broker_addr: Option<SocketAddr>,
     pub enroll_limiter: Arc<RateLimiter>,
+    /// Enrollment while wrong codes come from many addresses at once.
+    pub enroll_slowdown: Arc<ratelimit::Slowdown>,
     pub upload_locks: Arc<device_api::tus::UploadLocks>,
     /// Bounds how many photos are decoded at once (a 40 MP photo needs ~0.5 GB).
     pub photo_work: Arc<tokio::sync::Semaphore>,
@@ -304,9 +306,20 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
         store,
         backend,
         blobs: open_blobs(&settings)?,
-        enroll_limiter: Arc::new(RateLimiter::new(
+        // per client address (IPv6 per /64, behind a trusted proxy the
+        // forwarded one); many addresses together slow enrollment down
+        enroll_limiter: Arc::new(RateLimiter::per_key(
             settings.limits.enroll_failures_per_window,
             Duration::from_secs(15 * 60),
+        )),
+        enroll_slowdown: Arc::new(ratelimit::Slowdown::new(
+            settings
+                .limits
+                .enroll_failures_per_window
+                .saturating_mul(20),
+            Duration::from_secs(15 * 60),
+            Duration::from_secs(1),
+            Duration::from_secs(30),
         )),
         settings: Arc::new(settings),
         data_dir,

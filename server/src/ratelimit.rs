@@ -2,9 +2,10 @@
 //! (enrollment codes, portal logins) or per account (portal logins and reset
 //! requests), and for enrollment also in total, so guessing stays hopeless.
 
+use axum::http::HeaderMap;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,32 @@ struct State<K> {
 fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
         q.pop_front();
+    }
+}
+
+/// The client's address for rate limits: the connecting address or, behind a
+/// trusted reverse proxy (`http.trusted_proxies`), the last address that proxy
+/// put in `X-Forwarded-For`. IPv6 counts per /64 (one home has a whole /64).
+pub fn client_ip(state: &crate::AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    let mut ip = peer.ip();
+    if state.settings.http.trusted_proxies.contains(&ip)
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+    {
+        ip = forwarded;
+    }
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
     }
 }
 
@@ -172,6 +199,50 @@ impl<K: Hash + Eq + Clone> Attempt<'_, K> {
     /// The attempt was right: it no longer counts.
     pub fn succeeded(self) {
         self.limiter.forgive(&self.peer, self.at);
+    }
+}
+
+/// Slows everybody down, instead of refusing everybody, while wrong attempts
+/// arrive from many addresses at once (more than `threshold` in the window):
+/// then attempts pass one at a time, each after a pause, so guessing across
+/// addresses gets at most one try per pause while a real device still gets
+/// through, a little later. (A shared cap that refuses would let twenty
+/// addresses lock every location out of enrolling.)
+#[derive(Debug)]
+pub struct Slowdown {
+    failures: RateLimiter<()>,
+    gate: tokio::sync::Semaphore,
+    pause: Duration,
+    max_wait: Duration,
+}
+
+impl Slowdown {
+    pub fn new(threshold: u32, window: Duration, pause: Duration, max_wait: Duration) -> Self {
+        Self {
+            failures: RateLimiter::per_key(threshold, window),
+            gate: tokio::sync::Semaphore::new(1),
+            pause,
+            max_wait,
+        }
+    }
+
+    /// Waits for this attempt's turn. `Ok(None)`: no pressure, go on;
+    /// `Ok(Some(turn))`: hold it while the attempt is checked; `Err`: the queue
+    /// was too long, come back after this long.
+    pub async fn turn(&self) -> Result<Option<tokio::sync::SemaphorePermit<'_>>, Duration> {
+        if self.failures.blocked(()).is_none() {
+            return Ok(None);
+        }
+        let permit = tokio::time::timeout(self.max_wait, self.gate.acquire())
+            .await
+            .map_err(|_| self.max_wait)?
+            .map_err(|_| self.max_wait)?;
+        tokio::time::sleep(self.pause).await;
+        Ok(Some(permit))
+    }
+
+    pub fn record_failure(&self) {
+        self.failures.record_failure(());
     }
 }
 

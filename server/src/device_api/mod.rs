@@ -183,25 +183,31 @@ pub fn router(state: AppState) -> Router<AppState> {
 async fn enroll(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<axum::Json<EnrollResponse>, Failure> {
-    if let Some(wait) = state.enroll_limiter.blocked(peer.ip()) {
-        return Err(Failure::new(
+    if req.device_name.chars().count() > 100 || req.app_version.chars().count() > 50 {
+        return Err(Failure::validation("device name or app version too long"));
+    }
+    let too_many = |wait: std::time::Duration| {
+        Failure::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::RateLimited,
             "too many wrong codes; wait and try again",
         )
-        .with_retry_after(wait.as_secs().max(1)));
-    }
-    if req.device_name.chars().count() > 100 || req.app_version.chars().count() > 50 {
-        return Err(Failure::validation("device name or app version too long"));
-    }
+        .with_retry_after(wait.as_secs().max(1))
+    };
+    // counted before it is checked: parallel guesses get no extra tries
+    let client = crate::ratelimit::client_ip(&state, peer, &headers);
+    let attempt = state.enroll_limiter.attempt(client).map_err(too_many)?;
+    let _turn = state.enroll_slowdown.turn().await.map_err(too_many)?;
     let result = state
         .store
         .enroll_device(req.code, req.device_name, req.app_version, Utc::now())
         .await;
     match result {
         Ok(enrolled) => {
+            attempt.succeeded();
             let (device_id, secret, group) = (enrolled.id, enrolled.secret, enrolled.group);
             tracing::info!(device = %device_id, group = %group.id, "device enrolled");
             // an external broker learns the login before the device tries it
@@ -216,15 +222,19 @@ async fn enroll(
             }))
         }
         Err(StoreError::NotFound(_)) => {
-            state.enroll_limiter.record_failure(peer.ip());
-            tracing::warn!(peer = %peer.ip(), "wrong enrollment code");
+            drop(attempt); // a wrong code stays counted
+            state.enroll_slowdown.record_failure();
+            tracing::warn!(client = %client, "wrong enrollment code");
             Err(Failure::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::EnrollmentCodeInvalid,
                 "this code is unknown, already used or expired; ask the location manager for a new one",
             ))
         }
-        Err(e) => Err(e.into()),
+        Err(e) => {
+            attempt.succeeded(); // not the client's doing
+            Err(e.into())
+        }
     }
 }
 

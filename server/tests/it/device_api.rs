@@ -55,6 +55,65 @@ async fn enrollment_good_reused_expired_guessed() {
     assert_eq!(h.count("SELECT COUNT(*) FROM devices").await, 1);
 }
 
+/// Enrollment as a client behind the reverse proxy (`X-Forwarded-For`).
+async fn enroll_from(h: &Harness, from: &str, code: &str) -> u16 {
+    h.http
+        .post(h.url("/api/v1/enroll"))
+        .header(API_VERSION_HEADER, API_VERSION)
+        .header("x-forwarded-for", from)
+        .json(&EnrollRequest {
+            code: code.to_string(),
+            device_name: "Testscherm".into(),
+            app_version: "0.1.0".into(),
+        })
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Behind the reverse proxy every device arrives from the proxy's address:
+/// wrong codes count per forwarded client address (IPv6 per /64), and many
+/// addresses guessing together slow enrollment down instead of locking
+/// every location out.
+#[tokio::test]
+async fn enrollment_limits_count_per_client_behind_the_proxy_and_slow_down_together() {
+    let h = Harness::start_with(|s| {
+        s.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        s.limits.enroll_failures_per_window = 2;
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(enroll_from(&h, "198.51.100.7", "AAAA-AAAA").await, 403);
+    }
+    assert_eq!(enroll_from(&h, "198.51.100.7", "AAAA-AAAA").await, 429);
+    // another household behind the same proxy is not held back
+    let good = h.code_for(h.group, Duration::minutes(15)).await;
+    assert_eq!(enroll_from(&h, "198.51.100.8", &good).await, 200);
+    // one IPv6 home (a /64) is one client
+    for a in ["2001:db8:1:2::1", "2001:db8:1:2::2"] {
+        assert_eq!(enroll_from(&h, a, "AAAA-AAAA").await, 403);
+    }
+    assert_eq!(enroll_from(&h, "2001:db8:1:2::3", "AAAA-AAAA").await, 429);
+    assert_eq!(enroll_from(&h, "2001:db8:1:3::1", "AAAA-AAAA").await, 403);
+    // twenty addresses' worth of wrong codes in all (2 × 20 = 40): a right
+    // code from a new address still enrolls (after a pause), a wrong one is
+    // still just wrong
+    for i in 0..18 {
+        for _ in 0..2 {
+            assert_eq!(
+                enroll_from(&h, &format!("203.0.113.{i}"), "AAAA-AAAA").await,
+                403
+            );
+        }
+    }
+    let good = h.code_for(h.group, Duration::minutes(15)).await;
+    assert_eq!(enroll_from(&h, "192.0.2.50", &good).await, 200);
+    assert_eq!(enroll_from(&h, "192.0.2.51", "AAAA-AAAA").await, 403);
+    assert_eq!(h.count("SELECT COUNT(*) FROM devices").await, 2);
+}
+
 #[tokio::test]
 async fn unknown_revoked_and_wrong_version_are_refused() {
     let h = Harness::start().await;

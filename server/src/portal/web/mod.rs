@@ -39,7 +39,6 @@ use axum::routing::{MethodRouter, get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::{Duration, Utc};
 use kring_protocol::{ParentId, StaffId};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "kring_sessie";
@@ -260,31 +259,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-/// The client's address for rate limits: the connecting address or, behind a
-/// trusted reverse proxy (`http.trusted_proxies`), the last address that proxy
-/// put in `X-Forwarded-For`. IPv6 counts per /64 (one home has a whole /64).
-pub fn client_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    let mut ip = peer.ip();
-    if state.settings.http.trusted_proxies.contains(&ip)
-        && let Some(forwarded) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        ip = forwarded;
-    }
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
-        v4 => v4,
-    }
-}
+pub use crate::ratelimit::client_ip;
 
 /// The organisation slug in a Host header, e.g. `zonnebloem` from
 /// `zonnebloem.localhost:8080` with base domain `localhost`.
