@@ -396,8 +396,10 @@ pub struct ImportParent {
     pub email: String,
 }
 
-/// First passwords of new parents by e-mail: (password to mail, its hash).
-pub type FirstPasswords = std::collections::HashMap<String, (String, String)>;
+/// The password hash of an account that has no password yet (a parent from
+/// the CSV import, until they use their set-password link): no password
+/// matches it, and a login against it takes as long as for an unknown address.
+pub const NO_PASSWORD_YET: &str = "!no-password-yet";
 
 #[cfg(test)]
 mod tests {

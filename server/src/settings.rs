@@ -117,6 +117,9 @@ pub struct PortalSettings {
     pub session_absolute_hours: i64,
     /// A "wachtwoord vergeten" link works once, for this many minutes.
     pub reset_valid_minutes: i64,
+    /// The link a new parent (CSV import) gets to choose a first password
+    /// works once, for this many days (then "wachtwoord vergeten" helps).
+    pub first_password_days: i64,
     /// Failed logins allowed per client address per 15 minutes.
     pub login_failures_per_window: u32,
 }
@@ -246,6 +249,7 @@ impl Default for Settings {
                 session_idle_minutes: 60,
                 session_absolute_hours: 12,
                 reset_valid_minutes: 60,
+                first_password_days: 14,
                 login_failures_per_window: 10,
             },
             mail: MailSettings {

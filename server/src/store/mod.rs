@@ -26,7 +26,7 @@ pub mod sql;
 pub mod testing;
 
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
-use crate::org::{Changed, FirstPasswords, GroupChange, GroupKind, ImportRow, ParentRole};
+use crate::org::{Changed, GroupChange, GroupKind, ImportRow, ParentRole};
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
@@ -437,7 +437,16 @@ pub struct StaffOverview {
 pub struct NewLogin {
     pub name: String,
     pub email: String,
-    pub password: String,
+    /// The single-use token of the link to choose a first password.
+    pub token: String,
+}
+
+/// When the set-password links of an import's new parents are made and how
+/// long they work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstPasswordLinks {
+    pub now: DateTime<Utc>,
+    pub valid: chrono::Duration,
 }
 
 /// What an import did, or why it did nothing.
@@ -1013,7 +1022,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         org: OrganisationId,
         rows: Vec<ImportRow>,
-        passwords: FirstPasswords,
+        links: FirstPasswordLinks,
         confirmed_links: bool,
     ) -> StoreFuture<ImportResult>;
 

@@ -892,24 +892,45 @@ async fn csv_import_reports_bad_lines_and_creates_children_and_parents() {
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("Lotte Visser toegevoegd"));
     assert_eq!(p.h.count("SELECT COUNT(*) FROM child_parents cp JOIN children c ON c.id = cp.child_id WHERE c.first_name = 'Lotte'").await, 2);
-    // The new parent gets the organisation's credentials and must change them.
-    let mail = p.wait_for_mail("iris@example.nl", "Wachtwoord:").await;
-    let password = mail
-        .split("Wachtwoord: ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    // The new parent gets a single-use link to choose a first password; no
+    // password travels by mail, and until it is chosen nothing logs in.
+    let mail = p
+        .wait_for_mail("iris@example.nl", "wachtwoord-herstellen")
+        .await;
+    assert!(
+        !mail.contains("Wachtwoord:"),
+        "a password in the mail: {mail}"
+    );
+    assert!(mail.contains("14 dagen geldig"), "{mail}");
     let mut iris = p.browser("test");
+    iris.get("/inloggen").await;
+    let refused = iris
+        .post(
+            "/inloggen",
+            &[("email", "iris@example.nl"), ("password", "")],
+        )
+        .await;
+    assert_eq!(refused.status, 401);
+    let link = link_in(&mail, "http://test.localhost:");
+    let path = link
+        .split_once(&iris.base)
+        .map(|(_, p)| p.to_string())
+        .unwrap();
+    assert_eq!(iris.get(&path).await.status, 200);
+    let chosen = [
+        ("new_password", "iris-haar-eigen-1"),
+        ("new_password_repeat", "iris-haar-eigen-1"),
+    ];
+    let done = iris.post(&path, &chosen).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(iris.post(&path, &chosen).await.status, 404, "single use");
     let resp = iris
         .login(&common::portal::Login {
             email: "iris@example.nl".into(),
-            password,
+            password: "iris-haar-eigen-1".into(),
         })
         .await;
-    assert_eq!(resp.location.as_deref(), Some("/wachtwoord-wijzigen"));
+    assert_eq!(resp.location.as_deref(), Some("/mijn-kind"));
     let children = m.get("/beheer/kinderen").await;
     assert!(children.text.contains("Lotte Visser"));
     assert_eq!(

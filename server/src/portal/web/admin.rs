@@ -8,8 +8,10 @@ use super::view::{self, *};
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
 use crate::device_api::devices;
-use crate::org::{self, FirstPasswords, GroupKind, ImportParent, ParentRole};
-use crate::store::{ChildOverview, GroupSummary, ImportOutcome, ImportResult, NewLogin};
+use crate::org::{GroupKind, ImportParent, ParentRole};
+use crate::store::{
+    ChildOverview, FirstPasswordLinks, GroupSummary, ImportOutcome, ImportResult, NewLogin,
+};
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -526,23 +528,6 @@ pub async fn import_page(u: ManagerUser) -> Result<Response, WebError> {
     })
 }
 
-/// A first password and its hash for every e-mail address in the import,
-/// made before the database call (Argon2 must not hold the database).
-fn first_passwords(
-    rows: &[ImportRow],
-    memory: &mut org::Argon2Memory,
-) -> Result<FirstPasswords, org::OrgError> {
-    let mut out = FirstPasswords::new();
-    for ImportParent { email, .. } in rows.iter().flat_map(|r| &r.parents) {
-        if !out.contains_key(email) {
-            let password = crate::portal::random_token()[..12].to_string();
-            let hash = org::hash_secret_in(&password, memory)?;
-            out.insert(email.clone(), (password, hash));
-        }
-    }
-    Ok(out)
-}
-
 pub async fn import(
     State(state): State<AppState>,
     u: ManagerUser,
@@ -569,15 +554,13 @@ pub async fn import(
     let outcome = match parsed {
         Err(errors) => Err(errors),
         Ok(rows) => {
-            let (rows, passwords) = org::argon2_work(move |memory| {
-                let passwords = first_passwords(&rows, memory);
-                (rows, passwords)
-            })
-            .await?;
-            let passwords = passwords?;
+            let links = FirstPasswordLinks {
+                now: chrono::Utc::now(),
+                valid: chrono::Duration::days(state.settings.portal.first_password_days.max(1)),
+            };
             state
                 .store
-                .import_children(org, rows, passwords, confirmed_links)
+                .import_children(org, rows, links, confirmed_links)
                 .await
                 .map(Ok)?
         }
@@ -613,17 +596,13 @@ pub async fn import(
         })) => {
             state.nudge_changed(&changed);
             let origin = crate::portal::notify::portal_origin(&state.settings, &u.ctx.tenant.slug);
-            for NewLogin {
-                name,
-                email,
-                password,
-            } in logins
-            {
+            let days = state.settings.portal.first_password_days.max(1);
+            for NewLogin { name, email, token } in logins {
                 state.mailer.send_later(crate::portal::mail::Mail {
                     to: email.clone(),
-                    subject: format!("Uw inloggegevens voor het ouderportaal van {}", u.ctx.tenant.name),
+                    subject: format!("Welkom bij het ouderportaal van {}", u.ctx.tenant.name),
                     body: format!(
-                        "Beste {name},\n\nU kunt inloggen op het ouderportaal van {}:\n{origin}/inloggen\n\nE-mailadres: {email}\nWachtwoord: {password}\n\nBij de eerste keer inloggen kiest u een eigen wachtwoord.\n",
+                        "Beste {name},\n\nU heeft een account op het ouderportaal van {}. Kies uw wachtwoord via deze link (eenmalig te gebruiken, {days} dagen geldig):\n\n{origin}/wachtwoord-herstellen/{token}\n\nDaarna logt u in op {origin}/inloggen met uw e-mailadres ({email}) en dat wachtwoord. Is de link verlopen? Kies dan op die pagina \"Wachtwoord vergeten\".\n",
                         u.ctx.tenant.name
                     ),
                 });

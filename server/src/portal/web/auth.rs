@@ -119,6 +119,11 @@ pub async fn login(
     let found = state.store.find_login(org, email).await?;
     let password = form.password.clone();
     let account = crate::org::argon2_work(move |memory| match found {
+        Some(login) if login.password_hash == crate::org::NO_PASSWORD_YET => {
+            // no password chosen yet: as long as any other wrong login
+            portal::verify_dummy(&password, memory);
+            None
+        }
         Some(login) if crate::org::verify_secret_in(&login.password_hash, &password, memory) => {
             Some(login.account)
         }

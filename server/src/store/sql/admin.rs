@@ -6,11 +6,11 @@ use super::conn::{Connection, OptionalExtension, params};
 use super::conn::{DbError, RowExt, parse_date, parse_id, query_one};
 use super::feed::parse_consent;
 use super::org;
-use crate::org::{FirstPasswords, ImportParent, ImportRow, NewChild, OrgError};
 use crate::org::{GroupKind, ParentRole};
+use crate::org::{ImportParent, ImportRow, NewChild, OrgError};
 use crate::store::{
-    ChildOverview, ChildParent, GroupName, GroupSummary, ImportOutcome, ImportResult, NewLogin,
-    ParentOverview, PlacementLine, StaffOverview,
+    ChildOverview, ChildParent, FirstPasswordLinks, GroupName, GroupSummary, ImportOutcome,
+    ImportResult, NewLogin, ParentOverview, PlacementLine, StaffOverview,
 };
 use chrono::{NaiveDate, Utc};
 use kring_protocol::{OrganisationId, PhotoConsent, StaffId, StaffRole};
@@ -214,7 +214,7 @@ pub fn import_children(
     c: &mut Connection,
     org_id: &OrganisationId,
     rows: &[ImportRow],
-    passwords: &FirstPasswords,
+    links: FirstPasswordLinks,
     confirmed_links: bool,
 ) -> Result<ImportResult, OrgError> {
     let tx = c.transaction()?;
@@ -272,14 +272,29 @@ pub fn import_children(
                     id
                 }
                 None => {
-                    let (password, hash) = passwords.get(email).ok_or_else(|| {
-                        OrgError::Hash(format!("no first password made for {email}"))
-                    })?;
-                    let id = org::create_parent_hashed(&tx, org_id, email, name, hash)?;
+                    // no password until they choose one through a
+                    // single-use link (never a password in a mail)
+                    let id = org::create_parent_hashed(
+                        &tx,
+                        org_id,
+                        email,
+                        name,
+                        crate::org::NO_PASSWORD_YET,
+                    )?;
+                    let account = crate::portal::Account {
+                        kind: crate::portal::UserKind::Parent,
+                        id: id.0,
+                        org: *org_id,
+                        name: name.clone(),
+                        email: email.clone(),
+                        must_change_password: true,
+                        is_manager: false,
+                    };
+                    let token = super::portal::create_reset(&tx, &account, links.now, links.valid)?;
                     logins.push(NewLogin {
                         name: name.clone(),
                         email: email.clone(),
-                        password: password.clone(),
+                        token,
                     });
                     id
                 }

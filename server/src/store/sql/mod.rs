@@ -30,15 +30,16 @@ use super::{
     UploadRow,
 };
 use super::{ChildAttendance, DaySpan, GroupDay, GroupLookup, LocationDay, LocationName};
-use super::{ChildOverview, GroupName, GroupSummary, ImportResult, ParentOverview, StaffOverview};
+use super::{
+    ChildOverview, FirstPasswordLinks, GroupName, GroupSummary, ImportResult, ParentOverview,
+    StaffOverview,
+};
 use super::{
     DeviceNudge, DeviceUpdate, NewRelease, NewRollout, ReleaseAdded, ReleaseRow, ReleaseSummary,
     RolloutCreated,
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
-use crate::org::{
-    Changed, FirstPasswords, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole,
-};
+use crate::org::{Changed, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole};
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
@@ -823,7 +824,7 @@ impl Store for SqlStore {
         &self,
         org_id: OrganisationId,
         rows: Vec<ImportRow>,
-        passwords: FirstPasswords,
+        links: FirstPasswordLinks,
         confirmed_links: bool,
     ) -> StoreFuture<ImportResult> {
         self.run(move |c| {
@@ -831,7 +832,7 @@ impl Store for SqlStore {
                 c,
                 &org_id,
                 &rows,
-                &passwords,
+                links,
                 confirmed_links,
             )?)
         })
