@@ -9,7 +9,7 @@
 //! Two ways to run it:
 //! - [`Broker::start_embedded`]: an rmqtt broker inside this process. Every
 //!   decision is made by our hooks: login (username = client id = device id,
-//!   password = device secret checked by [`DeviceAuth`]), the Last Will topic,
+//!   password = the device's MQTT password checked by [`DeviceAuth`]), the Last Will topic,
 //!   and every subscribe and publish (only where
 //!   [`mqtt::device_may_use_topic`] allows). Presence is reported to
 //!   [`DeviceAuth::presence_changed`]. Retained messages (the devices'
@@ -113,7 +113,8 @@ pub enum BrokerError {
 /// blocking I/O (SQLite). `presence_changed` calls arrive in the order the
 /// broker saw the events.
 pub trait DeviceAuth: Send + Sync + 'static {
-    /// True when `device` exists, is not revoked and `secret` is its credential.
+    /// True when `device` exists, is not revoked and `secret` is its MQTT
+    /// password (kring derives it from the device secret; never the API secret).
     fn authenticate(&self, device: &DeviceId, secret: &str) -> bool;
     /// A device's MQTT connection came up (true) or went down (false).
     fn presence_changed(&self, device: &DeviceId, online: bool);
@@ -285,7 +286,7 @@ impl Broker {
         }
     }
 
-    /// For a device that just authenticated with `secret` over HTTP: makes
+    /// For a device that just authenticated over HTTP (`secret`: its MQTT password): makes
     /// sure the external broker knows it (checked once per device and
     /// process, in the background). A no-op for the other modes.
     pub fn device_seen(&self, device: &DeviceId, secret: &str) {

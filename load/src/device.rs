@@ -181,7 +181,7 @@ pub async fn run(spec: DeviceSpec, shared: Arc<Shared>) {
 }
 
 /// The MQTT doorbell, as the device's sync engine runs it: client id = user =
-/// device id, password = secret, persistent session, retained presence with a
+/// device id, password = the MQTT password derived from the secret, persistent session, retained presence with a
 /// last will; every nudge wakes the puller.
 async fn doorbell(
     seed: DeviceSeed,
@@ -193,7 +193,7 @@ async fn doorbell(
     let rec = shared.recorder.clone();
     let id = seed.id.to_string();
     let mut opts = MqttOptions::new(id.clone(), shared.mqtt.ip().to_string(), shared.mqtt.port());
-    opts.set_credentials(id, seed.secret.clone());
+    opts.set_credentials(id, kring_protocol::mqtt::password(&seed.secret));
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(false);
     let presence = mqtt::presence_topic(&seed.id);

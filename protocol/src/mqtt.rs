@@ -22,6 +22,20 @@ pub fn presence_topic(device: &DeviceId) -> String {
     format!("{}/presence", device_prefix(device))
 }
 
+/// The device's MQTT password, derived from its device secret (SHA-256 of
+/// the secret under a label of its own, hex). MQTT may cross the group
+/// room's Wi-Fi in the clear; what it shows there opens nothing else: the
+/// secret cannot be computed back from it, and the HTTP API refuses it (the
+/// API takes only the secret itself, over TLS). The server keeps only a hash
+/// of each.
+pub fn password(device_secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"kring-mqtt-password-v1\0");
+    h.update(device_secret.as_bytes());
+    hex::encode(h.finalize())
+}
+
 /// Payload of a nudge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Nudge {
@@ -48,6 +62,18 @@ pub fn device_may_use_topic(device: &DeviceId, topic: &str) -> bool {
     topic
         .strip_prefix(prefix.as_str())
         .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
+}
+
+#[cfg(test)]
+mod password_tests {
+    #[test]
+    fn the_mqtt_password_is_not_the_secret_and_is_stable() {
+        let p = super::password("geheim");
+        assert_ne!(p, "geheim");
+        assert_eq!(p, super::password("geheim"));
+        assert_ne!(p, super::password("geheim2"));
+        assert_eq!(p.len(), 64);
+    }
 }
 
 #[cfg(test)]

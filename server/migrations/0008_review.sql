@@ -14,3 +14,8 @@ CREATE INDEX uploads_device ON uploads(device_id);
 -- the parent's timeline reads a group's photos newest first, filtered in SQL
 CREATE INDEX photos_group_received ON photos(group_id, received_at);
 CREATE INDEX diary_photos_photo ON diary_photos(photo_id);
+
+-- MQTT gets a credential of its own, derived from the device secret
+-- (kring_protocol::mqtt::password); its hash here. NULL for a device enrolled
+-- before: set at its next authenticated API call.
+ALTER TABLE devices ADD COLUMN mqtt_hash TEXT;

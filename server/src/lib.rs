@@ -134,7 +134,7 @@ impl DeviceAuth for StoreDeviceAuth {
     fn authenticate(&self, device: &DeviceId, secret: &str) -> bool {
         match self
             .runtime
-            .block_on(self.store.check_device_secret(*device, secret.to_string()))
+            .block_on(self.store.check_mqtt_password(*device, secret.to_string()))
         {
             Ok(ok) => ok,
             Err(e) => {

@@ -618,7 +618,8 @@ fn mqtt_host(creds: &DeviceCredentials) -> String {
 fn spawn_doorbell(creds: &DeviceCredentials, pull: Arc<Notify>) -> tokio::task::JoinHandle<()> {
     let id = creds.device_id.to_string();
     let mut opts = MqttOptions::new(id.clone(), mqtt_host(creds), creds.mqtt.port);
-    opts.set_credentials(id, creds.secret.clone());
+    // MQTT's own password: what the Wi-Fi may see opens no API call
+    opts.set_credentials(id, mqtt::password(&creds.secret));
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_clean_session(false);
     let presence = mqtt::presence_topic(&creds.device_id);

@@ -7,3 +7,4 @@ UPDATE uploads SET used_at = (SELECT p.received_at FROM photos p WHERE p.upload_
 CREATE INDEX uploads_device ON uploads(device_id);
 CREATE INDEX photos_group_received ON photos(group_id, received_at);
 CREATE INDEX diary_photos_photo ON diary_photos(photo_id);
+ALTER TABLE devices ADD COLUMN mqtt_hash TEXT;

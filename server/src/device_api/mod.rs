@@ -111,7 +111,7 @@ impl FromRequestParts<AppState> for AuthedDevice {
             .await?
             .ok_or_else(Failure::unauthorized)?;
         if let Some(broker) = &state.broker {
-            broker.device_seen(&device.id, &secret);
+            broker.device_seen(&device.id, &kring_protocol::mqtt::password(&secret));
         }
         Ok(device)
     }
@@ -211,8 +211,11 @@ async fn enroll(
             let (device_id, secret, group) = (enrolled.id, enrolled.secret, enrolled.group);
             tracing::info!(device = %device_id, group = %group.id, "device enrolled");
             // an external broker learns the login before the device tries it
+            // (with the MQTT password, never the API secret)
             if let Some(broker) = &state.broker {
-                broker.provision(&device_id, &secret).await;
+                broker
+                    .provision(&device_id, &kring_protocol::mqtt::password(&secret))
+                    .await;
             }
             Ok(axum::Json(EnrollResponse {
                 device_id,

@@ -101,7 +101,7 @@ pub async fn auth(
     }
     let ok = state
         .store
-        .check_device_secret(device, req.password)
+        .check_mqtt_password(device, req.password)
         .await
         .unwrap_or(false);
     answer(ok, false)

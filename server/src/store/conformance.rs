@@ -844,15 +844,26 @@ pub async fn revoked_device_is_refused(s: &dyn Store) {
     assert_eq!(listed[0].app_version, "2.0", "the report is stored");
     assert_eq!(listed[0].outbox_pending, Some(3));
     assert_eq!(listed[0].release.as_deref(), Some("kring-qemu-virt 1.0.0"));
+    let mqtt = kring_protocol::mqtt::password(&w.secret);
     assert!(
-        s.check_device_secret(w.device.id, w.secret.clone())
+        s.check_mqtt_password(w.device.id, mqtt.clone())
             .await
             .expect("check")
     );
-    assert!(
-        !s.check_device_secret(w.device.id, "wrong".into())
+    for wrong in ["wrong".to_string(), w.secret.clone()] {
+        assert!(
+            !s.check_mqtt_password(w.device.id, wrong)
+                .await
+                .expect("check"),
+            "MQTT takes its own password, not the API secret"
+        );
+    }
+    assert_eq!(
+        s.authenticate_device(mqtt.clone(), DeviceReport::default(), now)
             .await
-            .expect("check")
+            .expect("auth"),
+        None,
+        "the API takes the secret, not the MQTT password"
     );
     s.set_device_online(w.device.id, true, now)
         .await
@@ -880,7 +891,7 @@ pub async fn revoked_device_is_refused(s: &dyn Store) {
         None
     );
     assert!(
-        !s.check_device_secret(w.device.id, w.secret)
+        !s.check_mqtt_password(w.device.id, mqtt)
             .await
             .expect("check")
     );

@@ -770,8 +770,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         report: DeviceReport,
         now: DateTime<Utc>,
     ) -> StoreFuture<Option<AuthedDevice>>;
-    /// True when `device` exists, is not revoked and `secret` is its secret.
-    fn check_device_secret(&self, device: DeviceId, secret: String) -> StoreFuture<bool>;
+    /// True when `device` exists, is not revoked and `password` is its MQTT
+    /// password (`kring_protocol::mqtt::password`; the API secret is refused).
+    fn check_mqtt_password(&self, device: DeviceId, password: String) -> StoreFuture<bool>;
     /// Records the device's MQTT presence.
     fn set_device_online(
         &self,

@@ -67,7 +67,7 @@ async fn subscribe(h: &Harness, dev: &Device) -> (AsyncClient, rumqttc::EventLoo
     let addr = h.server().mqtt_addr.unwrap();
     let id = dev.id.to_string();
     let mut o = MqttOptions::new(id.clone(), "127.0.0.1", addr.port());
-    o.set_credentials(id, dev.secret.clone());
+    o.set_credentials(id, dev.mqtt_password());
     o.set_keep_alive(std::time::Duration::from_secs(5));
     let (client, mut events) = AsyncClient::new(o, 16);
     client

@@ -25,7 +25,7 @@ fn options(h: &Harness, dev: &Device) -> MqttOptions {
 pub(crate) fn device_options(dev: &Device, port: u16) -> MqttOptions {
     let id = dev.id.to_string();
     let mut o = MqttOptions::new(id.clone(), "127.0.0.1", port);
-    o.set_credentials(id, dev.secret.clone());
+    o.set_credentials(id, dev.mqtt_password());
     o.set_keep_alive(Duration::from_secs(5));
     o.set_clean_session(true);
     o.set_last_will(LastWill::new(
@@ -250,11 +250,25 @@ async fn presence_and_revocation() {
         );
         let _ = timeout(Duration::from_millis(50), events.poll()).await;
     }
-    // a wrong secret for a real device is refused
-    let mut bad = options(&h, &dev);
-    bad.set_credentials(dev.id.to_string(), "wrong");
-    bad.set_client_id(dev.id.to_string());
-    assert!(login_refused(bad).await);
+    // a wrong password for a real device is refused, and so is its API
+    // secret (MQTT has a credential of its own: a login seen on the Wi-Fi
+    // opens no API call)
+    for wrong in ["wrong".to_string(), dev.secret.clone()] {
+        let mut bad = options(&h, &dev);
+        bad.set_credentials(dev.id.to_string(), wrong);
+        bad.set_client_id(dev.id.to_string());
+        assert!(login_refused(bad).await);
+    }
+    // ...and the MQTT password opens no API call
+    let resp = h
+        .http
+        .get(h.url("/api/v1/feed"))
+        .header(API_VERSION_HEADER, API_VERSION)
+        .bearer_auth(dev.mqtt_password())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
     // revoke: the live session is closed, and a reconnect is refused
     assert!(h.server().state.revoke_device(dev.id).await.unwrap());
     assert!(

@@ -91,10 +91,12 @@ async fn mosquitto_dynsec_logins_nudges_presence_and_revocation() {
     )
     .await
     .unwrap();
-    // wrong secret, or another device's client id: refused
-    let mut bad = options(&m, &a);
-    bad.set_credentials(a.id.to_string(), "wrong");
-    assert!(login_refused(bad).await);
+    // a wrong password, the API secret, or another device's client id: refused
+    for wrong in ["wrong".to_string(), a.secret.clone()] {
+        let mut bad = options(&m, &a);
+        bad.set_credentials(a.id.to_string(), wrong);
+        assert!(login_refused(bad).await);
+    }
     let mut borrowed = options(&m, &a);
     borrowed.set_client_id(b.id.to_string());
     assert!(login_refused(borrowed).await);

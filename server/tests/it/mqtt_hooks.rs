@@ -53,10 +53,15 @@ async fn hooks_apply_the_device_rules() {
         .0,
         403
     );
-    // logins
+    // logins: with the MQTT password, never the API secret
+    let (mine, theirs) = (dev.mqtt_password(), other.mqtt_password());
     let cases = [
         (
             json!({"username": id, "password": dev.secret, "clientid": id}),
+            false,
+        ),
+        (
+            json!({"username": id, "password": mine, "clientid": id}),
             true,
         ),
         (
@@ -64,11 +69,11 @@ async fn hooks_apply_the_device_rules() {
             false,
         ),
         (
-            json!({"username": id, "password": dev.secret, "clientid": other.id.to_string()}),
+            json!({"username": id, "password": mine, "clientid": other.id.to_string()}),
             false,
         ),
         (
-            json!({"username": id, "password": other.secret, "clientid": id}),
+            json!({"username": id, "password": theirs, "clientid": id}),
             false,
         ),
         (
@@ -76,7 +81,7 @@ async fn hooks_apply_the_device_rules() {
             false,
         ),
         (
-            json!({"username": id.to_uppercase(), "password": dev.secret, "clientid": id.to_uppercase()}),
+            json!({"username": id.to_uppercase(), "password": mine, "clientid": id.to_uppercase()}),
             false,
         ),
         (
@@ -119,7 +124,7 @@ async fn hooks_apply_the_device_rules() {
         &h,
         "/internal/mqtt/auth",
         s,
-        json!({"username": id, "password": dev.secret, "clientid": id}),
+        json!({"username": id, "password": mine, "clientid": id}),
     )
     .await;
     assert!(!allowed(&v));

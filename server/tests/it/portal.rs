@@ -275,7 +275,7 @@ fn mqtt_options(p: &Portal, dev: &common::Device) -> MqttOptions {
     let addr = p.h.server().mqtt_addr.unwrap();
     let id = dev.id.to_string();
     let mut o = MqttOptions::new(id.clone(), "127.0.0.1", addr.port());
-    o.set_credentials(id, dev.secret.clone());
+    o.set_credentials(id, dev.mqtt_password());
     o.set_keep_alive(Duration::from_secs(5));
     o
 }

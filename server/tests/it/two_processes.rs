@@ -188,7 +188,7 @@ async fn two_processes_share_uploads_sessions_and_housekeeping() {
     assert_eq!(enrolled.mqtt.port, broker.addr.port());
     let mut mqtt_opts =
         rumqttc::MqttOptions::new(device.to_string(), "127.0.0.1", enrolled.mqtt.port);
-    mqtt_opts.set_credentials(device.to_string(), secret.clone());
+    mqtt_opts.set_credentials(device.to_string(), kring_protocol::mqtt::password(&secret));
     let (doorbell, mut rings) = rumqttc::AsyncClient::new(mqtt_opts, 16);
     let granted = crate::doorbell::subscribe(
         &doorbell,

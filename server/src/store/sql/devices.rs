@@ -67,14 +67,15 @@ pub fn enroll(
     let device = DeviceId::new();
     let secret = new_secret();
     tx.execute(
-        "INSERT INTO devices (id, group_id, name, app_version, secret_hash, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO devices (id, group_id, name, app_version, secret_hash, mqtt_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             device.to_string(),
             group.to_string(),
             name,
             app_version,
             secret_hash(&secret),
+            secret_hash(&kring_protocol::mqtt::password(&secret)),
             time_str(now)
         ],
     )?;
@@ -111,9 +112,37 @@ pub fn authenticate(conn: &Connection, secret: &str) -> Result<Option<AuthedDevi
     )
 }
 
-/// True when `device` exists, is not revoked and `secret` is its secret.
-pub fn check_secret(conn: &Connection, device: &DeviceId, secret: &str) -> Result<bool, DbError> {
-    Ok(authenticate(conn, secret)?.is_some_and(|d| d.id == *device))
+/// True when `device` exists, is not revoked and `password` is its MQTT
+/// password (never its API secret).
+pub fn check_mqtt_password(
+    conn: &Connection,
+    device: &DeviceId,
+    password: &str,
+) -> Result<bool, DbError> {
+    Ok(query_one(
+        conn,
+        "SELECT id FROM devices WHERE id = ?1 AND mqtt_hash = ?2 AND revoked_at IS NULL",
+        params![device.to_string(), secret_hash(password)],
+        |r| r.get::<_, String>("id"),
+    )?
+    .is_some())
+}
+
+/// Records the MQTT password's hash of a device enrolled before MQTT had a
+/// credential of its own (its `secret` just authenticated it).
+pub fn remember_mqtt_password(
+    conn: &Connection,
+    device: &DeviceId,
+    secret: &str,
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE devices SET mqtt_hash = ?2 WHERE id = ?1 AND mqtt_hash IS NULL",
+        params![
+            device.to_string(),
+            secret_hash(&kring_protocol::mqtt::password(secret))
+        ],
+    )?;
+    Ok(())
 }
 
 /// Marks the device seen now (at most once a minute, to spare the SD card of nobody but us).

@@ -236,6 +236,7 @@ impl Store for SqlStore {
         self.run(move |c| {
             let d = devices::authenticate(c, &secret)?;
             if let Some(d) = &d {
+                devices::remember_mqtt_password(c, &d.id, &secret)?;
                 devices::touch(c, &d.id, now)?;
                 devices::record_report(c, &d.id, &report)?;
             }
@@ -243,8 +244,8 @@ impl Store for SqlStore {
         })
     }
 
-    fn check_device_secret(&self, device: DeviceId, secret: String) -> StoreFuture<bool> {
-        self.run(move |c| Ok(devices::check_secret(c, &device, &secret)?))
+    fn check_mqtt_password(&self, device: DeviceId, password: String) -> StoreFuture<bool> {
+        self.run(move |c| Ok(devices::check_mqtt_password(c, &device, &password)?))
     }
 
     fn set_device_online(

@@ -36,6 +36,13 @@ pub struct Device {
     pub enrolled: EnrollResponse,
 }
 
+impl Device {
+    /// The device's MQTT password (derived from its secret, never the secret).
+    pub fn mqtt_password(&self) -> String {
+        kring_protocol::mqtt::password(&self.secret)
+    }
+}
+
 impl Harness {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
