@@ -121,11 +121,23 @@ pub trait DeviceAuth: Send + Sync + 'static {
 }
 
 /// Settings of the embedded broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerConfig {
-    /// TCP address of the MQTT listener; port 0 picks a free port
-    /// (see [`Broker::local_addr`]).
+    /// TCP address of the plain MQTT listener; port 0 picks a free port
+    /// (see [`Broker::local_addr`]). None: no plain listener (TLS only, the
+    /// production mode).
+    pub listen: Option<SocketAddr>,
+    /// The MQTT-over-TLS listener (see [`Broker::tls_addr`]).
+    pub tls: Option<TlsListener>,
+}
+
+/// An MQTT-over-TLS listener: its address and its certificate chain and
+/// private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsListener {
     pub listen: SocketAddr,
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
 }
 
 /// Handle to the MQTT broker: embedded rmqtt or a client of an external
@@ -142,7 +154,8 @@ enum Inner {
 
 struct Embedded {
     scx: ServerContext,
-    local_addr: SocketAddr,
+    local_addr: Option<SocketAddr>,
+    tls_addr: Option<SocketAddr>,
     server_task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -165,6 +178,7 @@ impl fmt::Debug for Broker {
                 .debug_struct("Broker")
                 .field("kind", &"embedded")
                 .field("local_addr", &e.local_addr)
+                .field("tls_addr", &e.tls_addr)
                 .finish(),
             Inner::External(e) => f
                 .debug_struct("Broker")
@@ -216,42 +230,69 @@ impl Broker {
             RETAIN_MAX_PAYLOAD,
         ));
 
-        let listen_err = |source: rmqtt::Error| BrokerError::Listen {
-            addr: cfg.listen,
-            source: source.into(),
+        let builder = |addr: SocketAddr, name: &'static str| {
+            rmqtt::net::Builder::new()
+                .name(name)
+                .laddr(addr)
+                .reuseaddr(Some(true))
+                .nodelay(true)
+                // Anonymous logins must reach our hook, which refuses them.
+                .allow_anonymous(false)
+                .max_clientid_len(64)
+                .max_packet_size(64 * 1024)
+                .handshake_timeout(Duration::from_secs(10))
         };
-        let listener = rmqtt::net::Builder::new()
-            .name("kring/tcp")
-            .laddr(cfg.listen)
-            .reuseaddr(Some(true))
-            .nodelay(true)
-            // Anonymous logins must reach our hook, which refuses them.
-            .allow_anonymous(false)
-            .max_clientid_len(64)
-            .max_packet_size(64 * 1024)
-            .handshake_timeout(Duration::from_secs(10))
-            .bind()
-            .and_then(|l| l.tcp())
-            .map_err(listen_err)?;
-        let local_addr = listener.local_addr().map_err(listen_err)?;
-
-        // `listener_by_id`: the default id is the configured port, 0 here.
-        let server = MqttServer::new(scx.clone())
-            .listener_by_id(listener, local_addr.port())
-            .build();
+        let mut server = MqttServer::new(scx.clone());
+        let mut local_addr = None;
+        if let Some(addr) = cfg.listen {
+            let listen_err = |source: rmqtt::Error| BrokerError::Listen {
+                addr,
+                source: source.into(),
+            };
+            let listener = builder(addr, "kring/tcp")
+                .bind()
+                .and_then(|l| l.tcp())
+                .map_err(listen_err)?;
+            let bound = listener.local_addr().map_err(listen_err)?;
+            // `listener_by_id`: the default id is the configured port, 0 here.
+            server = server.listener_by_id(listener, bound.port());
+            local_addr = Some(bound);
+        }
+        let mut tls_addr = None;
+        if let Some(tls) = &cfg.tls {
+            let addr = tls.listen;
+            let listen_err = |source: rmqtt::Error| BrokerError::Listen {
+                addr,
+                source: source.into(),
+            };
+            let path = |p: &std::path::Path| p.to_string_lossy().into_owned();
+            let listener = builder(addr, "kring/tls")
+                .tls_cert(Some(path(&tls.cert_file)))
+                .tls_key(Some(path(&tls.key_file)))
+                .bind()
+                .and_then(|l| l.tls())
+                .map_err(listen_err)?;
+            let bound = listener.local_addr().map_err(listen_err)?;
+            server = server.listener_by_id(listener, bound.port());
+            tls_addr = Some(bound);
+        }
+        let server = server.build();
         // Not `MqttServer::start`: it calls `process::exit` on failure.
         let server_task = tokio::spawn(async move {
             match server.run().await {
-                Ok(()) => warn!(%local_addr, "embedded MQTT listener stopped"),
-                Err(e) => error!(%local_addr, error = %e, "embedded MQTT listener failed"),
+                Ok(()) => warn!(?local_addr, ?tls_addr, "embedded MQTT listeners stopped"),
+                Err(e) => {
+                    error!(?local_addr, ?tls_addr, error = %e, "embedded MQTT listener failed")
+                }
             }
         });
-        info!(%local_addr, "embedded MQTT broker listening");
+        info!(?local_addr, ?tls_addr, "embedded MQTT broker listening");
 
         Ok(Broker {
             inner: Arc::new(Inner::Embedded(Embedded {
                 scx,
                 local_addr,
+                tls_addr,
                 server_task: Mutex::new(Some(server_task)),
             })),
         })
@@ -307,7 +348,15 @@ impl Broker {
     /// External: `None`.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         match self.inner.as_ref() {
-            Inner::Embedded(e) => Some(e.local_addr),
+            Inner::Embedded(e) => e.local_addr,
+            Inner::External(_) => None,
+        }
+    }
+
+    /// Embedded: the bound MQTT-over-TLS listener address, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        match self.inner.as_ref() {
+            Inner::Embedded(e) => e.tls_addr,
             Inner::External(_) => None,
         }
     }
@@ -407,7 +456,7 @@ impl Broker {
                 for client in clients {
                     kick_client(&e.scx, client).await;
                 }
-                info!(local_addr = %e.local_addr, "embedded MQTT broker stopped");
+                info!(local_addr = ?e.local_addr, tls_addr = ?e.tls_addr, "embedded MQTT broker stopped");
             }
             Inner::External(e) => {
                 if let Err(err) = e.client.try_disconnect() {

@@ -107,7 +107,8 @@ impl DeviceAuth for TestAuth {
 async fn start() -> (Broker, Arc<TestAuth>, SocketAddr) {
     let auth = Arc::new(TestAuth::default());
     let cfg = BrokerConfig {
-        listen: "127.0.0.1:0".parse().expect("literal address"),
+        listen: Some("127.0.0.1:0".parse().expect("literal address")),
+        tls: None,
     };
     let broker = Broker::start_embedded(cfg, auth.clone())
         .await

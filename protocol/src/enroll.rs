@@ -74,4 +74,8 @@ pub struct MqttConnectInfo {
     pub port: u16,
     /// The device's topic prefix, `kring/v1/devices/{device_id}`.
     pub topic_prefix: String,
+    /// Connect with TLS (MQTT over TLS, the production mode). An older
+    /// server sends none: plain MQTT.
+    #[serde(default)]
+    pub tls: bool,
 }

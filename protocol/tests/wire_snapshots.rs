@@ -62,6 +62,7 @@ fn enrollment() {
                 host: String::new(),
                 port: 1883,
                 topic_prefix: "kring/v1/devices/01900000-0000-7000-8000-00000000000a".into(),
+                tls: true,
             },
         }
     );
@@ -77,6 +78,13 @@ fn a_group_from_a_server_that_sends_no_time_zone_is_in_amsterdam() {
     let mut odd = group();
     odd.time_zone = "Mars/Olympus".into();
     assert!(odd.calendar().is_err());
+}
+
+#[test]
+fn mqtt_from_a_server_that_says_nothing_of_tls_is_plain() {
+    let json = serde_json::json!({"host": "", "port": 1883, "topic_prefix": "kring/v1/devices/x"});
+    let old: MqttConnectInfo = serde_json::from_value(json).expect("an older server's mqtt parses");
+    assert!(!old.tls);
 }
 
 #[test]

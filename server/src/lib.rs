@@ -155,6 +155,42 @@ impl DeviceAuth for StoreDeviceAuth {
     }
 }
 
+/// Chooses rustls's crypto provider for the process (ring), once: the
+/// dependencies enable two (ring, aws-lc-rs), and then rustls refuses to
+/// guess when a TLS listener or client is built (MQTT over TLS).
+pub fn install_crypto_provider() {
+    // Err: one was installed already (another server in this process)
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The embedded broker's listeners from the settings: plain MQTT unless
+/// `mqtt.plain = false`, TLS when `mqtt.tls_listen` is set (with its
+/// certificate and key).
+fn embedded_broker_config(m: &settings::MqttSettings) -> Result<BrokerConfig, ServerError> {
+    let tls = match (&m.tls_listen, &m.tls_cert_file, &m.tls_key_file) {
+        (None, _, _) => None,
+        (Some(listen), Some(cert), Some(key)) => Some(kring_broker::TlsListener {
+            listen: *listen,
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+        }),
+        (Some(_), _, _) => {
+            return Err(ServerError::Config(
+                "mqtt.tls_listen needs mqtt.tls_cert_file and mqtt.tls_key_file".into(),
+            ));
+        }
+    };
+    if !m.plain && tls.is_none() {
+        return Err(ServerError::Config(
+            "mqtt.plain = false needs a TLS listener (mqtt.tls_listen)".into(),
+        ));
+    }
+    Ok(BrokerConfig {
+        listen: m.plain.then_some(m.listen),
+        tls,
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error(transparent)]
@@ -173,6 +209,8 @@ pub enum ServerError {
     Mail(#[from] portal::mail::MailError),
     #[error("photo storage: {0}")]
     Blobs(#[from] blob::BlobError),
+    #[error("settings: {0}")]
+    Config(String),
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -253,6 +291,7 @@ pub fn router(state: AppState) -> Router {
 /// Starts the server on `listener`, with the embedded broker on
 /// `settings.mqtt.listen` (or the external broker when configured).
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, ServerError> {
+    install_crypto_provider();
     let store::Opened { store, backend } = open_store(&settings).await?;
     let data_dir = settings.data_dir.clone();
     let device_auth = Arc::new(StoreDeviceAuth {
@@ -281,16 +320,13 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
             .await?,
         ),
         None => Some(
-            Broker::start_embedded(
-                BrokerConfig {
-                    listen: settings.mqtt.listen,
-                },
-                device_auth,
-            )
-            .await?,
+            Broker::start_embedded(embedded_broker_config(&settings.mqtt)?, device_auth).await?,
         ),
     };
-    let broker_addr = broker.as_ref().and_then(Broker::local_addr);
+    // the address devices are told: TLS when there is a TLS listener
+    let broker_addr = broker
+        .as_ref()
+        .and_then(|b| b.tls_addr().or_else(|| b.local_addr()));
     let mailer = portal::mail::Mailer::from_settings(&settings)?;
     let state = AppState {
         mailer,

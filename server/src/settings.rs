@@ -151,8 +151,28 @@ pub struct HttpSettings {
 
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct MqttSettings {
-    /// Listen address of the embedded broker (ignored with `external_url`).
+    /// Listen address of the embedded broker's plain MQTT (ignored with
+    /// `external_url`).
     pub listen: SocketAddr,
+    /// Whether the embedded broker listens for plain MQTT at all. In
+    /// production set `false` with a TLS listener: the device's MQTT login then
+    /// never crosses the group room's Wi-Fi in the clear.
+    #[serde(default = "yes")]
+    pub plain: bool,
+    /// Listen address of the embedded broker's MQTT over TLS (with
+    /// `tls_cert_file` and `tls_key_file`); devices are told to use it.
+    #[serde(default)]
+    pub tls_listen: Option<SocketAddr>,
+    /// The TLS certificate chain (PEM) of the MQTT host.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
+    /// An external broker that devices reach over TLS (`mqtts`): devices are
+    /// told to use TLS. (The embedded broker's `tls_listen` implies it.)
+    #[serde(default)]
+    pub public_tls: bool,
     /// Host devices connect to (empty: the host of the HTTP API).
     pub public_host: String,
     /// Port devices connect to (0: the embedded broker's port).
@@ -171,6 +191,17 @@ pub struct MqttSettings {
     /// Shared secret an external broker sends to `/internal/mqtt/{auth,acl}`
     /// (header `X-Kring-Hook-Secret`). Unset: those hooks answer 404.
     pub hook_secret: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl MqttSettings {
+    /// Whether devices connect with TLS.
+    pub fn devices_use_tls(&self) -> bool {
+        self.public_tls || (self.external_url.is_none() && self.tls_listen.is_some())
+    }
 }
 
 /// See [`MqttSettings::external_auth`].
@@ -222,6 +253,11 @@ impl Default for Settings {
             },
             mqtt: MqttSettings {
                 listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
+                plain: true,
+                tls_listen: None,
+                tls_cert_file: None,
+                tls_key_file: None,
+                public_tls: false,
                 public_host: String::new(),
                 public_port: 0,
                 external_url: None,
@@ -282,6 +318,11 @@ impl fmt::Debug for MqttSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MqttSettings")
             .field("listen", &self.listen)
+            .field("plain", &self.plain)
+            .field("tls_listen", &self.tls_listen)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
+            .field("public_tls", &self.public_tls)
             .field("public_host", &self.public_host)
             .field("public_port", &self.public_port)
             .field("external_url", &self.external_url)

@@ -31,6 +31,9 @@ pub struct EngineConfig {
     pub feed_page: u32,
     /// Connect to the MQTT doorbell.
     pub mqtt: bool,
+    /// A CA certificate (PEM) to trust for MQTT over TLS instead of the
+    /// system's roots (a private deployment, tests).
+    pub mqtt_ca_pem: Option<Vec<u8>>,
     /// Keep HTTP connections open between requests.
     pub reuse_connections: bool,
     /// Reported to the server on every request (the device list shows it).
@@ -48,6 +51,7 @@ impl Default for EngineConfig {
             chunk_size: 1024 * 1024,
             feed_page: 200,
             mqtt: true,
+            mqtt_ca_pem: None,
             reuse_connections: true,
             app_version: env!("CARGO_PKG_VERSION").to_string(),
             release: None,
@@ -233,7 +237,7 @@ impl Engine {
         let mqtt_task = self
             .config
             .mqtt
-            .then(|| spawn_doorbell(&creds, self.pull.clone()));
+            .then(|| spawn_doorbell(&creds, self.config.mqtt_ca_pem.clone(), self.pull.clone()));
         let mut pull_due = true;
         let mut next_pull = self.clock.now();
         let mut last_pull = None::<DateTime<Utc>>;
@@ -613,11 +617,53 @@ fn mqtt_host(creds: &DeviceCredentials) -> String {
     authority.split(':').next().unwrap_or(authority).to_string()
 }
 
+/// MQTT over TLS that trusts the same roots as the HTTPS client (the bundled
+/// web roots), or only `ca_pem` (a private deployment's CA) when given; the
+/// name checked is the MQTT host's. rustls's provider is ring, as the
+/// server's.
+fn mqtt_tls(ca_pem: Option<Vec<u8>>) -> Result<rumqttc::Transport, rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_pem {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(pem) => {
+            use rustls::pki_types::{CertificateDer, pem::PemObject};
+            for cert in CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert.map_err(|e| rustls::Error::General(format!("CA PEM: {e}")))?;
+                roots.add(cert)?;
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(rumqttc::Transport::tls_with_config(
+        rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(config)),
+    ))
+}
+
 /// The MQTT doorbell: the device's own credentials, a retained presence with
 /// a last will, automatic reconnect; a nudge asks the engine to pull.
-fn spawn_doorbell(creds: &DeviceCredentials, pull: Arc<Notify>) -> tokio::task::JoinHandle<()> {
+fn spawn_doorbell(
+    creds: &DeviceCredentials,
+    ca_pem: Option<Vec<u8>>,
+    pull: Arc<Notify>,
+) -> tokio::task::JoinHandle<()> {
     let id = creds.device_id.to_string();
     let mut opts = MqttOptions::new(id.clone(), mqtt_host(creds), creds.mqtt.port);
+    if creds.mqtt.tls {
+        match mqtt_tls(ca_pem) {
+            Ok(transport) => {
+                opts.set_transport(transport);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot set up MQTT over TLS; no doorbell");
+                return tokio::spawn(async {});
+            }
+        }
+    }
     // MQTT's own password: what the Wi-Fi may see opens no API call
     opts.set_credentials(id, mqtt::password(&creds.secret));
     opts.set_keep_alive(Duration::from_secs(30));

@@ -496,11 +496,31 @@ async fn revocation_wipes_the_device() {
     let _ = ItemState::Waiting;
 }
 
+/// The same with the broker listening only for MQTT over TLS: the device,
+/// told so at enrollment, connects with TLS (trusting the deployment's CA)
+/// and its MQTT password.
+#[tokio::test]
+async fn a_parent_message_rings_the_doorbell_over_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    let tls = kring_server::store::testing::TestTls::make(certs.path()).unwrap();
+    let w = World::start_with(|s| tls.configure(s)).await;
+    let mut config = test_config();
+    config.mqtt = true;
+    config.mqtt_ca_pem = Some(tls.ca_pem.clone());
+    doorbell_brings_a_parent_message(&w, config).await;
+}
+
 #[tokio::test]
 async fn a_parent_message_reaches_the_device_through_the_doorbell() {
     let w = World::start().await;
     let mut config = test_config();
     config.mqtt = true;
+    doorbell_brings_a_parent_message(&w, config).await;
+}
+
+/// A device with the doorbell (`config`) hears of a parent's message within
+/// two seconds, without waiting for its next pull.
+async fn doorbell_brings_a_parent_message(w: &World, config: EngineConfig) {
     // the doorbell connects to the server's host; the proxy is on the same host
     let d = w.device(Arc::new(SystemClock), config).await;
     wait_for(10, || d.store.children().map(|c| c.len()).unwrap_or(0) == 4).await;

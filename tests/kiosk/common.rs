@@ -101,6 +101,7 @@ pub fn seed(store: &Store) -> Group {
                     host: String::new(),
                     port: 1883,
                     topic_prefix: String::new(),
+                    tls: false,
                 },
             },
             Utc::now(),

@@ -250,6 +250,7 @@ fn mqtt_info(state: &AppState, device: &kring_protocol::DeviceId) -> MqttConnect
         host: state.settings.mqtt.public_host.clone(),
         port,
         topic_prefix: mqtt::device_prefix(device),
+        tls: state.settings.mqtt.devices_use_tls(),
     }
 }
 

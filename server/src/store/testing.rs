@@ -549,3 +549,47 @@ impl Drop for TestS3 {
         self.task.abort();
     }
 }
+
+/// A certificate authority and a server certificate it signed for
+/// `localhost` and `127.0.0.1`, as PEM files in `dir` (MQTT over TLS in tests).
+#[derive(Debug, Clone)]
+pub struct TestTls {
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
+    /// The CA certificate a client must trust.
+    pub ca_pem: Vec<u8>,
+}
+
+impl TestTls {
+    pub fn make(dir: &std::path::Path) -> Result<Self, StoreError> {
+        let err = |e: rcgen::Error| StoreError::backend(e);
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "kring test CA");
+        let ca_key = rcgen::KeyPair::generate().map_err(err)?;
+        let ca = ca_params.self_signed(&ca_key).map_err(err)?;
+        let params =
+            rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .map_err(err)?;
+        let key = rcgen::KeyPair::generate().map_err(err)?;
+        let cert = params.signed_by(&key, &ca, &ca_key).map_err(err)?;
+        let (cert_file, key_file) = (dir.join("mqtt-cert.pem"), dir.join("mqtt-key.pem"));
+        std::fs::write(&cert_file, cert.pem()).map_err(StoreError::backend)?;
+        std::fs::write(&key_file, key.serialize_pem()).map_err(StoreError::backend)?;
+        Ok(Self {
+            cert_file,
+            key_file,
+            ca_pem: ca.pem().into_bytes(),
+        })
+    }
+
+    /// The embedded broker with only a TLS listener (port 0) on this certificate.
+    pub fn configure(&self, settings: &mut crate::settings::Settings) {
+        settings.mqtt.plain = false;
+        settings.mqtt.tls_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        settings.mqtt.tls_cert_file = Some(self.cert_file.clone());
+        settings.mqtt.tls_key_file = Some(self.key_file.clone());
+    }
+}

@@ -281,3 +281,40 @@ async fn presence_and_revocation() {
     );
     assert_eq!(online(&h).await, 0);
 }
+
+/// The production mode: the embedded broker listens only for MQTT over
+/// TLS. Enrollment tells the device so; a device trusting the certificate's
+/// CA logs in with its MQTT password and hears the doorbell; plain MQTT gets
+/// no session, and there is no plain listener at all.
+#[tokio::test]
+async fn the_doorbell_rings_over_tls_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = kring_server::store::testing::TestTls::make(dir.path()).unwrap();
+    let h = Harness::start_with(|s| tls.configure(s)).await;
+    let broker = h.server().state.broker.clone().unwrap();
+    assert_eq!(broker.local_addr(), None, "a plain listener");
+    let tls_port = broker.tls_addr().unwrap().port();
+    let dev = h.enroll().await;
+    assert!(dev.enrolled.mqtt.tls, "the device is told to use TLS");
+    assert_eq!(dev.enrolled.mqtt.port, tls_port);
+    // plain MQTT on the TLS port: no session
+    assert!(login_refused(device_options(&dev, tls_port)).await);
+    // TLS with an untrusted certificate (the system's roots): no session
+    let mut untrusted = device_options(&dev, tls_port);
+    untrusted.set_transport(rumqttc::Transport::tls_with_default_config());
+    assert!(login_refused(untrusted).await);
+    // TLS trusting the CA: the doorbell rings
+    let mut o = device_options(&dev, tls_port);
+    o.set_transport(rumqttc::Transport::tls(tls.ca_pem.clone(), None, None));
+    let (client, mut events) = AsyncClient::new(o, 16);
+    let granted = subscribe(&client, &mut events, &[mqtt::nudge_topic(&dev.id)]).await;
+    assert_eq!(granted, [true]);
+    let created = parent_writes(&h, "tls@example.nl").await;
+    let nudge = next_nudge(&mut events).await;
+    assert_eq!(nudge.seq, created.changed[0].seq);
+    // and still only with the MQTT password
+    let mut with_secret = device_options(&dev, tls_port);
+    with_secret.set_transport(rumqttc::Transport::tls(tls.ca_pem.clone(), None, None));
+    with_secret.set_credentials(dev.id.to_string(), dev.secret.clone());
+    assert!(login_refused(with_secret).await);
+}

@@ -593,6 +593,7 @@ mod tests {
                 host: String::new(),
                 port: 1883,
                 topic_prefix: "kring/v1/devices/x".into(),
+                tls: false,
             },
         };
         s.save_enrollment("http://server", &resp, Utc::now())

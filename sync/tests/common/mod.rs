@@ -85,12 +85,17 @@ impl Device {
 
 impl World {
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Settings)) -> Self {
         let server_dir = tempfile::tempdir().unwrap();
         let mut settings = Settings {
             data_dir: server_dir.path().to_path_buf(),
             ..Settings::default()
         };
         settings.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        tweak(&mut settings);
         let opened = kring_server::open_store(&settings).await.unwrap();
         let sample = org::sample(opened.store.as_ref(), Utc::now().date_naive())
             .await
