@@ -19,3 +19,10 @@ CREATE INDEX diary_photos_photo ON diary_photos(photo_id);
 -- (kring_protocol::mqtt::password); its hash here. NULL for a device enrolled
 -- before: set at its next authenticated API call.
 ALTER TABLE devices ADD COLUMN mqtt_hash TEXT;
+
+-- Retention (AVG): how long a child's diary and photos are kept after its
+-- last placement ended, and how long its parents keep the portal (seed:
+-- Korein's portal FAQ: 8 weeks, 15 months); when a child's data was deleted.
+ALTER TABLE organisations ADD COLUMN child_data_weeks INTEGER NOT NULL DEFAULT 8;
+ALTER TABLE organisations ADD COLUMN portal_access_months INTEGER NOT NULL DEFAULT 15;
+ALTER TABLE children ADD COLUMN data_expired_at TEXT;

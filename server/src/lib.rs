@@ -392,8 +392,52 @@ const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(20);
 
 /// True when this process runs the periodic job `name` now (no other process
 /// on the same database ran it within the period).
+/// Retention, once a day across every process: deletes the data of children
+/// who left more than the organisation's period ago, then their photos' files.
+/// Logs counts, never names.
+async fn expire_child_data(state: &AppState) {
+    let now = chrono::Utc::now();
+    let today = kring_protocol::Calendar::default().today(now);
+    match state.store.expire_child_data(today, now).await {
+        Ok(expired) => {
+            let files = expired.blob_keys.len();
+            let blobs = state.blobs.clone();
+            let keys = expired.blob_keys.clone();
+            let failed = tokio::task::spawn_blocking(move || {
+                keys.iter().filter(|k| blobs.delete(k).is_err()).count()
+            })
+            .await
+            .unwrap_or(files);
+            if expired != store::ChildDataExpired::default() {
+                tracing::info!(
+                    children = expired.children,
+                    photos = expired.photos,
+                    diary_entries = expired.diary_entries,
+                    messages = expired.messages,
+                    absences = expired.absences,
+                    files,
+                    files_not_deleted = failed,
+                    "retention: expired children's data deleted"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "retention run failed"),
+    }
+}
+
 async fn claim(state: &AppState, name: &str) -> bool {
     let every = chrono::Duration::from_std(HOUSEKEEPING_PERIOD).unwrap_or(chrono::Duration::MAX);
+    claim_every(state, name, every).await
+}
+
+/// [`claim`] for a job that runs once a day.
+async fn claim_daily(state: &AppState, name: &str) -> bool {
+    claim_every(state, name, chrono::Duration::days(1)).await
+}
+
+/// True when this process runs job `name` now (once per `every` across every
+/// process on the database).
+async fn claim_every(state: &AppState, name: &str, every: chrono::Duration) -> bool {
     match state
         .store
         .claim_job(name.to_string(), chrono::Utc::now(), every)
@@ -427,6 +471,9 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
                     Ok(n) => tracing::info!(removed = n, "expired portal sessions removed"),
                     Err(e) => tracing::warn!(error = %e, "session sweep failed"),
                 }
+            }
+            if claim_daily(&state, "expire-child-data").await {
+                expire_child_data(&state).await;
             }
             if claim(&state, "sweep-uploads").await {
                 match device_api::tus::sweep_expired(&state).await {

@@ -8,3 +8,6 @@ CREATE INDEX uploads_device ON uploads(device_id);
 CREATE INDEX photos_group_received ON photos(group_id, received_at);
 CREATE INDEX diary_photos_photo ON diary_photos(photo_id);
 ALTER TABLE devices ADD COLUMN mqtt_hash TEXT;
+ALTER TABLE organisations ADD COLUMN child_data_weeks BIGINT NOT NULL DEFAULT 8;
+ALTER TABLE organisations ADD COLUMN portal_access_months BIGINT NOT NULL DEFAULT 15;
+ALTER TABLE children ADD COLUMN data_expired_at TEXT;

@@ -123,6 +123,7 @@ macro_rules! store_conformance_tests {
                 attendance_reads_stay_with_their_owner,
                 child_pickup_is_its_parents_by_name,
                 absences_follow_the_current_placement,
+                a_leavers_data_is_deleted_after_the_retention_period,
                 update_offer_follows_scope_and_the_newest_rollout,
                 update_offer_ends_with_good_rolled_back_or_failed_until_retry,
                 update_reports_are_idempotent_and_only_for_rolled_out_releases,
@@ -1818,6 +1819,151 @@ pub async fn absences_follow_the_current_placement(s: &dyn Store) {
             .count(),
         1
     );
+}
+
+/// Retention, by time travel: a child who leaves keeps its diary, photos,
+/// messages and absences for the organisation's 8 weeks; the day after, they
+/// are gone (the photo files named for deletion), except a photo also of a
+/// child who stays; that goes when the other child's data expires too. A
+/// second run deletes nothing.
+pub async fn a_leavers_data_is_deleted_after_the_retention_period(s: &dyn Store) {
+    let w = seed(s, "retention").await;
+    let today = today();
+    // Lieke leaves in 5 days, Mees in 20
+    let mut leavers = Vec::new();
+    for (name, leaves_in) in [("Lieke", 5), ("Mees", 20)] {
+        let child = s
+            .create_child(
+                w.org,
+                ChildDetails {
+                    first_name: name.into(),
+                    last_name: "Test".into(),
+                    birth_date: today - Duration::days(900),
+                    consent: PhotoConsent::Group,
+                    allergies: None,
+                    notes: None,
+                },
+            )
+            .await
+            .expect("child");
+        s.place_child(NewPlacement {
+            child,
+            group: w.group,
+            days: vec![Weekday::Mon],
+            start: today - Duration::days(300),
+            end: Some(today + Duration::days(leaves_in)),
+        })
+        .await
+        .expect("placement");
+        leavers.push((child, today + Duration::days(leaves_in)));
+    }
+    let [(lieke, lieke_leaves), (mees, mees_leaves)] = [leavers[0], leavers[1]];
+    let sha = "7e".repeat(32);
+    let push_photo = |tags: Vec<ChildId>| {
+        let sha = sha.clone();
+        async move {
+            let upload = complete_upload(s, w.device.id, &sha).await;
+            let item = photo(upload, &sha, tags);
+            let id = item.id();
+            s.push_item(w.device, item, Utc::now())
+                .await
+                .expect("photo");
+            id
+        }
+    };
+    let alone = push_photo(vec![lieke]).await;
+    let together = push_photo(vec![lieke, mees]).await;
+    let diary = PushItem::Diary(kring_protocol::StaffDiaryItem {
+        id: kring_protocol::DiaryEntryId::new(),
+        children: vec![lieke],
+        text: "Lieke heeft geverfd.".into(),
+        photos: vec![PhotoId(alone)],
+        baby: None,
+        staff_id: None,
+        written_at_device: Utc::now(),
+    });
+    s.push_item(w.device, diary, Utc::now())
+        .await
+        .expect("diary");
+    let parent = s
+        .create_parent(
+            w.org,
+            "lieke@example.nl".into(),
+            "Ouder".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    s.link_parent(lieke, parent, ParentRole::First)
+        .await
+        .expect("link");
+    s.parent_message(
+        NewParentMessage {
+            group: w.group,
+            child: lieke,
+            parent,
+            parent_name: "Ouder".into(),
+            body: "Lieke heeft koorts gehad.".into(),
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("message");
+    s.report_absence(
+        AbsenceReport {
+            child: lieke,
+            from: today,
+            to: today,
+            part_of_day: kring_protocol::PartOfDay::WholeDay,
+            reason: kring_protocol::AbsenceReason::Ziek,
+            note: Some("waterpokken".into()),
+            reported_by: "Ouder".into(),
+        },
+        Utc::now(),
+    )
+    .await
+    .expect("absence");
+    let expire = |on: NaiveDate| async move {
+        s.expire_child_data(on, Utc::now())
+            .await
+            .expect("retention")
+    };
+    let nothing = crate::store::ChildDataExpired::default();
+    // the last day of Lieke's 8 weeks: everything stays
+    let last_day = lieke_leaves + Duration::weeks(8);
+    assert_eq!(expire(last_day).await, nothing, "too early");
+    // the day after: her data goes; the photo with Mees stays
+    let gone = expire(last_day + Duration::days(1)).await;
+    assert_eq!(
+        (
+            gone.children,
+            gone.photos,
+            gone.diary_entries,
+            gone.messages,
+            gone.absences
+        ),
+        (1, 1, 1, 1, 1),
+        "{gone:?}"
+    );
+    assert_eq!(gone.blob_keys.len(), 2, "the photo and its thumbnail");
+    assert_eq!(
+        expire(last_day + Duration::days(2)).await,
+        nothing,
+        "idempotent"
+    );
+    // the day after Mees's 8 weeks: the photo of both goes too
+    let gone = expire(mees_leaves + Duration::weeks(8) + Duration::days(1)).await;
+    assert_eq!((gone.children, gone.photos), (1, 1), "{gone:?}");
+    // the children who stay keep everything
+    assert!(
+        s.feed_page(w.group, Cursor(0), 1000, today)
+            .await
+            .expect("feed")
+            .changes
+            .iter()
+            .any(|c| matches!(&c.kind, ChangeKind::Child(k) if k.id == w.kids[0]))
+    );
+    let _ = (alone, together);
 }
 
 // ---- updates -----------------------------------------------------------------

@@ -191,6 +191,19 @@ pub struct UploadQuota {
     pub unused: u32,
 }
 
+/// What a retention run deleted (counts only: the log never names a child).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChildDataExpired {
+    /// Children whose data expired in this run.
+    pub children: usize,
+    pub photos: usize,
+    pub diary_entries: usize,
+    pub messages: usize,
+    pub absences: usize,
+    /// The deleted photos' files (originals and thumbnails).
+    pub blob_keys: Vec<String>,
+}
+
 /// An upload the sweep removed, with the stored files to delete (a complete
 /// upload no photo took: its photo and thumbnail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1172,6 +1185,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         photo: CompletedUpload,
         now: DateTime<Utc>,
     ) -> StoreFuture<()>;
+    /// Retention: deletes the messages, absences, diary entries and photos of
+    /// children whose last placement ended more than their organisation's
+    /// `child_data_weeks` before `today` (a photo or entry about several
+    /// children when none of them is kept); returns the counts and the photo
+    /// files to delete. Idempotent.
+    fn expire_child_data(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<ChildDataExpired>;
     /// Deletes unfinished uploads that expired before `now`, and complete
     /// uploads that no photo took and that completed before `unused_before`;
     /// returns them with their stored files to delete. A push that takes an

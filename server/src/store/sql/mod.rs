@@ -19,15 +19,16 @@ pub mod notify;
 pub mod org;
 pub mod portal;
 pub mod postgres;
+pub mod retention;
 pub mod sqlite;
 pub mod updates;
 pub mod uploads;
 
 use super::{
-    AbsenceReport, ChildDetails, CompletedUpload, Created, EnrolledDevice, LoginRow,
-    NewParentDiary, NewParentMessage, NewPlacement, NewStaff, NewUpload, NotificationPref,
-    PushOutcome, ResetLink, Store, StoreError, StoreFuture, SweptUpload, Thread, UploadQuota,
-    UploadRow,
+    AbsenceReport, ChildDataExpired, ChildDetails, CompletedUpload, Created, EnrolledDevice,
+    LoginRow, NewParentDiary, NewParentMessage, NewPlacement, NewStaff, NewUpload,
+    NotificationPref, PushOutcome, ResetLink, Store, StoreError, StoreFuture, SweptUpload, Thread,
+    UploadQuota, UploadRow,
 };
 use super::{ChildAttendance, DaySpan, GroupDay, GroupLookup, LocationDay, LocationName};
 use super::{
@@ -1006,6 +1007,14 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreFuture<()> {
         self.run(move |c| uploads::complete(c, &id, &photo, now))
+    }
+
+    fn expire_child_data(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<ChildDataExpired> {
+        self.run(move |c| Ok(retention::expire_child_data(c, today, now)?))
     }
 
     fn sweep_expired_uploads(

@@ -1,0 +1,108 @@
+//! Retention (AVG): a child's diary, photos, messages and absences are kept
+//! for the organisation's `child_data_weeks` (default 8) after its last
+//! placement ended, then deleted: rows here, the photos' files by the caller.
+//! A photo of several children goes when no tagged child's data may be kept
+//! any more; a diary entry about several, when none is left.
+
+use super::conn::{Connection, DbError, params, query_all, time_str};
+use crate::store::ChildDataExpired;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// Deletes what has expired on `today` (the organisations' calendar day), in
+/// one transaction: idempotent, a second run finds nothing.
+pub fn expire_child_data(
+    c: &mut Connection,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<ChildDataExpired, DbError> {
+    let tx = c.transaction()?;
+    let orgs = query_all(
+        &tx,
+        "SELECT id, child_data_weeks FROM organisations",
+        (),
+        |r| {
+            Ok((
+                r.get::<_, String>("id")?,
+                r.get::<_, i64>("child_data_weeks")?,
+            ))
+        },
+    )?;
+    let mut out = ChildDataExpired::default();
+    // 1. children whose every placement ended before the organisation's cutoff
+    for (org, weeks) in orgs {
+        let cutoff = today - Duration::weeks(weeks.max(0));
+        out.children += tx.execute(
+            "UPDATE children SET data_expired_at = ?3
+             WHERE organisation_id = ?1 AND data_expired_at IS NULL
+               AND EXISTS (SELECT 1 FROM placements p WHERE p.child_id = children.id)
+               AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.child_id = children.id
+                               AND (p.end_date IS NULL OR p.end_date >= ?2))",
+            params![org, cutoff.to_string(), time_str(now)],
+        )?;
+    }
+    const EXPIRED: &str = "SELECT id FROM children WHERE data_expired_at IS NOT NULL";
+    // 2. their messages (and the group's read receipts of them) and absences
+    tx.execute(
+        &format!(
+            "DELETE FROM read_receipts WHERE message_id IN
+             (SELECT id FROM messages WHERE child_id IN ({EXPIRED}))"
+        ),
+        (),
+    )?;
+    out.messages = tx.execute(
+        &format!("DELETE FROM messages WHERE child_id IN ({EXPIRED})"),
+        (),
+    )?;
+    out.absences = tx.execute(
+        &format!("DELETE FROM absences WHERE child_id IN ({EXPIRED})"),
+        (),
+    )?;
+    // 3. diary entries about no child whose data is kept
+    const GONE_ENTRIES: &str = "SELECT d.id FROM diary_entries d
+         WHERE EXISTS (SELECT 1 FROM diary_children dc WHERE dc.entry_id = d.id)
+           AND NOT EXISTS (SELECT 1 FROM diary_children dc JOIN children k ON k.id = dc.child_id
+                           WHERE dc.entry_id = d.id AND k.data_expired_at IS NULL)";
+    let entries = query_all(&tx, GONE_ENTRIES, (), |r| r.get::<_, String>("id"))?;
+    for e in &entries {
+        for table in ["diary_photos", "diary_children"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE entry_id = ?1"),
+                params![e],
+            )?;
+        }
+        tx.execute("DELETE FROM diary_entries WHERE id = ?1", params![e])?;
+    }
+    out.diary_entries = entries.len();
+    // 4. photos of tagged children none of whose data is kept, with their files
+    let photos = query_all(
+        &tx,
+        "SELECT p.id, p.upload_id, p.blob_key, p.thumb_key FROM photos p
+         WHERE EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)
+           AND NOT EXISTS (SELECT 1 FROM photo_tags t JOIN children k ON k.id = t.child_id
+                           WHERE t.photo_id = p.id AND k.data_expired_at IS NULL)",
+        (),
+        |r| {
+            Ok((
+                r.get::<_, String>("id")?,
+                r.get::<_, String>("upload_id")?,
+                r.get::<_, String>("blob_key")?,
+                r.get::<_, String>("thumb_key")?,
+            ))
+        },
+    )?;
+    for (id, upload, blob, thumb) in &photos {
+        for table in ["photo_tags", "diary_photos"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE photo_id = ?1"),
+                params![id],
+            )?;
+        }
+        tx.execute("DELETE FROM photos WHERE id = ?1", params![id])?;
+        tx.execute("DELETE FROM uploads WHERE id = ?1", params![upload])?;
+        out.blob_keys.push(blob.clone());
+        out.blob_keys.push(thumb.clone());
+    }
+    out.photos = photos.len();
+    tx.commit()?;
+    Ok(out)
+}
