@@ -14,6 +14,13 @@ pub struct Placement {
     pub days: String,
 }
 
+impl Placement {
+    /// Whether `day` falls within the placement (its start and end included).
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        self.start <= day && self.end.is_none_or(|end| day <= end)
+    }
+}
+
 /// One of the parent's children, as the portal shows it.
 #[derive(Debug, Clone)]
 pub struct MyChild {
@@ -25,4 +32,8 @@ pub struct MyChild {
     pub role: ParentRole,
     /// Placements that share today (started, not ended before today).
     pub placements: Vec<Placement>,
+    /// Placements whose photos and diary the parent still sees: those
+    /// started by today that ended less than the organisation's
+    /// `child_data_weeks` ago, or not at all (the current ones among them).
+    pub kept: Vec<Placement>,
 }

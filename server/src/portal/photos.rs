@@ -20,8 +20,9 @@ pub struct PhotoRow {
 }
 
 /// Which of `children` make the photo visible to their parent: the consent
-/// rule ([`decide_audience`], consents of now) for a child whose placement
-/// on the photo's group is current today and began before the photo.
+/// rule ([`decide_audience`], consents of now) for a child with a kept
+/// placement (`MyChild::kept`: current, or ended less than the retention
+/// period ago) on the photo's group during which the photo was taken.
 pub fn photo_visible_for(photo: &PhotoRow, children: &[MyChild]) -> Vec<ChildId> {
     let audience = decide_audience(&photo.tags, photo.no_children_recognizable);
     if matches!(audience, Audience::StaffOnly | Audience::Refused { .. }) {
@@ -31,9 +32,9 @@ pub fn photo_visible_for(photo: &PhotoRow, children: &[MyChild]) -> Vec<ChildId>
     children
         .iter()
         .filter(|k| {
-            k.placements
+            k.kept
                 .iter()
-                .any(|p| p.group == photo.group && p.start <= taken)
+                .any(|p| p.group == photo.group && p.covers(taken))
         })
         .filter(|k| audience.visible_to_parents_of(&k.id))
         .map(|k| k.id)

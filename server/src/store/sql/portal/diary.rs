@@ -64,7 +64,11 @@ pub(super) fn load_diaries(
         e.children = children
             .iter()
             .filter(|k| about.contains(&(e.id, k.id)))
-            .filter(|k| k.placements.iter().any(|p| p.group == e.group))
+            .filter(|k| {
+                k.kept
+                    .iter()
+                    .any(|p| p.group == e.group && p.covers(e.written_at.date_naive()))
+            })
             .map(|k| k.id)
             .collect();
     }

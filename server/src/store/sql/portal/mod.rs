@@ -117,14 +117,8 @@ mod tests {
         let group = GroupId::new();
         let other_group = GroupId::new();
         let today = Utc::now().date_naive();
-        let kid = |consent, placed: Option<GroupId>| MyChild {
-            id: ChildId::new(),
-            first_name: "K".into(),
-            last_name: "T".into(),
-            birth_date: today,
-            consent,
-            role: ParentRole::First,
-            placements: placed
+        let kid = |consent, placed: Option<GroupId>| {
+            let placements: Vec<Placement> = placed
                 .into_iter()
                 .map(|g| Placement {
                     group: g,
@@ -133,7 +127,17 @@ mod tests {
                     end: None,
                     days: String::new(),
                 })
-                .collect(),
+                .collect();
+            MyChild {
+                id: ChildId::new(),
+                first_name: "K".into(),
+                last_name: "T".into(),
+                birth_date: today,
+                consent,
+                role: ParentRole::First,
+                kept: placements.clone(),
+                placements,
+            }
         };
         let sem = kid(PhotoConsent::Group, Some(group));
         let noor = kid(PhotoConsent::OwnParents, Some(group));

@@ -7,15 +7,18 @@ use crate::portal::*;
 use chrono::{DateTime, NaiveDate, Utc};
 use kring_protocol::{ChildId, ParentId};
 
-/// The parent's (`?1`) children with their placements current today (`?2`),
-/// all or one (`?3`, `''` for all), as the `mine` of a query.
+/// The parent's (`?1`) children with their kept placements (`MyChild::kept`:
+/// started by today `?2`, not ended before `?6`, the retention period's
+/// first day), all or one (`?3`, `''` for all), as the `mine` of a query.
 macro_rules! mine {
     () => {
         "WITH mine AS (
-            SELECT pl.child_id, pl.group_id, pl.start_date FROM placements pl
+            SELECT pl.child_id, pl.group_id, pl.start_date,
+                   coalesce(pl.end_date, '9999-12-31') AS end_date
+            FROM placements pl
             JOIN child_parents cp ON cp.child_id = pl.child_id
             WHERE cp.parent_id = ?1 AND pl.start_date <= ?2
-              AND (pl.end_date IS NULL OR pl.end_date >= ?2)
+              AND (pl.end_date IS NULL OR pl.end_date >= ?6)
               AND (?3 = '' OR pl.child_id = ?3)
         )
         "
@@ -36,7 +39,8 @@ const VISIBLE_PHOTOS: &str = concat!(
     WHERE p.group_id IN (SELECT group_id FROM mine) AND p.received_at < ?4
       AND EXISTS (
         SELECT 1 FROM mine m
-        WHERE m.group_id = p.group_id AND m.start_date <= substr(p.received_at, 1, 10)
+        WHERE m.group_id = p.group_id
+          AND substr(p.received_at, 1, 10) BETWEEN m.start_date AND m.end_date
           AND ((p.no_children_recognizable = 1
                 AND NOT EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id))
             OR (EXISTS (SELECT 1 FROM photo_tags t JOIN children k ON k.id = t.child_id
@@ -49,7 +53,8 @@ const VISIBLE_PHOTOS: &str = concat!(
         SELECT 1 FROM diary_photos dp JOIN diary_entries d ON d.id = dp.entry_id
         JOIN diary_children dc ON dc.entry_id = d.id
         JOIN mine m ON m.child_id = dc.child_id AND m.group_id = d.group_id
-        WHERE dp.photo_id = p.id)
+        WHERE dp.photo_id = p.id
+          AND substr(d.written_at, 1, 10) BETWEEN m.start_date AND m.end_date)
     ORDER BY p.received_at DESC
     LIMIT ?5"
 );
@@ -63,7 +68,8 @@ const VISIBLE_DIARY: &str = concat!(
     WHERE d.written_at < ?4 AND EXISTS (
         SELECT 1 FROM diary_children dc
         JOIN mine m ON m.child_id = dc.child_id AND m.group_id = d.group_id
-        WHERE dc.entry_id = d.id)
+        WHERE dc.entry_id = d.id
+          AND substr(d.written_at, 1, 10) BETWEEN m.start_date AND m.end_date)
     ORDER BY d.written_at DESC
     LIMIT ?5"
 );
@@ -81,6 +87,7 @@ pub fn timeline(
 ) -> Result<Vec<TimelineItem>, DbError> {
     // far in the future: no page boundary
     let before = before.map_or_else(|| "9999".to_string(), crate::db::time_str);
+    let keep_from = keep_from(c, parent, today)?;
     let mut children = parent_children(c, parent, today)?;
     if let Some(only) = only {
         children.retain(|k| k.id == *only);
@@ -97,7 +104,8 @@ pub fn timeline(
                     today.to_string(),
                     only.map(ToString::to_string).unwrap_or_default(),
                     before,
-                    i64::try_from(limit).unwrap_or(i64::MAX)
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    keep_from.to_string()
                 ],
                 |r| r.get(0),
             )?
