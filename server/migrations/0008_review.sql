@@ -26,3 +26,17 @@ ALTER TABLE devices ADD COLUMN mqtt_hash TEXT;
 ALTER TABLE organisations ADD COLUMN child_data_weeks INTEGER NOT NULL DEFAULT 8;
 ALTER TABLE organisations ADD COLUMN portal_access_months INTEGER NOT NULL DEFAULT 15;
 ALTER TABLE children ADD COLUMN data_expired_at TEXT;
+
+-- Who opened a child's details or photos in the admin, or exported its data:
+-- the location manager can show it to a parent, the AP or an inspector. No
+-- foreign key: the record outlives an erased child.
+CREATE TABLE access_log (
+    id              TEXT PRIMARY KEY,
+    organisation_id TEXT NOT NULL,
+    child_id        TEXT NOT NULL,
+    staff_id        TEXT,
+    staff_name      TEXT NOT NULL,
+    what            TEXT NOT NULL,
+    at              TEXT NOT NULL
+);
+CREATE INDEX access_log_child ON access_log(child_id, at);

@@ -11,3 +11,13 @@ ALTER TABLE devices ADD COLUMN mqtt_hash TEXT;
 ALTER TABLE organisations ADD COLUMN child_data_weeks BIGINT NOT NULL DEFAULT 8;
 ALTER TABLE organisations ADD COLUMN portal_access_months BIGINT NOT NULL DEFAULT 15;
 ALTER TABLE children ADD COLUMN data_expired_at TEXT;
+CREATE TABLE access_log (
+    id              TEXT PRIMARY KEY,
+    organisation_id TEXT NOT NULL,
+    child_id        TEXT NOT NULL,
+    staff_id        TEXT,
+    staff_name      TEXT NOT NULL,
+    what            TEXT NOT NULL,
+    at              TEXT NOT NULL
+);
+CREATE INDEX access_log_child ON access_log(child_id, at);

@@ -191,6 +191,18 @@ pub struct UploadQuota {
     pub unused: u32,
 }
 
+/// One look at a child's data in the admin, or an export of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessEntry {
+    pub org: OrganisationId,
+    pub child: ChildId,
+    pub staff: Option<StaffId>,
+    pub staff_name: String,
+    /// What was opened, in words ("gegevens bekeken").
+    pub what: String,
+    pub at: DateTime<Utc>,
+}
+
 /// What a retention run deleted (counts only: the log never names a child).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChildDataExpired {
@@ -959,6 +971,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreFuture<Option<MessageView>>;
     fn absences_of(&self, child: ChildId) -> StoreFuture<Vec<AbsenceView>>;
     fn consent_history(&self, child: ChildId) -> StoreFuture<Vec<ConsentChange>>;
+    /// Records that someone opened or exported a child's data.
+    fn record_access(&self, entry: AccessEntry) -> StoreFuture<()>;
+    /// The child's access log in the organisation, newest first, at most `limit`.
+    fn access_log(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+        limit: u32,
+    ) -> StoreFuture<Vec<AccessEntry>>;
     fn notification_prefs(&self, parent: ParentId) -> StoreFuture<Vec<NotificationPref>>;
     fn set_notification_prefs(
         &self,

@@ -1228,3 +1228,37 @@ async fn the_timeline_reaches_a_visible_photo_behind_many_hidden_ones() {
         "Sem's own photo is missing behind 600 hidden ones"
     );
 }
+
+/// Every look at a child's details in the admin is on record, with who and
+/// when; the manager sees the log on the child's page. A manager of another
+/// organisation neither sees the child nor leaves a line.
+#[tokio::test]
+async fn opening_a_childs_details_is_logged_and_shown() {
+    let p = Portal::start().await;
+    let sem = &p.ids["child_sem"];
+    let mut other = p.logged_in("ander", "other_manager").await;
+    assert_eq!(
+        other.get(&format!("/beheer/kinderen/{sem}")).await.status,
+        404
+    );
+    let mut m = p.logged_in("test", "manager").await;
+    m.get(&format!("/beheer/kinderen/{sem}")).await;
+    let page = m.get(&format!("/beheer/kinderen/{sem}")).await;
+    assert_eq!(page.status, 200);
+    let log = page
+        .text
+        .split("id=\"access-log\"")
+        .nth(1)
+        .and_then(|s| s.split("</ul>").next())
+        .unwrap()
+        .to_string();
+    assert_eq!(log.matches("Petra, gegevens bekeken").count(), 2, "{log}");
+    assert_eq!(
+        p.h.count(&format!(
+            "SELECT COUNT(*) FROM access_log WHERE child_id = '{sem}'"
+        ))
+        .await,
+        2,
+        "the other organisation's manager left no line"
+    );
+}

@@ -10,7 +10,8 @@ use crate::AppState;
 use crate::device_api::devices;
 use crate::org::{GroupKind, ImportParent, ParentRole};
 use crate::store::{
-    ChildOverview, FirstPasswordLinks, GroupSummary, ImportOutcome, ImportResult, NewLogin,
+    AccessEntry, ChildOverview, FirstPasswordLinks, GroupSummary, ImportOutcome, ImportResult,
+    NewLogin,
 };
 use axum::Form;
 use axum::extract::{Multipart, Path, Query, State};
@@ -168,6 +169,9 @@ pub async fn children(State(state): State<AppState>, u: ManagerUser) -> Result<R
     })
 }
 
+/// The newest entries of the access log shown on a child's page.
+const ACCESS_LOG_SHOWN: u32 = 50;
+
 pub async fn child(
     State(state): State<AppState>,
     u: ManagerUser,
@@ -179,10 +183,38 @@ pub async fn child(
         .next()
         .ok_or(WebError::NotFound)?;
     let history = history_rows(&state, &u.ctx.tenant.calendar, &row.id).await?;
+    let child: ChildId = uuid::Uuid::parse_str(&row.id)
+        .map(ChildId)
+        .map_err(|e| WebError::Internal(format!("child id {}: {e}", row.id)))?;
+    // every look at a child's details is on record, this one too
+    let org = u.ctx.tenant.id;
+    state
+        .store
+        .record_access(AccessEntry {
+            org,
+            child,
+            staff: Some(u.staff),
+            staff_name: u.account.name.clone(),
+            what: "gegevens bekeken".into(),
+            at: chrono::Utc::now(),
+        })
+        .await?;
+    let access = state
+        .store
+        .access_log(org, child, ACCESS_LOG_SHOWN)
+        .await?
+        .into_iter()
+        .map(|a| AccessRow {
+            when: view::when(&u.ctx.tenant.calendar, a.at),
+            who: a.staff_name,
+            what: a.what,
+        })
+        .collect();
     render(&AdminChildPage {
         l: layout(&u, &row.name, "kinderen"),
         row,
         history,
+        access,
     })
 }
 

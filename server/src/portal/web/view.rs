@@ -446,6 +446,16 @@ pub struct AdminChildPage {
     pub l: Layout,
     pub row: AdminChildRow,
     pub history: Vec<HistoryRow>,
+    /// Who opened this child's data, newest first.
+    pub access: Vec<AccessRow>,
+}
+
+/// One line of a child's access log.
+#[derive(Debug, Clone)]
+pub struct AccessRow {
+    pub when: String,
+    pub who: String,
+    pub what: String,
 }
 
 #[derive(Debug, Clone)]

@@ -25,8 +25,8 @@ pub mod updates;
 pub mod uploads;
 
 use super::{
-    AbsenceReport, ChildDataExpired, ChildDetails, CompletedUpload, Created, EnrolledDevice,
-    LoginRow, NewParentDiary, NewParentMessage, NewPlacement, NewStaff, NewUpload,
+    AbsenceReport, AccessEntry, ChildDataExpired, ChildDetails, CompletedUpload, Created,
+    EnrolledDevice, LoginRow, NewParentDiary, NewParentMessage, NewPlacement, NewStaff, NewUpload,
     NotificationPref, PushOutcome, ResetLink, Store, StoreError, StoreFuture, SweptUpload, Thread,
     UploadQuota, UploadRow,
 };
@@ -624,6 +624,19 @@ impl Store for SqlStore {
 
     fn consent_history(&self, child: ChildId) -> StoreFuture<Vec<ConsentChange>> {
         self.run(move |c| Ok(portal::consent_history(c, &child)?))
+    }
+
+    fn record_access(&self, entry: AccessEntry) -> StoreFuture<()> {
+        self.run(move |c| Ok(retention::record_access(c, &entry)?))
+    }
+
+    fn access_log(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+        limit: u32,
+    ) -> StoreFuture<Vec<AccessEntry>> {
+        self.read(move |c| Ok(retention::access_log(c, &org, &child, limit)?))
     }
 
     fn notification_prefs(&self, parent: ParentId) -> StoreFuture<Vec<NotificationPref>> {

@@ -4,9 +4,10 @@
 //! A photo of several children goes when no tagged child's data may be kept
 //! any more; a diary entry about several, when none is left.
 
-use super::conn::{Connection, DbError, params, query_all, time_str};
-use crate::store::ChildDataExpired;
+use super::conn::{Connection, DbError, RowExt, params, query_all, time_str};
+use crate::store::{AccessEntry, ChildDataExpired};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use kring_protocol::{ChildId, OrganisationId};
 
 /// Deletes what has expired on `today` (the organisations' calendar day), in
 /// one transaction: idempotent, a second run finds nothing.
@@ -105,4 +106,47 @@ pub fn expire_child_data(
     out.photos = photos.len();
     tx.commit()?;
     Ok(out)
+}
+
+/// Records one look at (or export of) a child's data.
+pub fn record_access(c: &Connection, e: &AccessEntry) -> Result<(), DbError> {
+    c.execute(
+        "INSERT INTO access_log (id, organisation_id, child_id, staff_id, staff_name, what, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            uuid::Uuid::now_v7().to_string(),
+            e.org.to_string(),
+            e.child.to_string(),
+            e.staff.map(|s| s.to_string()),
+            e.staff_name,
+            e.what,
+            time_str(e.at)
+        ],
+    )?;
+    Ok(())
+}
+
+/// The child's access log in `org`, newest first.
+pub fn access_log(
+    c: &Connection,
+    org: &OrganisationId,
+    child: &ChildId,
+    limit: u32,
+) -> Result<Vec<AccessEntry>, DbError> {
+    query_all(
+        c,
+        "SELECT staff_id, staff_name, what, at FROM access_log
+         WHERE organisation_id = ?1 AND child_id = ?2 ORDER BY at DESC, id DESC LIMIT ?3",
+        params![org.to_string(), child.to_string(), i64::from(limit)],
+        |r| {
+            Ok(AccessEntry {
+                org: *org,
+                child: *child,
+                staff: r.opt_id("staff_id")?,
+                staff_name: r.get("staff_name")?,
+                what: r.get("what")?,
+                at: r.time("at")?,
+            })
+        },
+    )
 }
