@@ -40,3 +40,7 @@ CREATE TABLE access_log (
     at              TEXT NOT NULL
 );
 CREATE INDEX access_log_child ON access_log(child_id, at);
+
+-- When the end of a placement was announced to the group's screens (a feed
+-- change for the child: it leaves the screen, with its absences).
+ALTER TABLE placements ADD COLUMN end_announced_at TEXT;

@@ -398,6 +398,18 @@ const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(20);
 async fn expire_child_data(state: &AppState) {
     let now = chrono::Utc::now();
     let today = kring_protocol::Calendar::default().today(now);
+    // the screens of groups a child left forget it (and its absences)
+    match state.store.announce_ended_placements(today, now).await {
+        Ok(changed) if changed.is_empty() => {}
+        Ok(changed) => {
+            tracing::info!(
+                placements = changed.len(),
+                "ended placements announced to the screens"
+            );
+            state.nudge_changed(&changed);
+        }
+        Err(e) => tracing::warn!(error = %e, "announcing ended placements failed"),
+    }
     match state.store.expire_child_data(today, now).await {
         Ok(expired) => {
             let files = expired.blob_keys.len();

@@ -21,3 +21,4 @@ CREATE TABLE access_log (
     at              TEXT NOT NULL
 );
 CREATE INDEX access_log_child ON access_log(child_id, at);
+ALTER TABLE placements ADD COLUMN end_announced_at TEXT;

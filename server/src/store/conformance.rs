@@ -1819,6 +1819,33 @@ pub async fn absences_follow_the_current_placement(s: &dyn Store) {
             .count(),
         1
     );
+    // the day after the old placement ended, the old group's screen is told:
+    // the child is removed there (and with it the absences it kept)
+    let before = cursor(w.group).await;
+    let day_after = today + Duration::days(7);
+    let changed = s
+        .announce_ended_placements(day_after, Utc::now())
+        .await
+        .expect("announce");
+    assert_eq!(
+        changed.iter().map(|c| c.group).collect::<Vec<_>>(),
+        vec![w.group]
+    );
+    let removed = s
+        .feed_page(w.group, before, 1000, day_after)
+        .await
+        .expect("feed")
+        .changes
+        .iter()
+        .any(|c| matches!(c.kind, ChangeKind::ChildRemoved { id } if id == child));
+    assert!(removed, "the old group's screen is told the child left");
+    assert!(
+        s.announce_ended_placements(day_after, Utc::now())
+            .await
+            .expect("again")
+            .is_empty(),
+        "once"
+    );
 }
 
 /// Retention, by time travel: a child who leaves keeps its diary, photos,

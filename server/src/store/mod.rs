@@ -1206,6 +1206,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         photo: CompletedUpload,
         now: DateTime<Utc>,
     ) -> StoreFuture<()>;
+    /// Records a feed change of each child whose placement ended before
+    /// `today` and was not announced yet, for that group: its screen then
+    /// forgets the child and its absences. Returns the groups to nudge.
+    fn announce_ended_placements(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Changed>;
     /// Retention: deletes the messages, absences, diary entries and photos of
     /// children whose last placement ended more than their organisation's
     /// `child_data_weeks` before `today` (a photo or entry about several

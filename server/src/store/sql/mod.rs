@@ -1022,6 +1022,14 @@ impl Store for SqlStore {
         self.run(move |c| uploads::complete(c, &id, &photo, now))
     }
 
+    fn announce_ended_placements(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Changed> {
+        self.run(move |c| Ok(retention::announce_ended_placements(c, today, now)?))
+    }
+
     fn expire_child_data(
         &self,
         today: NaiveDate,

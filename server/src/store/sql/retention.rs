@@ -150,3 +150,43 @@ pub fn access_log(
         },
     )
 }
+
+/// Tells the screens of groups whose placements ended before `today` (and
+/// were not announced yet): a feed change of the child, which the group's
+/// feed then carries as "removed" (see `feed::load_child`), so the screen
+/// forgets the child and its absences. Returns the groups touched.
+pub fn announce_ended_placements(
+    c: &mut Connection,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<crate::org::Changed, DbError> {
+    let tx = c.transaction()?;
+    let ended = query_all(
+        &tx,
+        "SELECT id, child_id, group_id FROM placements
+         WHERE end_date IS NOT NULL AND end_date < ?1 AND end_announced_at IS NULL",
+        params![today.to_string()],
+        |r| {
+            Ok((
+                r.get::<_, String>("id")?,
+                r.id::<ChildId>("child_id")?,
+                r.id::<kring_protocol::GroupId>("group_id")?,
+            ))
+        },
+    )?;
+    let mut changed = Vec::new();
+    for (id, child, group) in ended {
+        changed.push(super::feed::group_change(
+            &tx,
+            &group,
+            super::feed::EntityKind::Child,
+            &child.0,
+        )?);
+        tx.execute(
+            "UPDATE placements SET end_announced_at = ?2 WHERE id = ?1",
+            params![id, time_str(now)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(changed)
+}
