@@ -30,6 +30,23 @@ fn audience_for(world: &World, tags: &[usize]) -> Audience {
     kring_protocol::decide_audience(&tagged, false)
 }
 
+/// Saves `photo` on the device, tagged with the world's child `kid` alone.
+fn save_photo_of(d: &common::Device, w: &World, photo: &[u8], kid: usize) {
+    d.store
+        .save_photo(
+            NewPhoto {
+                jpeg: photo,
+                thumbnail: None,
+                tags: vec![w.kids[kid]],
+                no_children_recognizable: false,
+                audience: audience_for(w, &[kid]),
+                staff: None,
+            },
+            Utc::now(),
+        )
+        .unwrap();
+}
+
 #[tokio::test]
 async fn lost_responses_create_no_duplicates() {
     let w = World::start().await;
@@ -108,19 +125,7 @@ async fn an_upload_cut_five_times_resends_at_most_one_chunk_per_cut() {
         );
     }
     let d = w.device(Arc::new(SystemClock), config).await;
-    d.store
-        .save_photo(
-            NewPhoto {
-                jpeg: &photo,
-                thumbnail: None,
-                tags: vec![w.kids[3]],
-                no_children_recognizable: false,
-                audience: audience_for(&w, &[3]),
-                staff: None,
-            },
-            Utc::now(),
-        )
-        .unwrap();
+    save_photo_of(&d, &w, &photo, 3);
     d.handle.wake();
     wait_status(&d.handle, 30, |s| s.waiting == 0 && !s.items.is_empty()).await;
     assert_eq!(w.proxy.pending_faults(), 0);
@@ -153,19 +158,7 @@ async fn a_photo_whose_upload_the_server_lost_is_uploaded_again() {
     );
     let d = w.device(Arc::new(SystemClock), test_config()).await;
     let photo = jpeg(640, 480, 4);
-    d.store
-        .save_photo(
-            NewPhoto {
-                jpeg: &photo,
-                thumbnail: None,
-                tags: vec![w.kids[3]],
-                no_children_recognizable: false,
-                audience: audience_for(&w, &[3]),
-                staff: None,
-            },
-            Utc::now(),
-        )
-        .unwrap();
+    save_photo_of(&d, &w, &photo, 3);
     d.handle.wake();
     let s = wait_status(&d.handle, 30, |s| s.waiting == 0 && !s.items.is_empty()).await;
     assert_eq!(s.items[0].state, ItemView::Sent, "{s:?}");

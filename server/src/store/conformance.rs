@@ -180,29 +180,14 @@ pub async fn seed(s: &dyn Store, slug: &str) -> World {
         ("Daan", PhotoConsent::None, group),
         ("Bram", PhotoConsent::Group, other_group),
     ] {
-        let child = s
-            .create_child(
-                org,
-                ChildDetails {
-                    first_name: name.into(),
-                    last_name: "Test".into(),
-                    birth_date: today() - Duration::days(500),
-                    consent,
-                    allergies: None,
-                    notes: None,
-                },
-            )
-            .await
-            .expect("child");
-        s.place_child(NewPlacement {
-            child,
-            group: g,
-            days: days.clone(),
-            start: today() - Duration::days(30),
-            end: None,
-        })
-        .await
-        .expect("placement");
+        let child = placed_child(
+            s,
+            org,
+            (name, consent, 500),
+            &days,
+            &[(g, today() - Duration::days(30), None)],
+        )
+        .await;
         kids.push(child);
     }
     let staff = s
@@ -238,6 +223,43 @@ pub async fn seed(s: &dyn Store, slug: &str) -> World {
         },
         secret: enrolled.secret,
     }
+}
+
+/// A new child of `org`, `(first name, consent, age in days)`, placed on
+/// `days` for each `(group, start, end)`.
+async fn placed_child(
+    s: &dyn Store,
+    org: OrganisationId,
+    (name, consent, age_days): (&str, PhotoConsent, i64),
+    days: &[Weekday],
+    placements: &[(GroupId, NaiveDate, Option<NaiveDate>)],
+) -> ChildId {
+    let child = s
+        .create_child(
+            org,
+            ChildDetails {
+                first_name: name.into(),
+                last_name: "Test".into(),
+                birth_date: today() - Duration::days(age_days),
+                consent,
+                allergies: None,
+                notes: None,
+            },
+        )
+        .await
+        .expect("child");
+    for &(group, start, end) in placements {
+        s.place_child(NewPlacement {
+            child,
+            group,
+            days: days.to_vec(),
+            start,
+            end,
+        })
+        .await
+        .expect("placement");
+    }
+    child
 }
 
 fn message(thread: MessageThread, body: &str) -> PushItem {
@@ -1723,39 +1745,22 @@ async fn absences_in_feed(
 pub async fn absences_follow_the_current_placement(s: &dyn Store) {
     let w = seed(s, "moving").await;
     let today = today();
-    let child = s
-        .create_child(
-            w.org,
-            ChildDetails {
-                first_name: "Mila".into(),
-                last_name: "Test".into(),
-                birth_date: today - Duration::days(1400),
-                consent: PhotoConsent::Group,
-                allergies: None,
-                notes: None,
-            },
-        )
-        .await
-        .expect("child");
     // on the old group until next week, on the new one after that
-    for (group, start, end) in [
-        (
-            w.group,
-            today - Duration::days(300),
-            Some(today + Duration::days(6)),
-        ),
-        (w.other_group, today + Duration::days(7), None),
-    ] {
-        s.place_child(NewPlacement {
-            child,
-            group,
-            days: vec![Weekday::Mon, Weekday::Tue],
-            start,
-            end,
-        })
-        .await
-        .expect("placement");
-    }
+    let child = placed_child(
+        s,
+        w.org,
+        ("Mila", PhotoConsent::Group, 1400),
+        &[Weekday::Mon, Weekday::Tue],
+        &[
+            (
+                w.group,
+                today - Duration::days(300),
+                Some(today + Duration::days(6)),
+            ),
+            (w.other_group, today + Duration::days(7), None),
+        ],
+    )
+    .await;
     let cursor = |g| async move {
         s.feed_page(g, Cursor(0), 1000, today)
             .await
@@ -1851,37 +1856,27 @@ pub async fn absences_follow_the_current_placement(s: &dyn Store) {
 /// Retention, by time travel: a child who leaves keeps its diary, photos,
 /// messages and absences for the organisation's 8 weeks; the day after, they
 /// are gone (the photo files named for deletion), except a photo also of a
-/// child who stays; that goes when the other child's data expires too. A
-/// second run deletes nothing.
+/// child who leaves later; that goes when the other child's data expires too.
+/// Her parent sees her photos and diary until the last day. A second run
+/// deletes nothing.
 pub async fn a_leavers_data_is_deleted_after_the_retention_period(s: &dyn Store) {
     let w = seed(s, "retention").await;
     let today = today();
     // Lieke leaves in 5 days, Mees in 20
     let mut leavers = Vec::new();
     for (name, leaves_in) in [("Lieke", 5), ("Mees", 20)] {
-        let child = s
-            .create_child(
-                w.org,
-                ChildDetails {
-                    first_name: name.into(),
-                    last_name: "Test".into(),
-                    birth_date: today - Duration::days(900),
-                    consent: PhotoConsent::Group,
-                    allergies: None,
-                    notes: None,
-                },
-            )
-            .await
-            .expect("child");
-        s.place_child(NewPlacement {
-            child,
-            group: w.group,
-            days: vec![Weekday::Mon],
-            start: today - Duration::days(300),
-            end: Some(today + Duration::days(leaves_in)),
-        })
-        .await
-        .expect("placement");
+        let child = placed_child(
+            s,
+            w.org,
+            (name, PhotoConsent::Group, 900),
+            &[Weekday::Mon],
+            &[(
+                w.group,
+                today - Duration::days(300),
+                Some(today + Duration::days(leaves_in)),
+            )],
+        )
+        .await;
         leavers.push((child, today + Duration::days(leaves_in)));
     }
     let [(lieke, lieke_leaves), (mees, mees_leaves)] = [leavers[0], leavers[1]];

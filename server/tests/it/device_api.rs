@@ -57,15 +57,8 @@ async fn enrollment_good_reused_expired_guessed() {
 
 /// Enrollment as a client behind the reverse proxy (`X-Forwarded-For`).
 async fn enroll_from(h: &Harness, from: &str, code: &str) -> u16 {
-    h.http
-        .post(h.url("/api/v1/enroll"))
-        .header(API_VERSION_HEADER, API_VERSION)
+    h.enroll_request(code)
         .header("x-forwarded-for", from)
-        .json(&EnrollRequest {
-            code: code.to_string(),
-            device_name: "Testscherm".into(),
-            app_version: "0.1.0".into(),
-        })
         .send()
         .await
         .unwrap()

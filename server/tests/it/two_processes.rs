@@ -337,5 +337,8 @@ async fn two_processes_share_uploads_sessions_and_housekeeping() {
         .strings("SELECT name FROM jobs ORDER BY name", vec![])
         .await
         .unwrap();
-    assert_eq!(jobs, vec!["sweep-sessions", "sweep-uploads"]);
+    assert_eq!(
+        jobs,
+        vec!["expire-child-data", "sweep-sessions", "sweep-uploads"]
+    );
 }

@@ -88,19 +88,31 @@ async fn patch(
     req.send().await.unwrap()
 }
 
-/// Sends a PATCH that announces the whole rest but stops after `send` bytes
-/// and closes the connection: a network cut mid-chunk.
-async fn patch_cut(h: &Harness, dev: &Device, loc: &str, at: usize, rest: &[u8], send: usize) {
+/// A raw connection that has sent a PATCH's head (at `at`, announcing
+/// `length` bytes) and nothing of its body yet.
+async fn raw_patch(
+    h: &Harness,
+    dev: &Device,
+    loc: &str,
+    at: usize,
+    length: usize,
+) -> tokio::net::TcpStream {
     let mut s = tokio::net::TcpStream::connect(h.server().http_addr)
         .await
         .unwrap();
     let head = format!(
-        "PATCH {loc} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n{API_VERSION_HEADER}: {API_VERSION}\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: {at}\r\nContent-Length: {}\r\n\r\n",
+        "PATCH {loc} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n{API_VERSION_HEADER}: {API_VERSION}\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: {at}\r\nContent-Length: {length}\r\n\r\n",
         h.server().http_addr,
         dev.secret,
-        rest.len()
     );
     s.write_all(head.as_bytes()).await.unwrap();
+    s
+}
+
+/// Sends a PATCH that announces the whole rest but stops after `send` bytes
+/// and closes the connection: a network cut mid-chunk.
+async fn patch_cut(h: &Harness, dev: &Device, loc: &str, at: usize, rest: &[u8], send: usize) {
+    let mut s = raw_patch(h, dev, loc, at, rest.len()).await;
     s.write_all(&rest[..send]).await.unwrap();
     s.flush().await.unwrap();
     s.shutdown().await.unwrap();
@@ -610,16 +622,7 @@ async fn a_stalled_patch_is_cut_off_and_never_blocks_a_head() {
     let bytes = jpeg(800, 600);
     let sha = sha256_hex(&bytes);
     let loc = create_ok(&h, &dev, &bytes).await;
-    let mut stalled = tokio::net::TcpStream::connect(h.server().http_addr)
-        .await
-        .unwrap();
-    let head_lines = format!(
-        "PATCH {loc} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n{API_VERSION_HEADER}: {API_VERSION}\r\nTus-Resumable: 1.0.0\r\nContent-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\nContent-Length: {}\r\n\r\n",
-        h.server().http_addr,
-        dev.secret,
-        bytes.len()
-    );
-    stalled.write_all(head_lines.as_bytes()).await.unwrap();
+    let mut stalled = raw_patch(&h, &dev, &loc, 0, bytes.len()).await;
     stalled.write_all(&bytes[..1000]).await.unwrap();
     stalled.flush().await.unwrap();
     // the device, not hearing back, asks where the upload is: an answer

@@ -128,6 +128,11 @@ impl Harness {
     }
 
     pub async fn enroll_raw(&self, code: &str) -> reqwest::Response {
+        self.enroll_request(code).send().await.unwrap()
+    }
+
+    /// The enrollment request for `code`, to send (or to add headers to).
+    pub fn enroll_request(&self, code: &str) -> reqwest::RequestBuilder {
         self.http
             .post(self.url("/api/v1/enroll"))
             .header(API_VERSION_HEADER, API_VERSION)
@@ -136,9 +141,6 @@ impl Harness {
                 device_name: "Testscherm".into(),
                 app_version: "0.1.0".into(),
             })
-            .send()
-            .await
-            .unwrap()
     }
 
     pub async fn enroll(&self) -> Device {
