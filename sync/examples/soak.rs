@@ -91,8 +91,14 @@ async fn parent(items: usize, kills: usize) -> anyhow::Result<()> {
     let db = kring_server::open_data(&settings)?;
     db.call_sync(|c| kring_server::demo::load_demo(c, Utc::now().date_naive()))?;
     let group = db
-        .call_sync(|c| kring_server::device_api::devices::find_group(c, "Dolfijnen"))?
-        .context("demo group")?;
+        .call_sync(|c| {
+            kring_server::device_api::devices::find_group(
+                c,
+                &format!("{}/Dolfijnen", kring_server::demo::DEMO_SLUG),
+            )
+        })?
+        .one("Dolfijnen")
+        .map_err(anyhow::Error::msg)?;
     let code = db
         .call_sync(|c| {
             kring_server::device_api::devices::create_code(
