@@ -22,6 +22,10 @@ pub struct EnrollResponse {
     pub device_secret: String,
     pub group: GroupInfo,
     pub mqtt: MqttConnectInfo,
+    /// The server's public key (`age1…`): the device seals what it saves to
+    /// it ([`crate::seal`]). An older server sends none: nothing is sealed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_to: Option<String>,
 }
 
 /// The group a device serves.

@@ -29,6 +29,10 @@ pub struct FeedPage {
     /// updates never send it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<crate::UpdateOffer>,
+    /// The server's current public key to seal to (as at enrollment; a
+    /// device enrolled before the server sealed learns it here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal_to: Option<String>,
 }
 
 /// A change, with the server's sequence number for it.

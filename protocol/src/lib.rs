@@ -18,6 +18,7 @@ mod feed;
 mod ids;
 pub mod mqtt;
 mod push;
+pub mod seal;
 pub mod update;
 mod version;
 
@@ -35,6 +36,7 @@ pub use push::{
     BabyFields, Feeding, FeedingKind, Mood, Nappy, NappyKind, PhotoItem, PushItem, PushReceipt,
     ReadReceiptItem, Sleep, StaffDiaryItem, StaffMessageItem,
 };
+pub use seal::{SealError, SealKeys, SealTo, SealedItem};
 pub use update::{InstallWindow, UpdateOffer, UpdateReport, UpdateState};
 pub use version::{API_VERSION, API_VERSION_HEADER, VersionCheck, check_version};
 

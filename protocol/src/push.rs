@@ -19,6 +19,9 @@ pub enum PushItem {
     Message(StaffMessageItem),
     ReadReceipt(ReadReceiptItem),
     Attendance(AttendanceItem),
+    /// Any of the above, sealed to the server's key on the device
+    /// ([`crate::seal`]); the server opens it before anything else.
+    Sealed(crate::seal::SealedItem),
 }
 
 impl PushItem {
@@ -30,6 +33,7 @@ impl PushItem {
             Self::Message(m) => m.id.0,
             Self::ReadReceipt(r) => r.id.0,
             Self::Attendance(a) => a.id.0,
+            Self::Sealed(s) => s.id,
         }
     }
 
@@ -41,6 +45,7 @@ impl PushItem {
             Self::Message(_) => "message",
             Self::ReadReceipt(_) => "read_receipt",
             Self::Attendance(_) => "attendance",
+            Self::Sealed(_) => "sealed",
         }
     }
 }

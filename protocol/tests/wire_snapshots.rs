@@ -64,6 +64,7 @@ fn enrollment() {
                 topic_prefix: "kring/v1/devices/01900000-0000-7000-8000-00000000000a".into(),
                 tls: true,
             },
+            seal_to: Some("age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p".into()),
         }
     );
 }
@@ -216,6 +217,7 @@ fn feed() {
             cursor: Cursor(10),
             has_more: false,
             update: None,
+            seal_to: None,
         }
     );
 }
@@ -296,6 +298,13 @@ fn push_items() {
         recorded_at_device: at(16, 14),
     });
     assert_json_snapshot!("push_attendance", out);
+    // a sealed item: the age file in base64 (made up here: sealing is random)
+    let sealed = PushItem::Sealed(kring_protocol::SealedItem {
+        id: id(80),
+        upload_id: Some(id(81)),
+        sealed: "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSAuLi4K".into(),
+    });
+    assert_json_snapshot!("push_sealed", sealed);
     for event in [
         AttendanceEvent::ChildAbsent {
             child_id: id(20),

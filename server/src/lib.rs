@@ -57,6 +57,8 @@ pub struct AppState {
     pub photo_work: Arc<tokio::sync::Semaphore>,
     /// Outgoing e-mail (SMTP, or a folder of `.eml` files).
     pub mailer: portal::mail::Mailer,
+    /// The keys devices seal their photos and items to (current first).
+    pub seal: Arc<kring_protocol::SealKeys>,
     /// Failed portal logins per client address.
     pub login_limiter: Arc<RateLimiter>,
     /// Failed portal logins and reset requests per account (organisation + e-mail).
@@ -211,6 +213,8 @@ pub enum ServerError {
     Blobs(#[from] blob::BlobError),
     #[error("settings: {0}")]
     Config(String),
+    #[error("the seal keys in the database: {0}")]
+    Seal(#[from] kring_protocol::SealError),
 }
 
 /// A running server. Dropping it does not stop it; call [`Server::shutdown`].
@@ -328,8 +332,14 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
         .as_ref()
         .and_then(|b| b.tls_addr().or_else(|| b.local_addr()));
     let mailer = portal::mail::Mailer::from_settings(&settings)?;
+    let seal = kring_protocol::SealKeys::parse(
+        &store
+            .seal_keys(kring_protocol::SealKeys::generate(), chrono::Utc::now())
+            .await?,
+    )?;
     let state = AppState {
         mailer,
+        seal: Arc::new(seal),
         // an address may hold a few households (one NAT): three accounts' worth
         login_limiter: Arc::new(RateLimiter::per_key(
             settings.portal.login_failures_per_window.saturating_mul(3),

@@ -269,7 +269,8 @@ impl DiaryScreen {
             if item.kind != ItemKind::Diary {
                 continue;
             }
-            if let Ok(PushItem::Diary(dd)) = ctx.store.item(&item.id) {
+            // the text is sealed on the card: readable only in the run that saved it
+            if let Ok(Some(PushItem::Diary(dd))) = ctx.store.readable(&item.id) {
                 let names: Vec<String> = dd.children.iter().map(name_of).collect();
                 lines.push((
                     item.created_at,

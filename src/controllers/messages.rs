@@ -102,8 +102,8 @@ fn read_locally(ctx: &Ctx) -> std::collections::HashSet<uuid::Uuid> {
     ctx.read("recent_items", ctx.store.recent_items(500))
         .into_iter()
         .filter(|i| i.kind == ItemKind::ReadReceipt)
-        .filter_map(|i| match ctx.store.item(&i.id) {
-            Ok(PushItem::ReadReceipt(r)) => Some(r.message_id.0),
+        .filter_map(|i| match ctx.store.readable(&i.id) {
+            Ok(Some(PushItem::ReadReceipt(r))) => Some(r.message_id.0),
             _ => None,
         })
         .collect()
@@ -207,7 +207,7 @@ impl MessagesScreen {
                     if item.kind != ItemKind::Message || item.state == ItemState::Sent {
                         continue;
                     }
-                    if let Ok(PushItem::Message(sm)) = ctx.store.item(&item.id)
+                    if let Ok(Some(PushItem::Message(sm))) = ctx.store.readable(&item.id)
                         && sm.thread == thread
                     {
                         rows.push(MessageRow {

@@ -273,7 +273,10 @@ impl Engine {
                 Next::Send(id) => {
                     self.sending = Some(id);
                     self.publish().await;
-                    let result = self.send(&client, id).await;
+                    let is_photo = rows
+                        .iter()
+                        .any(|r| r.id == id && r.kind == crate::store::ItemKind::Photo);
+                    let result = self.send(&client, id, is_photo).await;
                     self.sending = None;
                     match result {
                         Sent::Done(receipt) => {
@@ -440,7 +443,7 @@ impl Engine {
         }
     }
 
-    async fn send(&mut self, client: &ApiClient, id: uuid::Uuid) -> Sent {
+    async fn send(&mut self, client: &ApiClient, id: uuid::Uuid, is_photo: bool) -> Sent {
         let item = match blocking(&self.store, move |s| s.item(&id)).await {
             Ok(i) => i,
             Err(e) => {
@@ -449,13 +452,14 @@ impl Engine {
                 }));
             }
         };
-        let is_photo = matches!(item, PushItem::Photo(_));
-        let item = match item {
-            PushItem::Photo(_) => match self.upload(client, id).await {
+        // a photo (sealed or not) uploads its bytes first
+        let item = if is_photo {
+            match self.upload(client, id).await {
                 Ok(item) => item,
                 Err(f) => return Sent::Failed(f),
-            },
-            other => other,
+            }
+        } else {
+            item
         };
         match client.push(&item).await {
             Ok(r) => Sent::Done(Box::new(r)),

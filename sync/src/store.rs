@@ -36,9 +36,11 @@ use kring_protocol::{
     PhotoId, PhotoItem, PushItem, PushReceipt, ReadReceiptId, ReadReceiptItem, Staff,
     StaffDiaryItem, StaffId, StaffMessageItem, UploadId,
 };
+use kring_protocol::{SealTo, SealedItem};
 use rusqlite::{Connection, MAIN_DB, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard};
@@ -81,6 +83,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration {
         sql: include_str!("../migrations/0005_store_meta.sql"),
         breaks_older: false,
+    },
+    // A sealed item means nothing to release 5's engine.
+    Migration {
+        sql: include_str!("../migrations/0006_sealed.sql"),
+        breaks_older: true,
     },
 ];
 
@@ -135,8 +142,10 @@ const VACUUM_MIN_FREE_PAGES: i64 = 256;
 const VACUUM_STEP_PAGES: i64 = 128;
 /// Past this many free pages they are returned even while photos wait.
 const VACUUM_MAX_FREE_PAGES: i64 = 16 * 1024;
-/// Thumbnails of sent photos are kept this long (the overview shows today's).
-const THUMBNAIL_KEEP: chrono::TimeDelta = chrono::TimeDelta::days(2);
+/// Thumbnails kept in memory for today's overview (about 20 KB each).
+const MEMORY_THUMBNAILS: usize = 80;
+/// Items saved since start-up kept readable in memory (sealed on the card).
+const MEMORY_ITEMS: usize = 200;
 /// The checkpointer waits for this much quiet after a write before it runs...
 const CHECKPOINT_QUIET: Duration = Duration::from_millis(300);
 /// ...but never longer than this after the first write it was told about.
@@ -336,6 +345,27 @@ pub struct Store {
     reader: Mutex<Connection>,
     checkpointer: Checkpointer,
     dir: PathBuf,
+    /// The server's public key: what is saved from now on is sealed to it.
+    seal_to: Mutex<Option<SealTo>>,
+    /// What this process saved, readable until it ends: thumbnails and
+    /// items (the card holds them sealed, or not at all).
+    memory: Mutex<Memory>,
+}
+
+/// Thumbnails and items saved since start-up, newest last, bounded.
+#[derive(Debug, Default)]
+struct Memory {
+    thumbnails: VecDeque<(uuid::Uuid, Vec<u8>)>,
+    items: VecDeque<PushItem>,
+}
+
+impl Memory {
+    fn keep<T>(list: &mut VecDeque<T>, value: T, max: usize) {
+        while list.len() >= max {
+            list.pop_front();
+        }
+        list.push_back(value);
+    }
 }
 
 /// A background thread with its own connection that checkpoints the WAL
@@ -500,7 +530,10 @@ impl Store {
             reader: Mutex::new(connect(&path)?),
             checkpointer: Checkpointer::start(&path)?,
             dir: dir.to_path_buf(),
+            seal_to: Mutex::new(None),
+            memory: Mutex::new(Memory::default()),
         };
+        store.load_seal_to()?;
         if let Some((moved_to, problem)) = damaged {
             report.recovered = Some(recovery::salvage(&store, &moved_to, problem)?);
         }
@@ -576,23 +609,139 @@ impl Store {
             "INSERT OR REPLACE INTO group_info (singleton, json) VALUES (1, ?1)",
             params![serde_json::to_string(&resp.group)?],
         )?;
+        drop(conn);
+        if let Some(to) = &resp.seal_to {
+            self.set_seal_to(to)?;
+        }
         Ok(())
+    }
+
+    // ------------------------------------------------------------ sealing
+
+    fn load_seal_to(&self) -> Result<(), StoreError> {
+        let stored: Option<Option<String>> = self
+            .conn()?
+            .query_row("SELECT seal_to FROM device", [], |r| r.get(0))
+            .optional()?;
+        let to = match stored.flatten() {
+            Some(s) => Some(s.parse::<SealTo>().map_err(seal_err)?),
+            None => None,
+        };
+        *self.seal_to.lock().map_err(|_| StoreError::Poisoned)? = to;
+        Ok(())
+    }
+
+    /// The server's public key, once known, if any.
+    pub fn seal_to(&self) -> Result<Option<SealTo>, StoreError> {
+        Ok(self
+            .seal_to
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?
+            .clone())
+    }
+
+    /// Remembers the server's public key (from the enrollment or a feed
+    /// page). The first time, what waits unsealed from before is sealed too
+    /// (photo bytes and items, in one transaction, freed pages zeroed).
+    pub fn set_seal_to(&self, recipient: &str) -> Result<(), StoreError> {
+        let to: SealTo = recipient.parse().map_err(seal_err)?;
+        let before = self.seal_to()?;
+        if before.as_ref().map(ToString::to_string) == Some(to.to_string()) {
+            return Ok(());
+        }
+        let mut conn = self.conn()?;
+        conn.pragma_update(None, "secure_delete", true)?;
+        let result = (|| -> Result<usize, StoreError> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("UPDATE device SET seal_to = ?1", params![to.to_string()])?;
+            let sealed = if before.is_none() {
+                seal_waiting(&tx, &to)?
+            } else {
+                0
+            };
+            tx.commit()?;
+            Ok(sealed)
+        })();
+        conn.pragma_update(None, "secure_delete", false)?;
+        let sealed = result?;
+        if sealed > 0 {
+            // the unsealed versions may linger in the WAL's older frames
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        }
+        drop(conn);
+        *self.seal_to.lock().map_err(|_| StoreError::Poisoned)? = Some(to);
+        self.wrote();
+        tracing::info!(sealed_afterwards = sealed, "sealing to the server's key");
+        Ok(())
+    }
+
+    /// `item` as the outbox stores it: sealed when the server's key is
+    /// known and the device never needs to read it back (photos, diary
+    /// entries, messages); read receipts (ids only) and attendance (read
+    /// offline for Vandaag) stay readable.
+    fn stored_form(&self, item: &PushItem) -> Result<String, StoreError> {
+        let to = self.seal_to()?;
+        Ok(match (to, item) {
+            (Some(to), PushItem::Photo(_) | PushItem::Diary(_) | PushItem::Message(_)) => {
+                serde_json::to_string(&PushItem::Sealed(
+                    SealedItem::seal(item, &to).map_err(seal_err)?,
+                ))?
+            }
+            _ => serde_json::to_string(item)?,
+        })
+    }
+
+    fn remember(&self, item: PushItem) {
+        if let Ok(mut m) = self.memory.lock() {
+            Memory::keep(&mut m.items, item, MEMORY_ITEMS);
+        }
+    }
+
+    fn remember_thumbnail(&self, id: uuid::Uuid, jpeg: &[u8]) {
+        if let Ok(mut m) = self.memory.lock() {
+            Memory::keep(&mut m.thumbnails, (id, jpeg.to_vec()), MEMORY_THUMBNAILS);
+        }
+    }
+
+    /// The item as staff saved it, when this device can still read it: saved
+    /// since start-up (kept in memory), or stored unsealed. A sealed item
+    /// saved before a restart is None: only the server can open it.
+    pub fn readable(&self, id: &uuid::Uuid) -> Result<Option<PushItem>, StoreError> {
+        if let Some(item) = self
+            .memory
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?
+            .items
+            .iter()
+            .rev()
+            .find(|i| i.id() == *id)
+        {
+            return Ok(Some(item.clone()));
+        }
+        match self.item(id)? {
+            PushItem::Sealed(_) => Ok(None),
+            item => Ok(Some(item)),
+        }
     }
 
     // ------------------------------------------------------------ saving
 
+    /// Queues `item` (sealed where [`Self::stored_form`] says so) and keeps
+    /// it readable in memory for this run.
     fn insert_outbox(
+        &self,
         tx: &Connection,
-        id: &uuid::Uuid,
+        item: &PushItem,
         kind: ItemKind,
-        payload: &str,
         depends_on: &[uuid::Uuid],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let payload = self.stored_form(item)?;
+        self.remember(item.clone());
         tx.execute(
             "INSERT INTO outbox (id, kind, payload, depends_on, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
-                id.to_string(),
+                item.id().to_string(),
                 kind.as_str(),
                 payload,
                 serde_json::to_string(depends_on)?,
@@ -619,18 +768,28 @@ impl Store {
         let id = PhotoId::new();
         let jpeg = photo.jpeg;
         let started = std::time::Instant::now();
+        // Sealed (when the server's key is known) before the write lock is
+        // taken, while another core hashes the JPEG.
+        let to = self.seal_to()?;
+        let (sha, sealed) =
+            std::thread::scope(|scope| -> Result<(String, Option<Vec<u8>>), StoreError> {
+                let hashing = scope.spawn(|| hex::encode(Sha256::digest(jpeg)));
+                let sealed = to
+                    .as_ref()
+                    .map(|to| to.seal(jpeg))
+                    .transpose()
+                    .map_err(seal_err);
+                let sha = hashing
+                    .join()
+                    .map_err(|_| StoreError::Invalid("hashing the photo failed".into()))?;
+                Ok((sha, sealed?))
+            })?;
+        let sealed_in = started.elapsed();
+        let stored: &[u8] = sealed.as_deref().unwrap_or(jpeg);
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // The bytes go in first, while another core hashes them; the rows
-        // they belong to follow in the same transaction.
         tx.pragma_update(None, "defer_foreign_keys", true)?;
-        let sha = std::thread::scope(|scope| -> Result<String, StoreError> {
-            let hashing = scope.spawn(|| hex::encode(Sha256::digest(jpeg)));
-            insert_photo_bytes(&tx, &id.to_string(), jpeg, photo.thumbnail)?;
-            hashing
-                .join()
-                .map_err(|_| StoreError::Invalid("hashing the photo failed".into()))
-        })?;
+        insert_photo_bytes(&tx, &id.to_string(), stored)?;
         crash_point("photo_write");
         let item = PhotoItem {
             id,
@@ -643,21 +802,26 @@ impl Store {
             taken_at_device: now,
             staff_id: photo.staff,
         };
-        let payload = serde_json::to_string(&PushItem::Photo(item))?;
-        Self::insert_outbox(&tx, &id.0, ItemKind::Photo, &payload, &[], now)?;
+        self.insert_outbox(&tx, &PushItem::Photo(item), ItemKind::Photo, &[], now)?;
+        // sha256 is the JPEG's; bytes is what is stored and uploaded
         tx.execute(
             "INSERT INTO photos (item_id, sha256, bytes) VALUES (?1, ?2, ?3)",
-            params![id.to_string(), sha, jpeg.len() as i64],
+            params![id.to_string(), sha, stored.len() as i64],
         )?;
         crash_point("commit");
         let written = started.elapsed();
         tx.commit()?;
         drop(conn);
         self.wrote();
+        if let Some(t) = photo.thumbnail {
+            self.remember_thumbnail(id.0, t);
+        }
         tracing::info!(
             item = %id,
             bytes = photo.jpeg.len(),
-            write_us = written.as_micros() as u64,
+            sealed = sealed.is_some(),
+            seal_us = sealed_in.as_micros() as u64,
+            write_us = (written - sealed_in).as_micros() as u64,
             commit_us = (started.elapsed() - written).as_micros() as u64,
             "photo saved"
         );
@@ -695,14 +859,7 @@ impl Store {
             staff_id: d.staff,
             written_at_device: now,
         });
-        Self::insert_outbox(
-            &tx,
-            &id.0,
-            ItemKind::Diary,
-            &serde_json::to_string(&item)?,
-            &deps,
-            now,
-        )?;
+        self.insert_outbox(&tx, &item, ItemKind::Diary, &deps, now)?;
         crash_point("commit");
         tx.commit()?;
         self.wrote();
@@ -729,14 +886,7 @@ impl Store {
         });
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::insert_outbox(
-            &tx,
-            &id.0,
-            ItemKind::Message,
-            &serde_json::to_string(&item)?,
-            &[],
-            now,
-        )?;
+        self.insert_outbox(&tx, &item, ItemKind::Message, &[], now)?;
         crash_point("commit");
         tx.commit()?;
         self.wrote();
@@ -768,14 +918,7 @@ impl Store {
             message_id: message,
             staff_id: staff,
         });
-        Self::insert_outbox(
-            &tx,
-            &id.0,
-            ItemKind::ReadReceipt,
-            &serde_json::to_string(&item)?,
-            &[],
-            now,
-        )?;
+        self.insert_outbox(&tx, &item, ItemKind::ReadReceipt, &[], now)?;
         tx.commit()?;
         self.wrote();
         Ok(Some(id))
@@ -913,16 +1056,18 @@ impl Store {
         Ok(buf)
     }
 
-    /// A photo's thumbnail, if the device still has it.
+    /// A photo's thumbnail, if this run of the device still has it (they are
+    /// kept in memory only, never on the card).
     pub fn thumbnail(&self, id: &uuid::Uuid) -> Result<Option<Vec<u8>>, StoreError> {
-        let conn = self.conn()?;
-        Ok(conn
-            .query_row(
-                "SELECT jpeg FROM photo_thumbs WHERE item_id = ?1",
-                params![id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?)
+        Ok(self
+            .memory
+            .lock()
+            .map_err(|_| StoreError::Poisoned)?
+            .thumbnails
+            .iter()
+            .rev()
+            .find(|(i, _)| i == id)
+            .map(|(_, t)| t.clone()))
     }
 
     /// Remembers (or forgets, with None) the upload URL of a photo, and puts
@@ -946,8 +1091,10 @@ impl Store {
                 |r| r.get(0),
             )?;
             let mut item: PushItem = serde_json::from_str(&payload)?;
-            if let PushItem::Photo(p) = &mut item {
-                p.upload_id = upload;
+            match &mut item {
+                PushItem::Photo(p) => p.upload_id = upload,
+                PushItem::Sealed(s) => s.upload_id = Some(upload),
+                _ => {}
             }
             tx.execute(
                 "UPDATE outbox SET payload = ?2 WHERE id = ?1",
@@ -1034,11 +1181,6 @@ impl Store {
             } else {
                 tracing::warn!(item = %id, "server confirmed a photo with another hash; keeping its bytes");
             }
-            tx.execute(
-                "DELETE FROM photo_thumbs WHERE item_id IN (
-                     SELECT id FROM outbox WHERE kind = 'photo' AND state = 'sent' AND created_at < ?1)",
-                params![time_str(now - THUMBNAIL_KEEP)],
-            )?;
         }
         tx.commit()?;
         if freed {
@@ -1175,6 +1317,9 @@ impl Store {
     /// Applies one feed page and its cursor in one transaction. A page whose
     /// cursor is not ahead of ours (a replay) changes nothing.
     pub fn apply_feed_page(&self, page: &FeedPage, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(to) = &page.seal_to {
+            self.set_seal_to(to)?;
+        }
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let cursor: i64 = tx.query_row("SELECT cursor FROM sync_state", [], |r| r.get(0))?;
@@ -1303,8 +1448,10 @@ impl Store {
     pub fn wipe(&self) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Ok(mut m) = self.memory.lock() {
+            *m = Memory::default();
+        }
         for table in [
-            "photo_thumbs",
             "photo_bytes",
             "legacy_photo_files",
             "photos",
@@ -1345,25 +1492,65 @@ fn one_by_id<T: rusqlite::types::FromSql>(
         .ok_or(StoreError::UnknownItem(*id))
 }
 
-/// A photo's bytes and, if there is one, its thumbnail, in the caller's
-/// transaction (the save, or carrying over from a damaged store).
-fn insert_photo_bytes(
-    tx: &Connection,
-    item_id: &str,
-    jpeg: &[u8],
-    thumbnail: Option<&[u8]>,
-) -> Result<(), StoreError> {
+/// A photo's bytes (sealed, or the JPEG) in the caller's transaction (the
+/// save, or carrying over from a damaged store).
+fn insert_photo_bytes(tx: &Connection, item_id: &str, bytes: &[u8]) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO photo_bytes (item_id, jpeg) VALUES (?1, ?2)",
-        params![item_id, jpeg],
+        params![item_id, bytes],
     )?;
-    if let Some(t) = thumbnail {
-        tx.execute(
-            "INSERT INTO photo_thumbs (item_id, jpeg) VALUES (?1, ?2)",
-            params![item_id, t],
-        )?;
-    }
     Ok(())
+}
+
+fn seal_err(e: kring_protocol::SealError) -> StoreError {
+    StoreError::Invalid(e.to_string())
+}
+
+/// Seals what waits unsealed (saved before the server's key was known):
+/// photo bytes and the items of the kinds that are sealed. An upload begun
+/// with the unsealed bytes starts again. Returns how many items.
+fn seal_waiting(tx: &Connection, to: &SealTo) -> Result<usize, StoreError> {
+    let rows: Vec<(String, String, String)> = tx
+        .prepare(
+            "SELECT id, kind, payload FROM outbox
+             WHERE state != 'sent' AND kind IN ('photo', 'diary', 'message')",
+        )?
+        .query_map([], |r| r.try_into())?
+        .collect::<Result<_, _>>()?;
+    let mut sealed = 0;
+    for (id, kind, payload) in rows {
+        let item: PushItem = serde_json::from_str(&payload)?;
+        if matches!(item, PushItem::Sealed(_)) {
+            continue;
+        }
+        let envelope = PushItem::Sealed(SealedItem::seal(&item, to).map_err(seal_err)?);
+        tx.execute(
+            "UPDATE outbox SET payload = ?2 WHERE id = ?1",
+            params![id, serde_json::to_string(&envelope)?],
+        )?;
+        if kind == "photo" {
+            let jpeg: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT jpeg FROM photo_bytes WHERE item_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(jpeg) = jpeg.filter(|b| !kring_protocol::seal::looks_sealed(b)) {
+                let bytes = to.seal(&jpeg).map_err(seal_err)?;
+                tx.execute(
+                    "UPDATE photo_bytes SET jpeg = ?2 WHERE item_id = ?1",
+                    params![id, bytes],
+                )?;
+                tx.execute(
+                    "UPDATE photos SET bytes = ?2, upload_url = NULL WHERE item_id = ?1",
+                    params![id, bytes.len() as i64],
+                )?;
+            }
+        }
+        sealed += 1;
+    }
+    Ok(sealed)
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -1537,7 +1724,7 @@ mod tests {
     }
 
     #[test]
-    fn a_confirmed_photo_leaves_only_its_thumbnail() {
+    fn a_confirmed_photo_leaves_only_its_thumbnail_in_memory() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (s, _) = Store::open(dir.path()).expect("open");
         let bytes = jpeg();
@@ -1559,23 +1746,176 @@ mod tests {
         assert!(!s.photo_upload(&id).expect("file").stored);
         assert!(s.read_photo(&id, 0, 10).is_err());
         assert_eq!(s.thumbnail(&id).expect("thumb"), Some(bytes.clone()));
-        // a few days later the next confirmation prunes the old thumbnail
-        let later = Utc::now() + chrono::TimeDelta::days(3);
-        let id2 = s.save_photo(photo(&bytes), later).expect("photo").0;
-        s.mark_sent(
-            &id2,
-            &PushReceipt {
-                item_id: id2,
-                seq: 2,
-                received_at: later,
-                sha256: None,
-            },
-            later,
-        )
-        .expect("sent");
-        assert_eq!(s.thumbnail(&id).expect("thumb"), None);
-        assert!(s.thumbnail(&id2).expect("thumb").is_some());
         assert!(s.pending().expect("pending").is_empty());
+        // in memory only, and only the newest
+        let ids: Vec<_> = (0..MEMORY_THUMBNAILS)
+            .map(|_| s.save_photo(photo(&bytes), Utc::now()).expect("photo").0)
+            .collect();
+        assert_eq!(s.thumbnail(&id).expect("thumb"), None, "the oldest went");
+        assert!(s.thumbnail(&ids[0]).expect("thumb").is_some());
+        drop(s);
+        let (s, _) = Store::open(dir.path()).expect("reopen");
+        assert_eq!(
+            s.thumbnail(&ids[0]).expect("thumb"),
+            None,
+            "never on the card"
+        );
+    }
+
+    /// A store enrolled with a server key; the key to open what it sealed.
+    fn sealing_store(dir: &Path) -> (Store, kring_protocol::SealKeys) {
+        let keys =
+            kring_protocol::SealKeys::parse(&[kring_protocol::SealKeys::generate()]).expect("key");
+        let (s, _) = Store::open(dir).expect("open");
+        s.set_seal_to(&keys.recipient().expect("recipient").to_string())
+            .expect("seal to");
+        (s, keys)
+    }
+
+    /// Every byte of every file in the store's folder.
+    fn files_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        std::fs::read_dir(dir)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_file())
+            .map(|e| (e.path(), std::fs::read(e.path()).expect("read")))
+            .collect()
+    }
+
+    fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn what_is_saved_sealed_cannot_be_read_from_the_stores_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (s, keys) = sealing_store(dir.path());
+        // a photo whose bytes carry a text, a diary entry, a message
+        let mut jpeg = jpeg();
+        let mark = b"FOTO-VAN-NOOR-IN-DE-ZANDBAK";
+        jpeg.splice(8..8, mark.iter().copied());
+        let photo_id = s.save_photo(photo(&jpeg), Utc::now()).expect("photo").0;
+        let diary_text = "Noor heeft vandaag voor het eerst zelf gegeten";
+        let diary = s
+            .save_diary(
+                NewDiary {
+                    children: vec![ChildId::new()],
+                    text: diary_text.into(),
+                    photos: vec![PhotoId(photo_id)],
+                    baby: None,
+                    staff: None,
+                },
+                Utc::now(),
+            )
+            .expect("diary");
+        let message_text = "Daan had koorts, graag even bellen";
+        let message = s
+            .save_message(MessageThread::Group, message_text, None, Utc::now())
+            .expect("message");
+        s.checkpoint().expect("checkpoint");
+        let files = files_of(dir.path());
+        assert!(files.iter().any(|(p, _)| p.ends_with(DB_FILE)));
+        for (path, bytes) in &files {
+            for needle in [
+                &mark[..],
+                diary_text.as_bytes(),
+                message_text.as_bytes(),
+                &jpeg[..64],
+            ] {
+                assert!(
+                    !holds(bytes, needle),
+                    "{} holds {:?}",
+                    path.display(),
+                    String::from_utf8_lossy(needle)
+                );
+            }
+        }
+        // this run can still show what it saved; the thumbnail is in memory
+        let Some(PushItem::Diary(d)) = s.readable(&diary.0).expect("readable") else {
+            panic!("the diary entry is readable in this run");
+        };
+        assert_eq!(d.text, diary_text);
+        assert!(s.thumbnail(&photo_id).expect("thumb").is_some());
+        // after a restart the device cannot, the server can
+        drop(s);
+        let (s, _) = Store::open(dir.path()).expect("reopen");
+        assert_eq!(s.readable(&diary.0).expect("readable"), None);
+        assert_eq!(s.thumbnail(&photo_id).expect("thumb"), None);
+        let PushItem::Sealed(sealed) = s.item(&message.0).expect("item") else {
+            panic!("the message is stored sealed");
+        };
+        let Ok(PushItem::Message(m)) = sealed.open(&keys) else {
+            panic!("the server opens it");
+        };
+        assert_eq!(m.body, message_text);
+        let up = s.photo_upload(&photo_id).expect("upload");
+        let stored = s
+            .read_photo(&photo_id, 0, up.bytes as usize)
+            .expect("bytes");
+        assert_eq!(
+            keys.open(&stored).expect("the server opens the photo"),
+            jpeg
+        );
+        assert_eq!(
+            up.sha256,
+            hex::encode(Sha256::digest(&jpeg)),
+            "the JPEG's hash"
+        );
+        // the upload id goes into the envelope (the item inside is sealed)
+        let upload = UploadId::new();
+        s.set_upload(&photo_id, Some("http://x/u"), Some(upload))
+            .expect("set upload");
+        let PushItem::Sealed(env) = s.item(&photo_id).expect("item") else {
+            panic!("sealed photo item");
+        };
+        let Ok(PushItem::Photo(p)) = env.open(&keys) else {
+            panic!("photo");
+        };
+        assert_eq!(p.upload_id, upload);
+    }
+
+    #[test]
+    fn what_waited_unsealed_is_sealed_when_the_key_arrives() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (s, _) = Store::open(dir.path()).expect("open");
+        let text = "geschreven voordat de server een sleutel had";
+        let id = s
+            .save_message(MessageThread::Group, text, None, Utc::now())
+            .expect("message");
+        let mut jpeg = jpeg();
+        jpeg.splice(8..8, b"OUDE-FOTO-ZONDER-SLEUTEL".iter().copied());
+        let photo_id = s.save_photo(photo(&jpeg), Utc::now()).expect("photo").0;
+        s.set_upload(&photo_id, Some("http://x/old"), Some(UploadId::new()))
+            .expect("upload begun");
+        s.checkpoint().expect("checkpoint");
+        assert!(
+            files_of(dir.path())
+                .iter()
+                .any(|(_, b)| holds(b, text.as_bytes()))
+        );
+        let keys =
+            kring_protocol::SealKeys::parse(&[kring_protocol::SealKeys::generate()]).expect("key");
+        s.set_seal_to(&keys.recipient().expect("recipient").to_string())
+            .expect("seal to");
+        s.checkpoint().expect("checkpoint");
+        for (path, bytes) in files_of(dir.path()) {
+            assert!(!holds(&bytes, text.as_bytes()), "{}", path.display());
+            assert!(
+                !holds(&bytes, b"OUDE-FOTO-ZONDER-SLEUTEL"),
+                "{}",
+                path.display()
+            );
+        }
+        assert!(matches!(s.item(&id.0).expect("item"), PushItem::Sealed(_)));
+        let up = s.photo_upload(&photo_id).expect("upload");
+        assert_eq!(
+            up.upload_url, None,
+            "the upload starts again with the sealed bytes"
+        );
+        let stored = s
+            .read_photo(&photo_id, 0, up.bytes as usize)
+            .expect("bytes");
+        assert_eq!(keys.open(&stored).expect("open"), jpeg);
     }
 
     /// Saves `n` photos of 1 MiB of noise with small thumbnails; their ids and hashes.
@@ -1706,6 +2046,7 @@ mod tests {
             cursor: Cursor(5),
             has_more: false,
             update: None,
+            seal_to: None,
         };
         s.apply_feed_page(&page, Utc::now()).expect("apply");
         assert_eq!(s.cursor().expect("cursor"), Cursor(5));
@@ -1718,6 +2059,7 @@ mod tests {
             cursor: Cursor(6),
             has_more: false,
             update: None,
+            seal_to: None,
         };
         s.apply_feed_page(&removed, Utc::now()).expect("apply");
         assert!(s.children().expect("children").is_empty());
@@ -1740,6 +2082,7 @@ mod tests {
             cursor: Cursor(8),
             has_more: false,
             update: None,
+            seal_to: None,
         };
         s.apply_feed_page(&later, Utc::now()).expect("apply");
         assert_eq!(s.children().expect("children").len(), 1);
@@ -1815,6 +2158,7 @@ mod tests {
                 cursor: Cursor(1),
                 has_more: false,
                 update: None,
+                seal_to: None,
             },
             Utc::now(),
         )
@@ -1824,7 +2168,7 @@ mod tests {
         assert!(s.children().expect("children").is_empty());
         assert_eq!(s.cursor().expect("cursor"), Cursor(0));
         assert!(s.device().expect("device").is_none());
-        for table in ["photos", "photo_bytes", "photo_thumbs", "incidents"] {
+        for table in ["photos", "photo_bytes", "incidents"] {
             assert_eq!(count(&s, &format!("SELECT COUNT(*) FROM {table}")), 0);
         }
     }

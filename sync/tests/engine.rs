@@ -7,7 +7,7 @@ mod common;
 use chrono::{DateTime, Duration as CDuration, Utc};
 use common::proxy::Fault;
 use common::{World, jpeg, test_config, wait_for, wait_status};
-use kring_protocol::{Audience, MessageThread, PhotoConsent};
+use kring_protocol::{Audience, MessageThread, PhotoConsent, PushItem};
 use kring_sync::store::ItemState;
 use kring_sync::{EngineConfig, ItemView, ManualClock, NewDiary, NewPhoto, SystemClock};
 use std::sync::Arc;
@@ -436,10 +436,22 @@ async fn a_diary_entry_waits_for_its_photo() {
             now,
         )
         .unwrap();
+    // the server's enrollment gave its key: both wait sealed on the device
+    assert!(d.store.seal_to().unwrap().is_some());
+    assert!(matches!(d.store.item(&p.0).unwrap(), PushItem::Sealed(_)));
     d.handle.wake();
     let s = wait_status(&d.handle, 20, |s| s.waiting == 0 && s.items.len() == 2).await;
     assert!(s.items.iter().all(|i| i.state == ItemView::Sent), "{s:?}");
     assert_eq!(w.count("SELECT COUNT(*) FROM diary_photos"), 1);
+    // ...and the server opened them: the text and the JPEG's own hash
+    assert_eq!(
+        w.strings("SELECT text FROM diary_entries WHERE author_kind = 'staff'"),
+        vec!["Zie de foto".to_string()]
+    );
+    assert_eq!(
+        w.strings("SELECT sha256 FROM photos"),
+        vec![kring_sync_sha(&photo)]
+    );
 }
 
 #[tokio::test]

@@ -103,6 +103,11 @@ pub fn seed(store: &Store) -> Group {
                     topic_prefix: String::new(),
                     tls: false,
                 },
+                // as a real server: what the kiosk saves is sealed
+                seal_to: kring_protocol::SealKeys::parse(&[kring_protocol::SealKeys::generate()])
+                    .ok()
+                    .and_then(|k| k.recipient())
+                    .map(|r| r.to_string()),
             },
             Utc::now(),
         )
@@ -157,6 +162,7 @@ pub fn seed(store: &Store) -> Group {
         cursor: Cursor(8),
         has_more: false,
         update: None,
+        seal_to: None,
     };
     store.apply_feed_page(&page, Utc::now()).unwrap();
     Group {
@@ -235,6 +241,7 @@ pub fn busy_fixture() -> Fixture {
         cursor: Cursor(10),
         has_more: false,
         update: None,
+        seal_to: None,
     };
     store.apply_feed_page(&page, Utc::now()).unwrap();
     kiosk(dir, store, group)

@@ -245,8 +245,8 @@ fn photo_items(store: &Store) -> Vec<PhotoItem> {
         .unwrap()
         .into_iter()
         .filter(|r| r.kind == ItemKind::Photo)
-        .filter_map(|r| match store.item(&r.id).unwrap() {
-            PushItem::Photo(p) => Some(p),
+        .filter_map(|r| match store.readable(&r.id).unwrap() {
+            Some(PushItem::Photo(p)) => Some(p),
             _ => None,
         })
         .collect()
@@ -323,8 +323,8 @@ fn a_diary_entry_for_three_children_with_a_baby_field() {
         .pending()
         .unwrap()
         .into_iter()
-        .filter_map(|r| match f.store.item(&r.id).unwrap() {
-            PushItem::Diary(d) => Some(d),
+        .filter_map(|r| match f.store.readable(&r.id).unwrap() {
+            Some(PushItem::Diary(d)) => Some(d),
             _ => None,
         })
         .collect();
@@ -350,8 +350,8 @@ fn reading_a_message_sends_a_read_receipt() {
         .pending()
         .unwrap()
         .into_iter()
-        .filter_map(|r| match f.store.item(&r.id).unwrap() {
-            PushItem::ReadReceipt(r) => Some(r),
+        .filter_map(|r| match f.store.readable(&r.id).unwrap() {
+            Some(PushItem::ReadReceipt(r)) => Some(r),
             _ => None,
         })
         .collect();
@@ -379,8 +379,8 @@ fn a_message_to_all_parents_of_the_group() {
         .pending()
         .unwrap()
         .into_iter()
-        .filter_map(|r| match f.store.item(&r.id).unwrap() {
-            PushItem::Message(m) => Some(m),
+        .filter_map(|r| match f.store.readable(&r.id).unwrap() {
+            Some(PushItem::Message(m)) => Some(m),
             _ => None,
         })
         .collect();
@@ -772,8 +772,8 @@ fn attendance_items(store: &Store) -> Vec<AttendanceItem> {
         .unwrap()
         .iter()
         .filter(|r| r.kind == ItemKind::Attendance)
-        .filter_map(|r| match store.item(&r.id) {
-            Ok(PushItem::Attendance(a)) => Some(a),
+        .filter_map(|r| match store.readable(&r.id) {
+            Ok(Some(PushItem::Attendance(a))) => Some(a),
             _ => None,
         })
         .collect()
@@ -1054,6 +1054,7 @@ fn two_screens_checking_out_the_same_child_are_settled_and_shown() {
         cursor: Cursor(seq + 1),
         has_more: false,
         update: None,
+        seal_to: None,
     };
     let came = item(
         now - chrono::Duration::hours(3),

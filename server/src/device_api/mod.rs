@@ -222,6 +222,7 @@ async fn enroll(
                 device_secret: secret,
                 group,
                 mqtt: mqtt_info(&state, &device_id),
+                seal_to: seal_to(&state),
             }))
         }
         Err(StoreError::NotFound(_)) => {
@@ -239,6 +240,11 @@ async fn enroll(
             Err(e.into())
         }
     }
+}
+
+/// The public key devices seal to now.
+fn seal_to(state: &AppState) -> Option<String> {
+    state.seal.recipient().map(|r| r.to_string())
 }
 
 fn mqtt_info(state: &AppState, device: &kring_protocol::DeviceId) -> MqttConnectInfo {
@@ -304,6 +310,7 @@ async fn feed_handler(
     // decided at read time, on every page: the rollouts, the device's release
     // and its reports as they are now
     page.update = state.store.update_offer(device.id).await?;
+    page.seal_to = seal_to(&state);
     let mut resp = axum::Json(page).into_response();
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -332,11 +339,23 @@ async fn push_item(
             "the Idempotency-Key header must equal the item's id",
         ));
     }
+    // a sealed item is opened first; everything after sees the item inside
+    let item = match item {
+        PushItem::Sealed(sealed) => sealed.open(&state.seal).map_err(|e| {
+            tracing::warn!(device = %device.id, item = %key, error = %e, "sealed item refused");
+            Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+                e.to_string(),
+            )
+        })?,
+        item => item,
+    };
     let event = match &item {
         PushItem::Message(m) => Some(crate::portal::notify::Event::Message(m.id)),
         PushItem::Diary(d) => Some(crate::portal::notify::Event::Diary(d.id)),
         PushItem::Photo(p) => Some(crate::portal::notify::Event::Photo(p.id)),
-        PushItem::ReadReceipt(_) | PushItem::Attendance(_) => None,
+        PushItem::ReadReceipt(_) | PushItem::Attendance(_) | PushItem::Sealed(_) => None,
     };
     let outcome = state.store.push_item(device, item, Utc::now()).await?;
     if let (Some(event), false) = (event, outcome.replayed) {

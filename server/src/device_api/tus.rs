@@ -585,7 +585,9 @@ pub async fn patch(
             first_bytes.extend_from_slice(&chunk[..chunk.len().min(3)]);
             if first_bytes.len() >= 3 {
                 head_checked = true;
-                if !is_jpeg_magic(&first_bytes) {
+                // a JPEG, or one sealed on the device (opened when complete)
+                if !is_jpeg_magic(&first_bytes) && !kring_protocol::seal::looks_sealed(&first_bytes)
+                {
                     drop(sink);
                     fail_upload(&state, id, "not a JPEG file").await?;
                     return Err(Failure::new(
@@ -652,6 +654,7 @@ async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), F
         ..PhotoLimits::default()
     };
     let blobs = state.blobs.clone();
+    let seal = state.seal.clone();
     let expected = row.expected_sha256.clone();
     let _permit = state
         .photo_work
@@ -661,6 +664,16 @@ async fn finish(state: &AppState, id: UploadId, row: &UploadRow) -> Result<(), F
     let bytes = spooled_bytes(state, row).await?;
     let result = tokio::task::spawn_blocking(
         move || -> Result<Result<CompletedUpload, String>, Failure> {
+            // a photo sealed on the device is opened first: the announced
+            // sha256 is always the JPEG's (the one its photo item names)
+            let bytes = if kring_protocol::seal::looks_sealed(&bytes) {
+                match seal.open(&bytes) {
+                    Ok(jpeg) => jpeg,
+                    Err(e) => return Ok(Err(e.to_string())),
+                }
+            } else {
+                bytes
+            };
             let sha = hex::encode(Sha256::digest(&bytes));
             if let Some(want) = expected
                 && want != sha

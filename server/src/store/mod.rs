@@ -1166,6 +1166,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> StoreFuture<Option<crate::portal::notify::Recipients>>;
 
+    // -- the keys devices seal to
+    /// The server's seal keys (age identities), current first. When there
+    /// is none yet, `candidate` becomes generation 1 (of processes starting
+    /// together, one wins and all get its key).
+    fn seal_keys(&self, candidate: String, now: DateTime<Utc>) -> StoreFuture<Vec<String>>;
+
     // -- uploads
     // -- periodic jobs, once across server processes
     /// True when this process may run job `name` now: its last run (by any

@@ -68,14 +68,7 @@ impl Store {
         });
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        Self::insert_outbox(
-            &tx,
-            &id.0,
-            ItemKind::Attendance,
-            &serde_json::to_string(&item)?,
-            &[],
-            now,
-        )?;
+        self.insert_outbox(&tx, &item, ItemKind::Attendance, &[], now)?;
         tx.commit()?;
         self.wrote();
         Ok(id)
@@ -292,6 +285,7 @@ mod tests {
                 cursor: Cursor(3),
                 has_more: false,
                 update: None,
+                seal_to: None,
             },
             now,
         )
@@ -328,6 +322,7 @@ mod tests {
             cursor: Cursor(seq),
             has_more: false,
             update: None,
+            seal_to: None,
         };
         s.apply_feed_page(
             &page(

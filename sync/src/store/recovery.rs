@@ -227,6 +227,16 @@ fn salvage_from(
             }
         }
     }
+    // the server's key, if the old file knew it: what was carried over
+    // unsealed is sealed now
+    let seal_to: Option<String> = old
+        .query_row("SELECT seal_to FROM device", [], |r| r.get(0))
+        .unwrap_or(None);
+    if rec.credentials_kept
+        && let Some(to) = seal_to
+    {
+        store.set_seal_to(&to)?;
+    }
     Ok(())
 }
 
@@ -271,7 +281,11 @@ fn old_photo(old: &Connection, moved_to: &Path, id: &str) -> Result<OldPhoto, St
             (sha, jpeg, thumb)
         }
     };
-    if !hex::encode(Sha256::digest(&jpeg)).eq_ignore_ascii_case(&sha) {
+    // sealed bytes cannot be checked here (only the server can open them;
+    // their own authentication tags catch damage there)
+    if !kring_protocol::seal::looks_sealed(&jpeg)
+        && !hex::encode(Sha256::digest(&jpeg)).eq_ignore_ascii_case(&sha)
+    {
         return Err(StoreError::Invalid(
             "the photo's bytes do not match its SHA-256".into(),
         ));
@@ -319,7 +333,10 @@ fn carry_over(
             "INSERT INTO photos (item_id, sha256, bytes) VALUES (?1, ?2, ?3)",
             params![id, sha, jpeg.len() as i64],
         )?;
-        super::insert_photo_bytes(&tx, &id, &jpeg, thumb.as_deref())?;
+        super::insert_photo_bytes(&tx, &id, &jpeg)?;
+        if let (Some(t), Ok(uuid)) = (thumb, uuid::Uuid::parse_str(&id)) {
+            store.remember_thumbnail(uuid, &t);
+        }
     }
     tx.commit()?;
     drop(conn);
@@ -371,11 +388,8 @@ pub(super) fn adopt_photo_files(
                     .map_err(|_| StoreError::Invalid(format!("bad id {id}")))?,
             );
         }
-        if let Some(t) = &thumb_bytes {
-            tx.execute(
-                "INSERT OR REPLACE INTO photo_thumbs (item_id, jpeg) VALUES (?1, ?2)",
-                params![id, t],
-            )?;
+        if let (Some(t), Ok(uuid)) = (&thumb_bytes, uuid::Uuid::parse_str(&id)) {
+            store.remember_thumbnail(uuid, t);
         }
         tx.execute(
             "DELETE FROM legacy_photo_files WHERE item_id = ?1",
@@ -595,6 +609,7 @@ mod tests {
                 topic_prefix: "kring/v1/devices/x".into(),
                 tls: false,
             },
+            seal_to: None,
         };
         s.save_enrollment("http://server", &resp, Utc::now())
             .expect("enroll");
@@ -664,6 +679,7 @@ mod tests {
                     cursor: Cursor(200),
                     has_more: false,
                     update: None,
+                    seal_to: None,
                 },
                 Utc::now(),
             )

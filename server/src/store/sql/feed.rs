@@ -179,6 +179,8 @@ pub fn feed_page(
         has_more,
         // per device, not per group: the feed handler adds `Store::update_offer`
         update: None,
+        // the feed handler adds the current seal key
+        seal_to: None,
     })
 }
 

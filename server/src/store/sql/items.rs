@@ -65,6 +65,10 @@ pub fn push(
         PushItem::Message(m) => (Some(apply_message(&tx, device, m, now, today)?), None),
         PushItem::ReadReceipt(r) => (Some(apply_read_receipt(&tx, device, r, now)?), None),
         PushItem::Attendance(a) => (Some(super::attendance::apply(&tx, device, a, now)?), None),
+        // the device API opens sealed items before they get here
+        PushItem::Sealed(_) => {
+            return Err(StoreError::invalid("a sealed item must be opened first"));
+        }
     };
     let seq = match changed_seq {
         Some(seq) => seq,

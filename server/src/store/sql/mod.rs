@@ -965,6 +965,24 @@ impl Store for SqlStore {
         self.run(move |c| Ok(notify::recipients(c, event, now)?))
     }
 
+    fn seal_keys(&self, candidate: String, now: DateTime<Utc>) -> StoreFuture<Vec<String>> {
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO seal_keys (generation, identity, created_at) VALUES (1, ?1, ?2)
+                 ON CONFLICT (generation) DO NOTHING",
+                conn::params![&candidate, &conn::time_str(now)],
+            )?;
+            c.query_rows(
+                "SELECT identity FROM seal_keys ORDER BY generation DESC",
+                conn::params![],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(StoreError::from)
+        })
+    }
+
     fn claim_job(
         &self,
         name: String,
