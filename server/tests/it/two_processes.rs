@@ -14,7 +14,7 @@ use crate::doorbell::next_nudge;
 use base64::Engine;
 use chrono::Utc;
 use kring_protocol::{
-    API_VERSION, API_VERSION_HEADER, Audience, EnrollRequest, EnrollResponse,
+    API_VERSION, API_VERSION_HEADER, Audience, EnrollRequest, EnrollResponse, FeedPage,
     IDEMPOTENCY_KEY_HEADER, PhotoId, PhotoItem, PushItem, UPLOAD_META_SHA256,
 };
 use kring_server::settings::Settings;
@@ -182,6 +182,23 @@ async fn two_processes_share_uploads_sessions_and_housekeeping() {
         .await
         .unwrap();
         assert_eq!(r.status(), 200, "the device on {}", p.http);
+    }
+    // both processes seal to the one key in the database
+    assert!(enrolled.seal_to.is_some());
+    for p in [&a, &b] {
+        let page: FeedPage = api(
+            &http,
+            reqwest::Method::GET,
+            format!("http://{}/api/v1/feed?since=0&limit=1", p.http),
+        )
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(page.seal_to, enrolled.seal_to, "the key of {}", p.http);
     }
     // ...and logs in at the one broker both processes use
     let device = enrolled.device_id;

@@ -691,3 +691,70 @@ async fn a_device_over_its_upload_quota_is_told_to_wait() {
         assert_eq!(spooled, 3, "the refused upload left a file");
     }
 }
+
+/// A photo sealed on the device: the server opens the upload and the item
+/// with its own key; something sealed to another key is refused, clearly.
+#[tokio::test]
+async fn a_sealed_photo_and_its_sealed_item_are_opened_by_the_server() {
+    let h = Harness::start().await;
+    let dev = h.enroll().await;
+    let to: SealTo = dev
+        .enrolled
+        .seal_to
+        .as_deref()
+        .expect("the enrollment names the key to seal to")
+        .parse()
+        .unwrap();
+    let bytes = jpeg(640, 480);
+    let sha = sha256_hex(&bytes);
+    let sealed = to.seal(&bytes).unwrap();
+    // the announced sha256 is the JPEG's; the bytes uploaded are sealed
+    let resp = create(&h, &dev, sealed.len(), Some(&sha)).await;
+    assert_eq!(resp.status(), 201);
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    let resp = patch(&h, &dev, &loc, 0, &sealed, None).await;
+    assert_eq!(resp.status(), 204, "{:?}", resp.text().await);
+    let upload = upload_id(&loc);
+    assert_eq!(stored_sha(&h, upload).await.as_deref(), Some(sha.as_str()));
+    // the item: sealed without its upload id, which rides in the envelope
+    let item = photo_item(&h, UploadId(uuid::Uuid::nil()), &sha);
+    let mut envelope = SealedItem::seal(&item, &to).unwrap();
+    envelope.upload_id = Some(upload);
+    let resp = h.push(&dev, &PushItem::Sealed(envelope.clone())).await;
+    assert_eq!(resp.status(), 200, "{:?}", resp.text().await);
+    let receipt: PushReceipt = resp.json().await.unwrap();
+    assert_eq!(receipt.sha256.as_deref(), Some(sha.as_str()));
+    // a retry of the same envelope gets the stored answer
+    let again = h.push(&dev, &PushItem::Sealed(envelope)).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(h.count("SELECT COUNT(*) FROM photos").await, 1);
+
+    // sealed to a key this server does not have
+    let stranger: SealTo = SealKeys::parse(&[SealKeys::generate()])
+        .unwrap()
+        .recipient()
+        .unwrap();
+    let lost = PushItem::Message(StaffMessageItem {
+        id: MessageId::new(),
+        thread: MessageThread::Group,
+        body: "voor een andere server".into(),
+        staff_id: None,
+    });
+    let resp = h
+        .push(
+            &dev,
+            &PushItem::Sealed(SealedItem::seal(&lost, &stranger).unwrap()),
+        )
+        .await;
+    assert_eq!(resp.status(), 422);
+    let err: ApiError = resp.json().await.unwrap();
+    assert!(err.message.contains("cannot be opened"), "{}", err.message);
+    let bytes2 = jpeg(320, 240);
+    let sealed2 = stranger.seal(&bytes2).unwrap();
+    let resp = create(&h, &dev, sealed2.len(), Some(&sha256_hex(&bytes2))).await;
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    let resp = patch(&h, &dev, &loc, 0, &sealed2, None).await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(h.count("SELECT COUNT(*) FROM messages").await, 0);
+}
