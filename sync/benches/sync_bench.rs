@@ -362,7 +362,10 @@ fn capture_to_durable(jpeg: &[u8], runs: usize, busy: bool, rows: &mut Vec<Row>)
             2,
             "   variant: save_photo not sealed (before sealing; the store alone)",
         ),
-        (5, "   part: sealing the JPEG (age, X25519 + ChaCha20-Poly1305)"),
+        (
+            5,
+            "   part: sealing the JPEG (age, X25519 + ChaCha20-Poly1305)",
+        ),
         (3, "   part: sha256 of the JPEG (hex)"),
         (4, "   part: store commit alone (save_message, WAL fsync)"),
     ];

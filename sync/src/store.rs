@@ -610,6 +610,8 @@ impl Store {
             params![serde_json::to_string(&resp.group)?],
         )?;
         drop(conn);
+        // the row was replaced: its key is written again (or none is known)
+        *self.seal_to.lock().map_err(|_| StoreError::Poisoned)? = None;
         if let Some(to) = &resp.seal_to {
             self.set_seal_to(to)?;
         }

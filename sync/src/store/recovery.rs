@@ -590,6 +590,11 @@ mod tests {
     }
 
     fn enroll(s: &Store) {
+        enroll_to(s, None);
+    }
+
+    /// Enrolls `s`, with the server's key to seal to when given.
+    fn enroll_to(s: &Store, seal_to: Option<String>) {
         let resp = EnrollResponse {
             device_id: DeviceId::new(),
             device_secret: "geheim".into(),
@@ -609,7 +614,7 @@ mod tests {
                 topic_prefix: "kring/v1/devices/x".into(),
                 tls: false,
             },
-            seal_to: None,
+            seal_to,
         };
         s.save_enrollment("http://server", &resp, Utc::now())
             .expect("enroll");
@@ -663,27 +668,7 @@ mod tests {
                 Utc::now(),
             )
             .expect("sent");
-            let changes = (0..200)
-                .map(|i| {
-                    let mut c = super::super::tests::child(kring_protocol::ChildId::new());
-                    c.first_name = format!("MARKER-{i}");
-                    Change {
-                        seq: i + 1,
-                        kind: ChangeKind::Child(c),
-                    }
-                })
-                .collect();
-            s.apply_feed_page(
-                &FeedPage {
-                    changes,
-                    cursor: Cursor(200),
-                    has_more: false,
-                    update: None,
-                    seal_to: None,
-                },
-                Utc::now(),
-            )
-            .expect("feed");
+            marker_children(&s);
             (p, m)
         };
         assert!(!d.join(format!("{DB_FILE}-wal")).exists(), "closed cleanly");
@@ -711,6 +696,78 @@ mod tests {
         assert_eq!(incidents[0].recovery, rec);
         s.incident_seen(incidents[0].id).expect("seen");
         assert!(s.incidents().expect("incidents").is_empty());
+    }
+
+    /// 200 children named MARKER-n from the feed: pages to damage.
+    fn marker_children(s: &Store) {
+        let changes = (0..200)
+            .map(|i| {
+                let mut c = super::super::tests::child(kring_protocol::ChildId::new());
+                c.first_name = format!("MARKER-{i}");
+                Change {
+                    seq: i + 1,
+                    kind: ChangeKind::Child(c),
+                }
+            })
+            .collect();
+        s.apply_feed_page(
+            &FeedPage {
+                changes,
+                cursor: Cursor(200),
+                has_more: false,
+                update: None,
+                seal_to: None,
+            },
+            Utc::now(),
+        )
+        .expect("feed");
+    }
+
+    /// A sealed store that is damaged: its waiting items come over still
+    /// sealed (the server opens them), and so does the key for what follows.
+    #[test]
+    fn a_damaged_sealed_store_carries_its_sealed_items_and_its_key_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        let keys =
+            kring_protocol::SealKeys::parse(&[kring_protocol::SealKeys::generate()]).expect("key");
+        let to = keys.recipient().expect("recipient").to_string();
+        let bytes = jpeg(9, 20_000);
+        let (photo_id, message_id) = {
+            let (s, _) = Store::open(d).expect("open");
+            enroll_to(&s, Some(to.clone()));
+            // enrolling again with the same key still writes it down
+            enroll_to(&s, Some(to.clone()));
+            let p = s.save_photo(photo(&bytes), Utc::now()).expect("photo").0;
+            let m = s
+                .save_message(MessageThread::Group, "tot morgen", None, Utc::now())
+                .expect("message")
+                .0;
+            marker_children(&s);
+            (p, m)
+        };
+        assert!(damage_pages_with(&d.join(DB_FILE), b"MARKER-") > 0);
+        let (s, report) = Store::open(d).expect("open damaged");
+        let rec = report.recovered.expect("recovered");
+        assert_eq!((rec.restored, rec.lost.len()), (2, 0));
+        assert_eq!(
+            s.seal_to().expect("key").map(|k| k.to_string()),
+            Some(to),
+            "the key came over"
+        );
+        let up = s.photo_upload(&photo_id).expect("upload");
+        let stored = s
+            .read_photo(&photo_id, 0, up.bytes as usize)
+            .expect("bytes");
+        assert_ne!(stored, bytes);
+        assert_eq!(keys.open(&stored).expect("the server opens it"), bytes);
+        let PushItem::Sealed(m) = s.item(&message_id).expect("item") else {
+            panic!("still sealed");
+        };
+        let Ok(PushItem::Message(m)) = m.open(&keys) else {
+            panic!("a message");
+        };
+        assert_eq!(m.body, "tot morgen");
     }
 
     /// Runs `future` on the closed store in `d` as a newer release would
