@@ -54,8 +54,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/postgres/0008_review.sql"),
     ),
     (
-        "0009_seal",
-        include_str!("../../../migrations/postgres/0009_seal.sql"),
+        "0010_seal",
+        include_str!("../../../migrations/postgres/0010_seal.sql"),
     ),
 ];
 

@@ -46,8 +46,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0008_review.sql"),
     ),
     (
-        "0009_seal",
-        include_str!("../../../migrations/0009_seal.sql"),
+        "0010_seal",
+        include_str!("../../../migrations/0010_seal.sql"),
     ),
 ];
 

@@ -1,4 +1,4 @@
--- PostgreSQL translation of ../0009_seal.sql (same table, columns and order).
+-- PostgreSQL translation of ../0010_seal.sql (same table, columns and order).
 -- The runner wraps this file in one transaction.
 
 CREATE TABLE seal_keys (

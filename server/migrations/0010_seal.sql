@@ -1,4 +1,4 @@
--- kring-server schema, version 9: the keys devices seal to. Never edit a
+-- kring-server schema, version 10: the keys devices seal to. Never edit a
 -- shipped migration: add a new one.
 
 -- The server's private keys (age X25519, `AGE-SECRET-KEY-1…`). The highest
