@@ -739,6 +739,92 @@ pub struct ChildAttendance {
     pub events: Vec<AttendanceRow>,
 }
 
+// ---- archives --------------------------------------------------------------
+
+/// What [`Store::request_archive`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveRequested {
+    pub id: uuid::Uuid,
+    /// False when an earlier request of the parent for the child is still
+    /// being built or ready to download: that one's id, nothing new.
+    pub new: bool,
+}
+
+/// A parent's request for an archive of their child, as a builder claimed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveJob {
+    pub id: uuid::Uuid,
+    pub org: OrganisationId,
+    pub parent: ParentId,
+    pub child: ChildId,
+}
+
+/// What goes into a parent's archive: exactly what the parent may see now.
+#[derive(Debug, Clone)]
+pub struct ArchiveContents {
+    pub child: MyChild,
+    pub parent_name: String,
+    pub parent_email: String,
+    pub org_name: String,
+    pub org_slug: String,
+    /// The organisation's calendar (the times written in the archive).
+    pub calendar: Calendar,
+    /// Photos and diary entries, oldest first: the timeline's rule
+    /// (`Store::timeline`), every page of it.
+    pub items: Vec<TimelineItem>,
+    /// Every photo of `items` (alone, or of a diary entry the parent sees),
+    /// with its file.
+    pub photos: Vec<PhotoRow>,
+    /// The messages about the child and the group messages of its groups,
+    /// while it was placed there, oldest first.
+    pub messages: Vec<MessageView>,
+}
+
+/// Where a parent's archive request stands (the portal's notice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveState {
+    /// Asked for, not built yet.
+    Waiting,
+    /// Built; the link works until then.
+    Ready {
+        expires_at: DateTime<Utc>,
+    },
+    Downloaded,
+    Expired,
+    Failed,
+}
+
+/// A parent's archive request of one child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveStatus {
+    pub id: uuid::Uuid,
+    pub child: ChildId,
+    pub requested_at: DateTime<Utc>,
+    pub state: ArchiveState,
+}
+
+/// How a download is asked for: the mail's link, or the portal's button of
+/// a logged-in parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveKey {
+    Token(String),
+    Parent { parent: ParentId, id: uuid::Uuid },
+}
+
+/// What a download found. `Ready` is the one use of the link: the request is
+/// marked downloaded in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveFetch {
+    Unknown,
+    Used,
+    Expired,
+    Ready {
+        /// Relative to the data directory.
+        file_name: String,
+        child_first_name: String,
+    },
+}
+
 /// The server's storage. See the module documentation for the invariants;
 /// `conformance` (crate feature `conformance`) holds the contract every
 /// backend must pass.
@@ -1167,6 +1253,57 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreFuture<Option<crate::portal::notify::Recipients>>;
 
     // -- uploads
+    // -- archives (a parent's download of everything of their own child)
+    /// Asks for an archive of `child` for `parent`; None when the child is
+    /// not the parent's. An earlier request still waiting or ready is
+    /// answered instead of a new one.
+    fn request_archive(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveRequested>>;
+    /// Takes the oldest request no one builds (never claimed, or claimed
+    /// before `stale_before` by a builder that died): one process gets it.
+    fn claim_archive(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveJob>>;
+    /// What the parent of `job` may see of the child now (None when the
+    /// child or parent is gone, or no longer linked).
+    fn archive_contents(
+        &self,
+        job: ArchiveJob,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveContents>>;
+    /// Records the built file and makes its single-use link, valid for
+    /// `valid`: returns the token (only its hash is stored); None when
+    /// another builder finished it first (then this file is not needed).
+    fn finish_archive(
+        &self,
+        id: uuid::Uuid,
+        file_name: String,
+        size: u64,
+        photos: u32,
+        now: DateTime<Utc>,
+        valid: chrono::Duration,
+    ) -> StoreFuture<Option<String>>;
+    fn fail_archive(&self, id: uuid::Uuid, now: DateTime<Utc>) -> StoreFuture<()>;
+    /// The archive of `key` in `org`, used up by this call when `Ready`.
+    fn fetch_archive(
+        &self,
+        org: OrganisationId,
+        key: ArchiveKey,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<ArchiveFetch>;
+    /// The parent's latest request per child (requested in the last 30 days).
+    fn archives_of(&self, parent: ParentId, now: DateTime<Utc>) -> StoreFuture<Vec<ArchiveStatus>>;
+    /// The files of archives downloaded, expired or failed, each once: the
+    /// caller deletes them (marked removed here).
+    fn sweep_archives(&self, now: DateTime<Utc>) -> StoreFuture<Vec<String>>;
+
     // -- periodic jobs, once across server processes
     /// True when this process may run job `name` now: its last run (by any
     /// process sharing the database) is at least `every` ago. Claiming

@@ -30,6 +30,9 @@ use super::{
     NotificationPref, PushOutcome, ResetLink, Store, StoreError, StoreFuture, SweptUpload, Thread,
     UploadQuota, UploadRow,
 };
+use super::{
+    ArchiveContents, ArchiveFetch, ArchiveJob, ArchiveKey, ArchiveRequested, ArchiveStatus,
+};
 use super::{ChildAttendance, DaySpan, GroupDay, GroupLookup, LocationDay, LocationName};
 use super::{
     ChildOverview, FirstPasswordLinks, GroupName, GroupSummary, ImportResult, ParentOverview,
@@ -963,6 +966,69 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreFuture<Option<crate::portal::notify::Recipients>> {
         self.run(move |c| Ok(notify::recipients(c, event, now)?))
+    }
+
+    fn request_archive(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveRequested>> {
+        self.run(move |c| Ok(portal::request_archive(c, &parent, &child, today, now)?))
+    }
+
+    fn claim_archive(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveJob>> {
+        self.run(move |c| Ok(portal::claim_archive(c, now, stale_before)?))
+    }
+
+    fn archive_contents(
+        &self,
+        job: ArchiveJob,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveContents>> {
+        self.read(move |c| Ok(portal::archive_contents(c, &job, now)?))
+    }
+
+    fn finish_archive(
+        &self,
+        id: uuid::Uuid,
+        file_name: String,
+        size: u64,
+        photos: u32,
+        now: DateTime<Utc>,
+        valid: chrono::Duration,
+    ) -> StoreFuture<Option<String>> {
+        self.run(move |c| {
+            Ok(portal::finish_archive(
+                c, &id, &file_name, size, photos, now, valid,
+            )?)
+        })
+    }
+
+    fn fail_archive(&self, id: uuid::Uuid, now: DateTime<Utc>) -> StoreFuture<()> {
+        self.run(move |c| Ok(portal::fail_archive(c, &id, now)?))
+    }
+
+    fn fetch_archive(
+        &self,
+        org: OrganisationId,
+        key: ArchiveKey,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<ArchiveFetch> {
+        self.run(move |c| Ok(portal::fetch_archive(c, &org, &key, now)?))
+    }
+
+    fn archives_of(&self, parent: ParentId, now: DateTime<Utc>) -> StoreFuture<Vec<ArchiveStatus>> {
+        self.read(move |c| Ok(portal::archives_of(c, &parent, now)?))
+    }
+
+    fn sweep_archives(&self, now: DateTime<Utc>) -> StoreFuture<Vec<String>> {
+        self.run(move |c| Ok(portal::sweep_archives(c, now)?))
     }
 
     fn claim_job(

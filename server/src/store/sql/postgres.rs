@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_review",
         include_str!("../../../migrations/postgres/0008_review.sql"),
     ),
+    (
+        "0009_archive",
+        include_str!("../../../migrations/postgres/0009_archive.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

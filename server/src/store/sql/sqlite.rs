@@ -45,6 +45,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_review",
         include_str!("../../../migrations/0008_review.sql"),
     ),
+    (
+        "0009_archive",
+        include_str!("../../../migrations/0009_archive.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.
