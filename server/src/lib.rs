@@ -468,6 +468,20 @@ async fn claim_every(state: &AppState, name: &str, every: chrono::Duration) -> b
 /// (the admin CLI) within a minute; nudge the devices of rollouts made by the admin CLI
 /// (which has no broker; each rollout is claimed by one process).
 fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
+    // parents' archives: every process builds what waits (each request is
+    // claimed by one), also those a process that died left
+    let builder = state.clone();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HOUSEKEEPING_PERIOD);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            portal::archive::build_waiting(&builder).await;
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(HOUSEKEEPING_PERIOD);
         loop {
@@ -486,6 +500,13 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
             }
             if claim_daily(&state, "expire-child-data").await {
                 expire_child_data(&state).await;
+            }
+            if claim(&state, "sweep-archives").await {
+                match portal::archive::sweep(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "archive files removed"),
+                    Err(e) => tracing::warn!(error = %e, "archive sweep failed"),
+                }
             }
             if claim(&state, "sweep-uploads").await {
                 match device_api::tus::sweep_expired(&state).await {

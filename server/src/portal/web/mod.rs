@@ -21,6 +21,7 @@
 //! matrix does not list fails the test.
 
 mod admin;
+mod archive;
 mod auth;
 mod parent;
 mod presence;
@@ -49,6 +50,7 @@ pub const CSRF_FIELD: &str = "csrf";
 
 pub use admin::IMPORT_HEADER;
 pub use parent::TIMELINE_PAGE;
+pub(crate) use parent::baby_lines;
 
 /// Every portal route: method, path (axum syntax), handler.
 pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
@@ -94,6 +96,10 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("POST", "/notificaties", post(parent::notifications_set)),
         ("GET", "/account", get(parent::account)),
         ("GET", "/documenten/{id}", get(parent::document)),
+        ("POST", "/archief/kind/{child}", post(archive::request)),
+        ("GET", "/archief/{id}/downloaden", get(archive::by_parent)),
+        // the mail's single-use link (no login needed, like a reset link)
+        ("GET", "/archief/ophalen/{token}", get(archive::by_token)),
         // location manager
         ("GET", "/beheer", get(admin::overview)),
         ("GET", "/beheer/kinderen", get(admin::children)),

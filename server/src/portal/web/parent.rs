@@ -12,7 +12,8 @@ use crate::AppState;
 use crate::org::ParentRole;
 use crate::portal::{self, MyChild, TimelineItem};
 use crate::store::{
-    AbsenceReport, Created, DaySpan, NewParentDiary, NewParentMessage, NotificationPref, Thread,
+    AbsenceReport, ArchiveState, Created, DaySpan, NewParentDiary, NewParentMessage,
+    NotificationPref, Thread,
 };
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -62,6 +63,9 @@ fn notice_text(code: &str) -> &'static str {
         "ingetrokken" => "De afmelding is ingetrokken.",
         "toestemming" => "De toestemming is opgeslagen.",
         "notificaties" => "Uw keuzes zijn opgeslagen.",
+        "archief" => {
+            "We maken het archief. U krijgt een e-mail zodra het klaar is; daarna kunt u het ook hier downloaden."
+        }
         _ => "",
     }
 }
@@ -303,7 +307,7 @@ pub async fn photo_thumb(
 }
 
 /// Baby fields in words ("Gedronken: 150 ml om 10:15").
-fn baby_lines(json: Option<&str>) -> Vec<String> {
+pub(crate) fn baby_lines(json: Option<&str>) -> Vec<String> {
     let Some(json) = json else {
         return Vec::new();
     };
@@ -887,7 +891,11 @@ pub async fn notifications_set(
     Ok(Redirect::to("/notificaties?ok=notificaties").into_response())
 }
 
-pub async fn account(State(state): State<AppState>, u: ParentUser) -> Result<Response, WebError> {
+pub async fn account(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
     let parent = u.parent;
     let kids = state.store.parent_children(parent, today(&u)).await?;
     let mut with_docs = Vec::new();
@@ -897,36 +905,57 @@ pub async fn account(State(state): State<AppState>, u: ParentUser) -> Result<Res
     }
     let kids = with_docs;
     let t = today(&u);
+    let archives = state.store.archives_of(parent, Utc::now()).await?;
+    let mut l = layout(&u, "Account", "account");
+    l.notice = notice_text(&q.ok).into();
     render(&AccountPage {
-        l: layout(&u, "Account", "account"),
+        l,
         name: u.account.name.clone(),
         email: u.account.email.clone(),
         children: kids
             .into_iter()
-            .map(|(k, docs)| AccountChild {
-                name: format!("{} {}", k.first_name, k.last_name),
-                age: view::age(k.birth_date, t),
-                role: match k.role {
-                    ParentRole::First => "eerste ouder",
-                    ParentRole::Second => "tweede ouder",
-                },
-                placements: k
-                    .placements
-                    .iter()
-                    .map(|p| {
-                        let end = p
-                            .end
-                            .map(|e| format!(", tot en met {}", view::day(e)))
-                            .unwrap_or_default();
-                        format!(
-                            "{} op {} (sinds {}{end})",
-                            p.group_name,
-                            view::days_words(&p.days),
-                            view::day(p.start)
-                        )
-                    })
-                    .collect(),
-                documents: docs.into_iter().map(|d| (d.id, d.title)).collect(),
+            .map(|(k, docs)| {
+                let archive = archives.iter().find(|a| a.child == k.id);
+                let (state, until) = match archive.map(|a| a.state) {
+                    None => ("", String::new()),
+                    Some(ArchiveState::Waiting) => ("waiting", String::new()),
+                    Some(ArchiveState::Ready { expires_at }) => {
+                        ("ready", view::day(u.ctx.tenant.calendar.today(expires_at)))
+                    }
+                    Some(ArchiveState::Downloaded) => ("downloaded", String::new()),
+                    Some(ArchiveState::Expired) => ("expired", String::new()),
+                    Some(ArchiveState::Failed) => ("failed", String::new()),
+                };
+                AccountChild {
+                    id: k.id.to_string(),
+                    first_name: k.first_name.clone(),
+                    archive: state,
+                    archive_id: archive.map(|a| a.id.to_string()).unwrap_or_default(),
+                    archive_until: until,
+                    name: format!("{} {}", k.first_name, k.last_name),
+                    age: view::age(k.birth_date, t),
+                    role: match k.role {
+                        ParentRole::First => "eerste ouder",
+                        ParentRole::Second => "tweede ouder",
+                    },
+                    placements: k
+                        .placements
+                        .iter()
+                        .map(|p| {
+                            let end = p
+                                .end
+                                .map(|e| format!(", tot en met {}", view::day(e)))
+                                .unwrap_or_default();
+                            format!(
+                                "{} op {} (sinds {}{end})",
+                                p.group_name,
+                                view::days_words(&p.days),
+                                view::day(p.start)
+                            )
+                        })
+                        .collect(),
+                    documents: docs.into_iter().map(|d| (d.id, d.title)).collect(),
+                }
             })
             .collect(),
     })

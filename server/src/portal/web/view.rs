@@ -343,7 +343,15 @@ pub struct NotificationsPage {
 
 #[derive(Debug, Clone)]
 pub struct AccountChild {
+    pub id: String,
+    pub first_name: String,
     pub name: String,
+    /// The latest archive request of the child: "waiting", "ready",
+    /// "downloaded", "expired", "failed", or "" (none).
+    pub archive: &'static str,
+    /// For "ready": the request's id and the link's last day.
+    pub archive_id: String,
+    pub archive_until: String,
     pub age: String,
     pub role: &'static str,
     pub placements: Vec<String>,
