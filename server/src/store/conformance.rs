@@ -96,6 +96,7 @@ macro_rules! store_conformance_tests {
                 two_processes_nudge_a_rollout_once,
                 two_processes_run_a_job_once,
                 two_processes_move_an_upload_on_once,
+                two_processes_build_each_archive_once,
             );
 
             $crate::store_conformance_tests!(@checks fresh;
@@ -2854,4 +2855,104 @@ pub async fn two_processes_move_an_upload_on_once(a: Arc<dyn Store>, b: Arc<dyn 
         b.upload_bytes(id).await.expect("bytes").is_empty(),
         "parts dropped"
     );
+}
+
+/// Two processes building parents' archives at once: each request is
+/// claimed by one of them; a claim left by a builder that died is taken
+/// over; an archive is finished once, and its link works once.
+pub async fn two_processes_build_each_archive_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let w = seed(&*a, "race-archive").await;
+    let now = Utc::now();
+    let mut asked = Vec::new();
+    for (i, kid) in w.kids.iter().enumerate() {
+        let parent = a
+            .create_parent(
+                w.org,
+                format!("ouder{i}@example.nl"),
+                "Ouder".into(),
+                "pw-123456".into(),
+            )
+            .await
+            .expect("parent");
+        a.link_parent(*kid, parent, ParentRole::First)
+            .await
+            .expect("link");
+        let r = a
+            .request_archive(parent, *kid, today(), now)
+            .await
+            .expect("request")
+            .expect("the parent's own child");
+        assert!(r.new);
+        let again = a
+            .request_archive(parent, *kid, today(), now)
+            .await
+            .expect("request")
+            .expect("the parent's own child");
+        assert_eq!(again.id, r.id, "an open request is answered, not doubled");
+        asked.push(r.id);
+        // another's child: nothing
+        assert!(
+            a.request_archive(parent, w.other_kid, today(), now)
+                .await
+                .expect("request")
+                .is_none()
+        );
+    }
+    let stale = now - Duration::minutes(30);
+    let drain = |s: Arc<dyn Store>| async move {
+        let mut got = Vec::new();
+        while let Some(job) = s.claim_archive(now, stale).await.expect("claim") {
+            got.push(job.id);
+        }
+        got
+    };
+    let (x, y) = tokio::join!(drain(a.clone()), drain(b.clone()));
+    let mut all: Vec<_> = x.iter().chain(y.iter()).copied().collect();
+    all.sort();
+    asked.sort();
+    assert_eq!(
+        all, asked,
+        "each request claimed exactly once ({x:?}, {y:?})"
+    );
+    // a builder died: after the stale time its claims are taken over
+    let later = now + Duration::minutes(31);
+    let taken = b
+        .claim_archive(later, later - Duration::minutes(30))
+        .await
+        .expect("claim")
+        .expect("a stale claim is taken over");
+    let (f1, f2) = tokio::join!(
+        a.finish_archive(
+            taken.id,
+            "archives/a.zip".into(),
+            10,
+            1,
+            later,
+            Duration::days(7)
+        ),
+        b.finish_archive(
+            taken.id,
+            "archives/b.zip".into(),
+            10,
+            1,
+            later,
+            Duration::days(7)
+        )
+    );
+    let (f1, f2) = (f1.expect("finish"), f2.expect("finish"));
+    assert!(
+        f1.is_some() ^ f2.is_some(),
+        "finished once ({f1:?}, {f2:?})"
+    );
+    let token = f1.or(f2).expect("one token");
+    let key = crate::store::ArchiveKey::Token(token);
+    let (g1, g2) = tokio::join!(
+        a.fetch_archive(w.org, key.clone(), later),
+        b.fetch_archive(w.org, key.clone(), later)
+    );
+    let ready = [g1.expect("fetch"), g2.expect("fetch")]
+        .into_iter()
+        .filter(|f| matches!(f, crate::store::ArchiveFetch::Ready { .. }))
+        .count();
+    assert_eq!(ready, 1, "the link works once");
 }
