@@ -390,13 +390,12 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
 /// How often housekeeping looks for work.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(20);
 
-/// True when this process runs the periodic job `name` now (no other process
-/// on the same database ran it within the period).
-/// Retention, once a day across every process: deletes the data of children
-/// who left more than the organisation's period ago, then their photos' files.
-/// Logs counts, never names.
-async fn expire_child_data(state: &AppState) {
-    let now = chrono::Utc::now();
+/// Retention, once a day across every process: tells the screens about ended
+/// placements, mails each parent of a child whose care ended once (until when
+/// its photos and diary are kept), deletes the data of children who left more
+/// than the organisation's period ago, then their photos' files. Logs counts,
+/// never names. `now` is the clock of the run (tests travel in time with it).
+pub async fn retention_run(state: &AppState, now: chrono::DateTime<chrono::Utc>) {
     let today = kring_protocol::Calendar::default().today(now);
     // the screens of groups a child left forget it (and its absences)
     match state.store.announce_ended_placements(today, now).await {
@@ -409,6 +408,23 @@ async fn expire_child_data(state: &AppState) {
             state.nudge_changed(&changed);
         }
         Err(e) => tracing::warn!(error = %e, "announcing ended placements failed"),
+    }
+    // parents of a child whose care ended: one mail each, until when its
+    // photos and diary are kept
+    match state.store.leaving_notices(today, now).await {
+        Ok(notices) if notices.is_empty() => {}
+        Ok(notices) => {
+            tracing::info!(
+                mails = notices.len(),
+                "parents told until when their child's photos and diary are kept"
+            );
+            for n in &notices {
+                state
+                    .mailer
+                    .send_later(portal::archive::leaving_mail(&state.settings, n));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "the leaving notices failed"),
     }
     match state.store.expire_child_data(today, now).await {
         Ok(expired) => {
@@ -437,6 +453,8 @@ async fn expire_child_data(state: &AppState) {
     }
 }
 
+/// True when this process runs the periodic job `name` now (no other process
+/// on the same database ran it within the period).
 async fn claim(state: &AppState, name: &str) -> bool {
     let every = chrono::Duration::from_std(HOUSEKEEPING_PERIOD).unwrap_or(chrono::Duration::MAX);
     claim_every(state, name, every).await
@@ -499,7 +517,7 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
                 }
             }
             if claim_daily(&state, "expire-child-data").await {
-                expire_child_data(&state).await;
+                retention_run(&state, chrono::Utc::now()).await;
             }
             if claim(&state, "sweep-archives").await {
                 match portal::archive::sweep(&state).await {

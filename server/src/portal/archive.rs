@@ -295,3 +295,25 @@ pub async fn sweep(state: &AppState) -> Result<usize, StoreError> {
     }
     Ok(n)
 }
+
+/// The one mail a parent gets when their child's care ended: until when the
+/// photos and diary are kept, and where to download them.
+pub fn leaving_mail(
+    settings: &crate::settings::Settings,
+    n: &crate::store::LeavingNotice,
+) -> crate::portal::mail::Mail {
+    let origin = crate::portal::notify::portal_origin(settings, &n.org_slug);
+    crate::portal::mail::Mail {
+        to: n.email.clone(),
+        subject: format!("Bewaar de foto's en het dagboek van {}", n.child_first_name),
+        body: format!(
+            "Beste {},\n\nDe opvang van {} bij {} is gestopt. De foto's en het dagboek van {} kunt u nog tot en met {} zien in het ouderportaal; daarna worden ze verwijderd.\n\nWilt u ze bewaren? Download dan alles in één keer: kies in het ouderportaal \"Alles van {} downloaden\".\n\n{origin}/account\n",
+            n.parent_name,
+            n.child_first_name,
+            n.org_name,
+            n.child_first_name,
+            view::day(n.keep_until),
+            n.child_first_name,
+        ),
+    }
+}

@@ -1952,6 +1952,42 @@ pub async fn a_leavers_data_is_deleted_after_the_retention_period(s: &dyn Store)
             .expect("retention")
     };
     let nothing = crate::store::ChildDataExpired::default();
+    // her parent is told once, the day after her last day, until when
+    // her photos and diary are kept
+    let notices = |on: NaiveDate| async move {
+        s.leaving_notices(on, Utc::now())
+            .await
+            .expect("notices")
+            .into_iter()
+            .filter(|n| n.child == lieke)
+            .collect::<Vec<_>>()
+    };
+    assert!(notices(lieke_leaves).await.is_empty(), "still placed");
+    let told = notices(lieke_leaves + Duration::days(1)).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(
+        (told[0].parent, told[0].keep_until, told[0].email.as_str()),
+        (
+            parent,
+            lieke_leaves + Duration::weeks(8),
+            "lieke@example.nl"
+        )
+    );
+    assert!(
+        notices(lieke_leaves + Duration::days(2)).await.is_empty(),
+        "once"
+    );
+    let banner = s
+        .leaving_children(parent, lieke_leaves + Duration::days(1))
+        .await
+        .expect("leaving");
+    assert_eq!(
+        banner,
+        vec![crate::store::Leaving {
+            child: lieke,
+            keep_until: lieke_leaves + Duration::weeks(8)
+        }]
+    );
     // the last day of Lieke's 8 weeks: everything stays
     let last_day = lieke_leaves + Duration::weeks(8);
     assert_eq!(expire(last_day).await, nothing, "too early");
@@ -1973,6 +2009,13 @@ pub async fn a_leavers_data_is_deleted_after_the_retention_period(s: &dyn Store)
         expire(last_day + Duration::days(2)).await,
         nothing,
         "idempotent"
+    );
+    assert!(
+        s.leaving_children(parent, last_day + Duration::days(2))
+            .await
+            .expect("leaving")
+            .is_empty(),
+        "no banner once the data is gone"
     );
     // the day after Mees's 8 weeks: the photo of both goes too
     let gone = expire(mees_leaves + Duration::weeks(8) + Duration::days(1)).await;

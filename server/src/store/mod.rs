@@ -216,6 +216,27 @@ pub struct ChildDataExpired {
     pub blob_keys: Vec<String>,
 }
 
+/// A child of a parent whose last placement has ended: its photos and diary
+/// are kept until (and including) `keep_until`, then deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaving {
+    pub child: ChildId,
+    pub keep_until: NaiveDate,
+}
+
+/// The one mail a parent gets when their child's data period starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeavingNotice {
+    pub child: ChildId,
+    pub child_first_name: String,
+    pub parent: ParentId,
+    pub parent_name: String,
+    pub email: String,
+    pub org_name: String,
+    pub org_slug: String,
+    pub keep_until: NaiveDate,
+}
+
 /// An upload the sweep removed, with the stored files to delete (a complete
 /// upload no photo took: its photo and thumbnail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1351,6 +1372,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> StoreFuture<Changed>;
+    /// The parents to tell, once each, that their child's last placement
+    /// ended before `today` and until when its photos and diary are kept:
+    /// recorded as sent in the same transaction (never twice).
+    fn leaving_notices(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Vec<LeavingNotice>>;
+    /// The parent's children whose last placement ended before `today` and
+    /// whose photos and diary are still kept (the portal's banner).
+    fn leaving_children(&self, parent: ParentId, today: NaiveDate) -> StoreFuture<Vec<Leaving>>;
     /// Retention: deletes the messages, absences, diary entries and photos of
     /// children whose last placement ended more than their organisation's
     /// `child_data_weeks` before `today` (a photo or entry about several

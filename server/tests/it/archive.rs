@@ -203,3 +203,59 @@ async fn an_archive_is_only_its_parents_and_its_link_expires() {
             .len();
     assert_eq!(n, 2);
 }
+
+#[tokio::test]
+async fn when_a_childs_care_ends_its_parent_is_told_once_until_when_photos_are_kept() {
+    let p = Portal::start().await;
+    let emma = p.h.kids[3].to_string();
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Duration::days(1)).to_string();
+    let mut b = p.logged_in("test", "emma").await;
+    let page = b.get("/mijn-kind").await;
+    assert!(!page.text.contains(&format!("id=\"leaving-{emma}\"")));
+    p.exec(
+        "UPDATE placements SET end_date = ?1 WHERE child_id = ?2",
+        &[&yesterday, &emma],
+    )
+    .await;
+    let state = p.h.server().state.clone();
+    kring_server::retention_run(&state, chrono::Utc::now()).await;
+    let mail = p
+        .wait_for_mail("emma.ouder@example.nl", "Bewaar de foto's")
+        .await;
+    assert!(mail.contains("tot en met"), "{mail}");
+    assert!(mail.contains("/account"), "{mail}");
+    // the next day's run sends nothing again
+    kring_server::retention_run(&state, chrono::Utc::now() + chrono::Duration::days(1)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let told = p
+        .mails()
+        .iter()
+        .filter(|m| m.contains("To: emma.ouder@example.nl") && m.contains("Bewaar de foto's"))
+        .count();
+    assert_eq!(told, 1);
+    assert!(
+        !p.mails()
+            .iter()
+            .any(|m| m.contains("Bewaar de foto's") && !m.contains("To: emma.ouder@example.nl")),
+        "only Emma's parent"
+    );
+    // the banner on Mijn kind and Overig, with the archive button
+    for path in ["/mijn-kind", "/account"] {
+        let page = b.get(path).await;
+        assert!(
+            page.text.contains(&format!("id=\"leaving-{emma}\"")),
+            "{path}: {}",
+            page.text
+        );
+        assert!(
+            page.text
+                .contains(&format!("id=\"leaving-archive-{emma}\"")),
+            "{path}"
+        );
+    }
+    let asked = b.post(&format!("/archief/kind/{emma}"), &[]).await;
+    assert_eq!(asked.location.as_deref(), Some("/account?ok=archief"));
+    // another family sees no banner
+    let mut sem = p.logged_in("test", "sem").await;
+    assert!(!sem.get("/mijn-kind").await.text.contains("id=\"leaving-"));
+}

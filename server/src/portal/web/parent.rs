@@ -129,6 +129,27 @@ fn parse_child(s: &str) -> Option<ChildId> {
     uuid::Uuid::parse_str(s.trim()).ok().map(ChildId)
 }
 
+/// The banners of the parent's children whose care ended (their photos and
+/// diary are deleted after the date shown).
+async fn leaving_banners(
+    state: &AppState,
+    u: &ParentUser,
+    kids: &[MyChild],
+) -> Result<Vec<LeavingBanner>, WebError> {
+    let leaving = state.store.leaving_children(u.parent, today(u)).await?;
+    Ok(leaving
+        .into_iter()
+        .filter_map(|l| {
+            let k = kids.iter().find(|k| k.id == l.child)?;
+            Some(LeavingBanner {
+                child_id: k.id.to_string(),
+                first_name: k.first_name.clone(),
+                until: view::day(l.keep_until),
+            })
+        })
+        .collect())
+}
+
 pub async fn timeline(
     State(state): State<AppState>,
     u: ParentUser,
@@ -173,8 +194,10 @@ pub async fn timeline(
     l.notice = notice_text(&q.ok).into();
     let selected = only.filter(|o| kids.iter().any(|k| k.id == *o));
     let today_cards = today_cards(&state, &u, &kids, selected).await?;
+    let leaving = leaving_banners(&state, &u, &kids).await?;
     render(&TimelinePage {
         l,
+        leaving,
         today: today_cards,
         all_selected: selected.is_none(),
         kids: kid_options(&kids, selected.as_ref()),
@@ -903,6 +926,12 @@ pub async fn account(
         let docs = state.store.documents_for_parent(k.clone()).await?;
         with_docs.push((k, docs));
     }
+    let leaving = leaving_banners(
+        &state,
+        &u,
+        &with_docs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+    )
+    .await?;
     let kids = with_docs;
     let t = today(&u);
     let archives = state.store.archives_of(parent, Utc::now()).await?;
@@ -910,6 +939,7 @@ pub async fn account(
     l.notice = notice_text(&q.ok).into();
     render(&AccountPage {
         l,
+        leaving,
         name: u.account.name.clone(),
         email: u.account.email.clone(),
         children: kids

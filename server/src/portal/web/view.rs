@@ -196,6 +196,7 @@ pub struct TodayCard {
 #[template(path = "timeline.html")]
 pub struct TimelinePage {
     pub l: Layout,
+    pub leaving: Vec<LeavingBanner>,
     pub today: Vec<TodayCard>,
     pub kids: Vec<KidOption>,
     pub all_selected: bool,
@@ -358,10 +359,20 @@ pub struct AccountChild {
     pub documents: Vec<(String, String)>,
 }
 
+/// "The care of Noor stopped; photos and diary are kept until …" with the
+/// archive button (Mijn kind and Overig).
+#[derive(Debug, Clone)]
+pub struct LeavingBanner {
+    pub child_id: String,
+    pub first_name: String,
+    pub until: String,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage {
     pub l: Layout,
+    pub leaving: Vec<LeavingBanner>,
     pub name: String,
     pub email: String,
     pub children: Vec<AccountChild>,

@@ -1096,6 +1096,22 @@ impl Store for SqlStore {
         self.run(move |c| Ok(retention::announce_ended_placements(c, today, now)?))
     }
 
+    fn leaving_notices(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Vec<super::LeavingNotice>> {
+        self.run(move |c| Ok(retention::leaving_notices(c, today, now)?))
+    }
+
+    fn leaving_children(
+        &self,
+        parent: ParentId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<super::Leaving>> {
+        self.read(move |c| Ok(retention::leaving_children(c, &parent, today)?))
+    }
+
     fn expire_child_data(
         &self,
         today: NaiveDate,

@@ -5,9 +5,9 @@
 //! any more; a diary entry about several, when none is left.
 
 use super::conn::{Connection, DbError, RowExt, params, query_all, time_str};
-use crate::store::{AccessEntry, ChildDataExpired};
+use crate::store::{AccessEntry, ChildDataExpired, Leaving, LeavingNotice};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use kring_protocol::{ChildId, OrganisationId};
+use kring_protocol::{ChildId, OrganisationId, ParentId};
 
 /// Deletes what has expired on `today` (the organisations' calendar day), in
 /// one transaction: idempotent, a second run finds nothing.
@@ -189,4 +189,103 @@ pub fn announce_ended_placements(
     }
     tx.commit()?;
     Ok(changed)
+}
+
+/// Children (all, or those of `parent`) whose every placement ended before
+/// `today` and whose data is still kept, with the last day it is kept: the
+/// last placement's end plus the organisation's `child_data_weeks`.
+fn leavers(
+    c: &Connection,
+    parent: Option<&ParentId>,
+    today: NaiveDate,
+) -> Result<Vec<(ChildId, NaiveDate)>, DbError> {
+    let rows = query_all(
+        c,
+        "SELECT k.id, max(p.end_date) AS last_day, o.child_data_weeks
+         FROM children k
+         JOIN organisations o ON o.id = k.organisation_id
+         JOIN placements p ON p.child_id = k.id
+         WHERE k.data_expired_at IS NULL
+           AND (CAST(?2 AS TEXT) IS NULL OR EXISTS
+                (SELECT 1 FROM child_parents cp WHERE cp.child_id = k.id AND cp.parent_id = ?2))
+           AND NOT EXISTS (SELECT 1 FROM placements q WHERE q.child_id = k.id
+                           AND (q.end_date IS NULL OR q.end_date >= ?1))
+         GROUP BY k.id, o.child_data_weeks",
+        params![today.to_string(), parent.map(ToString::to_string)],
+        |r| {
+            Ok((
+                r.id::<ChildId>("id")?,
+                r.date("last_day")?,
+                r.get::<_, i64>("child_data_weeks")?,
+            ))
+        },
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|(child, last, weeks)| (child, last + Duration::weeks(weeks.max(0))))
+        .collect())
+}
+
+/// The parent's children in their data period (the portal's banner).
+pub fn leaving_children(
+    c: &Connection,
+    parent: &ParentId,
+    today: NaiveDate,
+) -> Result<Vec<Leaving>, DbError> {
+    Ok(leavers(c, Some(parent), today)?
+        .into_iter()
+        .map(|(child, keep_until)| Leaving { child, keep_until })
+        .collect())
+}
+
+/// The parents of leavers not told yet; recorded as told (once, ever).
+pub fn leaving_notices(
+    c: &mut Connection,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<LeavingNotice>, DbError> {
+    let tx = c.transaction()?;
+    let mut out = Vec::new();
+    for (child, keep_until) in leavers(&tx, None, today)? {
+        let parents = query_all(
+            &tx,
+            "SELECT pa.id, pa.name, pa.email, k.first_name, o.name AS org_name, o.slug
+             FROM child_parents cp
+             JOIN parents pa ON pa.id = cp.parent_id
+             JOIN children k ON k.id = cp.child_id
+             JOIN organisations o ON o.id = k.organisation_id
+             WHERE cp.child_id = ?1
+               AND NOT EXISTS (SELECT 1 FROM leaving_notices n
+                               WHERE n.child_id = cp.child_id AND n.parent_id = cp.parent_id)
+             ORDER BY pa.id",
+            params![child.to_string()],
+            |r| {
+                Ok(LeavingNotice {
+                    child,
+                    child_first_name: r.get("first_name")?,
+                    parent: r.id("id")?,
+                    parent_name: r.get("name")?,
+                    email: r.get("email")?,
+                    org_name: r.get("org_name")?,
+                    org_slug: r.get("slug")?,
+                    keep_until,
+                })
+            },
+        )?;
+        for n in parents {
+            tx.execute(
+                "INSERT INTO leaving_notices (child_id, parent_id, keep_until, sent_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    child.to_string(),
+                    n.parent.to_string(),
+                    keep_until.to_string(),
+                    time_str(now)
+                ],
+            )?;
+            out.push(n);
+        }
+    }
+    tx.commit()?;
+    Ok(out)
 }
