@@ -451,6 +451,91 @@ pub async fn retention_run(state: &AppState, now: chrono::DateTime<chrono::Utc>)
         }
         Err(e) => tracing::warn!(error = %e, "retention run failed"),
     }
+    // portal_access_months after the last placement: the child and its
+    // parents' accounts, with everything of theirs
+    match state.store.expire_accounts(today, now).await {
+        Ok(erased) => {
+            if !erased.is_empty() {
+                let failed = delete_erased_files(state, &erased).await;
+                state.nudge_changed(&erased.changed);
+                tracing::info!(
+                    children = erased.children,
+                    parents = erased.parents,
+                    photos = erased.photos,
+                    diary_entries = erased.diary_entries,
+                    messages = erased.messages,
+                    attendance = erased.attendance,
+                    documents = erased.documents,
+                    files_not_deleted = failed,
+                    "retention: children and accounts past the portal period deleted"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "retention of accounts failed"),
+    }
+    // mails written as files (no SMTP server): 30 days
+    if state.settings.mail.smtp_url.is_none() {
+        let folder = state.settings.mail_folder();
+        let cutoff = now - chrono::Duration::days(MAIL_FILE_DAYS);
+        match tokio::task::spawn_blocking(move || remove_old_files(&folder, cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(removed = n, "retention: old mail files deleted"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention of mail files failed"),
+            Err(e) => tracing::warn!(error = %e, "retention of mail files failed"),
+        }
+    }
+}
+
+/// How long mails written as files are kept.
+pub const MAIL_FILE_DAYS: i64 = 30;
+
+/// Deletes the files in `folder` last changed before `cutoff`; returns how many.
+fn remove_old_files(
+    folder: &std::path::Path,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> std::io::Result<usize> {
+    let mut n = 0;
+    let entries = match std::fs::read_dir(folder) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if !meta.is_file() {
+            continue;
+        }
+        let changed: chrono::DateTime<chrono::Utc> = meta.modified()?.into();
+        if changed < cutoff {
+            std::fs::remove_file(entry.path())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Deletes the photo files and archive files of an erasure; returns how
+/// many could not be deleted (logged).
+pub(crate) async fn delete_erased_files(state: &AppState, erased: &store::Erased) -> usize {
+    let blobs = state.blobs.clone();
+    let keys = erased.blob_keys.clone();
+    let mut failed = tokio::task::spawn_blocking(move || {
+        keys.iter().filter(|k| blobs.delete(k).is_err()).count()
+    })
+    .await
+    .unwrap_or(erased.blob_keys.len());
+    for f in &erased.archive_files {
+        match tokio::fs::remove_file(state.data_dir.join(f)).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not delete an archive file");
+                failed += 1;
+            }
+        }
+    }
+    failed
 }
 
 /// True when this process runs the periodic job `name` now (no other process

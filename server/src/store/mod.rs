@@ -216,6 +216,49 @@ pub struct ChildDataExpired {
     pub blob_keys: Vec<String>,
 }
 
+/// What an erasure deleted: a child's or parent's rows (by the retention
+/// run, or by a manager on request). Counts only, and the files to delete.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Erased {
+    pub children: usize,
+    pub parents: usize,
+    pub photos: usize,
+    pub diary_entries: usize,
+    pub messages: usize,
+    pub absences: usize,
+    pub attendance: usize,
+    pub documents: usize,
+    pub placements: usize,
+    /// Photo files (originals and thumbnails) in the blob store.
+    pub blob_keys: Vec<String>,
+    /// Archive files, relative to the data directory.
+    pub archive_files: Vec<String>,
+    /// The groups whose screens must forget the child (nudge them).
+    pub changed: Changed,
+}
+
+impl Erased {
+    /// The counts as JSON (the `erasures` record; no names).
+    pub fn counts_json(&self) -> String {
+        serde_json::json!({
+            "kinderen": self.children,
+            "ouders": self.parents,
+            "fotos": self.photos,
+            "dagboek": self.diary_entries,
+            "berichten": self.messages,
+            "afwezigheden": self.absences,
+            "aanwezigheid": self.attendance,
+            "documenten": self.documents,
+            "plaatsingen": self.placements,
+        })
+        .to_string()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.children == 0 && self.parents == 0
+    }
+}
+
 /// A child of a parent whose last placement has ended: its photos and diary
 /// are kept until (and including) `keep_until`, then deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1383,6 +1426,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The parent's children whose last placement ended before `today` and
     /// whose photos and diary are still kept (the portal's banner).
     fn leaving_children(&self, parent: ParentId, today: NaiveDate) -> StoreFuture<Vec<Leaving>>;
+    /// Retention, the rest: deletes every child whose last placement ended
+    /// more than its organisation's `portal_access_months` before `today`
+    /// (with everything of it, see `store/sql/retention.rs`), then the parent
+    /// accounts that no child is left for. Idempotent; one `erasures` record
+    /// per organisation that lost anyone.
+    fn expire_accounts(&self, today: NaiveDate, now: DateTime<Utc>) -> StoreFuture<Erased>;
     /// Retention: deletes the messages, absences, diary entries and photos of
     /// children whose last placement ended more than their organisation's
     /// `child_data_weeks` before `today` (a photo or entry about several

@@ -1096,6 +1096,10 @@ impl Store for SqlStore {
         self.run(move |c| Ok(retention::announce_ended_placements(c, today, now)?))
     }
 
+    fn expire_accounts(&self, today: NaiveDate, now: DateTime<Utc>) -> StoreFuture<super::Erased> {
+        self.run(move |c| Ok(retention::expire_accounts(c, today, now)?))
+    }
+
     fn leaving_notices(
         &self,
         today: NaiveDate,

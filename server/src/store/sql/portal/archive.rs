@@ -2,7 +2,9 @@
 //! what goes in (the timeline's rule, every page of it), the single-use link
 //! (only its SHA-256 is stored) and the sweep of old files.
 
-use super::super::conn::{Connection, DbError, RowExt, params, query_all, query_one, time_str};
+use super::super::conn::{
+    Connection, DbError, RowExt, TransactionBehavior, params, query_all, query_one, time_str,
+};
 use super::*;
 use crate::portal::*;
 use crate::store::{
@@ -24,7 +26,7 @@ pub fn request_archive(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Option<ArchiveRequested>, DbError> {
-    let tx = c.transaction()?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if my_child(&tx, parent, child, today)?.is_none() {
         return Ok(None);
     }
@@ -61,7 +63,7 @@ pub fn claim_archive(
     now: DateTime<Utc>,
     stale_before: DateTime<Utc>,
 ) -> Result<Option<ArchiveJob>, DbError> {
-    let tx = c.transaction()?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     const FREE: &str = "built_at IS NULL AND failed_at IS NULL
                         AND (claimed_at IS NULL OR claimed_at < ?2)";
     // the condition again in the UPDATE: of two processes that chose the
@@ -189,7 +191,7 @@ pub fn fetch_archive(
     key: &ArchiveKey,
     now: DateTime<Utc>,
 ) -> Result<ArchiveFetch, DbError> {
-    let tx = c.transaction()?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     const COLUMNS: &str = "a.id, a.file_name, a.expires_at, a.downloaded_at, k.first_name
          FROM archive_requests a JOIN children k ON k.id = a.child_id";
     let decode = |r: &super::super::conn::Row| {
@@ -291,7 +293,7 @@ pub fn archives_of(
 /// Files of archives that were downloaded, expired or failed, not removed
 /// yet: marked removed, returned for the caller to delete.
 pub fn sweep_archives(c: &mut Connection, now: DateTime<Utc>) -> Result<Vec<String>, DbError> {
-    let tx = c.transaction()?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let rows = query_all(
         &tx,
         "SELECT id, file_name FROM archive_requests
