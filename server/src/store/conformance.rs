@@ -1946,6 +1946,24 @@ pub async fn a_leavers_data_is_deleted_after_the_retention_period(s: &dyn Store)
     )
     .await
     .expect("absence");
+    // her presence today (with an undo of it, and the check-in again), a document
+    let came = attendance(Utc::now(), child_in(lieke, Some("Oma Ans")));
+    let undo = attendance(Utc::now(), AttendanceEvent::Undo { target: came.id });
+    let again = attendance(Utc::now(), child_in(lieke, Some("Oma Ans")));
+    for item in [came, undo, again] {
+        s.push_item(w.device, PushItem::Attendance(item), Utc::now())
+            .await
+            .expect("attendance");
+    }
+    s.create_document(
+        lieke,
+        "Contract".into(),
+        "Tot ziens".into(),
+        crate::portal::DocumentAudience::AllParents,
+        Utc::now(),
+    )
+    .await
+    .expect("document");
     let expire = |on: NaiveDate| async move {
         s.expire_child_data(on, Utc::now())
             .await
@@ -2020,6 +2038,60 @@ pub async fn a_leavers_data_is_deleted_after_the_retention_period(s: &dyn Store)
     // the day after Mees's 8 weeks: the photo of both goes too
     let gone = expire(mees_leaves + Duration::weeks(8) + Duration::days(1)).await;
     assert_eq!((gone.children, gone.photos), (1, 1), "{gone:?}");
+    // portal_access_months (15) after her last day: Lieke and her parent's
+    // account go, with everything of theirs; Mees stays until his
+    let accounts = |on: NaiveDate| async move {
+        s.expire_accounts(on, Utc::now())
+            .await
+            .expect("retention of accounts")
+    };
+    let months = |d: NaiveDate, m: u32| {
+        d.checked_add_months(chrono::Months::new(m))
+            .expect("a date")
+    };
+    assert!(
+        accounts(months(lieke_leaves, 15)).await.is_empty(),
+        "the last day of the portal period: nothing"
+    );
+    assert!(
+        s.find_login(w.org, "lieke@example.nl".into())
+            .await
+            .expect("login")
+            .is_some()
+    );
+    let gone = accounts(months(lieke_leaves, 15) + Duration::days(1)).await;
+    assert_eq!(
+        (
+            gone.children,
+            gone.parents,
+            gone.placements,
+            gone.attendance,
+            gone.documents
+        ),
+        (1, 1, 1, 3, 1),
+        "{gone:?}"
+    );
+    assert!(
+        s.find_login(w.org, "lieke@example.nl".into())
+            .await
+            .expect("login")
+            .is_none(),
+        "her parent's account is gone"
+    );
+    assert!(
+        s.child_overviews(w.org, Some(lieke.to_string()))
+            .await
+            .expect("children")
+            .is_empty()
+    );
+    assert!(
+        accounts(months(lieke_leaves, 15) + Duration::days(2))
+            .await
+            .is_empty(),
+        "idempotent"
+    );
+    let gone = accounts(months(mees_leaves, 15) + Duration::days(1)).await;
+    assert_eq!((gone.children, gone.parents), (1, 0), "{gone:?}");
     // the children who stay keep everything
     assert!(
         s.feed_page(w.group, Cursor(0), 1000, today)
