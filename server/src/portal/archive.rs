@@ -157,44 +157,133 @@ pub fn write_zip(
     c: &ArchiveContents,
     blobs: &dyn crate::blob::BlobStore,
 ) -> Result<(u64, u32), ArchiveError> {
-    use zip::write::SimpleFileOptions;
     let (diary, messages) = pages(c)?;
+    let photos = c
+        .photos
+        .iter()
+        .map(|p| (photo_name(c, p), p.blob_key.clone()))
+        .collect();
+    write_entries(
+        path,
+        vec![
+            ("dagboek.html".into(), diary.into_bytes()),
+            ("berichten.html".into(), messages.into_bytes()),
+        ],
+        photos,
+        blobs,
+    )
+}
+
+/// Writes a ZIP of `files` (name, bytes) and `photos` (name in the ZIP, blob
+/// key; one whose file is gone is left out, logged) to `path`, through
+/// `path.part` (synced, renamed when whole). Returns the size and how many
+/// photos are in it.
+pub fn write_entries(
+    path: &Path,
+    files: Vec<(String, Vec<u8>)>,
+    photos: Vec<(String, String)>,
+    blobs: &dyn crate::blob::BlobStore,
+) -> Result<(u64, u32), ArchiveError> {
+    use zip::write::SimpleFileOptions;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let part = path.with_extension("zip.part");
-    let file = std::fs::File::create(&part)?;
-    let mut z = zip::ZipWriter::new(std::io::BufWriter::new(file));
-    // JPEG does not compress: stored, like the two small pages
-    let stored = SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(false);
-    for (name, text) in [("dagboek.html", diary), ("berichten.html", messages)] {
-        z.start_file(name, stored)?;
-        z.write_all(text.as_bytes())?;
+    let written = (|| {
+        let file = std::fs::File::create(&part)?;
+        let mut z = zip::ZipWriter::new(std::io::BufWriter::new(file));
+        // JPEG does not compress: stored, like the small pages
+        let stored = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(false);
+        for (name, bytes) in files {
+            z.start_file(name, stored)?;
+            z.write_all(&bytes)?;
+        }
+        let mut n = 0u32;
+        for (name, key) in photos {
+            let bytes = match blobs.get(&key) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a photo's file is missing; left out of the archive");
+                    continue;
+                }
+            };
+            z.start_file(name, stored)?;
+            z.write_all(&bytes)?;
+            n += 1;
+        }
+        let file = z
+            .finish()?
+            .into_inner()
+            .map_err(|e| ArchiveError::Io(e.into_error()))?;
+        file.sync_all()?;
+        let size = file.metadata()?.len();
+        Ok::<_, ArchiveError>((size, n))
+    })();
+    match written {
+        Ok(w) => {
+            std::fs::rename(&part, path)?;
+            Ok(w)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&part);
+            Err(e)
+        }
     }
-    let mut photos = 0u32;
-    for p in &c.photos {
-        let bytes = match blobs.get(&p.blob_key) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, photo = %p.id, "a photo's file is missing; left out of the archive");
-                continue;
-            }
-        };
-        z.start_file(photo_name(c, p), stored)?;
-        z.write_all(&bytes)?;
-        photos += 1;
+}
+
+/// A manager's export (inzageverzoek) as a ZIP at `path`: `gegevens.json`
+/// (every row, by table), and for a child `dagboek.html` and the photo
+/// originals under `fotos/`.
+pub fn write_export(
+    path: &Path,
+    e: &crate::store::Export,
+    calendar: &kring_protocol::Calendar,
+    org: &str,
+    blobs: &dyn crate::blob::BlobStore,
+) -> Result<(u64, u32), ArchiveError> {
+    let name = |p: &crate::store::ExportPhoto| {
+        format!(
+            "fotos/{}-{}.jpg",
+            calendar.local(p.taken_at).format("%Y-%m-%d-%H%M"),
+            p.id
+        )
+    };
+    let json = serde_json::to_vec_pretty(&e.data)
+        .map_err(|err| ArchiveError::Io(std::io::Error::other(err)))?;
+    let mut files = vec![("gegevens.json".to_string(), json)];
+    if !e.diary.is_empty() || !e.photos.is_empty() {
+        let lines = e
+            .diary
+            .iter()
+            .map(|d| DiaryLine {
+                when: view::when(calendar, d.written_at),
+                author: d.author.clone(),
+                text: d.text.clone(),
+                baby: crate::portal::web::baby_lines(d.baby_json.as_deref()),
+                photos: d
+                    .photos
+                    .iter()
+                    .filter_map(|id| e.photos.iter().find(|p| p.id == *id).map(name))
+                    .collect(),
+            })
+            .collect();
+        let diary = DiaryPage {
+            child: e.name.clone(),
+            org: org.to_string(),
+            made: view::when(calendar, Utc::now()),
+            lines,
+        }
+        .render()?;
+        files.push(("dagboek.html".into(), diary.into_bytes()));
     }
-    let file = z
-        .finish()?
-        .into_inner()
-        .map_err(|e| ArchiveError::Io(e.into_error()))?;
-    file.sync_all()?;
-    let size = file.metadata()?.len();
-    drop(file);
-    std::fs::rename(&part, path)?;
-    Ok((size, photos))
+    let photos = e
+        .photos
+        .iter()
+        .map(|p| (name(p), p.blob_key.clone()))
+        .collect();
+    write_entries(path, files, photos, blobs)
 }
 
 /// Builds the requests that wait, one at a time, until none is left for
@@ -247,13 +336,7 @@ async fn build(state: &AppState, job: ArchiveJob) -> Result<(), ArchiveError> {
         .await
         .map_err(|e| ArchiveError::Join(e.to_string()))?
     };
-    let (size, photos) = match written {
-        Ok(w) => w,
-        Err(e) => {
-            let _ = tokio::fs::remove_file(path.with_extension("zip.part")).await;
-            return Err(e);
-        }
-    };
+    let (size, photos) = written?;
     let valid = Duration::days(LINK_DAYS);
     let now = Utc::now();
     let Some(token) = state

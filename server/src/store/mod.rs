@@ -259,6 +259,48 @@ impl Erased {
     }
 }
 
+/// Everything kring holds about one child or parent (a manager's export,
+/// inzageverzoek): the rows as JSON, and for a child its photos and diary.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// The person's name (for the file name and the diary page only).
+    pub name: String,
+    /// Rows by table, in words (`kind`, `plaatsingen`, …).
+    pub data: serde_json::Value,
+    pub photos: Vec<ExportPhoto>,
+    pub diary: Vec<ExportDiary>,
+}
+
+/// A photo in an export, with its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportPhoto {
+    pub id: kring_protocol::PhotoId,
+    pub blob_key: String,
+    pub taken_at: DateTime<Utc>,
+}
+
+/// A diary entry in an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportDiary {
+    pub id: String,
+    pub author: String,
+    pub text: String,
+    pub baby_json: Option<String>,
+    pub written_at: DateTime<Utc>,
+    pub photos: Vec<kring_protocol::PhotoId>,
+}
+
+/// One erasure as the manager sees it (no name of the person erased).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureRow {
+    /// `kind`, `ouder` or `bewaartermijn`.
+    pub kind: String,
+    pub by_name: String,
+    pub at: DateTime<Utc>,
+    /// The counts as JSON ([`Erased::counts_json`]).
+    pub counts: String,
+}
+
 /// A child of a parent whose last placement has ended: its photos and diary
 /// are kept until (and including) `keep_until`, then deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1426,6 +1468,32 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The parent's children whose last placement ended before `today` and
     /// whose photos and diary are still kept (the portal's banner).
     fn leaving_children(&self, parent: ParentId, today: NaiveDate) -> StoreFuture<Vec<Leaving>>;
+    /// Everything about the organisation's child (None: not theirs).
+    fn export_child(&self, org: OrganisationId, child: ChildId) -> StoreFuture<Option<Export>>;
+    /// Everything about the organisation's parent (None: not theirs).
+    fn export_parent(&self, org: OrganisationId, parent: ParentId) -> StoreFuture<Option<Export>>;
+    /// Erases the organisation's child now with everything of it (the
+    /// retention run's deletion) and records who did it (None: not theirs).
+    fn erase_child_now(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+        by: StaffId,
+        by_name: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Erased>>;
+    /// Erases the organisation's parent account now (the children stay) and
+    /// records who did it (None: not theirs).
+    fn erase_parent_now(
+        &self,
+        org: OrganisationId,
+        parent: ParentId,
+        by: StaffId,
+        by_name: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Erased>>;
+    /// The organisation's erasures, newest first, at most `limit`.
+    fn erasures(&self, org: OrganisationId, limit: u32) -> StoreFuture<Vec<ErasureRow>>;
     /// Retention, the rest: deletes every child whose last placement ended
     /// more than its organisation's `portal_access_months` before `today`
     /// (with everything of it, see `store/sql/retention.rs`), then the parent

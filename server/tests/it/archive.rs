@@ -259,3 +259,128 @@ async fn when_a_childs_care_ends_its_parent_is_told_once_until_when_photos_are_k
     let mut sem = p.logged_in("test", "sem").await;
     assert!(!sem.get("/mijn-kind").await.text.contains("id=\"leaving-"));
 }
+
+#[tokio::test]
+async fn a_manager_exports_and_erases_a_child_on_request() {
+    let p = Portal::start().await;
+    let sem = p.ids["child_sem"].clone();
+    let mut m = p.logged_in("test", "manager").await;
+    assert_eq!(m.get(&format!("/beheer/kinderen/{sem}")).await.status, 200);
+    let got = m.post(&format!("/beheer/kinderen/{sem}/export"), &[]).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.headers["content-type"], "application/zip");
+    let files = unzip(&got.bytes);
+    let data: serde_json::Value = serde_json::from_slice(&files["gegevens.json"]).unwrap();
+    assert_eq!(data["kind"][0]["id"], sem.as_str());
+    assert!(!data["plaatsingen"].as_array().unwrap().is_empty());
+    let parents = data["ouders"].to_string();
+    assert!(parents.contains("sem.ouder@example.nl"), "{parents}");
+    assert!(
+        data["berichten"]
+            .to_string()
+            .contains("Sem mist zijn knuffel.")
+    );
+    // every photo Sem is tagged in, with its original
+    let photos: Vec<&String> = files.keys().filter(|n| n.starts_with("fotos/")).collect();
+    assert_eq!(photos.len(), 3, "{photos:?}");
+    for tagged in ["photo_sem", "photo_sem_noor", "photo_sem_emma"] {
+        assert!(
+            photos.iter().any(|n| n.contains(&p.ids[tagged])),
+            "{tagged}"
+        );
+    }
+    let diary = String::from_utf8(files["dagboek.html"].clone()).unwrap();
+    assert!(diary.contains("Sem heeft goed gegeten."), "{diary}");
+    // the export is on the child's access log
+    let page = m.get(&format!("/beheer/kinderen/{sem}")).await;
+    assert!(page.text.contains("gegevens geëxporteerd"), "{}", page.text);
+
+    // erasing asks first, then takes everything of Sem now
+    let confirm = m.get(&format!("/beheer/kinderen/{sem}/wissen")).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm.text.contains("id=\"erase-submit\""));
+    let erased = m.post(&format!("/beheer/kinderen/{sem}/wissen"), &[]).await;
+    assert_eq!(erased.status, 303);
+    assert_eq!(erased.location.as_deref(), Some("/beheer/gewist?ok=gewist"));
+    assert_eq!(m.get(&format!("/beheer/kinderen/{sem}")).await.status, 404);
+    let sql = p.h.sql();
+    let left = sql
+        .strings(
+            "SELECT id FROM photos WHERE id IN (?1, ?2, ?3)",
+            vec![
+                p.ids["photo_sem"].as_str().into(),
+                p.ids["photo_sem_noor"].as_str().into(),
+                p.ids["photo_sem_emma"].as_str().into(),
+            ],
+        )
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "a photo with Sem goes whole: {left:?}");
+    // Noor's parent saw the photo of Sem and Noor; it is gone for them too
+    let mut noor = p.logged_in("test", "noor").await;
+    assert_eq!(
+        noor.get(&format!("/fotos/{}", p.ids["photo_sem_noor"]))
+            .await
+            .status,
+        404
+    );
+    // Sem's parent keeps the account, without Sem
+    let mut parent = p.logged_in("test", "sem").await;
+    let home = parent.get("/mijn-kind").await;
+    assert_eq!(home.status, 200);
+    assert!(!home.text.contains("Sem heeft goed gegeten."));
+    // the record: who and when, counts, no name of the child
+    let list = m.get("/beheer/gewist").await;
+    assert!(list.text.contains("Een kind, op verzoek"), "{}", list.text);
+    let table = &list.text[list.text.find("id=\"erasures\"").unwrap()..];
+    assert!(table.contains("Petra"));
+    assert!(table.contains("fotos: 3"), "{table}");
+    assert!(!table.contains("Sem"), "{table}");
+    // the access log outlives the child (who looked stays on record)
+    let looked = sql
+        .strings(
+            "SELECT what FROM access_log WHERE child_id = ?1",
+            vec![sem.as_str().into()],
+        )
+        .await
+        .unwrap();
+    assert!(looked.iter().any(|w| w.contains("geëxporteerd")));
+    // another organisation's manager cannot reach this organisation's children
+    let mut other = p.logged_in("ander", "other_manager").await;
+    let noor_child = p.ids["child_noor"].clone();
+    other.get("/beheer/gewist").await;
+    let refused = other
+        .post(&format!("/beheer/kinderen/{noor_child}/wissen"), &[])
+        .await;
+    assert_eq!(refused.status, 404);
+}
+
+#[tokio::test]
+async fn a_manager_exports_and_erases_a_parent_on_request() {
+    let p = Portal::start().await;
+    let noor_parent = p.ids["parent_noor"].clone();
+    let mut m = p.logged_in("test", "manager").await;
+    m.get("/beheer/ouders").await;
+    let got = m
+        .post(&format!("/beheer/ouders/{noor_parent}/export"), &[])
+        .await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    let files = unzip(&got.bytes);
+    let json = String::from_utf8(files["gegevens.json"].clone()).unwrap();
+    assert!(json.contains("noor.ouder@example.nl"), "{json}");
+    assert!(!json.contains("argon2"), "no password hash in an export");
+    assert!(!json.contains("password_hash"));
+    let erased = m
+        .post(&format!("/beheer/ouders/{noor_parent}/wissen"), &[])
+        .await;
+    assert_eq!(erased.status, 303);
+    // the account is gone; Noor herself stays
+    let mut b = p.browser("test");
+    let login = b.login(&p.logins["noor"]).await;
+    assert_ne!(login.status, 303, "the erased parent cannot log in");
+    let noor = p.ids["child_noor"].clone();
+    assert_eq!(m.get(&format!("/beheer/kinderen/{noor}")).await.status, 200);
+    let list = m.get("/beheer/gewist").await;
+    assert!(list.text.contains("Een ouder, op verzoek"), "{}", list.text);
+    assert!(!list.text.contains("Carla"), "no name of the parent erased");
+}

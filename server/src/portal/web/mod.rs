@@ -23,6 +23,7 @@
 mod admin;
 mod archive;
 mod auth;
+mod erase;
 mod parent;
 mod presence;
 mod updates;
@@ -105,6 +106,37 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("GET", "/beheer/kinderen", get(admin::children)),
         ("GET", "/beheer/kinderen/{id}", get(admin::child)),
         ("GET", "/beheer/ouders", get(admin::parents)),
+        (
+            "POST",
+            "/beheer/kinderen/{id}/export",
+            post(erase::export_child),
+        ),
+        (
+            "GET",
+            "/beheer/kinderen/{id}/wissen",
+            get(erase::confirm_child),
+        ),
+        (
+            "POST",
+            "/beheer/kinderen/{id}/wissen",
+            post(erase::erase_child),
+        ),
+        (
+            "POST",
+            "/beheer/ouders/{id}/export",
+            post(erase::export_parent),
+        ),
+        (
+            "GET",
+            "/beheer/ouders/{id}/wissen",
+            get(erase::confirm_parent),
+        ),
+        (
+            "POST",
+            "/beheer/ouders/{id}/wissen",
+            post(erase::erase_parent),
+        ),
+        ("GET", "/beheer/gewist", get(erase::erasures)),
         ("GET", "/beheer/medewerkers", get(admin::staff)),
         (
             "POST",

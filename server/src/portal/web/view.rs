@@ -727,3 +727,28 @@ mod tests {
         assert_eq!(days_words("mon,wed,fri"), "ma, wo, vr");
     }
 }
+
+#[derive(Template)]
+#[template(path = "admin_erase.html")]
+pub struct AdminErasePage {
+    pub l: Layout,
+    pub name: String,
+    /// "child" or "parent".
+    pub kind: &'static str,
+    pub action: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ErasureLine {
+    pub when: String,
+    pub what: String,
+    pub by: String,
+    pub counts: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_erasures.html")]
+pub struct AdminErasuresPage {
+    pub l: Layout,
+    pub lines: Vec<ErasureLine>,
+}

@@ -13,6 +13,7 @@ pub mod attendance;
 pub mod conn;
 pub mod demo;
 pub mod devices;
+pub mod export;
 pub mod feed;
 pub mod items;
 pub mod notify;
@@ -1094,6 +1095,56 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreFuture<Changed> {
         self.run(move |c| Ok(retention::announce_ended_placements(c, today, now)?))
+    }
+
+    fn export_child(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+    ) -> StoreFuture<Option<super::Export>> {
+        self.read(move |c| Ok(export::export_child(c, &org, &child)?))
+    }
+
+    fn export_parent(
+        &self,
+        org: OrganisationId,
+        parent: ParentId,
+    ) -> StoreFuture<Option<super::Export>> {
+        self.read(move |c| Ok(export::export_parent(c, &org, &parent)?))
+    }
+
+    fn erase_child_now(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+        by: StaffId,
+        by_name: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<super::Erased>> {
+        self.run(move |c| {
+            Ok(export::erase_child_now(
+                c, &org, &child, &by, &by_name, now,
+            )?)
+        })
+    }
+
+    fn erase_parent_now(
+        &self,
+        org: OrganisationId,
+        parent: ParentId,
+        by: StaffId,
+        by_name: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<super::Erased>> {
+        self.run(move |c| {
+            Ok(export::erase_parent_now(
+                c, &org, &parent, &by, &by_name, now,
+            )?)
+        })
+    }
+
+    fn erasures(&self, org: OrganisationId, limit: u32) -> StoreFuture<Vec<super::ErasureRow>> {
+        self.read(move |c| Ok(export::erasures(c, &org, limit)?))
     }
 
     fn expire_accounts(&self, today: NaiveDate, now: DateTime<Utc>) -> StoreFuture<super::Erased> {
