@@ -303,6 +303,24 @@ async fn a_manager_exports_and_erases_a_child_on_request() {
     assert_eq!(erased.status, 303);
     assert_eq!(erased.location.as_deref(), Some("/beheer/gewist?ok=gewist"));
     assert_eq!(m.get(&format!("/beheer/kinderen/{sem}")).await.status, 404);
+    // the group's screen is told to forget Sem now
+    let feed =
+        p.h.store()
+            .feed_page(
+                p.h.group,
+                kring_protocol::Cursor(0),
+                1000,
+                chrono::Utc::now().date_naive(),
+            )
+            .await
+            .unwrap();
+    assert!(
+        feed.changes.iter().any(|c| matches!(
+            &c.kind,
+            kring_protocol::ChangeKind::ChildRemoved { id } if id.to_string() == sem
+        )),
+        "Sem removed from the group's feed"
+    );
     let sql = p.h.sql();
     let left = sql
         .strings(
