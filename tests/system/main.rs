@@ -583,6 +583,15 @@ async fn a_parent_downloads_the_archive_of_their_child_in_a_real_browser() -> an
     let path = mail[at..].split_whitespace().next().unwrap();
     b.goto(&format!("{}/account", w.base)).await?;
     assert!(b.exists(&format!("#archive-ready-{emma}")).await?);
+    // the whole page, the archive's card below the account's
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots)?;
+    b.client.set_window_size(1280, 1400).await?;
+    std::fs::write(
+        shots.join("portal-archief-desktop.png"),
+        b.screenshot().await?,
+    )?;
+    b.client.set_window_size(1280, 900).await?;
 
     // the mail's link: the browser saves the file (a download leaves the
     // page as it is; some drivers report the aborted navigation)
