@@ -22,7 +22,10 @@ CREATE TABLE archive_requests (
     token_hash      TEXT UNIQUE,
     expires_at      TEXT,
     downloaded_at   TEXT,
-    file_removed_at TEXT
+    file_removed_at TEXT,
+    -- the photos in the file (JSON list of ids): checked against what the
+    -- parent may see at download time
+    photo_ids       TEXT
 );
 CREATE INDEX archive_requests_parent ON archive_requests(parent_id, child_id);
 CREATE INDEX archive_requests_open ON archive_requests(built_at, failed_at);

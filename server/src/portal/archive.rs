@@ -337,11 +337,12 @@ async fn build(state: &AppState, job: ArchiveJob) -> Result<(), ArchiveError> {
         .map_err(|e| ArchiveError::Join(e.to_string()))?
     };
     let (size, photos) = written?;
+    let ids: Vec<kring_protocol::PhotoId> = contents.photos.iter().map(|p| p.id).collect();
     let valid = Duration::days(LINK_DAYS);
     let now = Utc::now();
     let Some(token) = state
         .store
-        .finish_archive(job.id, file_name, size, photos, now, valid)
+        .finish_archive(job.id, file_name, size, ids, now, valid)
         .await?
     else {
         // another process finished it first

@@ -3041,7 +3041,7 @@ pub async fn two_processes_build_each_archive_once(a: Arc<dyn Store>, b: Arc<dyn
             taken.id,
             "archives/a.zip".into(),
             10,
-            1,
+            Vec::new(),
             later,
             Duration::days(7)
         ),
@@ -3049,7 +3049,7 @@ pub async fn two_processes_build_each_archive_once(a: Arc<dyn Store>, b: Arc<dyn
             taken.id,
             "archives/b.zip".into(),
             10,
-            1,
+            Vec::new(),
             later,
             Duration::days(7)
         )

@@ -924,6 +924,10 @@ pub enum ArchiveFetch {
     Unknown,
     Used,
     Expired,
+    /// Something changed since it was built (a consent withdrawn, a
+    /// placement's period over): it holds a photo the parent may not see
+    /// now. The request is made again (`Store::claim_archive` takes it).
+    Stale,
     Ready {
         /// Relative to the data directory.
         file_name: String,
@@ -1392,12 +1396,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         id: uuid::Uuid,
         file_name: String,
         size: u64,
-        photos: u32,
+        photos: Vec<kring_protocol::PhotoId>,
         now: DateTime<Utc>,
         valid: chrono::Duration,
     ) -> StoreFuture<Option<String>>;
     fn fail_archive(&self, id: uuid::Uuid, now: DateTime<Utc>) -> StoreFuture<()>;
-    /// The archive of `key` in `org`, used up by this call when `Ready`.
+    /// The archive of `key` in `org`, used up by this call when `Ready`:
+    /// only when every photo in it is one the parent may see now (else
+    /// `Stale`, and a new request in its place).
     fn fetch_archive(
         &self,
         org: OrganisationId,

@@ -402,3 +402,61 @@ async fn a_manager_exports_and_erases_a_parent_on_request() {
     assert!(list.text.contains("Een ouder, op verzoek"), "{}", list.text);
     assert!(!list.text.contains("Carla"), "no name of the parent erased");
 }
+
+/// A consent withdrawn between building and downloading: the archive holds
+/// a photo the parent may no longer see, so it is not handed out; a new one
+/// is built without that photo.
+#[tokio::test]
+async fn an_archive_built_before_a_consent_was_withdrawn_is_made_again() {
+    let p = Portal::start().await;
+    let sem = p.ids["child_sem"].clone();
+    let mut b = p.logged_in("test", "sem").await;
+    b.get("/account").await;
+    b.post(&format!("/archief/kind/{sem}"), &[]).await;
+    let first = archive_link(&p, "sem.ouder@example.nl", &b.base).await;
+    // Emma's parent: photos of Emma only for her own parents from now on
+    p.h.store()
+        .set_consent(
+            p.h.kids[3],
+            kring_protocol::PhotoConsent::OwnParents,
+            "Dirk Test".into(),
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let page = b.get(&first).await;
+    assert_eq!(page.status, 410);
+    assert!(page.text.contains("opnieuw gemaakt"), "{}", page.text);
+    // a second mail with a new link; that archive leaves the photo out
+    let mut second = None;
+    for _ in 0..100 {
+        second = p
+            .mails()
+            .iter()
+            .filter(|m| m.contains("/archief/ophalen/"))
+            .map(|m| {
+                let at = m.find("http://").unwrap();
+                m[at..].split_whitespace().next().unwrap().to_string()
+            })
+            .map(|l| l.strip_prefix(&b.base).unwrap().to_string())
+            .find(|l| *l != first);
+        if second.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let second = second.expect("a second archive mail");
+    let got = b.get(&second).await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    let files = unzip(&got.bytes);
+    let photos: Vec<&String> = files.keys().filter(|n| n.starts_with("fotos/")).collect();
+    assert_eq!(photos.len(), 2, "{photos:?}");
+    assert!(
+        !photos.iter().any(|n| n.contains(&p.ids["photo_sem_emma"])),
+        "{photos:?}"
+    );
+    // the first file is swept
+    let state = p.h.server().state.clone();
+    kring_server::portal::archive::sweep(&state).await.unwrap();
+    assert!(archive_files(&p).is_empty(), "{:?}", archive_files(&p));
+}

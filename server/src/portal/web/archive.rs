@@ -91,6 +91,13 @@ async fn serve(state: &AppState, found: ArchiveFetch) -> Result<Response, WebErr
                 "Deze link is al gebruikt: het archief kan maar één keer worden gedownload. Heeft u het niet meer? Vraag een nieuw archief aan onder Overig.",
             ));
         }
+        ArchiveFetch::Stale => {
+            crate::portal::archive::spawn_build(state.clone());
+            return Ok(gone(
+                "Het archief wordt opnieuw gemaakt",
+                "Er is iets veranderd sinds het archief klaar was, bijvoorbeeld een toestemming voor foto's. We maken het archief opnieuw; u krijgt een nieuwe e-mail zodra het klaar is.",
+            ));
+        }
         ArchiveFetch::Expired => {
             return Ok(gone(
                 "Deze link is verlopen",

@@ -1000,13 +1000,13 @@ impl Store for SqlStore {
         id: uuid::Uuid,
         file_name: String,
         size: u64,
-        photos: u32,
+        photos: Vec<kring_protocol::PhotoId>,
         now: DateTime<Utc>,
         valid: chrono::Duration,
     ) -> StoreFuture<Option<String>> {
         self.run(move |c| {
             Ok(portal::finish_archive(
-                c, &id, &file_name, size, photos, now, valid,
+                c, &id, &file_name, size, &photos, now, valid,
             )?)
         })
     }

@@ -154,23 +154,25 @@ pub fn finish_archive(
     id: &uuid::Uuid,
     file_name: &str,
     size: u64,
-    photos: u32,
+    photos: &[kring_protocol::PhotoId],
     now: DateTime<Utc>,
     valid: Duration,
 ) -> Result<Option<String>, DbError> {
     let token = random_token();
+    let ids: Vec<String> = photos.iter().map(ToString::to_string).collect();
     let n = c.execute(
         "UPDATE archive_requests SET built_at = ?2, file_name = ?3, size_bytes = ?4, photos = ?5,
-                token_hash = ?6, expires_at = ?7
+                token_hash = ?6, expires_at = ?7, photo_ids = ?8
          WHERE id = ?1 AND built_at IS NULL AND failed_at IS NULL",
         params![
             id.to_string(),
             time_str(now),
             file_name,
             i64::try_from(size).unwrap_or(i64::MAX),
-            i64::from(photos),
+            i64::try_from(photos.len()).unwrap_or(i64::MAX),
             sha256_hex(&token),
-            time_str(now + valid)
+            time_str(now + valid),
+            serde_json::Value::from(ids).to_string()
         ],
     )?;
     Ok((n == 1).then_some(token))
@@ -184,7 +186,18 @@ pub fn fail_archive(c: &Connection, id: &uuid::Uuid, now: DateTime<Utc>) -> Resu
     Ok(())
 }
 
-/// The archive of `key` in `org`; `Ready` marks it downloaded (single use).
+/// A built request as a download finds it.
+struct Found {
+    job: ArchiveJob,
+    file_name: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    downloaded_at: Option<DateTime<Utc>>,
+    photo_ids: Option<String>,
+    first_name: String,
+}
+
+/// The archive of `key` in `org`; `Ready` marks it downloaded (single use),
+/// `Stale` (a photo in it the parent may not see now) asks for it again.
 pub fn fetch_archive(
     c: &mut Connection,
     org: &OrganisationId,
@@ -192,16 +205,23 @@ pub fn fetch_archive(
     now: DateTime<Utc>,
 ) -> Result<ArchiveFetch, DbError> {
     let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    const COLUMNS: &str = "a.id, a.file_name, a.expires_at, a.downloaded_at, k.first_name
+    const COLUMNS: &str = "a.id, a.organisation_id, a.parent_id, a.child_id, a.file_name,
+         a.expires_at, a.downloaded_at, a.photo_ids, k.first_name
          FROM archive_requests a JOIN children k ON k.id = a.child_id";
     let decode = |r: &super::super::conn::Row| {
-        Ok((
-            r.get::<_, String>("id")?,
-            r.get::<_, Option<String>>("file_name")?,
-            r.opt_time("expires_at")?,
-            r.opt_time("downloaded_at")?,
-            r.get::<_, String>("first_name")?,
-        ))
+        Ok(Found {
+            job: ArchiveJob {
+                id: r.id("id")?,
+                org: r.id("organisation_id")?,
+                parent: r.id("parent_id")?,
+                child: r.id("child_id")?,
+            },
+            file_name: r.get("file_name")?,
+            expires_at: r.opt_time("expires_at")?,
+            downloaded_at: r.opt_time("downloaded_at")?,
+            photo_ids: r.get("photo_ids")?,
+            first_name: r.get("first_name")?,
+        })
     };
     let found = match key {
         ArchiveKey::Token(token) => query_one(
@@ -223,7 +243,14 @@ pub fn fetch_archive(
             decode,
         )?,
     };
-    let Some((id, Some(file_name), Some(expires_at), downloaded_at, child_first_name)) = found
+    let Some(Found {
+        job,
+        file_name: Some(file_name),
+        expires_at: Some(expires_at),
+        downloaded_at,
+        photo_ids,
+        first_name: child_first_name,
+    }) = found
     else {
         return Ok(ArchiveFetch::Unknown);
     };
@@ -233,9 +260,39 @@ pub fn fetch_archive(
     if expires_at <= now {
         return Ok(ArchiveFetch::Expired);
     }
+    // every photo in the file must be one the parent may see now (the
+    // timeline's rule with the consents and placements of now)
+    let visible: std::collections::HashSet<String> = match archive_contents(&tx, &job, now)? {
+        Some(c) => c.photos.iter().map(|p| p.id.to_string()).collect(),
+        None => return Ok(ArchiveFetch::Unknown),
+    };
+    let inside: Vec<String> = photo_ids
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+    if inside.iter().any(|p| !visible.contains(p)) {
+        // this one goes (its file with the sweep); a new one takes its place
+        tx.execute(
+            "UPDATE archive_requests SET failed_at = ?2, token_hash = NULL WHERE id = ?1",
+            params![job.id.to_string(), time_str(now)],
+        )?;
+        tx.execute(
+            "INSERT INTO archive_requests (id, organisation_id, parent_id, child_id, requested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                uuid::Uuid::now_v7().to_string(),
+                job.org.to_string(),
+                job.parent.to_string(),
+                job.child.to_string(),
+                time_str(now)
+            ],
+        )?;
+        tx.commit()?;
+        return Ok(ArchiveFetch::Stale);
+    }
     let n = tx.execute(
         "UPDATE archive_requests SET downloaded_at = ?2 WHERE id = ?1 AND downloaded_at IS NULL",
-        params![id, time_str(now)],
+        params![job.id.to_string(), time_str(now)],
     )?;
     tx.commit()?;
     Ok(if n == 1 {
