@@ -644,3 +644,32 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_files_older_than_the_cutoff_are_removed() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let old = dir.path().join("old.eml");
+        let new = dir.path().join("new.eml");
+        std::fs::write(&old, "oud")?;
+        std::fs::write(&new, "nieuw")?;
+        let month_ago = std::time::SystemTime::now() - Duration::from_secs(31 * 24 * 3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)?
+            .set_modified(month_ago)?;
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(MAIL_FILE_DAYS);
+        assert_eq!(remove_old_files(dir.path(), cutoff)?, 1);
+        assert!(!old.exists() && new.exists());
+        assert_eq!(remove_old_files(dir.path(), cutoff)?, 0, "idempotent");
+        assert_eq!(
+            remove_old_files(&dir.path().join("missing"), cutoff)?,
+            0,
+            "no mail folder: nothing to do"
+        );
+        Ok(())
+    }
+}
