@@ -219,14 +219,19 @@ async fn timeline_photos(b: &Browser, base: &str) -> anyhow::Result<Vec<String>>
     Ok(ids)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
+/// Logs of the server and the engine in the test's output (`RUST_LOG`, else warnings).
+fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_test_writer()
         .try_init();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
+    init_tracing();
     let w = World::start().await;
     let (sem, emma) = (w.kids[0], w.kids[3]);
     let (_device_dir, store, engine) = w.device().await;
@@ -517,12 +522,7 @@ async fn wait_for_mail(w: &World, needle: &str, secs: u64) -> String {
 /// may see and the diary as a page. The link then says it was used.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parent_downloads_the_archive_of_their_child_in_a_real_browser() -> anyhow::Result<()> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_test_writer()
-        .try_init();
+    init_tracing();
     let w = World::start().await;
     let (sem, noor, emma) = (w.kids[0], w.kids[1], w.kids[3]);
     let (_device_dir, store, engine) = w.device().await;

@@ -109,8 +109,25 @@ async fn serve(state: &AppState, found: ArchiveFetch) -> Result<Response, WebErr
             child_first_name,
         } => (file_name, child_first_name),
     };
-    let path = state.data_dir.join(&file_name);
-    let served = tower_http::services::ServeFile::new(&path)
+    let name: String = first_name
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    serve_zip_once(
+        &state.data_dir.join(&file_name),
+        &format!("archief-{}.zip", name.to_lowercase()),
+    )
+    .await
+}
+
+/// Answers with the ZIP at `path` as a download named `download_name`, and
+/// deletes the file once it is open (the body reads on from the open file;
+/// nobody can fetch it again).
+pub(super) async fn serve_zip_once(
+    path: &std::path::Path,
+    download_name: &str,
+) -> Result<Response, WebError> {
+    let served = tower_http::services::ServeFile::new(path)
         .oneshot(Request::new(Body::empty()))
         .await;
     let mut resp = match served {
@@ -119,13 +136,12 @@ async fn serve(state: &AppState, found: ArchiveFetch) -> Result<Response, WebErr
     };
     if resp.status() != StatusCode::OK {
         return Err(WebError::Internal(format!(
-            "the archive file is missing ({})",
+            "the ZIP file is missing ({})",
             resp.status()
         )));
     }
-    // open: the body reads on from the file; nobody can fetch it again
-    if let Err(e) = tokio::fs::remove_file(&path).await {
-        tracing::warn!(error = %e, "could not delete a downloaded archive");
+    if let Err(e) = tokio::fs::remove_file(path).await {
+        tracing::warn!(error = %e, "could not delete a downloaded ZIP file");
     }
     let h = resp.headers_mut();
     h.insert(
@@ -133,15 +149,7 @@ async fn serve(state: &AppState, found: ArchiveFetch) -> Result<Response, WebErr
         HeaderValue::from_static("application/zip"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let name: String = first_name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .collect();
-    let value = format!(
-        "attachment; filename=\"archief-{}.zip\"",
-        name.to_lowercase()
-    );
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{download_name}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)

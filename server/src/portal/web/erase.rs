@@ -12,13 +12,10 @@ use super::{ManagerUser, WebError, render};
 use crate::AppState;
 use crate::store::{AccessEntry, Export};
 use axum::Form;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use kring_protocol::{ChildId, ParentId};
-use tower::ServiceExt;
 
 /// How many erasures the list shows.
 const ERASURES_SHOWN: u32 = 100;
@@ -92,34 +89,11 @@ async fn export(state: &AppState, u: &ManagerUser, who: Who) -> Result<Response,
         .map_err(|e| WebError::Internal(e.to_string()))?
         .map_err(|e| WebError::Internal(e.to_string()))?;
     }
-    let served = tower_http::services::ServeFile::new(&path)
-        .oneshot(Request::new(Body::empty()))
-        .await;
-    let mut resp = match served {
-        Ok(r) => r.map(Body::new),
-        Err(never) => match never {},
-    };
-    // open: the body reads on from the file, which nobody else can reach
-    if let Err(e) = tokio::fs::remove_file(&path).await {
-        tracing::warn!(error = %e, "could not delete an export file");
-    }
-    if resp.status() != StatusCode::OK {
-        return Err(WebError::Internal("the export file is missing".into()));
-    }
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let name = match who {
         Who::Child(c) => format!("inzage-kind-{}.zip", &c.to_string()[..8]),
         Who::Parent(p) => format!("inzage-ouder-{}.zip", &p.to_string()[..8]),
     };
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(resp)
+    super::archive::serve_zip_once(&path, &name).await
 }
 
 pub async fn export_child(

@@ -77,13 +77,32 @@ pub fn expire_child_data(
     }
     out.diary_entries = entries.len();
     // 4. photos of tagged children none of whose data is kept, with their files
-    let photos = query_all(
+    let (n, keys) = delete_photos(
         &tx,
-        "SELECT p.id, p.upload_id, p.blob_key, p.thumb_key FROM photos p
-         WHERE EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)
+        "WHERE EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id)
            AND NOT EXISTS (SELECT 1 FROM photo_tags t JOIN children k ON k.id = t.child_id
                            WHERE t.photo_id = p.id AND k.data_expired_at IS NULL)",
-        (),
+        &[],
+    )?;
+    out.photos = n;
+    out.blob_keys.extend(keys);
+    tx.commit()?;
+    Ok(out)
+}
+
+/// Deletes the photos `photos p {filter}` finds (with their tags, their
+/// places in diary entries and their uploads); returns how many, and their
+/// files (originals and thumbnails) for the caller to delete.
+fn delete_photos(
+    tx: &Connection,
+    filter: &str,
+    args: &[&dyn super::conn::ToValue],
+) -> Result<(usize, Vec<String>), DbError> {
+    let params = super::conn::Params::Positional(args.iter().map(|a| a.to_value()).collect());
+    let photos = query_all(
+        tx,
+        &format!("SELECT p.id, p.upload_id, p.blob_key, p.thumb_key FROM photos p {filter}"),
+        params,
         |r| {
             Ok((
                 r.get::<_, String>("id")?,
@@ -93,6 +112,7 @@ pub fn expire_child_data(
             ))
         },
     )?;
+    let mut keys = Vec::with_capacity(photos.len() * 2);
     for (id, upload, blob, thumb) in &photos {
         for table in ["photo_tags", "diary_photos"] {
             tx.execute(
@@ -102,12 +122,10 @@ pub fn expire_child_data(
         }
         tx.execute("DELETE FROM photos WHERE id = ?1", params![id])?;
         tx.execute("DELETE FROM uploads WHERE id = ?1", params![upload])?;
-        out.blob_keys.push(blob.clone());
-        out.blob_keys.push(thumb.clone());
+        keys.push(blob.clone());
+        keys.push(thumb.clone());
     }
-    out.photos = photos.len();
-    tx.commit()?;
-    Ok(out)
+    Ok((photos.len(), keys))
 }
 
 /// Records one look at (or export of) a child's data.
@@ -338,33 +356,13 @@ pub(crate) fn erase_child(
         )?);
     }
     // photos it is in, whole
-    let photos = query_all(
+    let (n, keys) = delete_photos(
         tx,
-        "SELECT p.id, p.upload_id, p.blob_key, p.thumb_key FROM photos p
-         WHERE EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id AND t.child_id = ?1)",
-        params![k],
-        |r| {
-            Ok((
-                r.get::<_, String>("id")?,
-                r.get::<_, String>("upload_id")?,
-                r.get::<_, String>("blob_key")?,
-                r.get::<_, String>("thumb_key")?,
-            ))
-        },
+        "WHERE EXISTS (SELECT 1 FROM photo_tags t WHERE t.photo_id = p.id AND t.child_id = ?1)",
+        &[&k],
     )?;
-    for (id, upload, blob, thumb) in &photos {
-        for table in ["photo_tags", "diary_photos"] {
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE photo_id = ?1"),
-                params![id],
-            )?;
-        }
-        tx.execute("DELETE FROM photos WHERE id = ?1", params![id])?;
-        tx.execute("DELETE FROM uploads WHERE id = ?1", params![upload])?;
-        out.blob_keys.push(blob.clone());
-        out.blob_keys.push(thumb.clone());
-    }
-    out.photos += photos.len();
+    out.photos += n;
+    out.blob_keys.extend(keys);
     // diary entries about it alone; it leaves the others
     let alone = query_all(
         tx,
