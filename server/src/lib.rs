@@ -400,13 +400,12 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Server, 
 /// How often housekeeping looks for work.
 const HOUSEKEEPING_PERIOD: Duration = Duration::from_secs(20);
 
-/// True when this process runs the periodic job `name` now (no other process
-/// on the same database ran it within the period).
-/// Retention, once a day across every process: deletes the data of children
-/// who left more than the organisation's period ago, then their photos' files.
-/// Logs counts, never names.
-async fn expire_child_data(state: &AppState) {
-    let now = chrono::Utc::now();
+/// Retention, once a day across every process: tells the screens about ended
+/// placements, mails each parent of a child whose care ended once (until when
+/// its photos and diary are kept), deletes the data of children who left more
+/// than the organisation's period ago, then their photos' files. Logs counts,
+/// never names. `now` is the clock of the run (tests travel in time with it).
+pub async fn retention_run(state: &AppState, now: chrono::DateTime<chrono::Utc>) {
     let today = kring_protocol::Calendar::default().today(now);
     // the screens of groups a child left forget it (and its absences)
     match state.store.announce_ended_placements(today, now).await {
@@ -419,6 +418,23 @@ async fn expire_child_data(state: &AppState) {
             state.nudge_changed(&changed);
         }
         Err(e) => tracing::warn!(error = %e, "announcing ended placements failed"),
+    }
+    // parents of a child whose care ended: one mail each, until when its
+    // photos and diary are kept
+    match state.store.leaving_notices(today, now).await {
+        Ok(notices) if notices.is_empty() => {}
+        Ok(notices) => {
+            tracing::info!(
+                mails = notices.len(),
+                "parents told until when their child's photos and diary are kept"
+            );
+            for n in &notices {
+                state
+                    .mailer
+                    .send_later(portal::archive::leaving_mail(&state.settings, n));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "the leaving notices failed"),
     }
     match state.store.expire_child_data(today, now).await {
         Ok(expired) => {
@@ -445,8 +461,95 @@ async fn expire_child_data(state: &AppState) {
         }
         Err(e) => tracing::warn!(error = %e, "retention run failed"),
     }
+    // portal_access_months after the last placement: the child and its
+    // parents' accounts, with everything of theirs
+    match state.store.expire_accounts(today, now).await {
+        Ok(erased) => {
+            if !erased.is_empty() {
+                let failed = delete_erased_files(state, &erased).await;
+                state.nudge_changed(&erased.changed);
+                tracing::info!(
+                    children = erased.children,
+                    parents = erased.parents,
+                    photos = erased.photos,
+                    diary_entries = erased.diary_entries,
+                    messages = erased.messages,
+                    attendance = erased.attendance,
+                    documents = erased.documents,
+                    files_not_deleted = failed,
+                    "retention: children and accounts past the portal period deleted"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "retention of accounts failed"),
+    }
+    // mails written as files (no SMTP server): 30 days
+    if state.settings.mail.smtp_url.is_none() {
+        let folder = state.settings.mail_folder();
+        let cutoff = now - chrono::Duration::days(MAIL_FILE_DAYS);
+        match tokio::task::spawn_blocking(move || remove_old_files(&folder, cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(removed = n, "retention: old mail files deleted"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention of mail files failed"),
+            Err(e) => tracing::warn!(error = %e, "retention of mail files failed"),
+        }
+    }
 }
 
+/// How long mails written as files are kept.
+pub const MAIL_FILE_DAYS: i64 = 30;
+
+/// Deletes the files in `folder` last changed before `cutoff`; returns how many.
+fn remove_old_files(
+    folder: &std::path::Path,
+    cutoff: chrono::DateTime<chrono::Utc>,
+) -> std::io::Result<usize> {
+    let mut n = 0;
+    let entries = match std::fs::read_dir(folder) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if !meta.is_file() {
+            continue;
+        }
+        let changed: chrono::DateTime<chrono::Utc> = meta.modified()?.into();
+        if changed < cutoff {
+            std::fs::remove_file(entry.path())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Deletes the photo files and archive files of an erasure; returns how
+/// many could not be deleted (logged).
+pub(crate) async fn delete_erased_files(state: &AppState, erased: &store::Erased) -> usize {
+    let blobs = state.blobs.clone();
+    let keys = erased.blob_keys.clone();
+    let mut failed = tokio::task::spawn_blocking(move || {
+        keys.iter().filter(|k| blobs.delete(k).is_err()).count()
+    })
+    .await
+    .unwrap_or(erased.blob_keys.len());
+    for f in &erased.archive_files {
+        match tokio::fs::remove_file(state.data_dir.join(f)).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not delete an archive file");
+                failed += 1;
+            }
+        }
+    }
+    failed
+}
+
+/// True when this process runs the periodic job `name` now (no other process
+/// on the same database ran it within the period).
 async fn claim(state: &AppState, name: &str) -> bool {
     let every = chrono::Duration::from_std(HOUSEKEEPING_PERIOD).unwrap_or(chrono::Duration::MAX);
     claim_every(state, name, every).await
@@ -478,6 +581,20 @@ async fn claim_every(state: &AppState, name: &str, every: chrono::Duration) -> b
 /// (the admin CLI) within a minute; nudge the devices of rollouts made by the admin CLI
 /// (which has no broker; each rollout is claimed by one process).
 fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
+    // parents' archives: every process builds what waits (each request is
+    // claimed by one), also those a process that died left
+    let builder = state.clone();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HOUSEKEEPING_PERIOD);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            portal::archive::build_waiting(&builder).await;
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(HOUSEKEEPING_PERIOD);
         loop {
@@ -495,7 +612,14 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
                 }
             }
             if claim_daily(&state, "expire-child-data").await {
-                expire_child_data(&state).await;
+                retention_run(&state, chrono::Utc::now()).await;
+            }
+            if claim(&state, "sweep-archives").await {
+                match portal::archive::sweep(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "archive files removed"),
+                    Err(e) => tracing::warn!(error = %e, "archive sweep failed"),
+                }
             }
             if claim(&state, "sweep-uploads").await {
                 match device_api::tus::sweep_expired(&state).await {
@@ -529,4 +653,33 @@ fn spawn_housekeeping(state: AppState, cancel: CancellationToken) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mail_files_older_than_the_cutoff_are_removed() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let old = dir.path().join("old.eml");
+        let new = dir.path().join("new.eml");
+        std::fs::write(&old, "oud")?;
+        std::fs::write(&new, "nieuw")?;
+        let month_ago = std::time::SystemTime::now() - Duration::from_secs(31 * 24 * 3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&old)?
+            .set_modified(month_ago)?;
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(MAIL_FILE_DAYS);
+        assert_eq!(remove_old_files(dir.path(), cutoff)?, 1);
+        assert!(!old.exists() && new.exists());
+        assert_eq!(remove_old_files(dir.path(), cutoff)?, 0, "idempotent");
+        assert_eq!(
+            remove_old_files(&dir.path().join("missing"), cutoff)?,
+            0,
+            "no mail folder: nothing to do"
+        );
+        Ok(())
+    }
 }

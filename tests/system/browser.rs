@@ -35,6 +35,23 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a headless Chromium
     /// window of `width` x `height` CSS pixels.
     pub async fn start(width: u32, height: u32) -> anyhow::Result<Self> {
+        Self::start_with(width, height, None).await
+    }
+
+    /// [`Browser::start`], saving downloads in `downloads` without asking.
+    pub async fn start_downloading(
+        width: u32,
+        height: u32,
+        downloads: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(width, height, Some(downloads)).await
+    }
+
+    async fn start_with(
+        width: u32,
+        height: u32,
+        downloads: Option<&std::path::Path>,
+    ) -> anyhow::Result<Self> {
         let driver_bin = find("KRING_CHROMEDRIVER", &["chromedriver"])?;
         let chromium = find("KRING_CHROMIUM", &["chromium", "chromium-browser"])?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -49,9 +66,7 @@ impl Browser {
             .with_context(|| format!("starting {}", driver_bin.display()))?;
         let url = format!("http://127.0.0.1:{port}");
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
+        let mut options = serde_json::json!({
                 "binary": chromium,
                 "args": [
                     "--headless=new",
@@ -62,8 +77,15 @@ impl Browser {
                     "--lang=nl-NL",
                     format!("--window-size={width},{height}"),
                 ],
-            }),
-        );
+        });
+        if let Some(dir) = downloads {
+            options["prefs"] = serde_json::json!({
+                "download.default_directory": dir,
+                "download.prompt_for_download": false,
+                "download.directory_upgrade": true,
+            });
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         let mut last_error = None;
         for _ in 0..100 {
             let builder =

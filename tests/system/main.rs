@@ -219,14 +219,19 @@ async fn timeline_photos(b: &Browser, base: &str) -> anyhow::Result<Vec<String>>
     Ok(ids)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
+/// Logs of the server and the engine in the test's output (`RUST_LOG`, else warnings).
+fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .with_test_writer()
         .try_init();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
+    init_tracing();
     let w = World::start().await;
     let (sem, emma) = (w.kids[0], w.kids[3]);
     let (_device_dir, store, engine) = w.device().await;
@@ -481,5 +486,160 @@ async fn device_server_and_parents_in_a_real_browser() -> anyhow::Result<()> {
         "the device wiped its credentials"
     );
     assert!(store.children()?.is_empty(), "and every child's data");
+    b.close().await
+}
+
+/// The newest mail in the server's mail folder that contains `needle`,
+/// waited for up to `secs`.
+async fn wait_for_mail(w: &World, needle: &str, secs: u64) -> String {
+    let dir = w.server.state.settings.mail_folder();
+    let start = Instant::now();
+    loop {
+        let found = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+                    // quoted-printable soft line breaks
+                    .map(|m| m.replace("=\r\n", "").replace("=\n", ""))
+                    .find(|m| m.contains(needle))
+            })
+            .ok()
+            .flatten();
+        if let Some(m) = found {
+            return m;
+        }
+        assert!(
+            start.elapsed().as_secs() < secs,
+            "no mail with {needle:?} within {secs} s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A parent asks for everything of their child in the portal; the server
+/// builds the archive in the background and mails a single-use link; the
+/// parent follows it and the browser saves the ZIP: the photos the parent
+/// may see and the diary as a page. The link then says it was used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_downloads_the_archive_of_their_child_in_a_real_browser() -> anyhow::Result<()> {
+    init_tracing();
+    let w = World::start().await;
+    let (sem, noor, emma) = (w.kids[0], w.kids[1], w.kids[3]);
+    let (_device_dir, store, engine) = w.device().await;
+    wait_status(&engine, 20, |s| s.online && s.last_sync.is_some()).await;
+    let consent = |id, consent| ConsentedChild { id, consent };
+    let photo = |tags: Vec<ChildId>, consents: &[ConsentedChild]| {
+        store.save_photo(
+            NewPhoto {
+                jpeg: &jpeg(640, 480),
+                thumbnail: None,
+                tags,
+                no_children_recognizable: false,
+                audience: kring_protocol::decide_audience(consents, false),
+                staff: None,
+            },
+            Utc::now(),
+        )
+    };
+    // Emma alone twice (one of them in a diary entry), and Sem with Noor
+    // (Noor's photos are for her own parents only): Emma's parent gets two.
+    let emma_alone = [consent(emma, PhotoConsent::Group)];
+    photo(vec![emma], &emma_alone)?;
+    let in_diary = photo(vec![emma], &emma_alone)?;
+    photo(
+        vec![sem, noor],
+        &[
+            consent(sem, PhotoConsent::Group),
+            consent(noor, PhotoConsent::OwnParents),
+        ],
+    )?;
+    store.save_diary(
+        kring_sync::NewDiary {
+            children: vec![emma],
+            text: "Emma heeft een hoge toren gebouwd.".into(),
+            photos: vec![in_diary],
+            baby: None,
+            staff: None,
+        },
+        Utc::now(),
+    )?;
+    engine.wake();
+    wait_status(&engine, 30, |s| s.waiting == 0 && s.needs_attention == 0).await;
+
+    let downloads = tempfile::tempdir()?;
+    let b = Browser::start_downloading(1280, 900, downloads.path()).await?;
+    login(&b, &w.base, &w.parents.emma, PASSWORD).await?;
+    b.goto(&format!("{}/account", w.base)).await?;
+    b.submit(&format!("#archive-request-{emma}")).await?;
+    assert!(
+        b.text().await?.contains("We maken het archief"),
+        "{}",
+        b.text().await?
+    );
+    // built in the background: the mail arrives, Overig shows it ready
+    let mail = wait_for_mail(&w, "/archief/ophalen/", 30).await;
+    assert!(mail.contains("To: emma.ouder@example.nl"), "{mail}");
+    let at = mail.find("/archief/ophalen/").unwrap();
+    let path = mail[at..].split_whitespace().next().unwrap();
+    b.goto(&format!("{}/account", w.base)).await?;
+    assert!(b.exists(&format!("#archive-ready-{emma}")).await?);
+    // the whole page, the archive's card below the account's
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots)?;
+    b.client.set_window_size(1280, 1400).await?;
+    std::fs::write(
+        shots.join("portal-archief-desktop.png"),
+        b.screenshot().await?,
+    )?;
+    b.client.set_window_size(1280, 900).await?;
+
+    // the mail's link: the browser saves the file (a download leaves the
+    // page as it is; some drivers report the aborted navigation)
+    let link = format!("{}{path}", w.base);
+    let _ = b.goto(&link).await;
+    let start = Instant::now();
+    let zip_path = loop {
+        let done = std::fs::read_dir(downloads.path())?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "zip"));
+        if let Some(p) = done {
+            break p;
+        }
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "no ZIP downloaded within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        zip_path.file_name().and_then(|n| n.to_str()),
+        Some("archief-emma.zip")
+    );
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&zip_path)?)?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(Result::ok)
+        .map(|n| n.to_string())
+        .collect();
+    let photos = names.iter().filter(|n| n.starts_with("fotos/")).count();
+    assert_eq!(
+        photos, 2,
+        "Emma's two photos, not Sem's and Noor's: {names:?}"
+    );
+    let mut diary = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("dagboek.html")?, &mut diary)?;
+    assert!(
+        diary.contains("Emma heeft een hoge toren gebouwd."),
+        "{diary}"
+    );
+    assert!(zip.by_name("berichten.html").is_ok());
+
+    // the link works once
+    b.goto(&link).await?;
+    let text = b.text().await?;
+    assert!(text.contains("al gebruikt"), "{text}");
+    b.goto(&format!("{}/account", w.base)).await?;
+    assert!(b.exists(&format!("#archive-downloaded-{emma}")).await?);
     b.close().await
 }

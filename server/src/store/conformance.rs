@@ -96,6 +96,7 @@ macro_rules! store_conformance_tests {
                 two_processes_nudge_a_rollout_once,
                 two_processes_run_a_job_once,
                 two_processes_move_an_upload_on_once,
+                two_processes_build_each_archive_once,
             );
 
             $crate::store_conformance_tests!(@checks fresh;
@@ -1945,12 +1946,66 @@ pub async fn a_leavers_data_is_deleted_after_the_retention_period(s: &dyn Store)
     )
     .await
     .expect("absence");
+    // her presence today (with an undo of it, and the check-in again), a document
+    let came = attendance(Utc::now(), child_in(lieke, Some("Oma Ans")));
+    let undo = attendance(Utc::now(), AttendanceEvent::Undo { target: came.id });
+    let again = attendance(Utc::now(), child_in(lieke, Some("Oma Ans")));
+    for item in [came, undo, again] {
+        s.push_item(w.device, PushItem::Attendance(item), Utc::now())
+            .await
+            .expect("attendance");
+    }
+    s.create_document(
+        lieke,
+        "Contract".into(),
+        "Tot ziens".into(),
+        crate::portal::DocumentAudience::AllParents,
+        Utc::now(),
+    )
+    .await
+    .expect("document");
     let expire = |on: NaiveDate| async move {
         s.expire_child_data(on, Utc::now())
             .await
             .expect("retention")
     };
     let nothing = crate::store::ChildDataExpired::default();
+    // her parent is told once, the day after her last day, until when
+    // her photos and diary are kept
+    let notices = |on: NaiveDate| async move {
+        s.leaving_notices(on, Utc::now())
+            .await
+            .expect("notices")
+            .into_iter()
+            .filter(|n| n.child == lieke)
+            .collect::<Vec<_>>()
+    };
+    assert!(notices(lieke_leaves).await.is_empty(), "still placed");
+    let told = notices(lieke_leaves + Duration::days(1)).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(
+        (told[0].parent, told[0].keep_until, told[0].email.as_str()),
+        (
+            parent,
+            lieke_leaves + Duration::weeks(8),
+            "lieke@example.nl"
+        )
+    );
+    assert!(
+        notices(lieke_leaves + Duration::days(2)).await.is_empty(),
+        "once"
+    );
+    let banner = s
+        .leaving_children(parent, lieke_leaves + Duration::days(1))
+        .await
+        .expect("leaving");
+    assert_eq!(
+        banner,
+        vec![crate::store::Leaving {
+            child: lieke,
+            keep_until: lieke_leaves + Duration::weeks(8)
+        }]
+    );
     // the last day of Lieke's 8 weeks: everything stays
     let last_day = lieke_leaves + Duration::weeks(8);
     assert_eq!(expire(last_day).await, nothing, "too early");
@@ -1973,9 +2028,70 @@ pub async fn a_leavers_data_is_deleted_after_the_retention_period(s: &dyn Store)
         nothing,
         "idempotent"
     );
+    assert!(
+        s.leaving_children(parent, last_day + Duration::days(2))
+            .await
+            .expect("leaving")
+            .is_empty(),
+        "no banner once the data is gone"
+    );
     // the day after Mees's 8 weeks: the photo of both goes too
     let gone = expire(mees_leaves + Duration::weeks(8) + Duration::days(1)).await;
     assert_eq!((gone.children, gone.photos), (1, 1), "{gone:?}");
+    // portal_access_months (15) after her last day: Lieke and her parent's
+    // account go, with everything of theirs; Mees stays until his
+    let accounts = |on: NaiveDate| async move {
+        s.expire_accounts(on, Utc::now())
+            .await
+            .expect("retention of accounts")
+    };
+    let months = |d: NaiveDate, m: u32| {
+        d.checked_add_months(chrono::Months::new(m))
+            .expect("a date")
+    };
+    assert!(
+        accounts(months(lieke_leaves, 15)).await.is_empty(),
+        "the last day of the portal period: nothing"
+    );
+    assert!(
+        s.find_login(w.org, "lieke@example.nl".into())
+            .await
+            .expect("login")
+            .is_some()
+    );
+    let gone = accounts(months(lieke_leaves, 15) + Duration::days(1)).await;
+    assert_eq!(
+        (
+            gone.children,
+            gone.parents,
+            gone.placements,
+            gone.attendance,
+            gone.documents
+        ),
+        (1, 1, 1, 3, 1),
+        "{gone:?}"
+    );
+    assert!(
+        s.find_login(w.org, "lieke@example.nl".into())
+            .await
+            .expect("login")
+            .is_none(),
+        "her parent's account is gone"
+    );
+    assert!(
+        s.child_overviews(w.org, Some(lieke.to_string()))
+            .await
+            .expect("children")
+            .is_empty()
+    );
+    assert!(
+        accounts(months(lieke_leaves, 15) + Duration::days(2))
+            .await
+            .is_empty(),
+        "idempotent"
+    );
+    let gone = accounts(months(mees_leaves, 15) + Duration::days(1)).await;
+    assert_eq!((gone.children, gone.parents), (1, 0), "{gone:?}");
     // the children who stay keep everything
     assert!(
         s.feed_page(w.group, Cursor(0), 1000, today)
@@ -2854,4 +2970,104 @@ pub async fn two_processes_move_an_upload_on_once(a: Arc<dyn Store>, b: Arc<dyn 
         b.upload_bytes(id).await.expect("bytes").is_empty(),
         "parts dropped"
     );
+}
+
+/// Two processes building parents' archives at once: each request is
+/// claimed by one of them; a claim left by a builder that died is taken
+/// over; an archive is finished once, and its link works once.
+pub async fn two_processes_build_each_archive_once(a: Arc<dyn Store>, b: Arc<dyn Store>) {
+    let w = seed(&*a, "race-archive").await;
+    let now = Utc::now();
+    let mut asked = Vec::new();
+    for (i, kid) in w.kids.iter().enumerate() {
+        let parent = a
+            .create_parent(
+                w.org,
+                format!("ouder{i}@example.nl"),
+                "Ouder".into(),
+                "pw-123456".into(),
+            )
+            .await
+            .expect("parent");
+        a.link_parent(*kid, parent, ParentRole::First)
+            .await
+            .expect("link");
+        let r = a
+            .request_archive(parent, *kid, today(), now)
+            .await
+            .expect("request")
+            .expect("the parent's own child");
+        assert!(r.new);
+        let again = a
+            .request_archive(parent, *kid, today(), now)
+            .await
+            .expect("request")
+            .expect("the parent's own child");
+        assert_eq!(again.id, r.id, "an open request is answered, not doubled");
+        asked.push(r.id);
+        // another's child: nothing
+        assert!(
+            a.request_archive(parent, w.other_kid, today(), now)
+                .await
+                .expect("request")
+                .is_none()
+        );
+    }
+    let stale = now - Duration::minutes(30);
+    let drain = |s: Arc<dyn Store>| async move {
+        let mut got = Vec::new();
+        while let Some(job) = s.claim_archive(now, stale).await.expect("claim") {
+            got.push(job.id);
+        }
+        got
+    };
+    let (x, y) = tokio::join!(drain(a.clone()), drain(b.clone()));
+    let mut all: Vec<_> = x.iter().chain(y.iter()).copied().collect();
+    all.sort();
+    asked.sort();
+    assert_eq!(
+        all, asked,
+        "each request claimed exactly once ({x:?}, {y:?})"
+    );
+    // a builder died: after the stale time its claims are taken over
+    let later = now + Duration::minutes(31);
+    let taken = b
+        .claim_archive(later, later - Duration::minutes(30))
+        .await
+        .expect("claim")
+        .expect("a stale claim is taken over");
+    let (f1, f2) = tokio::join!(
+        a.finish_archive(
+            taken.id,
+            "archives/a.zip".into(),
+            10,
+            Vec::new(),
+            later,
+            Duration::days(7)
+        ),
+        b.finish_archive(
+            taken.id,
+            "archives/b.zip".into(),
+            10,
+            Vec::new(),
+            later,
+            Duration::days(7)
+        )
+    );
+    let (f1, f2) = (f1.expect("finish"), f2.expect("finish"));
+    assert!(
+        f1.is_some() ^ f2.is_some(),
+        "finished once ({f1:?}, {f2:?})"
+    );
+    let token = f1.or(f2).expect("one token");
+    let key = crate::store::ArchiveKey::Token(token);
+    let (g1, g2) = tokio::join!(
+        a.fetch_archive(w.org, key.clone(), later),
+        b.fetch_archive(w.org, key.clone(), later)
+    );
+    let ready = [g1.expect("fetch"), g2.expect("fetch")]
+        .into_iter()
+        .filter(|f| matches!(f, crate::store::ArchiveFetch::Ready { .. }))
+        .count();
+    assert_eq!(ready, 1, "the link works once");
 }

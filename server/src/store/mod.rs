@@ -216,6 +216,112 @@ pub struct ChildDataExpired {
     pub blob_keys: Vec<String>,
 }
 
+/// What an erasure deleted: a child's or parent's rows (by the retention
+/// run, or by a manager on request). Counts only, and the files to delete.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Erased {
+    pub children: usize,
+    pub parents: usize,
+    pub photos: usize,
+    pub diary_entries: usize,
+    pub messages: usize,
+    pub absences: usize,
+    pub attendance: usize,
+    pub documents: usize,
+    pub placements: usize,
+    /// Photo files (originals and thumbnails) in the blob store.
+    pub blob_keys: Vec<String>,
+    /// Archive files, relative to the data directory.
+    pub archive_files: Vec<String>,
+    /// The groups whose screens must forget the child (nudge them).
+    pub changed: Changed,
+}
+
+impl Erased {
+    /// The counts as JSON (the `erasures` record; no names).
+    pub fn counts_json(&self) -> String {
+        serde_json::json!({
+            "kinderen": self.children,
+            "ouders": self.parents,
+            "fotos": self.photos,
+            "dagboek": self.diary_entries,
+            "berichten": self.messages,
+            "afwezigheden": self.absences,
+            "aanwezigheid": self.attendance,
+            "documenten": self.documents,
+            "plaatsingen": self.placements,
+        })
+        .to_string()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.children == 0 && self.parents == 0
+    }
+}
+
+/// Everything kring holds about one child or parent (a manager's export,
+/// inzageverzoek): the rows as JSON, and for a child its photos and diary.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// The person's name (for the file name and the diary page only).
+    pub name: String,
+    /// Rows by table, in words (`kind`, `plaatsingen`, …).
+    pub data: serde_json::Value,
+    pub photos: Vec<ExportPhoto>,
+    pub diary: Vec<ExportDiary>,
+}
+
+/// A photo in an export, with its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportPhoto {
+    pub id: kring_protocol::PhotoId,
+    pub blob_key: String,
+    pub taken_at: DateTime<Utc>,
+}
+
+/// A diary entry in an export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportDiary {
+    pub id: String,
+    pub author: String,
+    pub text: String,
+    pub baby_json: Option<String>,
+    pub written_at: DateTime<Utc>,
+    pub photos: Vec<kring_protocol::PhotoId>,
+}
+
+/// One erasure as the manager sees it (no name of the person erased).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureRow {
+    /// `kind`, `ouder` or `bewaartermijn`.
+    pub kind: String,
+    pub by_name: String,
+    pub at: DateTime<Utc>,
+    /// The counts as JSON ([`Erased::counts_json`]).
+    pub counts: String,
+}
+
+/// A child of a parent whose last placement has ended: its photos and diary
+/// are kept until (and including) `keep_until`, then deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaving {
+    pub child: ChildId,
+    pub keep_until: NaiveDate,
+}
+
+/// The one mail a parent gets when their child's data period starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeavingNotice {
+    pub child: ChildId,
+    pub child_first_name: String,
+    pub parent: ParentId,
+    pub parent_name: String,
+    pub email: String,
+    pub org_name: String,
+    pub org_slug: String,
+    pub keep_until: NaiveDate,
+}
+
 /// An upload the sweep removed, with the stored files to delete (a complete
 /// upload no photo took: its photo and thumbnail).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -739,6 +845,96 @@ pub struct ChildAttendance {
     pub events: Vec<AttendanceRow>,
 }
 
+// ---- archives --------------------------------------------------------------
+
+/// What [`Store::request_archive`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveRequested {
+    pub id: uuid::Uuid,
+    /// False when an earlier request of the parent for the child is still
+    /// being built or ready to download: that one's id, nothing new.
+    pub new: bool,
+}
+
+/// A parent's request for an archive of their child, as a builder claimed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveJob {
+    pub id: uuid::Uuid,
+    pub org: OrganisationId,
+    pub parent: ParentId,
+    pub child: ChildId,
+}
+
+/// What goes into a parent's archive: exactly what the parent may see now.
+#[derive(Debug, Clone)]
+pub struct ArchiveContents {
+    pub child: MyChild,
+    pub parent_name: String,
+    pub parent_email: String,
+    pub org_name: String,
+    pub org_slug: String,
+    /// The organisation's calendar (the times written in the archive).
+    pub calendar: Calendar,
+    /// Photos and diary entries, oldest first: the timeline's rule
+    /// (`Store::timeline`), every page of it.
+    pub items: Vec<TimelineItem>,
+    /// Every photo of `items` (alone, or of a diary entry the parent sees),
+    /// with its file.
+    pub photos: Vec<PhotoRow>,
+    /// The messages about the child and the group messages of its groups,
+    /// while it was placed there, oldest first.
+    pub messages: Vec<MessageView>,
+}
+
+/// Where a parent's archive request stands (the portal's notice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveState {
+    /// Asked for, not built yet.
+    Waiting,
+    /// Built; the link works until then.
+    Ready {
+        expires_at: DateTime<Utc>,
+    },
+    Downloaded,
+    Expired,
+    Failed,
+}
+
+/// A parent's archive request of one child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArchiveStatus {
+    pub id: uuid::Uuid,
+    pub child: ChildId,
+    pub requested_at: DateTime<Utc>,
+    pub state: ArchiveState,
+}
+
+/// How a download is asked for: the mail's link, or the portal's button of
+/// a logged-in parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveKey {
+    Token(String),
+    Parent { parent: ParentId, id: uuid::Uuid },
+}
+
+/// What a download found. `Ready` is the one use of the link: the request is
+/// marked downloaded in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveFetch {
+    Unknown,
+    Used,
+    Expired,
+    /// Something changed since it was built (a consent withdrawn, a
+    /// placement's period over): it holds a photo the parent may not see
+    /// now. The request is made again (`Store::claim_archive` takes it).
+    Stale,
+    Ready {
+        /// Relative to the data directory.
+        file_name: String,
+        child_first_name: String,
+    },
+}
+
 /// The server's storage. See the module documentation for the invariants;
 /// `conformance` (crate feature `conformance`) holds the contract every
 /// backend must pass.
@@ -1173,6 +1369,59 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn seal_keys(&self, candidate: String, now: DateTime<Utc>) -> StoreFuture<Vec<String>>;
 
     // -- uploads
+    // -- archives (a parent's download of everything of their own child)
+    /// Asks for an archive of `child` for `parent`; None when the child is
+    /// not the parent's. An earlier request still waiting or ready is
+    /// answered instead of a new one.
+    fn request_archive(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveRequested>>;
+    /// Takes the oldest request no one builds (never claimed, or claimed
+    /// before `stale_before` by a builder that died): one process gets it.
+    fn claim_archive(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveJob>>;
+    /// What the parent of `job` may see of the child now (None when the
+    /// child or parent is gone, or no longer linked).
+    fn archive_contents(
+        &self,
+        job: ArchiveJob,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveContents>>;
+    /// Records the built file and makes its single-use link, valid for
+    /// `valid`: returns the token (only its hash is stored); None when
+    /// another builder finished it first (then this file is not needed).
+    fn finish_archive(
+        &self,
+        id: uuid::Uuid,
+        file_name: String,
+        size: u64,
+        photos: Vec<kring_protocol::PhotoId>,
+        now: DateTime<Utc>,
+        valid: chrono::Duration,
+    ) -> StoreFuture<Option<String>>;
+    fn fail_archive(&self, id: uuid::Uuid, now: DateTime<Utc>) -> StoreFuture<()>;
+    /// The archive of `key` in `org`, used up by this call when `Ready`:
+    /// only when every photo in it is one the parent may see now (else
+    /// `Stale`, and a new request in its place).
+    fn fetch_archive(
+        &self,
+        org: OrganisationId,
+        key: ArchiveKey,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<ArchiveFetch>;
+    /// The parent's latest request per child (requested in the last 30 days).
+    fn archives_of(&self, parent: ParentId, now: DateTime<Utc>) -> StoreFuture<Vec<ArchiveStatus>>;
+    /// The files of archives downloaded, expired or failed, each once: the
+    /// caller deletes them (marked removed here).
+    fn sweep_archives(&self, now: DateTime<Utc>) -> StoreFuture<Vec<String>>;
+
     // -- periodic jobs, once across server processes
     /// True when this process may run job `name` now: its last run (by any
     /// process sharing the database) is at least `every` ago. Claiming
@@ -1220,6 +1469,49 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> StoreFuture<Changed>;
+    /// The parents to tell, once each, that their child's last placement
+    /// ended before `today` and until when its photos and diary are kept:
+    /// recorded as sent in the same transaction (never twice).
+    fn leaving_notices(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Vec<LeavingNotice>>;
+    /// The parent's children whose last placement ended before `today` and
+    /// whose photos and diary are still kept (the portal's banner).
+    fn leaving_children(&self, parent: ParentId, today: NaiveDate) -> StoreFuture<Vec<Leaving>>;
+    /// Everything about the organisation's child (None: not theirs).
+    fn export_child(&self, org: OrganisationId, child: ChildId) -> StoreFuture<Option<Export>>;
+    /// Everything about the organisation's parent (None: not theirs).
+    fn export_parent(&self, org: OrganisationId, parent: ParentId) -> StoreFuture<Option<Export>>;
+    /// Erases the organisation's child now with everything of it (the
+    /// retention run's deletion) and records who did it (None: not theirs).
+    fn erase_child_now(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+        by: StaffId,
+        by_name: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Erased>>;
+    /// Erases the organisation's parent account now (the children stay) and
+    /// records who did it (None: not theirs).
+    fn erase_parent_now(
+        &self,
+        org: OrganisationId,
+        parent: ParentId,
+        by: StaffId,
+        by_name: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Erased>>;
+    /// The organisation's erasures, newest first, at most `limit`.
+    fn erasures(&self, org: OrganisationId, limit: u32) -> StoreFuture<Vec<ErasureRow>>;
+    /// Retention, the rest: deletes every child whose last placement ended
+    /// more than its organisation's `portal_access_months` before `today`
+    /// (with everything of it, see `store/sql/retention.rs`), then the parent
+    /// accounts that no child is left for. Idempotent; one `erasures` record
+    /// per organisation that lost anyone.
+    fn expire_accounts(&self, today: NaiveDate, now: DateTime<Utc>) -> StoreFuture<Erased>;
     /// Retention: deletes the messages, absences, diary entries and photos of
     /// children whose last placement ended more than their organisation's
     /// `child_data_weeks` before `today` (a photo or entry about several

@@ -356,6 +356,11 @@ async fn two_processes_share_uploads_sessions_and_housekeeping() {
         .unwrap();
     assert_eq!(
         jobs,
-        vec!["expire-child-data", "sweep-sessions", "sweep-uploads"]
+        vec![
+            "expire-child-data",
+            "sweep-archives",
+            "sweep-sessions",
+            "sweep-uploads"
+        ]
     );
 }

@@ -21,7 +21,9 @@
 //! matrix does not list fails the test.
 
 mod admin;
+mod archive;
 mod auth;
+mod erase;
 mod parent;
 mod presence;
 mod updates;
@@ -49,6 +51,7 @@ pub const CSRF_FIELD: &str = "csrf";
 
 pub use admin::IMPORT_HEADER;
 pub use parent::TIMELINE_PAGE;
+pub(crate) use parent::baby_lines;
 
 /// Every portal route: method, path (axum syntax), handler.
 pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
@@ -94,11 +97,46 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("POST", "/notificaties", post(parent::notifications_set)),
         ("GET", "/account", get(parent::account)),
         ("GET", "/documenten/{id}", get(parent::document)),
+        ("POST", "/archief/kind/{child}", post(archive::request)),
+        ("GET", "/archief/{id}/downloaden", get(archive::by_parent)),
+        // the mail's single-use link (no login needed, like a reset link)
+        ("GET", "/archief/ophalen/{token}", get(archive::by_token)),
         // location manager
         ("GET", "/beheer", get(admin::overview)),
         ("GET", "/beheer/kinderen", get(admin::children)),
         ("GET", "/beheer/kinderen/{id}", get(admin::child)),
         ("GET", "/beheer/ouders", get(admin::parents)),
+        (
+            "POST",
+            "/beheer/kinderen/{id}/export",
+            post(erase::export_child),
+        ),
+        (
+            "GET",
+            "/beheer/kinderen/{id}/wissen",
+            get(erase::confirm_child),
+        ),
+        (
+            "POST",
+            "/beheer/kinderen/{id}/wissen",
+            post(erase::erase_child),
+        ),
+        (
+            "POST",
+            "/beheer/ouders/{id}/export",
+            post(erase::export_parent),
+        ),
+        (
+            "GET",
+            "/beheer/ouders/{id}/wissen",
+            get(erase::confirm_parent),
+        ),
+        (
+            "POST",
+            "/beheer/ouders/{id}/wissen",
+            post(erase::erase_parent),
+        ),
+        ("GET", "/beheer/gewist", get(erase::erasures)),
         ("GET", "/beheer/medewerkers", get(admin::staff)),
         (
             "POST",

@@ -12,7 +12,8 @@ use crate::AppState;
 use crate::org::ParentRole;
 use crate::portal::{self, MyChild, TimelineItem};
 use crate::store::{
-    AbsenceReport, Created, DaySpan, NewParentDiary, NewParentMessage, NotificationPref, Thread,
+    AbsenceReport, ArchiveState, Created, DaySpan, NewParentDiary, NewParentMessage,
+    NotificationPref, Thread,
 };
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -62,6 +63,9 @@ fn notice_text(code: &str) -> &'static str {
         "ingetrokken" => "De afmelding is ingetrokken.",
         "toestemming" => "De toestemming is opgeslagen.",
         "notificaties" => "Uw keuzes zijn opgeslagen.",
+        "archief" => {
+            "We maken het archief. U krijgt een e-mail zodra het klaar is; daarna kunt u het ook hier downloaden."
+        }
         _ => "",
     }
 }
@@ -125,6 +129,27 @@ fn parse_child(s: &str) -> Option<ChildId> {
     uuid::Uuid::parse_str(s.trim()).ok().map(ChildId)
 }
 
+/// The banners of the parent's children whose care ended (their photos and
+/// diary are deleted after the date shown).
+async fn leaving_banners(
+    state: &AppState,
+    u: &ParentUser,
+    kids: &[MyChild],
+) -> Result<Vec<LeavingBanner>, WebError> {
+    let leaving = state.store.leaving_children(u.parent, today(u)).await?;
+    Ok(leaving
+        .into_iter()
+        .filter_map(|l| {
+            let k = kids.iter().find(|k| k.id == l.child)?;
+            Some(LeavingBanner {
+                child_id: k.id.to_string(),
+                first_name: k.first_name.clone(),
+                until: view::day(l.keep_until),
+            })
+        })
+        .collect())
+}
+
 pub async fn timeline(
     State(state): State<AppState>,
     u: ParentUser,
@@ -169,8 +194,10 @@ pub async fn timeline(
     l.notice = notice_text(&q.ok).into();
     let selected = only.filter(|o| kids.iter().any(|k| k.id == *o));
     let today_cards = today_cards(&state, &u, &kids, selected).await?;
+    let leaving = leaving_banners(&state, &u, &kids).await?;
     render(&TimelinePage {
         l,
+        leaving,
         today: today_cards,
         all_selected: selected.is_none(),
         kids: kid_options(&kids, selected.as_ref()),
@@ -303,7 +330,7 @@ pub async fn photo_thumb(
 }
 
 /// Baby fields in words ("Gedronken: 150 ml om 10:15").
-fn baby_lines(json: Option<&str>) -> Vec<String> {
+pub(crate) fn baby_lines(json: Option<&str>) -> Vec<String> {
     let Some(json) = json else {
         return Vec::new();
     };
@@ -887,7 +914,11 @@ pub async fn notifications_set(
     Ok(Redirect::to("/notificaties?ok=notificaties").into_response())
 }
 
-pub async fn account(State(state): State<AppState>, u: ParentUser) -> Result<Response, WebError> {
+pub async fn account(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Query(q): Query<Notice>,
+) -> Result<Response, WebError> {
     let parent = u.parent;
     let kids = state.store.parent_children(parent, today(&u)).await?;
     let mut with_docs = Vec::new();
@@ -895,38 +926,66 @@ pub async fn account(State(state): State<AppState>, u: ParentUser) -> Result<Res
         let docs = state.store.documents_for_parent(k.clone()).await?;
         with_docs.push((k, docs));
     }
+    let leaving = leaving_banners(
+        &state,
+        &u,
+        &with_docs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+    )
+    .await?;
     let kids = with_docs;
     let t = today(&u);
+    let archives = state.store.archives_of(parent, Utc::now()).await?;
+    let mut l = layout(&u, "Account", "account");
+    l.notice = notice_text(&q.ok).into();
     render(&AccountPage {
-        l: layout(&u, "Account", "account"),
+        l,
+        leaving,
         name: u.account.name.clone(),
         email: u.account.email.clone(),
         children: kids
             .into_iter()
-            .map(|(k, docs)| AccountChild {
-                name: format!("{} {}", k.first_name, k.last_name),
-                age: view::age(k.birth_date, t),
-                role: match k.role {
-                    ParentRole::First => "eerste ouder",
-                    ParentRole::Second => "tweede ouder",
-                },
-                placements: k
-                    .placements
-                    .iter()
-                    .map(|p| {
-                        let end = p
-                            .end
-                            .map(|e| format!(", tot en met {}", view::day(e)))
-                            .unwrap_or_default();
-                        format!(
-                            "{} op {} (sinds {}{end})",
-                            p.group_name,
-                            view::days_words(&p.days),
-                            view::day(p.start)
-                        )
-                    })
-                    .collect(),
-                documents: docs.into_iter().map(|d| (d.id, d.title)).collect(),
+            .map(|(k, docs)| {
+                let archive = archives.iter().find(|a| a.child == k.id);
+                let (state, until) = match archive.map(|a| a.state) {
+                    None => ("", String::new()),
+                    Some(ArchiveState::Waiting) => ("waiting", String::new()),
+                    Some(ArchiveState::Ready { expires_at }) => {
+                        ("ready", view::day(u.ctx.tenant.calendar.today(expires_at)))
+                    }
+                    Some(ArchiveState::Downloaded) => ("downloaded", String::new()),
+                    Some(ArchiveState::Expired) => ("expired", String::new()),
+                    Some(ArchiveState::Failed) => ("failed", String::new()),
+                };
+                AccountChild {
+                    id: k.id.to_string(),
+                    first_name: k.first_name.clone(),
+                    archive: state,
+                    archive_id: archive.map(|a| a.id.to_string()).unwrap_or_default(),
+                    archive_until: until,
+                    name: format!("{} {}", k.first_name, k.last_name),
+                    age: view::age(k.birth_date, t),
+                    role: match k.role {
+                        ParentRole::First => "eerste ouder",
+                        ParentRole::Second => "tweede ouder",
+                    },
+                    placements: k
+                        .placements
+                        .iter()
+                        .map(|p| {
+                            let end = p
+                                .end
+                                .map(|e| format!(", tot en met {}", view::day(e)))
+                                .unwrap_or_default();
+                            format!(
+                                "{} op {} (sinds {}{end})",
+                                p.group_name,
+                                view::days_words(&p.days),
+                                view::day(p.start)
+                            )
+                        })
+                        .collect(),
+                    documents: docs.into_iter().map(|d| (d.id, d.title)).collect(),
+                }
             })
             .collect(),
     })

@@ -196,6 +196,7 @@ pub struct TodayCard {
 #[template(path = "timeline.html")]
 pub struct TimelinePage {
     pub l: Layout,
+    pub leaving: Vec<LeavingBanner>,
     pub today: Vec<TodayCard>,
     pub kids: Vec<KidOption>,
     pub all_selected: bool,
@@ -343,17 +344,35 @@ pub struct NotificationsPage {
 
 #[derive(Debug, Clone)]
 pub struct AccountChild {
+    pub id: String,
+    pub first_name: String,
     pub name: String,
+    /// The latest archive request of the child: "waiting", "ready",
+    /// "downloaded", "expired", "failed", or "" (none).
+    pub archive: &'static str,
+    /// For "ready": the request's id and the link's last day.
+    pub archive_id: String,
+    pub archive_until: String,
     pub age: String,
     pub role: &'static str,
     pub placements: Vec<String>,
     pub documents: Vec<(String, String)>,
 }
 
+/// "The care of Noor stopped; photos and diary are kept until …" with the
+/// archive button (Mijn kind and Overig).
+#[derive(Debug, Clone)]
+pub struct LeavingBanner {
+    pub child_id: String,
+    pub first_name: String,
+    pub until: String,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage {
     pub l: Layout,
+    pub leaving: Vec<LeavingBanner>,
     pub name: String,
     pub email: String,
     pub children: Vec<AccountChild>,
@@ -707,4 +726,29 @@ mod tests {
         assert_eq!(when(&bonaire, t), "wo 1 jul 08:00");
         assert_eq!(days_words("mon,wed,fri"), "ma, wo, vr");
     }
+}
+
+#[derive(Template)]
+#[template(path = "admin_erase.html")]
+pub struct AdminErasePage {
+    pub l: Layout,
+    pub name: String,
+    /// "child" or "parent".
+    pub kind: &'static str,
+    pub action: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ErasureLine {
+    pub when: String,
+    pub what: String,
+    pub by: String,
+    pub counts: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_erasures.html")]
+pub struct AdminErasuresPage {
+    pub l: Layout,
+    pub lines: Vec<ErasureLine>,
 }

@@ -358,6 +358,11 @@ impl Row {
     pub fn values(&self) -> &[Value] {
         &self.values
     }
+
+    /// The columns' names, in the order of [`Row::values`].
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
 }
 
 /// `query_row(..).optional()`: no row is `None`, not an error.

@@ -13,6 +13,7 @@ pub mod attendance;
 pub mod conn;
 pub mod demo;
 pub mod devices;
+pub mod export;
 pub mod feed;
 pub mod items;
 pub mod notify;
@@ -29,6 +30,9 @@ use super::{
     EnrolledDevice, LoginRow, NewParentDiary, NewParentMessage, NewPlacement, NewStaff, NewUpload,
     NotificationPref, PushOutcome, ResetLink, Store, StoreError, StoreFuture, SweptUpload, Thread,
     UploadQuota, UploadRow,
+};
+use super::{
+    ArchiveContents, ArchiveFetch, ArchiveJob, ArchiveKey, ArchiveRequested, ArchiveStatus,
 };
 use super::{ChildAttendance, DaySpan, GroupDay, GroupLookup, LocationDay, LocationName};
 use super::{
@@ -983,6 +987,69 @@ impl Store for SqlStore {
         })
     }
 
+    fn request_archive(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveRequested>> {
+        self.run(move |c| Ok(portal::request_archive(c, &parent, &child, today, now)?))
+    }
+
+    fn claim_archive(
+        &self,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveJob>> {
+        self.run(move |c| Ok(portal::claim_archive(c, now, stale_before)?))
+    }
+
+    fn archive_contents(
+        &self,
+        job: ArchiveJob,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ArchiveContents>> {
+        self.read(move |c| Ok(portal::archive_contents(c, &job, now)?))
+    }
+
+    fn finish_archive(
+        &self,
+        id: uuid::Uuid,
+        file_name: String,
+        size: u64,
+        photos: Vec<kring_protocol::PhotoId>,
+        now: DateTime<Utc>,
+        valid: chrono::Duration,
+    ) -> StoreFuture<Option<String>> {
+        self.run(move |c| {
+            Ok(portal::finish_archive(
+                c, &id, &file_name, size, &photos, now, valid,
+            )?)
+        })
+    }
+
+    fn fail_archive(&self, id: uuid::Uuid, now: DateTime<Utc>) -> StoreFuture<()> {
+        self.run(move |c| Ok(portal::fail_archive(c, &id, now)?))
+    }
+
+    fn fetch_archive(
+        &self,
+        org: OrganisationId,
+        key: ArchiveKey,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<ArchiveFetch> {
+        self.run(move |c| Ok(portal::fetch_archive(c, &org, &key, now)?))
+    }
+
+    fn archives_of(&self, parent: ParentId, now: DateTime<Utc>) -> StoreFuture<Vec<ArchiveStatus>> {
+        self.read(move |c| Ok(portal::archives_of(c, &parent, now)?))
+    }
+
+    fn sweep_archives(&self, now: DateTime<Utc>) -> StoreFuture<Vec<String>> {
+        self.run(move |c| Ok(portal::sweep_archives(c, now)?))
+    }
+
     fn claim_job(
         &self,
         name: String,
@@ -1046,6 +1113,76 @@ impl Store for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreFuture<Changed> {
         self.run(move |c| Ok(retention::announce_ended_placements(c, today, now)?))
+    }
+
+    fn export_child(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+    ) -> StoreFuture<Option<super::Export>> {
+        self.read(move |c| Ok(export::export_child(c, &org, &child)?))
+    }
+
+    fn export_parent(
+        &self,
+        org: OrganisationId,
+        parent: ParentId,
+    ) -> StoreFuture<Option<super::Export>> {
+        self.read(move |c| Ok(export::export_parent(c, &org, &parent)?))
+    }
+
+    fn erase_child_now(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+        by: StaffId,
+        by_name: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<super::Erased>> {
+        self.run(move |c| {
+            Ok(export::erase_child_now(
+                c, &org, &child, &by, &by_name, now,
+            )?)
+        })
+    }
+
+    fn erase_parent_now(
+        &self,
+        org: OrganisationId,
+        parent: ParentId,
+        by: StaffId,
+        by_name: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<super::Erased>> {
+        self.run(move |c| {
+            Ok(export::erase_parent_now(
+                c, &org, &parent, &by, &by_name, now,
+            )?)
+        })
+    }
+
+    fn erasures(&self, org: OrganisationId, limit: u32) -> StoreFuture<Vec<super::ErasureRow>> {
+        self.read(move |c| Ok(export::erasures(c, &org, limit)?))
+    }
+
+    fn expire_accounts(&self, today: NaiveDate, now: DateTime<Utc>) -> StoreFuture<super::Erased> {
+        self.run(move |c| Ok(retention::expire_accounts(c, today, now)?))
+    }
+
+    fn leaving_notices(
+        &self,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Vec<super::LeavingNotice>> {
+        self.run(move |c| Ok(retention::leaving_notices(c, today, now)?))
+    }
+
+    fn leaving_children(
+        &self,
+        parent: ParentId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<super::Leaving>> {
+        self.read(move |c| Ok(retention::leaving_children(c, &parent, today)?))
     }
 
     fn expire_child_data(

@@ -54,6 +54,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/postgres/0008_review.sql"),
     ),
     (
+        "0009_archive",
+        include_str!("../../../migrations/postgres/0009_archive.sql"),
+    ),
+    (
         "0010_seal",
         include_str!("../../../migrations/postgres/0010_seal.sql"),
     ),

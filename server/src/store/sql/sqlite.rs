@@ -46,6 +46,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../../migrations/0008_review.sql"),
     ),
     (
+        "0009_archive",
+        include_str!("../../../migrations/0009_archive.sql"),
+    ),
+    (
         "0010_seal",
         include_str!("../../../migrations/0010_seal.sql"),
     ),

@@ -409,6 +409,11 @@ impl Portal {
         ids.insert("child_noor", noor.to_string());
         ids.insert("child_bram", bram.to_string());
         ids.insert("child_other_org", ok.to_string());
+        ids.insert("child_daan", daan.to_string());
+        ids.insert("child_emma", emma.to_string());
+        ids.insert("parent_noor", p_noor.to_string());
+        ids.insert("parent_emma", p_emma.to_string());
+        ids.insert("parent_other_org", p_other.to_string());
         ids.insert("staff_a", staff_a.to_string());
         ids.insert("staff_other_org", other_staff.to_string());
         ids.insert("group_a", group_a.to_string());

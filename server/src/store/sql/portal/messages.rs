@@ -77,3 +77,26 @@ pub fn message_for_parent(
     let children = parent_children(c, parent, today)?;
     Ok(found.into_iter().find(|m| message_visible(m, &children)))
 }
+
+/// For the parent's archive of `kid`: the messages about it and the group
+/// messages of its groups while it was placed there (its kept placements),
+/// oldest first.
+pub fn archive_thread(c: &Connection, kid: &MyChild) -> Result<Vec<MessageView>, DbError> {
+    let mut out: Vec<MessageView> = Vec::new();
+    for p in &kid.kept {
+        let g = p.group.to_string();
+        let k = kid.id.to_string();
+        for m in message_rows(
+            c,
+            "m.group_id = ?1 AND (m.child_id = ?2 OR m.child_id IS NULL)",
+            &[&g, &k],
+        )? {
+            let about_kid = m.child == Some(kid.id) || p.covers(m.sent_at.date_naive());
+            if about_kid && !out.iter().any(|o| o.id == m.id) {
+                out.push(m);
+            }
+        }
+    }
+    out.sort_by_key(|m| (m.sent_at, m.id.to_string()));
+    Ok(out)
+}

@@ -2,6 +2,7 @@
 //! per-object reads for a parent, decided at read time (see [`crate::portal`]).
 
 mod accounts;
+mod archive;
 mod children;
 mod diary;
 mod family;
@@ -11,6 +12,7 @@ mod sessions;
 mod timeline;
 
 pub use accounts::*;
+pub use archive::*;
 pub use children::*;
 pub use diary::*;
 pub use family::*;
