@@ -20,12 +20,15 @@ pub struct MessageView {
 
 /// May a parent with these children see `m`?
 pub(crate) fn message_visible(m: &MessageView, children: &[MyChild]) -> bool {
+    // over the placements whose data the parent still sees (the current
+    // ones and a leaver's for `child_data_weeks`); a message to the whole
+    // group only from within the placement
     children.iter().any(|k| {
-        k.placements.iter().any(|p| {
+        k.kept.iter().any(|p| {
             p.group == m.group
                 && match m.child {
                     Some(c) => c == k.id,
-                    None => p.start <= m.sent_at.date_naive(),
+                    None => p.covers(m.sent_at.date_naive()),
                 }
         })
     })

@@ -2006,6 +2006,26 @@ pub async fn a_leavers_data_is_deleted_after_the_retention_period(s: &dyn Store)
             keep_until: lieke_leaves + Duration::weeks(8)
         }]
     );
+    // while her photos and diary are kept, so is the thread about her
+    // (read only: the write form needs a placement of today)
+    let thread = |on: NaiveDate| async move {
+        s.thread_for_parent(parent, lieke, on)
+            .await
+            .expect("thread")
+            .map(|t| t.messages.into_iter().map(|m| m.body).collect::<Vec<_>>())
+    };
+    for on in [lieke_leaves, lieke_leaves + Duration::weeks(8)] {
+        assert_eq!(
+            thread(on).await,
+            Some(vec!["Lieke heeft koorts gehad.".to_string()]),
+            "on {on}"
+        );
+    }
+    assert_eq!(
+        thread(lieke_leaves + Duration::weeks(8) + Duration::days(1)).await,
+        Some(vec![]),
+        "not after the 8 weeks (the child stays in the portal for its documents)"
+    );
     // the last day of Lieke's 8 weeks: everything stays
     let last_day = lieke_leaves + Duration::weeks(8);
     assert_eq!(expire(last_day).await, nothing, "too early");

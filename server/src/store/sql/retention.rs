@@ -18,7 +18,7 @@ pub fn expire_child_data(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<ChildDataExpired, DbError> {
-    let tx = c.transaction()?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let orgs = query_all(
         &tx,
         "SELECT id, child_data_weeks FROM organisations",
@@ -180,7 +180,7 @@ pub fn announce_ended_placements(
     today: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<crate::org::Changed, DbError> {
-    let tx = c.transaction()?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let ended = query_all(
         &tx,
         "SELECT id, child_id, group_id FROM placements

@@ -48,7 +48,8 @@ pub fn thread_for_parent(
         return Ok(None);
     };
     let mut out = Vec::new();
-    for p in &kid.placements {
+    // a leaver's thread stays readable as long as its photos and diary
+    for p in &kid.kept {
         let g = p.group.to_string();
         let k = kid.id.to_string();
         out.extend(message_rows(
