@@ -313,6 +313,8 @@ pub fn load_child(
     today: NaiveDate,
 ) -> Result<Option<Child>, DbError> {
     let pickup = pickup_names(conn, child)?;
+    let (extra_days, cancelled_days) =
+        super::agenda::device_days(conn, group, child, today - chrono::Duration::days(1))?;
     query_one(
         conn,
         "SELECT c.first_name, c.last_name, c.birth_date, c.photo_consent, c.allergies, c.notes,
@@ -334,6 +336,8 @@ pub fn load_child(
                 allergies: r.get("allergies")?,
                 notes: r.get("notes")?,
                 pickup,
+                extra_days,
+                cancelled_days,
             })
         },
     )
