@@ -278,18 +278,7 @@ pub fn load_group(conn: &Connection, group: &GroupId) -> Result<Option<GroupInfo
 }
 
 pub fn parse_days(s: &str) -> Vec<Weekday> {
-    s.split(',')
-        .filter_map(|d| match d.trim() {
-            "mon" => Some(Weekday::Mon),
-            "tue" => Some(Weekday::Tue),
-            "wed" => Some(Weekday::Wed),
-            "thu" => Some(Weekday::Thu),
-            "fri" => Some(Weekday::Fri),
-            "sat" => Some(Weekday::Sat),
-            "sun" => Some(Weekday::Sun),
-            _ => None,
-        })
-        .collect()
+    crate::org::parse_days(s)
 }
 
 /// Who may bring and pick up `child`: its parents by name, the first parent
