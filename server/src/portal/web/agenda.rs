@@ -188,6 +188,7 @@ pub async fn agenda(
                 && crate::org::parse_days(&p.days).contains(&weekday_of(d))
         })
     };
+    let closed_dates: Vec<NaiveDate> = a.closed.iter().map(|(d, _)| *d).collect();
     let mut days = Vec::new();
     for d in first.iter_days().take_while(|d| *d <= last) {
         let when = view::day(d);
@@ -212,15 +213,6 @@ pub async fn agenda(
         };
         let row = if let Some((_, name)) = closed {
             Some(row("closed", format!("Locatie dicht: {name}")))
-        } else if let Some(c) = cancelled {
-            Some(row(
-                "cancelled",
-                match c.kind {
-                    CancelKind::InTime => "Afgemeld, 1 dag tegoed gekregen".into(),
-                    CancelKind::Late => "Afgemeld (te laat voor tegoed)".into(),
-                    CancelKind::Swap => "Geruild voor een andere dag".into(),
-                },
-            ))
         } else if let Some(x) = absence.filter(|_| contract.is_some() || request.is_some()) {
             Some(row(
                 "absent",
@@ -244,11 +236,20 @@ pub async fn agenda(
                     r.status.words()
                 ),
             ))
+        } else if let Some(c) = cancelled {
+            Some(row(
+                "cancelled",
+                match c.kind {
+                    CancelKind::InTime => "Afgemeld, 1 dag tegoed gekregen".into(),
+                    CancelKind::Late => "Afgemeld (te laat voor tegoed)".into(),
+                    CancelKind::Swap => "Geruild voor een andere dag".into(),
+                },
+            ))
         } else if let Some(p) = contract {
             let mut r = row("contract", format!("Opvang in {}", p.group_name));
             if d >= t {
                 r.cancellable = true;
-                r.cancel_words = if a.rules.in_time(t, d, &[]) {
+                r.cancel_words = if a.rules.in_time(t, d, &closed_dates) {
                     "Afmelden (u krijgt 1 dag tegoed)".into()
                 } else {
                     "Afmelden (te laat voor tegoed)".into()
