@@ -29,12 +29,16 @@ pub struct AgendaQuery {
     /// The month shown, `YYYY-MM`; this month when empty.
     pub maand: String,
     pub ok: String,
+    /// A day to fill in on the request form (`YYYY-MM-DD`).
+    pub dag: String,
 }
 
 /// One day of the month view.
 #[derive(Debug, Clone)]
 pub struct DayRow {
     pub date: String,
+    /// `YYYY-MM` of the day.
+    pub month: String,
     pub when: String,
     /// "contract", "extra", "requested", "cancelled", "closed", "absent", "refused".
     pub state: &'static str,
@@ -42,6 +46,8 @@ pub struct DayRow {
     /// A contract day from today on: it can be cancelled.
     pub cancellable: bool,
     pub cancel_words: String,
+    /// A cancelled day from tomorrow on: it can be asked for again.
+    pub askable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +93,8 @@ pub struct AgendaPage {
     pub requests: Vec<RequestRow>,
     pub swap_days: Vec<SwapOption>,
     pub tomorrow: String,
+    /// The day filled in on the request form.
+    pub prefill: String,
 }
 
 const MONTH_NAMES: [&str; 12] = [
@@ -167,6 +175,7 @@ pub async fn agenda(
                     requests: vec![],
                     swap_days: vec![],
                     tomorrow: String::new(),
+                    prefill: String::new(),
                 });
             }
         },
@@ -205,11 +214,13 @@ pub async fn agenda(
         let contract = contract_on(d);
         let row = |state: &'static str, words: String| DayRow {
             date: d.to_string(),
+            month: d.format("%Y-%m").to_string(),
             when: when.clone(),
             state,
             words,
             cancellable: false,
             cancel_words: String::new(),
+            askable: false,
         };
         let row = if let Some((_, name)) = closed {
             Some(row("closed", format!("Locatie dicht: {name}")))
@@ -237,14 +248,16 @@ pub async fn agenda(
                 ),
             ))
         } else if let Some(c) = cancelled {
-            Some(row(
+            let mut r = row(
                 "cancelled",
                 match c.kind {
                     CancelKind::InTime => "Afgemeld, 1 dag tegoed gekregen".into(),
                     CancelKind::Late => "Afgemeld (te laat voor tegoed)".into(),
                     CancelKind::Swap => "Geruild voor een andere dag".into(),
                 },
-            ))
+            );
+            r.askable = d > t && c.kind != CancelKind::Swap;
+            Some(r)
         } else if let Some(p) = contract {
             let mut r = row("contract", format!("Opvang in {}", p.group_name));
             if d >= t {
@@ -332,6 +345,9 @@ pub async fn agenda(
         requests,
         swap_days,
         tomorrow: (t + Duration::days(1)).to_string(),
+        prefill: NaiveDate::parse_from_str(q.dag.trim(), "%Y-%m-%d")
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
     })
 }
 
