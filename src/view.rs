@@ -170,9 +170,18 @@ mod tests {
         };
         assert!(expected_today(&child, d(2026, 12, 7)), "a planned Monday");
         assert!(expected_today(&child, d(2026, 12, 8)), "an extra Tuesday");
-        assert!(!expected_today(&child, d(2026, 12, 9)), "an ordinary Wednesday");
-        assert!(!expected_today(&child, d(2026, 12, 14)), "a cancelled Monday");
-        assert!(!expected_today(&child, d(2027, 1, 5)), "after the placement");
+        assert!(
+            !expected_today(&child, d(2026, 12, 9)),
+            "an ordinary Wednesday"
+        );
+        assert!(
+            !expected_today(&child, d(2026, 12, 14)),
+            "a cancelled Monday"
+        );
+        assert!(
+            !expected_today(&child, d(2027, 1, 5)),
+            "after the placement"
+        );
     }
 
     #[test]

@@ -679,8 +679,7 @@ async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_
     let agenda = |d: chrono::NaiveDate| format!("{}/agenda?kind={emma}&maand={}", w.base, month(d));
     let balance = async || -> anyhow::Result<String> {
         b.goto(&format!("{}/agenda?kind={emma}", w.base)).await?;
-        Ok(b
-            .client
+        Ok(b.client
             .find(fantoccini::Locator::Css("#tegoed"))
             .await?
             .attr("data-balance")
@@ -701,11 +700,17 @@ async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_
     assert!(b.exists(&format!("#ask-{asked}")).await?);
     b.goto(&format!("{}&dag={asked}", agenda(asked))).await?;
     b.click("#payment-credit").await?;
-    std::fs::write(shots.join("portal-agenda-aanvraag-phone.png"), b.screenshot().await?)?;
+    std::fs::write(
+        shots.join("portal-agenda-aanvraag-phone.png"),
+        b.screenshot().await?,
+    )?;
     b.submit("#request-submit").await?;
     let text = b.text().await?;
     assert!(text.contains("Uw aanvraag is verstuurd"), "{text}");
-    assert!(b.exists(&format!("#day-{asked}[data-state=requested]")).await?);
+    assert!(
+        b.exists(&format!("#day-{asked}[data-state=requested]"))
+            .await?
+    );
     assert_eq!(balance().await?, "2", "nothing taken before approval");
 
     // the device does not expect Emma on either day yet
@@ -718,7 +723,8 @@ async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_
     };
     let start = Instant::now();
     within(start, 20.0, "the cancelled days reach the device", || {
-        emma_on_device().is_ok_and(|c| c.cancelled_days.contains(&given) && c.cancelled_days.contains(&asked))
+        emma_on_device()
+            .is_ok_and(|c| c.cancelled_days.contains(&given) && c.cancelled_days.contains(&asked))
     })
     .await;
     let child = emma_on_device()?;
@@ -730,7 +736,9 @@ async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_
     b.goto(&format!("{}/beheer/aanvragen", w.base)).await?;
     let id = b
         .client
-        .find(fantoccini::Locator::Css("#waiting li[data-status=requested]"))
+        .find(fantoccini::Locator::Css(
+            "#waiting li[data-status=requested]",
+        ))
         .await?
         .attr("id")
         .await?
@@ -743,13 +751,22 @@ async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_
         .await?
         .text()
         .await?;
-    assert!(fit.starts_with("past: 4 kinderen, 1 leidster nodig, 1 ingeroosterd"), "{fit}");
-    std::fs::write(shots.join("portal-beheer-aanvragen-phone.png"), b.screenshot().await?)?;
+    assert!(
+        fit.starts_with("past: 4 kinderen, 1 leidster nodig, 1 ingeroosterd"),
+        "{fit}"
+    );
+    std::fs::write(
+        shots.join("portal-beheer-aanvragen-phone.png"),
+        b.screenshot().await?,
+    )?;
     let start = Instant::now();
     b.submit(&format!("#approve-{id}")).await?;
     let text = b.text().await?;
     assert!(text.contains("De aanvraag is goedgekeurd"), "{text}");
-    std::fs::write(shots.join("portal-beheer-goedgekeurd-phone.png"), b.screenshot().await?)?;
+    std::fs::write(
+        shots.join("portal-beheer-goedgekeurd-phone.png"),
+        b.screenshot().await?,
+    )?;
 
     // the device learns it through the doorbell and expects Emma that day
     let took = within(start, 20.0, "the approved day reaches the device", || {
@@ -757,8 +774,14 @@ async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_
     })
     .await;
     let child = emma_on_device()?;
-    assert!(kring::view::expected_today(&child, asked), "Verwacht on the extra day");
-    assert!(!kring::view::expected_today(&child, given), "not on the cancelled day");
+    assert!(
+        kring::view::expected_today(&child, asked),
+        "Verwacht on the extra day"
+    );
+    assert!(
+        !kring::view::expected_today(&child, given),
+        "not on the cancelled day"
+    );
     tracing::info!(?took, "approved extra day on the device");
 
     // the parent's tegoed went down by one, the day is an extra day

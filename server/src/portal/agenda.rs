@@ -87,7 +87,12 @@ impl AgendaRules {
     }
 
     /// Working days from `today` (included) to `day` (not included).
-    pub fn working_days_before(&self, today: NaiveDate, day: NaiveDate, closed: &[NaiveDate]) -> u32 {
+    pub fn working_days_before(
+        &self,
+        today: NaiveDate,
+        day: NaiveDate,
+        closed: &[NaiveDate],
+    ) -> u32 {
         today
             .iter_days()
             .take_while(|d| *d < day)
@@ -325,7 +330,9 @@ pub enum AgendaRefusal {
     AlreadyPlanned,
     #[error("Voor die dag loopt al een aanvraag.")]
     AlreadyRequested,
-    #[error("U heeft geen tegoed (meer) om in te zetten. Vraag de dag betaald aan, of ruil een opvangdag.")]
+    #[error(
+        "U heeft geen tegoed (meer) om in te zetten. Vraag de dag betaald aan, of ruil een opvangdag."
+    )]
     NoCredit,
     #[error("Die dag is geen opvangdag van uw kind.")]
     NotAContractDay,
@@ -392,7 +399,11 @@ pub fn fit(planned: &PlannedDay, child: ChildId, birth: NaiveDate, day: NaiveDat
         Outcome::Staff { staff: need, .. } => {
             let over_max = n > planned.max_children;
             let short = need > staff;
-            let head = if over_max || short { "past niet" } else { "past" };
+            let head = if over_max || short {
+                "past niet"
+            } else {
+                "past"
+            };
             let mut words = format!(
                 "{head}: {n} {}, {need} {} nodig, {staff} ingeroosterd",
                 kinderen(n),
@@ -438,9 +449,8 @@ mod tests {
 
     #[test]
     fn a_day_fits_in_words() {
-        let births: Vec<(ChildId, NaiveDate)> = (0..10)
-            .map(|_| (ChildId::new(), d("2024-01-01")))
-            .collect();
+        let births: Vec<(ChildId, NaiveDate)> =
+            (0..10).map(|_| (ChildId::new(), d("2024-01-01"))).collect();
         let planned = PlannedDay {
             care: Care::Dagopvang,
             max_children: 16,
@@ -449,10 +459,19 @@ mod tests {
         };
         let f = fit(&planned, ChildId::new(), d("2024-02-01"), d("2026-12-09"));
         assert!(f.fits, "{f:?}");
-        assert_eq!(f.words, "past: 11 kinderen, 2 leidsters nodig, 2 ingeroosterd");
-        let one = PlannedDay { staff: 1, ..planned };
+        assert_eq!(
+            f.words,
+            "past: 11 kinderen, 2 leidsters nodig, 2 ingeroosterd"
+        );
+        let one = PlannedDay {
+            staff: 1,
+            ..planned
+        };
         let f = fit(&one, ChildId::new(), d("2024-02-01"), d("2026-12-09"));
         assert!(!f.fits);
-        assert!(f.words.starts_with("past niet: 11 kinderen, 2 leidsters nodig, 1 ingeroosterd"));
+        assert!(
+            f.words
+                .starts_with("past niet: 11 kinderen, 2 leidsters nodig, 1 ingeroosterd")
+        );
     }
 }

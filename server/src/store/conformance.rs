@@ -3105,12 +3105,24 @@ pub async fn agenda_cancels_requests_and_tegoed(s: &dyn Store) {
     let other = seed(s, "agenda-ander").await;
     let sem = w.kids[0];
     let parent = s
-        .create_parent(w.org, "ouder@agenda.nl".into(), "Anne".into(), "pw-123456".into())
+        .create_parent(
+            w.org,
+            "ouder@agenda.nl".into(),
+            "Anne".into(),
+            "pw-123456".into(),
+        )
         .await
         .expect("parent");
-    s.link_parent(sem, parent, ParentRole::First).await.expect("link");
+    s.link_parent(sem, parent, ParentRole::First)
+        .await
+        .expect("link");
     let stranger = s
-        .create_parent(w.org, "ander@agenda.nl".into(), "Bo".into(), "pw-123456".into())
+        .create_parent(
+            w.org,
+            "ander@agenda.nl".into(),
+            "Bo".into(),
+            "pw-123456".into(),
+        )
         .await
         .expect("parent");
     // a Monday well after the placement started (Sem: Mon, Wed, Fri)
@@ -3130,20 +3142,36 @@ pub async fn agenda_cancels_requests_and_tegoed(s: &dyn Store) {
             .expect("own child")
     };
     // Monday for Wednesday: Monday and Tuesday, in time
-    let (kind, changed) = cancel(day(2), t).await.expect("cancel").expect("mine").expect("ok");
+    let (kind, changed) = cancel(day(2), t)
+        .await
+        .expect("cancel")
+        .expect("mine")
+        .expect("ok");
     assert_eq!(kind, CancelKind::InTime);
     assert_eq!(changed.len(), 1, "the group's feed learns of it");
     assert_eq!(balance(t).await.balance, 1);
     // Thursday for Friday: too late for tegoed
-    let (kind, _) = cancel(day(4), day(3)).await.expect("cancel").expect("mine").expect("ok");
+    let (kind, _) = cancel(day(4), day(3))
+        .await
+        .expect("cancel")
+        .expect("mine")
+        .expect("ok");
     assert_eq!(kind, CancelKind::Late);
     assert_eq!(balance(t).await.balance, 1);
     assert_eq!(
-        cancel(day(4), day(3)).await.expect("cancel").expect("mine").err(),
+        cancel(day(4), day(3))
+            .await
+            .expect("cancel")
+            .expect("mine")
+            .err(),
         Some(AgendaRefusal::AlreadyCancelled)
     );
     assert_eq!(
-        cancel(day(1), t).await.expect("cancel").expect("mine").err(),
+        cancel(day(1), t)
+            .await
+            .expect("cancel")
+            .expect("mine")
+            .err(),
         Some(AgendaRefusal::NotAContractDay),
         "Tuesday is no contract day"
     );
@@ -3169,17 +3197,33 @@ pub async fn agenda_cancels_requests_and_tegoed(s: &dyn Store) {
         )
     };
     // Tuesday next week from tegoed: the one day is promised to it
-    let id = ask(day(8), Payment::Credit).await.expect("ask").expect("mine").expect("ok");
+    let id = ask(day(8), Payment::Credit)
+        .await
+        .expect("ask")
+        .expect("mine")
+        .expect("ok");
     assert_eq!(
-        ask(day(10), Payment::Credit).await.expect("ask").expect("mine").err(),
+        ask(day(10), Payment::Credit)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
         Some(AgendaRefusal::NoCredit)
     );
     assert_eq!(
-        ask(day(8), Payment::Paid).await.expect("ask").expect("mine").err(),
+        ask(day(8), Payment::Paid)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
         Some(AgendaRefusal::AlreadyRequested)
     );
     assert_eq!(
-        ask(day(7), Payment::Paid).await.expect("ask").expect("mine").err(),
+        ask(day(7), Payment::Paid)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
         Some(AgendaRefusal::AlreadyPlanned)
     );
     let a = balance(t).await;
@@ -3192,11 +3236,22 @@ pub async fn agenda_cancels_requests_and_tegoed(s: &dyn Store) {
             .is_none()
     );
     let listed = s.day_requests(w.org, t).await.expect("list");
-    assert!(listed.iter().any(|r| r.id == id && r.status == RequestStatus::Requested));
+    assert!(
+        listed
+            .iter()
+            .any(|r| r.id == id && r.status == RequestStatus::Requested)
+    );
     assert!(s.day_requests(other.org, t).await.expect("list").is_empty());
     let planned = s.planned_day(w.group, day(8)).await.expect("planned");
-    assert!(!planned.children.iter().any(|(c, _)| *c == sem), "not yet approved");
-    let cursor = s.feed_page(w.group, Cursor(0), 1000, today()).await.expect("feed").cursor;
+    assert!(
+        !planned.children.iter().any(|(c, _)| *c == sem),
+        "not yet approved"
+    );
+    let cursor = s
+        .feed_page(w.group, Cursor(0), 1000, today())
+        .await
+        .expect("feed")
+        .cursor;
     let changed = s
         .decide_day_request(w.org, id.clone(), true, "Petra".into(), t, now)
         .await
@@ -3220,7 +3275,10 @@ pub async fn agenda_cancels_requests_and_tegoed(s: &dyn Store) {
     assert!(planned.children.iter().any(|(c, _)| *c == sem));
     assert_eq!(planned.staff, 1);
     let planned = s.planned_day(w.group, day(2)).await.expect("planned");
-    assert!(!planned.children.iter().any(|(c, _)| *c == sem), "cancelled");
+    assert!(
+        !planned.children.iter().any(|(c, _)| *c == sem),
+        "cancelled"
+    );
     let fed: Vec<kring_protocol::Child> = s
         .feed_page(w.group, cursor, 1000, today())
         .await
@@ -3236,8 +3294,16 @@ pub async fn agenda_cancels_requests_and_tegoed(s: &dyn Store) {
     assert_eq!(fed[0].extra_days, vec![day(8)]);
     assert_eq!(fed[0].cancelled_days, vec![day(2), day(4)]);
     // a refused request from tegoed gives nothing back: nothing was taken
-    cancel(day(14), t).await.expect("cancel").expect("mine").expect("ok");
-    let id = ask(day(15), Payment::Credit).await.expect("ask").expect("mine").expect("ok");
+    cancel(day(14), t)
+        .await
+        .expect("cancel")
+        .expect("mine")
+        .expect("ok");
+    let id = ask(day(15), Payment::Credit)
+        .await
+        .expect("ask")
+        .expect("mine")
+        .expect("ok");
     s.decide_day_request(w.org, id, false, "Petra".into(), t, now)
         .await
         .expect("decide")

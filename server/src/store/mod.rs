@@ -26,10 +26,10 @@ pub mod sql;
 pub mod testing;
 
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
+use crate::org::{Changed, GroupChange, GroupKind, ImportRow, ParentRole};
 use crate::portal::agenda::{
     AgendaRefusal, AgendaRules, CancelKind, ChildAgenda, DayRequestView, NewDayRequest, PlannedDay,
 };
-use crate::org::{Changed, GroupChange, GroupKind, ImportRow, ParentRole};
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,

@@ -41,12 +41,18 @@ async fn tegoed_is_earned_in_time_and_spent_at_approval() {
     let (before, _) = balance(&mut parent, &sem).await;
     assert_eq!(before, 2);
     let page = parent.get(&format!("/agenda?kind={sem}")).await;
-    assert!(page.text.contains("uiterlijk 2 werkdagen van tevoren"), "the rules in words");
+    assert!(
+        page.text.contains("uiterlijk 2 werkdagen van tevoren"),
+        "the rules in words"
+    );
 
     // the next weekday is too late for tegoed
     let soon = weekday_from(today() + Duration::days(1));
     let r = parent
-        .post("/agenda/afmelden", &[("child_id", &sem), ("day", &soon.to_string())])
+        .post(
+            "/agenda/afmelden",
+            &[("child_id", &sem), ("day", &soon.to_string())],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
     assert!(r.location.unwrap().ends_with("ok=afgemeld"), "no tegoed");
@@ -54,14 +60,20 @@ async fn tegoed_is_earned_in_time_and_spent_at_approval() {
     // three weeks ahead is in time: one day more
     let later = weekday_from(today() + Duration::days(21));
     let r = parent
-        .post("/agenda/afmelden", &[("child_id", &sem), ("day", &later.to_string())])
+        .post(
+            "/agenda/afmelden",
+            &[("child_id", &sem), ("day", &later.to_string())],
+        )
         .await;
     assert_eq!(r.status, 303);
     assert!(r.location.unwrap().contains("ok=afgemeld-tegoed"));
     assert_eq!(balance(&mut parent, &sem).await.0, before + 1);
     // a day already cancelled cannot be cancelled again, in words
     let r = parent
-        .post("/agenda/afmelden", &[("child_id", &sem), ("day", &later.to_string())])
+        .post(
+            "/agenda/afmelden",
+            &[("child_id", &sem), ("day", &later.to_string())],
+        )
         .await;
     assert_eq!(r.status, 422);
     assert!(r.text.contains("al afgemeld"));
@@ -86,7 +98,8 @@ async fn tegoed_is_earned_in_time_and_spent_at_approval() {
     // the manager sees whether the day fits, and approves
     let (dev, _) = p.devices.as_ref().unwrap();
     let feed = |since: i64| {
-        let req = p.h.get(dev, &format!("/api/v1/feed?since={since}&limit=500"));
+        let req =
+            p.h.get(dev, &format!("/api/v1/feed?since={since}&limit=500"));
         async move { req.send().await.unwrap().json::<FeedPage>().await.unwrap() }
     };
     let mut cursor = feed(0).await.cursor.0;
@@ -112,7 +125,11 @@ async fn tegoed_is_earned_in_time_and_spent_at_approval() {
                 .is_some_and(|rest| rest.split("</li>").next().unwrap().contains("van tegoed"))
         })
         .expect("the request from tegoed is listed");
-    let fit = list.text.split(&format!("id=\"fit-{id}\">")).nth(1).unwrap();
+    let fit = list
+        .text
+        .split(&format!("id=\"fit-{id}\">"))
+        .nth(1)
+        .unwrap();
     assert!(
         fit.starts_with("past: 4 kinderen, 1 leidster nodig, 1 ingeroosterd"),
         "{fit}"
@@ -121,15 +138,26 @@ async fn tegoed_is_earned_in_time_and_spent_at_approval() {
         .post(&format!("/beheer/aanvragen/{id}/goedkeuren"), &[])
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
-    assert_eq!(balance(&mut parent, &sem).await, (before, before), "spent once");
+    assert_eq!(
+        balance(&mut parent, &sem).await,
+        (before, before),
+        "spent once"
+    );
     // approving twice spends nothing more
     let r = manager
         .post(&format!("/beheer/aanvragen/{id}/goedkeuren"), &[])
         .await;
     assert_eq!(r.status, 422);
     assert_eq!(balance(&mut parent, &sem).await.0, before);
-    let page = parent.get(&format!("/agenda?kind={sem}&maand={}", later.format("%Y-%m"))).await;
-    assert!(page.text.contains(&format!("id=\"day-{later}\" data-date=\"{later}\" data-state=\"extra\"")));
+    let page = parent
+        .get(&format!(
+            "/agenda?kind={sem}&maand={}",
+            later.format("%Y-%m")
+        ))
+        .await;
+    assert!(page.text.contains(&format!(
+        "id=\"day-{later}\" data-date=\"{later}\" data-state=\"extra\""
+    )));
 
     // the group's device learns of the extra day and of the cancelled one
     let page = feed(cursor).await;
@@ -152,17 +180,27 @@ async fn no_tegoed_is_refused_in_words_and_a_refusal_takes_nothing() {
     let mut parent = p.logged_in("test", "emma").await;
     assert_eq!(balance(&mut parent, &emma).await, (0, 0));
     let page = parent.get(&format!("/agenda?kind={emma}")).await;
-    assert!(page.text.contains("id=\"payment-credit\" value=\"credit\" disabled"));
+    assert!(
+        page.text
+            .contains("id=\"payment-credit\" value=\"credit\" disabled")
+    );
     // free a day (late: no tegoed) and ask for it from tegoed anyway
     let soon = weekday_from(today() + Duration::days(1));
     let r = parent
-        .post("/agenda/afmelden", &[("child_id", &emma), ("day", &soon.to_string())])
+        .post(
+            "/agenda/afmelden",
+            &[("child_id", &emma), ("day", &soon.to_string())],
+        )
         .await;
     assert_eq!(r.status, 303);
     let r = parent
         .post(
             "/agenda/aanvragen",
-            &[("child_id", &emma), ("day", &soon.to_string()), ("payment", "credit")],
+            &[
+                ("child_id", &emma),
+                ("day", &soon.to_string()),
+                ("payment", "credit"),
+            ],
         )
         .await;
     assert_eq!(r.status, 422);
@@ -171,7 +209,11 @@ async fn no_tegoed_is_refused_in_words_and_a_refusal_takes_nothing() {
     let r = parent
         .post(
             "/agenda/aanvragen",
-            &[("child_id", &emma), ("day", &soon.to_string()), ("payment", "paid")],
+            &[
+                ("child_id", &emma),
+                ("day", &soon.to_string()),
+                ("payment", "paid"),
+            ],
         )
         .await;
     assert_eq!(r.status, 303);
@@ -194,8 +236,15 @@ async fn no_tegoed_is_refused_in_words_and_a_refusal_takes_nothing() {
         .await;
     assert_eq!(r.status, 303);
     let list = manager.get("/beheer/aanvragen").await;
-    let row = list.text.split(&format!("id=\"request-{id}\"")).nth(1).unwrap();
-    assert!(row.contains("afgewezen") && row.contains("door Petra"), "recorded: {row}");
+    let row = list
+        .text
+        .split(&format!("id=\"request-{id}\""))
+        .nth(1)
+        .unwrap();
+    assert!(
+        row.contains("afgewezen") && row.contains("door Petra"),
+        "recorded: {row}"
+    );
     assert_eq!(balance(&mut parent, &emma).await, (0, 0));
     // the other organisation's manager cannot decide it
     let mut other = p.logged_in("ander", "other_manager").await;

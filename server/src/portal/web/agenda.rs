@@ -10,8 +10,8 @@ use super::view::{self, Layout};
 use super::{ManagerUser, ParentUser, WebError, render};
 use crate::AppState;
 use crate::portal::agenda::{
-    AgendaRefusal, CancelKind, ChildAgenda, DayRequestView, NewDayRequest, Payment,
-    RequestStatus, fit, weekday_of,
+    AgendaRefusal, CancelKind, ChildAgenda, DayRequestView, NewDayRequest, Payment, RequestStatus,
+    fit, weekday_of,
 };
 use askama::Template;
 use axum::Form;
@@ -186,16 +186,21 @@ pub async fn agenda(
         .map_or(first, |n| n - Duration::days(1));
     let a: ChildAgenda = state
         .store
-        .agenda_for_parent(u.parent, chosen.id, (first.min(t), last.max(t + Duration::days(62))), t, Utc::now())
+        .agenda_for_parent(
+            u.parent,
+            chosen.id,
+            (first.min(t), last.max(t + Duration::days(62))),
+            t,
+            Utc::now(),
+        )
         .await?
         .ok_or(WebError::NotFound)?;
     let absences = state.store.absences_of(chosen.id).await?;
     let placements = &chosen.placements;
     let contract_on = |d: NaiveDate| {
-        placements.iter().find(|p| {
-            p.covers(d)
-                && crate::org::parse_days(&p.days).contains(&weekday_of(d))
-        })
+        placements
+            .iter()
+            .find(|p| p.covers(d) && crate::org::parse_days(&p.days).contains(&weekday_of(d)))
     };
     let closed_dates: Vec<NaiveDate> = a.closed.iter().map(|(d, _)| *d).collect();
     let mut days = Vec::new();
@@ -310,9 +315,7 @@ pub async fn agenda(
         .map(|p| {
             format!(
                 "{} in {}",
-                crate::portal::agenda::weekdays_words(&crate::org::parse_days(
-                    &p.days
-                )),
+                crate::portal::agenda::weekdays_words(&crate::org::parse_days(&p.days)),
                 p.group_name
             )
         })
@@ -320,7 +323,8 @@ pub async fn agenda(
         .join("; ");
     let mut l = layout(&u, "Agenda", "agenda");
     l.notice = notice(&q.ok).into();
-    let month_param = |m: Option<NaiveDate>| m.map(|m| m.format("%Y-%m").to_string()).unwrap_or_default();
+    let month_param =
+        |m: Option<NaiveDate>| m.map(|m| m.format("%Y-%m").to_string()).unwrap_or_default();
     render(&AgendaPage {
         l,
         kids: kids
@@ -363,7 +367,9 @@ pub struct RequestForm {
 }
 
 /// Checks a request form; the problem in words.
-pub fn parse_request(f: &RequestForm) -> Result<(NaiveDate, PartOfDay, Payment, Option<NaiveDate>), String> {
+pub fn parse_request(
+    f: &RequestForm,
+) -> Result<(NaiveDate, PartOfDay, Payment, Option<NaiveDate>), String> {
     let day = NaiveDate::parse_from_str(f.day.trim(), "%Y-%m-%d")
         .map_err(|_| "Kies de dag die u wilt aanvragen.".to_string())?;
     let part = match f.part_of_day.as_str() {
@@ -372,8 +378,9 @@ pub fn parse_request(f: &RequestForm) -> Result<(NaiveDate, PartOfDay, Payment, 
         "afternoon" => PartOfDay::Afternoon,
         _ => return Err("Kies hele dag, ochtend of middag.".into()),
     };
-    let payment = Payment::parse(f.payment.as_str())
-        .ok_or_else(|| "Kies hoe u de dag wilt betalen: betaald, van tegoed of ruilen.".to_string())?;
+    let payment = Payment::parse(f.payment.as_str()).ok_or_else(|| {
+        "Kies hoe u de dag wilt betalen: betaald, van tegoed of ruilen.".to_string()
+    })?;
     let gives_up = match payment {
         Payment::Swap => Some(
             NaiveDate::parse_from_str(f.gives_up.trim(), "%Y-%m-%d")
@@ -385,8 +392,11 @@ pub fn parse_request(f: &RequestForm) -> Result<(NaiveDate, PartOfDay, Payment, 
 }
 
 fn back(child: &impl std::fmt::Display, day: NaiveDate, ok: &str) -> Response {
-    Redirect::to(&format!("/agenda?kind={child}&maand={}&ok={ok}", day.format("%Y-%m")))
-        .into_response()
+    Redirect::to(&format!(
+        "/agenda?kind={child}&maand={}&ok={ok}",
+        day.format("%Y-%m")
+    ))
+    .into_response()
 }
 
 fn refused(u: &ParentUser, title: &str, r: AgendaRefusal) -> Result<Response, WebError> {
@@ -530,7 +540,9 @@ pub async fn requests(
     }
     let mut l = admin::layout(&u, "Aanvragen", "aanvragen");
     l.notice = match q.ok.as_str() {
-        "goedgekeurd" => "De aanvraag is goedgekeurd. Het scherm in de groep verwacht het kind die dag.",
+        "goedgekeurd" => {
+            "De aanvraag is goedgekeurd. Het scherm in de groep verwacht het kind die dag."
+        }
         "afgewezen" => "De aanvraag is afgewezen.",
         _ => "",
     }

@@ -84,7 +84,12 @@ pub fn closed_days(
     )
 }
 
-fn closed_dates(c: &Connection, group: &GroupId, from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, DbError> {
+fn closed_dates(
+    c: &Connection,
+    group: &GroupId,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<NaiveDate>, DbError> {
     Ok(closed_days(c, group, from, to)?
         .into_iter()
         .map(|(d, _)| d)
@@ -121,7 +126,12 @@ fn placement_on(
     )
 }
 
-fn is_cancelled(c: &Connection, child: &ChildId, group: &GroupId, day: NaiveDate) -> Result<bool, DbError> {
+fn is_cancelled(
+    c: &Connection,
+    child: &ChildId,
+    group: &GroupId,
+    day: NaiveDate,
+) -> Result<bool, DbError> {
     Ok(query_one(
         c,
         "SELECT 1 AS one FROM day_cancellations WHERE child_id = ?1 AND group_id = ?2 AND day = ?3",
@@ -133,7 +143,12 @@ fn is_cancelled(c: &Connection, child: &ChildId, group: &GroupId, day: NaiveDate
 
 /// Writes an `expired` row for every earned day of the child's tegoed that
 /// is past its date and not used up.
-fn expire_credit(c: &Connection, child: &ChildId, today: NaiveDate, now: DateTime<Utc>) -> Result<(), DbError> {
+fn expire_credit(
+    c: &Connection,
+    child: &ChildId,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     let gone = query_all(
         c,
         "SELECT e.id FROM credit_ledger e
@@ -152,7 +167,11 @@ fn expire_credit(c: &Connection, child: &ChildId, today: NaiveDate, now: DateTim
 }
 
 /// The oldest earned, unused, still valid day of tegoed.
-fn usable_credit(c: &Connection, child: &ChildId, today: NaiveDate) -> Result<Vec<String>, DbError> {
+fn usable_credit(
+    c: &Connection,
+    child: &ChildId,
+    today: NaiveDate,
+) -> Result<Vec<String>, DbError> {
     query_all(
         c,
         "SELECT e.id FROM credit_ledger e
@@ -206,9 +225,11 @@ fn request_row(r: &Row) -> Result<DayRequestView, DbError> {
         group_name: r.get("group_name")?,
         day: r.date("day")?,
         part_of_day: parse_part(&r.get::<_, String>("part_of_day")?),
-        payment: Payment::parse(&payment).ok_or_else(|| corrupt("day_requests.payment", payment))?,
+        payment: Payment::parse(&payment)
+            .ok_or_else(|| corrupt("day_requests.payment", payment))?,
         gives_up: r.opt_date("gives_up")?,
-        status: RequestStatus::parse(&status).ok_or_else(|| corrupt("day_requests.status", status))?,
+        status: RequestStatus::parse(&status)
+            .ok_or_else(|| corrupt("day_requests.status", status))?,
         requested_by: r.get("requested_by")?,
         decided_by: r.get("decided_by")?,
         decided_at: r.opt_time("decided_at")?,
@@ -246,7 +267,9 @@ pub fn agenda_for_parent(
     closed.sort();
     let requests = query_all(
         c,
-        &format!("SELECT {REQUEST_COLUMNS} WHERE r.child_id = ?1 ORDER BY r.day DESC, r.id LIMIT 200"),
+        &format!(
+            "SELECT {REQUEST_COLUMNS} WHERE r.child_id = ?1 ORDER BY r.day DESC, r.id LIMIT 200"
+        ),
         params![child.to_string()],
         request_row,
     )?;
@@ -461,7 +484,10 @@ pub fn cancel_day(
             ],
         )?;
     }
-    Ok(Some(Ok((kind, vec![group_change(c, &group, EntityKind::Child, &child.0)?]))))
+    Ok(Some(Ok((
+        kind,
+        vec![group_change(c, &group, EntityKind::Child, &child.0)?],
+    ))))
 }
 
 /// The organisation's requests: waiting ones first (soonest day first), then
@@ -491,7 +517,11 @@ pub fn planned_day(c: &Connection, group: &GroupId, day: NaiveDate) -> Result<Pl
         params![group.to_string()],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
-    let care = if kind == "bso" { Care::Bso } else { Care::Dagopvang };
+    let care = if kind == "bso" {
+        Care::Bso
+    } else {
+        Care::Dagopvang
+    };
     let max_children = max
         .and_then(|m| u32::try_from(m).ok())
         .unwrap_or(if care == Care::Bso { 22 } else { 16 });
@@ -629,7 +659,12 @@ pub fn decide(
                 )?;
             }
         }
-        changed.push(group_change(c, &req.group, EntityKind::Child, &req.child.0)?);
+        changed.push(group_change(
+            c,
+            &req.group,
+            EntityKind::Child,
+            &req.child.0,
+        )?);
     }
     let status = if approve {
         RequestStatus::Approved

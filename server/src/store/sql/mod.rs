@@ -45,10 +45,10 @@ use super::{
     RolloutCreated,
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
+use crate::org::{Changed, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole};
 use crate::portal::agenda::{
     AgendaRefusal, AgendaRules, CancelKind, ChildAgenda, DayRequestView, NewDayRequest, PlannedDay,
 };
-use crate::org::{Changed, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole};
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
