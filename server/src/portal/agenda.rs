@@ -344,6 +344,10 @@ pub enum AgendaRefusal {
     Past,
 }
 
+/// What cancelling a day did: how it was cancelled and the groups whose
+/// feed changed, or why it could not be.
+pub type CancelOutcome = Result<(CancelKind, crate::org::Changed), AgendaRefusal>;
+
 /// The group's planned day, for the manager's check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedDay {

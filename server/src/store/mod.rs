@@ -28,7 +28,8 @@ pub mod testing;
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, GroupChange, GroupKind, ImportRow, ParentRole};
 use crate::portal::agenda::{
-    AgendaRefusal, AgendaRules, CancelKind, ChildAgenda, DayRequestView, NewDayRequest, PlannedDay,
+    AgendaRefusal, AgendaRules, CancelOutcome, ChildAgenda, DayRequestView, NewDayRequest,
+    PlannedDay,
 };
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
@@ -1571,7 +1572,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         by: String,
         today: NaiveDate,
         now: DateTime<Utc>,
-    ) -> StoreFuture<Option<Result<(CancelKind, Changed), AgendaRefusal>>>;
+    ) -> StoreFuture<Option<CancelOutcome>>;
     /// The organisation's requests, waiting ones first.
     fn day_requests(
         &self,

@@ -6,8 +6,8 @@ use super::conn::{Connection, DbError, Row, RowExt, params, query_all, query_one
 use super::feed::{EntityKind, group_change, parse_days};
 use crate::org::{Changed, days_str};
 use crate::portal::agenda::{
-    AgendaRefusal, AgendaRules, CancelKind, CancelledDay, ChildAgenda, CreditRow, DayRequestView,
-    NewDayRequest, Payment, PlannedDay, RequestStatus, weekday_of,
+    AgendaRefusal, AgendaRules, CancelKind, CancelOutcome, CancelledDay, ChildAgenda, CreditRow,
+    DayRequestView, NewDayRequest, Payment, PlannedDay, RequestStatus, weekday_of,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kring_bkr::Care;
@@ -432,7 +432,7 @@ pub fn cancel_day(
     by: &str,
     today: NaiveDate,
     now: DateTime<Utc>,
-) -> Result<Option<Result<(CancelKind, Changed), AgendaRefusal>>, DbError> {
+) -> Result<Option<CancelOutcome>, DbError> {
     if super::portal::my_child(c, parent, child, today)?.is_none() {
         return Ok(None);
     }

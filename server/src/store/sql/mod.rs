@@ -47,7 +47,8 @@ use super::{
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole};
 use crate::portal::agenda::{
-    AgendaRefusal, AgendaRules, CancelKind, ChildAgenda, DayRequestView, NewDayRequest, PlannedDay,
+    AgendaRefusal, AgendaRules, CancelOutcome, ChildAgenda, DayRequestView, NewDayRequest,
+    PlannedDay,
 };
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
@@ -1255,7 +1256,7 @@ impl Store for SqlStore {
         by: String,
         today: NaiveDate,
         now: DateTime<Utc>,
-    ) -> StoreFuture<Option<Result<(CancelKind, Changed), AgendaRefusal>>> {
+    ) -> StoreFuture<Option<CancelOutcome>> {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = agenda::cancel_day(&tx, &parent, &child, day, &by, today, now)?;
