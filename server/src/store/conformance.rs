@@ -125,6 +125,7 @@ macro_rules! store_conformance_tests {
                 child_pickup_is_its_parents_by_name,
                 absences_follow_the_current_placement,
                 agenda_cancels_requests_and_tegoed,
+                agenda_swap_gives_up_a_contract_day,
                 a_leavers_data_is_deleted_after_the_retention_period,
                 update_offer_follows_scope_and_the_newest_rollout,
                 update_offer_ends_with_good_rolled_back_or_failed_until_retry,
@@ -3321,5 +3322,81 @@ pub async fn agenda_cancels_requests_and_tegoed(s: &dyn Store) {
             .await
             .expect("agenda")
             .is_none()
+    );
+}
+
+/// Ruilen: a swap gives up a contract day for another day at approval,
+/// costs and earns no tegoed, and only a contract day can be given up.
+pub async fn agenda_swap_gives_up_a_contract_day(s: &dyn Store) {
+    use crate::portal::agenda::{AgendaRefusal, NewDayRequest, Payment};
+    let w = seed(s, "ruilen").await;
+    let sem = w.kids[0];
+    let parent = s
+        .create_parent(
+            w.org,
+            "ouder@ruilen.nl".into(),
+            "Anne".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    s.link_parent(sem, parent, ParentRole::First)
+        .await
+        .expect("link");
+    let mut t = today() + Duration::days(7);
+    while t.format("%u").to_string() != "1" {
+        t += Duration::days(1);
+    }
+    let (now, day) = (Utc::now(), |n: i64| t + Duration::days(n));
+    let swap = |d: NaiveDate, gives_up: NaiveDate| {
+        s.request_day(
+            parent,
+            NewDayRequest {
+                child: sem,
+                day: d,
+                part_of_day: kring_protocol::PartOfDay::Morning,
+                payment: Payment::Swap,
+                gives_up: Some(gives_up),
+                requested_by: "Anne".into(),
+            },
+            t,
+            now,
+        )
+    };
+    // Tuesday next week is no contract day to give up
+    assert_eq!(
+        swap(day(1), day(8))
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
+        Some(AgendaRefusal::NotAContractDay)
+    );
+    // Tuesday for Wednesday
+    let id = swap(day(1), day(2))
+        .await
+        .expect("ask")
+        .expect("mine")
+        .expect("ok");
+    let has = |p: crate::portal::agenda::PlannedDay| p.children.iter().any(|(c, _)| *c == sem);
+    assert!(has(s.planned_day(w.group, day(2)).await.expect("planned")));
+    s.decide_day_request(w.org, id, true, "Petra".into(), t, now)
+        .await
+        .expect("decide")
+        .expect("ours")
+        .expect("approved");
+    assert!(!has(s.planned_day(w.group, day(2)).await.expect("planned")));
+    assert!(has(s.planned_day(w.group, day(1)).await.expect("planned")));
+    let a = s
+        .agenda_for_parent(parent, sem, (t, day(14)), t, now)
+        .await
+        .expect("agenda")
+        .expect("own child");
+    assert_eq!(a.balance, 0, "a swap earns no tegoed");
+    assert!(a.ledger.is_empty());
+    assert!(
+        a.cancelled
+            .iter()
+            .any(|c| c.day == day(2) && c.kind == crate::portal::agenda::CancelKind::Swap)
     );
 }
