@@ -184,6 +184,8 @@ mod tests {
             allergies: None,
             notes: None,
             pickup: vec![],
+            extra_days: vec![],
+            cancelled_days: vec![],
         }
     }
 

@@ -58,11 +58,14 @@ fn weekday(d: NaiveDate) -> Weekday {
     }
 }
 
-/// Whether the child is planned on `today` (placement running and a planned day).
+/// Whether the child is planned on `today`: a child is expected on a planned day of its placement that the parents
+/// did not cancel, and on an approved extra day (within its placement).
 pub fn expected_today(child: &Child, today: NaiveDate) -> bool {
     child.placement_start <= today
         && child.placement_end.is_none_or(|e| e >= today)
-        && child.planned_days.contains(&weekday(today))
+        && ((child.planned_days.contains(&weekday(today))
+            && !child.cancelled_days.contains(&today))
+            || child.extra_days.contains(&today))
 }
 
 /// The absence that covers `today`, if any (cancelled ones do not count).
@@ -145,6 +148,40 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default()
+    }
+
+    #[test]
+    fn extra_days_are_expected_and_cancelled_days_are_not() {
+        let child = Child {
+            id: ChildId::new(),
+            first_name: "Sem".into(),
+            last_name: "Test".into(),
+            birth_date: d(2024, 1, 1),
+            photo_consent: PhotoConsent::Group,
+            planned_days: vec![Weekday::Mon],
+            placement_start: d(2026, 1, 1),
+            placement_end: Some(d(2026, 12, 31)),
+            allergies: None,
+            notes: None,
+            pickup: vec![],
+            // a Tuesday extra, a Monday cancelled, an extra after the placement
+            extra_days: vec![d(2026, 12, 8), d(2027, 1, 5)],
+            cancelled_days: vec![d(2026, 12, 14)],
+        };
+        assert!(expected_today(&child, d(2026, 12, 7)), "a planned Monday");
+        assert!(expected_today(&child, d(2026, 12, 8)), "an extra Tuesday");
+        assert!(
+            !expected_today(&child, d(2026, 12, 9)),
+            "an ordinary Wednesday"
+        );
+        assert!(
+            !expected_today(&child, d(2026, 12, 14)),
+            "a cancelled Monday"
+        );
+        assert!(
+            !expected_today(&child, d(2027, 1, 5)),
+            "after the placement"
+        );
     }
 
     #[test]

@@ -142,6 +142,14 @@ pub struct Child {
     /// check-in and check-out choice. Older servers send none.
     #[serde(default)]
     pub pickup: Vec<String>,
+    /// Approved extra days on this group (from yesterday on): the child is
+    /// expected on them. Older servers send none; older devices ignore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_days: Vec<NaiveDate>,
+    /// Planned days the parents cancelled (or gave up in a swap), from
+    /// yesterday on: the child is not expected on them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cancelled_days: Vec<NaiveDate>,
 }
 
 /// Role of a staff member on the device.

@@ -121,6 +121,8 @@ fn feed() {
                 allergies: Some("koemelk".into()),
                 notes: Some("Knuffel: konijn".into()),
                 pickup: vec!["Anouk de Vries".into(), "Bram de Vries".into()],
+                extra_days: vec![],
+                cancelled_days: vec![],
             }),
         },
         Change {
@@ -220,6 +222,51 @@ fn feed() {
             seal_to: None,
         }
     );
+}
+
+/// The agenda's days (issue 16) ride on the child: absent when empty, so a
+/// child without them is the same bytes as before, and a device of before
+/// (which knows neither field) reads a child with them and ignores them.
+#[test]
+fn a_child_with_extra_and_cancelled_days() {
+    let child = Child {
+        id: id(20),
+        first_name: "Sem".into(),
+        last_name: "de Vries".into(),
+        birth_date: NaiveDate::from_ymd_opt(2025, 8, 14).expect("date"),
+        photo_consent: PhotoConsent::Group,
+        planned_days: vec![Weekday::Mon],
+        placement_start: NaiveDate::from_ymd_opt(2026, 2, 1).expect("date"),
+        placement_end: None,
+        allergies: None,
+        notes: None,
+        pickup: vec![],
+        extra_days: vec![date(25)],
+        cancelled_days: vec![date(23)],
+    };
+    assert_json_snapshot!("child_with_agenda_days", child);
+    /// `Child` as devices before the agenda knew it.
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct OlderChild {
+        id: ChildId,
+        first_name: String,
+        planned_days: Vec<Weekday>,
+        #[serde(default)]
+        pickup: Vec<String>,
+    }
+    let json = serde_json::to_string(&child).expect("json");
+    let older: OlderChild = serde_json::from_str(&json).expect("an older device reads it");
+    assert_eq!(older.planned_days, vec![Weekday::Mon]);
+    let back: Child = serde_json::from_str(&json).expect("round trip");
+    assert_eq!(back, child);
+    let plain = Child {
+        extra_days: vec![],
+        cancelled_days: vec![],
+        ..child
+    };
+    let json = serde_json::to_value(&plain).expect("json");
+    assert!(json.get("extra_days").is_none() && json.get("cancelled_days").is_none());
 }
 
 #[test]

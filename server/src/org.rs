@@ -225,6 +225,23 @@ pub fn hash_secret(secret: &str) -> Result<String, OrgError> {
     hash_secret_in(secret, &mut Argon2Memory::default())
 }
 
+/// The weekdays of a placement's `days` column (`mon,wed,fri`), the
+/// inverse of [`days_str`]; unknown words are skipped.
+pub fn parse_days(s: &str) -> Vec<Weekday> {
+    s.split(',')
+        .filter_map(|d| match d.trim() {
+            "mon" => Some(Weekday::Mon),
+            "tue" => Some(Weekday::Tue),
+            "wed" => Some(Weekday::Wed),
+            "thu" => Some(Weekday::Thu),
+            "fri" => Some(Weekday::Fri),
+            "sat" => Some(Weekday::Sat),
+            "sun" => Some(Weekday::Sun),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn days_str(days: &[Weekday]) -> String {
     days.iter()
         .map(|d| match d {

@@ -1670,6 +1670,8 @@ mod tests {
             allergies: None,
             notes: None,
             pickup: vec![],
+            extra_days: vec![],
+            cancelled_days: vec![],
         }
     }
 

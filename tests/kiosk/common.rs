@@ -53,6 +53,8 @@ pub fn child(id: ChildId, first: &str, consent: PhotoConsent, months: i64) -> Ch
         allergies: None,
         notes: None,
         pickup: vec![format!("Mama van {first}"), format!("Papa van {first}")],
+        extra_days: vec![],
+        cancelled_days: vec![],
     }
 }
 

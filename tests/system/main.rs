@@ -643,3 +643,151 @@ async fn a_parent_downloads_the_archive_of_their_child_in_a_real_browser() -> an
     assert!(b.exists(&format!("#archive-downloaded-{emma}")).await?);
     b.close().await
 }
+
+/// The agenda (issue 16) in a real browser at phone width: Emma's parent
+/// cancels two contract days three weeks ahead (in time: two days of
+/// tegoed), asks for the second one again from tegoed, the location manager
+/// sees that the day fits and approves it; the group's device (a real sync
+/// engine and store) learns it through the doorbell, and its Vandaag
+/// (`kring::view::expected_today`) expects Emma on that day and not on the
+/// other; the tegoed went down by one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_device_expects_the_child()
+-> anyhow::Result<()> {
+    use chrono::{Datelike, Weekday};
+    init_tracing();
+    let w = World::start().await;
+    let emma = w.kids[3];
+    let (_device_dir, store, engine) = w.device().await;
+    wait_status(&engine, 20, |s| s.online && s.last_sync.is_some()).await;
+    let today = Calendar::default().today(Utc::now());
+    let weekday_from = |mut d: chrono::NaiveDate| {
+        while matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
+            d += chrono::Duration::days(1);
+        }
+        d
+    };
+    // Emma is planned Monday to Friday
+    let given = weekday_from(today + chrono::Duration::days(21));
+    let asked = weekday_from(given + chrono::Duration::days(1));
+    let month = |d: chrono::NaiveDate| d.format("%Y-%m").to_string();
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots)?;
+
+    let b = Browser::start(390, 844).await?;
+    login(&b, &w.base, &w.parents.emma, PASSWORD).await?;
+    let agenda = |d: chrono::NaiveDate| format!("{}/agenda?kind={emma}&maand={}", w.base, month(d));
+    let balance = async || -> anyhow::Result<String> {
+        b.goto(&format!("{}/agenda?kind={emma}", w.base)).await?;
+        Ok(b.client
+            .find(fantoccini::Locator::Css("#tegoed"))
+            .await?
+            .attr("data-balance")
+            .await?
+            .unwrap_or_default())
+    };
+    assert_eq!(balance().await?, "0");
+    for d in [given, asked] {
+        b.goto(&agenda(d)).await?;
+        b.submit(&format!("#cancel-{d}")).await?;
+        let text = b.text().await?;
+        assert!(text.contains("U heeft 1 dag tegoed gekregen"), "{text}");
+    }
+    assert_eq!(balance().await?, "2");
+    b.goto(&agenda(asked)).await?;
+    std::fs::write(shots.join("portal-agenda-phone.png"), b.screenshot().await?)?;
+    // "Toch laten komen" fills in the day; pay it from tegoed
+    assert!(b.exists(&format!("#ask-{asked}")).await?);
+    b.goto(&format!("{}&dag={asked}", agenda(asked))).await?;
+    b.click("#payment-credit").await?;
+    std::fs::write(
+        shots.join("portal-agenda-aanvraag-phone.png"),
+        b.screenshot().await?,
+    )?;
+    b.submit("#request-submit").await?;
+    let text = b.text().await?;
+    assert!(text.contains("Uw aanvraag is verstuurd"), "{text}");
+    assert!(
+        b.exists(&format!("#day-{asked}[data-state=requested]"))
+            .await?
+    );
+    assert_eq!(balance().await?, "2", "nothing taken before approval");
+
+    // the device does not expect Emma on either day yet
+    let emma_on_device = || -> anyhow::Result<kring_protocol::Child> {
+        Ok(store
+            .children()?
+            .into_iter()
+            .find(|c| c.id == emma)
+            .expect("Emma on the device"))
+    };
+    let start = Instant::now();
+    within(start, 20.0, "the cancelled days reach the device", || {
+        emma_on_device()
+            .is_ok_and(|c| c.cancelled_days.contains(&given) && c.cancelled_days.contains(&asked))
+    })
+    .await;
+    let child = emma_on_device()?;
+    assert!(!kring::view::expected_today(&child, given));
+    assert!(!kring::view::expected_today(&child, asked));
+
+    // the manager sees that the day fits, and approves
+    login(&b, &w.base, "petra@example.nl", PASSWORD).await?;
+    b.goto(&format!("{}/beheer/aanvragen", w.base)).await?;
+    let id = b
+        .client
+        .find(fantoccini::Locator::Css(
+            "#waiting li[data-status=requested]",
+        ))
+        .await?
+        .attr("id")
+        .await?
+        .unwrap_or_default()
+        .trim_start_matches("request-")
+        .to_string();
+    let fit = b
+        .client
+        .find(fantoccini::Locator::Css(&format!("#fit-{id}")))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        fit.starts_with("past: 4 kinderen, 1 leidster nodig, 1 ingeroosterd"),
+        "{fit}"
+    );
+    std::fs::write(
+        shots.join("portal-beheer-aanvragen-phone.png"),
+        b.screenshot().await?,
+    )?;
+    let start = Instant::now();
+    b.submit(&format!("#approve-{id}")).await?;
+    let text = b.text().await?;
+    assert!(text.contains("De aanvraag is goedgekeurd"), "{text}");
+    std::fs::write(
+        shots.join("portal-beheer-goedgekeurd-phone.png"),
+        b.screenshot().await?,
+    )?;
+
+    // the device learns it through the doorbell and expects Emma that day
+    let took = within(start, 20.0, "the approved day reaches the device", || {
+        emma_on_device().is_ok_and(|c| c.extra_days.contains(&asked))
+    })
+    .await;
+    let child = emma_on_device()?;
+    assert!(
+        kring::view::expected_today(&child, asked),
+        "Verwacht on the extra day"
+    );
+    assert!(
+        !kring::view::expected_today(&child, given),
+        "not on the cancelled day"
+    );
+    tracing::info!(?took, "approved extra day on the device");
+
+    // the parent's tegoed went down by one, the day is an extra day
+    login(&b, &w.base, &w.parents.emma, PASSWORD).await?;
+    assert_eq!(balance().await?, "1");
+    b.goto(&agenda(asked)).await?;
+    assert!(b.exists(&format!("#day-{asked}[data-state=extra]")).await?);
+    b.close().await
+}

@@ -18,6 +18,7 @@
 //! leaves by e-mail (`notify`, `mail`).
 
 mod accounts;
+pub mod agenda;
 pub mod archive;
 pub mod attendance;
 mod children;

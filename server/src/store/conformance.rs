@@ -124,6 +124,8 @@ macro_rules! store_conformance_tests {
                 attendance_reads_stay_with_their_owner,
                 child_pickup_is_its_parents_by_name,
                 absences_follow_the_current_placement,
+                agenda_cancels_requests_and_tegoed,
+                agenda_swap_gives_up_a_contract_day,
                 a_leavers_data_is_deleted_after_the_retention_period,
                 update_offer_follows_scope_and_the_newest_rollout,
                 update_offer_ends_with_good_rolled_back_or_failed_until_retry,
@@ -3090,4 +3092,311 @@ pub async fn two_processes_build_each_archive_once(a: Arc<dyn Store>, b: Arc<dyn
         .filter(|f| matches!(f, crate::store::ArchiveFetch::Ready { .. }))
         .count();
     assert_eq!(ready, 1, "the link works once");
+}
+
+/// The agenda (issue 16): a contract day cancelled in time earns a day of
+/// tegoed, one cancelled late does not; a request from tegoed needs tegoed
+/// not promised to another request; approving spends it (once) and reaches
+/// the group's feed with the cancelled day; refusing takes nothing; tegoed
+/// past its date is written off as expired; another parent's child and
+/// another organisation's request are nothing.
+pub async fn agenda_cancels_requests_and_tegoed(s: &dyn Store) {
+    use crate::portal::agenda::{AgendaRefusal, CancelKind, NewDayRequest, Payment, RequestStatus};
+    let w = seed(s, "agenda").await;
+    let other = seed(s, "agenda-ander").await;
+    let sem = w.kids[0];
+    let parent = s
+        .create_parent(
+            w.org,
+            "ouder@agenda.nl".into(),
+            "Anne".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    s.link_parent(sem, parent, ParentRole::First)
+        .await
+        .expect("link");
+    let stranger = s
+        .create_parent(
+            w.org,
+            "ander@agenda.nl".into(),
+            "Bo".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    // a Monday well after the placement started (Sem: Mon, Wed, Fri)
+    let mut t = today() + Duration::days(7);
+    while t.format("%u").to_string() != "1" {
+        t += Duration::days(1);
+    }
+    let now = Utc::now();
+    let day = |n: i64| t + Duration::days(n);
+    let cancel = |d: NaiveDate, on: NaiveDate| {
+        s.cancel_day_for_parent(parent, sem, d, "Anne".into(), on, now)
+    };
+    let balance = |on: NaiveDate| async move {
+        s.agenda_for_parent(parent, sem, (on, on + Duration::days(40)), on, now)
+            .await
+            .expect("agenda")
+            .expect("own child")
+    };
+    // Monday for Wednesday: Monday and Tuesday, in time
+    let (kind, changed) = cancel(day(2), t)
+        .await
+        .expect("cancel")
+        .expect("mine")
+        .expect("ok");
+    assert_eq!(kind, CancelKind::InTime);
+    assert_eq!(changed.len(), 1, "the group's feed learns of it");
+    assert_eq!(balance(t).await.balance, 1);
+    // Thursday for Friday: too late for tegoed
+    let (kind, _) = cancel(day(4), day(3))
+        .await
+        .expect("cancel")
+        .expect("mine")
+        .expect("ok");
+    assert_eq!(kind, CancelKind::Late);
+    assert_eq!(balance(t).await.balance, 1);
+    assert_eq!(
+        cancel(day(4), day(3))
+            .await
+            .expect("cancel")
+            .expect("mine")
+            .err(),
+        Some(AgendaRefusal::AlreadyCancelled)
+    );
+    assert_eq!(
+        cancel(day(1), t)
+            .await
+            .expect("cancel")
+            .expect("mine")
+            .err(),
+        Some(AgendaRefusal::NotAContractDay),
+        "Tuesday is no contract day"
+    );
+    assert!(
+        s.cancel_day_for_parent(stranger, sem, day(7), "Bo".into(), t, now)
+            .await
+            .expect("cancel")
+            .is_none()
+    );
+    let ask = |d: NaiveDate, payment: Payment| {
+        s.request_day(
+            parent,
+            NewDayRequest {
+                child: sem,
+                day: d,
+                part_of_day: kring_protocol::PartOfDay::WholeDay,
+                payment,
+                gives_up: None,
+                requested_by: "Anne".into(),
+            },
+            t,
+            now,
+        )
+    };
+    // Tuesday next week from tegoed: the one day is promised to it
+    let id = ask(day(8), Payment::Credit)
+        .await
+        .expect("ask")
+        .expect("mine")
+        .expect("ok");
+    assert_eq!(
+        ask(day(10), Payment::Credit)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
+        Some(AgendaRefusal::NoCredit)
+    );
+    assert_eq!(
+        ask(day(8), Payment::Paid)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
+        Some(AgendaRefusal::AlreadyRequested)
+    );
+    assert_eq!(
+        ask(day(7), Payment::Paid)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
+        Some(AgendaRefusal::AlreadyPlanned)
+    );
+    let a = balance(t).await;
+    assert_eq!((a.balance, a.pending_credit, a.available()), (1, 1, 0));
+    // the other organisation's manager finds nothing
+    assert!(
+        s.decide_day_request(other.org, id.clone(), true, "X".into(), t, now)
+            .await
+            .expect("decide")
+            .is_none()
+    );
+    let listed = s.day_requests(w.org, t).await.expect("list");
+    assert!(
+        listed
+            .iter()
+            .any(|r| r.id == id && r.status == RequestStatus::Requested)
+    );
+    assert!(s.day_requests(other.org, t).await.expect("list").is_empty());
+    let planned = s.planned_day(w.group, day(8)).await.expect("planned");
+    assert!(
+        !planned.children.iter().any(|(c, _)| *c == sem),
+        "not yet approved"
+    );
+    let cursor = s
+        .feed_page(w.group, Cursor(0), 1000, today())
+        .await
+        .expect("feed")
+        .cursor;
+    let changed = s
+        .decide_day_request(w.org, id.clone(), true, "Petra".into(), t, now)
+        .await
+        .expect("decide")
+        .expect("ours")
+        .expect("approved");
+    assert_eq!(changed.len(), 1);
+    let a = balance(t).await;
+    assert_eq!((a.balance, a.pending_credit), (0, 0), "spent at approval");
+    assert!(a.ledger.iter().any(|r| r.kind == "spent"));
+    assert_eq!(
+        s.decide_day_request(w.org, id.clone(), true, "Petra".into(), t, now)
+            .await
+            .expect("decide")
+            .expect("ours")
+            .err(),
+        Some(AgendaRefusal::AlreadyDecided),
+        "never spent twice"
+    );
+    let planned = s.planned_day(w.group, day(8)).await.expect("planned");
+    assert!(planned.children.iter().any(|(c, _)| *c == sem));
+    assert_eq!(planned.staff, 1);
+    let planned = s.planned_day(w.group, day(2)).await.expect("planned");
+    assert!(
+        !planned.children.iter().any(|(c, _)| *c == sem),
+        "cancelled"
+    );
+    let fed: Vec<kring_protocol::Child> = s
+        .feed_page(w.group, cursor, 1000, today())
+        .await
+        .expect("feed")
+        .changes
+        .into_iter()
+        .filter_map(|c| match c.kind {
+            ChangeKind::Child(k) if k.id == sem => Some(k),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fed.len(), 1);
+    assert_eq!(fed[0].extra_days, vec![day(8)]);
+    assert_eq!(fed[0].cancelled_days, vec![day(2), day(4)]);
+    // a refused request from tegoed gives nothing back: nothing was taken
+    cancel(day(14), t)
+        .await
+        .expect("cancel")
+        .expect("mine")
+        .expect("ok");
+    let id = ask(day(15), Payment::Credit)
+        .await
+        .expect("ask")
+        .expect("mine")
+        .expect("ok");
+    s.decide_day_request(w.org, id, false, "Petra".into(), t, now)
+        .await
+        .expect("decide")
+        .expect("ours")
+        .expect("refused");
+    assert_eq!(balance(t).await.balance, 1);
+    // past its date the tegoed is written off
+    let rules = s.agenda_rules(w.org).await.expect("rules");
+    let late = rules.valid_until(day(14)) + Duration::days(1);
+    let a = balance(late).await;
+    assert_eq!(a.balance, 0);
+    assert!(a.ledger.iter().any(|r| r.kind == "expired"));
+    assert!(
+        s.agenda_for_parent(stranger, sem, (t, t), t, now)
+            .await
+            .expect("agenda")
+            .is_none()
+    );
+}
+
+/// Ruilen: a swap gives up a contract day for another day at approval,
+/// costs and earns no tegoed, and only a contract day can be given up.
+pub async fn agenda_swap_gives_up_a_contract_day(s: &dyn Store) {
+    use crate::portal::agenda::{AgendaRefusal, NewDayRequest, Payment};
+    let w = seed(s, "ruilen").await;
+    let sem = w.kids[0];
+    let parent = s
+        .create_parent(
+            w.org,
+            "ouder@ruilen.nl".into(),
+            "Anne".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    s.link_parent(sem, parent, ParentRole::First)
+        .await
+        .expect("link");
+    let mut t = today() + Duration::days(7);
+    while t.format("%u").to_string() != "1" {
+        t += Duration::days(1);
+    }
+    let (now, day) = (Utc::now(), |n: i64| t + Duration::days(n));
+    let swap = |d: NaiveDate, gives_up: NaiveDate| {
+        s.request_day(
+            parent,
+            NewDayRequest {
+                child: sem,
+                day: d,
+                part_of_day: kring_protocol::PartOfDay::Morning,
+                payment: Payment::Swap,
+                gives_up: Some(gives_up),
+                requested_by: "Anne".into(),
+            },
+            t,
+            now,
+        )
+    };
+    // Tuesday next week is no contract day to give up
+    assert_eq!(
+        swap(day(1), day(8))
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
+        Some(AgendaRefusal::NotAContractDay)
+    );
+    // Tuesday for Wednesday
+    let id = swap(day(1), day(2))
+        .await
+        .expect("ask")
+        .expect("mine")
+        .expect("ok");
+    let has = |p: crate::portal::agenda::PlannedDay| p.children.iter().any(|(c, _)| *c == sem);
+    assert!(has(s.planned_day(w.group, day(2)).await.expect("planned")));
+    s.decide_day_request(w.org, id, true, "Petra".into(), t, now)
+        .await
+        .expect("decide")
+        .expect("ours")
+        .expect("approved");
+    assert!(!has(s.planned_day(w.group, day(2)).await.expect("planned")));
+    assert!(has(s.planned_day(w.group, day(1)).await.expect("planned")));
+    let a = s
+        .agenda_for_parent(parent, sem, (t, day(14)), t, now)
+        .await
+        .expect("agenda")
+        .expect("own child");
+    assert_eq!(a.balance, 0, "a swap earns no tegoed");
+    assert!(a.ledger.is_empty());
+    assert!(
+        a.cancelled
+            .iter()
+            .any(|c| c.day == day(2) && c.kind == crate::portal::agenda::CancelKind::Swap)
+    );
 }

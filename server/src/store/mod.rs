@@ -27,6 +27,10 @@ pub mod testing;
 
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, GroupChange, GroupKind, ImportRow, ParentRole};
+use crate::portal::agenda::{
+    AgendaRefusal, AgendaRules, CancelOutcome, ChildAgenda, DayRequestView, NewDayRequest,
+    PlannedDay,
+};
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
@@ -1531,4 +1535,62 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
         unused_before: DateTime<Utc>,
     ) -> StoreFuture<Vec<SweptUpload>>;
+
+    // -- agenda (issue 16): rules, requests, swaps, cancelled days, tegoed
+    /// The organisation's rules (the defaults when it set none).
+    fn agenda_rules(&self, org: OrganisationId) -> StoreFuture<AgendaRules>;
+    fn set_agenda_rules(&self, org: OrganisationId, rules: AgendaRules) -> StoreFuture<()>;
+    /// Closes the group's location on `day` (a holiday, a study day).
+    fn add_closed_day(&self, group: GroupId, day: NaiveDate, name: String) -> StoreFuture<()>;
+    /// The child's agenda from `from` to `to` with its tegoed of `today`
+    /// (expired tegoed written off first); None when not the parent's child.
+    fn agenda_for_parent(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        span: (NaiveDate, NaiveDate),
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ChildAgenda>>;
+    /// Asks for an extra day (paid, from tegoed, or a swap); refused in
+    /// words when it cannot be; None when not the parent's child. Nothing is
+    /// taken from the tegoed until approval.
+    fn request_day(
+        &self,
+        parent: ParentId,
+        request: NewDayRequest,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Result<String, AgendaRefusal>>>;
+    /// Cancels a contract day; in time (the organisation's rules) it earns
+    /// a day of tegoed. Records a Child change for the group's feed.
+    fn cancel_day_for_parent(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        day: NaiveDate,
+        by: String,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<CancelOutcome>>;
+    /// The organisation's requests, waiting ones first.
+    fn day_requests(
+        &self,
+        org: OrganisationId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<DayRequestView>>;
+    /// The children planned on the group that day and its linked staff.
+    fn planned_day(&self, group: GroupId, day: NaiveDate) -> StoreFuture<PlannedDay>;
+    /// Approves (spending tegoed, giving up a swapped day, in one
+    /// transaction, recording a Child change) or refuses a request of the
+    /// organisation; None when it is not the organisation's.
+    fn decide_day_request(
+        &self,
+        org: OrganisationId,
+        request: String,
+        approve: bool,
+        by: String,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Result<Changed, AgendaRefusal>>>;
 }

@@ -5,6 +5,7 @@
 mod common;
 mod fixtures;
 
+mod agenda;
 mod archive;
 mod attendance;
 mod authz_matrix;

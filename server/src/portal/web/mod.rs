@@ -21,6 +21,7 @@
 //! matrix does not list fails the test.
 
 mod admin;
+mod agenda;
 mod archive;
 mod auth;
 mod erase;
@@ -84,6 +85,9 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("POST", "/berichten", post(parent::message_create)),
         ("GET", "/berichten/kind/{child}", get(parent::thread)),
         ("GET", "/berichten/bericht/{id}", get(parent::message_page)),
+        ("GET", "/agenda", get(agenda::agenda)),
+        ("POST", "/agenda/aanvragen", post(agenda::request)),
+        ("POST", "/agenda/afmelden", post(agenda::cancel)),
         ("GET", "/afwezig", get(parent::absences)),
         ("POST", "/afwezig", post(parent::absence_create)),
         (
@@ -137,6 +141,17 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             post(erase::erase_parent),
         ),
         ("GET", "/beheer/gewist", get(erase::erasures)),
+        ("GET", "/beheer/aanvragen", get(agenda::requests)),
+        (
+            "POST",
+            "/beheer/aanvragen/{id}/goedkeuren",
+            post(agenda::approve),
+        ),
+        (
+            "POST",
+            "/beheer/aanvragen/{id}/afwijzen",
+            post(agenda::refuse),
+        ),
         ("GET", "/beheer/medewerkers", get(admin::staff)),
         (
             "POST",

@@ -28,11 +28,11 @@ const MAX_TEXT: usize = crate::device_api::items::MAX_TEXT_CHARS;
 const MAX_MESSAGE: usize = crate::device_api::items::MAX_MESSAGE_CHARS;
 
 /// The day it is at the parent's organisation.
-fn today(u: &ParentUser) -> NaiveDate {
+pub(super) fn today(u: &ParentUser) -> NaiveDate {
     u.ctx.tenant.calendar.today(Utc::now())
 }
 
-fn layout(u: &ParentUser, title: &str, active: &'static str) -> Layout {
+pub(super) fn layout(u: &ParentUser, title: &str, active: &'static str) -> Layout {
     Layout {
         title: title.to_string(),
         org: u.ctx.tenant.name.clone(),
@@ -70,7 +70,7 @@ fn notice_text(code: &str) -> &'static str {
     }
 }
 
-fn kid_name(k: &MyChild) -> String {
+pub(super) fn kid_name(k: &MyChild) -> String {
     k.first_name.clone()
 }
 
@@ -125,7 +125,7 @@ fn diary_row(
     }
 }
 
-fn parse_child(s: &str) -> Option<ChildId> {
+pub(super) fn parse_child(s: &str) -> Option<ChildId> {
     uuid::Uuid::parse_str(s.trim()).ok().map(ChildId)
 }
 
@@ -439,7 +439,7 @@ async fn writable_child(
     Ok((kid, group))
 }
 
-fn invalid(u: &ParentUser, title: &str, text: &str) -> Result<Response, WebError> {
+pub(super) fn invalid(u: &ParentUser, title: &str, text: &str) -> Result<Response, WebError> {
     let mut resp = axum::response::Html(view::error_page(title, text)).into_response();
     *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     let _ = u;

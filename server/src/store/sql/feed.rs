@@ -278,18 +278,7 @@ pub fn load_group(conn: &Connection, group: &GroupId) -> Result<Option<GroupInfo
 }
 
 pub fn parse_days(s: &str) -> Vec<Weekday> {
-    s.split(',')
-        .filter_map(|d| match d.trim() {
-            "mon" => Some(Weekday::Mon),
-            "tue" => Some(Weekday::Tue),
-            "wed" => Some(Weekday::Wed),
-            "thu" => Some(Weekday::Thu),
-            "fri" => Some(Weekday::Fri),
-            "sat" => Some(Weekday::Sat),
-            "sun" => Some(Weekday::Sun),
-            _ => None,
-        })
-        .collect()
+    crate::org::parse_days(s)
 }
 
 /// Who may bring and pick up `child`: its parents by name, the first parent
@@ -313,6 +302,8 @@ pub fn load_child(
     today: NaiveDate,
 ) -> Result<Option<Child>, DbError> {
     let pickup = pickup_names(conn, child)?;
+    let (extra_days, cancelled_days) =
+        super::agenda::device_days(conn, group, child, today - chrono::Duration::days(1))?;
     query_one(
         conn,
         "SELECT c.first_name, c.last_name, c.birth_date, c.photo_consent, c.allergies, c.notes,
@@ -334,6 +325,8 @@ pub fn load_child(
                 allergies: r.get("allergies")?,
                 notes: r.get("notes")?,
                 pickup,
+                extra_days,
+                cancelled_days,
             })
         },
     )

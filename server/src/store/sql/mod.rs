@@ -9,6 +9,7 @@
 //! in the two drivers, [`sqlite`] and [`postgres`], and their migrations.
 
 pub mod admin;
+pub mod agenda;
 pub mod attendance;
 pub mod conn;
 pub mod demo;
@@ -45,6 +46,10 @@ use super::{
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole};
+use crate::portal::agenda::{
+    AgendaRefusal, AgendaRules, CancelOutcome, ChildAgenda, DayRequestView, NewDayRequest,
+    PlannedDay,
+};
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
@@ -1199,5 +1204,93 @@ impl Store for SqlStore {
         unused_before: DateTime<Utc>,
     ) -> StoreFuture<Vec<SweptUpload>> {
         self.run(move |c| uploads::sweep_expired(c, now, unused_before))
+    }
+    fn agenda_rules(&self, org: OrganisationId) -> StoreFuture<AgendaRules> {
+        self.read(move |c| Ok(agenda::rules(c, &org)?))
+    }
+
+    fn set_agenda_rules(&self, org: OrganisationId, rules: AgendaRules) -> StoreFuture<()> {
+        self.run(move |c| Ok(agenda::set_rules(c, &org, &rules)?))
+    }
+
+    fn add_closed_day(&self, group: GroupId, day: NaiveDate, name: String) -> StoreFuture<()> {
+        self.run(move |c| Ok(agenda::add_closed_day(c, &group, day, &name)?))
+    }
+
+    fn agenda_for_parent(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        (from, to): (NaiveDate, NaiveDate),
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<ChildAgenda>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = agenda::agenda_for_parent(&tx, &parent, &child, from, to, today, now)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn request_day(
+        &self,
+        parent: ParentId,
+        request: NewDayRequest,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Result<String, AgendaRefusal>>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = agenda::request_day(&tx, &parent, &request, today, now)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn cancel_day_for_parent(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        day: NaiveDate,
+        by: String,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<CancelOutcome>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = agenda::cancel_day(&tx, &parent, &child, day, &by, today, now)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn day_requests(
+        &self,
+        org: OrganisationId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<DayRequestView>> {
+        self.read(move |c| Ok(agenda::requests_for_org(c, &org, today)?))
+    }
+
+    fn planned_day(&self, group: GroupId, day: NaiveDate) -> StoreFuture<PlannedDay> {
+        self.read(move |c| Ok(agenda::planned_day(c, &group, day)?))
+    }
+
+    fn decide_day_request(
+        &self,
+        org: OrganisationId,
+        request: String,
+        approve: bool,
+        by: String,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Result<Changed, AgendaRefusal>>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = agenda::decide(&tx, &org, &request, approve, &by, today, now)?;
+            tx.commit()?;
+            Ok(out)
+        })
     }
 }

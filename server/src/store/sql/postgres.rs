@@ -61,6 +61,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_seal",
         include_str!("../../../migrations/postgres/0010_seal.sql"),
     ),
+    (
+        "0011_agenda",
+        include_str!("../../../migrations/postgres/0011_agenda.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

@@ -424,6 +424,12 @@ pub(crate) fn erase_child(
         |r| r.get::<_, String>("file_name"),
     )?);
     out.absences += tx.execute("DELETE FROM absences WHERE child_id = ?1", params![k])?;
+    for table in ["credit_ledger", "day_requests", "day_cancellations"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE child_id = ?1"),
+            params![k],
+        )?;
+    }
     out.documents += tx.execute("DELETE FROM documents WHERE child_id = ?1", params![k])?;
     out.placements += tx.execute("DELETE FROM placements WHERE child_id = ?1", params![k])?;
     for table in [

@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_seal",
         include_str!("../../../migrations/0010_seal.sql"),
     ),
+    (
+        "0011_agenda",
+        include_str!("../../../migrations/0011_agenda.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.

@@ -373,6 +373,58 @@ impl Portal {
                 .unwrap();
             ids.insert(name, created.id.to_string());
         }
+        // Agenda: weekdays two weeks ahead (Sem: Mon-Fri; Olivia: Mon, Tue).
+        // Sem's first is cancelled and requested again (paid): request_sem;
+        // the second is a contract day to cancel; the third is cancelled,
+        // free to request. Olivia's Monday the same: request_other_org.
+        let weekday_from = |d: chrono::NaiveDate, allowed: &[u32]| {
+            let mut d = d;
+            while !allowed.contains(&d.format("%u").to_string().parse::<u32>().unwrap()) {
+                d += Duration::days(1);
+            }
+            d
+        };
+        let d1 = weekday_from(today + Duration::days(14), &[1, 2, 3, 4, 5]);
+        let d2 = weekday_from(d1 + Duration::days(1), &[1, 2, 3, 4, 5]);
+        let d3 = weekday_from(d2 + Duration::days(1), &[1, 2, 3, 4, 5]);
+        let od = weekday_from(today + Duration::days(14), &[1]);
+        use kring_server::portal::agenda::{NewDayRequest, Payment};
+        for (parent, child, cancel, ask, name) in [
+            (p_sem, sem, vec![d1, d3], Some(d1), "request_sem"),
+            (p_other, ok, vec![od], Some(od), "request_other_org"),
+        ] {
+            for d in cancel {
+                store
+                    .cancel_day_for_parent(parent, child, d, "fixture".into(), today, Utc::now())
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap();
+            }
+            if let Some(d) = ask {
+                let id = store
+                    .request_day(
+                        parent,
+                        NewDayRequest {
+                            child,
+                            day: d,
+                            part_of_day: kring_protocol::PartOfDay::WholeDay,
+                            payment: Payment::Paid,
+                            gives_up: None,
+                            requested_by: "fixture".into(),
+                        },
+                        today,
+                        Utc::now(),
+                    )
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .unwrap();
+                ids.insert(name, id);
+            }
+        }
+        ids.insert("day_sem_contract", d2.to_string());
+        ids.insert("day_sem_free", d3.to_string());
         // Documents.
         use kring_server::portal::DocumentAudience;
         for (name, child, title, body, audience) in [

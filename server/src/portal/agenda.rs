@@ -1,0 +1,481 @@
+//! The parents' agenda (issue 16): an organisation's rules for cancelling
+//! days and tegoed, extra-day requests, swaps (ruilen) and cancellations, and
+//! whether a requested day fits the group (BKR and maximum size). Pure: the
+//! reads and writes are [`crate::store::Store`] methods (`store/sql/agenda.rs`).
+//!
+//! Tegoed is a ledger, never a counter: a contract day cancelled in time
+//! earns one `earned` row valid until a date; spending (at approval) or
+//! expiring writes a row that uses up one earned row, the oldest first.
+
+use chrono::{Datelike, Months, NaiveDate};
+use kring_bkr::{Care, Counts, Outcome, assess_counts};
+use kring_protocol::{ChildId, GroupId, PartOfDay, Weekday};
+
+/// An organisation's rules. Defaults (no row in `agenda_rules`): cancel at
+/// least 2 working days ahead, tegoed valid 3 months, Monday to Friday count
+/// as working days. The seeds name the idea (Kober's "spelregels" for
+/// tegoed, Korein's "binnen 30 dagen") but not the numbers; 2 working days
+/// and 3 months are the common terms of Dutch organisations' tegoed rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgendaRules {
+    /// A contract day cancelled at least this many working days ahead
+    /// (today counts, the day itself does not) earns one day of tegoed.
+    pub notice_working_days: u32,
+    /// Tegoed stays valid this many months after the cancelled day: a
+    /// request must be approved before then.
+    pub credit_valid_months: u32,
+    /// The weekdays that count as working days; a closed day never does.
+    pub working_days: Vec<Weekday>,
+}
+
+impl Default for AgendaRules {
+    fn default() -> Self {
+        Self {
+            notice_working_days: 2,
+            credit_valid_months: 3,
+            working_days: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
+        }
+    }
+}
+
+/// The protocol's weekday of a date.
+pub fn weekday_of(d: NaiveDate) -> Weekday {
+    match d.weekday() {
+        chrono::Weekday::Mon => Weekday::Mon,
+        chrono::Weekday::Tue => Weekday::Tue,
+        chrono::Weekday::Wed => Weekday::Wed,
+        chrono::Weekday::Thu => Weekday::Thu,
+        chrono::Weekday::Fri => Weekday::Fri,
+        chrono::Weekday::Sat => Weekday::Sat,
+        chrono::Weekday::Sun => Weekday::Sun,
+    }
+}
+
+const WEEKDAY_WORDS: [(Weekday, &str); 7] = [
+    (Weekday::Mon, "maandag"),
+    (Weekday::Tue, "dinsdag"),
+    (Weekday::Wed, "woensdag"),
+    (Weekday::Thu, "donderdag"),
+    (Weekday::Fri, "vrijdag"),
+    (Weekday::Sat, "zaterdag"),
+    (Weekday::Sun, "zondag"),
+];
+
+/// "maandag, woensdag en vrijdag".
+pub fn weekdays_words(days: &[Weekday]) -> String {
+    let names: Vec<&str> = WEEKDAY_WORDS
+        .iter()
+        .filter(|(d, _)| days.contains(d))
+        .map(|(_, n)| *n)
+        .collect();
+    match names.as_slice() {
+        [] => "geen dagen".into(),
+        [one] => (*one).into(),
+        [init @ .., last] => format!("{} en {last}", init.join(", ")),
+    }
+}
+
+impl AgendaRules {
+    pub fn is_working_day(&self, d: NaiveDate, closed: &[NaiveDate]) -> bool {
+        self.working_days.contains(&weekday_of(d)) && !closed.contains(&d)
+    }
+
+    /// Working days from `today` (included) to `day` (not included).
+    pub fn working_days_before(
+        &self,
+        today: NaiveDate,
+        day: NaiveDate,
+        closed: &[NaiveDate],
+    ) -> u32 {
+        today
+            .iter_days()
+            .take_while(|d| *d < day)
+            .filter(|d| self.is_working_day(*d, closed))
+            .count()
+            .try_into()
+            .unwrap_or(u32::MAX)
+    }
+
+    /// Whether cancelling `day` on `today` earns tegoed.
+    pub fn in_time(&self, today: NaiveDate, day: NaiveDate, closed: &[NaiveDate]) -> bool {
+        day > today && self.working_days_before(today, day, closed) >= self.notice_working_days
+    }
+
+    /// The last day tegoed earned by cancelling `day` can be spent (approved) on.
+    pub fn valid_until(&self, day: NaiveDate) -> NaiveDate {
+        day.checked_add_months(Months::new(self.credit_valid_months))
+            .unwrap_or(NaiveDate::MAX)
+    }
+
+    /// The rules in words, as parents read them.
+    pub fn words(&self) -> Vec<String> {
+        let days = match self.notice_working_days {
+            1 => "1 werkdag".to_string(),
+            n => format!("{n} werkdagen"),
+        };
+        let months = match self.credit_valid_months {
+            1 => "1 maand".to_string(),
+            n => format!("{n} maanden"),
+        };
+        vec![
+            format!(
+                "Meldt u een opvangdag uiterlijk {days} van tevoren af, dan krijgt u 1 dag tegoed. \
+                 De dag van afmelden telt mee, de opvangdag zelf niet."
+            ),
+            format!(
+                "Werkdagen zijn {}; dagen dat de locatie dicht is tellen niet.",
+                weekdays_words(&self.working_days)
+            ),
+            "Later afmelden mag ook, maar dan krijgt u geen tegoed.".to_string(),
+            format!(
+                "Tegoed blijft {months} geldig na de afgemelde dag; daarna vervalt het. U zet het \
+                 in voor een extra dag; het gaat van uw tegoed af als de locatie de dag goedkeurt."
+            ),
+            "Ruilen: u geeft een opvangdag op voor een andere dag. Dat kost geen tegoed en levert \
+             geen tegoed op."
+                .to_string(),
+        ]
+    }
+}
+
+/// How an extra day is paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payment {
+    /// Invoiced afterwards.
+    Paid,
+    /// One day of tegoed, taken at approval.
+    Credit,
+    /// In exchange for a contract day (`gives_up`).
+    Swap,
+}
+
+impl Payment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Paid => "paid",
+            Self::Credit => "credit",
+            Self::Swap => "swap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "paid" => Some(Self::Paid),
+            "credit" => Some(Self::Credit),
+            "swap" => Some(Self::Swap),
+            _ => None,
+        }
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Paid => "betaald",
+            Self::Credit => "van tegoed",
+            Self::Swap => "geruild",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStatus {
+    Requested,
+    Approved,
+    Refused,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "requested",
+            Self::Approved => "approved",
+            Self::Refused => "refused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "requested" => Some(Self::Requested),
+            "approved" => Some(Self::Approved),
+            "refused" => Some(Self::Refused),
+            _ => None,
+        }
+    }
+
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Requested => "aangevraagd",
+            Self::Approved => "goedgekeurd",
+            Self::Refused => "afgewezen",
+        }
+    }
+}
+
+/// Why a cancelled contract day is cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelKind {
+    /// In time: earned a day of tegoed.
+    InTime,
+    /// Too late for tegoed.
+    Late,
+    /// Given up for another day (ruilen).
+    Swap,
+}
+
+impl CancelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InTime => "in_time",
+            Self::Late => "late",
+            Self::Swap => "swap",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "in_time" => Some(Self::InTime),
+            "late" => Some(Self::Late),
+            "swap" => Some(Self::Swap),
+            _ => None,
+        }
+    }
+}
+
+/// A request for an extra day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDayRequest {
+    pub child: ChildId,
+    pub day: NaiveDate,
+    pub part_of_day: PartOfDay,
+    pub payment: Payment,
+    /// For a swap: the contract day given up.
+    pub gives_up: Option<NaiveDate>,
+    pub requested_by: String,
+}
+
+/// A stored request, as the parent and the manager see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayRequestView {
+    pub id: String,
+    pub child: ChildId,
+    pub child_name: String,
+    pub birth_date: NaiveDate,
+    pub group: GroupId,
+    pub group_name: String,
+    pub day: NaiveDate,
+    pub part_of_day: PartOfDay,
+    pub payment: Payment,
+    pub gives_up: Option<NaiveDate>,
+    pub status: RequestStatus,
+    pub requested_by: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A cancelled contract day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelledDay {
+    pub group: GroupId,
+    pub day: NaiveDate,
+    pub kind: CancelKind,
+}
+
+/// One row of the tegoed ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditRow {
+    /// "earned", "spent" or "expired".
+    pub kind: String,
+    /// Earned: the last day it can be used.
+    pub valid_until: Option<NaiveDate>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A child's agenda for a stretch of days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildAgenda {
+    pub rules: AgendaRules,
+    /// Closed days of the child's locations in the stretch, with their names.
+    pub closed: Vec<(NaiveDate, String)>,
+    pub requests: Vec<DayRequestView>,
+    pub cancelled: Vec<CancelledDay>,
+    /// Tegoed that can be spent today (earned, not used up, not expired).
+    pub balance: u32,
+    /// Requests from tegoed still waiting for a decision.
+    pub pending_credit: u32,
+    pub ledger: Vec<CreditRow>,
+}
+
+impl ChildAgenda {
+    /// Tegoed not yet promised to a waiting request.
+    pub fn available(&self) -> u32 {
+        self.balance.saturating_sub(self.pending_credit)
+    }
+}
+
+/// Why a request, a cancellation or an approval was refused, in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AgendaRefusal {
+    #[error("Uw kind heeft op die dag geen plaatsing bij ons.")]
+    NotPlaced,
+    #[error("Kies een dag na vandaag.")]
+    NotAfterToday,
+    #[error("De locatie is die dag gesloten.")]
+    Closed,
+    #[error("Op die dag komt uw kind al.")]
+    AlreadyPlanned,
+    #[error("Voor die dag loopt al een aanvraag.")]
+    AlreadyRequested,
+    #[error(
+        "U heeft geen tegoed (meer) om in te zetten. Vraag de dag betaald aan, of ruil een opvangdag."
+    )]
+    NoCredit,
+    #[error("Die dag is geen opvangdag van uw kind.")]
+    NotAContractDay,
+    #[error("Die dag is al afgemeld.")]
+    AlreadyCancelled,
+    #[error("Over deze aanvraag is al beslist.")]
+    AlreadyDecided,
+    #[error("Die dag is al voorbij.")]
+    Past,
+}
+
+/// What cancelling a day did: how it was cancelled and the groups whose
+/// feed changed, or why it could not be.
+pub type CancelOutcome = Result<(CancelKind, crate::org::Changed), AgendaRefusal>;
+
+/// The group's planned day, for the manager's check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedDay {
+    pub care: Care,
+    /// The most children the group may hold (set, or 16 KDV / 22 BSO).
+    pub max_children: u32,
+    /// Birth dates of the children planned (contract days and approved
+    /// extra days, without absences and cancelled days).
+    pub children: Vec<(ChildId, NaiveDate)>,
+    /// Pedagogical staff linked to the group: the schema has no roster.
+    pub staff: u32,
+}
+
+/// Whether a day fits, and why in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fit {
+    pub fits: bool,
+    pub children: u32,
+    pub required: Option<u32>,
+    pub words: String,
+}
+
+/// Adds `child` (born `birth`) to the planned day, unless already in it, and
+/// checks the BKR and the maximum size.
+pub fn fit(planned: &PlannedDay, child: ChildId, birth: NaiveDate, day: NaiveDate) -> Fit {
+    let mut births: Vec<NaiveDate> = planned.children.iter().map(|(_, b)| *b).collect();
+    if !planned.children.iter().any(|(c, _)| *c == child) {
+        births.push(birth);
+    }
+    let n = u32::try_from(births.len()).unwrap_or(u32::MAX);
+    let staff = planned.staff;
+    let leidsters = |k: u32| if k == 1 { "leidster" } else { "leidsters" };
+    let kinderen = |k: u32| if k == 1 { "kind" } else { "kinderen" };
+    let Ok(counts) = Counts::of(planned.care, &births, day) else {
+        return Fit {
+            fits: false,
+            children: n,
+            required: None,
+            words: "past niet: een geboortedatum ligt na die dag".into(),
+        };
+    };
+    let outcome = assess_counts(planned.care, counts);
+    match outcome {
+        Outcome::TooLarge(_) => Fit {
+            fits: false,
+            children: n,
+            required: None,
+            words: format!(
+                "past niet: {n} {} is te veel voor één groep volgens de BKR",
+                kinderen(n)
+            ),
+        },
+        Outcome::Staff { staff: need, .. } => {
+            let over_max = n > planned.max_children;
+            let short = need > staff;
+            let head = if over_max || short {
+                "past niet"
+            } else {
+                "past"
+            };
+            let mut words = format!(
+                "{head}: {n} {}, {need} {} nodig, {staff} ingeroosterd",
+                kinderen(n),
+                leidsters(need)
+            );
+            if over_max {
+                words.push_str(&format!(
+                    " (de groep mag hoogstens {} kinderen hebben)",
+                    planned.max_children
+                ));
+            }
+            Fit {
+                fits: !(over_max || short),
+                children: n,
+                required: Some(need),
+                words,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    #[test]
+    fn in_time_counts_working_days_without_closed_days() {
+        let r = AgendaRules::default();
+        // Monday 7 December 2026: Mon and Tue before Wednesday
+        assert!(r.in_time(d("2026-12-07"), d("2026-12-09"), &[]));
+        assert!(!r.in_time(d("2026-12-08"), d("2026-12-09"), &[]));
+        // a closed Tuesday does not count
+        assert!(!r.in_time(d("2026-12-07"), d("2026-12-09"), &[d("2026-12-08")]));
+        // Friday for Monday: Friday only (weekend does not count)
+        assert!(!r.in_time(d("2026-12-11"), d("2026-12-14"), &[]));
+        assert!(r.in_time(d("2026-12-10"), d("2026-12-14"), &[]));
+        assert_eq!(r.valid_until(d("2026-11-30")), d("2027-02-28"));
+    }
+
+    #[test]
+    fn a_day_fits_in_words() {
+        let births: Vec<(ChildId, NaiveDate)> =
+            (0..10).map(|_| (ChildId::new(), d("2024-01-01"))).collect();
+        let planned = PlannedDay {
+            care: Care::Dagopvang,
+            max_children: 16,
+            children: births,
+            staff: 2,
+        };
+        let f = fit(&planned, ChildId::new(), d("2024-02-01"), d("2026-12-09"));
+        assert!(f.fits, "{f:?}");
+        assert_eq!(
+            f.words,
+            "past: 11 kinderen, 2 leidsters nodig, 2 ingeroosterd"
+        );
+        let one = PlannedDay {
+            staff: 1,
+            ..planned
+        };
+        let f = fit(&one, ChildId::new(), d("2024-02-01"), d("2026-12-09"));
+        assert!(!f.fits);
+        assert!(
+            f.words
+                .starts_with("past niet: 11 kinderen, 2 leidsters nodig, 1 ingeroosterd")
+        );
+    }
+}
