@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_seal",
         include_str!("../../../migrations/postgres/0010_seal.sql"),
     ),
+    // 0011 is the agenda's (branch agenda)
+    (
+        "0012_news",
+        include_str!("../../../migrations/postgres/0012_news.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0010_seal",
         include_str!("../../../migrations/0010_seal.sql"),
     ),
+    // 0011 is the agenda's (branch agenda)
+    (
+        "0012_news",
+        include_str!("../../../migrations/0012_news.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.
