@@ -28,11 +28,11 @@ const MAX_TEXT: usize = crate::device_api::items::MAX_TEXT_CHARS;
 const MAX_MESSAGE: usize = crate::device_api::items::MAX_MESSAGE_CHARS;
 
 /// The day it is at the parent's organisation.
-fn today(u: &ParentUser) -> NaiveDate {
+pub(super) fn today(u: &ParentUser) -> NaiveDate {
     u.ctx.tenant.calendar.today(Utc::now())
 }
 
-fn layout(u: &ParentUser, title: &str, active: &'static str) -> Layout {
+pub(super) fn layout(u: &ParentUser, title: &str, active: &'static str) -> Layout {
     Layout {
         title: title.to_string(),
         org: u.ctx.tenant.name.clone(),
