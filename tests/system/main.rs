@@ -698,7 +698,9 @@ async fn a_manager_posts_news_with_a_photo_and_a_parent_reads_it() -> anyhow::Re
     file("#foto").await?;
     b.submit("#news-submit").await?;
     assert!(
-        b.text().await?.contains("Het bericht staat in het ouderportaal"),
+        b.text()
+            .await?
+            .contains("Het bericht staat in het ouderportaal"),
         "{}",
         b.text().await?
     );

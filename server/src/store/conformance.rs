@@ -3123,7 +3123,11 @@ pub async fn news_and_locations_are_read_per_parent(s: &dyn Store) {
         w.org,
         ("Tim", PhotoConsent::Group, 500),
         &[Weekday::Mon],
-        &[(group_b, today() - Duration::days(100), Some(today() - Duration::days(1)))],
+        &[(
+            group_b,
+            today() - Duration::days(100),
+            Some(today() - Duration::days(1)),
+        )],
     )
     .await;
     let parent = async |email: &str, org, child| {
@@ -3218,7 +3222,12 @@ pub async fn news_and_locations_are_read_per_parent(s: &dyn Store) {
         );
     }
     assert_eq!(s.news_of_org(w.org).await.expect("list").len(), 3);
-    assert!(s.news_post(other.org, n_a.clone()).await.expect("read").is_none());
+    assert!(
+        s.news_post(other.org, n_a.clone())
+            .await
+            .expect("read")
+            .is_none()
+    );
 
     // Mijn locatie
     assert!(
@@ -3261,7 +3270,12 @@ pub async fn news_and_locations_are_read_per_parent(s: &dyn Store) {
     assert_eq!(theirs.len(), 1);
     assert_eq!(theirs[0].id, loc_b);
     assert!(theirs[0].team.is_empty());
-    assert!(s.locations_for_parent(p_gone, today()).await.expect("gone").is_empty());
+    assert!(
+        s.locations_for_parent(p_gone, today())
+            .await
+            .expect("gone")
+            .is_empty()
+    );
 
     // staff photos: stored only through set_staff_photo, shown to the location's parents
     assert!(
@@ -3328,7 +3342,10 @@ pub async fn news_and_locations_are_read_per_parent(s: &dyn Store) {
         .news_recipients(n_b.clone(), Utc::now())
         .await
         .expect("recipients");
-    assert!(to.is_none_or(|t| t.parents.is_empty()), "b switched news off");
+    assert!(
+        to.is_none_or(|t| t.parents.is_empty()),
+        "b switched news off"
+    );
 }
 
 /// Editing a post hands back the files it no longer uses; deleting hands back all.

@@ -27,9 +27,7 @@ pub mod testing;
 
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, GroupChange, GroupKind, ImportRow, ParentRole};
-use crate::portal::news::{
-    LocationDetails, LocationInfo, NewsDraft, NewsPost, SavedNews,
-};
+use crate::portal::news::{LocationDetails, LocationInfo, NewsDraft, NewsPost, SavedNews};
 use crate::portal::notify::NewsRecipients;
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
@@ -1272,7 +1270,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A staff photo's key, for the manager's own organisation.
     fn staff_photo(&self, org: OrganisationId, staff: StaffId) -> StoreFuture<Option<String>>;
     /// Who hears about a new post: parents who may read it and want e-mail for news.
-    fn news_recipients(&self, id: String, now: DateTime<Utc>) -> StoreFuture<Option<NewsRecipients>>;
+    fn news_recipients(
+        &self,
+        id: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<NewsRecipients>>;
 
     // -- portal: what a parent writes (each bumps the groups' sequences)
     fn parent_diary(

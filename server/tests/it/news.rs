@@ -13,7 +13,8 @@ use kring_server::org::{GroupKind, ParentRole};
 use kring_server::store::{ChildDetails, NewPlacement};
 use std::time::Duration;
 
-const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+const PDF: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 /// A second location of the test organisation with one child and its parent
 /// (`loc2.ouder@example.nl`); returns the location's id.
@@ -90,8 +91,7 @@ async fn post_news(
     pdf: Option<(&str, Vec<u8>)>,
 ) -> Page {
     b.get("/beheer/nieuws/nieuw").await;
-    let mut form =
-        reqwest::multipart::Form::new().text("csrf", b.csrf.clone().unwrap_or_default());
+    let mut form = reqwest::multipart::Form::new().text("csrf", b.csrf.clone().unwrap_or_default());
     for (k, v) in fields {
         form = form.text(k.to_string(), v.to_string());
     }
@@ -122,14 +122,12 @@ async fn post_id(b: &mut Browser, title: &str) -> String {
     let page = b.get("/beheer/nieuws").await;
     let at = page
         .text
-        .find(&format!("<td class=\"name\" data-label=\"Titel\">{title}</td>"))
+        .find(&format!(
+            "<td class=\"name\" data-label=\"Titel\">{title}</td>"
+        ))
         .unwrap_or_else(|| panic!("{title} not listed: {}", page.text));
     let row = page.text[..at].rfind("<tr id=\"news-").unwrap();
-    page.text[row + 13..]
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
+    page.text[row + 13..].split('"').next().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -223,7 +221,10 @@ async fn news_reaches_only_the_parents_of_its_location_and_organisation() {
     let page = sem.get("/nieuws").await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("Zomerfeest") && page.text.contains("Nieuwsbrief juni"));
-    assert!(!page.text.contains("Nieuwe zandbak"), "another location's news");
+    assert!(
+        !page.text.contains("Nieuwe zandbak"),
+        "another location's news"
+    );
     assert!(
         page.text.find("Nieuwsbrief juni").unwrap() < page.text.find("Zomerfeest").unwrap(),
         "newest first"
@@ -236,7 +237,11 @@ async fn news_reaches_only_the_parents_of_its_location_and_organisation() {
         post.text
     );
     assert!(!post.text.contains("<b>zonnebrand"));
-    assert_eq!(post.text.matches("<p class=\"text\">").count(), 2, "two paragraphs");
+    assert_eq!(
+        post.text.matches("<p class=\"text\">").count(),
+        2,
+        "two paragraphs"
+    );
     let pdf = sem.get(&format!("/nieuws/{a}/bijlage")).await;
     assert_eq!(pdf.status, 200);
     assert_eq!(pdf.bytes, PDF);
@@ -320,10 +325,17 @@ async fn news_reaches_only_the_parents_of_its_location_and_organisation() {
     assert_eq!(r.status, 303, "{}", r.text);
     assert_eq!(sem.get(&format!("/nieuws/{a}/bijlage")).await.status, 404);
     assert_eq!(sem.get(&format!("/nieuws/{a}/foto")).await.status, 200);
-    assert!(sem.get("/nieuws").await.text.contains("Zomerfeest (gewijzigd)"));
+    assert!(
+        sem.get("/nieuws")
+            .await
+            .text
+            .contains("Zomerfeest (gewijzigd)")
+    );
     // Deleting.
     m.get("/beheer/nieuws").await;
-    let r = m.post(&format!("/beheer/nieuws/{a}/verwijderen"), &[]).await;
+    let r = m
+        .post(&format!("/beheer/nieuws/{a}/verwijderen"), &[])
+        .await;
     assert_eq!(r.status, 303);
     assert_eq!(sem.get(&format!("/nieuws/{a}")).await.status, 404);
     assert_eq!(sem.get(&format!("/nieuws/{a}/foto")).await.status, 404);
@@ -336,9 +348,7 @@ async fn the_news_mail_follows_the_parents_setting() {
     // Sem's second parent keeps messages but turns news off.
     let mut sem2 = p.logged_in("test", "sem2").await;
     sem2.get("/notificaties").await;
-    let r = sem2
-        .post("/notificaties", &[("email_message", "on")])
-        .await;
+    let r = sem2.post("/notificaties", &[("email_message", "on")]).await;
     assert_eq!(r.status, 303);
     let page = sem2.get("/notificaties").await;
     assert!(page.text.contains("id=\"email_news\""));
@@ -370,10 +380,16 @@ async fn the_news_mail_follows_the_parents_setting() {
     assert_eq!(r.status, 303, "{}", r.text);
     let id = post_id(&mut m, "Nieuwsbrief juli").await;
     let mail = p
-        .wait_for_mail("sem.ouder@example.nl", "Nieuwe nieuwsbrief: Nieuwsbrief juli")
+        .wait_for_mail(
+            "sem.ouder@example.nl",
+            "Nieuwe nieuwsbrief: Nieuwsbrief juli",
+        )
         .await;
     assert!(mail.contains(&format!("/nieuws/{id}")));
-    assert!(!mail.contains("Geheime inhoud"), "the text stays in the portal");
+    assert!(
+        !mail.contains("Geheime inhoud"),
+        "the text stays in the portal"
+    );
     // Bram's parent is at location A too.
     p.wait_for_mail("bram.ouder@example.nl", "Nieuwsbrief juli")
         .await;
@@ -421,7 +437,10 @@ async fn mijn_locatie_shows_the_location_and_staff_photos_only_with_consent() {
     m.get("/beheer/locatie").await;
     // the fixture's shared photo is taken away first
     let r = m
-        .post(&format!("/beheer/medewerkers/{staff_a}/foto/verwijderen"), &[])
+        .post(
+            &format!("/beheer/medewerkers/{staff_a}/foto/verwijderen"),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 303);
     let r = m
@@ -472,7 +491,11 @@ async fn mijn_locatie_shows_the_location_and_staff_photos_only_with_consent() {
     assert!(page.text.contains("Bloemstraat 1") && page.text.contains("Ziek kind"));
     assert!(page.text.contains("href=\"tel:0301234567\""));
     assert!(page.text.contains("Fatima") || page.text.contains(&staff_a));
-    assert!(!page.text.contains(&format!("/mijn-locatie/team/{staff_a}/foto")));
+    assert!(
+        !page
+            .text
+            .contains(&format!("/mijn-locatie/team/{staff_a}/foto"))
+    );
     assert_eq!(
         sem.get(&format!("/mijn-locatie/team/{staff_a}/foto"))
             .await
@@ -485,7 +508,10 @@ async fn mijn_locatie_shows_the_location_and_staff_photos_only_with_consent() {
     let r = m.send(req).await;
     assert_eq!(r.location.as_deref(), Some("/beheer/locatie?ok=foto"));
     let page = sem.get("/mijn-locatie").await;
-    assert!(page.text.contains(&format!("/mijn-locatie/team/{staff_a}/foto")));
+    assert!(
+        page.text
+            .contains(&format!("/mijn-locatie/team/{staff_a}/foto"))
+    );
     let photo = sem.get(&format!("/mijn-locatie/team/{staff_a}/foto")).await;
     assert_eq!(photo.status, 200);
     assert!(!photo.bytes.windows(4).any(|w| w == b"Exif"));
@@ -503,7 +529,13 @@ async fn mijn_locatie_shows_the_location_and_staff_photos_only_with_consent() {
     );
     // Another organisation: nothing.
     let mut other = p.logged_in("ander", "other_org").await;
-    assert!(!other.get("/mijn-locatie").await.text.contains("Bloemstraat"));
+    assert!(
+        !other
+            .get("/mijn-locatie")
+            .await
+            .text
+            .contains("Bloemstraat")
+    );
     assert_eq!(
         other
             .get(&format!("/mijn-locatie/team/{staff_a}/foto"))
@@ -514,7 +546,10 @@ async fn mijn_locatie_shows_the_location_and_staff_photos_only_with_consent() {
     // Removing the photo hides it at once.
     m.get("/beheer/locatie").await;
     let r = m
-        .post(&format!("/beheer/medewerkers/{staff_a}/foto/verwijderen"), &[])
+        .post(
+            &format!("/beheer/medewerkers/{staff_a}/foto/verwijderen"),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 303);
     assert_eq!(

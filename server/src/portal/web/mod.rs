@@ -157,7 +157,11 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             post(news::admin_staff_photo)
                 .layer(axum::extract::DefaultBodyLimit::max(news::NEWS_BODY_LIMIT)),
         ),
-        ("GET", "/beheer/medewerkers/{id}/foto", get(news::admin_staff_photo_get)),
+        (
+            "GET",
+            "/beheer/medewerkers/{id}/foto",
+            get(news::admin_staff_photo_get),
+        ),
         (
             "POST",
             "/beheer/medewerkers/{id}/foto/verwijderen",
@@ -184,7 +188,11 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "/beheer/nieuws/{id}/verwijderen",
             post(news::admin_news_delete),
         ),
-        ("GET", "/beheer/nieuws/{id}/foto", get(news::admin_news_photo)),
+        (
+            "GET",
+            "/beheer/nieuws/{id}/foto",
+            get(news::admin_news_photo),
+        ),
         ("GET", "/beheer/locatie", get(news::admin_location)),
         (
             "POST",

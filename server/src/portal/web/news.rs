@@ -163,10 +163,7 @@ pub struct MyLocationPage {
 // ---------------------------------------------------------------------------
 // Parents
 
-pub async fn news_list(
-    State(state): State<AppState>,
-    u: ParentUser,
-) -> Result<Response, WebError> {
+pub async fn news_list(State(state): State<AppState>, u: ParentUser) -> Result<Response, WebError> {
     let posts = state
         .store
         .news_for_parent(u.parent, super::parent::today(&u))
@@ -539,10 +536,7 @@ async fn store_photo(
     .map_err(|e| WebError::Internal(e.to_string()))?
 }
 
-async fn store_pdf(
-    state: &AppState,
-    upload: Upload,
-) -> Result<Result<NewsPdf, String>, WebError> {
+async fn store_pdf(state: &AppState, upload: Upload) -> Result<Result<NewsPdf, String>, WebError> {
     let max = state.settings.portal.news_pdf_max_bytes;
     if let Err(e) = news::check_pdf(&upload.bytes, max) {
         tracing::info!(error = %e, "attachment refused");

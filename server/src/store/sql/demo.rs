@@ -189,13 +189,21 @@ fn load_location_and_news(tx: &Connection, clock: &Clock) -> Result<(), OrgError
         &loc,
         &LocationDetails {
             address: "Zonnebloemlaan 12\n3521 AB Utrecht".into(),
-            opening_hours: "Maandag tot en met vrijdag 7:30 - 18:30\nBSO na schooltijd tot 18:30".into(),
+            opening_hours: "Maandag tot en met vrijdag 7:30 - 18:30\nBSO na schooltijd tot 18:30"
+                .into(),
             phone: "030 - 123 45 67".into(),
             email: "zonnebloem@example.nl".into(),
         },
     )?;
     for (title, body) in DEMO_PAGES {
-        news::add_location_page(tx, &org_id, &loc, title, body, clock.at(When::DaysAgo(60, 9, 0)))?;
+        news::add_location_page(
+            tx,
+            &org_id,
+            &loc,
+            title,
+            body,
+            clock.at(When::DaysAgo(60, 9, 0)),
+        )?;
     }
     news::save_news(
         tx,
@@ -269,7 +277,8 @@ fn load_news_pictures(
         },
     )?;
     if let Some(anouk) = anouk {
-        let face = crate::photo::process(&demo_picture(32)?, &crate::photo::PhotoLimits::default())?;
+        let face =
+            crate::photo::process(&demo_picture(32)?, &crate::photo::PhotoLimits::default())?;
         let key = "team-klein/demo/anouk.jpg";
         blobs.put(key, &face.thumbnail)?;
         news::set_staff_photo(tx, &org_id, &anouk, Some(key), now)?;
@@ -931,13 +940,19 @@ mod tests {
         // Mijn locatie and news: the address, two pages, a newsletter and a
         // post with a photo, Anouk's shared team photo.
         assert_eq!(
-            count(&db, "SELECT count(*) FROM locations WHERE address <> '' AND phone <> ''"),
+            count(
+                &db,
+                "SELECT count(*) FROM locations WHERE address <> '' AND phone <> ''"
+            ),
             1
         );
         assert_eq!(count(&db, "SELECT count(*) FROM location_pages"), 2);
         assert_eq!(count(&db, "SELECT count(*) FROM news_posts"), 2);
         assert_eq!(
-            count(&db, "SELECT count(*) FROM news_posts WHERE photo_key IS NOT NULL"),
+            count(
+                &db,
+                "SELECT count(*) FROM news_posts WHERE photo_key IS NOT NULL"
+            ),
             1
         );
         assert_eq!(
@@ -950,11 +965,13 @@ mod tests {
         let anne = db
             .call_sync(|c| -> Result<_, OrgError> {
                 let tenant = super::portal::tenant_by_slug(c, DEMO_SLUG)?.expect("tenant");
-                Ok(super::portal::find_login(c, &tenant.id, "anne.devries@example.nl")?
-                    .expect("anne")
-                    .0
-                    .parent_id()
-                    .expect("a parent"))
+                Ok(
+                    super::portal::find_login(c, &tenant.id, "anne.devries@example.nl")?
+                        .expect("anne")
+                        .0
+                        .parent_id()
+                        .expect("a parent"),
+                )
             })
             .expect("anne");
         let seen = db

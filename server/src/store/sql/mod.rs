@@ -46,9 +46,7 @@ use super::{
 };
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole};
-use crate::portal::news::{
-    LocationDetails, LocationInfo, NewsDraft, NewsPost, SavedNews,
-};
+use crate::portal::news::{LocationDetails, LocationInfo, NewsDraft, NewsPost, SavedNews};
 use crate::portal::notify::NewsRecipients;
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,

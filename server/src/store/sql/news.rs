@@ -1,7 +1,7 @@
 //! News posts, newsletters and Mijn locatie (see [`crate::portal::news`]):
 //! what a parent may read is decided here, per object, at read time.
 
-use super::conn::{Connection, DbError, RowExt, Row, params, query_all, query_one, time_str};
+use super::conn::{Connection, DbError, Row, RowExt, params, query_all, query_one, time_str};
 use crate::portal::news::{
     FileChange, InfoPage, LocationDetails, LocationInfo, NewsDraft, NewsKind, NewsPdf, NewsPhoto,
     NewsPost, SavedNews, TeamMember,
@@ -173,11 +173,21 @@ pub fn save_news(
     let photo = match &draft.photo {
         FileChange::Keep => old_photo,
         FileChange::Remove => {
-            unused.extend(old_photo.map(|p| [p.key, p.thumb_key]).into_iter().flatten());
+            unused.extend(
+                old_photo
+                    .map(|p| [p.key, p.thumb_key])
+                    .into_iter()
+                    .flatten(),
+            );
             None
         }
         FileChange::Set(new) => {
-            unused.extend(old_photo.map(|p| [p.key, p.thumb_key]).into_iter().flatten());
+            unused.extend(
+                old_photo
+                    .map(|p| [p.key, p.thumb_key])
+                    .into_iter()
+                    .flatten(),
+            );
             Some(new.clone())
         }
     };
@@ -424,11 +434,7 @@ pub fn set_staff_photo(
     };
     c.execute(
         "UPDATE staff SET photo_key = ?2, photo_consent_at = ?3 WHERE id = ?1",
-        params![
-            staff.to_string(),
-            key,
-            key.map(|_| time_str(now))
-        ],
+        params![staff.to_string(), key, key.map(|_| time_str(now))],
     )?;
     Ok(Some(old.filter(|o| Some(o.as_str()) != key)))
 }

@@ -449,7 +449,13 @@ impl Portal {
             for (name, org, location, title, files) in [
                 ("news_a", org_a, Some(loc_a), "Nieuws van A", true),
                 ("news_org", org_a, None, "Nieuws voor iedereen", false),
-                ("news_other_org", other, Some(loc), "Nieuws van elders", false),
+                (
+                    "news_other_org",
+                    other,
+                    Some(loc),
+                    "Nieuws van elders",
+                    false,
+                ),
             ] {
                 let saved = store
                     .save_news(org, None, draft(location, title, files), Utc::now())
@@ -459,13 +465,24 @@ impl Portal {
                 ids.insert(name, saved.id);
             }
             let page = store
-                .add_location_page(org_a, loc_a, "Ziek kind".into(), "Bel ons.".into(), Utc::now())
+                .add_location_page(
+                    org_a,
+                    loc_a,
+                    "Ziek kind".into(),
+                    "Bel ons.".into(),
+                    Utc::now(),
+                )
                 .await
                 .unwrap()
                 .unwrap();
             ids.insert("page_a", page);
             store
-                .set_staff_photo(org_a, staff_a, Some("team-klein/fx/a.jpg".into()), Utc::now())
+                .set_staff_photo(
+                    org_a,
+                    staff_a,
+                    Some("team-klein/fx/a.jpg".into()),
+                    Utc::now(),
+                )
                 .await
                 .unwrap()
                 .unwrap();
