@@ -168,7 +168,7 @@ pub async fn news_list(State(state): State<AppState>, u: ParentUser) -> Result<R
         .store
         .news_for_parent(u.parent, super::parent::today(&u))
         .await?;
-    let calendar = u.ctx.tenant.calendar.clone();
+    let calendar = u.ctx.tenant.calendar;
     render(&NewsPage {
         l: super::parent::layout(&u, "Nieuws", "nieuws"),
         posts: posts.into_iter().map(|p| post_view(p, &calendar)).collect(),
@@ -189,7 +189,7 @@ pub async fn news_post(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let p = visible_post(&state, &u, id).await?;
-    let calendar = u.ctx.tenant.calendar.clone();
+    let calendar = u.ctx.tenant.calendar;
     let title = p.title.clone();
     render(&NewsPostPage {
         l: super::parent::layout(&u, &title, "nieuws"),
@@ -329,7 +329,7 @@ pub async fn admin_news(
     Query(q): Query<Notice>,
 ) -> Result<Response, WebError> {
     let posts = state.store.news_of_org(u.ctx.tenant.id).await?;
-    let calendar = u.ctx.tenant.calendar.clone();
+    let calendar = u.ctx.tenant.calendar;
     let mut l = super::admin::layout(&u, "Nieuws en nieuwsbrieven", "nieuws");
     l.notice = match q.ok.as_str() {
         "geplaatst" => "Het bericht staat in het ouderportaal. Ouders die e-mail voor nieuws aan hebben staan, krijgen een e-mail.",
