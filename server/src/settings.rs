@@ -122,6 +122,8 @@ pub struct PortalSettings {
     pub first_password_days: i64,
     /// Failed logins allowed per client address per 15 minutes.
     pub login_failures_per_window: u32,
+    /// Largest PDF a manager may attach to a news post or newsletter (bytes).
+    pub news_pdf_max_bytes: u64,
 }
 
 /// Outgoing e-mail: password resets and notifications.
@@ -287,6 +289,7 @@ impl Default for Settings {
                 reset_valid_minutes: 60,
                 first_password_days: 14,
                 login_failures_per_window: 10,
+                news_pdf_max_bytes: crate::portal::news::DEFAULT_PDF_MAX_BYTES,
             },
             mail: MailSettings {
                 from: "kring <noreply@kring.invalid>".into(),

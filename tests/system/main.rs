@@ -791,3 +791,95 @@ async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_
     assert!(b.exists(&format!("#day-{asked}[data-state=extra]")).await?);
     b.close().await
 }
+
+/// News and Mijn locatie in a real browser: the manager fills in the
+/// location, shares a staff photo with consent, posts news with a photo; a
+/// parent reads it on a phone. Screenshots of `/nieuws` and `/mijn-locatie`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_posts_news_with_a_photo_and_a_parent_reads_it() -> anyhow::Result<()> {
+    init_tracing();
+    let w = World::start().await;
+    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("jpeg/testdata/baseline-restart.jpg")
+        .canonicalize()?;
+    let photo = photo.to_string_lossy().to_string();
+    let b = Browser::start(1280, 900).await?;
+    let file = async |css: &str| -> anyhow::Result<()> {
+        b.client
+            .find(fantoccini::Locator::Css(css))
+            .await?
+            .send_keys(&photo)
+            .await?;
+        Ok(())
+    };
+
+    login(&b, &w.base, "petra@example.nl", PASSWORD).await?;
+    b.goto(&format!("{}/beheer/locatie", w.base)).await?;
+    b.fill("textarea[name=address]", "Zonnebloemlaan 12, Utrecht")
+        .await?;
+    b.fill("textarea[name=opening_hours]", "ma-vr 7:30 - 18:30")
+        .await?;
+    b.fill("input[name=phone]", "030 123 45 67").await?;
+    b.submit("button[id^=details-submit-]").await?;
+    assert!(b.text().await?.contains("zijn opgeslagen"));
+    b.fill("input[id^=page-title-]", "Ziek kind").await?;
+    b.fill("textarea[id^=page-body-]", "Meld het voor 9 uur.")
+        .await?;
+    b.submit("button[id^=page-submit-]").await?;
+    // Fatima (first by name) agreed to share her photo
+    file("input[type=file][name=foto]").await?;
+    b.click("input[name=toestemming]").await?;
+    b.submit("button[id^=photo-submit-]").await?;
+    assert!(
+        b.text().await?.contains("De foto staat bij Ons team"),
+        "{}",
+        b.text().await?
+    );
+
+    b.goto(&format!("{}/beheer/nieuws/nieuw", w.base)).await?;
+    b.fill("#title", "Zomerfeest op vrijdag").await?;
+    b.fill(
+        "#body",
+        "Op vrijdag vieren we het zomerfeest in de tuin.\n\nNeem een petje mee.",
+    )
+    .await?;
+    file("#foto").await?;
+    b.submit("#news-submit").await?;
+    assert!(
+        b.text()
+            .await?
+            .contains("Het bericht staat in het ouderportaal"),
+        "{}",
+        b.text().await?
+    );
+
+    // Noor's parent reads it on a phone
+    login(&b, &w.base, &w.parents.noor, PASSWORD).await?;
+    b.client.set_window_size(390, 844).await?;
+    b.goto(&format!("{}/nieuws", w.base)).await?;
+    let text = b.text().await?;
+    assert!(text.contains("Zomerfeest op vrijdag"), "{text}");
+    assert!(b.exists("#news img").await?, "the photo's thumbnail");
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots)?;
+    std::fs::write(
+        shots.join("portal-nieuws-telefoon.png"),
+        b.screenshot().await?,
+    )?;
+    b.click("a[id^=read-news-]").await?;
+    assert!(b.exists("#news-photo").await?);
+    assert!(b.text().await?.contains("Neem een petje mee."));
+    b.goto(&format!("{}/mijn-locatie", w.base)).await?;
+    let text = b.text().await?;
+    assert!(
+        text.contains("Zonnebloemlaan 12") && text.contains("Ziek kind"),
+        "{text}"
+    );
+    assert!(b.exists("ul.team img").await?, "Fatima's shared photo");
+    std::fs::write(
+        shots.join("portal-mijn-locatie-telefoon.png"),
+        b.screenshot().await?,
+    )?;
+    b.close().await?;
+    Ok(())
+}

@@ -26,7 +26,7 @@ pub struct ConsentChange {
 }
 
 /// Kinds of item a parent can get an e-mail about.
-pub const NOTIFY_KINDS: [&str; 3] = ["message", "diary", "photo"];
+pub const NOTIFY_KINDS: [&str; 4] = ["message", "diary", "photo", "news"];
 
 /// Who may read a document about a child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

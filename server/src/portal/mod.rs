@@ -12,7 +12,8 @@
 //!
 //! One file per area of data (`accounts`, `sessions`, `children`, `photos`,
 //! `diary`, `timeline`, `messages`, `family`: absences, consents,
-//! notifications, documents), re-exported here; `attendance` (the
+//! notifications, documents), re-exported here; `news` (news posts,
+//! newsletters and Mijn locatie: types, the PDF check); `attendance` (the
 //! presentielijst in words, the ratio over the day, the GGD day log and its
 //! CSV) is used by path; the web pages ([`web`]); what
 //! leaves by e-mail (`notify`, `mail`).
@@ -26,6 +27,7 @@ mod diary;
 mod family;
 pub(crate) mod mail;
 mod messages;
+pub mod news;
 pub(crate) mod notify;
 mod photos;
 mod sessions;

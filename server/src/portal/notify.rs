@@ -2,7 +2,8 @@
 //! a diary entry, a photo. Per parent and kind of item the parent chooses e-mail
 //! on or off ("Notificaties"). Recipients are decided with the same rules as
 //! reading ([`crate::portal`]): a parent who may not see a photo is not told
-//! about it. Mails carry no child data beyond a first name, and no photo.
+//! about it. A new news post or newsletter reaches the parents who may read
+//! it and kept "Nieuws" on ([`spawn_news`]). Mails carry no child data beyond a first name, and no photo.
 
 use crate::AppState;
 use crate::portal::mail::Mail;
@@ -115,6 +116,64 @@ pub fn spawn(state: &AppState, event: Event) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, ?event, "could not work out notification mails"),
+        }
+    });
+}
+
+/// Who hears about a news post: parents who may read it and want e-mail for
+/// news ("Nieuws" on the Notificaties page, on unless switched off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewsRecipients {
+    pub slug: String,
+    pub kind: crate::portal::news::NewsKind,
+    pub title: String,
+    pub parents: Vec<Recipient>,
+}
+
+/// The mails about news post `id` (no database work, no sending). The title
+/// is the manager's own words; the text stays in the portal.
+pub fn news_mails(id: &str, to: &NewsRecipients, origin: &str) -> Vec<Mail> {
+    let what = match to.kind {
+        crate::portal::news::NewsKind::Nieuws => "Nieuw bericht",
+        crate::portal::news::NewsKind::Nieuwsbrief => "Nieuwe nieuwsbrief",
+    };
+    let title: String = to.title.chars().filter(|c| !c.is_control()).collect();
+    to.parents
+        .iter()
+        .map(|p| Mail {
+            to: p.email.clone(),
+            subject: format!("{what}: {title}"),
+            body: format!(
+                "Beste {},\n\n{what} van de opvang: \"{title}\".\nLees het in het ouderportaal (na inloggen):\n{origin}/nieuws/{id}\n\nU krijgt deze e-mail omdat e-mail bij Nieuws aan staat bij Notificaties in het ouderportaal.\n",
+                p.name
+            ),
+        })
+        .collect()
+}
+
+/// Works out and sends the mails about a new news post in the background.
+pub fn spawn_news(state: &AppState, id: String) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let recipients = state
+            .store
+            .news_recipients(id.clone(), chrono::Utc::now())
+            .await;
+        match recipients {
+            Ok(None) => {}
+            Ok(Some(to)) => {
+                let origin = portal_origin(&state.settings, &to.slug);
+                let mails = news_mails(&id, &to, &origin);
+                tracing::info!(news = %id, mails = mails.len(), "news notification mails");
+                for mail in mails {
+                    if let Err(e) = state.mailer.send(mail).await {
+                        tracing::warn!(error = %e, news = %id, "news notification mail failed");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, news = %id, "could not work out news notification mails")
+            }
         }
     });
 }

@@ -133,6 +133,8 @@ macro_rules! store_conformance_tests {
                 rollouts_nudge_their_devices_once,
                 releases_are_kept_once_and_counted_per_state,
                 a_job_is_claimed_once_per_period,
+                news_and_locations_are_read_per_parent,
+                news_edits_and_deletes_hand_back_unused_files,
             );
         }
     };
@@ -3399,4 +3401,334 @@ pub async fn agenda_swap_gives_up_a_contract_day(s: &dyn Store) {
             .iter()
             .any(|c| c.day == day(2) && c.kind == crate::portal::agenda::CancelKind::Swap)
     );
+}
+
+/// News and Mijn locatie: a parent reads the organisation's posts and those
+/// of the locations of their children (a placement that has not ended),
+/// never another location's or organisation's; staff photos only with consent.
+pub async fn news_and_locations_are_read_per_parent(s: &dyn Store) {
+    use crate::portal::news::{FileChange, LocationDetails, NewsDraft, NewsKind};
+    let w = seed(s, "nieuws").await;
+    let loc_a = s.org_locations(w.org).await.expect("locations")[0].id;
+    let loc_b = s
+        .create_location(w.org, "Oost".into())
+        .await
+        .expect("location");
+    let group_b = s
+        .create_group(loc_b, "Vlinders".into(), GroupKind::Kdv, (0, 4))
+        .await
+        .expect("group");
+    let kid_b = placed_child(
+        s,
+        w.org,
+        ("Lotte", PhotoConsent::Group, 500),
+        &[Weekday::Mon],
+        &[(group_b, today() - Duration::days(10), None)],
+    )
+    .await;
+    // a child whose placement at location B ended yesterday
+    let kid_gone = placed_child(
+        s,
+        w.org,
+        ("Tim", PhotoConsent::Group, 500),
+        &[Weekday::Mon],
+        &[(
+            group_b,
+            today() - Duration::days(100),
+            Some(today() - Duration::days(1)),
+        )],
+    )
+    .await;
+    let parent = async |email: &str, org, child| {
+        let p = s
+            .create_parent(org, email.into(), "Ouder".into(), "geheim-123".into())
+            .await
+            .expect("parent");
+        if let Some(child) = child {
+            s.link_parent(child, p, ParentRole::First)
+                .await
+                .expect("link");
+        }
+        p
+    };
+    let p_a = parent("a@example.nl", w.org, Some(w.kids[0])).await;
+    let p_b = parent("b@example.nl", w.org, Some(kid_b)).await;
+    let p_gone = parent("weg@example.nl", w.org, Some(kid_gone)).await;
+    let other = seed(s, "ander-nieuws").await;
+    let p_other = parent("o@example.nl", other.org, Some(other.kids[0])).await;
+    let post = async |org, location, title: &str| {
+        s.save_news(
+            org,
+            None,
+            NewsDraft {
+                location,
+                kind: NewsKind::Nieuws,
+                title: title.into(),
+                body: "Tekst".into(),
+                photo: FileChange::Keep,
+                pdf: FileChange::Keep,
+                author_name: "Petra".into(),
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("save")
+        .expect("the organisation's")
+        .id
+    };
+    let n_a = post(w.org, Some(loc_a), "A").await;
+    let n_b = post(w.org, Some(loc_b), "B").await;
+    let n_all = post(w.org, None, "Iedereen").await;
+    let n_other = post(other.org, None, "Elders").await;
+    // a location of another organisation is refused
+    let other_loc = s.org_locations(other.org).await.expect("locations")[0].id;
+    assert!(
+        s.save_news(
+            w.org,
+            None,
+            NewsDraft {
+                location: Some(other_loc),
+                kind: NewsKind::Nieuwsbrief,
+                title: "x".into(),
+                body: "y".into(),
+                photo: FileChange::Keep,
+                pdf: FileChange::Keep,
+                author_name: "Petra".into(),
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("save")
+        .is_none()
+    );
+    let titles = async |p| {
+        s.news_for_parent(p, today())
+            .await
+            .expect("news")
+            .into_iter()
+            .map(|n| n.title)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(titles(p_a).await, ["Iedereen", "A"], "newest first");
+    assert_eq!(titles(p_b).await, ["Iedereen", "B"]);
+    assert_eq!(titles(p_gone).await, ["Iedereen"], "an ended placement");
+    assert_eq!(titles(p_other).await, ["Elders"]);
+    for (p, id, visible) in [
+        (p_a, &n_a, true),
+        (p_a, &n_b, false),
+        (p_a, &n_other, false),
+        (p_b, &n_a, false),
+        (p_other, &n_all, false),
+        (p_other, &n_other, true),
+    ] {
+        assert_eq!(
+            s.news_post_for_parent(p, id.clone(), today())
+                .await
+                .expect("read")
+                .is_some(),
+            visible,
+            "{id}"
+        );
+    }
+    assert_eq!(s.news_of_org(w.org).await.expect("list").len(), 3);
+    assert!(
+        s.news_post(other.org, n_a.clone())
+            .await
+            .expect("read")
+            .is_none()
+    );
+
+    // Mijn locatie
+    assert!(
+        s.set_location_details(
+            w.org,
+            loc_a,
+            LocationDetails {
+                address: "Dorpsstraat 1".into(),
+                opening_hours: "7:30-18:30".into(),
+                phone: "030 1234567".into(),
+                email: "a@opvang.nl".into(),
+            },
+        )
+        .await
+        .expect("details")
+    );
+    assert!(
+        !s.set_location_details(other.org, loc_a, LocationDetails::default())
+            .await
+            .expect("details"),
+        "another organisation's location"
+    );
+    s.add_location_page(w.org, loc_a, "Ziek".into(), "Bel ons".into(), Utc::now())
+        .await
+        .expect("page")
+        .expect("added");
+    assert!(
+        s.add_location_page(other.org, loc_a, "x".into(), "y".into(), Utc::now())
+            .await
+            .expect("page")
+            .is_none()
+    );
+    let mine = s.locations_for_parent(p_a, today()).await.expect("mine");
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].details.address, "Dorpsstraat 1");
+    assert_eq!(mine[0].pages.len(), 1);
+    assert_eq!(mine[0].team.len(), 1, "Fatima works on a group there");
+    assert!(!mine[0].team[0].has_photo);
+    let theirs = s.locations_for_parent(p_b, today()).await.expect("theirs");
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].id, loc_b);
+    assert!(theirs[0].team.is_empty());
+    assert!(
+        s.locations_for_parent(p_gone, today())
+            .await
+            .expect("gone")
+            .is_empty()
+    );
+
+    // staff photos: stored only through set_staff_photo, shown to the location's parents
+    assert!(
+        s.set_staff_photo(other.org, w.staff, Some("team/x.jpg".into()), Utc::now())
+            .await
+            .expect("photo")
+            .is_none(),
+        "another organisation's staff"
+    );
+    assert_eq!(
+        s.set_staff_photo(w.org, w.staff, Some("team/x.jpg".into()), Utc::now())
+            .await
+            .expect("photo"),
+        Some(None)
+    );
+    assert!(s.locations_for_parent(p_a, today()).await.expect("mine")[0].team[0].has_photo);
+    assert_eq!(
+        s.staff_photo_for_parent(p_a, w.staff, today())
+            .await
+            .expect("photo")
+            .as_deref(),
+        Some("team/x.jpg")
+    );
+    for p in [p_b, p_other, p_gone] {
+        assert!(
+            s.staff_photo_for_parent(p, w.staff, today())
+                .await
+                .expect("photo")
+                .is_none()
+        );
+    }
+    assert_eq!(
+        s.set_staff_photo(w.org, w.staff, None, Utc::now())
+            .await
+            .expect("photo"),
+        Some(Some("team/x.jpg".into()))
+    );
+    assert!(
+        s.staff_photo_for_parent(p_a, w.staff, today())
+            .await
+            .expect("photo")
+            .is_none()
+    );
+
+    // the news mail: who may read it and wants news (on by default)
+    s.set_notification_prefs(
+        p_b,
+        vec![super::NotificationPref {
+            kind: "news",
+            email: false,
+        }],
+    )
+    .await
+    .expect("prefs");
+    let to = s
+        .news_recipients(n_all.clone(), Utc::now())
+        .await
+        .expect("recipients")
+        .expect("a post");
+    let mut emails: Vec<_> = to.parents.iter().map(|p| p.email.as_str()).collect();
+    emails.sort_unstable();
+    assert_eq!(emails, ["a@example.nl", "weg@example.nl"]);
+    let to = s
+        .news_recipients(n_b.clone(), Utc::now())
+        .await
+        .expect("recipients");
+    assert!(
+        to.is_none_or(|t| t.parents.is_empty()),
+        "b switched news off"
+    );
+}
+
+/// Editing a post hands back the files it no longer uses; deleting hands back all.
+pub async fn news_edits_and_deletes_hand_back_unused_files(s: &dyn Store) {
+    use crate::portal::news::{FileChange, NewsDraft, NewsKind, NewsPdf, NewsPhoto};
+    let w = seed(s, "nieuws-files").await;
+    let draft = |photo, pdf| NewsDraft {
+        location: None,
+        kind: NewsKind::Nieuwsbrief,
+        title: "Brief".into(),
+        body: "Tekst".into(),
+        photo,
+        pdf,
+        author_name: "Petra".into(),
+    };
+    let photo = |n: &str| NewsPhoto {
+        key: format!("nieuws/{n}.jpg"),
+        thumb_key: format!("nieuws-klein/{n}.jpg"),
+    };
+    let pdf = NewsPdf {
+        key: "nieuws-pdf/1.pdf".into(),
+        name: "brief.pdf".into(),
+        bytes: 10,
+    };
+    let saved = s
+        .save_news(
+            w.org,
+            None,
+            draft(FileChange::Set(photo("1")), FileChange::Set(pdf.clone())),
+            Utc::now(),
+        )
+        .await
+        .expect("save")
+        .expect("saved");
+    assert!(saved.created && saved.unused_keys.is_empty());
+    let edit = s
+        .save_news(
+            w.org,
+            Some(saved.id.clone()),
+            draft(FileChange::Set(photo("2")), FileChange::Keep),
+            Utc::now(),
+        )
+        .await
+        .expect("save")
+        .expect("saved");
+    assert!(!edit.created);
+    assert_eq!(
+        edit.unused_keys,
+        ["nieuws/1.jpg".to_string(), "nieuws-klein/1.jpg".to_string()]
+    );
+    let post = s
+        .news_post(w.org, saved.id.clone())
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(post.photo, Some(photo("2")));
+    assert_eq!(post.pdf, Some(pdf));
+    assert_eq!(post.kind, NewsKind::Nieuwsbrief);
+    let other = seed(s, "nieuws-ander").await;
+    assert!(
+        s.delete_news(other.org, saved.id.clone())
+            .await
+            .expect("delete")
+            .is_none()
+    );
+    let mut keys = s
+        .delete_news(w.org, saved.id.clone())
+        .await
+        .expect("delete")
+        .expect("deleted");
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["nieuws-klein/2.jpg", "nieuws-pdf/1.pdf", "nieuws/2.jpg"]
+    );
+    assert!(s.news_post(w.org, saved.id).await.expect("read").is_none());
 }

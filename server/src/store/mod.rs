@@ -31,6 +31,8 @@ use crate::portal::agenda::{
     AgendaRefusal, AgendaRules, CancelOutcome, ChildAgenda, DayRequestView, NewDayRequest,
     PlannedDay,
 };
+use crate::portal::news::{LocationDetails, LocationInfo, NewsDraft, NewsPost, SavedNews};
+use crate::portal::notify::NewsRecipients;
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
@@ -1201,6 +1203,82 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         audience: DocumentAudience,
         now: DateTime<Utc>,
     ) -> StoreFuture<String>;
+
+    // -- news, newsletters and Mijn locatie (`portal::news`)
+    /// The posts `parent` may read (organisation-wide, and of the locations of
+    /// their children's placements that have not ended by `today`), newest first.
+    fn news_for_parent(&self, parent: ParentId, today: NaiveDate) -> StoreFuture<Vec<NewsPost>>;
+    /// One post, or `None` when it does not exist or the parent may not read it.
+    fn news_post_for_parent(
+        &self,
+        parent: ParentId,
+        id: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<NewsPost>>;
+    /// The organisation's posts (manager), newest first.
+    fn news_of_org(&self, org: OrganisationId) -> StoreFuture<Vec<NewsPost>>;
+    fn news_post(&self, org: OrganisationId, id: String) -> StoreFuture<Option<NewsPost>>;
+    /// Creates (`id` None) or updates a post; `None` when the post or its
+    /// location is not the organisation's.
+    fn save_news(
+        &self,
+        org: OrganisationId,
+        id: Option<String>,
+        draft: NewsDraft,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<SavedNews>>;
+    /// Deletes a post; the blob keys it used (`None`: not the organisation's).
+    fn delete_news(&self, org: OrganisationId, id: String) -> StoreFuture<Option<Vec<String>>>;
+    /// Mijn locatie: the locations of the parent's children.
+    fn locations_for_parent(
+        &self,
+        parent: ParentId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<LocationInfo>>;
+    /// Every location of the organisation with its details, team and pages.
+    fn location_infos(&self, org: OrganisationId) -> StoreFuture<Vec<LocationInfo>>;
+    /// False when the location is not the organisation's.
+    fn set_location_details(
+        &self,
+        org: OrganisationId,
+        location: LocationId,
+        details: LocationDetails,
+    ) -> StoreFuture<bool>;
+    fn add_location_page(
+        &self,
+        org: OrganisationId,
+        location: LocationId,
+        title: String,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<String>>;
+    fn delete_location_page(&self, org: OrganisationId, page: String) -> StoreFuture<bool>;
+    /// Sets (`Some`: with the staff member's consent, recorded now) or removes
+    /// a staff photo; `None` when the staff member is not the organisation's,
+    /// else the blob key no longer used.
+    fn set_staff_photo(
+        &self,
+        org: OrganisationId,
+        staff: StaffId,
+        key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Option<String>>>;
+    /// A shared staff photo's key, if the staff member works at a location
+    /// of one of the parent's children.
+    fn staff_photo_for_parent(
+        &self,
+        parent: ParentId,
+        staff: StaffId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<String>>;
+    /// A staff photo's key, for the manager's own organisation.
+    fn staff_photo(&self, org: OrganisationId, staff: StaffId) -> StoreFuture<Option<String>>;
+    /// Who hears about a new post: parents who may read it and want e-mail for news.
+    fn news_recipients(
+        &self,
+        id: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<NewsRecipients>>;
 
     // -- portal: what a parent writes (each bumps the groups' sequences)
     fn parent_diary(

@@ -15,6 +15,7 @@ mod device_api;
 mod doorbell;
 mod mosquitto;
 mod mqtt_hooks;
+mod news;
 mod photo_processing;
 mod portal;
 mod store_conformance;

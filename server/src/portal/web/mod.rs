@@ -25,6 +25,7 @@ mod agenda;
 mod archive;
 mod auth;
 mod erase;
+mod news;
 mod parent;
 mod presence;
 mod updates;
@@ -101,6 +102,13 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("POST", "/notificaties", post(parent::notifications_set)),
         ("GET", "/account", get(parent::account)),
         ("GET", "/documenten/{id}", get(parent::document)),
+        ("GET", "/nieuws", get(news::news_list)),
+        ("GET", "/nieuws/{id}", get(news::news_post)),
+        ("GET", "/nieuws/{id}/foto", get(news::news_photo)),
+        ("GET", "/nieuws/{id}/klein", get(news::news_thumb)),
+        ("GET", "/nieuws/{id}/bijlage", get(news::news_pdf)),
+        ("GET", "/mijn-locatie", get(news::my_location)),
+        ("GET", "/mijn-locatie/team/{id}/foto", get(news::team_photo)),
         ("POST", "/archief/kind/{child}", post(archive::request)),
         ("GET", "/archief/{id}/downloaden", get(archive::by_parent)),
         // the mail's single-use link (no login needed, like a reset link)
@@ -157,6 +165,64 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "POST",
             "/beheer/medewerkers/{id}/pin",
             post(admin::staff_pin),
+        ),
+        (
+            "POST",
+            "/beheer/medewerkers/{id}/foto",
+            post(news::admin_staff_photo)
+                .layer(axum::extract::DefaultBodyLimit::max(news::NEWS_BODY_LIMIT)),
+        ),
+        (
+            "GET",
+            "/beheer/medewerkers/{id}/foto",
+            get(news::admin_staff_photo_get),
+        ),
+        (
+            "POST",
+            "/beheer/medewerkers/{id}/foto/verwijderen",
+            post(news::admin_staff_photo_delete),
+        ),
+        ("GET", "/beheer/nieuws", get(news::admin_news)),
+        ("GET", "/beheer/nieuws/nieuw", get(news::admin_news_new)),
+        // a photo and a PDF: these routes' own body limit
+        (
+            "POST",
+            "/beheer/nieuws",
+            post(news::admin_news_create)
+                .layer(axum::extract::DefaultBodyLimit::max(news::NEWS_BODY_LIMIT)),
+        ),
+        ("GET", "/beheer/nieuws/{id}", get(news::admin_news_edit)),
+        (
+            "POST",
+            "/beheer/nieuws/{id}",
+            post(news::admin_news_update)
+                .layer(axum::extract::DefaultBodyLimit::max(news::NEWS_BODY_LIMIT)),
+        ),
+        (
+            "POST",
+            "/beheer/nieuws/{id}/verwijderen",
+            post(news::admin_news_delete),
+        ),
+        (
+            "GET",
+            "/beheer/nieuws/{id}/foto",
+            get(news::admin_news_photo),
+        ),
+        ("GET", "/beheer/locatie", get(news::admin_location)),
+        (
+            "POST",
+            "/beheer/locatie/{id}",
+            post(news::admin_location_details),
+        ),
+        (
+            "POST",
+            "/beheer/locatie/{id}/paginas",
+            post(news::admin_location_page_add),
+        ),
+        (
+            "POST",
+            "/beheer/locatie/paginas/{id}/verwijderen",
+            post(news::admin_location_page_delete),
         ),
         ("GET", "/beheer/toestemmingen", get(admin::consents)),
         ("GET", "/beheer/import", get(admin::import_page)),

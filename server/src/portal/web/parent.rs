@@ -871,6 +871,7 @@ pub async fn notifications(
                 label: match kind {
                     "message" => "Berichten van de groep",
                     "diary" => "Dagboek",
+                    "news" => "Nieuws en nieuwsbrieven van de opvang",
                     _ => "Foto's",
                 },
                 on,
@@ -886,6 +887,7 @@ pub struct NotificationsForm {
     pub email_message: String,
     pub email_diary: String,
     pub email_photo: String,
+    pub email_news: String,
 }
 
 pub async fn notifications_set(
@@ -900,6 +902,7 @@ pub async fn notifications_set(
         ("message", on(&f.email_message)),
         ("diary", on(&f.email_diary)),
         ("photo", on(&f.email_photo)),
+        ("news", on(&f.email_news)),
     ];
     state
         .store

@@ -1,13 +1,14 @@
 //! SQLite: loads the demo organisation (see [`crate::demo`]) in one
 //! transaction, through this backend's typed writes.
 
-use super::conn::{Connection, TransactionBehavior};
-use super::{items, org, portal};
+use super::conn::{Connection, TransactionBehavior, params, query_one};
+use super::{items, news, org, portal};
 use crate::demo::*;
 use crate::org::{NewAbsence, NewChild, OrgError, ParentRole};
 use crate::portal::DocumentAudience;
+use crate::portal::news::{FileChange, LocationDetails, NewsDraft, NewsKind, NewsPhoto};
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use kring_protocol::{ChildId, GroupId, ParentId, PhotoConsent};
+use kring_protocol::{ChildId, GroupId, LocationId, OrganisationId, ParentId, PhotoConsent};
 
 /// Loads the demo organisation in ONE transaction. Refuses (returns
 /// `Ok(None)`) if an organisation with slug "zonnebloem" already exists, so
@@ -75,6 +76,7 @@ pub fn load_demo(conn: &mut Connection, today: NaiveDate) -> Result<Option<DemoS
     }
 
     load_portal_extras(&tx, &zb, &clock)?;
+    load_location_and_news(&tx, &clock)?;
 
     let mut logins = ZONNEBLOEM.logins(&["Sem", "Daan"]);
     // The first parent goes straight in; the others choose a password first.
@@ -154,6 +156,132 @@ fn load_portal_extras(tx: &Connection, zb: &Loaded, clock: &Clock) -> Result<(),
         ] {
             org::staff_message(tx, &group, child.as_ref(), "Anouk de Wit", body, now)?;
         }
+    }
+    Ok(())
+}
+
+/// The demo organisation and its (one) location.
+fn demo_location(
+    tx: &Connection,
+) -> Result<Option<(OrganisationId, LocationId)>, crate::db::DbError> {
+    query_one(
+        tx,
+        "SELECT o.id AS org, l.id AS loc FROM locations l
+         JOIN organisations o ON o.id = l.organisation_id
+         WHERE o.slug = ?1 ORDER BY l.id",
+        params![DEMO_SLUG],
+        |r| {
+            use super::conn::RowExt;
+            Ok((r.id("org")?, r.id("loc")?))
+        },
+    )
+}
+
+/// Mijn locatie and news without pictures: the location's address, opening
+/// hours and contact, a page of practical information, a newsletter.
+fn load_location_and_news(tx: &Connection, clock: &Clock) -> Result<(), OrgError> {
+    let Some((org_id, loc)) = demo_location(tx)? else {
+        return Ok(());
+    };
+    news::set_location_details(
+        tx,
+        &org_id,
+        &loc,
+        &LocationDetails {
+            address: "Zonnebloemlaan 12\n3521 AB Utrecht".into(),
+            opening_hours: "Maandag tot en met vrijdag 7:30 - 18:30\nBSO na schooltijd tot 18:30"
+                .into(),
+            phone: "030 - 123 45 67".into(),
+            email: "zonnebloem@example.nl".into(),
+        },
+    )?;
+    for (title, body) in DEMO_PAGES {
+        news::add_location_page(
+            tx,
+            &org_id,
+            &loc,
+            title,
+            body,
+            clock.at(When::DaysAgo(60, 9, 0)),
+        )?;
+    }
+    news::save_news(
+        tx,
+        &org_id,
+        None,
+        &NewsDraft {
+            location: None,
+            kind: NewsKind::Nieuwsbrief,
+            title: "Nieuwsbrief van De Zonnebloem".into(),
+            body: "Beste ouders,\n\nDeze maand oefenen we op alle groepen met de brandoefening. De kinderen weten precies wat ze moeten doen.\n\nVergeet niet: op vrijdag 13 juni zijn we gesloten vanwege een studiedag van het team.\n\nHartelijke groet,\nPetra van Dam, locatiemanager".into(),
+            photo: FileChange::Keep,
+            pdf: FileChange::Keep,
+            author_name: "Petra van Dam".into(),
+        },
+        clock.at(When::DaysAgo(3, 9, 0)),
+    )?;
+    Ok(())
+}
+
+/// Practical information pages of the demo location (title, text).
+const DEMO_PAGES: &[(&str, &str)] = &[
+    (
+        "Brengen en halen",
+        "Breng uw kind tussen 7:30 en 9:30. Halen kan vanaf 16:00 tot 18:30.\n\nHaalt iemand anders uw kind op? Laat het de groep weten via Berichten.",
+    ),
+    (
+        "Ziek kind",
+        "Is uw kind ziek? Meld het dan voor 9:00 via Afwezig melden.\n\nBij koorts boven 38,5 graden halen we u erbij.",
+    ),
+];
+
+/// The demo's news with a photo, and the team photo Anouk agreed to share.
+fn load_news_pictures(
+    tx: &Connection,
+    blobs: &dyn crate::blob::BlobStore,
+    now: DateTime<Utc>,
+) -> Result<(), DemoMediaError> {
+    let Some((org_id, loc)) = demo_location(tx)? else {
+        return Ok(());
+    };
+    let processed =
+        crate::photo::process(&demo_picture(31)?, &crate::photo::PhotoLimits::default())?;
+    let photo = NewsPhoto {
+        key: "nieuws/demo/zomerfeest.jpg".into(),
+        thumb_key: "nieuws-klein/demo/zomerfeest.jpg".into(),
+    };
+    blobs.put(&photo.key, &processed.jpeg)?;
+    blobs.put(&photo.thumb_key, &processed.thumbnail)?;
+    news::save_news(
+        tx,
+        &org_id,
+        None,
+        &NewsDraft {
+            location: Some(loc),
+            kind: NewsKind::Nieuws,
+            title: "Zomerfeest op vrijdag".into(),
+            body: "Op vrijdag vieren we het zomerfeest in de tuin, van 15:00 tot 17:00. Alle ouders, broertjes en zusjes zijn welkom.\n\nNeem een petje en zonnebrand mee. Voor drinken en iets lekkers zorgen wij.".into(),
+            photo: FileChange::Set(photo),
+            pdf: FileChange::Keep,
+            author_name: "Petra van Dam".into(),
+        },
+        now - chrono::Duration::hours(2),
+    )?;
+    let anouk: Option<kring_protocol::StaffId> = query_one(
+        tx,
+        "SELECT id FROM staff WHERE organisation_id = ?1 AND name = 'Anouk de Wit'",
+        params![org_id.to_string()],
+        |r| {
+            use super::conn::RowExt;
+            r.id("id")
+        },
+    )?;
+    if let Some(anouk) = anouk {
+        let face =
+            crate::photo::process(&demo_picture(32)?, &crate::photo::PhotoLimits::default())?;
+        let key = "team-klein/demo/anouk.jpg";
+        blobs.put(key, &face.thumbnail)?;
+        news::set_staff_photo(tx, &org_id, &anouk, Some(key), now)?;
     }
     Ok(())
 }
@@ -261,6 +389,7 @@ pub fn load_demo_photos(
         }
         made += 1;
     }
+    load_news_pictures(&tx, blobs, now)?;
     tx.commit()?;
     Ok(made)
 }
@@ -808,6 +937,47 @@ mod tests {
             .call_sync(|c| load_demo_photos(c, &blobs, Utc::now()))
             .expect("photos");
         assert_eq!(made, 9);
+        // Mijn locatie and news: the address, two pages, a newsletter and a
+        // post with a photo, Anouk's shared team photo.
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM locations WHERE address <> '' AND phone <> ''"
+            ),
+            1
+        );
+        assert_eq!(count(&db, "SELECT count(*) FROM location_pages"), 2);
+        assert_eq!(count(&db, "SELECT count(*) FROM news_posts"), 2);
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM news_posts WHERE photo_key IS NOT NULL"
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM staff WHERE photo_key IS NOT NULL AND photo_consent_at IS NOT NULL"
+            ),
+            1
+        );
+        let anne = db
+            .call_sync(|c| -> Result<_, OrgError> {
+                let tenant = super::portal::tenant_by_slug(c, DEMO_SLUG)?.expect("tenant");
+                Ok(
+                    super::portal::find_login(c, &tenant.id, "anne.devries@example.nl")?
+                        .expect("anne")
+                        .0
+                        .parent_id()
+                        .expect("a parent"),
+                )
+            })
+            .expect("anne");
+        let seen = db
+            .call_sync(|c| news::news_for_parent(c, &anne, today))
+            .expect("news");
+        assert_eq!(seen.len(), 2, "Anne reads both posts");
         // No photo tags a child without consent.
         assert_eq!(
             count(

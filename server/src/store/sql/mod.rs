@@ -17,6 +17,7 @@ pub mod devices;
 pub mod export;
 pub mod feed;
 pub mod items;
+pub mod news;
 pub mod notify;
 pub mod org;
 pub mod portal;
@@ -50,6 +51,8 @@ use crate::portal::agenda::{
     AgendaRefusal, AgendaRules, CancelOutcome, ChildAgenda, DayRequestView, NewDayRequest,
     PlannedDay,
 };
+use crate::portal::news::{LocationDetails, LocationInfo, NewsDraft, NewsPost, SavedNews};
+use crate::portal::notify::NewsRecipients;
 use crate::portal::{
     AbsenceView, Account, ConsentChange, DiaryView, DocumentAudience, DocumentView, MessageView,
     MyChild, PhotoRow, Session, SessionTimes, Tenant, TimelineItem,
@@ -670,6 +673,128 @@ impl Store for SqlStore {
             tx.commit()?;
             Ok(())
         })
+    }
+
+    fn news_for_parent(&self, parent: ParentId, today: NaiveDate) -> StoreFuture<Vec<NewsPost>> {
+        self.read(move |c| Ok(news::news_for_parent(c, &parent, today)?))
+    }
+
+    fn news_post_for_parent(
+        &self,
+        parent: ParentId,
+        id: String,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<NewsPost>> {
+        self.read(move |c| Ok(news::news_post_for_parent(c, &parent, &id, today)?))
+    }
+
+    fn news_of_org(&self, org: OrganisationId) -> StoreFuture<Vec<NewsPost>> {
+        self.read(move |c| Ok(news::news_of_org(c, &org)?))
+    }
+
+    fn news_post(&self, org: OrganisationId, id: String) -> StoreFuture<Option<NewsPost>> {
+        self.read(move |c| Ok(news::news_post(c, &org, &id)?))
+    }
+
+    fn save_news(
+        &self,
+        org: OrganisationId,
+        id: Option<String>,
+        draft: NewsDraft,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<SavedNews>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let saved = news::save_news(&tx, &org, id.as_deref(), &draft, now)?;
+            tx.commit()?;
+            Ok(saved)
+        })
+    }
+
+    fn delete_news(&self, org: OrganisationId, id: String) -> StoreFuture<Option<Vec<String>>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let keys = news::delete_news(&tx, &org, &id)?;
+            tx.commit()?;
+            Ok(keys)
+        })
+    }
+
+    fn locations_for_parent(
+        &self,
+        parent: ParentId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<LocationInfo>> {
+        self.read(move |c| Ok(news::locations_for_parent(c, &parent, today)?))
+    }
+
+    fn location_infos(&self, org: OrganisationId) -> StoreFuture<Vec<LocationInfo>> {
+        self.read(move |c| Ok(news::location_infos(c, &org)?))
+    }
+
+    fn set_location_details(
+        &self,
+        org: OrganisationId,
+        location: LocationId,
+        details: LocationDetails,
+    ) -> StoreFuture<bool> {
+        self.run(move |c| Ok(news::set_location_details(c, &org, &location, &details)?))
+    }
+
+    fn add_location_page(
+        &self,
+        org: OrganisationId,
+        location: LocationId,
+        title: String,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<String>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let id = news::add_location_page(&tx, &org, &location, &title, &body, now)?;
+            tx.commit()?;
+            Ok(id)
+        })
+    }
+
+    fn delete_location_page(&self, org: OrganisationId, page: String) -> StoreFuture<bool> {
+        self.run(move |c| Ok(news::delete_location_page(c, &org, &page)?))
+    }
+
+    fn set_staff_photo(
+        &self,
+        org: OrganisationId,
+        staff: StaffId,
+        key: Option<String>,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Option<String>>> {
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let old = news::set_staff_photo(&tx, &org, &staff, key.as_deref(), now)?;
+            tx.commit()?;
+            Ok(old)
+        })
+    }
+
+    fn staff_photo_for_parent(
+        &self,
+        parent: ParentId,
+        staff: StaffId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<String>> {
+        self.read(move |c| Ok(news::staff_photo_for_parent(c, &parent, &staff, today)?))
+    }
+
+    fn staff_photo(&self, org: OrganisationId, staff: StaffId) -> StoreFuture<Option<String>> {
+        self.read(move |c| Ok(news::staff_photo(c, &org, &staff)?))
+    }
+
+    fn news_recipients(
+        &self,
+        id: String,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<NewsRecipients>> {
+        self.read(move |c| Ok(notify::news_recipients(c, &id, now)?))
     }
 
     fn documents_for_parent(&self, child: MyChild) -> StoreFuture<Vec<DocumentView>> {

@@ -172,3 +172,66 @@ pub fn recipients(
         parents,
     }))
 }
+
+/// Who hears about news post `id`: every parent of its organisation who may
+/// read it now (the same read as the portal's) and wants e-mail for news.
+pub fn news_recipients(
+    c: &Connection,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::portal::notify::NewsRecipients>, DbError> {
+    struct Org {
+        slug: String,
+        time_zone: String,
+        org: String,
+    }
+    let Some(org) = query_one(
+        c,
+        "SELECT o.slug, o.time_zone, o.id FROM news_posts n
+         JOIN organisations o ON o.id = n.organisation_id WHERE n.id = ?1",
+        params![id],
+        |r| {
+            Ok(Org {
+                slug: r.get("slug")?,
+                time_zone: r.get("time_zone")?,
+                org: r.get("id")?,
+            })
+        },
+    )?
+    else {
+        return Ok(None);
+    };
+    let today = super::calendar_of(&org.time_zone).today(now);
+    let everyone = query_all(
+        c,
+        "SELECT id, name, email FROM parents WHERE organisation_id = ?1 ORDER BY id",
+        params![org.org],
+        |r| {
+            Ok(Recipient {
+                parent: r.id("id")?,
+                name: r.get("name")?,
+                email: r.get("email")?,
+            })
+        },
+    )?;
+    let mut parents = Vec::new();
+    let mut post = None;
+    for p in everyone {
+        if !wants_email(c, &p.parent, "news")? {
+            continue;
+        }
+        if let Some(found) = super::news::news_post_for_parent(c, &p.parent, id, today)? {
+            post = Some(found);
+            parents.push(p);
+        }
+    }
+    let Some(post) = post else {
+        return Ok(None);
+    };
+    Ok(Some(crate::portal::notify::NewsRecipients {
+        slug: org.slug,
+        kind: post.kind,
+        title: post.title,
+        parents,
+    }))
+}

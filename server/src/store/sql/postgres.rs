@@ -65,6 +65,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_agenda",
         include_str!("../../../migrations/postgres/0011_agenda.sql"),
     ),
+    (
+        "0012_news",
+        include_str!("../../../migrations/postgres/0012_news.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_agenda",
         include_str!("../../../migrations/0011_agenda.sql"),
     ),
+    (
+        "0012_news",
+        include_str!("../../../migrations/0012_news.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.

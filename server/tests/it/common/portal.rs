@@ -457,6 +457,89 @@ impl Portal {
             ids.insert(name, id);
         }
 
+        // News and Mijn locatie: a post of location A with a photo and a PDF,
+        // one for the whole organisation, one of the other organisation; an
+        // information page of location A; a staff photo shared with consent.
+        {
+            use kring_server::portal::news::{FileChange, NewsDraft, NewsKind, NewsPdf, NewsPhoto};
+            let blobs = h.server().state.blobs.clone();
+            let photo = process(&jpeg(64, 48), &PhotoLimits::default()).unwrap();
+            tokio::task::spawn_blocking(move || {
+                blobs.put("nieuws/fx/a.jpg", &photo.jpeg)?;
+                blobs.put("nieuws-klein/fx/a.jpg", &photo.thumbnail)?;
+                blobs.put("team-klein/fx/a.jpg", &photo.thumbnail)?;
+                blobs.put("nieuws-pdf/fx-a.pdf", b"%PDF-1.4 fixture")
+            })
+            .await
+            .unwrap()
+            .unwrap();
+            let loc_a: kring_protocol::LocationId = ids["location_a"].parse().unwrap();
+            let draft = |location, title: &str, with_files: bool| NewsDraft {
+                location,
+                kind: NewsKind::Nieuws,
+                title: title.into(),
+                body: "Tekst.".into(),
+                photo: if with_files {
+                    FileChange::Set(NewsPhoto {
+                        key: "nieuws/fx/a.jpg".into(),
+                        thumb_key: "nieuws-klein/fx/a.jpg".into(),
+                    })
+                } else {
+                    FileChange::Keep
+                },
+                pdf: if with_files {
+                    FileChange::Set(NewsPdf {
+                        key: "nieuws-pdf/fx-a.pdf".into(),
+                        name: "bijlage.pdf".into(),
+                        bytes: 16,
+                    })
+                } else {
+                    FileChange::Keep
+                },
+                author_name: "Petra".into(),
+            };
+            for (name, org, location, title, files) in [
+                ("news_a", org_a, Some(loc_a), "Nieuws van A", true),
+                ("news_org", org_a, None, "Nieuws voor iedereen", false),
+                (
+                    "news_other_org",
+                    other,
+                    Some(loc),
+                    "Nieuws van elders",
+                    false,
+                ),
+            ] {
+                let saved = store
+                    .save_news(org, None, draft(location, title, files), Utc::now())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                ids.insert(name, saved.id);
+            }
+            let page = store
+                .add_location_page(
+                    org_a,
+                    loc_a,
+                    "Ziek kind".into(),
+                    "Bel ons.".into(),
+                    Utc::now(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            ids.insert("page_a", page);
+            store
+                .set_staff_photo(
+                    org_a,
+                    staff_a,
+                    Some("team-klein/fx/a.jpg".into()),
+                    Utc::now(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+        }
+
         ids.insert("child_sem", sem.to_string());
         ids.insert("child_noor", noor.to_string());
         ids.insert("child_bram", bram.to_string());
