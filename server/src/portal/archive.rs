@@ -61,6 +61,7 @@ pub struct DiaryLine {
 #[derive(Debug, Template)]
 #[template(path = "archive_diary.html")]
 pub struct DiaryPage {
+    pub t: crate::portal::i18n::Tr,
     pub child: String,
     pub org: String,
     pub made: String,
@@ -79,6 +80,7 @@ pub struct MessageLine {
 #[derive(Debug, Template)]
 #[template(path = "archive_messages.html")]
 pub struct MessagesPage {
+    pub t: crate::portal::i18n::Tr,
     pub child: String,
     pub org: String,
     pub made: String,
@@ -122,6 +124,7 @@ pub fn pages(c: &ArchiveContents) -> Result<(String, String), askama::Error> {
         })
         .collect();
     let diary = DiaryPage {
+        t: crate::portal::i18n::Tr::current(),
         child: child.clone(),
         org: c.org_name.clone(),
         made: made.clone(),
@@ -129,6 +132,7 @@ pub fn pages(c: &ArchiveContents) -> Result<(String, String), askama::Error> {
     }
     .render()?;
     let messages = MessagesPage {
+        t: crate::portal::i18n::Tr::current(),
         child,
         org: c.org_name.clone(),
         made,

@@ -16,7 +16,8 @@
 //! newsletters and Mijn locatie: types, the PDF check); `attendance` (the
 //! presentielijst in words, the ratio over the day, the GGD day log and its
 //! CSV) is used by path; the web pages ([`web`]); what
-//! leaves by e-mail (`notify`, `mail`).
+//! leaves by e-mail (`notify`, `mail`); the portal's languages and the
+//! English catalogue (`i18n`).
 
 mod accounts;
 pub mod agenda;
@@ -25,6 +26,9 @@ pub mod attendance;
 mod children;
 mod diary;
 mod family;
+pub mod i18n;
+#[cfg(test)]
+mod i18n_tests;
 pub(crate) mod mail;
 mod messages;
 pub mod news;

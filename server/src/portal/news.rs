@@ -15,6 +15,7 @@
 //!   recorded by the manager.
 
 use chrono::{DateTime, Utc};
+use crate::portal::i18n::tr;
 use kring_protocol::{LocationId, OrganisationId, StaffId};
 
 /// Default for `portal.news_pdf_max_bytes`: 10 MiB.
@@ -48,8 +49,8 @@ impl NewsKind {
     /// The word on the screen.
     pub fn word(self) -> &'static str {
         match self {
-            Self::Nieuws => "Nieuws",
-            Self::Nieuwsbrief => "Nieuwsbrief",
+            Self::Nieuws => tr().s("Nieuws"),
+            Self::Nieuwsbrief => tr().s("Nieuwsbrief"),
         }
     }
 }

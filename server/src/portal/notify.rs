@@ -6,6 +6,7 @@
 //! it and kept "Nieuws" on ([`spawn_news`]). Mails carry no child data beyond a first name, and no photo.
 
 use crate::AppState;
+use crate::portal::i18n::{Lang, Tr};
 use crate::portal::mail::Mail;
 use kring_protocol::{DiaryEntryId, MessageId, ParentId, PhotoId};
 
@@ -61,37 +62,45 @@ pub struct Recipient {
     pub parent: ParentId,
     pub name: String,
     pub email: String,
+    /// The language of the parent's mails: their saved portal language.
+    pub lang: Lang,
 }
 
 /// The mails for `event` to `to` (no database work, no sending).
 pub fn mails_for(event: Event, to: &Recipients, origin: &str) -> Vec<Mail> {
     let group_name = &to.group_name;
-    let (subject, what, link) = match event {
-        Event::Message(id) => (
-            format!("Nieuw bericht van groep {group_name}"),
-            "een nieuw bericht gestuurd",
-            format!("{origin}/berichten/bericht/{id}"),
-        ),
-        Event::Diary(id) => (
-            format!("Nieuw in het dagboek van groep {group_name}"),
-            "iets in het dagboek geschreven",
-            format!("{origin}/dagboek/{id}"),
-        ),
-        Event::Photo(id) => (
-            format!("Nieuwe foto van groep {group_name}"),
-            "een nieuwe foto gedeeld",
-            format!("{origin}/fotos/{id}"),
-        ),
-    };
     to.parents
         .iter()
-        .map(|p| Mail {
-            to: p.email.clone(),
-            subject: subject.clone(),
-            body: format!(
-                "Beste {},\n\nGroep {group_name} heeft {what}.\nBekijk het in het ouderportaal (na inloggen):\n{link}\n\nU krijgt deze e-mail omdat e-mail aan staat bij Notificaties in het ouderportaal.\n",
-                p.name
-            ),
+        .map(|p| {
+            let t = Tr::new(p.lang);
+            let (subject, what, link) = match event {
+                Event::Message(id) => (
+                    t.f("Nieuw bericht van groep {0}", group_name),
+                    t.s("een nieuw bericht gestuurd"),
+                    format!("{origin}/berichten/bericht/{id}"),
+                ),
+                Event::Diary(id) => (
+                    t.f("Nieuw in het dagboek van groep {0}", group_name),
+                    t.s("iets in het dagboek geschreven"),
+                    format!("{origin}/dagboek/{id}"),
+                ),
+                Event::Photo(id) => (
+                    t.f("Nieuwe foto van groep {0}", group_name),
+                    t.s("een nieuwe foto gedeeld"),
+                    format!("{origin}/fotos/{id}"),
+                ),
+            };
+            Mail {
+                to: p.email.clone(),
+                subject,
+                body: t.f3(
+                    "Beste {0},\n\nGroep {1} heeft {2}.\nBekijk het in het ouderportaal (na inloggen):\n",
+                    &p.name,
+                    group_name,
+                    what,
+                ) + &link
+                    + t.s("\n\nU krijgt deze e-mail omdat e-mail aan staat bij Notificaties in het ouderportaal.\n"),
+            }
         })
         .collect()
 }
@@ -133,20 +142,26 @@ pub struct NewsRecipients {
 /// The mails about news post `id` (no database work, no sending). The title
 /// is the manager's own words; the text stays in the portal.
 pub fn news_mails(id: &str, to: &NewsRecipients, origin: &str) -> Vec<Mail> {
-    let what = match to.kind {
-        crate::portal::news::NewsKind::Nieuws => "Nieuw bericht",
-        crate::portal::news::NewsKind::Nieuwsbrief => "Nieuwe nieuwsbrief",
-    };
     let title: String = to.title.chars().filter(|c| !c.is_control()).collect();
     to.parents
         .iter()
-        .map(|p| Mail {
-            to: p.email.clone(),
-            subject: format!("{what}: {title}"),
-            body: format!(
-                "Beste {},\n\n{what} van de opvang: \"{title}\".\nLees het in het ouderportaal (na inloggen):\n{origin}/nieuws/{id}\n\nU krijgt deze e-mail omdat e-mail bij Nieuws aan staat bij Notificaties in het ouderportaal.\n",
-                p.name
-            ),
+        .map(|p| {
+            let t = Tr::new(p.lang);
+            let what = match to.kind {
+                crate::portal::news::NewsKind::Nieuws => t.s("Nieuw bericht"),
+                crate::portal::news::NewsKind::Nieuwsbrief => t.s("Nieuwe nieuwsbrief"),
+            };
+            Mail {
+                to: p.email.clone(),
+                subject: format!("{what}: {title}"),
+                body: t.f3(
+                    "Beste {0},\n\n{1} van de opvang: \"{2}\".\nLees het in het ouderportaal (na inloggen):\n",
+                    &p.name,
+                    what,
+                    &title,
+                ) + &format!("{origin}/nieuws/{id}")
+                    + t.s("\n\nU krijgt deze e-mail omdat e-mail bij Nieuws aan staat bij Notificaties in het ouderportaal.\n"),
+            }
         })
         .collect()
 }

@@ -135,6 +135,7 @@ macro_rules! store_conformance_tests {
                 a_job_is_claimed_once_per_period,
                 news_and_locations_are_read_per_parent,
                 news_edits_and_deletes_hand_back_unused_files,
+                account_language_is_kept_per_account,
             );
         }
     };
@@ -1170,6 +1171,55 @@ pub async fn photo_for_parent_follows_consent_now(s: &dyn Store) {
             .expect("read")
             .is_none(),
         "a photo of a child without consent is not returned"
+    );
+}
+
+pub async fn account_language_is_kept_per_account(s: &dyn Store) {
+    use crate::portal::UserKind;
+    use crate::portal::i18n::Lang;
+    let w = seed(s, "taal").await;
+    let anne = s
+        .create_parent(w.org, "anne@taal.nl".into(), "Anne".into(), "geheim-1".into())
+        .await
+        .expect("parent");
+    let bert = s
+        .create_parent(w.org, "bert@taal.nl".into(), "Bert".into(), "geheim-1".into())
+        .await
+        .expect("parent");
+    let lang = |kind, id| s.account_language(kind, id);
+    assert_eq!(lang(UserKind::Parent, anne.0).await.expect("read"), None);
+    s.set_account_language(UserKind::Parent, anne.0, Lang::En)
+        .await
+        .expect("save");
+    assert_eq!(
+        lang(UserKind::Parent, anne.0).await.expect("read"),
+        Some(Lang::En)
+    );
+    assert_eq!(
+        lang(UserKind::Parent, bert.0).await.expect("read"),
+        None,
+        "another parent keeps their own"
+    );
+    s.set_account_language(UserKind::Parent, anne.0, Lang::Nl)
+        .await
+        .expect("save");
+    assert_eq!(
+        lang(UserKind::Parent, anne.0).await.expect("read"),
+        Some(Lang::Nl)
+    );
+    // staff (a manager) have theirs in their own table
+    assert_eq!(lang(UserKind::Staff, w.staff.0).await.expect("read"), None);
+    s.set_account_language(UserKind::Staff, w.staff.0, Lang::En)
+        .await
+        .expect("save");
+    assert_eq!(
+        lang(UserKind::Staff, w.staff.0).await.expect("read"),
+        Some(Lang::En)
+    );
+    assert_eq!(
+        lang(UserKind::Parent, w.staff.0).await.expect("read"),
+        None,
+        "an id of the other kind is no account"
     );
 }
 

@@ -1046,6 +1046,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn link_parent(&self, child: ChildId, parent: ParentId, role: ParentRole) -> StoreFuture<()>;
     /// Whether the parent must choose a new password at the next login.
     fn set_must_change_password(&self, parent: ParentId, must_change: bool) -> StoreFuture<()>;
+    /// The portal language the account chose (None: never chose).
+    fn account_language(
+        &self,
+        kind: crate::portal::UserKind,
+        id: uuid::Uuid,
+    ) -> StoreFuture<Option<crate::portal::i18n::Lang>>;
+    /// Saves the portal language of an account (the switch on every page).
+    fn set_account_language(
+        &self,
+        kind: crate::portal::UserKind,
+        id: uuid::Uuid,
+        lang: crate::portal::i18n::Lang,
+    ) -> StoreFuture<()>;
     /// Gives a staff member a portal login (a location manager's).
     fn set_staff_login(
         &self,

@@ -5,6 +5,7 @@
 //! objects answer 404.
 
 use super::view::{self, *};
+use crate::portal::i18n::tr;
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
 use crate::device_api::devices;
@@ -53,7 +54,7 @@ fn group_row(g: GroupSummary) -> GroupRow {
             GroupKind::Bso => "BSO".into(),
             GroupKind::Kdv => "KDV".into(),
         },
-        ages: format!("{}-{} jaar", g.age_from, g.age_to),
+        ages: tr().f2("{0}-{1} jaar", g.age_from, g.age_to),
         children: g.children,
         staff: g.staff,
         devices: g.devices,
@@ -77,7 +78,7 @@ pub async fn overview(State(state): State<AppState>, u: ManagerUser) -> Result<R
         .map(|l| (l.id.to_string(), l.name))
         .collect();
     render(&AdminOverviewPage {
-        l: layout(&u, "Beheer", "beheer"),
+        l: layout(&u, tr().s("Beheer"), "beheer"),
         groups,
         locations,
     })
@@ -94,14 +95,15 @@ fn child_row(o: ChildOverview, t: NaiveDate) -> AdminChildRow {
             .map(|p| {
                 let end = p
                     .end
-                    .map(|e| format!(" t/m {}", view::day(e)))
+                    .map(|e| tr().f(" t/m {0}", view::day(e)))
                     .unwrap_or_default();
-                format!(
-                    "{}: {} (vanaf {}{end})",
-                    p.group_name,
+                tr().f3(
+                    "{0}: {1} (vanaf {2}",
+                    &p.group_name,
                     view::days_words(&p.days),
-                    view::day(p.start)
-                )
+                    view::day(p.start),
+                ) + &end
+                    + ")"
             })
             .collect(),
         consent: o.consent.as_str(),
@@ -111,9 +113,9 @@ fn child_row(o: ChildOverview, t: NaiveDate) -> AdminChildRow {
             .iter()
             .map(|p| {
                 let role = if p.role == ParentRole::First {
-                    "eerste ouder"
+                    tr().s("eerste ouder")
                 } else {
-                    "tweede ouder"
+                    tr().s("tweede ouder")
                 };
                 format!("{} <{}> ({role})", p.name, p.email)
             })
@@ -164,7 +166,7 @@ async fn history_rows(
 pub async fn children(State(state): State<AppState>, u: ManagerUser) -> Result<Response, WebError> {
     let rows = child_rows(&state, &u, None).await?;
     render(&AdminChildrenPage {
-        l: layout(&u, "Kinderen", "kinderen"),
+        l: layout(&u, tr().s("Kinderen"), "kinderen"),
         rows,
     })
 }
@@ -234,7 +236,7 @@ pub async fn parents(State(state): State<AppState>, u: ManagerUser) -> Result<Re
         })
         .collect();
     render(&AdminParentsPage {
-        l: layout(&u, "Ouders", "ouders"),
+        l: layout(&u, tr().s("Ouders"), "ouders"),
         rows,
     })
 }
@@ -254,15 +256,15 @@ pub async fn staff(
             id: s.id.to_string(),
             name: s.name,
             role: match s.role {
-                StaffRole::Manager => "locatiemanager",
-                StaffRole::Pedagogical => "pedagogisch medewerker",
+                StaffRole::Manager => tr().s("locatiemanager"),
+                StaffRole::Pedagogical => tr().s("pedagogisch medewerker"),
             },
             groups: s.groups.unwrap_or_default(),
         })
         .collect();
-    let mut l = layout(&u, "Medewerkers", "medewerkers");
+    let mut l = layout(&u, tr().s("Medewerkers"), "medewerkers");
     if q.ok == "pin" {
-        l.notice = "De nieuwe pincode is opgeslagen. De schermen in de groep krijgen hem binnen enkele seconden.".into();
+        l.notice = tr().s("De nieuwe pincode is opgeslagen. De schermen in de groep krijgen hem binnen enkele seconden.").into();
     }
     render(&AdminStaffPage { l, rows })
 }
@@ -292,8 +294,8 @@ pub async fn staff_pin(
     let pin = f.pin.trim().to_string();
     if !(4..=8).contains(&pin.len()) || !pin.chars().all(|c| c.is_ascii_digit()) {
         let mut resp = axum::response::Html(view::error_page(
-            "Pincode",
-            "Een pincode is 4 tot 8 cijfers. Ga terug en probeer het opnieuw.",
+            tr().s("Pincode"),
+            tr().s("Een pincode is 4 tot 8 cijfers. Ga terug en probeer het opnieuw."),
         ))
         .into_response();
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -312,7 +314,7 @@ pub async fn consents(State(state): State<AppState>, u: ManagerUser) -> Result<R
         rows.push((r, h));
     }
     render(&AdminConsentsPage {
-        l: layout(&u, "Toestemmingen", "toestemmingen"),
+        l: layout(&u, tr().s("Toestemmingen"), "toestemmingen"),
         rows,
     })
 }
@@ -374,15 +376,17 @@ pub fn parse_import(
     let header: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_lowercase()).collect(),
         Err(e) => {
-            return Err(vec![format!(
-                "Regel 1: het bestand is niet te lezen ({e})."
+            return Err(vec![tr().f(
+                "Regel 1: het bestand is niet te lezen ({0}).",
+                e,
             )]);
         }
     };
     let expected: Vec<&str> = IMPORT_HEADER.split(',').collect();
     if header != expected {
-        return Err(vec![format!(
-            "Regel 1: de kolommen moeten precies zijn: {IMPORT_HEADER}"
+        return Err(vec![tr().f(
+            "Regel 1: de kolommen moeten precies zijn: {0}",
+            IMPORT_HEADER,
         )]);
     }
     let mut rows = Vec::new();
@@ -390,38 +394,38 @@ pub fn parse_import(
     for (i, rec) in reader.records().enumerate() {
         let line = i + 2;
         if i >= IMPORT_MAX_ROWS {
-            errors.push(format!(
-                "Regel {line}: meer dan {IMPORT_MAX_ROWS} kinderen in één bestand; importeer de rest apart."
+            errors.push(tr().f2(
+                "Regel {0}: meer dan {1} kinderen in één bestand; importeer de rest apart.",
+                line,
+                IMPORT_MAX_ROWS,
             ));
             break;
         }
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                errors.push(format!("Regel {line}: niet te lezen ({e})."));
+                errors.push(tr().f2("Regel {0}: niet te lezen ({1}).", line, e));
                 continue;
             }
         };
         let get = |n: usize| rec.get(n).unwrap_or("").trim().to_string();
         let mut problems = Vec::new();
         if rec.len() != expected.len() {
-            errors.push(format!(
-                "Regel {line}: {} kolommen, verwacht {}.",
+            errors.push(tr().f3(
+                "Regel {0}: {1} kolommen, verwacht {2}.",
+                line,
                 rec.len(),
-                expected.len()
+                expected.len(),
             ));
             continue;
         }
         let (first, last) = (get(0), get(1));
         if first.is_empty() || last.is_empty() {
-            problems.push("voornaam en achternaam zijn verplicht".to_string());
+            problems.push(tr().s("voornaam en achternaam zijn verplicht").to_string());
         }
         let birth = parse_day(&get(2));
         if birth.is_none() {
-            problems.push(format!(
-                "geboortedatum '{}' is geen datum (jjjj-mm-dd)",
-                get(2)
-            ));
+            problems.push(tr().f("geboortedatum '{0}' is geen datum (jjjj-mm-dd)", get(2)));
         }
         // a group name used at two locations is ambiguous: never guess
         let matching: Vec<GroupId> = groups
@@ -432,28 +436,25 @@ pub fn parse_import(
         let group = match matching.as_slice() {
             [one] => Some(*one),
             [] => {
-                problems.push(format!("groep '{}' bestaat niet", get(3)));
+                problems.push(tr().f("groep '{0}' bestaat niet", get(3)));
                 None
             }
             _ => {
-                problems.push(format!(
-                    "er zijn {} groepen met de naam '{}'; geef de groepen eerst een eigen naam",
+                problems.push(tr().f2(
+                    "er zijn {0} groepen met de naam '{1}'; geef de groepen eerst een eigen naam",
                     matching.len(),
-                    get(3)
+                    get(3),
                 ));
                 None
             }
         };
         let days = parse_days(&get(4));
         if days.is_none() {
-            problems.push(format!(
-                "dagen '{}' onbekend (gebruik ma di wo do vr)",
-                get(4)
-            ));
+            problems.push(tr().f("dagen '{0}' onbekend (gebruik ma di wo do vr)", get(4)));
         }
         let start = parse_day(&get(5));
         if start.is_none() {
-            problems.push(format!("startdatum '{}' is geen datum", get(5)));
+            problems.push(tr().f("startdatum '{0}' is geen datum", get(5)));
         }
         let end = if get(6).is_empty() {
             Some(None)
@@ -461,12 +462,12 @@ pub fn parse_import(
             parse_day(&get(6)).map(Some)
         };
         if end.is_none() {
-            problems.push(format!("einddatum '{}' is geen datum", get(6)));
+            problems.push(tr().f("einddatum '{0}' is geen datum", get(6)));
         }
         if let (Some(s), Some(Some(e))) = (start, end)
             && e < s
         {
-            problems.push("einddatum ligt voor de startdatum".to_string());
+            problems.push(tr().s("einddatum ligt voor de startdatum").to_string());
         }
         let consent = match get(7).to_lowercase().as_str() {
             "" | "geen" | "none" => Some(PhotoConsent::None),
@@ -475,9 +476,9 @@ pub fn parse_import(
             _ => None,
         };
         if consent.is_none() {
-            problems.push(format!(
-                "toestemming '{}' onbekend (geen, eigen_ouders of groep)",
-                get(7)
+            problems.push(tr().f(
+                "toestemming '{0}' onbekend (geen, eigen_ouders of groep)",
+                get(7),
             ));
         }
         let mut parents = Vec::new();
@@ -488,22 +489,24 @@ pub fn parse_import(
                 continue;
             }
             if name.is_empty() || !valid_email(&email) {
-                problems.push(format!(
-                    "ouder '{name}' heeft een naam en een geldig e-mailadres nodig (nu '{email}')"
+                problems.push(tr().f2(
+                    "ouder '{0}' heeft een naam en een geldig e-mailadres nodig (nu '{1}')",
+                    &name,
+                    &email,
                 ));
             } else {
                 parents.push(ImportParent { role, name, email });
             }
         }
         if !parents.iter().any(|p| p.role == ParentRole::First) {
-            problems.push("ouder1 (naam en e-mailadres) is verplicht".to_string());
+            problems.push(tr().s("ouder1 (naam en e-mailadres) is verplicht").to_string());
         }
         if let [a, b] = parents.as_slice()
             && a.email == b.email
         {
-            problems.push(format!(
-                "ouder1 en ouder2 hebben hetzelfde e-mailadres ({})",
-                a.email
+            problems.push(tr().f(
+                "ouder1 en ouder2 hebben hetzelfde e-mailadres ({0})",
+                &a.email,
             ));
         }
         match (birth, group, days, start, end, consent) {
@@ -523,11 +526,11 @@ pub fn parse_import(
                     parents,
                 });
             }
-            _ => errors.push(format!("Regel {line}: {}.", problems.join("; "))),
+            _ => errors.push(tr().f2("Regel {0}: {1}.", line, problems.join("; "))),
         }
     }
     if rows.is_empty() && errors.is_empty() {
-        errors.push("Het bestand bevat geen kinderen.".into());
+        errors.push(tr().s("Het bestand bevat geen kinderen.").into());
     }
     if errors.is_empty() {
         Ok(rows)
@@ -552,7 +555,7 @@ async fn org_groups(
 
 pub async fn import_page(u: ManagerUser) -> Result<Response, WebError> {
     render(&AdminImportPage {
-        l: layout(&u, "Importeren", "import"),
+        l: layout(&u, tr().s("Importeren"), "import"),
         errors: Vec::new(),
         imported: Vec::new(),
         text: String::new(),
@@ -597,11 +600,11 @@ pub async fn import(
                 .map(Ok)?
         }
     };
-    let mut l = layout(&u, "Importeren", "import");
+    let mut l = layout(&u, tr().s("Importeren"), "import");
     let page = match outcome {
         Err(errors) => {
             l.error =
-                "Er is niets geïmporteerd. Verbeter de regels hieronder en probeer het opnieuw."
+                tr().s("Er is niets geïmporteerd. Verbeter de regels hieronder en probeer het opnieuw.")
                     .into();
             AdminImportPage {
                 l,
@@ -612,7 +615,7 @@ pub async fn import(
             }
         }
         Ok(ImportResult::NeedsConfirmation(errors)) => {
-            l.error = "Er is niets geïmporteerd. Deze e-mailadressen horen al bij een ouder met een andere naam. Een kind koppelen aan zo'n account geeft die ouder de foto's en het dagboek van het kind. Verbeter het adres, of vink hieronder aan dat het dezelfde ouder is en importeer opnieuw.".into();
+            l.error = tr().s("Er is niets geïmporteerd. Deze e-mailadressen horen al bij een ouder met een andere naam. Een kind koppelen aan zo'n account geeft die ouder de foto's en het dagboek van het kind. Verbeter het adres, of vink hieronder aan dat het dezelfde ouder is en importeer opnieuw.").into();
             AdminImportPage {
                 l,
                 errors,
@@ -629,17 +632,31 @@ pub async fn import(
             state.nudge_changed(&changed);
             let origin = crate::portal::notify::portal_origin(&state.settings, &u.ctx.tenant.slug);
             let days = state.settings.portal.first_password_days.max(1);
+            // a new parent has chosen no language yet: the portal's default
+            let t = crate::portal::i18n::Tr::new(crate::portal::i18n::Lang::default());
             for NewLogin { name, email, token } in logins {
+                let body = t.f3(
+                    "Beste {0},\n\nU heeft een account op het ouderportaal van {1}. Kies uw wachtwoord via deze link (eenmalig te gebruiken, {2} dagen geldig):\n\n",
+                    &name,
+                    &u.ctx.tenant.name,
+                    days,
+                ) + &format!("{origin}/wachtwoord-herstellen/{token}")
+                    + &t.f2(
+                        "\n\nDaarna logt u in op {0} met uw e-mailadres ({1}) en dat wachtwoord. Is de link verlopen? Kies dan op die pagina \"Wachtwoord vergeten\".\n",
+                        format!("{origin}/inloggen"),
+                        &email,
+                    );
                 state.mailer.send_later(crate::portal::mail::Mail {
                     to: email.clone(),
-                    subject: format!("Welkom bij het ouderportaal van {}", u.ctx.tenant.name),
-                    body: format!(
-                        "Beste {name},\n\nU heeft een account op het ouderportaal van {}. Kies uw wachtwoord via deze link (eenmalig te gebruiken, {days} dagen geldig):\n\n{origin}/wachtwoord-herstellen/{token}\n\nDaarna logt u in op {origin}/inloggen met uw e-mailadres ({email}) en dat wachtwoord. Is de link verlopen? Kies dan op die pagina \"Wachtwoord vergeten\".\n",
-                        u.ctx.tenant.name
-                    ),
+                    subject: t.f("Welkom bij het ouderportaal van {0}", &u.ctx.tenant.name),
+                    body,
                 });
             }
-            l.notice = format!("{} kinderen geïmporteerd.", done.len());
+            l.notice = tr().n(
+                "{0} kind geïmporteerd.",
+                "{0} kinderen geïmporteerd.",
+                i64::try_from(done.len()).unwrap_or(i64::MAX),
+            );
             AdminImportPage {
                 l,
                 errors: Vec::new(),
@@ -682,9 +699,9 @@ async fn devices_page(
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map(|t| t.with_timezone(&Utc))
             .map(|t| view::when(calendar, t))
-            .unwrap_or_else(|| "nog nooit".into())
+            .unwrap_or_else(|| tr().s("nog nooit").into())
     };
-    let mut l = layout(u, "Apparaten", "apparaten");
+    let mut l = layout(u, tr().s("Apparaten"), "apparaten");
     l.notice = notice.to_string();
     render(&AdminDevicesPage {
         l,
@@ -705,7 +722,7 @@ async fn devices_page(
                     waiting: d
                         .outbox_pending
                         .map(|n| n.to_string())
-                        .unwrap_or_else(|| "onbekend".into()),
+                        .unwrap_or_else(|| tr().s("onbekend").into()),
                     version: d.app_version.clone(),
                     revoked: d
                         .revoked_at
@@ -745,9 +762,9 @@ pub async fn devices(
 ) -> Result<Response, WebError> {
     let notice = match q.ok.as_str() {
         "ingetrokken" => {
-            "Het apparaat is ingetrokken. Het krijgt geen toegang meer en wist zichzelf."
+            tr().s("Het apparaat is ingetrokken. Het krijgt geen toegang meer en wist zichzelf.")
         }
-        "opnieuw" => "Het scherm krijgt de update opnieuw aangeboden.",
+        "opnieuw" => tr().s("Het scherm krijgt de update opnieuw aangeboden."),
         _ => "",
     };
     devices_page(&state, &u, None, notice).await

@@ -3,6 +3,7 @@
 //! button on Overig.
 
 use super::{Ctx, ParentUser, WebError, view};
+use crate::portal::i18n::tr;
 use crate::AppState;
 use crate::portal::archive;
 use crate::store::{ArchiveFetch, ArchiveKey};
@@ -87,21 +88,21 @@ async fn serve(state: &AppState, found: ArchiveFetch) -> Result<Response, WebErr
         ArchiveFetch::Unknown => return Err(WebError::NotFound),
         ArchiveFetch::Used => {
             return Ok(gone(
-                "Deze link is al gebruikt",
-                "Deze link is al gebruikt: het archief kan maar één keer worden gedownload. Heeft u het niet meer? Vraag een nieuw archief aan onder Overig.",
+                tr().s("Deze link is al gebruikt"),
+                tr().s("Deze link is al gebruikt: het archief kan maar één keer worden gedownload. Heeft u het niet meer? Vraag een nieuw archief aan onder Overig."),
             ));
         }
         ArchiveFetch::Stale => {
             crate::portal::archive::spawn_build(state.clone());
             return Ok(gone(
-                "Het archief wordt opnieuw gemaakt",
-                "Er is iets veranderd sinds het archief klaar was, bijvoorbeeld een toestemming voor foto's. We maken het archief opnieuw; u krijgt een nieuwe e-mail zodra het klaar is.",
+                tr().s("Het archief wordt opnieuw gemaakt"),
+                tr().s("Er is iets veranderd sinds het archief klaar was, bijvoorbeeld een toestemming voor foto's. We maken het archief opnieuw; u krijgt een nieuwe e-mail zodra het klaar is."),
             ));
         }
         ArchiveFetch::Expired => {
             return Ok(gone(
-                "Deze link is verlopen",
-                "Deze link is verlopen. Vraag een nieuw archief aan onder Overig.",
+                tr().s("Deze link is verlopen"),
+                tr().s("Deze link is verlopen. Vraag een nieuw archief aan onder Overig."),
             ));
         }
         ArchiveFetch::Ready {

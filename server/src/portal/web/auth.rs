@@ -1,6 +1,7 @@
 //! Logging in and out, the forced password change, "wachtwoord vergeten".
 
 use super::view::{ChangePasswordPage, ForgotPage, Layout, LoginPage, ResetPage};
+use crate::portal::i18n::{Tr, tr};
 use super::{AnyUser, Ctx, SESSION_COOKIE, WebError, cookie, render, session_times};
 use crate::AppState;
 use crate::portal::mail::Mail;
@@ -89,7 +90,7 @@ pub async fn login_page(State(state): State<AppState>, ctx: Ctx) -> Result<Respo
     }
     let (csrf, jar) = ctx.anonymous_csrf(&state);
     let page = LoginPage {
-        l: layout(&ctx, "Inloggen", csrf),
+        l: layout(&ctx, tr().s("Inloggen"), csrf),
         email: String::new(),
     };
     Ok((jar, render(&page)?).into_response())
@@ -139,8 +140,8 @@ pub async fn login(
         drop(attempt); // a failure: it stays counted
         tracing::info!(org = %ctx.tenant.slug, client = %ip, "portal login failed");
         let (csrf, jar) = ctx.anonymous_csrf(&state);
-        let mut l = layout(&ctx, "Inloggen", csrf);
-        l.error = "Dit e-mailadres en wachtwoord horen niet bij elkaar. Probeer het opnieuw, of kies Wachtwoord vergeten.".into();
+        let mut l = layout(&ctx, tr().s("Inloggen"), csrf);
+        l.error = tr().s("Dit e-mailadres en wachtwoord horen niet bij elkaar. Probeer het opnieuw, of kies Wachtwoord vergeten.").into();
         let page = LoginPage {
             l,
             email: form.email,
@@ -160,6 +161,7 @@ pub async fn login(
         .await?;
     tracing::info!(org = %ctx.tenant.slug, kind = account.kind.as_str(), user = %account.id, "portal login");
     let jar = ctx.jar.clone().add(cookie(&state, SESSION_COOKIE, token));
+    let jar = super::lang::remember_at_login(&state, &account, jar).await?;
     Ok((jar, Redirect::to(home_of(&account))).into_response())
 }
 
@@ -187,7 +189,7 @@ pub async fn logout(
 }
 
 pub async fn change_page(user: AnyUser) -> Result<Response, WebError> {
-    let mut l = layout(&user.ctx, "Wachtwoord wijzigen", user.csrf.clone());
+    let mut l = layout(&user.ctx, tr().s("Wachtwoord wijzigen"), user.csrf.clone());
     l.user = user.account.name.clone();
     if !user.account.must_change_password {
         l.role = role_of(&user.account);
@@ -217,15 +219,16 @@ pub struct ChangeForm {
 /// Why a new password is refused, in words; None when it is fine.
 pub fn password_problem(new: &str, repeat: &str, old: Option<&str>) -> Option<String> {
     if new.chars().count() < MIN_PASSWORD_CHARS {
-        return Some(format!(
-            "Kies een wachtwoord van minstens {MIN_PASSWORD_CHARS} tekens."
+        return Some(tr().f(
+            "Kies een wachtwoord van minstens {0} tekens.",
+            MIN_PASSWORD_CHARS,
         ));
     }
     if new != repeat {
-        return Some("De twee nieuwe wachtwoorden zijn niet gelijk.".into());
+        return Some(tr().s("De twee nieuwe wachtwoorden zijn niet gelijk.").into());
     }
     if old == Some(new) {
-        return Some("Kies een ander wachtwoord dan het oude.".into());
+        return Some(tr().s("Kies een ander wachtwoord dan het oude.").into());
     }
     None
 }
@@ -259,10 +262,10 @@ pub async fn change(
         )
     } else {
         drop(attempt); // a wrong current password stays counted
-        Some("Uw huidige wachtwoord klopt niet.".into())
+        Some(tr().s("Uw huidige wachtwoord klopt niet.").into())
     };
     if let Some(problem) = problem {
-        let mut l = layout(&user.ctx, "Wachtwoord wijzigen", user.csrf.clone());
+        let mut l = layout(&user.ctx, tr().s("Wachtwoord wijzigen"), user.csrf.clone());
         l.user = account.name.clone();
         l.error = problem;
         let mut resp = render(&ChangePasswordPage {
@@ -285,7 +288,7 @@ pub async fn change(
 pub async fn forgot_page(State(state): State<AppState>, ctx: Ctx) -> Result<Response, WebError> {
     let (csrf, jar) = ctx.anonymous_csrf(&state);
     let page = ForgotPage {
-        l: layout(&ctx, "Wachtwoord vergeten", csrf),
+        l: layout(&ctx, tr().s("Wachtwoord vergeten"), csrf),
         sent: false,
     };
     Ok((jar, render(&page)?).into_response())
@@ -326,20 +329,27 @@ pub async fn forgot(
             crate::portal::notify::portal_origin(&state.settings, &ctx.tenant.slug)
         );
         tracing::info!(user = %account.id, "password reset mail");
+        // in the account's own language when it chose one, else the page's
+        let t = match state.store.account_language(account.kind, account.id).await? {
+            Some(lang) => Tr::new(lang),
+            None => tr(),
+        };
+        let body = t.f3(
+            "Beste {0},\n\nU vroeg om een nieuw wachtwoord voor het ouderportaal van {1}.\nKies een nieuw wachtwoord via deze link (eenmalig te gebruiken, {2} minuten geldig):\n\n",
+            &account.name,
+            &ctx.tenant.name,
+            valid.num_minutes(),
+        ) + &link
+            + t.s("\n\nHeeft u dit niet gevraagd? Dan kunt u deze e-mail negeren; uw wachtwoord blijft hetzelfde.\n");
         state.mailer.send_later(Mail {
             to: account.email.clone(),
-            subject: format!("Nieuw wachtwoord voor {}", ctx.tenant.name),
-            body: format!(
-                "Beste {},\n\nU vroeg om een nieuw wachtwoord voor het ouderportaal van {}.\nKies een nieuw wachtwoord via deze link (eenmalig te gebruiken, {} minuten geldig):\n\n{link}\n\nHeeft u dit niet gevraagd? Dan kunt u deze e-mail negeren; uw wachtwoord blijft hetzelfde.\n",
-                account.name,
-                ctx.tenant.name,
-                valid.num_minutes()
-            ),
+            subject: t.f("Nieuw wachtwoord voor {0}", &ctx.tenant.name),
+            body,
         });
     }
     let (csrf, jar) = ctx.anonymous_csrf(&state);
     let page = ForgotPage {
-        l: layout(&ctx, "Wachtwoord vergeten", csrf),
+        l: layout(&ctx, tr().s("Wachtwoord vergeten"), csrf),
         sent: true,
     };
     Ok((jar, render(&page)?).into_response())
@@ -355,7 +365,7 @@ pub async fn reset_page(
     let valid = state.store.check_reset(org, t, Utc::now()).await?.is_some();
     let (csrf, jar) = ctx.anonymous_csrf(&state);
     let page = ResetPage {
-        l: layout(&ctx, "Nieuw wachtwoord kiezen", csrf),
+        l: layout(&ctx, tr().s("Nieuw wachtwoord kiezen"), csrf),
         token,
         valid,
     };
@@ -404,7 +414,7 @@ pub async fn reset(
     attempt.succeeded();
     if let Some(problem) = password_problem(&form.new_password, &form.new_password_repeat, None) {
         let (csrf, jar) = ctx.anonymous_csrf(&state);
-        let mut l = layout(&ctx, "Nieuw wachtwoord kiezen", csrf);
+        let mut l = layout(&ctx, tr().s("Nieuw wachtwoord kiezen"), csrf);
         l.error = problem;
         let mut resp = (
             jar,
@@ -428,8 +438,8 @@ pub async fn reset(
     };
     tracing::info!(user = %account.id, "password reset used");
     let (csrf, jar) = ctx.anonymous_csrf(&state);
-    let mut l = layout(&ctx, "Inloggen", csrf);
-    l.notice = "Uw nieuwe wachtwoord is opgeslagen. Log in met uw nieuwe wachtwoord.".into();
+    let mut l = layout(&ctx, tr().s("Inloggen"), csrf);
+    l.notice = tr().s("Uw nieuwe wachtwoord is opgeslagen. Log in met uw nieuwe wachtwoord.").into();
     Ok((
         jar,
         render(&LoginPage {

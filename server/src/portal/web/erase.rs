@@ -6,6 +6,7 @@
 //! manager's own organisation: another's child or parent answers 404.
 
 use super::admin::{Notice, layout};
+use crate::portal::i18n::tr;
 use super::parent::CsrfForm;
 use super::view::{AdminErasePage, AdminErasuresPage, ErasureLine};
 use super::{ManagerUser, WebError, render};
@@ -146,7 +147,7 @@ async fn confirm(state: &AppState, u: &ManagerUser, who: Who) -> Result<Response
         }
     };
     render(&AdminErasePage {
-        l: layout(u, &format!("{name} wissen"), "kinderen"),
+        l: layout(u, &tr().f("{0} wissen", &name), "kinderen"),
         name,
         kind,
         action,
@@ -236,18 +237,18 @@ pub async fn erasures(
         .map(|r| ErasureLine {
             when: super::view::when(&calendar, r.at),
             what: match r.kind.as_str() {
-                "kind" => "Een kind, op verzoek".into(),
-                "ouder" => "Een ouder, op verzoek".into(),
-                "bewaartermijn" => "Na de bewaartermijn".into(),
+                "kind" => tr().s("Een kind, op verzoek").into(),
+                "ouder" => tr().s("Een ouder, op verzoek").into(),
+                "bewaartermijn" => tr().s("Na de bewaartermijn").into(),
                 other => other.to_string(),
             },
             by: r.by_name,
             counts: counts_words(&r.counts),
         })
         .collect();
-    let mut l = layout(&u, "Gewist", "kinderen");
+    let mut l = layout(&u, tr().s("Gewist"), "kinderen");
     if q.ok == "gewist" {
-        l.notice = "Alles is gewist.".into();
+        l.notice = tr().s("Alles is gewist.").into();
     }
     render(&AdminErasuresPage { l, lines })
 }

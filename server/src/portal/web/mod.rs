@@ -1,5 +1,7 @@
 //! The parent portal and the location admin: server-rendered HTML (askama
-//! templates in `server/templates/`), Dutch, usable on a phone, no JavaScript.
+//! templates in `server/templates/`), in Dutch or English (the catalogue of
+//! [`crate::portal::i18n`], the switch of [`lang`]), usable on a phone, no
+//! JavaScript.
 //!
 //! - The organisation comes from the Host header: `<slug>.<portal.base_domain>`;
 //!   an unknown organisation is 404. A session belongs to one organisation and
@@ -25,6 +27,7 @@ mod agenda;
 mod archive;
 mod auth;
 mod erase;
+pub mod lang;
 mod news;
 mod parent;
 mod presence;
@@ -32,6 +35,7 @@ mod updates;
 pub(crate) mod view;
 
 use crate::AppState;
+use crate::portal::i18n::Tr;
 use crate::portal::{self, Account, Session, SessionTimes, Tenant};
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
@@ -63,6 +67,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("GET", "/inloggen", get(auth::login_page)),
         ("POST", "/inloggen", post(auth::login)),
         ("POST", "/uitloggen", post(auth::logout)),
+        ("POST", "/taal", post(lang::switch)),
         ("GET", "/wachtwoord-wijzigen", get(auth::change_page)),
         ("POST", "/wachtwoord-wijzigen", post(auth::change)),
         ("GET", "/wachtwoord-vergeten", get(auth::forgot_page)),
@@ -290,6 +295,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
     r.layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(origin_check))
+        // outermost: every answer below (also a refusal) is in the request's language
+        .layer(middleware::from_fn(crate::portal::i18n::middleware))
         .with_state(state.clone())
 }
 
@@ -430,27 +437,30 @@ impl From<askama::Error> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let t = Tr::current();
         let (status, title, text) = match self {
             Self::Login => return Redirect::to("/inloggen").into_response(),
             Self::ChangePassword => return Redirect::to("/wachtwoord-wijzigen").into_response(),
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
-                "Niet gevonden",
-                "Deze pagina bestaat niet, of is niet voor u bedoeld.".to_string(),
+                t.s("Niet gevonden"),
+                t.s("Deze pagina bestaat niet, of is niet voor u bedoeld.")
+                    .to_string(),
             ),
             Self::Csrf => (
                 StatusCode::FORBIDDEN,
-                "Formulier verlopen",
-                "Dit formulier is verlopen of kwam niet van deze site. Ga terug, laad de pagina opnieuw en probeer het nog eens.".to_string(),
+                t.s("Formulier verlopen"),
+                t.s("Dit formulier is verlopen of kwam niet van deze site. Ga terug, laad de pagina opnieuw en probeer het nog eens.").to_string(),
             ),
             Self::TooMany(secs) => {
                 let mut resp = (
                     StatusCode::TOO_MANY_REQUESTS,
                     Html(view::error_page(
-                        "Te vaak geprobeerd",
-                        &format!(
-                            "Te veel mislukte pogingen. Probeer het over {} minuten opnieuw.",
-                            secs.div_ceil(60)
+                        t.s("Te vaak geprobeerd"),
+                        &t.n(
+                            "Te veel mislukte pogingen. Probeer het over {0} minuut opnieuw.",
+                            "Te veel mislukte pogingen. Probeer het over {0} minuten opnieuw.",
+                            i64::try_from(secs.div_ceil(60)).unwrap_or(i64::MAX),
                         ),
                     )),
                 )
@@ -463,8 +473,9 @@ impl IntoResponse for WebError {
                 tracing::error!(error = %e, "portal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "Er ging iets mis",
-                    "Er ging iets mis aan onze kant. Probeer het later opnieuw.".to_string(),
+                    t.s("Er ging iets mis"),
+                    t.s("Er ging iets mis aan onze kant. Probeer het later opnieuw.")
+                        .to_string(),
                 )
             }
         };

@@ -4,6 +4,7 @@
 //! `*_for_parent` store methods; anything else answers 404.
 
 use super::view::Layout;
+use crate::portal::i18n::tr;
 use super::{ManagerUser, ParentUser, WebError, render};
 use crate::AppState;
 use crate::photo::PhotoLimits;
@@ -55,7 +56,7 @@ fn post_view(p: NewsPost, calendar: &Calendar) -> PostView {
         paragraphs,
         place: p
             .location_name
-            .unwrap_or_else(|| "Hele organisatie".to_string()),
+            .unwrap_or_else(|| tr().s("Hele organisatie").to_string()),
         when: super::view::when(calendar, p.published_at),
         has_photo: p.photo.is_some(),
         pdf_size: p
@@ -170,7 +171,7 @@ pub async fn news_list(State(state): State<AppState>, u: ParentUser) -> Result<R
         .await?;
     let calendar = u.ctx.tenant.calendar;
     render(&NewsPage {
-        l: super::parent::layout(&u, "Nieuws", "nieuws"),
+        l: super::parent::layout(&u, tr().s("Nieuws"), "nieuws"),
         posts: posts.into_iter().map(|p| post_view(p, &calendar)).collect(),
     })
 }
@@ -266,7 +267,7 @@ pub async fn my_location(
         .locations_for_parent(u.parent, super::parent::today(&u))
         .await?;
     render(&MyLocationPage {
-        l: super::parent::layout(&u, "Mijn locatie", "mijn-locatie"),
+        l: super::parent::layout(&u, tr().s("Mijn locatie"), "mijn-locatie"),
         locations: locations.into_iter().map(location_view).collect(),
     })
 }
@@ -330,11 +331,11 @@ pub async fn admin_news(
 ) -> Result<Response, WebError> {
     let posts = state.store.news_of_org(u.ctx.tenant.id).await?;
     let calendar = u.ctx.tenant.calendar;
-    let mut l = super::admin::layout(&u, "Nieuws en nieuwsbrieven", "nieuws");
+    let mut l = super::admin::layout(&u, tr().s("Nieuws en nieuwsbrieven"), "nieuws");
     l.notice = match q.ok.as_str() {
-        "geplaatst" => "Het bericht staat in het ouderportaal. Ouders die e-mail voor nieuws aan hebben staan, krijgen een e-mail.",
-        "opgeslagen" => "De wijziging is opgeslagen.",
-        "verwijderd" => "Het bericht is verwijderd.",
+        "geplaatst" => tr().s("Het bericht staat in het ouderportaal. Ouders die e-mail voor nieuws aan hebben staan, krijgen een e-mail."),
+        "opgeslagen" => tr().s("De wijziging is opgeslagen."),
+        "verwijderd" => tr().s("Het bericht is verwijderd."),
         _ => "",
     }
     .into();
@@ -358,9 +359,9 @@ async fn form_page(
         (None, None) => String::new(),
     };
     let title = if post.is_some() {
-        "Bericht bewerken"
+        tr().s("Bericht bewerken")
     } else {
-        "Nieuw bericht"
+        tr().s("Nieuw bericht")
     };
     let mut l = super::admin::layout(u, title, "nieuws");
     l.error = error.to_string();
@@ -513,7 +514,7 @@ async fn store_photo(
             Err(e) if e.is_client_error() => {
                 tracing::info!(error = %e, "photo refused");
                 return Ok(Err(
-                    "De foto kan niet worden gebruikt. Kies een JPEG-foto (niet te groot).",
+                    tr().s("De foto kan niet worden gebruikt. Kies een JPEG-foto (niet te groot)."),
                 ));
             }
             Err(e) => return Err(WebError::Internal(e.to_string())),
@@ -542,11 +543,11 @@ async fn store_pdf(state: &AppState, upload: Upload) -> Result<Result<NewsPdf, S
         tracing::info!(error = %e, "attachment refused");
         return Ok(Err(match e {
             news::AttachmentError::NotAPdf => {
-                "De bijlage is geen PDF-bestand. Kies een PDF.".to_string()
+                tr().s("De bijlage is geen PDF-bestand. Kies een PDF.").to_string()
             }
-            news::AttachmentError::TooLarge { .. } => format!(
-                "De bijlage is te groot. Een PDF mag hoogstens {} zijn.",
-                news::size_words(i64::try_from(max).unwrap_or(i64::MAX))
+            news::AttachmentError::TooLarge { .. } => tr().f(
+                "De bijlage is te groot. Een PDF mag hoogstens {0} zijn.",
+                news::size_words(i64::try_from(max).unwrap_or(i64::MAX)),
             ),
         }));
     }
@@ -606,14 +607,16 @@ async fn save(
     let title = form.title.trim().to_string();
     let body = form.body.trim().to_string();
     let Some(kind) = NewsKind::parse(&form.kind) else {
-        return refuse("Kies of het nieuws of een nieuwsbrief is.".into()).await;
+        return refuse(tr().s("Kies of het nieuws of een nieuwsbrief is.").into()).await;
     };
     if title.is_empty() || body.is_empty() {
-        return refuse("Vul een titel en een tekst in.".into()).await;
+        return refuse(tr().s("Vul een titel en een tekst in.").into()).await;
     }
     if title.chars().count() > MAX_TITLE_CHARS || body.chars().count() > MAX_BODY_CHARS {
-        return refuse(format!(
-            "De titel mag hoogstens {MAX_TITLE_CHARS} tekens hebben, de tekst hoogstens {MAX_BODY_CHARS}."
+        return refuse(tr().f2(
+            "De titel mag hoogstens {0} tekens hebben, de tekst hoogstens {1}.",
+            MAX_TITLE_CHARS,
+            MAX_BODY_CHARS,
         ))
         .await;
     }
@@ -762,20 +765,20 @@ pub async fn admin_location(
     Query(q): Query<Notice>,
 ) -> Result<Response, WebError> {
     let locations = state.store.location_infos(u.ctx.tenant.id).await?;
-    let mut l = super::admin::layout(&u, "Mijn locatie", "locatie");
+    let mut l = super::admin::layout(&u, tr().s("Mijn locatie"), "locatie");
     l.notice = match q.ok.as_str() {
-        "gegevens" => "De gegevens van de locatie zijn opgeslagen.",
-        "pagina" => "De informatiepagina is toegevoegd.",
-        "pagina-weg" => "De informatiepagina is verwijderd.",
-        "foto" => "De foto staat bij Ons team.",
-        "foto-weg" => "De foto is verwijderd.",
+        "gegevens" => tr().s("De gegevens van de locatie zijn opgeslagen."),
+        "pagina" => tr().s("De informatiepagina is toegevoegd."),
+        "pagina-weg" => tr().s("De informatiepagina is verwijderd."),
+        "foto" => tr().s("De foto staat bij Ons team."),
+        "foto-weg" => tr().s("De foto is verwijderd."),
         _ => "",
     }
     .into();
     l.error = match q.ok.as_str() {
-        "geen-toestemming" => "Zonder toestemming van de medewerker wordt geen foto opgeslagen. Vink de toestemming aan.",
-        "geen-foto" => "De foto kan niet worden gebruikt. Kies een JPEG-foto (niet te groot).",
-        "leeg" => "Vul een titel en een tekst in.",
+        "geen-toestemming" => tr().s("Zonder toestemming van de medewerker wordt geen foto opgeslagen. Vink de toestemming aan."),
+        "geen-foto" => tr().s("De foto kan niet worden gebruikt. Kies een JPEG-foto (niet te groot)."),
+        "leeg" => tr().s("Vul een titel en een tekst in."),
         _ => "",
     }
     .into();

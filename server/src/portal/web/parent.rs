@@ -7,6 +7,7 @@
 //! and is followed by a nudge, so the device has it within seconds.
 
 use super::view::{self, *};
+use crate::portal::i18n::tr;
 use super::{ParentUser, WebError, render};
 use crate::AppState;
 use crate::org::ParentRole;
@@ -57,14 +58,14 @@ pub struct Notice {
 
 fn notice_text(code: &str) -> &'static str {
     match code {
-        "dagboek" => "Uw stukje staat in het dagboek. De groep ziet het op het scherm in de groep.",
-        "verstuurd" => "Uw bericht is verstuurd naar de groep.",
-        "gemeld" => "De afwezigheid is doorgegeven aan de groep.",
-        "ingetrokken" => "De afmelding is ingetrokken.",
-        "toestemming" => "De toestemming is opgeslagen.",
-        "notificaties" => "Uw keuzes zijn opgeslagen.",
+        "dagboek" => tr().s("Uw stukje staat in het dagboek. De groep ziet het op het scherm in de groep."),
+        "verstuurd" => tr().s("Uw bericht is verstuurd naar de groep."),
+        "gemeld" => tr().s("De afwezigheid is doorgegeven aan de groep."),
+        "ingetrokken" => tr().s("De afmelding is ingetrokken."),
+        "toestemming" => tr().s("De toestemming is opgeslagen."),
+        "notificaties" => tr().s("Uw keuzes zijn opgeslagen."),
         "archief" => {
-            "We maken het archief. U krijgt een e-mail zodra het klaar is; daarna kunt u het ook hier downloaden."
+            tr().s("We maken het archief. U krijgt een e-mail zodra het klaar is; daarna kunt u het ook hier downloaden.")
         }
         _ => "",
     }
@@ -190,7 +191,7 @@ pub async fn timeline(
             TimelineItem::Diary(d) => diary_row(&u.ctx.tenant.calendar, d, &kids, false),
         })
         .collect();
-    let mut l = layout(&u, "Mijn kind", "mijn-kind");
+    let mut l = layout(&u, tr().s("Mijn kind"), "mijn-kind");
     l.notice = notice_text(&q.ok).into();
     let selected = only.filter(|o| kids.iter().any(|k| k.id == *o));
     let today_cards = today_cards(&state, &u, &kids, selected).await?;
@@ -250,7 +251,7 @@ pub async fn photo_page(
     let photo = photo.ok_or(WebError::NotFound)?;
     let who = portal::photo_visible_for(&photo, &kids);
     render(&PhotoPage {
-        l: layout(&u, "Foto", "mijn-kind"),
+        l: layout(&u, tr().s("Foto"), "mijn-kind"),
         id: photo.id.to_string(),
         when: view::when(&u.ctx.tenant.calendar, photo.received_at),
         children: names_of(&kids, &who),
@@ -344,10 +345,10 @@ pub(crate) fn baby_lines(json: Option<&str>) -> Vec<String> {
                 continue;
             }
             let label = match k.as_str() {
-                "feedings" => "Eten en drinken",
-                "sleeps" => "Slapen",
-                "nappies" => "Luiers",
-                "mood" => "Humeur",
+                "feedings" => tr().s("Eten en drinken"),
+                "sleeps" => tr().s("Slapen"),
+                "nappies" => tr().s("Luiers"),
+                "mood" => tr().s("Humeur"),
                 other => other,
             };
             let text = match val {
@@ -389,7 +390,7 @@ pub async fn diary_page(
     let kids = state.store.parent_children(parent, today(&u)).await?;
     let entry = entry.ok_or(WebError::NotFound)?;
     render(&DiaryPage {
-        l: layout(&u, "Dagboek", "mijn-kind"),
+        l: layout(&u, tr().s("Dagboek"), "mijn-kind"),
         baby: baby_lines(entry.baby_json.as_deref()),
         row: diary_row(&u.ctx.tenant.calendar, &entry, &kids, true),
     })
@@ -404,7 +405,7 @@ pub async fn diary_new(
     let kids = state.store.parent_children(parent, today(&u)).await?;
     let selected = parse_child(&q.kind);
     render(&DiaryNewPage {
-        l: layout(&u, "Dagboek schrijven", "mijn-kind"),
+        l: layout(&u, tr().s("Dagboek schrijven"), "mijn-kind"),
         kids: kid_options(&kids, selected.as_ref()),
     })
 }
@@ -457,9 +458,10 @@ pub async fn diary_create(
     if text.is_empty() || text.chars().count() > MAX_TEXT {
         return invalid(
             &u,
-            "Dagboek schrijven",
-            &format!(
-                "Schrijf een stukje van 1 tot {MAX_TEXT} tekens. Ga terug om het te verbeteren."
+            tr().s("Dagboek schrijven"),
+            &tr().f(
+                "Schrijf een stukje van 1 tot {0} tekens. Ga terug om het te verbeteren.",
+                MAX_TEXT,
             ),
         );
     }
@@ -508,7 +510,7 @@ pub async fn messages(State(state): State<AppState>, u: ParentUser) -> Result<Re
                         let s: String = m.body.chars().take(100).collect();
                         format!("{}: {s}", m.author_name)
                     })
-                    .unwrap_or_else(|| "Nog geen berichten.".into()),
+                    .unwrap_or_else(|| tr().s("Nog geen berichten.").into()),
                 last_when: last
                     .map(|m| view::when(&u.ctx.tenant.calendar, m.sent_at))
                     .unwrap_or_default(),
@@ -517,7 +519,7 @@ pub async fn messages(State(state): State<AppState>, u: ParentUser) -> Result<Re
         })
         .collect();
     render(&MessagesPage {
-        l: layout(&u, "Berichten", "berichten"),
+        l: layout(&u, tr().s("Berichten"), "berichten"),
         threads,
         kids: kid_options(&kids, None),
     })
@@ -557,7 +559,7 @@ pub async fn thread(
         .ok_or(WebError::NotFound)?;
     let mut l = layout(
         &u,
-        &format!("Berichten over {}", kid.first_name),
+        &tr().f("Berichten over {0}", &kid.first_name),
         "berichten",
     );
     l.notice = notice_text(&q.ok).into();
@@ -586,7 +588,7 @@ pub async fn message_page(
         .await?
         .ok_or(WebError::NotFound)?;
     render(&MessagePage {
-        l: layout(&u, "Bericht", "berichten"),
+        l: layout(&u, tr().s("Bericht"), "berichten"),
         child_id: m.child.map(|c| c.to_string()).unwrap_or_default(),
         m: message_row(&u.ctx.tenant.calendar, &m),
     })
@@ -603,9 +605,10 @@ pub async fn message_create(
     if body.is_empty() || body.chars().count() > MAX_MESSAGE {
         return invalid(
             &u,
-            "Bericht schrijven",
-            &format!(
-                "Schrijf een bericht van 1 tot {MAX_MESSAGE} tekens. Ga terug om het te verbeteren."
+            tr().s("Bericht schrijven"),
+            &tr().f(
+                "Schrijf een bericht van 1 tot {0} tekens. Ga terug om het te verbeteren.",
+                MAX_MESSAGE,
             ),
         );
     }
@@ -662,7 +665,7 @@ pub async fn absences(
         })
         .collect();
     rows.truncate(100);
-    let mut l = layout(&u, "Afwezig melden", "afwezig");
+    let mut l = layout(&u, tr().s("Afwezig melden"), "afwezig");
     l.notice = notice_text(&q.ok).into();
     render(&AbsencesPage {
         l,
@@ -690,36 +693,36 @@ pub fn parse_absence(
     today: NaiveDate,
 ) -> Result<(NaiveDate, NaiveDate, PartOfDay, AbsenceReason), String> {
     let from = NaiveDate::parse_from_str(f.from.trim(), "%Y-%m-%d")
-        .map_err(|_| "Kies de eerste dag van de afwezigheid.".to_string())?;
+        .map_err(|_| tr().s("Kies de eerste dag van de afwezigheid.").to_string())?;
     let to = if f.to.trim().is_empty() {
         from
     } else {
         NaiveDate::parse_from_str(f.to.trim(), "%Y-%m-%d")
-            .map_err(|_| "De laatste dag is geen geldige datum.".to_string())?
+            .map_err(|_| tr().s("De laatste dag is geen geldige datum.").to_string())?
     };
     if from < today {
-        return Err("Afwezig melden kan voor vandaag of later.".into());
+        return Err(tr().s("Afwezig melden kan voor vandaag of later.").into());
     }
     if to < from {
-        return Err("De laatste dag ligt voor de eerste dag.".into());
+        return Err(tr().s("De laatste dag ligt voor de eerste dag.").into());
     }
     if (to - from).num_days() > 366 {
-        return Err("Meld hoogstens een jaar in één keer.".into());
+        return Err(tr().s("Meld hoogstens een jaar in één keer.").into());
     }
     let part = match f.part_of_day.as_str() {
         "whole_day" | "" => PartOfDay::WholeDay,
         "morning" => PartOfDay::Morning,
         "afternoon" => PartOfDay::Afternoon,
-        _ => return Err("Kies hele dag, ochtend of middag.".into()),
+        _ => return Err(tr().s("Kies hele dag, ochtend of middag.").into()),
     };
     let reason = match f.reason.as_str() {
         "ziek" => AbsenceReason::Ziek,
         "vakantie" => AbsenceReason::Vakantie,
         "anders" => AbsenceReason::Anders,
-        _ => return Err("Kies een reden: ziek, vakantie of anders.".into()),
+        _ => return Err(tr().s("Kies een reden: ziek, vakantie of anders.").into()),
     };
     if f.note.chars().count() > 500 {
-        return Err("De toelichting is te lang (hoogstens 500 tekens).".into());
+        return Err(tr().s("De toelichting is te lang (hoogstens 500 tekens).").into());
     }
     Ok((from, to, part, reason))
 }
@@ -733,7 +736,7 @@ pub async fn absence_create(
     let (kid, _) = writable_child(&state, &u, &f.child_id).await?;
     let (from, to, part, reason) = match parse_absence(&f, today(&u)) {
         Ok(v) => v,
-        Err(problem) => return invalid(&u, "Afwezig melden", &problem),
+        Err(problem) => return invalid(&u, tr().s("Afwezig melden"), &problem),
     };
     let name = u.account.name.clone();
     let note = f.note.trim().to_string();
@@ -812,7 +815,7 @@ pub async fn consents(
                 .collect(),
         })
         .collect();
-    let mut l = layout(&u, "Toestemmingen", "toestemmingen");
+    let mut l = layout(&u, tr().s("Toestemmingen"), "toestemmingen");
     l.notice = notice_text(&q.ok).into();
     render(&ConsentsPage { l, rows })
 }
@@ -841,7 +844,7 @@ pub async fn consent_set(
             .my_child(parent, child, today(&u))
             .await?
             .ok_or(WebError::NotFound)?;
-        return invalid(&u, "Toestemmingen", "Kies een van de drie mogelijkheden.");
+        return invalid(&u, tr().s("Toestemmingen"), tr().s("Kies een van de drie mogelijkheden."));
     };
     let changed = state
         .store
@@ -860,7 +863,7 @@ pub async fn notifications(
 ) -> Result<Response, WebError> {
     let parent = u.parent;
     let prefs = state.store.notification_prefs(parent).await?;
-    let mut l = layout(&u, "Notificaties", "account");
+    let mut l = layout(&u, tr().s("Notificaties"), "account");
     l.notice = notice_text(&q.ok).into();
     render(&NotificationsPage {
         l,
@@ -869,10 +872,10 @@ pub async fn notifications(
             .map(|NotificationPref { kind, email: on }| PrefRow {
                 kind,
                 label: match kind {
-                    "message" => "Berichten van de groep",
-                    "diary" => "Dagboek",
-                    "news" => "Nieuws en nieuwsbrieven van de opvang",
-                    _ => "Foto's",
+                    "message" => tr().s("Berichten van de groep"),
+                    "diary" => tr().s("Dagboek"),
+                    "news" => tr().s("Nieuws en nieuwsbrieven van de opvang"),
+                    _ => tr().s("Foto's"),
                 },
                 on,
             })
@@ -938,7 +941,7 @@ pub async fn account(
     let kids = with_docs;
     let t = today(&u);
     let archives = state.store.archives_of(parent, Utc::now()).await?;
-    let mut l = layout(&u, "Account", "account");
+    let mut l = layout(&u, tr().s("Account"), "account");
     l.notice = notice_text(&q.ok).into();
     render(&AccountPage {
         l,
@@ -968,8 +971,8 @@ pub async fn account(
                     name: format!("{} {}", k.first_name, k.last_name),
                     age: view::age(k.birth_date, t),
                     role: match k.role {
-                        ParentRole::First => "eerste ouder",
-                        ParentRole::Second => "tweede ouder",
+                        ParentRole::First => tr().s("eerste ouder"),
+                        ParentRole::Second => tr().s("tweede ouder"),
                     },
                     placements: k
                         .placements
@@ -977,14 +980,15 @@ pub async fn account(
                         .map(|p| {
                             let end = p
                                 .end
-                                .map(|e| format!(", tot en met {}", view::day(e)))
+                                .map(|e| tr().f(", tot en met {0}", view::day(e)))
                                 .unwrap_or_default();
-                            format!(
-                                "{} op {} (sinds {}{end})",
-                                p.group_name,
+                            tr().f3(
+                                "{0} op {1} (sinds {2}",
+                                &p.group_name,
                                 view::days_words(&p.days),
-                                view::day(p.start)
-                            )
+                                view::day(p.start),
+                            ) + &end
+                                + ")"
                         })
                         .collect(),
                     documents: docs.into_iter().map(|d| (d.id, d.title)).collect(),

@@ -5,9 +5,11 @@
 //! manager's own organisation only: anything else answers 404.
 
 use super::admin::{layout, today};
+use crate::portal::i18n::tr;
 use super::view::{self, AdminPresencePage, AttendanceLogPage};
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
+use crate::portal::i18n::Tr;
 use crate::portal::attendance::{self, GroupLog};
 use crate::store::{DaySpan, GroupDay};
 use axum::extract::{Path, State};
@@ -44,7 +46,7 @@ pub async fn presence(
         .map(|g| attendance::group_now(g, &calendar))
         .collect();
     render(&AdminPresencePage {
-        l: layout(&u, &format!("Aanwezig vandaag: {}", loc.name), "beheer"),
+        l: layout(&u, &tr().f("Aanwezig vandaag: {0}", &loc.name), "beheer"),
         date: view::day(day),
         time: calendar.hhmm(Utc::now()),
         today: day.to_string(),
@@ -81,6 +83,7 @@ pub async fn day_log(
     let day = g.span.day;
     tracing::info!(group = %g.group, %day, manager = %u.staff, "day log viewed");
     render(&AttendanceLogPage {
+        t: Tr::current(),
         org: u.ctx.tenant.name.clone(),
         log,
         group_id: g.group.to_string(),

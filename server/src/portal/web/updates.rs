@@ -8,6 +8,7 @@
 //! release, screen, group or location answers 404.
 
 use super::admin::layout;
+use crate::portal::i18n::tr;
 use super::view::{
     self, AdminUpdatesPage, CountView, ReleaseView, update_state_bad, update_state_label,
 };
@@ -129,7 +130,7 @@ async fn page(
         .filter(|d| d.revoked_at.is_none())
         .map(|d| (d.id.to_string(), format!("{} ({})", d.name, d.group_name)))
         .collect();
-    let mut l = layout(u, "Updates", "updates");
+    let mut l = layout(u, tr().s("Updates"), "updates");
     l.notice = notice;
     if let Some(r) = &refusal {
         l.error = r.text.clone();
@@ -154,17 +155,13 @@ pub async fn updates(
 ) -> Result<Response, WebError> {
     let notice = match q.ok.as_str() {
         "toegevoegd" => {
-            "De bundel is toegevoegd. Kies hieronder welke schermen hem krijgen.".into()
+            tr().s("De bundel is toegevoegd. Kies hieronder welke schermen hem krijgen.").into()
         }
-        "bestond" => "Deze bundel stond er al; er is niets dubbel opgeslagen.".into(),
-        "uitgerold" => format!(
-            "Uitgerold naar {} {}. Ze horen het binnen enkele seconden.",
-            q.schermen.unwrap_or(0),
-            if q.schermen == Some(1) {
-                "scherm"
-            } else {
-                "schermen"
-            }
+        "bestond" => tr().s("Deze bundel stond er al; er is niets dubbel opgeslagen.").into(),
+        "uitgerold" => tr().n(
+            "Uitgerold naar {0} scherm. Ze horen het binnen enkele seconden.",
+            "Uitgerold naar {0} schermen. Ze horen het binnen enkele seconden.",
+            i64::from(q.schermen.unwrap_or(0)),
         ),
         _ => String::new(),
     };
@@ -178,7 +175,7 @@ fn multipart_problem(e: &MultipartError) -> Refusal {
         releases::BundleError::TooLarge.into()
     } else {
         Refusal::new(
-            "Het bestand is niet helemaal aangekomen. Er is niets opgeslagen; probeer het opnieuw.",
+            tr().s("Het bestand is niet helemaal aangekomen. Er is niets opgeslagen; probeer het opnieuw."),
         )
     }
 }
@@ -270,7 +267,7 @@ pub async fn upload(
         Some(Ok(stored)) => stored,
         Some(Err(refusal)) => return page(&state, &u, String::new(), Some(refusal)).await,
         None => {
-            let refusal = Refusal::new("Kies eerst een bundel (.raucb) om te uploaden.");
+            let refusal = Refusal::new(tr().s("Kies eerst een bundel (.raucb) om te uploaden."));
             return page(&state, &u, String::new(), Some(refusal)).await;
         }
     };
@@ -356,18 +353,18 @@ pub async fn rollout(
             Some(w) => Some(w),
             None => {
                 let refusal =
-                    Refusal::new("Vul twee verschillende tijden in, zoals 19:00 en 06:30.");
+                    Refusal::new(tr().s("Vul twee verschillende tijden in, zoals 19:00 en 06:30."));
                 return page(&state, &u, String::new(), Some(refusal)).await;
             }
         },
         "direct" => None,
         _ => {
-            let refusal = Refusal::new("Kies wanneer de schermen de update installeren.");
+            let refusal = Refusal::new(tr().s("Kies wanneer de schermen de update installeren."));
             return page(&state, &u, String::new(), Some(refusal)).await;
         }
     };
     let Some(scope) = parse_scope(f.scope.trim()) else {
-        let refusal = Refusal::new("Kies welke schermen de update krijgen.");
+        let refusal = Refusal::new(tr().s("Kies welke schermen de update krijgen."));
         return page(&state, &u, String::new(), Some(refusal)).await;
     };
     let at_night = window.is_some();

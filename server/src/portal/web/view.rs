@@ -2,23 +2,53 @@
 //! helpers they use: times in the organisation's time zone, ages, words for
 //! consents.
 
+use crate::portal::i18n::{Tr, mark};
 use askama::Template;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use kring_protocol::{Calendar, PhotoConsent, UpdateState};
 
-const WEEKDAYS: [&str; 7] = ["ma", "di", "wo", "do", "vr", "za", "zo"];
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+/// Short day names, Monday first (translated where shown).
+const WEEKDAYS: [&str; 7] = [
+    mark("ma"),
+    mark("di"),
+    mark("wo"),
+    mark("do"),
+    mark("vr"),
+    mark("za"),
+    mark("zo"),
 ];
+/// Short month names (translated where shown).
+const MONTHS: [&str; 12] = [
+    mark("jan"),
+    mark("feb"),
+    mark("mrt"),
+    mark("apr"),
+    mark("mei"),
+    mark("jun"),
+    mark("jul"),
+    mark("aug"),
+    mark("sep"),
+    mark("okt"),
+    mark("nov"),
+    mark("dec"),
+];
+
+fn weekday(d: &impl Datelike) -> &'static str {
+    Tr::current().s(WEEKDAYS[d.weekday().num_days_from_monday() as usize])
+}
+
+fn month(d: &impl Datelike) -> &'static str {
+    Tr::current().s(MONTHS[d.month0() as usize])
+}
 
 /// "di 3 nov 14:05", local time of the organisation (`calendar`).
 pub fn when(calendar: &Calendar, t: DateTime<Utc>) -> String {
     let l = calendar.local(t);
     format!(
         "{} {} {} {:02}:{:02}",
-        WEEKDAYS[l.weekday().num_days_from_monday() as usize],
+        weekday(&l),
         l.day(),
-        MONTHS[l.month0() as usize],
+        month(&l),
         l.hour(),
         l.minute()
     )
@@ -28,9 +58,9 @@ pub fn when(calendar: &Calendar, t: DateTime<Utc>) -> String {
 pub fn day(d: NaiveDate) -> String {
     format!(
         "{} {} {} {}",
-        WEEKDAYS[d.weekday().num_days_from_monday() as usize],
+        weekday(&d),
         d.day(),
-        MONTHS[d.month0() as usize],
+        month(&d),
         d.year()
     )
 }
@@ -43,22 +73,25 @@ pub fn age(birth: NaiveDate, today: NaiveDate) -> String {
         months -= 1;
     }
     let months = months.max(0);
-    let (y, m) = (months / 12, months % 12);
+    let (y, m) = (i64::from(months / 12), i64::from(months % 12));
+    let t = Tr::current();
+    let years = t.n("{0} jaar", "{0} jaar", y);
+    let months = t.n("{0} maand", "{0} maanden", m);
     match (y, m) {
-        (0, 1) => "1 maand".into(),
-        (0, m) => format!("{m} maanden"),
-        (y, 0) => format!("{y} jaar"),
-        (y, 1) => format!("{y} jaar en 1 maand"),
-        (y, m) => format!("{y} jaar en {m} maanden"),
+        (0, _) => months,
+        (_, 0) => years,
+        _ => t.f2("{0} en {1}", years, months),
     }
 }
 
 /// The consent in the parents' words.
 pub fn consent_words(c: PhotoConsent) -> &'static str {
     match c {
-        PhotoConsent::None => "Geen foto's",
-        PhotoConsent::OwnParents => "Foto's alleen voor de eigen ouders",
-        PhotoConsent::Group => "Foto's ook in groepsfoto's voor andere ouders van de groep",
+        PhotoConsent::None => Tr::current().s("Geen foto's"),
+        PhotoConsent::OwnParents => Tr::current().s("Foto's alleen voor de eigen ouders"),
+        PhotoConsent::Group => {
+            Tr::current().s("Foto's ook in groepsfoto's voor andere ouders van de groep")
+        }
     }
 }
 
@@ -66,32 +99,33 @@ pub fn consent_words(c: PhotoConsent) -> &'static str {
 pub fn days_words(days: &str) -> String {
     days.split(',')
         .filter_map(|d| match d.trim() {
-            "mon" => Some("ma"),
-            "tue" => Some("di"),
-            "wed" => Some("wo"),
-            "thu" => Some("do"),
-            "fri" => Some("vr"),
-            "sat" => Some("za"),
-            "sun" => Some("zo"),
+            "mon" => Some(WEEKDAYS[0]),
+            "tue" => Some(WEEKDAYS[1]),
+            "wed" => Some(WEEKDAYS[2]),
+            "thu" => Some(WEEKDAYS[3]),
+            "fri" => Some(WEEKDAYS[4]),
+            "sat" => Some(WEEKDAYS[5]),
+            "sun" => Some(WEEKDAYS[6]),
             _ => None,
         })
+        .map(|d| Tr::current().s(d))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 pub fn part_of_day_words(p: &str) -> &'static str {
     match p {
-        "morning" => "ochtend",
-        "afternoon" => "middag",
-        _ => "hele dag",
+        "morning" => Tr::current().s("ochtend"),
+        "afternoon" => Tr::current().s("middag"),
+        _ => Tr::current().s("hele dag"),
     }
 }
 
 pub fn reason_words(r: &str) -> &'static str {
     match r {
-        "ziek" => "ziek",
-        "vakantie" => "vakantie",
-        _ => "anders",
+        "ziek" => Tr::current().s("ziek"),
+        "vakantie" => Tr::current().s("vakantie"),
+        _ => Tr::current().s("anders"),
     }
 }
 
@@ -111,18 +145,26 @@ pub struct Layout {
     pub notice: String,
     /// A red error line.
     pub error: String,
+    /// The request's translator (`{{ l.t.s(...) }}` in a template);
+    /// `Layout::default()` takes the request's language.
+    pub t: Tr,
 }
 
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    t: Tr,
     title: &'a str,
     text: &'a str,
 }
 
 /// A stand-alone error page (no session needed).
 pub fn error_page(title: &str, text: &str) -> String {
-    ErrorPage { title, text }
+    ErrorPage {
+        t: Tr::current(),
+        title,
+        text,
+    }
         .render()
         .unwrap_or_else(|_| text.to_string())
 }
@@ -427,6 +469,7 @@ pub struct AdminPresencePage {
 #[derive(Template)]
 #[template(path = "attendance_log.html")]
 pub struct AttendanceLogPage {
+    pub t: Tr,
     pub org: String,
     pub log: crate::portal::attendance::GroupLog,
     pub group_id: String,
@@ -563,16 +606,17 @@ pub struct AdminDevicesPage {
 /// A state as counted on the updates page ("downloaden: 2"); None: offered,
 /// nothing reported yet.
 pub fn update_state_label(state: Option<UpdateState>) -> &'static str {
+    let t = Tr::current();
     match state {
-        None => "aangeboden",
-        Some(UpdateState::Downloading) => "downloaden",
-        Some(UpdateState::Downloaded) => "gedownload",
-        Some(UpdateState::Installing) => "installeren",
-        Some(UpdateState::Installed) => "geïnstalleerd",
-        Some(UpdateState::Running) => "nieuwe versie draait",
-        Some(UpdateState::Good) => "goedgekeurd",
-        Some(UpdateState::RolledBack) => "teruggezet",
-        Some(UpdateState::Failed) => "mislukt",
+        None => t.s("aangeboden"),
+        Some(UpdateState::Downloading) => t.s("downloaden"),
+        Some(UpdateState::Downloaded) => t.s("gedownload"),
+        Some(UpdateState::Installing) => t.s("installeren"),
+        Some(UpdateState::Installed) => t.s("geïnstalleerd"),
+        Some(UpdateState::Running) => t.s("nieuwe versie draait"),
+        Some(UpdateState::Good) => t.s("goedgekeurd"),
+        Some(UpdateState::RolledBack) => t.s("teruggezet"),
+        Some(UpdateState::Failed) => t.s("mislukt"),
     }
 }
 
@@ -586,14 +630,18 @@ pub fn update_state_bad(state: Option<UpdateState>) -> bool {
 /// the bundle's.
 pub fn update_words(state: Option<UpdateState>, detail: Option<&str>, size: u64) -> String {
     let reason = detail.map(str::trim).filter(|d| !d.is_empty());
+    let t = Tr::current();
     match state {
         Some(UpdateState::Downloading) => match reason.and_then(|d| d.parse::<u64>().ok()) {
-            Some(done) => format!("downloaden ({})", progress_words(done.min(size), size)),
-            None => "downloaden".into(),
+            Some(done) => t.f(
+                "downloaden ({0})",
+                progress_words(done.min(size), size),
+            ),
+            None => t.s("downloaden").into(),
         },
-        Some(UpdateState::Downloaded) => "gedownload, wacht op installatiemoment".into(),
-        Some(UpdateState::Installing) => "installeren".into(),
-        Some(UpdateState::Installed) => "geïnstalleerd, herstart".into(),
+        Some(UpdateState::Downloaded) => t.s("gedownload, wacht op installatiemoment").into(),
+        Some(UpdateState::Installing) => t.s("installeren").into(),
+        Some(UpdateState::Installed) => t.s("geïnstalleerd, herstart").into(),
         Some(UpdateState::RolledBack | UpdateState::Failed) => match reason {
             Some(r) => format!("{}: {r}", update_state_label(state)),
             None => update_state_label(state).into(),
@@ -609,7 +657,12 @@ pub fn progress_words(done: u64, total: u64) -> String {
     } else {
         (1_000, "kB")
     };
-    format!("{} van {} {name}", done / unit, (total + unit / 2) / unit)
+    Tr::current().f3(
+        "{0} van {1} {2}",
+        done / unit,
+        (total + unit / 2) / unit,
+        name,
+    )
 }
 
 /// "180 MB", "27 kB", "512 bytes".

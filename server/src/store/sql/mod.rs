@@ -378,6 +378,23 @@ impl Store for SqlStore {
         self.run(move |c| Ok(org::set_must_change_password(c, &parent, must_change)?))
     }
 
+    fn account_language(
+        &self,
+        kind: crate::portal::UserKind,
+        id: uuid::Uuid,
+    ) -> StoreFuture<Option<crate::portal::i18n::Lang>> {
+        self.run(move |c| Ok(portal::account_language(c, kind, &id)?))
+    }
+
+    fn set_account_language(
+        &self,
+        kind: crate::portal::UserKind,
+        id: uuid::Uuid,
+        lang: crate::portal::i18n::Lang,
+    ) -> StoreFuture<()> {
+        self.run(move |c| Ok(portal::set_account_language(c, kind, &id, lang)?))
+    }
+
     fn set_staff_login(
         &self,
         staff: StaffId,

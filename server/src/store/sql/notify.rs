@@ -18,7 +18,7 @@ fn parents_of(
 ) -> Result<Vec<Recipient>, DbError> {
     let rows = query_all(
         c,
-        "SELECT DISTINCT p.id, p.name, p.email, cp.child_id FROM parents p
+        "SELECT DISTINCT p.id, p.name, p.email, p.language, cp.child_id FROM parents p
          JOIN child_parents cp ON cp.parent_id = p.id
          JOIN placements pl ON pl.child_id = cp.child_id
          WHERE pl.group_id = ?1 AND pl.start_date <= ?2
@@ -31,6 +31,7 @@ fn parents_of(
                 parent: r.id("id")?,
                 name: r.get("name")?,
                 email: r.get("email")?,
+                lang: language_of(r)?,
             }))
         },
     )?;
@@ -41,6 +42,15 @@ fn parents_of(
         }
     }
     Ok(out)
+}
+
+/// A parent's saved portal language (Dutch when never chosen).
+fn language_of(r: &super::conn::Row) -> Result<crate::portal::i18n::Lang, DbError> {
+    let code: Option<String> = r.get("language")?;
+    Ok(code
+        .as_deref()
+        .and_then(crate::portal::i18n::Lang::parse)
+        .unwrap_or_default())
 }
 
 fn wants_email(c: &Connection, parent: &ParentId, kind: &str) -> Result<bool, DbError> {
@@ -204,13 +214,14 @@ pub fn news_recipients(
     let today = super::calendar_of(&org.time_zone).today(now);
     let everyone = query_all(
         c,
-        "SELECT id, name, email FROM parents WHERE organisation_id = ?1 ORDER BY id",
+        "SELECT id, name, email, language FROM parents WHERE organisation_id = ?1 ORDER BY id",
         params![org.org],
         |r| {
             Ok(Recipient {
                 parent: r.id("id")?,
                 name: r.get("name")?,
                 email: r.get("email")?,
+                lang: language_of(r)?,
             })
         },
     )?;

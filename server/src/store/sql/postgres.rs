@@ -69,6 +69,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_news",
         include_str!("../../../migrations/postgres/0012_news.sql"),
     ),
+    (
+        "0013_language",
+        include_str!("../../../migrations/postgres/0013_language.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

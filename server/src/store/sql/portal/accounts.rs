@@ -42,6 +42,37 @@ fn account_from(
     ))
 }
 
+fn account_table(kind: UserKind) -> &'static str {
+    match kind {
+        UserKind::Parent => "parents",
+        UserKind::Staff => "staff",
+    }
+}
+
+/// The portal language the account chose (None: never chose, or unknown).
+pub fn account_language(
+    c: &Connection,
+    kind: UserKind,
+    id: &uuid::Uuid,
+) -> Result<Option<i18n::Lang>, DbError> {
+    let sql = format!("SELECT language FROM {} WHERE id = ?1", account_table(kind));
+    let code: Option<Option<String>> =
+        query_one(c, &sql, params![id.to_string()], |r| r.get("language"))?;
+    Ok(code.flatten().as_deref().and_then(i18n::Lang::parse))
+}
+
+/// Saves the portal language of an account.
+pub fn set_account_language(
+    c: &Connection,
+    kind: UserKind,
+    id: &uuid::Uuid,
+    lang: i18n::Lang,
+) -> Result<(), DbError> {
+    let sql = format!("UPDATE {} SET language = ?2 WHERE id = ?1", account_table(kind));
+    c.execute(&sql, params![id.to_string(), lang.code()])?;
+    Ok(())
+}
+
 /// The account with this e-mail address in `org`, with its password hash.
 /// Parents first; staff only when they are a manager with a password.
 pub fn find_login(
