@@ -883,3 +883,72 @@ async fn a_manager_posts_news_with_a_photo_and_a_parent_reads_it() -> anyhow::Re
     b.close().await?;
     Ok(())
 }
+
+/// The portal in English: a parent switches at the foot of the page, sees
+/// English on Mijn kind and Toestemmingen, and gets English again after
+/// signing in from a fresh browser (the choice is kept on the account, and
+/// that browser asks for Dutch); then switches back to Dutch. A screenshot
+/// of the English timeline at phone width.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_switches_the_portal_to_english_and_it_is_remembered() -> anyhow::Result<()> {
+    init_tracing();
+    let w = World::start().await;
+    let lang = async |b: &Browser| -> anyhow::Result<String> {
+        let html = b.client.find(fantoccini::Locator::Css("html")).await?;
+        Ok(html.attr("lang").await?.unwrap_or_default())
+    };
+    let b = Browser::start(390, 844).await?;
+    login(&b, &w.base, &w.parents.noor, PASSWORD).await?;
+    b.goto(&format!("{}/mijn-kind", w.base)).await?;
+    assert_eq!(lang(&b).await?, "nl", "Dutch by default");
+    let text = b.text().await?;
+    assert!(text.contains("Mijn kind") && text.contains("English"), "{text}");
+
+    // the switch: back on the same page, in English
+    b.submit("#language-switch").await?;
+    assert!(b.client.current_url().await?.path().ends_with("/mijn-kind"));
+    assert_eq!(lang(&b).await?, "en");
+    let text = b.text().await?;
+    for english in ["My child", "Messages", "Report absence", "Sign out", "Nederlands"] {
+        assert!(text.contains(english), "{english:?} in {text}");
+    }
+    for dutch in ["Mijn kind", "Berichten", "Uitloggen"] {
+        assert!(!text.contains(dutch), "no {dutch:?} in {text}");
+    }
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots)?;
+    std::fs::write(
+        shots.join("portal-english-telefoon.png"),
+        b.screenshot().await?,
+    )?;
+    b.goto(&format!("{}/toestemmingen", w.base)).await?;
+    let text = b.text().await?;
+    assert!(
+        text.contains("May photos be taken of your child") && text.contains("Consents"),
+        "{text}"
+    );
+    assert!(!text.contains("Toestemmingen"), "{text}");
+    b.close().await?;
+
+    // a fresh browser (no cookies, asking for Dutch): the login page is
+    // Dutch, and after signing in the account's choice wins
+    let b = Browser::start(390, 844).await?;
+    b.goto(&format!("{}/inloggen", w.base)).await?;
+    assert_eq!(lang(&b).await?, "nl");
+    login(&b, &w.base, &w.parents.noor, PASSWORD).await?;
+    b.goto(&format!("{}/mijn-kind", w.base)).await?;
+    assert_eq!(lang(&b).await?, "en", "remembered on the account");
+    assert!(b.text().await?.contains("My child"));
+
+    // and back to Dutch
+    b.submit("#language-switch").await?;
+    assert_eq!(lang(&b).await?, "nl");
+    let text = b.text().await?;
+    assert!(text.contains("Mijn kind") && !text.contains("My child"), "{text}");
+    // kept on the account too: signing in again stays Dutch
+    login(&b, &w.base, &w.parents.noor, PASSWORD).await?;
+    b.goto(&format!("{}/mijn-kind", w.base)).await?;
+    assert_eq!(lang(&b).await?, "nl");
+    b.close().await?;
+    Ok(())
+}

@@ -274,6 +274,7 @@ pub fn write_export(
             })
             .collect();
         let diary = DiaryPage {
+            t: crate::portal::i18n::Tr::current(),
             child: e.name.clone(),
             org: org.to_string(),
             made: view::when(calendar, Utc::now()),

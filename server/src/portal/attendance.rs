@@ -11,6 +11,7 @@
 //! hour below the ratio instead of three hours (stricter than the rule).
 
 use crate::store::{AttendanceRow, GroupDay};
+use crate::portal::i18n::{mark, tr};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use kring_bkr::Care;
 use kring_bkr::day::{DayKind, Moment, Standing, day_budget, standing};
@@ -53,9 +54,9 @@ pub fn school_day(day: NaiveDate) -> bool {
 
 pub fn reason_words(r: AbsenceReason) -> &'static str {
     match r {
-        AbsenceReason::Ziek => "ziek",
-        AbsenceReason::Vakantie => "vakantie",
-        AbsenceReason::Anders => "anders",
+        AbsenceReason::Ziek => tr().s("ziek"),
+        AbsenceReason::Vakantie => tr().s("vakantie"),
+        AbsenceReason::Anders => tr().s("anders"),
     }
 }
 
@@ -66,7 +67,7 @@ pub fn fold(rows: &[AttendanceRow]) -> Presence {
 
 fn with_by(what: String, by: Option<&str>) -> String {
     match by {
-        Some(by) => format!("{what} door {by}"),
+        Some(by) => tr().f2("{0} door {1}", what, by),
         None => what,
     }
 }
@@ -77,16 +78,16 @@ fn with_by(what: String, by: Option<&str>) -> String {
 pub fn parent_lines(day: &ChildDay, calendar: &Calendar) -> Vec<String> {
     let mut out = Vec::new();
     if let Some((reason, _, _)) = &day.absent {
-        out.push(format!("Afgemeld door de groep: {}", reason_words(*reason)));
+        out.push(tr().f("Afgemeld door de groep: {0}", reason_words(*reason)));
     }
     for stay in &day.stays {
         out.push(with_by(
-            format!("Gebracht om {}", calendar.hhmm(stay.in_at)),
+            tr().f("Gebracht om {0}", calendar.hhmm(stay.in_at)),
             stay.brought_by.as_deref(),
         ));
         if let Some(out_at) = stay.out_at {
             out.push(with_by(
-                format!("Opgehaald om {}", calendar.hhmm(out_at)),
+                tr().f("Opgehaald om {0}", calendar.hhmm(out_at)),
                 stay.picked_up_by.as_deref(),
             ));
         }
@@ -122,14 +123,14 @@ impl<'a> Names<'a> {
     fn child(&self, id: &ChildId) -> String {
         match self.children.get(id) {
             Some((first, last, _)) => format!("{first} {last}"),
-            None => "onbekend kind".into(),
+            None => tr().s("onbekend kind").into(),
         }
     }
 
     fn staff(&self, id: &StaffId) -> String {
         self.staff
             .get(id)
-            .map_or_else(|| "onbekende medewerker".into(), |n| (*n).to_string())
+            .map_or_else(|| tr().s("onbekende medewerker").into(), |n| (*n).to_string())
     }
 
     fn births(&self, ids: &[ChildId]) -> Vec<NaiveDate> {
@@ -151,29 +152,21 @@ impl<'a> Names<'a> {
 
 /// "1 kind", "7 kinderen".
 fn children_words(n: u32) -> String {
-    if n == 1 {
-        "1 kind".into()
-    } else {
-        format!("{n} kinderen")
-    }
+    tr().n("{0} kind", "{0} kinderen", i64::from(n))
 }
 
 /// "1 beroepskracht", "2 beroepskrachten".
 fn staff_words(n: u32) -> String {
-    if n == 1 {
-        "1 beroepskracht".into()
-    } else {
-        format!("{n} beroepskrachten")
-    }
+    tr().n("{0} beroepskracht", "{0} beroepskrachten", i64::from(n))
 }
 
 /// A standing as a CSS class and in words.
 fn standing_words(s: Standing) -> (&'static str, &'static str) {
     match s {
-        Standing::Enough => ("enough", "voldoende"),
-        Standing::Below { .. } => ("below", "onder de ratio"),
-        Standing::BelowHalf { .. } => ("below-half", "minder dan de helft van de ratio"),
-        Standing::TooLarge => ("too-large", "groep te groot"),
+        Standing::Enough => ("enough", tr().s("voldoende")),
+        Standing::Below { .. } => ("below", tr().s("onder de ratio")),
+        Standing::BelowHalf { .. } => ("below-half", tr().s("minder dan de helft van de ratio")),
+        Standing::TooLarge => ("too-large", tr().s("groep te groot")),
     }
 }
 
@@ -195,13 +188,15 @@ fn ratio(care: Care, counts: Counts, staff: u32) -> Ratio {
     let required = assess_counts(care, counts).required();
     let (class, words) = standing_words(standing(care, counts, staff));
     let need = match required {
-        Some(r) => format!("{} nodig", staff_words(r)),
-        None => "groep te groot voor de tabel".into(),
+        Some(r) => tr().f("{0} nodig", staff_words(r)),
+        None => tr().s("groep te groot voor de tabel").into(),
     };
     Ratio {
-        line: format!(
-            "{} · {need} · {staff} aanwezig",
-            children_words(counts.total())
+        line: tr().f3(
+            "{0} · {1} · {2} aanwezig",
+            children_words(counts.total()),
+            need,
+            staff,
         ),
         class,
         words,
@@ -213,22 +208,24 @@ fn ratio(care: Care, counts: Counts, staff: u32) -> Ratio {
 
 /// Band names of `care` (see [`Counts`]).
 fn band_names(care: Care) -> &'static [&'static str] {
+    const DAGOPVANG: [&str; 4] = [mark("0 jaar"), mark("1 jaar"), mark("2 jaar"), mark("3 jaar")];
+    const BSO: [&str; 2] = [mark("4 tot 7 jaar"), mark("7 jaar en ouder")];
     match care {
-        Care::Dagopvang => &["0 jaar", "1 jaar", "2 jaar", "3 jaar"],
-        Care::Bso => &["4 tot 7 jaar", "7 jaar en ouder"],
+        Care::Dagopvang => &DAGOPVANG,
+        Care::Bso => &BSO,
     }
 }
 
-/// "2 van 1 jaar, 3 van 2 jaar" (bands with children only), "geen".
+/// "2 van 1 jaar, 3 van 2 jaar" (bands with children only), tr().s("geen").
 fn bands_words(care: Care, counts: Counts) -> String {
     let parts: Vec<String> = band_names(care)
         .iter()
         .zip(counts.0)
         .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| format!("{n} van {name}"))
+        .map(|(name, n)| tr().f2("{0} van {1}", n, tr().s(name)))
         .collect();
     if parts.is_empty() {
-        "geen".into()
+        tr().s("geen").into()
     } else {
         parts.join(", ")
     }
@@ -238,8 +235,8 @@ fn bands_words(care: Care, counts: Counts) -> String {
 pub fn duration_words(d: Duration) -> String {
     let minutes = (d.num_seconds().max(0) + 59) / 60;
     match (minutes / 60, minutes % 60) {
-        (0, m) => format!("{m} min"),
-        (h, m) => format!("{h} u {m:02} min"),
+        (0, m) => tr().f("{0} min", m),
+        (h, m) => tr().f2("{0} u {1} min", h, format!("{m:02}")),
     }
 }
 
@@ -325,13 +322,13 @@ pub fn group_now(g: &GroupDay, calendar: &Calendar) -> GroupNow {
                     (true, Some((reason, part))) => absent.push(ChildNow {
                         name,
                         time: String::new(),
-                        detail: format!(
-                            "{}{} (vooraf afgemeld)",
+                        detail: tr().f2(
+                            "{0}{1} (vooraf afgemeld)",
                             reason_words(reason),
                             match part {
                                 PartOfDay::WholeDay => "",
-                                PartOfDay::Morning => ", ochtend",
-                                PartOfDay::Afternoon => ", middag",
+                                PartOfDay::Morning => tr().s(", ochtend"),
+                                PartOfDay::Afternoon => tr().s(", middag"),
                             }
                         ),
                     }),
@@ -393,7 +390,7 @@ pub fn group_now(g: &GroupDay, calendar: &Calendar) -> GroupNow {
 pub struct LogRow {
     /// When it happened ("08:05").
     pub time: String,
-    /// "Gebracht", "Opgehaald", "Afgemeld: ziek", "Begint", "Pauze", ...
+    /// tr().s("Gebracht"), tr().s("Opgehaald"), "Afgemeld: ziek", tr().s("Begint"), "Pauze", ...
     pub what: String,
     /// The child or staff member (for an undo: of the event undone).
     pub who: String,
@@ -401,7 +398,7 @@ pub struct LogRow {
     pub by: String,
     /// The staff member who was unlocked.
     pub recorded_by: String,
-    /// "geteld", "ongedaan gemaakt", "vervangen door correctie", "conflict: al uitgecheckt", ...
+    /// tr().s("geteld"), tr().s("ongedaan gemaakt"), tr().s("vervangen door correctie"), tr().s("conflict: al uitgecheckt"), ...
     pub effect: String,
     /// `counted`, `undone`, `replaced`, `undo` or `conflict`.
     pub class: &'static str,
@@ -421,7 +418,7 @@ pub struct RatioRow {
     /// Children per age band, in words.
     pub bands: String,
     pub staff: u32,
-    /// Staff required, or "te groot".
+    /// Staff required, or tr().s("te groot").
     pub required: String,
     pub class: &'static str,
     pub words: &'static str,
@@ -442,7 +439,7 @@ pub struct DayTotals {
     pub alert: bool,
     /// One sentence: within the allowance or not, never below half or not.
     pub verdict: String,
-    /// Up to when the day is counted ("hele dag", "tot 14:05").
+    /// Up to when the day is counted (tr().s("hele dag"), "tot 14:05").
     pub counted_until: String,
 }
 
@@ -460,29 +457,29 @@ pub struct GroupLog {
 
 fn event_words(e: &AttendanceEvent) -> String {
     match e {
-        AttendanceEvent::ChildIn { .. } => "Gebracht".into(),
-        AttendanceEvent::ChildOut { .. } => "Opgehaald".into(),
+        AttendanceEvent::ChildIn { .. } => tr().s("Gebracht").into(),
+        AttendanceEvent::ChildOut { .. } => tr().s("Opgehaald").into(),
         AttendanceEvent::ChildAbsent { reason, note, .. } => match note {
-            Some(n) => format!("Afgemeld: {} ({n})", reason_words(*reason)),
-            None => format!("Afgemeld: {}", reason_words(*reason)),
+            Some(n) => tr().f2("Afgemeld: {0} ({1})", reason_words(*reason), n),
+            None => tr().f("Afgemeld: {0}", reason_words(*reason)),
         },
-        AttendanceEvent::StaffIn { .. } => "Begint".into(),
-        AttendanceEvent::StaffOut { .. } => "Stopt".into(),
-        AttendanceEvent::BreakStart { .. } => "Pauze begint".into(),
-        AttendanceEvent::BreakEnd { .. } => "Pauze voorbij".into(),
-        AttendanceEvent::Undo { .. } => "Ongedaan maken".into(),
+        AttendanceEvent::StaffIn { .. } => tr().s("Begint").into(),
+        AttendanceEvent::StaffOut { .. } => tr().s("Stopt").into(),
+        AttendanceEvent::BreakStart { .. } => tr().s("Pauze begint").into(),
+        AttendanceEvent::BreakEnd { .. } => tr().s("Pauze voorbij").into(),
+        AttendanceEvent::Undo { .. } => tr().s("Ongedaan maken").into(),
     }
 }
 
 fn conflict_words(c: Conflict, child_went_home: bool) -> &'static str {
     match c {
-        Conflict::AlreadyIn => "conflict: al binnen",
-        Conflict::NotIn if child_went_home => "conflict: al uitgecheckt",
-        Conflict::NotIn => "conflict: niet binnen",
-        Conflict::AlreadyWorking => "conflict: al aan het werk",
-        Conflict::NotWorking => "conflict: niet aan het werk",
-        Conflict::AlreadyOnBreak => "conflict: al met pauze",
-        Conflict::NotOnBreak => "conflict: niet met pauze",
+        Conflict::AlreadyIn => tr().s("conflict: al binnen"),
+        Conflict::NotIn if child_went_home => tr().s("conflict: al uitgecheckt"),
+        Conflict::NotIn => tr().s("conflict: niet binnen"),
+        Conflict::AlreadyWorking => tr().s("conflict: al aan het werk"),
+        Conflict::NotWorking => tr().s("conflict: niet aan het werk"),
+        Conflict::AlreadyOnBreak => tr().s("conflict: al met pauze"),
+        Conflict::NotOnBreak => tr().s("conflict: niet met pauze"),
     }
 }
 
@@ -504,17 +501,17 @@ fn log_rows(p: &Presence, names: &Names<'_>, calendar: &Calendar, g: &GroupDay) 
                 None => names.subject(e),
             };
             let (effect, class) = match l.effect {
-                Effect::Applied => ("geteld".to_string(), "counted"),
-                Effect::Undone => ("ongedaan gemaakt".into(), "undone"),
-                Effect::Replaced => ("vervangen door correctie".into(), "replaced"),
+                Effect::Applied => (tr().s("geteld").to_string(), "counted"),
+                Effect::Undone => (tr().s("ongedaan gemaakt").into(), "undone"),
+                Effect::Replaced => (tr().s("vervangen door correctie").into(), "replaced"),
                 Effect::Undoes => (
                     match target {
-                        Some(t) => format!(
-                            "maakt ongedaan: {} om {}",
+                        Some(t) => tr().f2(
+                            "maakt ongedaan: {0} om {1}",
                             event_words(&t.item.event).to_lowercase(),
-                            hhmm(t.item.at)
+                            hhmm(t.item.at),
                         ),
-                        None => "maakt ongedaan".into(),
+                        None => tr().s("maakt ongedaan").into(),
                     },
                     "undo",
                 ),
@@ -528,10 +525,10 @@ fn log_rows(p: &Presence, names: &Names<'_>, calendar: &Calendar, g: &GroupDay) 
                 .replaces
                 .and_then(|r| by_id.get(&r))
                 .map(|r| {
-                    format!(
-                        "{} om {}",
+                    tr().f2(
+                        "{0} om {1}",
                         event_words(&r.item.event).to_lowercase(),
-                        hhmm(r.item.at)
+                        hhmm(r.item.at),
                     )
                 })
                 .unwrap_or_default();
@@ -585,7 +582,7 @@ pub fn group_log(g: &GroupDay, calendar: &Calendar, now: DateTime<Utc>) -> Group
             staff,
             required: r
                 .required
-                .map_or_else(|| "te groot".into(), |n| n.to_string()),
+                .map_or_else(|| tr().s("te groot").into(), |n| n.to_string()),
             class: r.class,
             words: r.words,
         });
@@ -600,36 +597,36 @@ pub fn group_log(g: &GroupDay, calendar: &Calendar, now: DateTime<Utc>) -> Group
     let budget = day_budget(care, kind, &moments, until);
     let kind_words = match kind {
         DayKind::SchoolDay => {
-            "BSO op een schooldag (ma–vr; schoolvakanties zijn nog niet bekend): een half uur"
+            tr().s("BSO op een schooldag (ma–vr; schoolvakanties zijn nog niet bekend): een half uur")
                 .to_string()
         }
-        DayKind::Long if care == Care::Bso => "BSO op een vrije dag: 3 uur".to_string(),
-        DayKind::Long => "dagopvang: 3 uur".to_string(),
-        DayKind::None => "geen afwijking toegestaan".to_string(),
+        DayKind::Long if care == Care::Bso => tr().s("BSO op een vrije dag: 3 uur").to_string(),
+        DayKind::Long => tr().s("dagopvang: 3 uur").to_string(),
+        DayKind::None => tr().s("geen afwijking toegestaan").to_string(),
     };
     let mut verdict = if budget.overspent() {
-        format!(
-            "Langer onder de ratio dan toegestaan: {} van {}.",
+        tr().f2(
+            "Langer onder de ratio dan toegestaan: {0} van {1}.",
             duration_words(budget.below),
-            duration_words(budget.allowance)
+            duration_words(budget.allowance),
         )
     } else {
-        format!(
-            "Binnen de toegestane afwijking: {} van {}.",
+        tr().f2(
+            "Binnen de toegestane afwijking: {0} van {1}.",
             duration_words(budget.below),
-            duration_words(budget.allowance)
+            duration_words(budget.allowance),
         )
     };
     if budget.below_half > Duration::zero() {
-        verdict.push_str(&format!(
-            " Minder dan de helft van de ratio: {} (nooit toegestaan).",
-            duration_words(budget.below_half)
+        verdict.push_str(&tr().f(
+            " Minder dan de helft van de ratio: {0} (nooit toegestaan).",
+            duration_words(budget.below_half),
         ));
     }
     if budget.too_large > Duration::zero() {
-        verdict.push_str(&format!(
-            " Groep te groot voor de tabel: {}.",
-            duration_words(budget.too_large)
+        verdict.push_str(&tr().f(
+            " Groep te groot voor de tabel: {0}.",
+            duration_words(budget.too_large),
         ));
     }
     GroupLog {
@@ -650,9 +647,9 @@ pub fn group_log(g: &GroupDay, calendar: &Calendar, now: DateTime<Utc>) -> Group
                 || budget.too_large > Duration::zero(),
             verdict,
             counted_until: if until >= g.span.until {
-                "hele dag".into()
+                tr().s("hele dag").into()
             } else {
-                format!("tot {}", calendar.hhmm(until))
+                tr().f("tot {0}", calendar.hhmm(until))
             },
         },
     }
@@ -748,10 +745,10 @@ pub fn log_csv(log: &GroupLog) -> Result<Vec<u8>, csv::Error> {
         ("groep", &log.group),
         ("locatie", &log.location),
         ("datum", &log.date),
-        ("geteld", &t.counted_until),
-        ("onder de ratio", &t.below),
+        (tr().s("geteld"), &t.counted_until),
+        (tr().s("onder de ratio"), &t.below),
         ("minder dan de helft", &t.below_half),
-        ("groep te groot", &t.too_large),
+        (tr().s("groep te groot"), &t.too_large),
         ("toegestaan", &t.allowance),
         ("soort dag", &t.kind),
         ("oordeel", &t.verdict),

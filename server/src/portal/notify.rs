@@ -198,6 +198,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_parent_gets_mail_in_their_own_language() {
+        let to = Recipients {
+            slug: "zonnebloem".into(),
+            group_name: "Dolfijnen".into(),
+            parents: [("Anne", Lang::Nl), ("Ben", Lang::En)]
+                .into_iter()
+                .map(|(name, lang)| Recipient {
+                    parent: ParentId(uuid::Uuid::now_v7()),
+                    name: name.into(),
+                    email: format!("{}@example.nl", name.to_lowercase()),
+                    lang,
+                })
+                .collect(),
+        };
+        let id = MessageId(uuid::Uuid::now_v7());
+        let mails = mails_for(Event::Message(id), &to, "http://x");
+        assert_eq!(mails[0].subject, "Nieuw bericht van groep Dolfijnen");
+        assert!(mails[0].body.starts_with("Beste Anne,\n\nGroep Dolfijnen heeft een nieuw bericht gestuurd."));
+        assert!(mails[0].body.contains(&format!("http://x/berichten/bericht/{id}\n\nU krijgt")));
+        assert_eq!(mails[1].subject, "New message from group Dolfijnen");
+        assert!(
+            mails[1].body.starts_with("Dear Ben,\n\nGroup Dolfijnen has sent a new message."),
+            "{}",
+            mails[1].body
+        );
+        assert!(mails[1].body.contains(&format!("http://x/berichten/bericht/{id}\n\nYou get")));
+    }
+
+    #[test]
     fn origin_keeps_the_port_and_the_scheme() {
         let mut s = crate::settings::Settings::default();
         s.http.public_url = "http://127.0.0.1:8080".into();

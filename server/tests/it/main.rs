@@ -13,6 +13,7 @@ mod backup_restore;
 mod blobs;
 mod device_api;
 mod doorbell;
+mod language;
 mod mosquitto;
 mod mqtt_hooks;
 mod news;

@@ -161,7 +161,7 @@ pub async fn updates(
         "uitgerold" => tr().n(
             "Uitgerold naar {0} scherm. Ze horen het binnen enkele seconden.",
             "Uitgerold naar {0} schermen. Ze horen het binnen enkele seconden.",
-            i64::from(q.schermen.unwrap_or(0)),
+            i64::try_from(q.schermen.unwrap_or(0)).unwrap_or(i64::MAX),
         ),
         _ => String::new(),
     };
