@@ -429,9 +429,19 @@ pub async fn retention_run(state: &AppState, now: chrono::DateTime<chrono::Utc>)
                 "parents told until when their child's photos and diary are kept"
             );
             for n in &notices {
-                state
-                    .mailer
-                    .send_later(portal::archive::leaving_mail(&state.settings, n));
+                // in the parent's own language
+                let lang = state
+                    .store
+                    .account_language(portal::UserKind::Parent, n.parent.0)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                let t = portal::i18n::Tr::new(lang);
+                let mail = portal::i18n::scope_sync(t, || {
+                    portal::archive::leaving_mail(&state.settings, n)
+                });
+                state.mailer.send_later(mail);
             }
         }
         Err(e) => tracing::warn!(error = %e, "the leaving notices failed"),

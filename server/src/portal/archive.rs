@@ -21,6 +21,7 @@ use crate::AppState;
 use crate::portal::web::view;
 use crate::portal::{MessageView, TimelineItem};
 use crate::store::{ArchiveContents, ArchiveJob, StoreError};
+use crate::portal::i18n::{self, Lang, Tr};
 use askama::Template;
 use chrono::{Duration, Utc};
 use std::io::Write;
@@ -305,7 +306,19 @@ pub async fn build_waiting(state: &AppState) {
                 return;
             }
         };
-        if let Err(e) = build(state, job).await {
+        // the archive's pages and its mail in the parent's own language
+        let lang = match state
+            .store
+            .account_language(crate::portal::UserKind::Parent, job.parent.0)
+            .await
+        {
+            Ok(lang) => lang.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a parent's language");
+                Lang::default()
+            }
+        };
+        if let Err(e) = i18n::scope(Tr::new(lang), build(state, job)).await {
             tracing::warn!(error = %e, request = %job.id, "building an archive failed");
             if let Err(e) = state.store.fail_archive(job.id, Utc::now()).await {
                 tracing::warn!(error = %e, request = %job.id, "could not mark the archive failed");
@@ -334,8 +347,9 @@ async fn build(state: &AppState, job: ArchiveJob) -> Result<(), ArchiveError> {
     let blobs = state.blobs.clone();
     let (written, contents) = {
         let path = path.clone();
+        let tr = Tr::current();
         tokio::task::spawn_blocking(move || {
-            let r = write_zip(&path, &contents, blobs.as_ref());
+            let r = i18n::scope_sync(tr, || write_zip(&path, &contents, blobs.as_ref()));
             (r, contents)
         })
         .await
@@ -360,13 +374,20 @@ async fn build(state: &AppState, job: ArchiveJob) -> Result<(), ArchiveError> {
         crate::portal::notify::portal_origin(&state.settings, &contents.org_slug)
     );
     let until = view::day(contents.calendar.today(now + valid));
+    let t = Tr::current();
     state.mailer.send_later(crate::portal::mail::Mail {
         to: contents.parent_email.clone(),
-        subject: format!("Het archief van {} staat klaar", contents.child.first_name),
-        body: format!(
-            "Beste {},\n\nHet archief van {} staat klaar: de foto's, het dagboek en de berichten in één ZIP-bestand.\nDownload het via deze link. De link werkt één keer, tot en met {until}:\n\n{link}\n\nU kunt het ook downloaden in het ouderportaal van {}, onder Overig.\n",
-            contents.parent_name, contents.child.first_name, contents.org_name
-        ),
+        subject: t.f("Het archief van {0} staat klaar", &contents.child.first_name),
+        body: t.f3(
+            "Beste {0},\n\nHet archief van {1} staat klaar: de foto's, het dagboek en de berichten in één ZIP-bestand.\nDownload het via deze link. De link werkt één keer, tot en met {2}:\n\n",
+            &contents.parent_name,
+            &contents.child.first_name,
+            until,
+        ) + &link
+            + &t.f(
+                "\n\nU kunt het ook downloaden in het ouderportaal van {0}, onder Overig.\n",
+                &contents.org_name,
+            ),
     });
     Ok(())
 }
@@ -387,22 +408,28 @@ pub async fn sweep(state: &AppState) -> Result<usize, StoreError> {
 
 /// The one mail a parent gets when their child's care ended: until when the
 /// photos and diary are kept, and where to download them.
+/// In the language of `Tr::current()` (the caller scopes it to the parent's).
 pub fn leaving_mail(
     settings: &crate::settings::Settings,
     n: &crate::store::LeavingNotice,
 ) -> crate::portal::mail::Mail {
     let origin = crate::portal::notify::portal_origin(settings, &n.org_slug);
+    let t = Tr::current();
     crate::portal::mail::Mail {
         to: n.email.clone(),
-        subject: format!("Bewaar de foto's en het dagboek van {}", n.child_first_name),
-        body: format!(
-            "Beste {},\n\nDe opvang van {} bij {} is gestopt. De foto's en het dagboek van {} kunt u nog tot en met {} zien in het ouderportaal; daarna worden ze verwijderd.\n\nWilt u ze bewaren? Download dan alles in één keer: kies in het ouderportaal \"Alles van {} downloaden\".\n\n{origin}/account\n",
-            n.parent_name,
-            n.child_first_name,
-            n.org_name,
-            n.child_first_name,
+        subject: t.f("Bewaar de foto's en het dagboek van {0}", &n.child_first_name),
+        body: t.f3(
+            "Beste {0},\n\nDe opvang van {1} bij {2} is gestopt. ",
+            &n.parent_name,
+            &n.child_first_name,
+            &n.org_name,
+        ) + &t.f2(
+            "De foto's en het dagboek van {0} kunt u nog tot en met {1} zien in het ouderportaal; daarna worden ze verwijderd.\n\n",
+            &n.child_first_name,
             view::day(n.keep_until),
-            n.child_first_name,
-        ),
+        ) + &t.f(
+            "Wilt u ze bewaren? Download dan alles in één keer: kies in het ouderportaal \"Alles van {0} downloaden\".\n\n",
+            &n.child_first_name,
+        ) + &format!("{origin}/account\n"),
     }
 }

@@ -108,6 +108,11 @@ pub async fn scope<F: std::future::Future>(tr: Tr, fut: F) -> F::Output {
     CURRENT.scope(tr, fut).await
 }
 
+/// Runs `f` (blocking code, e.g. on `spawn_blocking`) with `tr` as [`Tr::current`].
+pub fn scope_sync<R>(tr: Tr, f: impl FnOnce() -> R) -> R {
+    CURRENT.sync_scope(tr, f)
+}
+
 impl Tr {
     pub fn new(lang: Lang) -> Self {
         Self {
