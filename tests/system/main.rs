@@ -902,14 +902,23 @@ async fn a_parent_switches_the_portal_to_english_and_it_is_remembered() -> anyho
     b.goto(&format!("{}/mijn-kind", w.base)).await?;
     assert_eq!(lang(&b).await?, "nl", "Dutch by default");
     let text = b.text().await?;
-    assert!(text.contains("Mijn kind") && text.contains("English"), "{text}");
+    assert!(
+        text.contains("Mijn kind") && text.contains("English"),
+        "{text}"
+    );
 
     // the switch: back on the same page, in English
     b.submit("#language-switch").await?;
     assert!(b.client.current_url().await?.path().ends_with("/mijn-kind"));
     assert_eq!(lang(&b).await?, "en");
     let text = b.text().await?;
-    for english in ["My child", "Messages", "Report absence", "Sign out", "Nederlands"] {
+    for english in [
+        "My child",
+        "Messages",
+        "Report absence",
+        "Sign out",
+        "Nederlands",
+    ] {
         assert!(text.contains(english), "{english:?} in {text}");
     }
     for dutch in ["Mijn kind", "Berichten", "Uitloggen"] {
@@ -944,7 +953,10 @@ async fn a_parent_switches_the_portal_to_english_and_it_is_remembered() -> anyho
     b.submit("#language-switch").await?;
     assert_eq!(lang(&b).await?, "nl");
     let text = b.text().await?;
-    assert!(text.contains("Mijn kind") && !text.contains("My child"), "{text}");
+    assert!(
+        text.contains("Mijn kind") && !text.contains("My child"),
+        "{text}"
+    );
     // kept on the account too: signing in again stays Dutch
     login(&b, &w.base, &w.parents.noor, PASSWORD).await?;
     b.goto(&format!("{}/mijn-kind", w.base)).await?;

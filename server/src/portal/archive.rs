@@ -18,10 +18,10 @@
 //!   link, the portal a button for the logged-in parent; either works once.
 
 use crate::AppState;
+use crate::portal::i18n::{self, Lang, Tr};
 use crate::portal::web::view;
 use crate::portal::{MessageView, TimelineItem};
 use crate::store::{ArchiveContents, ArchiveJob, StoreError};
-use crate::portal::i18n::{self, Lang, Tr};
 use askama::Template;
 use chrono::{Duration, Utc};
 use std::io::Write;

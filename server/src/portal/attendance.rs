@@ -10,8 +10,8 @@
 //! holidays yet, so a BSO weekday in the holidays gets a school day's half
 //! hour below the ratio instead of three hours (stricter than the rule).
 
-use crate::store::{AttendanceRow, GroupDay};
 use crate::portal::i18n::{mark, tr};
+use crate::store::{AttendanceRow, GroupDay};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use kring_bkr::Care;
 use kring_bkr::day::{DayKind, Moment, Standing, day_budget, standing};
@@ -128,9 +128,10 @@ impl<'a> Names<'a> {
     }
 
     fn staff(&self, id: &StaffId) -> String {
-        self.staff
-            .get(id)
-            .map_or_else(|| tr().s("onbekende medewerker").into(), |n| (*n).to_string())
+        self.staff.get(id).map_or_else(
+            || tr().s("onbekende medewerker").into(),
+            |n| (*n).to_string(),
+        )
     }
 
     fn births(&self, ids: &[ChildId]) -> Vec<NaiveDate> {
@@ -208,7 +209,12 @@ fn ratio(care: Care, counts: Counts, staff: u32) -> Ratio {
 
 /// Band names of `care` (see [`Counts`]).
 fn band_names(care: Care) -> &'static [&'static str] {
-    const DAGOPVANG: [&str; 4] = [mark("0 jaar"), mark("1 jaar"), mark("2 jaar"), mark("3 jaar")];
+    const DAGOPVANG: [&str; 4] = [
+        mark("0 jaar"),
+        mark("1 jaar"),
+        mark("2 jaar"),
+        mark("3 jaar"),
+    ];
     const BSO: [&str; 2] = [mark("4 tot 7 jaar"), mark("7 jaar en ouder")];
     match care {
         Care::Dagopvang => &DAGOPVANG,
@@ -329,7 +335,7 @@ pub fn group_now(g: &GroupDay, calendar: &Calendar) -> GroupNow {
                                 PartOfDay::WholeDay => "",
                                 PartOfDay::Morning => tr().s(", ochtend"),
                                 PartOfDay::Afternoon => tr().s(", middag"),
-                            }
+                            },
                         ),
                     }),
                     (true, None) => expected.push(ChildNow {
@@ -596,10 +602,9 @@ pub fn group_log(g: &GroupDay, calendar: &Calendar, now: DateTime<Utc>) -> Group
     let kind = DayKind::usual(care, school);
     let budget = day_budget(care, kind, &moments, until);
     let kind_words = match kind {
-        DayKind::SchoolDay => {
-            tr().s("BSO op een schooldag (ma–vr; schoolvakanties zijn nog niet bekend): een half uur")
-                .to_string()
-        }
+        DayKind::SchoolDay => tr()
+            .s("BSO op een schooldag (ma–vr; schoolvakanties zijn nog niet bekend): een half uur")
+            .to_string(),
         DayKind::Long if care == Care::Bso => tr().s("BSO op een vrije dag: 3 uur").to_string(),
         DayKind::Long => tr().s("dagopvang: 3 uur").to_string(),
         DayKind::None => tr().s("geen afwijking toegestaan").to_string(),

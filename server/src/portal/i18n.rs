@@ -182,13 +182,7 @@ impl Tr {
     }
 
     /// A string with `{0}`, `{1}` and `{2}` filled in.
-    pub fn f3(
-        &self,
-        msg: &str,
-        a: impl Display,
-        b: impl Display,
-        c: impl Display,
-    ) -> String {
+    pub fn f3(&self, msg: &str, a: impl Display, b: impl Display, c: impl Display) -> String {
         fill(self.s(msg), &[&a, &b, &c])
     }
 
@@ -420,7 +414,10 @@ fn unquote(s: &str) -> Option<String> {
 }
 
 /// Decides the request's language, and runs the rest of the request in it.
-pub async fn middleware(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+pub async fn middleware(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let headers = req.headers();
     let jar = axum_extra::extract::cookie::CookieJar::from_headers(headers);
     let lang = jar
@@ -520,8 +517,14 @@ msgstr "Say \"hello\"\nto "
     #[test]
     fn accept_language_picks_our_best_language() {
         assert_eq!(Lang::from_accept_language("en-GB,en;q=0.9"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("nl-NL,nl;q=0.9,en;q=0.8"), Some(Lang::Nl));
-        assert_eq!(Lang::from_accept_language("de-DE,en;q=0.5,nl;q=0.7"), Some(Lang::Nl));
+        assert_eq!(
+            Lang::from_accept_language("nl-NL,nl;q=0.9,en;q=0.8"),
+            Some(Lang::Nl)
+        );
+        assert_eq!(
+            Lang::from_accept_language("de-DE,en;q=0.5,nl;q=0.7"),
+            Some(Lang::Nl)
+        );
         assert_eq!(Lang::from_accept_language("fr, en;q=0"), None);
         assert_eq!(Lang::from_accept_language(""), None);
         assert_eq!(Lang::parse("EN_us"), Some(Lang::En));

@@ -205,7 +205,10 @@ fn d() { t.s("Na de test"); }
     assert!(ids.contains(&("{0} en {1}".into(), None)));
     assert!(ids.contains(&("{0} foto".into(), Some("{0} foto's".into()))));
     assert!(ids.contains(&("ma".into(), None)));
-    assert!(ids.contains(&("Regel \"een\"\ntwee".into(), None)), "{ids:?}");
+    assert!(
+        ids.contains(&("Regel \"een\"\ntwee".into(), None)),
+        "{ids:?}"
+    );
     assert!(ids.contains(&("Na de test".into(), None)));
     assert!(!ids.iter().any(|(m, _)| m.contains("Alleen")));
     assert_eq!(ids.len(), 6);
@@ -223,7 +226,10 @@ fn translations_are_complete() {
     let mut seen = BTreeSet::new();
     for e in &entries {
         if !seen.insert(e.key()) {
-            problems.push(format!("en.po:{}: {:?} is in the catalogue twice", e.line, e.msgid));
+            problems.push(format!(
+                "en.po:{}: {:?} is in the catalogue twice",
+                e.line, e.msgid
+            ));
         }
     }
     for ((msgid, plural), at) in &used {
@@ -345,7 +351,10 @@ fn the_text_check_sees_text_and_visible_attributes() {
 <p>Fout</p><img alt="Ook fout" src="/x"><img alt="{{ l.t.s("goed") }}">
 <input type="submit" value="Versturen"><input type="checkbox" value="ja">
 {% if a == "tekst" %}<code>fotos</code>{% endif %}{# commentaar #}&nbsp;kring"#;
-    assert_eq!(bypassing_text(t), vec!["alt=\"Ook fout\"", "value=\"Versturen\"", "Fout"]);
+    assert_eq!(
+        bypassing_text(t),
+        vec!["alt=\"Ook fout\"", "value=\"Versturen\"", "Fout"]
+    );
 }
 
 /// Fails on words in a template that do not go through the catalogue.

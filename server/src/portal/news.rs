@@ -14,8 +14,8 @@
 //! - A staff member's photo is stored and shown only with their consent,
 //!   recorded by the manager.
 
-use chrono::{DateTime, Utc};
 use crate::portal::i18n::tr;
+use chrono::{DateTime, Utc};
 use kring_protocol::{LocationId, OrganisationId, StaffId};
 
 /// Default for `portal.news_pdf_max_bytes`: 10 MiB.

@@ -215,15 +215,29 @@ mod tests {
         let id = MessageId(uuid::Uuid::now_v7());
         let mails = mails_for(Event::Message(id), &to, "http://x");
         assert_eq!(mails[0].subject, "Nieuw bericht van groep Dolfijnen");
-        assert!(mails[0].body.starts_with("Beste Anne,\n\nGroep Dolfijnen heeft een nieuw bericht gestuurd."));
-        assert!(mails[0].body.contains(&format!("http://x/berichten/bericht/{id}\n\nU krijgt")));
+        assert!(
+            mails[0]
+                .body
+                .starts_with("Beste Anne,\n\nGroep Dolfijnen heeft een nieuw bericht gestuurd.")
+        );
+        assert!(
+            mails[0]
+                .body
+                .contains(&format!("http://x/berichten/bericht/{id}\n\nU krijgt"))
+        );
         assert_eq!(mails[1].subject, "New message from group Dolfijnen");
         assert!(
-            mails[1].body.starts_with("Dear Ben,\n\nGroup Dolfijnen has sent a new message."),
+            mails[1]
+                .body
+                .starts_with("Dear Ben,\n\nGroup Dolfijnen has sent a new message."),
             "{}",
             mails[1].body
         );
-        assert!(mails[1].body.contains(&format!("http://x/berichten/bericht/{id}\n\nYou get")));
+        assert!(
+            mails[1]
+                .body
+                .contains(&format!("http://x/berichten/bericht/{id}\n\nYou get"))
+        );
     }
 
     #[test]

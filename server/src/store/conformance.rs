@@ -1179,11 +1179,21 @@ pub async fn account_language_is_kept_per_account(s: &dyn Store) {
     use crate::portal::i18n::Lang;
     let w = seed(s, "taal").await;
     let anne = s
-        .create_parent(w.org, "anne@taal.nl".into(), "Anne".into(), "geheim-1".into())
+        .create_parent(
+            w.org,
+            "anne@taal.nl".into(),
+            "Anne".into(),
+            "geheim-1".into(),
+        )
         .await
         .expect("parent");
     let bert = s
-        .create_parent(w.org, "bert@taal.nl".into(), "Bert".into(), "geheim-1".into())
+        .create_parent(
+            w.org,
+            "bert@taal.nl".into(),
+            "Bert".into(),
+            "geheim-1".into(),
+        )
         .await
         .expect("parent");
     let lang = |kind, id| s.account_language(kind, id);

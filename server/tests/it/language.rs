@@ -43,7 +43,11 @@ async fn the_switch_is_kept_in_a_cookie_and_on_the_account() {
     let mut b = p.logged_in("test", "sem").await;
     let page = b.get("/mijn-kind").await;
     assert_eq!(html_lang(&page.text), "nl");
-    assert!(page.text.contains("id=\"language-switch\""), "{}", page.text);
+    assert!(
+        page.text.contains("id=\"language-switch\""),
+        "{}",
+        page.text
+    );
 
     let resp = b
         .post("/taal", &[("taal", "en"), ("terug", "/mijn-kind?kind=x")])
@@ -73,7 +77,10 @@ async fn the_switch_is_kept_in_a_cookie_and_on_the_account() {
 
     // another browser, no cookie: the account's choice wins at sign-in
     let mut fresh = p.logged_in("test", "sem").await;
-    assert_eq!(fresh.cookies.get("kring_lang").map(String::as_str), Some("en"));
+    assert_eq!(
+        fresh.cookies.get("kring_lang").map(String::as_str),
+        Some("en")
+    );
     let page = fresh.get("/berichten").await;
     assert_eq!(html_lang(&page.text), "en");
     assert!(page.text.contains("Messages"), "{}", page.text);
@@ -85,8 +92,13 @@ async fn the_switch_is_kept_in_a_cookie_and_on_the_account() {
         .post("/wachtwoord-vergeten", &[("email", "sem.ouder@example.nl")])
         .await;
     assert_eq!(resp.status, 200);
-    let mail = p.wait_for_mail("sem.ouder@example.nl", "New password").await;
-    assert!(mail.contains("Dear ") && mail.contains("You asked for a new password"), "{mail}");
+    let mail = p
+        .wait_for_mail("sem.ouder@example.nl", "New password")
+        .await;
+    assert!(
+        mail.contains("Dear ") && mail.contains("You asked for a new password"),
+        "{mail}"
+    );
 
     // another parent never chose: Dutch
     let other = p.logged_in("test", "noor").await;

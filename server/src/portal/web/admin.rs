@@ -5,11 +5,11 @@
 //! objects answer 404.
 
 use super::view::{self, *};
-use crate::portal::i18n::tr;
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
 use crate::device_api::devices;
 use crate::org::{GroupKind, ImportParent, ParentRole};
+use crate::portal::i18n::tr;
 use crate::store::{
     AccessEntry, ChildOverview, FirstPasswordLinks, GroupSummary, ImportOutcome, ImportResult,
     NewLogin,
@@ -376,10 +376,9 @@ pub fn parse_import(
     let header: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_lowercase()).collect(),
         Err(e) => {
-            return Err(vec![tr().f(
-                "Regel 1: het bestand is niet te lezen ({0}).",
-                e,
-            )]);
+            return Err(vec![
+                tr().f("Regel 1: het bestand is niet te lezen ({0}).", e),
+            ]);
         }
     };
     let expected: Vec<&str> = IMPORT_HEADER.split(',').collect();
@@ -499,7 +498,10 @@ pub fn parse_import(
             }
         }
         if !parents.iter().any(|p| p.role == ParentRole::First) {
-            problems.push(tr().s("ouder1 (naam en e-mailadres) is verplicht").to_string());
+            problems.push(
+                tr().s("ouder1 (naam en e-mailadres) is verplicht")
+                    .to_string(),
+            );
         }
         if let [a, b] = parents.as_slice()
             && a.email == b.email
@@ -603,9 +605,9 @@ pub async fn import(
     let mut l = layout(&u, tr().s("Importeren"), "import");
     let page = match outcome {
         Err(errors) => {
-            l.error =
-                tr().s("Er is niets geïmporteerd. Verbeter de regels hieronder en probeer het opnieuw.")
-                    .into();
+            l.error = tr()
+                .s("Er is niets geïmporteerd. Verbeter de regels hieronder en probeer het opnieuw.")
+                .into();
             AdminImportPage {
                 l,
                 errors,

@@ -3,9 +3,9 @@
 //! button on Overig.
 
 use super::{Ctx, ParentUser, WebError, view};
-use crate::portal::i18n::tr;
 use crate::AppState;
 use crate::portal::archive;
+use crate::portal::i18n::tr;
 use crate::store::{ArchiveFetch, ArchiveKey};
 use axum::Form;
 use axum::body::Body;

@@ -1,9 +1,9 @@
 //! Logging in and out, the forced password change, "wachtwoord vergeten".
 
 use super::view::{ChangePasswordPage, ForgotPage, Layout, LoginPage, ResetPage};
-use crate::portal::i18n::{Tr, tr};
 use super::{AnyUser, Ctx, SESSION_COOKIE, WebError, cookie, render, session_times};
 use crate::AppState;
+use crate::portal::i18n::{Tr, tr};
 use crate::portal::mail::Mail;
 use crate::portal::{self, Account, UserKind};
 use crate::ratelimit::Attempt;
@@ -225,7 +225,10 @@ pub fn password_problem(new: &str, repeat: &str, old: Option<&str>) -> Option<St
         ));
     }
     if new != repeat {
-        return Some(tr().s("De twee nieuwe wachtwoorden zijn niet gelijk.").into());
+        return Some(
+            tr().s("De twee nieuwe wachtwoorden zijn niet gelijk.")
+                .into(),
+        );
     }
     if old == Some(new) {
         return Some(tr().s("Kies een ander wachtwoord dan het oude.").into());
@@ -330,7 +333,11 @@ pub async fn forgot(
         );
         tracing::info!(user = %account.id, "password reset mail");
         // in the account's own language when it chose one, else the page's
-        let t = match state.store.account_language(account.kind, account.id).await? {
+        let t = match state
+            .store
+            .account_language(account.kind, account.id)
+            .await?
+        {
             Some(lang) => Tr::new(lang),
             None => tr(),
         };
@@ -439,7 +446,9 @@ pub async fn reset(
     tracing::info!(user = %account.id, "password reset used");
     let (csrf, jar) = ctx.anonymous_csrf(&state);
     let mut l = layout(&ctx, tr().s("Inloggen"), csrf);
-    l.notice = tr().s("Uw nieuwe wachtwoord is opgeslagen. Log in met uw nieuwe wachtwoord.").into();
+    l.notice = tr()
+        .s("Uw nieuwe wachtwoord is opgeslagen. Log in met uw nieuwe wachtwoord.")
+        .into();
     Ok((
         jar,
         render(&LoginPage {

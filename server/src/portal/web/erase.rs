@@ -6,11 +6,11 @@
 //! manager's own organisation: another's child or parent answers 404.
 
 use super::admin::{Notice, layout};
-use crate::portal::i18n::tr;
 use super::parent::CsrfForm;
 use super::view::{AdminErasePage, AdminErasuresPage, ErasureLine};
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
+use crate::portal::i18n::tr;
 use crate::store::{AccessEntry, Export};
 use axum::Form;
 use axum::extract::{Path, Query, State};

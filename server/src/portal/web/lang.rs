@@ -69,7 +69,11 @@ pub async fn remember_at_login(
     jar: CookieJar,
 ) -> Result<CookieJar, WebError> {
     Ok(
-        match state.store.account_language(account.kind, account.id).await? {
+        match state
+            .store
+            .account_language(account.kind, account.id)
+            .await?
+        {
             Some(lang) => jar.add(lang_cookie(state, lang)),
             None => jar,
         },

@@ -4,10 +4,10 @@
 //! `*_for_parent` store methods; anything else answers 404.
 
 use super::view::Layout;
-use crate::portal::i18n::tr;
 use super::{ManagerUser, ParentUser, WebError, render};
 use crate::AppState;
 use crate::photo::PhotoLimits;
+use crate::portal::i18n::tr;
 use crate::portal::news::{
     self, FileChange, InfoPage, LocationDetails, LocationInfo, MAX_BODY_CHARS, MAX_TITLE_CHARS,
     NewsDraft, NewsKind, NewsPdf, NewsPhoto, NewsPost,
@@ -513,9 +513,9 @@ async fn store_photo(
             Ok(p) => p,
             Err(e) if e.is_client_error() => {
                 tracing::info!(error = %e, "photo refused");
-                return Ok(Err(
-                    tr().s("De foto kan niet worden gebruikt. Kies een JPEG-foto (niet te groot)."),
-                ));
+                return Ok(Err(tr().s(
+                    "De foto kan niet worden gebruikt. Kies een JPEG-foto (niet te groot).",
+                )));
             }
             Err(e) => return Err(WebError::Internal(e.to_string())),
         };
@@ -542,9 +542,9 @@ async fn store_pdf(state: &AppState, upload: Upload) -> Result<Result<NewsPdf, S
     if let Err(e) = news::check_pdf(&upload.bytes, max) {
         tracing::info!(error = %e, "attachment refused");
         return Ok(Err(match e {
-            news::AttachmentError::NotAPdf => {
-                tr().s("De bijlage is geen PDF-bestand. Kies een PDF.").to_string()
-            }
+            news::AttachmentError::NotAPdf => tr()
+                .s("De bijlage is geen PDF-bestand. Kies een PDF.")
+                .to_string(),
             news::AttachmentError::TooLarge { .. } => tr().f(
                 "De bijlage is te groot. Een PDF mag hoogstens {0} zijn.",
                 news::size_words(i64::try_from(max).unwrap_or(i64::MAX)),

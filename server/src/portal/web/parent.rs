@@ -7,10 +7,10 @@
 //! and is followed by a nudge, so the device has it within seconds.
 
 use super::view::{self, *};
-use crate::portal::i18n::tr;
 use super::{ParentUser, WebError, render};
 use crate::AppState;
 use crate::org::ParentRole;
+use crate::portal::i18n::tr;
 use crate::portal::{self, MyChild, TimelineItem};
 use crate::store::{
     AbsenceReport, ArchiveState, Created, DaySpan, NewParentDiary, NewParentMessage,
@@ -722,7 +722,9 @@ pub fn parse_absence(
         _ => return Err(tr().s("Kies een reden: ziek, vakantie of anders.").into()),
     };
     if f.note.chars().count() > 500 {
-        return Err(tr().s("De toelichting is te lang (hoogstens 500 tekens).").into());
+        return Err(tr()
+            .s("De toelichting is te lang (hoogstens 500 tekens).")
+            .into());
     }
     Ok((from, to, part, reason))
 }
@@ -844,7 +846,11 @@ pub async fn consent_set(
             .my_child(parent, child, today(&u))
             .await?
             .ok_or(WebError::NotFound)?;
-        return invalid(&u, tr().s("Toestemmingen"), tr().s("Kies een van de drie mogelijkheden."));
+        return invalid(
+            &u,
+            tr().s("Toestemmingen"),
+            tr().s("Kies een van de drie mogelijkheden."),
+        );
     };
     let changed = state
         .store

@@ -5,12 +5,12 @@
 //! manager's own organisation only: anything else answers 404.
 
 use super::admin::{layout, today};
-use crate::portal::i18n::tr;
 use super::view::{self, AdminPresencePage, AttendanceLogPage};
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
-use crate::portal::i18n::Tr;
 use crate::portal::attendance::{self, GroupLog};
+use crate::portal::i18n::Tr;
+use crate::portal::i18n::tr;
 use crate::store::{DaySpan, GroupDay};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};

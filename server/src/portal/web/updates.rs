@@ -8,12 +8,12 @@
 //! release, screen, group or location answers 404.
 
 use super::admin::layout;
-use crate::portal::i18n::tr;
 use super::view::{
     self, AdminUpdatesPage, CountView, ReleaseView, update_state_bad, update_state_label,
 };
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
+use crate::portal::i18n::tr;
 use crate::releases::{self, Incoming, MAX_BUNDLE_BYTES, StoredBundle};
 use crate::store::{NewRelease, NewRollout, RolloutScope, StoreError};
 use axum::Form;
@@ -154,10 +154,12 @@ pub async fn updates(
     Query(q): Query<UpdatesNotice>,
 ) -> Result<Response, WebError> {
     let notice = match q.ok.as_str() {
-        "toegevoegd" => {
-            tr().s("De bundel is toegevoegd. Kies hieronder welke schermen hem krijgen.").into()
-        }
-        "bestond" => tr().s("Deze bundel stond er al; er is niets dubbel opgeslagen.").into(),
+        "toegevoegd" => tr()
+            .s("De bundel is toegevoegd. Kies hieronder welke schermen hem krijgen.")
+            .into(),
+        "bestond" => tr()
+            .s("Deze bundel stond er al; er is niets dubbel opgeslagen.")
+            .into(),
         "uitgerold" => tr().n(
             "Uitgerold naar {0} scherm. Ze horen het binnen enkele seconden.",
             "Uitgerold naar {0} schermen. Ze horen het binnen enkele seconden.",
@@ -174,9 +176,9 @@ fn multipart_problem(e: &MultipartError) -> Refusal {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         releases::BundleError::TooLarge.into()
     } else {
-        Refusal::new(
-            tr().s("Het bestand is niet helemaal aangekomen. Er is niets opgeslagen; probeer het opnieuw."),
-        )
+        Refusal::new(tr().s(
+            "Het bestand is niet helemaal aangekomen. Er is niets opgeslagen; probeer het opnieuw.",
+        ))
     }
 }
 

@@ -56,13 +56,7 @@ pub fn when(calendar: &Calendar, t: DateTime<Utc>) -> String {
 
 /// "di 3 nov 2026".
 pub fn day(d: NaiveDate) -> String {
-    format!(
-        "{} {} {} {}",
-        weekday(&d),
-        d.day(),
-        month(&d),
-        d.year()
-    )
+    format!("{} {} {} {}", weekday(&d), d.day(), month(&d), d.year())
 }
 
 /// "1 jaar en 3 maanden", "8 maanden", "6 jaar".
@@ -165,8 +159,8 @@ pub fn error_page(title: &str, text: &str) -> String {
         title,
         text,
     }
-        .render()
-        .unwrap_or_else(|_| text.to_string())
+    .render()
+    .unwrap_or_else(|_| text.to_string())
 }
 
 // ---- auth
@@ -633,10 +627,7 @@ pub fn update_words(state: Option<UpdateState>, detail: Option<&str>, size: u64)
     let t = Tr::current();
     match state {
         Some(UpdateState::Downloading) => match reason.and_then(|d| d.parse::<u64>().ok()) {
-            Some(done) => t.f(
-                "downloaden ({0})",
-                progress_words(done.min(size), size),
-            ),
+            Some(done) => t.f("downloaden ({0})", progress_words(done.min(size), size)),
             None => t.s("downloaden").into(),
         },
         Some(UpdateState::Downloaded) => t.s("gedownload, wacht op installatiemoment").into(),

@@ -68,7 +68,10 @@ pub fn set_account_language(
     id: &uuid::Uuid,
     lang: i18n::Lang,
 ) -> Result<(), DbError> {
-    let sql = format!("UPDATE {} SET language = ?2 WHERE id = ?1", account_table(kind));
+    let sql = format!(
+        "UPDATE {} SET language = ?2 WHERE id = ?1",
+        account_table(kind)
+    );
     c.execute(&sql, params![id.to_string(), lang.code()])?;
     Ok(())
 }
