@@ -286,27 +286,42 @@ pub enum PoError {
     Syntax { line: usize, what: String },
 }
 
+/// Which part of an entry a PO line fills.
+#[derive(Clone, Copy, PartialEq)]
+enum PoField {
+    Ctxt,
+    Id,
+    Plural,
+    Str(usize),
+}
+
+fn po_append(e: &mut PoEntry, f: PoField, v: &str) {
+    match f {
+        PoField::Ctxt => e.msgctxt.get_or_insert_with(String::new).push_str(v),
+        PoField::Id => e.msgid.push_str(v),
+        PoField::Plural => e.msgid_plural.get_or_insert_with(String::new).push_str(v),
+        PoField::Str(n) => {
+            if e.msgstr.len() <= n {
+                e.msgstr.resize(n + 1, String::new());
+            }
+            e.msgstr[n].push_str(v);
+        }
+    }
+}
+
 /// Parses a PO file (the subset gettext tools write: comments, `msgctxt`,
 /// `msgid`, `msgid_plural`, `msgstr`, `msgstr[n]`, continued strings). The
 /// header entry (empty msgid) is left out.
 pub fn parse_po(text: &str) -> Result<Vec<PoEntry>, PoError> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Field {
-        Ctxt,
-        Id,
-        Plural,
-        Str(usize),
-    }
     let mut out = Vec::new();
     let mut cur = PoEntry::default();
-    let mut field: Option<Field> = None;
+    let mut field: Option<PoField> = None;
     let mut started = false;
-    let finish = |cur: &mut PoEntry, out: &mut Vec<PoEntry>, started: &mut bool| {
-        if *started && !cur.msgid.is_empty() {
-            out.push(std::mem::take(cur));
+    let finish = |cur: &mut PoEntry, out: &mut Vec<PoEntry>| {
+        let done = std::mem::take(cur);
+        if !done.msgid.is_empty() {
+            out.push(done);
         }
-        *cur = PoEntry::default();
-        *started = false;
     };
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
@@ -326,69 +341,45 @@ pub fn parse_po(text: &str) -> Result<Vec<PoEntry>, PoError> {
         let new_field = match keyword {
             "" => {
                 let f = field.ok_or_else(|| err("a string outside an entry"))?;
-                append(&mut cur, f_to(f), value);
+                po_append(&mut cur, f, &value);
                 continue;
             }
-            "msgctxt" => Field::Ctxt,
-            "msgid" => Field::Id,
-            "msgid_plural" => Field::Plural,
-            "msgstr" => Field::Str(0),
+            "msgctxt" => PoField::Ctxt,
+            "msgid" => PoField::Id,
+            "msgid_plural" => PoField::Plural,
+            "msgstr" => PoField::Str(0),
             k if k.starts_with("msgstr[") && k.ends_with(']') => {
                 let n = k["msgstr[".len()..k.len() - 1]
                     .parse::<usize>()
                     .map_err(|_| err("bad msgstr index"))?;
-                Field::Str(n)
+                PoField::Str(n)
             }
             _ => return Err(err("unknown keyword")),
         };
         // a new entry starts at msgctxt, or at msgid without a msgctxt before it
         let starts_entry = match new_field {
-            Field::Ctxt => true,
-            Field::Id => field != Some(Field::Ctxt),
+            PoField::Ctxt => true,
+            PoField::Id => field != Some(PoField::Ctxt),
             _ => false,
         };
         if starts_entry {
-            finish(&mut cur, &mut out, &mut started);
+            if started {
+                finish(&mut cur, &mut out);
+            }
             started = true;
         } else if !started {
             return Err(err("msgstr before msgid"));
         }
-        if new_field == Field::Id {
+        if new_field == PoField::Id {
             cur.line = line_no;
         }
         field = Some(new_field);
-        append(&mut cur, f_to(new_field), value);
+        po_append(&mut cur, new_field, &value);
     }
-    finish(&mut cur, &mut out, &mut started);
-    return Ok(out);
-
-    enum Target {
-        Ctxt,
-        Id,
-        Plural,
-        Str(usize),
+    if started {
+        finish(&mut cur, &mut out);
     }
-    fn f_to(f: Field) -> Target {
-        match f {
-            Field::Ctxt => Target::Ctxt,
-            Field::Id => Target::Id,
-            Field::Plural => Target::Plural,
-            Field::Str(n) => Target::Str(n),
-        }
-    }
-    fn append(e: &mut PoEntry, t: Target, v: String) {
-        match t {
-            Target::Ctxt => e.msgctxt.get_or_insert_with(String::new).push_str(&v),
-            Target::Id => e.msgid.push_str(&v),
-            Target::Plural => e.msgid_plural.get_or_insert_with(String::new).push_str(&v),
-            Target::Str(n) => {
-                if e.msgstr.len() <= n {
-                    e.msgstr.resize(n + 1, String::new());
-                }
-                e.msgstr[n].push_str(&v);
-            }
-        }
-    }
+    Ok(out)
 }
 
 /// The text of a C-style quoted PO string.

@@ -218,7 +218,8 @@ pub fn paragraphs(text: &str) -> Vec<String> {
 pub fn size_words(bytes: i64) -> String {
     if bytes >= 1024 * 1024 {
         let tenths = bytes * 10 / (1024 * 1024);
-        format!("{},{} MB", tenths / 10, tenths % 10)
+        // a decimal comma in Dutch, a point in English
+        tr().f2("{0},{1} MB", tenths / 10, tenths % 10)
     } else {
         format!("{} kB", (bytes / 1024).max(1))
     }
