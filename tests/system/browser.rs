@@ -78,8 +78,12 @@ impl Browser {
                     format!("--window-size={width},{height}"),
                 ],
         });
+        // a Dutch parent's browser: `--lang` alone does not set the
+        // Accept-Language header of headless Chromium
+        options["prefs"] = serde_json::json!({ "intl.accept_languages": "nl-NL,nl" });
         if let Some(dir) = downloads {
             options["prefs"] = serde_json::json!({
+                "intl.accept_languages": "nl-NL,nl",
                 "download.default_directory": dir,
                 "download.prompt_for_download": false,
                 "download.directory_upgrade": true,
