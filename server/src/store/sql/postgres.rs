@@ -69,6 +69,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_news",
         include_str!("../../../migrations/postgres/0012_news.sql"),
     ),
+    (
+        "0014_roster_vacation",
+        include_str!("../../../migrations/postgres/0014_roster_vacation.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

@@ -61,6 +61,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_news",
         include_str!("../../../migrations/0012_news.sql"),
     ),
+    (
+        "0014_roster_vacation",
+        include_str!("../../../migrations/0014_roster_vacation.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.
