@@ -104,6 +104,34 @@ const WEEKDAY_WORDS: [(Weekday, &str); 7] = [
     (Weekday::Sun, "zondag"),
 ];
 
+/// "woensdag 6 januari 2027", for mails.
+pub fn long_day(d: NaiveDate) -> String {
+    const MONTHS: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    let wd = WEEKDAY_WORDS
+        .iter()
+        .find(|(w, _)| *w == weekday_of(d))
+        .map_or("", |(_, n)| *n);
+    format!(
+        "{wd} {} {} {}",
+        d.day(),
+        MONTHS[d.month0() as usize],
+        d.year()
+    )
+}
+
 /// "maandag, woensdag en vrijdag".
 pub fn weekdays_words(days: &[Weekday]) -> String {
     let names: Vec<&str> = WEEKDAY_WORDS

@@ -1676,8 +1676,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // -- roster, agenda settings and vacation hours (issue 16, migration 0014)
     /// The organisation's groups with their weekly roster and the
     /// exceptions from `since` on.
-    fn org_rosters(&self, org: OrganisationId, since: NaiveDate)
-    -> StoreFuture<Vec<GroupRoster>>;
+    fn org_rosters(&self, org: OrganisationId, since: NaiveDate) -> StoreFuture<Vec<GroupRoster>>;
     /// Replaces a group's weekly roster (staff linked to the group only);
     /// None when the group is not the organisation's.
     fn set_roster_week(
@@ -1695,8 +1694,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         day: NaiveDate,
         off: bool,
     ) -> StoreFuture<Option<Result<(), RosterRefusal>>>;
-    fn remove_roster_exception(&self, org: OrganisationId, id: String)
-    -> StoreFuture<Option<()>>;
+    fn remove_roster_exception(&self, org: OrganisationId, id: String) -> StoreFuture<Option<()>>;
     /// The closed days of the organisation's locations.
     fn org_closed_days(&self, org: OrganisationId) -> StoreFuture<Vec<ClosedDay>>;
     /// Closes a location of the organisation from `from` to `to`; the
@@ -1722,8 +1720,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         max: Option<u32>,
     ) -> StoreFuture<Option<()>>;
     /// The organisation's BSO children and their vacation hours.
-    fn bso_children(&self, org: OrganisationId, today: NaiveDate)
-    -> StoreFuture<Vec<BsoChild>>;
+    fn bso_children(&self, org: OrganisationId, today: NaiveDate) -> StoreFuture<Vec<BsoChild>>;
     fn set_vacation_allowance(
         &self,
         org: OrganisationId,
@@ -1761,4 +1758,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> StoreFuture<Option<Result<Changed, VacationRefusal>>>;
+    /// The organisation's slug and the child's parents, to tell them about
+    /// a decision on a request.
+    fn decision_recipients(
+        &self,
+        child: ChildId,
+    ) -> StoreFuture<Option<(String, Vec<crate::portal::notify::Recipient>)>>;
 }

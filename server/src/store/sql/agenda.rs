@@ -29,12 +29,10 @@ pub fn rules(c: &Connection, org: &OrganisationId) -> Result<AgendaRules, DbErro
                     .unwrap_or(0),
                 working_days: parse_days(&r.get::<_, String>("working_days")?),
                 vacation_hours: VacationHours {
-                    morning: u32::try_from(r.get::<_, i64>("vacation_morning_hours")?)
-                        .unwrap_or(0),
+                    morning: u32::try_from(r.get::<_, i64>("vacation_morning_hours")?).unwrap_or(0),
                     afternoon: u32::try_from(r.get::<_, i64>("vacation_afternoon_hours")?)
                         .unwrap_or(0),
-                    whole_day: u32::try_from(r.get::<_, i64>("vacation_day_hours")?)
-                        .unwrap_or(0),
+                    whole_day: u32::try_from(r.get::<_, i64>("vacation_day_hours")?).unwrap_or(0),
                 },
             })
         },
@@ -112,7 +110,10 @@ pub(super) fn closed_dates(
         .collect())
 }
 
-pub(super) fn child_org(c: &Connection, child: &ChildId) -> Result<Option<OrganisationId>, DbError> {
+pub(super) fn child_org(
+    c: &Connection,
+    child: &ChildId,
+) -> Result<Option<OrganisationId>, DbError> {
     query_one(
         c,
         "SELECT organisation_id FROM children WHERE id = ?1",

@@ -21,9 +21,9 @@ pub mod news;
 pub mod notify;
 pub mod org;
 pub mod portal;
-pub mod roster;
 pub mod postgres;
 pub mod retention;
+pub mod roster;
 pub mod sqlite;
 pub mod updates;
 pub mod uploads;
@@ -1421,11 +1421,7 @@ impl Store for SqlStore {
         })
     }
 
-    fn org_rosters(
-        &self,
-        org: OrganisationId,
-        since: NaiveDate,
-    ) -> StoreFuture<Vec<GroupRoster>> {
+    fn org_rosters(&self, org: OrganisationId, since: NaiveDate) -> StoreFuture<Vec<GroupRoster>> {
         self.read(move |c| Ok(roster::org_rosters(c, &org, since)?))
     }
 
@@ -1451,14 +1447,14 @@ impl Store for SqlStore {
         day: NaiveDate,
         off: bool,
     ) -> StoreFuture<Option<Result<(), RosterRefusal>>> {
-        self.run(move |c| Ok(roster::add_roster_exception(c, &org, &group, &staff, day, off)?))
+        self.run(move |c| {
+            Ok(roster::add_roster_exception(
+                c, &org, &group, &staff, day, off,
+            )?)
+        })
     }
 
-    fn remove_roster_exception(
-        &self,
-        org: OrganisationId,
-        id: String,
-    ) -> StoreFuture<Option<()>> {
+    fn remove_roster_exception(&self, org: OrganisationId, id: String) -> StoreFuture<Option<()>> {
         self.run(move |c| Ok(roster::remove_roster_exception(c, &org, &id)?))
     }
 
@@ -1499,11 +1495,7 @@ impl Store for SqlStore {
         self.run(move |c| Ok(roster::set_max_children(c, &org, &group, max)?))
     }
 
-    fn bso_children(
-        &self,
-        org: OrganisationId,
-        today: NaiveDate,
-    ) -> StoreFuture<Vec<BsoChild>> {
+    fn bso_children(&self, org: OrganisationId, today: NaiveDate) -> StoreFuture<Vec<BsoChild>> {
         self.read(move |c| Ok(roster::bso_children(c, &org, today)?))
     }
 
@@ -1514,7 +1506,11 @@ impl Store for SqlStore {
         year: i32,
         hours: u32,
     ) -> StoreFuture<Option<()>> {
-        self.run(move |c| Ok(roster::set_vacation_allowance(c, &org, &child, year, hours)?))
+        self.run(move |c| {
+            Ok(roster::set_vacation_allowance(
+                c, &org, &child, year, hours,
+            )?)
+        })
     }
 
     fn vacation_for_parent(
@@ -1569,5 +1565,12 @@ impl Store for SqlStore {
             tx.commit()?;
             Ok(out)
         })
+    }
+
+    fn decision_recipients(
+        &self,
+        child: ChildId,
+    ) -> StoreFuture<Option<(String, Vec<crate::portal::notify::Recipient>)>> {
+        self.read(move |c| Ok(roster::decision_recipients(c, &child)?))
     }
 }

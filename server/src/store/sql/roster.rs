@@ -129,7 +129,10 @@ pub fn set_roster_week(
         return Ok(None);
     }
     let g = group.to_string();
-    c.execute("DELETE FROM roster_weeks WHERE group_id = ?1", params![g.clone()])?;
+    c.execute(
+        "DELETE FROM roster_weeks WHERE group_id = ?1",
+        params![g.clone()],
+    )?;
     for (staff, days) in week {
         let linked = query_one(
             c,
@@ -431,7 +434,9 @@ pub fn child_vacation(
     ];
     let requests = query_all(
         c,
-        &format!("SELECT {VACATION_COLUMNS} WHERE v.child_id = ?1 ORDER BY v.day DESC, v.id LIMIT 200"),
+        &format!(
+            "SELECT {VACATION_COLUMNS} WHERE v.child_id = ?1 ORDER BY v.day DESC, v.id LIMIT 200"
+        ),
         params![child.to_string()],
         vacation_row,
     )?;
@@ -580,7 +585,12 @@ pub fn decide_vacation(
         if req.day < today {
             return Ok(Some(Err(VacationRefusal::Past)));
         }
-        changed.push(group_change(c, &req.group, EntityKind::Child, &req.child.0)?);
+        changed.push(group_change(
+            c,
+            &req.group,
+            EntityKind::Child,
+            &req.child.0,
+        )?);
     }
     let status = if approve {
         RequestStatus::Approved
@@ -658,4 +668,35 @@ pub fn set_vacation_allowance(
         params![child.to_string(), i64::from(year), i64::from(hours)],
     )?;
     Ok(Some(()))
+}
+
+/// Who is told about a decision on a request for `child`: the
+/// organisation's slug (for the portal link) and the child's parents.
+pub fn decision_recipients(
+    c: &Connection,
+    child: &ChildId,
+) -> Result<Option<(String, Vec<crate::portal::notify::Recipient>)>, DbError> {
+    let Some(slug) = query_one(
+        c,
+        "SELECT o.slug FROM children c JOIN organisations o ON o.id = c.organisation_id WHERE c.id = ?1",
+        params![child.to_string()],
+        |r| r.get::<_, String>("slug"),
+    )?
+    else {
+        return Ok(None);
+    };
+    let parents = query_all(
+        c,
+        "SELECT p.id, p.name, p.email FROM parents p JOIN child_parents cp ON cp.parent_id = p.id
+         WHERE cp.child_id = ?1 ORDER BY cp.role, p.name",
+        params![child.to_string()],
+        |r| {
+            Ok(crate::portal::notify::Recipient {
+                parent: r.id("id")?,
+                name: r.get("name")?,
+                email: r.get("email")?,
+            })
+        },
+    )?;
+    Ok(Some((slug, parents)))
 }
