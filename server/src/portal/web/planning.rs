@@ -722,14 +722,18 @@ mod tests {
         let mut no_days = ok.clone();
         no_days.retain(|(k, _)| k != "working_day");
         assert_eq!(
-            parse_rules(&no_days).unwrap_err(),
+            parse_rules(&no_days).expect_err("no working day"),
             "Kies ten minste één werkdag."
         );
         let mut bad = ok.clone();
         bad[1].1 = "0".into();
-        assert!(parse_rules(&bad).unwrap_err().contains("maanden"));
+        assert!(parse_rules(&bad).expect_err("0 months").contains("maanden"));
         let mut bad = ok;
         bad[6].1 = "een".into();
-        assert!(parse_rules(&bad).unwrap_err().contains("hele dag"));
+        assert!(
+            parse_rules(&bad)
+                .expect_err("no number")
+                .contains("hele dag")
+        );
     }
 }
