@@ -53,7 +53,10 @@ async fn the_roster_counts_in_the_fit_sentence_and_the_parent_hears_of_the_decis
     let p = Portal::start().await;
     let (group_a, staff_a) = (p.ids["group_a"].clone(), p.ids["staff_a"].clone());
     let mut m = p.logged_in("test", "manager").await;
-    // the fixture's one exception taken away: no roster at all
+    // the fixture's week (no box ticked) and its one exception taken away:
+    // no roster at all
+    let r = m.post(&format!("/beheer/rooster/{group_a}"), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.text);
     let r = m
         .post(
             &format!(

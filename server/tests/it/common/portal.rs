@@ -540,14 +540,28 @@ impl Portal {
                 .unwrap();
         }
 
-        // Roster and agenda settings: an exception on each organisation's
-        // group, a closed day of location A three weeks ahead.
+        // Roster and agenda settings: Fatima on group A Monday to Friday
+        // (so requests count her, as without a roster), an exception on
+        // each organisation's group (extra: it changes no count), a closed
+        // day of location A three weeks ahead.
+        {
+            use kring_protocol::Weekday::*;
+            store
+                .set_roster_week(
+                    org_a,
+                    group_a,
+                    vec![(staff_a, vec![Mon, Tue, Wed, Thu, Fri])],
+                )
+                .await
+                .unwrap()
+                .unwrap();
+        }
         for (org, group, staff, name) in [
             (org_a, group_a, staff_a, "roster_exception_a"),
             (other, og, other_staff, "roster_exception_other"),
         ] {
             store
-                .add_roster_exception(org, group, staff, today + Duration::days(20), true)
+                .add_roster_exception(org, group, staff, today + Duration::days(20), false)
                 .await
                 .unwrap()
                 .unwrap()
