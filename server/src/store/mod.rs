@@ -1764,4 +1764,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         child: ChildId,
     ) -> StoreFuture<Option<(String, Vec<crate::portal::notify::Recipient>)>>;
+    /// One extra-day request of the organisation, or None.
+    fn day_request(&self, org: OrganisationId, id: String) -> StoreFuture<Option<DayRequestView>>;
+    /// One vacation request of the organisation, or None.
+    fn vacation_request(
+        &self,
+        org: OrganisationId,
+        id: String,
+    ) -> StoreFuture<Option<VacationRequestView>>;
 }

@@ -799,13 +799,7 @@ async fn decide(
     let (t, now) = (manager_today(&u), Utc::now());
     // An extra-day request, or else a vacation request; both answer 404
     // when not the organisation's.
-    let (outcome, decision) = match state
-        .store
-        .day_requests(org, t)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-    {
+    let (outcome, decision) = match state.store.day_request(org, id.clone()).await? {
         Some(r) => {
             let out = state
                 .store
@@ -823,10 +817,8 @@ async fn decide(
         None => {
             let r = state
                 .store
-                .vacation_requests(org, t)
+                .vacation_request(org, id.clone())
                 .await?
-                .into_iter()
-                .find(|r| r.id == id)
                 .ok_or(WebError::NotFound)?;
             let out = state
                 .store

@@ -1573,4 +1573,16 @@ impl Store for SqlStore {
     ) -> StoreFuture<Option<(String, Vec<crate::portal::notify::Recipient>)>> {
         self.read(move |c| Ok(roster::decision_recipients(c, &child)?))
     }
+
+    fn day_request(&self, org: OrganisationId, id: String) -> StoreFuture<Option<DayRequestView>> {
+        self.read(move |c| Ok(agenda::request_of_org(c, &org, &id)?))
+    }
+
+    fn vacation_request(
+        &self,
+        org: OrganisationId,
+        id: String,
+    ) -> StoreFuture<Option<VacationRequestView>> {
+        self.read(move |c| Ok(roster::vacation_request_of_org(c, &org, &id)?))
+    }
 }
