@@ -410,6 +410,20 @@ async fn vacation_care_is_guaranteed_a_month_ahead_and_otherwise_approved_by_the
         page.text
             .contains(&format!("data-date=\"{near}\" data-state=\"extra\""))
     );
+    // the parent's AVG export lists the vacation care they asked for
+    let got = m
+        .post(
+            &format!("/beheer/ouders/{}/export", p.ids["parent_noor"]),
+            &[],
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(got.bytes.clone())).unwrap();
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("gegevens.json").unwrap(), &mut json)
+        .unwrap();
+    let data: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(data["vakantie_aanvragen"].as_array().unwrap().len(), 2);
     // another parent cannot ask for Lotte
     let mut other = p.logged_in("test", "sem").await;
     let r = other
