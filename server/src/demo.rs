@@ -580,6 +580,24 @@ pub(crate) const ZONNEBLOEM: OrgSpec = OrgSpec {
     ],
 };
 
+/// The weekly roster of the demo's pedagogical staff (issue 16): who works
+/// on which group on which weekdays; Marloes splits her week.
+pub(crate) const DEMO_ROSTER: &[(&str, usize, &[Weekday])] = &[
+    ("Anouk de Wit", DOLFIJNEN, &[MA, DI, WO, DO]),
+    ("Fatima Azzouz", DOLFIJNEN, &[DI, WO, DO, VR]),
+    ("Marloes Kuijpers", DOLFIJNEN, &[MA, VR]),
+    ("Marloes Kuijpers", ZEESTERREN, &[DI, WO, DO]),
+    ("Ingrid Smits", ZEESTERREN, HELE_WEEK),
+    ("Demi Verhoeven", ZEESTERREN, &[MA, DI, DO, VR]),
+    ("Jeroen van Rijn", ZWALUWEN, &[MA, DI, DO, VR]),
+    ("Esra Yildiz", ZWALUWEN, &[MA, WO, DO]),
+    ("Tim Schipper", ZWALUWEN, &[DI, WO, VR]),
+];
+
+/// The BSO child with vacation hours in the demo, and its hours per year.
+pub(crate) const DEMO_VACATION_CHILD: &str = "Lina";
+pub(crate) const DEMO_VACATION_HOURS: u32 = 120;
+
 #[rustfmt::skip]
 pub(crate) const ANKER_FAMILIES: &[FamilySpec] = &[
     fam("Verbeek", p("Saskia", "Verbeek"), Some(p("Ruud", "Verbeek"))), // 0

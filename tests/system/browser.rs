@@ -135,6 +135,32 @@ impl Browser {
         Ok(())
     }
 
+    /// Scrolls the element at `css` to the top of the window.
+    pub async fn scroll_to(&self, css: &str) -> anyhow::Result<()> {
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).scrollIntoView();",
+                vec![css.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a field's value by script (a date input takes no typed ISO date).
+    pub async fn set_value(&self, css: &str, value: &str) -> anyhow::Result<()> {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .with_context(|| format!("no field {css}"))?;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).value = arguments[1];",
+                vec![css.into(), value.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
         self.client
             .find(Locator::Css(css))

@@ -87,6 +87,11 @@ struct World {
     group: kring_protocol::GroupId,
     kids: Vec<ChildId>,
     parents: Parents,
+    org: kring_protocol::OrganisationId,
+    /// The BSO group Zwaluwen.
+    other_group: kring_protocol::GroupId,
+    /// Fatima, pedagogical staff of Dolfijnen.
+    staff: kring_protocol::StaffId,
 }
 
 impl World {
@@ -155,6 +160,9 @@ impl World {
             group: sample.group,
             kids: sample.kids,
             parents,
+            org: sample.org,
+            other_group: sample.other_group,
+            staff: sample.staff,
         }
     }
 
@@ -162,7 +170,14 @@ impl World {
     /// with the MQTT doorbell and no periodic pull (an hour): whatever arrives
     /// within seconds came through the nudge.
     async fn device(&self) -> (tempfile::TempDir, Arc<Store>, EngineHandle) {
-        let group = self.group;
+        self.device_on(self.group).await
+    }
+
+    /// The same, for `group`.
+    async fn device_on(
+        &self,
+        group: kring_protocol::GroupId,
+    ) -> (tempfile::TempDir, Arc<Store>, EngineHandle) {
         let code = self
             .server
             .state
@@ -789,6 +804,246 @@ async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_
     assert_eq!(balance().await?, "1");
     b.goto(&agenda(asked)).await?;
     assert!(b.exists(&format!("#day-{asked}[data-state=extra]")).await?);
+    b.close().await
+}
+
+/// The roster, the agenda settings and BSO vacation care in a real browser
+/// at phone width: the manager ticks Fatima's weekdays, puts her extra on the
+/// BSO group one day, closes a day and gives Lotte vacation hours; Lotte's
+/// parent asks for vacation care more than a month ahead (guaranteed, hours
+/// down at once) and within a month (waits); the manager sees the fit with
+/// the roster's count and approves; the BSO group's device, through a real
+/// sync engine, expects Lotte on both days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manager_fills_the_roster_and_a_bso_parent_gets_vacation_care_the_device_expects_it()
+-> anyhow::Result<()> {
+    use chrono::{Datelike, Weekday};
+    use kring_server::store::{ChildDetails, NewPlacement};
+    init_tracing();
+    let w = World::start().await;
+    let today = Calendar::default().today(Utc::now());
+    let server_store = w.server.state.store.clone();
+    // Lotte (6) goes to BSO Zwaluwen on Mondays; her parent is Fenna
+    let lotte = server_store
+        .create_child(
+            w.org,
+            ChildDetails {
+                first_name: "Lotte".into(),
+                last_name: "Smit".into(),
+                birth_date: today.with_year(today.year() - 6).unwrap_or(today),
+                consent: PhotoConsent::Group,
+                allergies: None,
+                notes: None,
+            },
+        )
+        .await?;
+    server_store
+        .place_child(NewPlacement {
+            child: lotte,
+            group: w.other_group,
+            days: vec![kring_protocol::Weekday::Mon],
+            start: today - chrono::Duration::days(30),
+            end: None,
+        })
+        .await?;
+    let fenna = server_store
+        .create_parent(
+            w.org,
+            "fenna.ouder@example.nl".into(),
+            "Fenna Smit".into(),
+            PASSWORD.into(),
+        )
+        .await?;
+    server_store
+        .link_parent(lotte, fenna, ParentRole::First)
+        .await?;
+    server_store.set_must_change_password(fenna, false).await?;
+    let (_device_dir, store, engine) = w.device_on(w.other_group).await;
+    wait_status(&engine, 20, |s| s.online && s.last_sync.is_some()).await;
+    let tuesday_from = |mut d: chrono::NaiveDate| {
+        while d.weekday() != Weekday::Tue {
+            d += chrono::Duration::days(1);
+        }
+        d
+    };
+    let far = tuesday_from(today + chrono::Duration::days(40));
+    let near = tuesday_from(today + chrono::Duration::days(8));
+    let closed = near + chrono::Duration::days(1);
+    let (dolfijnen, zwaluwen, fatima) = (w.group, w.other_group, w.staff);
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots)?;
+    let b = Browser::start(390, 844).await?;
+
+    // the roster: Fatima Monday to Friday on Dolfijnen, extra on Zwaluwen
+    login(&b, &w.base, "petra@example.nl", PASSWORD).await?;
+    b.goto(&format!("{}/beheer/rooster", w.base)).await?;
+    assert!(b.exists(&format!("#no-roster-{zwaluwen}")).await?);
+    for d in ["mon", "tue", "wed", "thu", "fri"] {
+        b.click(&format!("#roster-{dolfijnen}-{fatima}-{d}"))
+            .await?;
+    }
+    b.submit(&format!("#roster-save-{dolfijnen}")).await?;
+    assert!(b.text().await?.contains("Het rooster is opgeslagen"));
+    assert!(
+        b.exists(&format!("#roster-{dolfijnen}-{fatima}-wed:checked"))
+            .await?
+    );
+    b.set_value(&format!("#exception-staff-{zwaluwen}"), &fatima.to_string())
+        .await?;
+    b.set_value(&format!("#exception-day-{zwaluwen}"), &near.to_string())
+        .await?;
+    b.click(&format!("#exception-extra-{zwaluwen}")).await?;
+    b.submit(&format!("#exception-add-{zwaluwen}")).await?;
+    assert!(
+        b.exists(&format!(
+            "#exceptions-{zwaluwen} li[data-date=\"{near}\"][data-kind=extra]"
+        ))
+        .await?,
+        "{}",
+        b.text().await?
+    );
+    assert!(!b.exists(&format!("#no-roster-{zwaluwen}")).await?);
+    b.scroll_to(&format!("#roster-{dolfijnen}")).await?;
+    std::fs::write(
+        shots.join("portal-beheer-rooster-phone.png"),
+        b.screenshot().await?,
+    )?;
+
+    // a closed day, and Lotte's vacation hours for this year and the next
+    b.goto(&format!("{}/beheer/agenda", w.base)).await?;
+    b.set_value("#closed-from", &closed.to_string()).await?;
+    b.fill("#closed-name", "Studiedag").await?;
+    b.submit("#closed-add").await?;
+    assert!(
+        b.text()
+            .await?
+            .contains("De sluitingsdagen zijn opgeslagen")
+    );
+    assert!(
+        b.exists(&format!("#closed-days li[data-date=\"{closed}\"]"))
+            .await?
+    );
+    for y in [today.year(), today.year() + 1] {
+        b.fill(&format!("#hours-{lotte}-{y}"), "30").await?;
+        b.submit(&format!("#hours-save-{lotte}-{y}")).await?;
+        assert!(b.text().await?.contains("De vakantie-uren zijn opgeslagen"));
+    }
+    b.scroll_to("#vacation").await?;
+    std::fs::write(
+        shots.join("portal-beheer-agenda-phone.png"),
+        b.screenshot().await?,
+    )?;
+
+    // the parent: more than a month ahead is guaranteed, hours down at once
+    login(&b, &w.base, "fenna.ouder@example.nl", PASSWORD).await?;
+    let agenda = format!("{}/agenda?kind={lotte}", w.base);
+    let left = async |year: i32| -> anyhow::Result<String> {
+        b.goto(&agenda).await?;
+        Ok(b.client
+            .find(fantoccini::Locator::Css(&format!("#vacation-left-{year}")))
+            .await?
+            .text()
+            .await?)
+    };
+    assert_eq!(left(far.year()).await?, "nog 30 uur");
+    b.set_value("#vacation-day", &far.to_string()).await?;
+    b.click("#vacation-part-morning").await?;
+    b.submit("#vacation-submit").await?;
+    let text = b.text().await?;
+    assert!(text.contains("Uw vakantieopvang is gegarandeerd"), "{text}");
+    assert_eq!(left(far.year()).await?, "nog 25 uur");
+    // the closed day cannot be asked for, in words
+    b.set_value("#vacation-day", &closed.to_string()).await?;
+    b.submit("#vacation-submit").await?;
+    assert!(b.text().await?.contains("De locatie is die dag gesloten"));
+    // within a month: waits for the location, the hours promised
+    b.goto(&agenda).await?;
+    b.set_value("#vacation-day", &near.to_string()).await?;
+    b.click("#vacation-part-whole_day").await?;
+    b.submit("#vacation-submit").await?;
+    let text = b.text().await?;
+    assert!(text.contains("Uw vakantieopvang is aangevraagd"), "{text}");
+    assert!(text.contains("wacht op de locatie"), "{text}");
+    b.scroll_to("#vacation").await?;
+    std::fs::write(
+        shots.join("portal-agenda-vakantie-phone.png"),
+        b.screenshot().await?,
+    )?;
+
+    // the device expects Lotte on the guaranteed day, not yet on the other
+    let lotte_on_device = || -> anyhow::Result<kring_protocol::Child> {
+        Ok(store
+            .children()?
+            .into_iter()
+            .find(|c| c.id == lotte)
+            .expect("Lotte on the device"))
+    };
+    let start = Instant::now();
+    within(start, 20.0, "the guaranteed day reaches the device", || {
+        lotte_on_device().is_ok_and(|c| c.extra_days.contains(&far))
+    })
+    .await;
+    let child = lotte_on_device()?;
+    assert!(kring::view::expected_today(&child, far));
+    assert!(!kring::view::expected_today(&child, near));
+
+    // the manager sees the fit with the roster's count, and approves
+    login(&b, &w.base, "petra@example.nl", PASSWORD).await?;
+    b.goto(&format!("{}/beheer/aanvragen", w.base)).await?;
+    let id = b
+        .client
+        .find(fantoccini::Locator::Css(
+            "#waiting li[data-status=requested]",
+        ))
+        .await?
+        .attr("id")
+        .await?
+        .unwrap_or_default()
+        .trim_start_matches("request-")
+        .to_string();
+    let card = b
+        .client
+        .find(fantoccini::Locator::Css(&format!("#request-{id}")))
+        .await?
+        .text()
+        .await?;
+    assert!(card.contains("Lotte"), "{card}");
+    assert!(card.contains("vakantieopvang, 10 uur"), "{card}");
+    assert!(card.contains("volgens het rooster"), "{card}");
+    let fit = b
+        .client
+        .find(fantoccini::Locator::Css(&format!("#fit-{id}")))
+        .await?
+        .text()
+        .await?;
+    assert!(
+        fit.starts_with("past: 2 kinderen, 1 leidster nodig, 1 ingeroosterd"),
+        "{fit}"
+    );
+    b.scroll_to(&format!("#request-{id}")).await?;
+    std::fs::write(
+        shots.join("portal-beheer-vakantie-aanvraag-phone.png"),
+        b.screenshot().await?,
+    )?;
+    let start = Instant::now();
+    b.submit(&format!("#approve-{id}")).await?;
+    assert!(b.text().await?.contains("De aanvraag is goedgekeurd"));
+    let took = within(start, 20.0, "the approved day reaches the device", || {
+        lotte_on_device().is_ok_and(|c| c.extra_days.contains(&near))
+    })
+    .await;
+    assert!(kring::view::expected_today(&lotte_on_device()?, near));
+    tracing::info!(?took, "approved vacation day on the device");
+    let mail = wait_for_mail(&w, "Goedgekeurd: vakantieopvang", 10).await;
+    assert!(mail.contains("Lotte"), "{mail}");
+
+    // the parent's hours: the whole day taken at approval
+    login(&b, &w.base, "fenna.ouder@example.nl", PASSWORD).await?;
+    let expected = if near.year() == far.year() { 15 } else { 20 };
+    assert_eq!(left(near.year()).await?, format!("nog {expected} uur"));
+    b.goto(&format!("{agenda}&maand={}", near.format("%Y-%m")))
+        .await?;
+    assert!(b.exists(&format!("#day-{near}[data-state=extra]")).await?);
     b.close().await
 }
 

@@ -26,6 +26,42 @@ pub struct AgendaRules {
     pub credit_valid_months: u32,
     /// The weekdays that count as working days; a closed day never does.
     pub working_days: Vec<Weekday>,
+    /// What vacation care (BSO) costs in hours: a morning, an afternoon, a
+    /// whole day. Defaults 5, 5 and 10 (a vacation day of 7:30 to 17:30).
+    pub vacation_hours: VacationHours,
+}
+
+/// The hours each part of a vacation day costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VacationHours {
+    pub morning: u32,
+    pub afternoon: u32,
+    pub whole_day: u32,
+}
+
+impl Default for VacationHours {
+    fn default() -> Self {
+        Self {
+            morning: 5,
+            afternoon: 5,
+            whole_day: 10,
+        }
+    }
+}
+
+impl VacationHours {
+    pub fn of(&self, part: PartOfDay) -> u32 {
+        match part {
+            PartOfDay::Morning => self.morning,
+            PartOfDay::Afternoon => self.afternoon,
+            PartOfDay::WholeDay => self.whole_day,
+        }
+    }
+}
+
+/// "1 uur", "5 uur": Dutch says uur for any number.
+pub fn hours_words(n: i64) -> String {
+    format!("{n} uur")
 }
 
 impl Default for AgendaRules {
@@ -40,6 +76,7 @@ impl Default for AgendaRules {
                 Weekday::Thu,
                 Weekday::Fri,
             ],
+            vacation_hours: VacationHours::default(),
         }
     }
 }
@@ -66,6 +103,34 @@ const WEEKDAY_WORDS: [(Weekday, &str); 7] = [
     (Weekday::Sat, "zaterdag"),
     (Weekday::Sun, "zondag"),
 ];
+
+/// "woensdag 6 januari 2027", for mails.
+pub fn long_day(d: NaiveDate) -> String {
+    const MONTHS: [&str; 12] = [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    let wd = WEEKDAY_WORDS
+        .iter()
+        .find(|(w, _)| *w == weekday_of(d))
+        .map_or("", |(_, n)| *n);
+    format!(
+        "{wd} {} {} {}",
+        d.day(),
+        MONTHS[d.month0() as usize],
+        d.year()
+    )
+}
 
 /// "maandag, woensdag en vrijdag".
 pub fn weekdays_words(days: &[Weekday]) -> String {
@@ -111,6 +176,24 @@ impl AgendaRules {
     pub fn valid_until(&self, day: NaiveDate) -> NaiveDate {
         day.checked_add_months(Months::new(self.credit_valid_months))
             .unwrap_or(NaiveDate::MAX)
+    }
+
+    /// The vacation rules in words, as parents of a BSO child read them.
+    pub fn vacation_words(&self) -> Vec<String> {
+        let h = self.vacation_hours;
+        vec![
+            format!(
+                "Vakantieopvang kost vakantie-uren: een ochtend {}, een middag {}, een hele dag {}.",
+                hours_words(h.morning.into()),
+                hours_words(h.afternoon.into()),
+                hours_words(h.whole_day.into())
+            ),
+            "Vakantie-uren gelden een kalenderjaar; wat op 31 december over is, vervalt.".into(),
+            "Vraagt u de opvang een maand of langer van tevoren aan, dan is hij gegarandeerd: \
+             meteen goedgekeurd en de uren gaan er meteen af. Later aanvragen mag ook; dan keurt \
+             de locatie hem goed of af, en de uren zijn zolang voor u gereserveerd."
+                .into(),
+        ]
     }
 
     /// The rules in words, as parents read them.
@@ -357,9 +440,179 @@ pub struct PlannedDay {
     /// Birth dates of the children planned (contract days and approved
     /// extra days, without absences and cancelled days).
     pub children: Vec<(ChildId, NaiveDate)>,
-    /// Pedagogical staff linked to the group: the schema has no roster.
+    /// Pedagogical staff planned that day: by the group's roster (its week
+    /// pattern and that day's exceptions), or when the group has no roster
+    /// at all, the staff linked to the group.
     pub staff: u32,
+    /// Whether `staff` comes from a roster.
+    pub rostered: bool,
 }
+
+impl PlannedDay {
+    /// Where the staff count comes from, in words.
+    pub fn staff_words(&self) -> &'static str {
+        if self.rostered {
+            "Leidsters: ingeroosterd op die dag volgens het rooster."
+        } else {
+            "Deze groep heeft geen rooster: alle leidsters gekoppeld aan de groep tellen als ingeroosterd."
+        }
+    }
+}
+
+/// A staff member on a group's weekly roster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterStaff {
+    pub id: kring_protocol::StaffId,
+    pub name: String,
+    /// The weekdays the staff member works on the group.
+    pub days: Vec<Weekday>,
+}
+
+/// A date on which a staff member is off, or works extra, on a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterException {
+    pub id: String,
+    pub staff: kring_protocol::StaffId,
+    pub staff_name: String,
+    pub day: NaiveDate,
+    /// True: not working that day; false: working extra that day.
+    pub off: bool,
+}
+
+/// A group as the manager's roster and agenda pages show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRoster {
+    pub group: GroupId,
+    pub name: String,
+    pub bso: bool,
+    /// The maximum set for the group (None: the default, 16 KDV / 22 BSO).
+    pub max_children: Option<u32>,
+    /// The pedagogical staff linked to the group, with their weekdays.
+    pub staff: Vec<RosterStaff>,
+    /// Exceptions from a week ago on, by date.
+    pub exceptions: Vec<RosterException>,
+}
+
+impl GroupRoster {
+    /// Whether the group has a roster at all (a weekday or an exception).
+    pub fn has_roster(&self) -> bool {
+        self.staff.iter().any(|s| !s.days.is_empty()) || !self.exceptions.is_empty()
+    }
+}
+
+/// Why a roster change was refused, in words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RosterRefusal {
+    #[error("Kies een pedagogisch medewerker van uw organisatie.")]
+    NotStaff,
+}
+
+/// A closed day of a location of the organisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedDay {
+    pub location: kring_protocol::LocationId,
+    pub location_name: String,
+    pub day: NaiveDate,
+    pub name: String,
+}
+
+/// A BSO child of the organisation with its vacation hours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BsoChild {
+    pub child: ChildId,
+    pub name: String,
+    pub groups: String,
+    pub years: Vec<VacationYear>,
+}
+
+/// Vacation care asked for a month or more ahead is guaranteed: `day` falls
+/// on or after the same date a month after `today`.
+pub fn vacation_guaranteed(today: NaiveDate, day: NaiveDate) -> bool {
+    match day.checked_sub_months(Months::new(1)) {
+        Some(month_before) => today <= month_before,
+        None => false,
+    }
+}
+
+/// A request for vacation care (BSO).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewVacationRequest {
+    pub child: ChildId,
+    pub day: NaiveDate,
+    pub part_of_day: PartOfDay,
+    pub requested_by: String,
+}
+
+/// A stored vacation request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VacationRequestView {
+    pub id: String,
+    pub child: ChildId,
+    pub child_name: String,
+    pub birth_date: NaiveDate,
+    pub group: GroupId,
+    pub group_name: String,
+    pub day: NaiveDate,
+    pub part_of_day: PartOfDay,
+    pub hours: u32,
+    pub guaranteed: bool,
+    pub status: RequestStatus,
+    pub requested_by: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A child's vacation hours of one calendar year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VacationYear {
+    pub year: i32,
+    /// The hours the organisation gave for the year.
+    pub hours: u32,
+    /// Taken by approved requests.
+    pub taken: u32,
+    /// Promised to requests still waiting.
+    pub promised: u32,
+}
+
+impl VacationYear {
+    pub fn left(&self) -> u32 {
+        self.hours
+            .saturating_sub(self.taken)
+            .saturating_sub(self.promised)
+    }
+}
+
+/// A child's vacation hours: the years from this year on, and its requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildVacation {
+    /// Whether the child has a BSO placement (no vacation section otherwise).
+    pub bso: bool,
+    pub years: Vec<VacationYear>,
+    pub requests: Vec<VacationRequestView>,
+}
+
+/// Why vacation care cannot be asked for, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VacationRefusal {
+    #[error("Uw kind heeft op die dag geen plaatsing op de buitenschoolse opvang.")]
+    NotBso,
+    #[error("Kies een dag na vandaag.")]
+    NotAfterToday,
+    #[error("De locatie is die dag gesloten.")]
+    Closed,
+    #[error("Voor die dag loopt al een aanvraag voor vakantieopvang.")]
+    AlreadyRequested,
+    #[error("Er zijn niet genoeg vakantie-uren voor {year}: nog {left} uur, nodig {needed} uur.")]
+    NotEnoughHours { year: i32, left: u32, needed: u32 },
+    #[error("Over deze aanvraag is al beslist.")]
+    AlreadyDecided,
+    #[error("De dag is al voorbij.")]
+    Past,
+}
+
+/// What asking for vacation care did: the request's id and whether it was
+/// guaranteed (approved at once), with the groups whose feed changed.
+pub type VacationOutcome = Result<(String, bool, crate::org::Changed), VacationRefusal>;
 
 /// Whether a day fits, and why in words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -433,6 +686,28 @@ pub fn fit(planned: &PlannedDay, child: ChildId, birth: NaiveDate, day: NaiveDat
 mod tests {
     use super::*;
 
+    #[test]
+    fn vacation_a_month_ahead_is_guaranteed() {
+        assert!(vacation_guaranteed(d("2026-12-06"), d("2027-01-06")));
+        assert!(vacation_guaranteed(d("2026-12-06"), d("2027-02-01")));
+        assert!(!vacation_guaranteed(d("2026-12-07"), d("2027-01-06")));
+        // 31 March minus a month is 28 February
+        assert!(vacation_guaranteed(d("2027-02-28"), d("2027-03-31")));
+        assert!(!vacation_guaranteed(d("2027-03-01"), d("2027-03-31")));
+        let h = VacationHours::default();
+        assert_eq!(
+            (h.of(PartOfDay::Morning), h.of(PartOfDay::WholeDay)),
+            (5, 10)
+        );
+        let y = VacationYear {
+            year: 2027,
+            hours: 20,
+            taken: 10,
+            promised: 5,
+        };
+        assert_eq!(y.left(), 5);
+    }
+
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
     }
@@ -460,6 +735,7 @@ mod tests {
             max_children: 16,
             children: births,
             staff: 2,
+            rostered: true,
         };
         let f = fit(&planned, ChildId::new(), d("2024-02-01"), d("2026-12-09"));
         assert!(f.fits, "{f:?}");

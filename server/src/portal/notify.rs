@@ -193,6 +193,72 @@ pub fn spawn_news(state: &AppState, id: String) {
     });
 }
 
+/// A decision on a parent's request, for the mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The child's first name (nothing more about the child).
+    pub child: String,
+    pub day: chrono::NaiveDate,
+    /// What was asked for, e.g. "een extra dag (hele dag)".
+    pub what: String,
+    pub approved: bool,
+}
+
+/// The mails telling the child's parents about a decision (no database
+/// work, no sending). Plain Dutch; no photo, no detail beyond the first name.
+pub fn decision_mails(d: &Decision, to: &[Recipient], origin: &str) -> Vec<Mail> {
+    let day = crate::portal::agenda::long_day(d.day);
+    let child: String = d.child.chars().filter(|c| !c.is_control()).collect();
+    let (subject, line) = if d.approved {
+        (
+            format!("Goedgekeurd: {} voor {child} op {day}", d.what),
+            format!(
+                "De locatie heeft uw aanvraag goedgekeurd: {} voor {child} op {day}. {child} wordt die dag verwacht.",
+                d.what
+            ),
+        )
+    } else {
+        (
+            format!("Afgewezen: {} voor {child} op {day}", d.what),
+            format!(
+                "De locatie heeft uw aanvraag afgewezen: {} voor {child} op {day}. Er is niets van uw tegoed of vakantie-uren afgegaan.",
+                d.what
+            ),
+        )
+    };
+    to.iter()
+        .map(|p| Mail {
+            to: p.email.clone(),
+            subject: subject.clone(),
+            body: format!(
+                "Beste {},\n\n{line}\n\nBekijk uw agenda in het ouderportaal (na inloggen):\n{origin}/agenda\n",
+                p.name
+            ),
+        })
+        .collect()
+}
+
+/// Tells the child's parents about a decision, in the background.
+pub fn spawn_decision(state: &AppState, child: kring_protocol::ChildId, decision: Decision) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        match state.store.decision_recipients(child).await {
+            Ok(None) => {}
+            Ok(Some((slug, to))) => {
+                let origin = portal_origin(&state.settings, &slug);
+                for mail in decision_mails(&decision, &to, &origin) {
+                    if let Err(e) = state.mailer.send(mail).await {
+                        tracing::warn!(error = %e, child = %child, "decision mail failed");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, child = %child, "could not work out decision mails")
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +304,34 @@ mod tests {
                 .body
                 .contains(&format!("http://x/berichten/bericht/{id}\n\nYou get"))
         );
+    }
+
+    #[test]
+    fn a_decision_mail_says_what_and_when_in_plain_dutch() {
+        let to = vec![Recipient {
+            parent: kring_protocol::ParentId::new(),
+            name: "Sanne".into(),
+            email: "sanne@example.nl".into(),
+            lang: Lang::Nl,
+        }];
+        let d = Decision {
+            child: "Sem".into(),
+            day: chrono::NaiveDate::from_ymd_opt(2027, 1, 6).expect("date"),
+            what: "vakantieopvang (ochtend)".into(),
+            approved: false,
+        };
+        let m = decision_mails(&d, &to, "https://test.example");
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            m[0].subject,
+            "Afgewezen: vakantieopvang (ochtend) voor Sem op woensdag 6 januari 2027"
+        );
+        assert!(
+            m[0].body.contains("https://test.example/agenda"),
+            "{}",
+            m[0].body
+        );
+        assert!(m[0].body.starts_with("Beste Sanne,"));
     }
 
     #[test]

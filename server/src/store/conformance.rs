@@ -126,6 +126,9 @@ macro_rules! store_conformance_tests {
                 absences_follow_the_current_placement,
                 agenda_cancels_requests_and_tegoed,
                 agenda_swap_gives_up_a_contract_day,
+                the_roster_counts_the_staff_planned_that_day,
+                vacation_hours_are_guaranteed_a_month_ahead_and_promised_meanwhile,
+                agenda_settings_stay_in_their_organisation,
                 a_leavers_data_is_deleted_after_the_retention_period,
                 update_offer_follows_scope_and_the_newest_rollout,
                 update_offer_ends_with_good_rolled_back_or_failed_until_retry,
@@ -3461,6 +3464,464 @@ pub async fn agenda_swap_gives_up_a_contract_day(s: &dyn Store) {
             .iter()
             .any(|c| c.day == day(2) && c.kind == crate::portal::agenda::CancelKind::Swap)
     );
+}
+
+/// The roster (issue 16): without one a group counts its linked staff;
+/// with one, the week pattern of that weekday minus the staff off that date
+/// plus those extra; another organisation changes nothing.
+pub async fn the_roster_counts_the_staff_planned_that_day(s: &dyn Store) {
+    let w = seed(s, "rooster").await;
+    let other = seed(s, "rooster-ander").await;
+    let mut staff = Vec::new();
+    for name in ["Anouk", "Bilal"] {
+        staff.push(
+            s.create_staff(NewStaff {
+                org: w.org,
+                name: name.into(),
+                role: StaffRole::Pedagogical,
+                pin: "2468".into(),
+                groups: vec![w.group],
+            })
+            .await
+            .expect("staff")
+            .id,
+        );
+    }
+    let (a, b) = (staff[0], staff[1]);
+    let mut t = today() + Duration::days(7);
+    while t.format("%u").to_string() != "1" {
+        t += Duration::days(1);
+    }
+    let day = |n: i64| t + Duration::days(n);
+    let planned = |d: NaiveDate| async move {
+        let p = s.planned_day(w.group, d).await.expect("planned");
+        (p.staff, p.rostered)
+    };
+    // no roster: Fatima, Anouk and Bilal are linked
+    assert_eq!(planned(t).await, (3, false));
+    assert!(
+        s.set_roster_week(other.org, w.group, vec![(a, vec![Weekday::Mon])])
+            .await
+            .expect("set")
+            .is_none(),
+        "another organisation's group"
+    );
+    assert_eq!(planned(t).await, (3, false));
+    s.set_roster_week(
+        w.org,
+        w.group,
+        vec![
+            (a, vec![Weekday::Mon]),
+            (b, vec![Weekday::Mon, Weekday::Tue]),
+            // another organisation's staff member is never on the roster
+            (other.staff, vec![Weekday::Mon]),
+        ],
+    )
+    .await
+    .expect("set")
+    .expect("ours");
+    assert_eq!(planned(day(0)).await, (2, true));
+    assert_eq!(planned(day(1)).await, (1, true));
+    assert_eq!(planned(day(2)).await, (0, true));
+    // Anouk off on Monday, extra on Wednesday
+    s.add_roster_exception(w.org, w.group, a, day(0), true)
+        .await
+        .expect("add")
+        .expect("ours")
+        .expect("ok");
+    s.add_roster_exception(w.org, w.group, a, day(2), false)
+        .await
+        .expect("add")
+        .expect("ours")
+        .expect("ok");
+    assert_eq!(planned(day(0)).await, (1, true));
+    assert_eq!(planned(day(2)).await, (1, true));
+    assert_eq!(planned(day(7)).await, (2, true), "only that date");
+    assert_eq!(
+        s.add_roster_exception(w.org, w.group, other.staff, day(0), false)
+            .await
+            .expect("add")
+            .expect("ours")
+            .err(),
+        Some(crate::portal::agenda::RosterRefusal::NotStaff)
+    );
+    let rosters = s.org_rosters(w.org, t).await.expect("rosters");
+    let g = rosters.iter().find(|g| g.group == w.group).expect("group");
+    assert!(g.has_roster());
+    assert_eq!(g.exceptions.len(), 2);
+    assert_eq!(
+        g.staff.iter().find(|x| x.id == b).expect("Bilal").days,
+        vec![Weekday::Mon, Weekday::Tue]
+    );
+    assert!(
+        !rosters
+            .iter()
+            .find(|g| g.group == w.other_group)
+            .expect("other group")
+            .has_roster()
+    );
+    let monday = g
+        .exceptions
+        .iter()
+        .find(|x| x.day == day(0))
+        .expect("exception")
+        .id
+        .clone();
+    assert!(
+        s.remove_roster_exception(other.org, monday.clone())
+            .await
+            .expect("remove")
+            .is_none()
+    );
+    s.remove_roster_exception(w.org, monday)
+        .await
+        .expect("remove")
+        .expect("ours");
+    assert_eq!(planned(day(0)).await, (2, true));
+    // an empty week: only the exception is left
+    s.set_roster_week(w.org, w.group, vec![])
+        .await
+        .expect("set")
+        .expect("ours");
+    assert_eq!(planned(day(2)).await, (1, true), "Wednesday's exception");
+}
+
+/// Vacation hours (BSO): a balance per calendar year; a request a month
+/// ahead is guaranteed (approved, hours taken, the feed told); later it
+/// waits with its hours promised, so the balance cannot be overspent;
+/// approval takes them, refusal gives them back; a KDV child has none.
+pub async fn vacation_hours_are_guaranteed_a_month_ahead_and_promised_meanwhile(s: &dyn Store) {
+    use crate::portal::agenda::{NewVacationRequest, RequestStatus, VacationRefusal};
+    use chrono::Datelike;
+    use kring_protocol::PartOfDay;
+    let w = seed(s, "vakantie").await;
+    let other = seed(s, "vakantie-ander").await;
+    let (sem, bram) = (w.kids[0], w.other_kid);
+    let parent = s
+        .create_parent(
+            w.org,
+            "ouder@vakantie.nl".into(),
+            "Anne".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    for k in [sem, bram] {
+        s.link_parent(k, parent, ParentRole::First)
+            .await
+            .expect("link");
+    }
+    // a Monday, with its next two weeks in one calendar year
+    let mut t = today() + Duration::days(7);
+    if t.month() == 12 && t.day() >= 10 {
+        t = NaiveDate::from_ymd_opt(t.year() + 1, 1, 8).expect("date");
+    }
+    while t.format("%u").to_string() != "1" {
+        t += Duration::days(1);
+    }
+    let now = Utc::now();
+    let (near, near2, far) = (
+        t + Duration::days(8),
+        t + Duration::days(10),
+        t + Duration::days(36),
+    );
+    let ask = |child: ChildId, d: NaiveDate, part: PartOfDay| {
+        s.request_vacation(
+            parent,
+            NewVacationRequest {
+                child,
+                day: d,
+                part_of_day: part,
+                requested_by: "Anne".into(),
+            },
+            t,
+            now,
+        )
+    };
+    assert_eq!(
+        ask(sem, near, PartOfDay::Morning)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
+        Some(VacationRefusal::NotBso)
+    );
+    assert_eq!(
+        ask(bram, near, PartOfDay::Morning)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
+        Some(VacationRefusal::NotEnoughHours {
+            year: near.year(),
+            left: 0,
+            needed: 5
+        })
+    );
+    assert!(
+        s.set_vacation_allowance(other.org, bram, near.year(), 15)
+            .await
+            .expect("set")
+            .is_none()
+    );
+    for y in [near.year(), far.year()] {
+        s.set_vacation_allowance(w.org, bram, y, 15)
+            .await
+            .expect("set")
+            .expect("ours");
+    }
+    let year_of = |d: NaiveDate| async move {
+        let v = s
+            .vacation_for_parent(parent, bram, t)
+            .await
+            .expect("vacation")
+            .expect("mine");
+        assert!(v.bso);
+        v.years.into_iter().find(|y| y.year == d.year())
+    };
+    let has = |p: crate::portal::agenda::PlannedDay| p.children.iter().any(|(c, _)| *c == bram);
+    // a month ahead (a Tuesday, no contract day): guaranteed
+    let (far_id, guaranteed, changed) = ask(bram, far, PartOfDay::Morning)
+        .await
+        .expect("ask")
+        .expect("mine")
+        .expect("ok");
+    assert!(guaranteed);
+    assert_eq!(changed.len(), 1, "the group's feed learns of it");
+    assert!(has(s
+        .planned_day(w.other_group, far)
+        .await
+        .expect("planned")));
+    // within a month: waits, with its hours promised
+    let (near_id, guaranteed, changed) = ask(bram, near, PartOfDay::WholeDay)
+        .await
+        .expect("ask")
+        .expect("mine")
+        .expect("ok");
+    assert!(!guaranteed);
+    assert!(changed.is_empty());
+    assert!(!has(s
+        .planned_day(w.other_group, near)
+        .await
+        .expect("planned")));
+    let y = year_of(near).await.expect("year");
+    let taken_far = if far.year() == near.year() { 5 } else { 0 };
+    assert_eq!((y.hours, y.taken, y.promised), (15, taken_far, 10));
+    assert!(matches!(
+        ask(bram, near2, PartOfDay::WholeDay)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
+        Some(VacationRefusal::NotEnoughHours { needed: 10, .. })
+    ));
+    assert_eq!(
+        ask(bram, near, PartOfDay::Morning)
+            .await
+            .expect("ask")
+            .expect("mine")
+            .err(),
+        Some(VacationRefusal::AlreadyRequested)
+    );
+    // the manager: another organisation finds nothing; approval takes the hours
+    assert!(
+        s.decide_vacation_request(other.org, near_id.clone(), true, "X".into(), t, now)
+            .await
+            .expect("decide")
+            .is_none()
+    );
+    let listed = s.vacation_requests(w.org, t).await.expect("list");
+    assert!(
+        listed
+            .iter()
+            .any(|r| r.id == near_id && r.status == RequestStatus::Requested)
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|r| r.id == far_id && r.status == RequestStatus::Approved && r.guaranteed)
+    );
+    assert!(
+        s.vacation_requests(other.org, t)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    let changed = s
+        .decide_vacation_request(w.org, near_id.clone(), true, "Petra".into(), t, now)
+        .await
+        .expect("decide")
+        .expect("ours")
+        .expect("approved");
+    assert_eq!(changed.len(), 1);
+    assert!(has(s
+        .planned_day(w.other_group, near)
+        .await
+        .expect("planned")));
+    let y = year_of(near).await.expect("year");
+    assert_eq!((y.taken, y.promised), (taken_far + 10, 0));
+    assert_eq!(
+        s.decide_vacation_request(w.org, near_id, false, "Petra".into(), t, now)
+            .await
+            .expect("decide")
+            .expect("ours")
+            .err(),
+        Some(VacationRefusal::AlreadyDecided)
+    );
+    // refused: the promised hours come back
+    s.set_vacation_allowance(w.org, bram, near.year(), 40)
+        .await
+        .expect("set")
+        .expect("ours");
+    let (id2, _, _) = ask(bram, near2, PartOfDay::Afternoon)
+        .await
+        .expect("ask")
+        .expect("mine")
+        .expect("ok");
+    let before = year_of(near).await.expect("year").left();
+    s.decide_vacation_request(w.org, id2, false, "Petra".into(), t, now)
+        .await
+        .expect("decide")
+        .expect("ours")
+        .expect("refused");
+    assert_eq!(year_of(near).await.expect("year").left(), before + 5);
+    assert!(!has(s
+        .planned_day(w.other_group, near2)
+        .await
+        .expect("planned")));
+    // a KDV-only child has no vacation section
+    let v = s
+        .vacation_for_parent(parent, sem, t)
+        .await
+        .expect("vacation")
+        .expect("mine");
+    assert!(!v.bso);
+    let stranger = s
+        .create_parent(
+            w.org,
+            "ander@vakantie.nl".into(),
+            "Bo".into(),
+            "pw-123456".into(),
+        )
+        .await
+        .expect("parent");
+    assert!(
+        s.vacation_for_parent(stranger, bram, t)
+            .await
+            .expect("vacation")
+            .is_none()
+    );
+    assert!(
+        ask(bram, near, PartOfDay::Morning)
+            .await
+            .expect("ask")
+            .is_some(),
+        "the own parent is answered"
+    );
+}
+
+/// Closed days, the group maximum and the rules with vacation hours are set
+/// per organisation; another organisation's location or group is nothing.
+pub async fn agenda_settings_stay_in_their_organisation(s: &dyn Store) {
+    use crate::portal::agenda::{AgendaRules, VacationHours};
+    let w = seed(s, "instellingen").await;
+    let other = seed(s, "instellingen-ander").await;
+    let loc = s.org_locations(w.org).await.expect("locations")[0].id;
+    let d = today() + Duration::days(30);
+    assert!(
+        s.add_closed_days(other.org, loc, (d, d), "Studiedag".into())
+            .await
+            .expect("add")
+            .is_none()
+    );
+    assert_eq!(
+        s.add_closed_days(w.org, loc, (d, d + Duration::days(2)), "Studiedagen".into())
+            .await
+            .expect("add"),
+        Some(3)
+    );
+    let closed = s.org_closed_days(w.org).await.expect("closed");
+    assert_eq!(closed.len(), 3);
+    assert_eq!(closed[0].name, "Studiedagen");
+    assert!(
+        s.org_closed_days(other.org)
+            .await
+            .expect("closed")
+            .is_empty()
+    );
+    assert!(
+        s.remove_closed_day(other.org, loc, d)
+            .await
+            .expect("remove")
+            .is_none()
+    );
+    s.remove_closed_day(w.org, loc, d)
+        .await
+        .expect("remove")
+        .expect("ours");
+    assert_eq!(s.org_closed_days(w.org).await.expect("closed").len(), 2);
+    // the group maximum
+    assert!(
+        s.set_max_children(other.org, w.group, Some(3))
+            .await
+            .expect("set")
+            .is_none()
+    );
+    assert_eq!(
+        s.planned_day(w.group, d)
+            .await
+            .expect("planned")
+            .max_children,
+        16
+    );
+    s.set_max_children(w.org, w.group, Some(9))
+        .await
+        .expect("set")
+        .expect("ours");
+    assert_eq!(
+        s.planned_day(w.group, d)
+            .await
+            .expect("planned")
+            .max_children,
+        9
+    );
+    s.set_max_children(w.org, w.group, None)
+        .await
+        .expect("set")
+        .expect("ours");
+    assert_eq!(
+        s.planned_day(w.other_group, d)
+            .await
+            .expect("planned")
+            .max_children,
+        22
+    );
+    // rules with vacation hours; defaults until set
+    assert_eq!(
+        s.agenda_rules(w.org).await.expect("rules").vacation_hours,
+        VacationHours::default()
+    );
+    let rules = AgendaRules {
+        notice_working_days: 3,
+        credit_valid_months: 6,
+        working_days: vec![Weekday::Mon, Weekday::Tue],
+        vacation_hours: VacationHours {
+            morning: 4,
+            afternoon: 6,
+            whole_day: 11,
+        },
+    };
+    s.set_agenda_rules(w.org, rules.clone()).await.expect("set");
+    assert_eq!(s.agenda_rules(w.org).await.expect("rules"), rules);
+    assert_eq!(
+        s.agenda_rules(other.org).await.expect("rules"),
+        AgendaRules::default()
+    );
+    // BSO children: Bram, with no hours yet
+    let kids = s.bso_children(w.org, today()).await.expect("bso");
+    assert_eq!(kids.len(), 1);
+    assert_eq!(kids[0].child, w.other_kid);
+    assert_eq!(kids[0].years[0].hours, 0);
 }
 
 /// News and Mijn locatie: a parent reads the organisation's posts and those

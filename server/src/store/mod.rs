@@ -28,8 +28,9 @@ pub mod testing;
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, GroupChange, GroupKind, ImportRow, ParentRole};
 use crate::portal::agenda::{
-    AgendaRefusal, AgendaRules, CancelOutcome, ChildAgenda, DayRequestView, NewDayRequest,
-    PlannedDay,
+    AgendaRefusal, AgendaRules, BsoChild, CancelOutcome, ChildAgenda, ChildVacation, ClosedDay,
+    DayRequestView, GroupRoster, NewDayRequest, NewVacationRequest, PlannedDay, RosterRefusal,
+    VacationOutcome, VacationRefusal, VacationRequestView,
 };
 use crate::portal::news::{LocationDetails, LocationInfo, NewsDraft, NewsPost, SavedNews};
 use crate::portal::notify::NewsRecipients;
@@ -1684,4 +1685,104 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> StoreFuture<Option<Result<Changed, AgendaRefusal>>>;
+
+    // -- roster, agenda settings and vacation hours (issue 16, migration 0014)
+    /// The organisation's groups with their weekly roster and the
+    /// exceptions from `since` on.
+    fn org_rosters(&self, org: OrganisationId, since: NaiveDate) -> StoreFuture<Vec<GroupRoster>>;
+    /// Replaces a group's weekly roster (staff linked to the group only);
+    /// None when the group is not the organisation's.
+    fn set_roster_week(
+        &self,
+        org: OrganisationId,
+        group: GroupId,
+        week: Vec<(StaffId, Vec<Weekday>)>,
+    ) -> StoreFuture<Option<()>>;
+    /// A staff member off (`off`) or extra on a group on one date.
+    fn add_roster_exception(
+        &self,
+        org: OrganisationId,
+        group: GroupId,
+        staff: StaffId,
+        day: NaiveDate,
+        off: bool,
+    ) -> StoreFuture<Option<Result<(), RosterRefusal>>>;
+    fn remove_roster_exception(&self, org: OrganisationId, id: String) -> StoreFuture<Option<()>>;
+    /// The closed days of the organisation's locations.
+    fn org_closed_days(&self, org: OrganisationId) -> StoreFuture<Vec<ClosedDay>>;
+    /// Closes a location of the organisation from `from` to `to`; the
+    /// number of days, None when not the organisation's.
+    fn add_closed_days(
+        &self,
+        org: OrganisationId,
+        location: LocationId,
+        span: (NaiveDate, NaiveDate),
+        name: String,
+    ) -> StoreFuture<Option<u32>>;
+    fn remove_closed_day(
+        &self,
+        org: OrganisationId,
+        location: LocationId,
+        day: NaiveDate,
+    ) -> StoreFuture<Option<()>>;
+    /// Sets or clears a group's maximum number of children.
+    fn set_max_children(
+        &self,
+        org: OrganisationId,
+        group: GroupId,
+        max: Option<u32>,
+    ) -> StoreFuture<Option<()>>;
+    /// The organisation's BSO children and their vacation hours.
+    fn bso_children(&self, org: OrganisationId, today: NaiveDate) -> StoreFuture<Vec<BsoChild>>;
+    fn set_vacation_allowance(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+        year: i32,
+        hours: u32,
+    ) -> StoreFuture<Option<()>>;
+    /// A child's vacation hours and requests; None when not the parent's child.
+    fn vacation_for_parent(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<ChildVacation>>;
+    /// Asks for vacation care: guaranteed a month ahead, else waiting.
+    fn request_vacation(
+        &self,
+        parent: ParentId,
+        request: NewVacationRequest,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<VacationOutcome>>;
+    fn vacation_requests(
+        &self,
+        org: OrganisationId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<VacationRequestView>>;
+    /// Approves or refuses a waiting vacation request of the organisation.
+    fn decide_vacation_request(
+        &self,
+        org: OrganisationId,
+        request: String,
+        approve: bool,
+        by: String,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Result<Changed, VacationRefusal>>>;
+    /// The organisation's slug and the child's parents, to tell them about
+    /// a decision on a request.
+    fn decision_recipients(
+        &self,
+        child: ChildId,
+    ) -> StoreFuture<Option<(String, Vec<crate::portal::notify::Recipient>)>>;
+    /// One extra-day request of the organisation, or None.
+    fn day_request(&self, org: OrganisationId, id: String) -> StoreFuture<Option<DayRequestView>>;
+    /// One vacation request of the organisation, or None.
+    fn vacation_request(
+        &self,
+        org: OrganisationId,
+        id: String,
+    ) -> StoreFuture<Option<VacationRequestView>>;
 }

@@ -18,6 +18,7 @@ mod mosquitto;
 mod mqtt_hooks;
 mod news;
 mod photo_processing;
+mod planning;
 mod portal;
 mod store_conformance;
 mod two_processes;

@@ -10,8 +10,9 @@ use super::view::{self, Layout};
 use super::{ManagerUser, ParentUser, WebError, render};
 use crate::AppState;
 use crate::portal::agenda::{
-    AgendaRefusal, CancelKind, ChildAgenda, DayRequestView, NewDayRequest, Payment, RequestStatus,
-    fit, weekday_of,
+    AgendaRefusal, CancelKind, ChildAgenda, ChildVacation, DayRequestView, NewDayRequest,
+    NewVacationRequest, Payment, PlannedDay, RequestStatus, VacationRequestView, fit, hours_words,
+    vacation_guaranteed, weekday_of,
 };
 use askama::Template;
 use axum::Form;
@@ -95,6 +96,98 @@ pub struct AgendaPage {
     pub tomorrow: String,
     /// The day filled in on the request form.
     pub prefill: String,
+    /// A BSO child: the vacation section is shown.
+    pub bso: bool,
+    pub vacation: VacationSection,
+}
+
+/// A year of vacation hours as the parent reads it.
+#[derive(Debug, Clone)]
+pub struct VacationYearRow {
+    pub year: i32,
+    pub hours: u32,
+    pub taken: u32,
+    pub promised: u32,
+    pub left: u32,
+}
+
+/// A vacation request as the parent reads it.
+#[derive(Debug, Clone)]
+pub struct VacationRow {
+    pub id: String,
+    pub when: String,
+    pub part: &'static str,
+    pub hours: String,
+    pub status: &'static str,
+    pub words: String,
+}
+
+/// The vacation part of `/agenda` (a BSO child only).
+#[derive(Debug, Clone, Default)]
+pub struct VacationSection {
+    pub years: Vec<VacationYearRow>,
+    pub rows: Vec<VacationRow>,
+    pub rules: Vec<String>,
+    /// "ochtend (5 uur)" etc.
+    pub morning: String,
+    pub afternoon: String,
+    pub whole_day: String,
+    /// From this date on a request is guaranteed (`YYYY-MM-DD`, and in words).
+    pub guaranteed_from: String,
+    pub guaranteed_from_words: String,
+}
+
+/// The status of a vacation request in the parent's words.
+pub fn vacation_status_words(v: &VacationRequestView) -> String {
+    match v.status {
+        RequestStatus::Approved if v.guaranteed => "gegarandeerd".into(),
+        RequestStatus::Approved => "goedgekeurd".into(),
+        RequestStatus::Requested => "wacht op de locatie (uren gereserveerd)".into(),
+        RequestStatus::Refused => "afgewezen (geen uren gebruikt)".into(),
+    }
+}
+
+fn vacation_section(
+    v: &ChildVacation,
+    rules: &crate::portal::agenda::AgendaRules,
+    t: NaiveDate,
+) -> VacationSection {
+    let h = rules.vacation_hours;
+    let from = t
+        .checked_add_months(Months::new(1))
+        .unwrap_or(t + Duration::days(31));
+    VacationSection {
+        years: v
+            .years
+            .iter()
+            .map(|y| VacationYearRow {
+                year: y.year,
+                hours: y.hours,
+                taken: y.taken,
+                promised: y.promised,
+                left: y.left(),
+            })
+            .collect(),
+        rows: v
+            .requests
+            .iter()
+            .take(30)
+            .map(|r| VacationRow {
+                id: r.id.clone(),
+                when: view::day(r.day),
+                part: part_words(r.part_of_day),
+                hours: hours_words(r.hours.into()),
+                status: r.status.as_str(),
+                words: vacation_status_words(r),
+            })
+            .collect(),
+        rules: rules.vacation_words(),
+        morning: hours_words(h.morning.into()),
+        afternoon: hours_words(h.afternoon.into()),
+        whole_day: hours_words(h.whole_day.into()),
+        guaranteed_from: from.to_string(),
+        guaranteed_from_words: view::day(from),
+    }
 }
 
 const MONTH_NAMES: [&str; 12] = [
@@ -126,6 +219,12 @@ fn notice(code: &str) -> &'static str {
             "Uw aanvraag is verstuurd. De locatie keurt hem goed of af; u ziet het hier."
         }
         "afgemeld-tegoed" => "De dag is afgemeld. U heeft 1 dag tegoed gekregen.",
+        "vakantie-gegarandeerd" => {
+            "Uw vakantieopvang is gegarandeerd: hij is meteen goedgekeurd en de uren zijn afgeschreven."
+        }
+        "vakantie-aangevraagd" => {
+            "Uw vakantieopvang is aangevraagd. De uren zijn voor u gereserveerd; de locatie keurt hem goed of af."
+        }
         "afgemeld" => {
             "De dag is afgemeld. U meldde te laat af voor tegoed (zie de regels hieronder)."
         }
@@ -176,6 +275,8 @@ pub async fn agenda(
                     swap_days: vec![],
                     tomorrow: String::new(),
                     prefill: String::new(),
+                    bso: false,
+                    vacation: VacationSection::default(),
                 });
             }
         },
@@ -196,6 +297,11 @@ pub async fn agenda(
         .await?
         .ok_or(WebError::NotFound)?;
     let absences = state.store.absences_of(chosen.id).await?;
+    let vacation = state
+        .store
+        .vacation_for_parent(u.parent, chosen.id, t)
+        .await?
+        .ok_or(WebError::NotFound)?;
     let placements = &chosen.placements;
     let contract_on = |d: NaiveDate| {
         placements
@@ -217,6 +323,10 @@ pub async fn agenda(
             .iter()
             .find(|x| !x.cancelled && x.from <= d && x.to >= d);
         let contract = contract_on(d);
+        let holiday = vacation
+            .requests
+            .iter()
+            .find(|v| v.day == d && v.status != RequestStatus::Refused);
         let row = |state: &'static str, words: String| DayRow {
             date: d.to_string(),
             month: d.format("%Y-%m").to_string(),
@@ -236,6 +346,20 @@ pub async fn agenda(
                     "Afwezig gemeld: {}, {}",
                     view::reason_words(&x.reason),
                     view::part_of_day_words(&x.part_of_day)
+                ),
+            ))
+        } else if let Some(v) = holiday {
+            Some(row(
+                if v.status == RequestStatus::Approved {
+                    "extra"
+                } else {
+                    "requested"
+                },
+                format!(
+                    "Vakantieopvang ({}, {}): {}",
+                    part_words(v.part_of_day),
+                    hours_words(v.hours.into()),
+                    vacation_status_words(v)
                 ),
             ))
         } else if let Some(r) = request.filter(|r| r.status != RequestStatus::Refused) {
@@ -352,6 +476,8 @@ pub async fn agenda(
         prefill: NaiveDate::parse_from_str(q.dag.trim(), "%Y-%m-%d")
             .map(|d| d.to_string())
             .unwrap_or_default(),
+        bso: vacation.bso,
+        vacation: vacation_section(&vacation, &a.rules, t),
     })
 }
 
@@ -502,7 +628,7 @@ pub struct ManagerRequestRow {
     pub group: String,
     pub when: String,
     pub part: &'static str,
-    pub payment: &'static str,
+    pub payment: String,
     pub gives_up: String,
     pub requested_by: String,
     pub status: &'static str,
@@ -510,6 +636,8 @@ pub struct ManagerRequestRow {
     pub decided: String,
     pub fits: bool,
     pub fit: String,
+    /// Where the staff count comes from (the roster, or linked staff).
+    pub staff_words: String,
 }
 
 #[derive(Template)]
@@ -538,6 +666,14 @@ pub async fn requests(
             decided.push(row);
         }
     }
+    for r in state.store.vacation_requests(u.ctx.tenant.id, t).await? {
+        let row = vacation_manager_row(&state, &r, &calendar).await?;
+        if r.status == RequestStatus::Requested {
+            waiting.push(row);
+        } else {
+            decided.push(row);
+        }
+    }
     let mut l = admin::layout(&u, "Aanvragen", "aanvragen");
     l.notice = match q.ok.as_str() {
         "goedgekeurd" => {
@@ -559,12 +695,12 @@ async fn manager_row(
     r: &DayRequestView,
     calendar: &kring_protocol::Calendar,
 ) -> Result<ManagerRequestRow, WebError> {
-    let (fits, fit_words) = if r.status == RequestStatus::Requested {
-        let planned = state.store.planned_day(r.group, r.day).await?;
+    let (fits, fit_words, staff_words) = if r.status == RequestStatus::Requested {
+        let planned: PlannedDay = state.store.planned_day(r.group, r.day).await?;
         let f = fit(&planned, r.child, r.birth_date, r.day);
-        (f.fits, f.words)
+        (f.fits, f.words, planned.staff_words())
     } else {
-        (true, String::new())
+        (true, String::new(), "")
     };
     Ok(ManagerRequestRow {
         id: r.id.clone(),
@@ -572,7 +708,7 @@ async fn manager_row(
         group: r.group_name.clone(),
         when: view::day(r.day),
         part: part_words(r.part_of_day),
-        payment: r.payment.words(),
+        payment: r.payment.words().into(),
         gives_up: r.gives_up.map(view::day).unwrap_or_default(),
         requested_by: r.requested_by.clone(),
         status: r.status.as_str(),
@@ -583,6 +719,50 @@ async fn manager_row(
         },
         fits,
         fit: fit_words,
+        staff_words: staff_words.into(),
+    })
+}
+
+async fn vacation_manager_row(
+    state: &AppState,
+    r: &VacationRequestView,
+    calendar: &kring_protocol::Calendar,
+) -> Result<ManagerRequestRow, WebError> {
+    let (fits, fit_words, staff_words) = if r.status == RequestStatus::Requested {
+        let planned = state.store.planned_day(r.group, r.day).await?;
+        let f = fit(&planned, r.child, r.birth_date, r.day);
+        (f.fits, f.words, planned.staff_words())
+    } else {
+        (true, String::new(), "")
+    };
+    Ok(ManagerRequestRow {
+        id: r.id.clone(),
+        child: r.child_name.clone(),
+        group: r.group_name.clone(),
+        when: view::day(r.day),
+        part: part_words(r.part_of_day),
+        payment: format!("vakantieopvang, {}", hours_words(r.hours.into())),
+        gives_up: String::new(),
+        requested_by: r.requested_by.clone(),
+        status: r.status.as_str(),
+        status_words: if r.guaranteed {
+            "gegarandeerd"
+        } else {
+            r.status.words()
+        },
+        decided: match (&r.decided_by, r.decided_at) {
+            (Some(by), Some(at)) if !r.guaranteed => {
+                format!("door {by}, {}", view::when(calendar, at))
+            }
+            (_, Some(at)) => format!(
+                "een maand vooruit aangevraagd, {}",
+                view::when(calendar, at)
+            ),
+            _ => String::new(),
+        },
+        fits,
+        fit: fit_words,
+        staff_words: staff_words.into(),
     })
 }
 
@@ -615,22 +795,60 @@ async fn decide(
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(WebError::NotFound);
     }
-    let outcome = state
-        .store
-        .decide_day_request(
-            u.ctx.tenant.id,
-            id.clone(),
-            approve,
-            u.account.name.clone(),
-            manager_today(&u),
-            Utc::now(),
-        )
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let org = u.ctx.tenant.id;
+    let (t, now) = (manager_today(&u), Utc::now());
+    // An extra-day request, or else a vacation request; both answer 404
+    // when not the organisation's.
+    let (outcome, decision) = match state.store.day_request(org, id.clone()).await? {
+        Some(r) => {
+            let out = state
+                .store
+                .decide_day_request(org, id.clone(), approve, u.account.name.clone(), t, now)
+                .await?
+                .ok_or(WebError::NotFound)?
+                .map_err(manager_words);
+            let what = format!(
+                "een extra dag ({}, {})",
+                part_words(r.part_of_day),
+                r.payment.words()
+            );
+            (out, (r.child, r.child_name, r.day, what))
+        }
+        None => {
+            let r = state
+                .store
+                .vacation_request(org, id.clone())
+                .await?
+                .ok_or(WebError::NotFound)?;
+            let out = state
+                .store
+                .decide_vacation_request(org, id.clone(), approve, u.account.name.clone(), t, now)
+                .await?
+                .ok_or(WebError::NotFound)?
+                .map_err(|e| e.to_string());
+            let what = format!(
+                "vakantieopvang ({}, {})",
+                part_words(r.part_of_day),
+                hours_words(r.hours.into())
+            );
+            (out, (r.child, r.child_name, r.day, what))
+        }
+    };
     match outcome {
         Ok(changed) => {
             state.nudge_changed(&changed);
-            tracing::info!(request = %id, manager = %u.staff, approve, "day request decided");
+            tracing::info!(request = %id, manager = %u.staff, approve, "request decided");
+            let (child, first_name, day, what) = decision;
+            crate::portal::notify::spawn_decision(
+                &state,
+                child,
+                crate::portal::notify::Decision {
+                    child: first_name,
+                    day,
+                    what,
+                    approved: approve,
+                },
+            );
             Ok(Redirect::to(if approve {
                 "/beheer/aanvragen?ok=goedgekeurd"
             } else {
@@ -638,15 +856,95 @@ async fn decide(
             })
             .into_response())
         }
-        Err(r) => {
+        Err(words) => {
             let mut resp = axum::response::Html(view::error_page(
                 "Aanvraag",
-                &format!("{} Ga terug naar de aanvragen.", manager_words(r)),
+                &format!("{words} Ga terug naar de aanvragen."),
             ))
             .into_response();
             *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
             Ok(resp)
         }
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct VacationForm {
+    pub csrf: String,
+    pub child_id: String,
+    pub day: String,
+    pub part_of_day: String,
+}
+
+/// A parent asks for vacation care (BSO): guaranteed a month ahead.
+pub async fn vacation_request(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Form(f): Form<VacationForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let child = parse_child(&f.child_id).ok_or(WebError::NotFound)?;
+    let t = today(&u);
+    state
+        .store
+        .my_child(u.parent, child, t)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let Ok(day) = NaiveDate::parse_from_str(f.day.trim(), "%Y-%m-%d") else {
+        return invalid(
+            &u,
+            "Vakantieopvang aanvragen",
+            "Kies de dag die u wilt aanvragen.",
+        );
+    };
+    let part = match f.part_of_day.as_str() {
+        "whole_day" => PartOfDay::WholeDay,
+        "morning" => PartOfDay::Morning,
+        "afternoon" => PartOfDay::Afternoon,
+        _ => {
+            return invalid(
+                &u,
+                "Vakantieopvang aanvragen",
+                "Kies ochtend, middag of hele dag.",
+            );
+        }
+    };
+    let outcome = state
+        .store
+        .request_vacation(
+            u.parent,
+            NewVacationRequest {
+                child,
+                day,
+                part_of_day: part,
+                requested_by: u.account.name.clone(),
+            },
+            t,
+            Utc::now(),
+        )
+        .await?
+        .ok_or(WebError::NotFound)?;
+    match outcome {
+        Ok((id, guaranteed, changed)) => {
+            state.nudge_changed(&changed);
+            tracing::info!(request = %id, parent = %u.parent, guaranteed, "vacation care requested");
+            debug_assert_eq!(guaranteed, vacation_guaranteed(t, day));
+            Ok(back(
+                &child,
+                day,
+                if guaranteed {
+                    "vakantie-gegarandeerd"
+                } else {
+                    "vakantie-aangevraagd"
+                },
+            ))
+        }
+        Err(r) => invalid(
+            &u,
+            "Vakantieopvang aanvragen",
+            &format!("{r} Ga terug naar de agenda."),
+        ),
     }
 }
 

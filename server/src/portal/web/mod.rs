@@ -30,6 +30,7 @@ mod erase;
 pub mod lang;
 mod news;
 mod parent;
+mod planning;
 mod presence;
 mod updates;
 pub(crate) mod view;
@@ -94,6 +95,7 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ("GET", "/agenda", get(agenda::agenda)),
         ("POST", "/agenda/aanvragen", post(agenda::request)),
         ("POST", "/agenda/afmelden", post(agenda::cancel)),
+        ("POST", "/agenda/vakantie", post(agenda::vacation_request)),
         ("GET", "/afwezig", get(parent::absences)),
         ("POST", "/afwezig", post(parent::absence_create)),
         (
@@ -164,6 +166,40 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
             "POST",
             "/beheer/aanvragen/{id}/afwijzen",
             post(agenda::refuse),
+        ),
+        ("GET", "/beheer/rooster", get(planning::roster)),
+        ("POST", "/beheer/rooster/{id}", post(planning::roster_save)),
+        (
+            "POST",
+            "/beheer/rooster/{id}/uitzonderingen",
+            post(planning::exception_add),
+        ),
+        (
+            "POST",
+            "/beheer/rooster/uitzonderingen/{id}/verwijderen",
+            post(planning::exception_remove),
+        ),
+        ("GET", "/beheer/agenda", get(planning::settings)),
+        ("POST", "/beheer/agenda/regels", post(planning::rules_save)),
+        (
+            "POST",
+            "/beheer/agenda/sluitingsdagen",
+            post(planning::closed_add),
+        ),
+        (
+            "POST",
+            "/beheer/agenda/sluitingsdagen/{location}/{day}/verwijderen",
+            post(planning::closed_remove),
+        ),
+        (
+            "POST",
+            "/beheer/agenda/groepen/{id}",
+            post(planning::group_max),
+        ),
+        (
+            "POST",
+            "/beheer/agenda/vakantie-uren",
+            post(planning::vacation_hours),
         ),
         ("GET", "/beheer/medewerkers", get(admin::staff)),
         (

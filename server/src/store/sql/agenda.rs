@@ -7,7 +7,7 @@ use super::feed::{EntityKind, group_change, parse_days};
 use crate::org::{Changed, days_str};
 use crate::portal::agenda::{
     AgendaRefusal, AgendaRules, CancelKind, CancelOutcome, CancelledDay, ChildAgenda, CreditRow,
-    DayRequestView, NewDayRequest, Payment, PlannedDay, RequestStatus, weekday_of,
+    DayRequestView, NewDayRequest, Payment, PlannedDay, RequestStatus, VacationHours, weekday_of,
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kring_bkr::Care;
@@ -17,7 +17,8 @@ use kring_protocol::{ChildId, GroupId, OrganisationId, ParentId, PartOfDay, Week
 pub fn rules(c: &Connection, org: &OrganisationId) -> Result<AgendaRules, DbError> {
     Ok(query_one(
         c,
-        "SELECT notice_working_days, credit_valid_months, working_days
+        "SELECT notice_working_days, credit_valid_months, working_days,
+                vacation_morning_hours, vacation_afternoon_hours, vacation_day_hours
          FROM agenda_rules WHERE organisation_id = ?1",
         params![org.to_string()],
         |r| {
@@ -27,6 +28,12 @@ pub fn rules(c: &Connection, org: &OrganisationId) -> Result<AgendaRules, DbErro
                 credit_valid_months: u32::try_from(r.get::<_, i64>("credit_valid_months")?)
                     .unwrap_or(0),
                 working_days: parse_days(&r.get::<_, String>("working_days")?),
+                vacation_hours: VacationHours {
+                    morning: u32::try_from(r.get::<_, i64>("vacation_morning_hours")?).unwrap_or(0),
+                    afternoon: u32::try_from(r.get::<_, i64>("vacation_afternoon_hours")?)
+                        .unwrap_or(0),
+                    whole_day: u32::try_from(r.get::<_, i64>("vacation_day_hours")?).unwrap_or(0),
+                },
             })
         },
     )?
@@ -35,17 +42,24 @@ pub fn rules(c: &Connection, org: &OrganisationId) -> Result<AgendaRules, DbErro
 
 pub fn set_rules(c: &Connection, org: &OrganisationId, rules: &AgendaRules) -> Result<(), DbError> {
     c.execute(
-        "INSERT INTO agenda_rules (organisation_id, notice_working_days, credit_valid_months, working_days)
-         VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO agenda_rules (organisation_id, notice_working_days, credit_valid_months, working_days,
+           vacation_morning_hours, vacation_afternoon_hours, vacation_day_hours)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (organisation_id) DO UPDATE SET
            notice_working_days = excluded.notice_working_days,
            credit_valid_months = excluded.credit_valid_months,
-           working_days = excluded.working_days",
+           working_days = excluded.working_days,
+           vacation_morning_hours = excluded.vacation_morning_hours,
+           vacation_afternoon_hours = excluded.vacation_afternoon_hours,
+           vacation_day_hours = excluded.vacation_day_hours",
         params![
             org.to_string(),
             i64::from(rules.notice_working_days),
             i64::from(rules.credit_valid_months),
-            days_str(&rules.working_days)
+            days_str(&rules.working_days),
+            i64::from(rules.vacation_hours.morning),
+            i64::from(rules.vacation_hours.afternoon),
+            i64::from(rules.vacation_hours.whole_day)
         ],
     )?;
     Ok(())
@@ -84,7 +98,7 @@ pub fn closed_days(
     )
 }
 
-fn closed_dates(
+pub(super) fn closed_dates(
     c: &Connection,
     group: &GroupId,
     from: NaiveDate,
@@ -96,7 +110,10 @@ fn closed_dates(
         .collect())
 }
 
-fn child_org(c: &Connection, child: &ChildId) -> Result<Option<OrganisationId>, DbError> {
+pub(super) fn child_org(
+    c: &Connection,
+    child: &ChildId,
+) -> Result<Option<OrganisationId>, DbError> {
     query_one(
         c,
         "SELECT organisation_id FROM children WHERE id = ?1",
@@ -555,15 +572,26 @@ pub fn planned_day(c: &Connection, group: &GroupId, day: NaiveDate) -> Result<Pl
          WHERE r.group_id = ?1 AND r.day = ?2 AND r.status = 'approved'
            AND NOT EXISTS (SELECT 1 FROM absences a WHERE a.child_id = c.id AND a.cancelled = 0
                            AND a.from_date <= ?2 AND a.to_date >= ?2)",
+        params![g.clone(), d.clone()],
+        |r| Ok((r.id::<ChildId>("id")?, r.date("birth_date")?)),
+    )?;
+    let vacation = query_all(
+        c,
+        "SELECT c.id, c.birth_date FROM vacation_requests v JOIN children c ON c.id = v.child_id
+         WHERE v.group_id = ?1 AND v.day = ?2 AND v.status = 'approved'
+           AND NOT EXISTS (SELECT 1 FROM absences a WHERE a.child_id = c.id AND a.cancelled = 0
+                           AND a.from_date <= ?2 AND a.to_date >= ?2)",
         params![g.clone(), d],
         |r| Ok((r.id::<ChildId>("id")?, r.date("birth_date")?)),
     )?;
+    let extra: Vec<(ChildId, NaiveDate)> = extra.into_iter().chain(vacation).collect();
     for (id, b) in extra {
         if !children.iter().any(|(c, _)| *c == id) {
             children.push((id, b));
         }
     }
-    let staff: i64 = c.query_row(
+    let rostered = super::roster::rostered_staff(c, group, day)?;
+    let linked: i64 = c.query_row(
         "SELECT COUNT(*) FROM staff_groups sg JOIN staff s ON s.id = sg.staff_id
          WHERE sg.group_id = ?1 AND s.role = 'pedagogical'",
         params![g],
@@ -573,7 +601,8 @@ pub fn planned_day(c: &Connection, group: &GroupId, day: NaiveDate) -> Result<Pl
         care,
         max_children,
         children,
-        staff: u32::try_from(staff).unwrap_or(0),
+        staff: rostered.unwrap_or(u32::try_from(linked).unwrap_or(0)),
+        rostered: rostered.is_some(),
     })
 }
 
@@ -691,7 +720,10 @@ pub fn device_days(
     let extra = query_all(
         c,
         "SELECT day FROM day_requests WHERE group_id = ?1 AND child_id = ?2 AND day >= ?3
-           AND status = 'approved' ORDER BY day",
+           AND status = 'approved'
+         UNION SELECT day FROM vacation_requests WHERE group_id = ?1 AND child_id = ?2 AND day >= ?3
+           AND status = 'approved'
+         ORDER BY day",
         p.clone(),
         |r| r.date("day"),
     )?;

@@ -77,6 +77,7 @@ pub fn load_demo(conn: &mut Connection, today: NaiveDate) -> Result<Option<DemoS
 
     load_portal_extras(&tx, &zb, &clock)?;
     load_location_and_news(&tx, &clock)?;
+    load_agenda_extras(&tx, &zb, &clock)?;
 
     let mut logins = ZONNEBLOEM.logins(&["Sem", "Daan"]);
     // The first parent goes straight in; the others choose a password first.
@@ -155,6 +156,88 @@ fn load_portal_extras(tx: &Connection, zb: &Loaded, clock: &Clock) -> Result<(),
             ),
         ] {
             org::staff_message(tx, &group, child.as_ref(), "Anouk de Wit", body, now)?;
+        }
+    }
+    Ok(())
+}
+
+/// The agenda's side of the demo: the staff roster with one exception, a
+/// closed day, and Lina's (BSO) vacation hours with a guaranteed request
+/// and one waiting for the manager.
+fn load_agenda_extras(tx: &Connection, zb: &Loaded, clock: &Clock) -> Result<(), OrgError> {
+    use super::roster;
+    use chrono::{Datelike, Duration};
+    use kring_protocol::{PartOfDay, StaffId};
+    let Some((org_id, loc)) = demo_location(tx)? else {
+        return Ok(());
+    };
+    let today = clock.today;
+    let staff_id = |name: &str| {
+        query_one(
+            tx,
+            "SELECT id FROM staff WHERE organisation_id = ?1 AND name = ?2",
+            params![org_id.to_string(), name],
+            |r| {
+                use super::conn::RowExt;
+                r.id::<StaffId>("id")
+            },
+        )
+    };
+    for (g, group) in zb.groups.iter().enumerate() {
+        let mut week = Vec::new();
+        for (name, _, days) in DEMO_ROSTER.iter().filter(|(_, on, _)| *on == g) {
+            if let Some(id) = staff_id(name)? {
+                week.push((id, days.to_vec()));
+            }
+        }
+        roster::set_roster_week(tx, &org_id, group, &week)?;
+    }
+    let weekday_from = |mut d: NaiveDate, wd: chrono::Weekday| {
+        while d.weekday() != wd {
+            d += Duration::days(1);
+        }
+        d
+    };
+    // Ingrid is off next Wednesday; a study day closes the location
+    if let Some(ingrid) = staff_id("Ingrid Smits")? {
+        let d = weekday_from(today + Duration::days(1), chrono::Weekday::Wed);
+        roster::add_roster_exception(tx, &org_id, &zb.groups[ZEESTERREN], &ingrid, d, true)?;
+    }
+    let closed = weekday_from(today + Duration::days(21), chrono::Weekday::Fri);
+    roster::add_closed_days(tx, &org_id, &loc, closed, closed, "Studiedag van het team")?;
+    let Some(i) = ZONNEBLOEM.child_index(DEMO_VACATION_CHILD) else {
+        return Ok(());
+    };
+    let child = zb.children[i];
+    for y in [today.year(), today.year() + 1] {
+        roster::set_vacation_allowance(tx, &org_id, &child, y, DEMO_VACATION_HOURS)?;
+    }
+    let (parent, name) = zb.author(&ZONNEBLOEM, i, false);
+    let now = clock.at(When::Morning(0));
+    for (day, part) in [
+        (
+            weekday_from(today + Duration::days(45), chrono::Weekday::Wed),
+            PartOfDay::WholeDay,
+        ),
+        (
+            weekday_from(today + Duration::days(10), chrono::Weekday::Wed),
+            PartOfDay::Morning,
+        ),
+    ] {
+        let asked = roster::request_vacation(
+            tx,
+            &parent,
+            &crate::portal::agenda::NewVacationRequest {
+                child,
+                day,
+                part_of_day: part,
+                requested_by: name.clone(),
+            },
+            today,
+            now,
+        )?;
+        if let Some(Err(refused)) = asked {
+            tracing::warn!(%refused, %day, "demo vacation request refused");
         }
     }
     Ok(())
@@ -675,6 +758,27 @@ mod tests {
         );
         assert!((35..=45).contains(&zb_children), "{zb_children} children");
         assert_eq!(zb_children as usize, summary.children);
+        // The agenda: a roster for every group, Lina's vacation care (one
+        // guaranteed, one waiting), a closed day.
+        assert_eq!(
+            count(&db, "SELECT count(DISTINCT group_id) FROM roster_weeks"),
+            3
+        );
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM vacation_requests WHERE status = 'approved' AND guaranteed = 1"
+            ),
+            1
+        );
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM vacation_requests WHERE status = 'requested'"
+            ),
+            1
+        );
+        assert_eq!(count(&db, "SELECT count(*) FROM closed_days"), 1);
         assert_eq!(count(&db, "SELECT count(*) FROM children"), zb_children + 4);
 
         let without_first_parent = count(

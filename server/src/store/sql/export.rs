@@ -111,6 +111,32 @@ pub fn export_child(
             "SELECT id, parent_id, requested_at, built_at, downloaded_at, expires_at
              FROM archive_requests WHERE child_id = ?1 ORDER BY requested_at",
         ),
+        (
+            "agenda_aanvragen",
+            "SELECT id, group_id, day, part_of_day, payment, gives_up, status, requested_by,
+                    requested_at, decided_by, decided_at
+             FROM day_requests WHERE child_id = ?1 ORDER BY day, id",
+        ),
+        (
+            "agenda_afmeldingen",
+            "SELECT id, group_id, day, kind, cancelled_by, created_at
+             FROM day_cancellations WHERE child_id = ?1 ORDER BY day, id",
+        ),
+        (
+            "tegoed",
+            "SELECT id, kind, earned_id, valid_until, cancellation_id, request_id, at
+             FROM credit_ledger WHERE child_id = ?1 ORDER BY at, id",
+        ),
+        (
+            "vakantie_uren",
+            "SELECT year, hours FROM vacation_allowances WHERE child_id = ?1 ORDER BY year",
+        ),
+        (
+            "vakantie_aanvragen",
+            "SELECT id, group_id, day, part_of_day, hours, guaranteed, status, requested_by,
+                    requested_at, decided_by, decided_at
+             FROM vacation_requests WHERE child_id = ?1 ORDER BY day, id",
+        ),
     ] {
         data.insert(name.into(), rows(c, sql, &[k])?);
     }
@@ -229,6 +255,29 @@ pub fn export_parent(
         (
             "berichten_over_bewaren",
             "SELECT child_id, keep_until, sent_at FROM leaving_notices WHERE parent_id = ?1",
+        ),
+        (
+            "agenda_aanvragen",
+            "SELECT r.id, r.child_id, r.day, r.part_of_day, r.payment, r.gives_up, r.status,
+                    r.requested_at, r.decided_at
+             FROM day_requests r JOIN child_parents cp ON cp.child_id = r.child_id
+             JOIN parents pa ON pa.id = cp.parent_id
+             WHERE cp.parent_id = ?1 AND r.requested_by = pa.name ORDER BY r.day, r.id",
+        ),
+        (
+            "agenda_afmeldingen",
+            "SELECT x.id, x.child_id, x.day, x.kind, x.created_at
+             FROM day_cancellations x JOIN child_parents cp ON cp.child_id = x.child_id
+             JOIN parents pa ON pa.id = cp.parent_id
+             WHERE cp.parent_id = ?1 AND x.cancelled_by = pa.name ORDER BY x.day, x.id",
+        ),
+        (
+            "vakantie_aanvragen",
+            "SELECT v.id, v.child_id, v.day, v.part_of_day, v.hours, v.guaranteed, v.status,
+                    v.requested_at, v.decided_at
+             FROM vacation_requests v JOIN child_parents cp ON cp.child_id = v.child_id
+             JOIN parents pa ON pa.id = cp.parent_id
+             WHERE cp.parent_id = ?1 AND v.requested_by = pa.name ORDER BY v.day, v.id",
         ),
     ] {
         data.insert(name.into(), rows(c, sql, &[pv])?);

@@ -23,6 +23,7 @@ pub mod org;
 pub mod portal;
 pub mod postgres;
 pub mod retention;
+pub mod roster;
 pub mod sqlite;
 pub mod updates;
 pub mod uploads;
@@ -48,8 +49,9 @@ use super::{
 use crate::device_api::devices::{AuthedDevice, DeviceReport, DeviceRow, EnrollmentCode};
 use crate::org::{Changed, GroupKind, ImportRow, NewAbsence, NewChild, OrgError, ParentRole};
 use crate::portal::agenda::{
-    AgendaRefusal, AgendaRules, CancelOutcome, ChildAgenda, DayRequestView, NewDayRequest,
-    PlannedDay,
+    AgendaRefusal, AgendaRules, BsoChild, CancelOutcome, ChildAgenda, ChildVacation, ClosedDay,
+    DayRequestView, GroupRoster, NewDayRequest, NewVacationRequest, PlannedDay, RosterRefusal,
+    VacationOutcome, VacationRefusal, VacationRequestView,
 };
 use crate::portal::news::{LocationDetails, LocationInfo, NewsDraft, NewsPost, SavedNews};
 use crate::portal::notify::NewsRecipients;
@@ -63,7 +65,7 @@ pub use conn::{Db, DbError};
 use kring_protocol::{
     AbsenceId, ChildId, Cursor, DeviceId, DiaryEntryId, FeedPage, GroupId, GroupInfo, LocationId,
     MessageId, OrganisationId, ParentId, PhotoConsent, PushItem, ReleaseId, StaffId, UpdateOffer,
-    UpdateReport, UploadId,
+    UpdateReport, UploadId, Weekday,
 };
 
 /// The calendar of an organisation's stored time zone. A name this build's
@@ -1434,5 +1436,170 @@ impl Store for SqlStore {
             tx.commit()?;
             Ok(out)
         })
+    }
+
+    fn org_rosters(&self, org: OrganisationId, since: NaiveDate) -> StoreFuture<Vec<GroupRoster>> {
+        self.read(move |c| Ok(roster::org_rosters(c, &org, since)?))
+    }
+
+    fn set_roster_week(
+        &self,
+        org: OrganisationId,
+        group: GroupId,
+        week: Vec<(StaffId, Vec<Weekday>)>,
+    ) -> StoreFuture<Option<()>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = roster::set_roster_week(&tx, &org, &group, &week)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn add_roster_exception(
+        &self,
+        org: OrganisationId,
+        group: GroupId,
+        staff: StaffId,
+        day: NaiveDate,
+        off: bool,
+    ) -> StoreFuture<Option<Result<(), RosterRefusal>>> {
+        self.run(move |c| {
+            Ok(roster::add_roster_exception(
+                c, &org, &group, &staff, day, off,
+            )?)
+        })
+    }
+
+    fn remove_roster_exception(&self, org: OrganisationId, id: String) -> StoreFuture<Option<()>> {
+        self.run(move |c| Ok(roster::remove_roster_exception(c, &org, &id)?))
+    }
+
+    fn org_closed_days(&self, org: OrganisationId) -> StoreFuture<Vec<ClosedDay>> {
+        self.read(move |c| Ok(roster::org_closed_days(c, &org)?))
+    }
+
+    fn add_closed_days(
+        &self,
+        org: OrganisationId,
+        location: LocationId,
+        (from, to): (NaiveDate, NaiveDate),
+        name: String,
+    ) -> StoreFuture<Option<u32>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = roster::add_closed_days(&tx, &org, &location, from, to, &name)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn remove_closed_day(
+        &self,
+        org: OrganisationId,
+        location: LocationId,
+        day: NaiveDate,
+    ) -> StoreFuture<Option<()>> {
+        self.run(move |c| Ok(roster::remove_closed_day(c, &org, &location, day)?))
+    }
+
+    fn set_max_children(
+        &self,
+        org: OrganisationId,
+        group: GroupId,
+        max: Option<u32>,
+    ) -> StoreFuture<Option<()>> {
+        self.run(move |c| Ok(roster::set_max_children(c, &org, &group, max)?))
+    }
+
+    fn bso_children(&self, org: OrganisationId, today: NaiveDate) -> StoreFuture<Vec<BsoChild>> {
+        self.read(move |c| Ok(roster::bso_children(c, &org, today)?))
+    }
+
+    fn set_vacation_allowance(
+        &self,
+        org: OrganisationId,
+        child: ChildId,
+        year: i32,
+        hours: u32,
+    ) -> StoreFuture<Option<()>> {
+        self.run(move |c| {
+            Ok(roster::set_vacation_allowance(
+                c, &org, &child, year, hours,
+            )?)
+        })
+    }
+
+    fn vacation_for_parent(
+        &self,
+        parent: ParentId,
+        child: ChildId,
+        today: NaiveDate,
+    ) -> StoreFuture<Option<ChildVacation>> {
+        self.read(move |c| {
+            if portal::my_child(c, &parent, &child, today)?.is_none() {
+                return Ok(None);
+            }
+            Ok(Some(roster::child_vacation(c, &child, today)?))
+        })
+    }
+
+    fn request_vacation(
+        &self,
+        parent: ParentId,
+        request: NewVacationRequest,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<VacationOutcome>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = roster::request_vacation(&tx, &parent, &request, today, now)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn vacation_requests(
+        &self,
+        org: OrganisationId,
+        today: NaiveDate,
+    ) -> StoreFuture<Vec<VacationRequestView>> {
+        self.read(move |c| Ok(roster::vacation_requests_for_org(c, &org, today)?))
+    }
+
+    fn decide_vacation_request(
+        &self,
+        org: OrganisationId,
+        request: String,
+        approve: bool,
+        by: String,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> StoreFuture<Option<Result<Changed, VacationRefusal>>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = roster::decide_vacation(&tx, &org, &request, approve, &by, today, now)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn decision_recipients(
+        &self,
+        child: ChildId,
+    ) -> StoreFuture<Option<(String, Vec<crate::portal::notify::Recipient>)>> {
+        self.read(move |c| Ok(roster::decision_recipients(c, &child)?))
+    }
+
+    fn day_request(&self, org: OrganisationId, id: String) -> StoreFuture<Option<DayRequestView>> {
+        self.read(move |c| Ok(agenda::request_of_org(c, &org, &id)?))
+    }
+
+    fn vacation_request(
+        &self,
+        org: OrganisationId,
+        id: String,
+    ) -> StoreFuture<Option<VacationRequestView>> {
+        self.read(move |c| Ok(roster::vacation_request_of_org(c, &org, &id)?))
     }
 }

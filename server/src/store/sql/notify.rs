@@ -45,7 +45,7 @@ fn parents_of(
 }
 
 /// A parent's saved portal language (Dutch when never chosen).
-fn language_of(r: &super::conn::Row) -> Result<crate::portal::i18n::Lang, DbError> {
+pub(super) fn language_of(r: &super::conn::Row) -> Result<crate::portal::i18n::Lang, DbError> {
     let code: Option<String> = r.get("language")?;
     Ok(code
         .as_deref()

@@ -73,6 +73,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_language",
         include_str!("../../../migrations/postgres/0013_language.sql"),
     ),
+    (
+        "0014_roster_vacation",
+        include_str!("../../../migrations/postgres/0014_roster_vacation.sql"),
+    ),
 ];
 
 /// Any two processes migrating the same database take this advisory lock.

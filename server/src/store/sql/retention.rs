@@ -424,7 +424,13 @@ pub(crate) fn erase_child(
         |r| r.get::<_, String>("file_name"),
     )?);
     out.absences += tx.execute("DELETE FROM absences WHERE child_id = ?1", params![k])?;
-    for table in ["credit_ledger", "day_requests", "day_cancellations"] {
+    for table in [
+        "credit_ledger",
+        "day_requests",
+        "day_cancellations",
+        "vacation_requests",
+        "vacation_allowances",
+    ] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE child_id = ?1"),
             params![k],

@@ -65,6 +65,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_language",
         include_str!("../../../migrations/0013_language.sql"),
     ),
+    (
+        "0014_roster_vacation",
+        include_str!("../../../migrations/0014_roster_vacation.sql"),
+    ),
 ];
 
 /// Opens (creating if needed) the database and applies pending migrations.

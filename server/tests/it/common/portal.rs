@@ -540,6 +540,54 @@ impl Portal {
                 .unwrap();
         }
 
+        // Roster and agenda settings: Fatima on group A Monday to Friday
+        // (so requests count her, as without a roster), an exception on
+        // each organisation's group (extra: it changes no count), a closed
+        // day of location A three weeks ahead.
+        {
+            use kring_protocol::Weekday::*;
+            store
+                .set_roster_week(
+                    org_a,
+                    group_a,
+                    vec![(staff_a, vec![Mon, Tue, Wed, Thu, Fri])],
+                )
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        for (org, group, staff, name) in [
+            (org_a, group_a, staff_a, "roster_exception_a"),
+            (other, og, other_staff, "roster_exception_other"),
+        ] {
+            store
+                .add_roster_exception(org, group, staff, today + Duration::days(20), false)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            let rosters = store.org_rosters(org, today).await.unwrap();
+            let id = rosters
+                .iter()
+                .flat_map(|g| g.exceptions.iter())
+                .map(|x| x.id.clone())
+                .next()
+                .unwrap();
+            ids.insert(name, id);
+        }
+        let closed_a = today + Duration::days(21);
+        store
+            .add_closed_days(
+                org_a,
+                ids["location_a"].parse().unwrap(),
+                (closed_a, closed_a),
+                "Studiedag".into(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        ids.insert("closed_day_a", closed_a.to_string());
+        ids.insert("this_year", chrono::Datelike::year(&today).to_string());
         ids.insert("child_sem", sem.to_string());
         ids.insert("child_noor", noor.to_string());
         ids.insert("child_bram", bram.to_string());
