@@ -7,6 +7,7 @@
 //! earns one `earned` row valid until a date; spending (at approval) or
 //! expiring writes a row that uses up one earned row, the oldest first.
 
+use crate::portal::i18n::{mark, tr};
 use chrono::{Datelike, Months, NaiveDate};
 use kring_bkr::{Care, Counts, Outcome, assess_counts};
 use kring_protocol::{ChildId, GroupId, PartOfDay, Weekday};
@@ -61,7 +62,7 @@ impl VacationHours {
 
 /// "1 uur", "5 uur": Dutch says uur for any number.
 pub fn hours_words(n: i64) -> String {
-    format!("{n} uur")
+    tr().n("{0} uur", "{0} uur", n)
 }
 
 impl Default for AgendaRules {
@@ -95,39 +96,39 @@ pub fn weekday_of(d: NaiveDate) -> Weekday {
 }
 
 const WEEKDAY_WORDS: [(Weekday, &str); 7] = [
-    (Weekday::Mon, "maandag"),
-    (Weekday::Tue, "dinsdag"),
-    (Weekday::Wed, "woensdag"),
-    (Weekday::Thu, "donderdag"),
-    (Weekday::Fri, "vrijdag"),
-    (Weekday::Sat, "zaterdag"),
-    (Weekday::Sun, "zondag"),
+    (Weekday::Mon, mark("maandag")),
+    (Weekday::Tue, mark("dinsdag")),
+    (Weekday::Wed, mark("woensdag")),
+    (Weekday::Thu, mark("donderdag")),
+    (Weekday::Fri, mark("vrijdag")),
+    (Weekday::Sat, mark("zaterdag")),
+    (Weekday::Sun, mark("zondag")),
 ];
 
 /// "woensdag 6 januari 2027", for mails.
 pub fn long_day(d: NaiveDate) -> String {
     const MONTHS: [&str; 12] = [
-        "januari",
-        "februari",
-        "maart",
-        "april",
-        "mei",
-        "juni",
-        "juli",
-        "augustus",
-        "september",
-        "oktober",
-        "november",
-        "december",
+        mark("januari"),
+        mark("februari"),
+        mark("maart"),
+        mark("april"),
+        mark("mei"),
+        mark("juni"),
+        mark("juli"),
+        mark("augustus"),
+        mark("september"),
+        mark("oktober"),
+        mark("november"),
+        mark("december"),
     ];
     let wd = WEEKDAY_WORDS
         .iter()
         .find(|(w, _)| *w == weekday_of(d))
-        .map_or("", |(_, n)| *n);
+        .map_or("", |(_, n)| tr().s(n));
     format!(
         "{wd} {} {} {}",
         d.day(),
-        MONTHS[d.month0() as usize],
+        tr().s(MONTHS[d.month0() as usize]),
         d.year()
     )
 }
@@ -137,12 +138,12 @@ pub fn weekdays_words(days: &[Weekday]) -> String {
     let names: Vec<&str> = WEEKDAY_WORDS
         .iter()
         .filter(|(d, _)| days.contains(d))
-        .map(|(_, n)| *n)
+        .map(|(_, n)| tr().s(n))
         .collect();
     match names.as_slice() {
-        [] => "geen dagen".into(),
+        [] => tr().s("geen dagen").into(),
         [one] => (*one).into(),
-        [init @ .., last] => format!("{} en {last}", init.join(", ")),
+        [init @ .., last] => tr().f2("{0} en {1}", init.join(", "), last),
     }
 }
 
@@ -182,46 +183,51 @@ impl AgendaRules {
     pub fn vacation_words(&self) -> Vec<String> {
         let h = self.vacation_hours;
         vec![
-            format!(
-                "Vakantieopvang kost vakantie-uren: een ochtend {}, een middag {}, een hele dag {}.",
+            tr().f3(
+                "Vakantieopvang kost vakantie-uren: een ochtend {0}, een middag {1}, een hele dag {2}.",
                 hours_words(h.morning.into()),
                 hours_words(h.afternoon.into()),
-                hours_words(h.whole_day.into())
+                hours_words(h.whole_day.into()),
             ),
-            "Vakantie-uren gelden een kalenderjaar; wat op 31 december over is, vervalt.".into(),
-            "Vraagt u de opvang een maand of langer van tevoren aan, dan is hij gegarandeerd: \
+            tr().s("Vakantie-uren gelden een kalenderjaar; wat op 31 december over is, vervalt.")
+                .into(),
+            tr().s("Vraagt u de opvang een maand of langer van tevoren aan, dan is hij gegarandeerd: \
              meteen goedgekeurd en de uren gaan er meteen af. Later aanvragen mag ook; dan keurt \
-             de locatie hem goed of af, en de uren zijn zolang voor u gereserveerd."
+             de locatie hem goed of af, en de uren zijn zolang voor u gereserveerd.")
                 .into(),
         ]
     }
 
     /// The rules in words, as parents read them.
     pub fn words(&self) -> Vec<String> {
-        let days = match self.notice_working_days {
-            1 => "1 werkdag".to_string(),
-            n => format!("{n} werkdagen"),
-        };
-        let months = match self.credit_valid_months {
-            1 => "1 maand".to_string(),
-            n => format!("{n} maanden"),
-        };
+        let days = tr().n(
+            "{0} werkdag",
+            "{0} werkdagen",
+            self.notice_working_days.into(),
+        );
+        let months = tr().n(
+            "{0} maand",
+            "{0} maanden",
+            self.credit_valid_months.into(),
+        );
         vec![
-            format!(
-                "Meldt u een opvangdag uiterlijk {days} van tevoren af, dan krijgt u 1 dag tegoed. \
-                 De dag van afmelden telt mee, de opvangdag zelf niet."
+            tr().f(
+                "Meldt u een opvangdag uiterlijk {0} van tevoren af, dan krijgt u 1 dag tegoed. \
+                 De dag van afmelden telt mee, de opvangdag zelf niet.",
+                days,
             ),
-            format!(
-                "Werkdagen zijn {}; dagen dat de locatie dicht is tellen niet.",
-                weekdays_words(&self.working_days)
+            tr().f(
+                "Werkdagen zijn {0}; dagen dat de locatie dicht is tellen niet.",
+                weekdays_words(&self.working_days),
             ),
-            "Later afmelden mag ook, maar dan krijgt u geen tegoed.".to_string(),
-            format!(
-                "Tegoed blijft {months} geldig na de afgemelde dag; daarna vervalt het. U zet het \
-                 in voor een extra dag; het gaat van uw tegoed af als de locatie de dag goedkeurt."
+            tr().s("Later afmelden mag ook, maar dan krijgt u geen tegoed.").to_string(),
+            tr().f(
+                "Tegoed blijft {0} geldig na de afgemelde dag; daarna vervalt het. U zet het \
+                 in voor een extra dag; het gaat van uw tegoed af als de locatie de dag goedkeurt.",
+                months,
             ),
-            "Ruilen: u geeft een opvangdag op voor een andere dag. Dat kost geen tegoed en levert \
-             geen tegoed op."
+            tr().s("Ruilen: u geeft een opvangdag op voor een andere dag. Dat kost geen tegoed en levert \
+             geen tegoed op.")
                 .to_string(),
         ]
     }
@@ -258,9 +264,9 @@ impl Payment {
 
     pub fn words(self) -> &'static str {
         match self {
-            Self::Paid => "betaald",
-            Self::Credit => "van tegoed",
-            Self::Swap => "geruild",
+            Self::Paid => tr().s("betaald"),
+            Self::Credit => tr().s("van tegoed"),
+            Self::Swap => tr().s("geruild"),
         }
     }
 }
@@ -292,9 +298,9 @@ impl RequestStatus {
 
     pub fn words(self) -> &'static str {
         match self {
-            Self::Requested => "aangevraagd",
-            Self::Approved => "goedgekeurd",
-            Self::Refused => "afgewezen",
+            Self::Requested => tr().s("aangevraagd"),
+            Self::Approved => tr().s("goedgekeurd"),
+            Self::Refused => tr().s("afgewezen"),
         }
     }
 }
@@ -403,27 +409,28 @@ impl ChildAgenda {
 /// Why a request, a cancellation or an approval was refused, in words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AgendaRefusal {
-    #[error("Uw kind heeft op die dag geen plaatsing bij ons.")]
+    #[error("{}", tr().s("Uw kind heeft op die dag geen plaatsing bij ons."))]
     NotPlaced,
-    #[error("Kies een dag na vandaag.")]
+    #[error("{}", tr().s("Kies een dag na vandaag."))]
     NotAfterToday,
-    #[error("De locatie is die dag gesloten.")]
+    #[error("{}", tr().s("De locatie is die dag gesloten."))]
     Closed,
-    #[error("Op die dag komt uw kind al.")]
+    #[error("{}", tr().s("Op die dag komt uw kind al."))]
     AlreadyPlanned,
-    #[error("Voor die dag loopt al een aanvraag.")]
+    #[error("{}", tr().s("Voor die dag loopt al een aanvraag."))]
     AlreadyRequested,
     #[error(
-        "U heeft geen tegoed (meer) om in te zetten. Vraag de dag betaald aan, of ruil een opvangdag."
+        "{}",
+        tr().s("U heeft geen tegoed (meer) om in te zetten. Vraag de dag betaald aan, of ruil een opvangdag.")
     )]
     NoCredit,
-    #[error("Die dag is geen opvangdag van uw kind.")]
+    #[error("{}", tr().s("Die dag is geen opvangdag van uw kind."))]
     NotAContractDay,
-    #[error("Die dag is al afgemeld.")]
+    #[error("{}", tr().s("Die dag is al afgemeld."))]
     AlreadyCancelled,
-    #[error("Over deze aanvraag is al beslist.")]
+    #[error("{}", tr().s("Over deze aanvraag is al beslist."))]
     AlreadyDecided,
-    #[error("Die dag is al voorbij.")]
+    #[error("{}", tr().s("Die dag is al voorbij."))]
     Past,
 }
 
@@ -452,9 +459,9 @@ impl PlannedDay {
     /// Where the staff count comes from, in words.
     pub fn staff_words(&self) -> &'static str {
         if self.rostered {
-            "Leidsters: ingeroosterd op die dag volgens het rooster."
+            tr().s("Leidsters: ingeroosterd op die dag volgens het rooster.")
         } else {
-            "Deze groep heeft geen rooster: alle leidsters gekoppeld aan de groep tellen als ingeroosterd."
+            tr().s("Deze groep heeft geen rooster: alle leidsters gekoppeld aan de groep tellen als ingeroosterd.")
         }
     }
 }
@@ -503,7 +510,7 @@ impl GroupRoster {
 /// Why a roster change was refused, in words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RosterRefusal {
-    #[error("Kies een pedagogisch medewerker van uw organisatie.")]
+    #[error("{}", tr().s("Kies een pedagogisch medewerker van uw organisatie."))]
     NotStaff,
 }
 
@@ -594,19 +601,22 @@ pub struct ChildVacation {
 /// Why vacation care cannot be asked for, in words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VacationRefusal {
-    #[error("Uw kind heeft op die dag geen plaatsing op de buitenschoolse opvang.")]
+    #[error("{}", tr().s("Uw kind heeft op die dag geen plaatsing op de buitenschoolse opvang."))]
     NotBso,
-    #[error("Kies een dag na vandaag.")]
+    #[error("{}", tr().s("Kies een dag na vandaag."))]
     NotAfterToday,
-    #[error("De locatie is die dag gesloten.")]
+    #[error("{}", tr().s("De locatie is die dag gesloten."))]
     Closed,
-    #[error("Voor die dag loopt al een aanvraag voor vakantieopvang.")]
+    #[error("{}", tr().s("Voor die dag loopt al een aanvraag voor vakantieopvang."))]
     AlreadyRequested,
-    #[error("Er zijn niet genoeg vakantie-uren voor {year}: nog {left} uur, nodig {needed} uur.")]
+    #[error(
+        "{}",
+        tr().f3("Er zijn niet genoeg vakantie-uren voor {0}: nog {1} uur, nodig {2} uur.", .year, .left, .needed)
+    )]
     NotEnoughHours { year: i32, left: u32, needed: u32 },
-    #[error("Over deze aanvraag is al beslist.")]
+    #[error("{}", tr().s("Over deze aanvraag is al beslist."))]
     AlreadyDecided,
-    #[error("De dag is al voorbij.")]
+    #[error("{}", tr().s("De dag is al voorbij."))]
     Past,
 }
 
@@ -632,14 +642,12 @@ pub fn fit(planned: &PlannedDay, child: ChildId, birth: NaiveDate, day: NaiveDat
     }
     let n = u32::try_from(births.len()).unwrap_or(u32::MAX);
     let staff = planned.staff;
-    let leidsters = |k: u32| if k == 1 { "leidster" } else { "leidsters" };
-    let kinderen = |k: u32| if k == 1 { "kind" } else { "kinderen" };
     let Ok(counts) = Counts::of(planned.care, &births, day) else {
         return Fit {
             fits: false,
             children: n,
             required: None,
-            words: "past niet: een geboortedatum ligt na die dag".into(),
+            words: tr().s("past niet: een geboortedatum ligt na die dag").into(),
         };
     };
     let outcome = assess_counts(planned.care, counts);
@@ -648,28 +656,33 @@ pub fn fit(planned: &PlannedDay, child: ChildId, birth: NaiveDate, day: NaiveDat
             fits: false,
             children: n,
             required: None,
-            words: format!(
-                "past niet: {n} {} is te veel voor één groep volgens de BKR",
-                kinderen(n)
+            words: tr().n(
+                "past niet: {0} kind is te veel voor één groep volgens de BKR",
+                "past niet: {0} kinderen is te veel voor één groep volgens de BKR",
+                n.into(),
             ),
         },
         Outcome::Staff { staff: need, .. } => {
             let over_max = n > planned.max_children;
             let short = need > staff;
             let head = if over_max || short {
-                "past niet"
+                tr().s("past niet")
             } else {
-                "past"
+                tr().s("past")
             };
             let mut words = format!(
-                "{head}: {n} {}, {need} {} nodig, {staff} ingeroosterd",
-                kinderen(n),
-                leidsters(need)
+                "{head}: {}",
+                tr().f3(
+                    "{0}, {1}, {2} ingeroosterd",
+                    tr().n("{0} kind", "{0} kinderen", n.into()),
+                    tr().n("{0} leidster nodig", "{0} leidsters nodig", need.into()),
+                    staff,
+                )
             );
             if over_max {
-                words.push_str(&format!(
-                    " (de groep mag hoogstens {} kinderen hebben)",
-                    planned.max_children
+                words.push_str(&tr().f(
+                    " (de groep mag hoogstens {0} kinderen hebben)",
+                    planned.max_children,
                 ));
             }
             Fit {

@@ -13,12 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// Templates and sources another branch is changing; converted after the
 /// merge. Empty this list then: the tests below cover them from then on.
-const NOT_YET_TRANSLATED: &[&str] = &[
-    "templates/agenda.html",
-    "templates/admin_requests.html",
-    "src/portal/web/agenda.rs",
-    "src/portal/agenda.rs",
-];
+const NOT_YET_TRANSLATED: &[&str] = &[];
 
 /// Words that may stand in a template as they are.
 const UNTRANSLATED_WORDS: &[&str] = &["kring"];

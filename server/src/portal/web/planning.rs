@@ -4,6 +4,7 @@
 //! days, each group's maximum, BSO children's vacation hours). Own
 //! organisation only; another organisation's ids answer 404.
 
+use crate::portal::i18n::{mark, tr};
 use super::admin::{self, today as manager_today};
 use super::view::{self, Layout};
 use super::{ManagerUser, WebError, render};
@@ -21,13 +22,13 @@ use serde::Deserialize;
 /// The weekdays of the roster grid and the rules form, with their short
 /// and long Dutch names.
 const DAYS: [(Weekday, &str, &str, &str); 7] = [
-    (Weekday::Mon, "mon", "ma", "maandag"),
-    (Weekday::Tue, "tue", "di", "dinsdag"),
-    (Weekday::Wed, "wed", "wo", "woensdag"),
-    (Weekday::Thu, "thu", "do", "donderdag"),
-    (Weekday::Fri, "fri", "vr", "vrijdag"),
-    (Weekday::Sat, "sat", "za", "zaterdag"),
-    (Weekday::Sun, "sun", "zo", "zondag"),
+    (Weekday::Mon, "mon", mark("ma"), mark("maandag")),
+    (Weekday::Tue, "tue", mark("di"), mark("dinsdag")),
+    (Weekday::Wed, "wed", mark("wo"), mark("woensdag")),
+    (Weekday::Thu, "thu", mark("do"), mark("donderdag")),
+    (Weekday::Fri, "fri", mark("vr"), mark("vrijdag")),
+    (Weekday::Sat, "sat", mark("za"), mark("zaterdag")),
+    (Weekday::Sun, "sun", mark("zo"), mark("zondag")),
 ];
 
 fn weekday_code(s: &str) -> Option<Weekday> {
@@ -154,7 +155,7 @@ async fn roster_page(
             name: s.name,
         })
         .collect();
-    let mut l = admin::layout(u, "Rooster", "rooster");
+    let mut l = admin::layout(u, tr().s("Rooster"), "rooster");
     l.notice = notice.into();
     l.error = error.into();
     render(&RosterPage {
@@ -173,10 +174,10 @@ pub async fn roster(
 ) -> Result<Response, WebError> {
     let notice = match q.ok.as_str() {
         "rooster" => {
-            "Het rooster is opgeslagen. De aanvragen tellen voortaan de ingeroosterde leidsters."
+            tr().s("Het rooster is opgeslagen. De aanvragen tellen voortaan de ingeroosterde leidsters.")
         }
-        "uitzondering" => "De uitzondering is opgeslagen.",
-        "verwijderd" => "De uitzondering is verwijderd.",
+        "uitzondering" => tr().s("De uitzondering is opgeslagen."),
+        "verwijderd" => tr().s("De uitzondering is verwijderd."),
         _ => "",
     };
     roster_page(&state, &u, notice, "").await
@@ -234,10 +235,10 @@ pub async fn exception_add(
     u.ctx.check_csrf(&f.csrf)?;
     let group: GroupId = parse_uuid(&group).ok_or(WebError::NotFound)?;
     let Some(staff) = parse_uuid::<StaffId>(&f.staff_id) else {
-        return with_error(roster_page(&state, &u, "", "Kies een medewerker.").await);
+        return with_error(roster_page(&state, &u, "", tr().s("Kies een medewerker.")).await);
     };
     let Some(day) = parse_date(&f.day) else {
-        return with_error(roster_page(&state, &u, "", "Kies een datum.").await);
+        return with_error(roster_page(&state, &u, "", tr().s("Kies een datum.")).await);
     };
     if day < manager_today(&u) {
         return with_error(
@@ -245,7 +246,7 @@ pub async fn exception_add(
                 &state,
                 &u,
                 "",
-                "Die dag is al voorbij: kies vandaag of later.",
+                tr().s("Die dag is al voorbij: kies vandaag of later."),
             )
             .await,
         );
@@ -259,7 +260,7 @@ pub async fn exception_add(
                     &state,
                     &u,
                     "",
-                    "Kies of de medewerker vrij is of extra werkt.",
+                    tr().s("Kies of de medewerker vrij is of extra werkt."),
                 )
                 .await,
             );
@@ -412,7 +413,7 @@ async fn settings_page(
             name: l.name,
         })
         .collect();
-    let mut l = admin::layout(u, "Agenda-instellingen", "agenda-instellingen");
+    let mut l = admin::layout(u, tr().s("Agenda-instellingen"), "agenda-instellingen");
     l.notice = notice.into();
     l.error = error.into();
     render(&AgendaSettingsPage {
@@ -444,11 +445,11 @@ pub async fn settings(
     Query(q): Query<admin::Notice>,
 ) -> Result<Response, WebError> {
     let notice = match q.ok.as_str() {
-        "regels" => "De regels zijn opgeslagen. Ouders zien ze zo in hun agenda.",
-        "dicht" => "De sluitingsdagen zijn opgeslagen.",
-        "open" => "De sluitingsdag is verwijderd.",
-        "groep" => "Het maximum van de groep is opgeslagen.",
-        "uren" => "De vakantie-uren zijn opgeslagen.",
+        "regels" => tr().s("De regels zijn opgeslagen. Ouders zien ze zo in hun agenda."),
+        "dicht" => tr().s("De sluitingsdagen zijn opgeslagen."),
+        "open" => tr().s("De sluitingsdag is verwijderd."),
+        "groep" => tr().s("Het maximum van de groep is opgeslagen."),
+        "uren" => tr().s("De vakantie-uren zijn opgeslagen."),
         _ => "",
     };
     settings_page(&state, &u, notice, "").await
@@ -472,9 +473,9 @@ pub fn parse_rules(fields: &[(String, String)]) -> Result<AgendaRules, String> {
             .unwrap_or_default()
     };
     let notice_working_days = number(get("notice_working_days"), 0, 20)
-        .ok_or("Vul bij 'afmelden' een aantal werkdagen in van 0 tot en met 20.".to_string())?;
+        .ok_or(tr().s("Vul bij 'afmelden' een aantal werkdagen in van 0 tot en met 20.").to_string())?;
     let credit_valid_months = number(get("credit_valid_months"), 1, 24)
-        .ok_or("Vul bij 'tegoed geldig' een aantal maanden in van 1 tot en met 24.".to_string())?;
+        .ok_or(tr().s("Vul bij 'tegoed geldig' een aantal maanden in van 1 tot en met 24.").to_string())?;
     let mut working_days: Vec<Weekday> = fields
         .iter()
         .filter(|(k, _)| k == "working_day")
@@ -482,17 +483,18 @@ pub fn parse_rules(fields: &[(String, String)]) -> Result<AgendaRules, String> {
         .collect();
     working_days.dedup();
     if working_days.is_empty() {
-        return Err("Kies ten minste één werkdag.".into());
+        return Err(tr().s("Kies ten minste één werkdag.").into());
     }
     let hours = |k: &str, what: &str| {
-        number(get(k), 1, 24).ok_or(format!(
-            "Vul bij '{what}' een aantal uren in van 1 tot en met 24."
+        number(get(k), 1, 24).ok_or(tr().f(
+            "Vul bij '{0}' een aantal uren in van 1 tot en met 24.",
+            what,
         ))
     };
     let vacation_hours = VacationHours {
-        morning: hours("vacation_morning", "ochtend")?,
-        afternoon: hours("vacation_afternoon", "middag")?,
-        whole_day: hours("vacation_day", "hele dag")?,
+        morning: hours("vacation_morning", tr().s("ochtend"))?,
+        afternoon: hours("vacation_afternoon", tr().s("middag"))?,
+        whole_day: hours("vacation_day", tr().s("hele dag"))?,
     };
     Ok(AgendaRules {
         notice_working_days,
@@ -547,22 +549,22 @@ pub async fn closed_add(
     u.ctx.check_csrf(&f.csrf)?;
     let location: LocationId = parse_uuid(&f.location_id).ok_or(WebError::NotFound)?;
     let checked = (|| {
-        let from = parse_date(&f.from).ok_or("Kies de eerste dag dat de locatie dicht is.")?;
+        let from = parse_date(&f.from).ok_or(tr().s("Kies de eerste dag dat de locatie dicht is."))?;
         let to = if f.to.trim().is_empty() {
             from
         } else {
-            parse_date(&f.to).ok_or("De laatste dag is geen geldige datum.")?
+            parse_date(&f.to).ok_or(tr().s("De laatste dag is geen geldige datum."))?
         };
         let name = f.name.trim();
         if to < from {
-            return Err("De laatste dag ligt voor de eerste dag.");
+            return Err(tr().s("De laatste dag ligt voor de eerste dag."));
         }
         if (to - from).num_days() > 62 {
-            return Err("Kies ten hoogste twee maanden tegelijk.");
+            return Err(tr().s("Kies ten hoogste twee maanden tegelijk."));
         }
         if name.is_empty() || name.chars().count() > 80 {
             return Err(
-                "Vul een reden in (bijvoorbeeld 'Tweede kerstdag'), ten hoogste 80 tekens.",
+                tr().s("Vul een reden in (bijvoorbeeld 'Tweede kerstdag'), ten hoogste 80 tekens."),
             );
         }
         Ok((from, to, name.to_string()))
@@ -595,7 +597,7 @@ pub async fn closed_remove(
                 &state,
                 &u,
                 "",
-                "Een sluitingsdag die voorbij is blijft staan.",
+                tr().s("Een sluitingsdag die voorbij is blijft staan."),
             )
             .await,
         );
@@ -634,7 +636,7 @@ pub async fn group_max(
                         &state,
                         &u,
                         "",
-                        "Vul bij het maximum een aantal kinderen in van 1 tot en met 60, of laat het leeg.",
+                        tr().s("Vul bij het maximum een aantal kinderen in van 1 tot en met 60, of laat het leeg."),
                     )
                     .await,
                 );
@@ -670,7 +672,7 @@ pub async fn vacation_hours(
         Ok(y) if y == this || y == this + 1 => y,
         _ => {
             return with_error(
-                settings_page(&state, &u, "", "Kies dit jaar of volgend jaar.").await,
+                settings_page(&state, &u, "", tr().s("Kies dit jaar of volgend jaar.")).await,
             );
         }
     };
@@ -680,7 +682,7 @@ pub async fn vacation_hours(
                 &state,
                 &u,
                 "",
-                "Vul een aantal vakantie-uren in van 0 tot en met 2000.",
+                tr().s("Vul een aantal vakantie-uren in van 0 tot en met 2000."),
             )
             .await,
         );
