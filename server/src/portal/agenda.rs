@@ -82,6 +82,16 @@ impl Default for AgendaRules {
     }
 }
 
+/// "hele dag", "ochtend", "middag".
+pub fn part_words(p: kring_protocol::PartOfDay) -> &'static str {
+    use kring_protocol::PartOfDay;
+    match p {
+        PartOfDay::WholeDay => tr().s("hele dag"),
+        PartOfDay::Morning => tr().s("ochtend"),
+        PartOfDay::Afternoon => tr().s("middag"),
+    }
+}
+
 /// The protocol's weekday of a date.
 pub fn weekday_of(d: NaiveDate) -> Weekday {
     match d.weekday() {

@@ -199,41 +199,87 @@ pub struct Decision {
     /// The child's first name (nothing more about the child).
     pub child: String,
     pub day: chrono::NaiveDate,
-    /// What was asked for, e.g. "een extra dag (hele dag)".
-    pub what: String,
+    /// What was asked for.
+    pub what: DecisionWhat,
     pub approved: bool,
 }
 
+/// What a decided request asked for; in words in the reader's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionWhat {
+    ExtraDay {
+        part: kring_protocol::PartOfDay,
+        payment: crate::portal::agenda::Payment,
+    },
+    Vacation {
+        part: kring_protocol::PartOfDay,
+        hours: u32,
+    },
+}
+
+impl DecisionWhat {
+    /// "een extra dag (hele dag, betaald)", "vakantieopvang (ochtend, 4 uur)",
+    /// in the current language.
+    pub fn words(self) -> String {
+        use crate::portal::agenda::part_words;
+        let t = Tr::current();
+        match self {
+            Self::ExtraDay { part, payment } => {
+                t.f2("een extra dag ({0}, {1})", part_words(part), payment.words())
+            }
+            Self::Vacation { part, hours } => t.f2(
+                "vakantieopvang ({0}, {1})",
+                part_words(part),
+                crate::portal::agenda::hours_words(hours.into()),
+            ),
+        }
+    }
+}
+
 /// The mails telling the child's parents about a decision (no database
-/// work, no sending). Plain Dutch; no photo, no detail beyond the first name.
+/// work, no sending), each in the parent's own language. Plain words; no
+/// photo, no detail beyond the first name.
 pub fn decision_mails(d: &Decision, to: &[Recipient], origin: &str) -> Vec<Mail> {
-    let day = crate::portal::agenda::long_day(d.day);
     let child: String = d.child.chars().filter(|c| !c.is_control()).collect();
-    let (subject, line) = if d.approved {
-        (
-            format!("Goedgekeurd: {} voor {child} op {day}", d.what),
-            format!(
-                "De locatie heeft uw aanvraag goedgekeurd: {} voor {child} op {day}. {child} wordt die dag verwacht.",
-                d.what
-            ),
-        )
-    } else {
-        (
-            format!("Afgewezen: {} voor {child} op {day}", d.what),
-            format!(
-                "De locatie heeft uw aanvraag afgewezen: {} voor {child} op {day}. Er is niets van uw tegoed of vakantie-uren afgegaan.",
-                d.what
-            ),
-        )
-    };
     to.iter()
-        .map(|p| Mail {
-            to: p.email.clone(),
-            subject: subject.clone(),
-            body: format!(
-                "Beste {},\n\n{line}\n\nBekijk uw agenda in het ouderportaal (na inloggen):\n{origin}/agenda\n",
-                p.name
-            ),
+        .map(|p| {
+            crate::portal::i18n::scope_sync(Tr::new(p.lang), || {
+                let t = Tr::current();
+                let day = crate::portal::agenda::long_day(d.day);
+                let what = d.what.words();
+                let (subject, line) = if d.approved {
+                    (
+                        t.f3("Goedgekeurd: {0} voor {1} op {2}", &what, &child, &day),
+                        t.f3(
+                            "De locatie heeft uw aanvraag goedgekeurd: {0} voor {1} op {2}.",
+                            &what,
+                            &child,
+                            &day,
+                        ) + " "
+                            + &t.f("{0} wordt die dag verwacht.", &child),
+                    )
+                } else {
+                    (
+                        t.f3("Afgewezen: {0} voor {1} op {2}", &what, &child, &day),
+                        t.f3(
+                            "De locatie heeft uw aanvraag afgewezen: {0} voor {1} op {2}.",
+                            &what,
+                            &child,
+                            &day,
+                        ) + " "
+                            + t.s("Er is niets van uw tegoed of vakantie-uren afgegaan."),
+                    )
+                };
+                Mail {
+                    to: p.email.clone(),
+                    subject,
+                    body: t.f2(
+                        "Beste {0},\n\n{1}\n\nBekijk uw agenda in het ouderportaal (na inloggen):\n",
+                        &p.name,
+                        line,
+                    ) + &format!("{origin}/agenda\n"),
+                }
+            })
         })
         .collect()
 }
@@ -317,14 +363,17 @@ mod tests {
         let d = Decision {
             child: "Sem".into(),
             day: chrono::NaiveDate::from_ymd_opt(2027, 1, 6).expect("date"),
-            what: "vakantieopvang (ochtend)".into(),
+            what: DecisionWhat::Vacation {
+                part: kring_protocol::PartOfDay::Morning,
+                hours: 4,
+            },
             approved: false,
         };
         let m = decision_mails(&d, &to, "https://test.example");
         assert_eq!(m.len(), 1);
         assert_eq!(
             m[0].subject,
-            "Afgewezen: vakantieopvang (ochtend) voor Sem op woensdag 6 januari 2027"
+            "Afgewezen: vakantieopvang (ochtend, 4 uur) voor Sem op woensdag 6 januari 2027"
         );
         assert!(
             m[0].body.contains("https://test.example/agenda"),
@@ -332,6 +381,40 @@ mod tests {
             m[0].body
         );
         assert!(m[0].body.starts_with("Beste Sanne,"));
+    }
+
+    #[test]
+    fn a_decision_mail_comes_in_each_parents_language() {
+        let to: Vec<Recipient> = [("Sanne", Lang::Nl), ("Sam", Lang::En)]
+            .into_iter()
+            .map(|(name, lang)| Recipient {
+                parent: kring_protocol::ParentId::new(),
+                name: name.into(),
+                email: format!("{}@example.nl", name.to_lowercase()),
+                lang,
+            })
+            .collect();
+        let d = Decision {
+            child: "Sem".into(),
+            day: chrono::NaiveDate::from_ymd_opt(2027, 1, 6).expect("date"),
+            what: DecisionWhat::ExtraDay {
+                part: kring_protocol::PartOfDay::WholeDay,
+                payment: crate::portal::agenda::Payment::Credit,
+            },
+            approved: true,
+        };
+        let m = decision_mails(&d, &to, "https://test.example");
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            m[0].subject,
+            "Goedgekeurd: een extra dag (hele dag, van tegoed) voor Sem op woensdag 6 januari 2027"
+        );
+        assert!(m[0].body.contains("Sem wordt die dag verwacht."), "{}", m[0].body);
+        assert!(m[1].subject.starts_with("Approved: "), "{}", m[1].subject);
+        assert!(m[1].subject.contains("Wednesday 6 January 2027"), "{}", m[1].subject);
+        assert!(m[1].body.starts_with("Dear Sam,"), "{}", m[1].body);
+        assert!(m[1].body.contains("https://test.example/agenda"));
+        assert!(!m[1].body.contains("tegoed"), "{}", m[1].body);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! location manager's list of requests with whether the day fits (BKR and
 //! group size), approve and refuse.
 
+use crate::portal::i18n::{mark, tr};
 use super::admin::{self, today as manager_today};
 use super::parent::{invalid, kid_name, layout, parse_child, today};
 use super::view::{self, Layout};
@@ -11,7 +12,7 @@ use super::{ManagerUser, ParentUser, WebError, render};
 use crate::AppState;
 use crate::portal::agenda::{
     AgendaRefusal, CancelKind, ChildAgenda, ChildVacation, DayRequestView, NewDayRequest,
-    NewVacationRequest, Payment, PlannedDay, RequestStatus, VacationRequestView, fit, hours_words,
+    NewVacationRequest, Payment, PlannedDay, part_words, RequestStatus, VacationRequestView, fit, hours_words,
     vacation_guaranteed, weekday_of,
 };
 use askama::Template;
@@ -140,10 +141,10 @@ pub struct VacationSection {
 /// The status of a vacation request in the parent's words.
 pub fn vacation_status_words(v: &VacationRequestView) -> String {
     match v.status {
-        RequestStatus::Approved if v.guaranteed => "gegarandeerd".into(),
-        RequestStatus::Approved => "goedgekeurd".into(),
-        RequestStatus::Requested => "wacht op de locatie (uren gereserveerd)".into(),
-        RequestStatus::Refused => "afgewezen (geen uren gebruikt)".into(),
+        RequestStatus::Approved if v.guaranteed => tr().s("gegarandeerd").into(),
+        RequestStatus::Approved => tr().s("goedgekeurd").into(),
+        RequestStatus::Requested => tr().s("wacht op de locatie (uren gereserveerd)").into(),
+        RequestStatus::Refused => tr().s("afgewezen (geen uren gebruikt)").into(),
     }
 }
 
@@ -191,42 +192,35 @@ fn vacation_section(
 }
 
 const MONTH_NAMES: [&str; 12] = [
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
+    mark("januari"),
+    mark("februari"),
+    mark("maart"),
+    mark("april"),
+    mark("mei"),
+    mark("juni"),
+    mark("juli"),
+    mark("augustus"),
+    mark("september"),
+    mark("oktober"),
+    mark("november"),
+    mark("december"),
 ];
 
-fn part_words(p: PartOfDay) -> &'static str {
-    match p {
-        PartOfDay::WholeDay => "hele dag",
-        PartOfDay::Morning => "ochtend",
-        PartOfDay::Afternoon => "middag",
-    }
-}
 
 fn notice(code: &str) -> &'static str {
     match code {
         "aangevraagd" => {
-            "Uw aanvraag is verstuurd. De locatie keurt hem goed of af; u ziet het hier."
+            tr().s("Uw aanvraag is verstuurd. De locatie keurt hem goed of af; u ziet het hier.")
         }
-        "afgemeld-tegoed" => "De dag is afgemeld. U heeft 1 dag tegoed gekregen.",
+        "afgemeld-tegoed" => tr().s("De dag is afgemeld. U heeft 1 dag tegoed gekregen."),
         "vakantie-gegarandeerd" => {
-            "Uw vakantieopvang is gegarandeerd: hij is meteen goedgekeurd en de uren zijn afgeschreven."
+            tr().s("Uw vakantieopvang is gegarandeerd: hij is meteen goedgekeurd en de uren zijn afgeschreven.")
         }
         "vakantie-aangevraagd" => {
-            "Uw vakantieopvang is aangevraagd. De uren zijn voor u gereserveerd; de locatie keurt hem goed of af."
+            tr().s("Uw vakantieopvang is aangevraagd. De uren zijn voor u gereserveerd; de locatie keurt hem goed of af.")
         }
         "afgemeld" => {
-            "De dag is afgemeld. U meldde te laat af voor tegoed (zie de regels hieronder)."
+            tr().s("De dag is afgemeld. U meldde te laat af voor tegoed (zie de regels hieronder).")
         }
         _ => "",
     }
@@ -255,8 +249,10 @@ pub async fn agenda(
         None => match kids.first() {
             Some(k) => k,
             None => {
-                let mut l = layout(&u, "Agenda", "agenda");
-                l.error = "Uw kind heeft geen plaatsing: er is niets te plannen.".into();
+                let mut l = layout(&u, tr().s("Agenda"), "agenda");
+                l.error = tr()
+                    .s("Uw kind heeft geen plaatsing: er is niets te plannen.")
+                    .into();
                 return render(&AgendaPage {
                     l,
                     kids: vec![],
@@ -338,14 +334,14 @@ pub async fn agenda(
             askable: false,
         };
         let row = if let Some((_, name)) = closed {
-            Some(row("closed", format!("Locatie dicht: {name}")))
+            Some(row("closed", tr().f("Locatie dicht: {0}", name)))
         } else if let Some(x) = absence.filter(|_| contract.is_some() || request.is_some()) {
             Some(row(
                 "absent",
-                format!(
-                    "Afwezig gemeld: {}, {}",
+                tr().f2(
+                    "Afwezig gemeld: {0}, {1}",
                     view::reason_words(&x.reason),
-                    view::part_of_day_words(&x.part_of_day)
+                    view::part_of_day_words(&x.part_of_day),
                 ),
             ))
         } else if let Some(v) = holiday {
@@ -355,11 +351,11 @@ pub async fn agenda(
                 } else {
                     "requested"
                 },
-                format!(
-                    "Vakantieopvang ({}, {}): {}",
+                tr().f3(
+                    "Vakantieopvang ({0}, {1}): {2}",
                     part_words(v.part_of_day),
                     hours_words(v.hours.into()),
-                    vacation_status_words(v)
+                    vacation_status_words(v),
                 ),
             ))
         } else if let Some(r) = request.filter(|r| r.status != RequestStatus::Refused) {
@@ -369,32 +365,32 @@ pub async fn agenda(
                 } else {
                     "requested"
                 },
-                format!(
-                    "Extra dag ({}, {}): {}",
+                tr().f3(
+                    "Extra dag ({0}, {1}): {2}",
                     part_words(r.part_of_day),
                     r.payment.words(),
-                    r.status.words()
+                    r.status.words(),
                 ),
             ))
         } else if let Some(c) = cancelled {
             let mut r = row(
                 "cancelled",
                 match c.kind {
-                    CancelKind::InTime => "Afgemeld, 1 dag tegoed gekregen".into(),
-                    CancelKind::Late => "Afgemeld (te laat voor tegoed)".into(),
-                    CancelKind::Swap => "Geruild voor een andere dag".into(),
+                    CancelKind::InTime => tr().s("Afgemeld, 1 dag tegoed gekregen").into(),
+                    CancelKind::Late => tr().s("Afgemeld (te laat voor tegoed)").into(),
+                    CancelKind::Swap => tr().s("Geruild voor een andere dag").into(),
                 },
             );
             r.askable = d > t && c.kind != CancelKind::Swap;
             Some(r)
         } else if let Some(p) = contract {
-            let mut r = row("contract", format!("Opvang in {}", p.group_name));
+            let mut r = row("contract", tr().f("Opvang in {0}", &p.group_name));
             if d >= t {
                 r.cancellable = true;
                 r.cancel_words = if a.rules.in_time(t, d, &closed_dates) {
-                    "Afmelden (u krijgt 1 dag tegoed)".into()
+                    tr().s("Afmelden (u krijgt 1 dag tegoed)").into()
                 } else {
-                    "Afmelden (te laat voor tegoed)".into()
+                    tr().s("Afmelden (te laat voor tegoed)").into()
                 };
             }
             Some(r)
@@ -402,7 +398,7 @@ pub async fn agenda(
             request.map(|r| {
                 row(
                     "refused",
-                    format!("Extra dag afgewezen ({})", r.payment.words()),
+                    tr().f("Extra dag afgewezen ({0})", r.payment.words()),
                 )
             })
         };
@@ -437,15 +433,15 @@ pub async fn agenda(
     let contract = placements
         .iter()
         .map(|p| {
-            format!(
-                "{} in {}",
+            tr().f2(
+                "{0} in {1}",
                 crate::portal::agenda::weekdays_words(&crate::org::parse_days(&p.days)),
-                p.group_name
+                &p.group_name,
             )
         })
         .collect::<Vec<_>>()
         .join("; ");
-    let mut l = layout(&u, "Agenda", "agenda");
+    let mut l = layout(&u, tr().s("Agenda"), "agenda");
     l.notice = notice(&q.ok).into();
     let month_param =
         |m: Option<NaiveDate>| m.map(|m| m.format("%Y-%m").to_string()).unwrap_or_default();
@@ -461,7 +457,11 @@ pub async fn agenda(
             .collect(),
         child_id: chosen.id.to_string(),
         child: kid_name(chosen),
-        month: format!("{} {}", MONTH_NAMES[first.month0() as usize], first.year()),
+        month: format!(
+            "{} {}",
+            tr().s(MONTH_NAMES[first.month0() as usize]),
+            first.year()
+        ),
         prev: month_param(first.checked_sub_months(Months::new(1))),
         next: month_param(first.checked_add_months(Months::new(1))),
         contract,
@@ -497,20 +497,21 @@ pub fn parse_request(
     f: &RequestForm,
 ) -> Result<(NaiveDate, PartOfDay, Payment, Option<NaiveDate>), String> {
     let day = NaiveDate::parse_from_str(f.day.trim(), "%Y-%m-%d")
-        .map_err(|_| "Kies de dag die u wilt aanvragen.".to_string())?;
+        .map_err(|_| tr().s("Kies de dag die u wilt aanvragen.").to_string())?;
     let part = match f.part_of_day.as_str() {
         "whole_day" | "" => PartOfDay::WholeDay,
         "morning" => PartOfDay::Morning,
         "afternoon" => PartOfDay::Afternoon,
-        _ => return Err("Kies hele dag, ochtend of middag.".into()),
+        _ => return Err(tr().s("Kies hele dag, ochtend of middag.").into()),
     };
     let payment = Payment::parse(f.payment.as_str()).ok_or_else(|| {
-        "Kies hoe u de dag wilt betalen: betaald, van tegoed of ruilen.".to_string()
+        tr().s("Kies hoe u de dag wilt betalen: betaald, van tegoed of ruilen.")
+            .to_string()
     })?;
     let gives_up = match payment {
         Payment::Swap => Some(
             NaiveDate::parse_from_str(f.gives_up.trim(), "%Y-%m-%d")
-                .map_err(|_| "Kies welke opvangdag u wilt ruilen.".to_string())?,
+                .map_err(|_| tr().s("Kies welke opvangdag u wilt ruilen.").to_string())?,
         ),
         _ => None,
     };
@@ -526,7 +527,7 @@ fn back(child: &impl std::fmt::Display, day: NaiveDate, ok: &str) -> Response {
 }
 
 fn refused(u: &ParentUser, title: &str, r: AgendaRefusal) -> Result<Response, WebError> {
-    invalid(u, title, &format!("{r} Ga terug naar de agenda."))
+    invalid(u, title, &tr().f("{0} Ga terug naar de agenda.", r))
 }
 
 pub async fn request(
@@ -543,7 +544,7 @@ pub async fn request(
         .ok_or(WebError::NotFound)?;
     let (day, part, payment, gives_up) = match parse_request(&f) {
         Ok(v) => v,
-        Err(problem) => return invalid(&u, "Extra dag aanvragen", &problem),
+        Err(problem) => return invalid(&u, tr().s("Extra dag aanvragen"), &problem),
     };
     let outcome = state
         .store
@@ -567,7 +568,7 @@ pub async fn request(
             tracing::info!(request = %id, parent = %u.parent, payment = payment.as_str(), "extra day requested");
             Ok(back(&child, day, "aangevraagd"))
         }
-        Err(r) => refused(&u, "Extra dag aanvragen", r),
+        Err(r) => refused(&u, tr().s("Extra dag aanvragen"), r),
     }
 }
 
@@ -587,7 +588,11 @@ pub async fn cancel(
     u.ctx.check_csrf(&f.csrf)?;
     let child = parse_child(&f.child_id).ok_or(WebError::NotFound)?;
     let Ok(day) = NaiveDate::parse_from_str(f.day.trim(), "%Y-%m-%d") else {
-        return invalid(&u, "Dag afmelden", "Kies de dag die u wilt afmelden.");
+        return invalid(
+            &u,
+            tr().s("Dag afmelden"),
+            tr().s("Kies de dag die u wilt afmelden."),
+        );
     };
     let outcome = state
         .store
@@ -615,7 +620,7 @@ pub async fn cancel(
                 },
             ))
         }
-        Err(r) => refused(&u, "Dag afmelden", r),
+        Err(r) => refused(&u, tr().s("Dag afmelden"), r),
     }
 }
 
@@ -674,12 +679,12 @@ pub async fn requests(
             decided.push(row);
         }
     }
-    let mut l = admin::layout(&u, "Aanvragen", "aanvragen");
+    let mut l = admin::layout(&u, tr().s("Aanvragen"), "aanvragen");
     l.notice = match q.ok.as_str() {
         "goedgekeurd" => {
-            "De aanvraag is goedgekeurd. Het scherm in de groep verwacht het kind die dag."
+            tr().s("De aanvraag is goedgekeurd. Het scherm in de groep verwacht het kind die dag.")
         }
-        "afgewezen" => "De aanvraag is afgewezen.",
+        "afgewezen" => tr().s("De aanvraag is afgewezen."),
         _ => "",
     }
     .into();
@@ -714,7 +719,7 @@ async fn manager_row(
         status: r.status.as_str(),
         status_words: r.status.words(),
         decided: match (&r.decided_by, r.decided_at) {
-            (Some(by), Some(at)) => format!("door {by}, {}", view::when(calendar, at)),
+            (Some(by), Some(at)) => tr().f2("door {0}, {1}", by, view::when(calendar, at)),
             _ => String::new(),
         },
         fits,
@@ -741,22 +746,22 @@ async fn vacation_manager_row(
         group: r.group_name.clone(),
         when: view::day(r.day),
         part: part_words(r.part_of_day),
-        payment: format!("vakantieopvang, {}", hours_words(r.hours.into())),
+        payment: tr().f("vakantieopvang, {0}", hours_words(r.hours.into())),
         gives_up: String::new(),
         requested_by: r.requested_by.clone(),
         status: r.status.as_str(),
         status_words: if r.guaranteed {
-            "gegarandeerd"
+            tr().s("gegarandeerd")
         } else {
             r.status.words()
         },
         decided: match (&r.decided_by, r.decided_at) {
             (Some(by), Some(at)) if !r.guaranteed => {
-                format!("door {by}, {}", view::when(calendar, at))
+                tr().f2("door {0}, {1}", by, view::when(calendar, at))
             }
-            (_, Some(at)) => format!(
-                "een maand vooruit aangevraagd, {}",
-                view::when(calendar, at)
+            (_, Some(at)) => tr().f(
+                "een maand vooruit aangevraagd, {0}",
+                view::when(calendar, at),
             ),
             _ => String::new(),
         },
@@ -807,11 +812,10 @@ async fn decide(
                 .await?
                 .ok_or(WebError::NotFound)?
                 .map_err(manager_words);
-            let what = format!(
-                "een extra dag ({}, {})",
-                part_words(r.part_of_day),
-                r.payment.words()
-            );
+            let what = crate::portal::notify::DecisionWhat::ExtraDay {
+                part: r.part_of_day,
+                payment: r.payment,
+            };
             (out, (r.child, r.child_name, r.day, what))
         }
         None => {
@@ -826,11 +830,10 @@ async fn decide(
                 .await?
                 .ok_or(WebError::NotFound)?
                 .map_err(|e| e.to_string());
-            let what = format!(
-                "vakantieopvang ({}, {})",
-                part_words(r.part_of_day),
-                hours_words(r.hours.into())
-            );
+            let what = crate::portal::notify::DecisionWhat::Vacation {
+                part: r.part_of_day,
+                hours: r.hours,
+            };
             (out, (r.child, r.child_name, r.day, what))
         }
     };
@@ -858,8 +861,8 @@ async fn decide(
         }
         Err(words) => {
             let mut resp = axum::response::Html(view::error_page(
-                "Aanvraag",
-                &format!("{words} Ga terug naar de aanvragen."),
+                tr().s("Aanvraag"),
+                &tr().f("{0} Ga terug naar de aanvragen.", words),
             ))
             .into_response();
             *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
@@ -894,8 +897,8 @@ pub async fn vacation_request(
     let Ok(day) = NaiveDate::parse_from_str(f.day.trim(), "%Y-%m-%d") else {
         return invalid(
             &u,
-            "Vakantieopvang aanvragen",
-            "Kies de dag die u wilt aanvragen.",
+            tr().s("Vakantieopvang aanvragen"),
+            tr().s("Kies de dag die u wilt aanvragen."),
         );
     };
     let part = match f.part_of_day.as_str() {
@@ -905,8 +908,8 @@ pub async fn vacation_request(
         _ => {
             return invalid(
                 &u,
-                "Vakantieopvang aanvragen",
-                "Kies ochtend, middag of hele dag.",
+                tr().s("Vakantieopvang aanvragen"),
+                tr().s("Kies ochtend, middag of hele dag."),
             );
         }
     };
@@ -942,8 +945,8 @@ pub async fn vacation_request(
         }
         Err(r) => invalid(
             &u,
-            "Vakantieopvang aanvragen",
-            &format!("{r} Ga terug naar de agenda."),
+            tr().s("Vakantieopvang aanvragen"),
+            &tr().f("{0} Ga terug naar de agenda.", r),
         ),
     }
 }
@@ -952,10 +955,11 @@ pub async fn vacation_request(
 fn manager_words(r: AgendaRefusal) -> String {
     match r {
         AgendaRefusal::NoCredit => {
-            "Het kind heeft geen tegoed meer: goedkeuren kan niet. Wijs de aanvraag af.".into()
+            tr().s("Het kind heeft geen tegoed meer: goedkeuren kan niet. Wijs de aanvraag af.")
+                .into()
         }
-        AgendaRefusal::Past => "De dag is al voorbij.".into(),
-        AgendaRefusal::AlreadyDecided => "Over deze aanvraag is al beslist.".into(),
+        AgendaRefusal::Past => tr().s("De dag is al voorbij.").into(),
+        AgendaRefusal::AlreadyDecided => tr().s("Over deze aanvraag is al beslist.").into(),
         other => other.to_string(),
     }
 }
