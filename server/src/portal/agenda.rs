@@ -215,11 +215,7 @@ impl AgendaRules {
             "{0} werkdagen",
             self.notice_working_days.into(),
         );
-        let months = tr().n(
-            "{0} maand",
-            "{0} maanden",
-            self.credit_valid_months.into(),
-        );
+        let months = tr().n("{0} maand", "{0} maanden", self.credit_valid_months.into());
         vec![
             tr().f(
                 "Meldt u een opvangdag uiterlijk {0} van tevoren af, dan krijgt u 1 dag tegoed. \
@@ -657,7 +653,9 @@ pub fn fit(planned: &PlannedDay, child: ChildId, birth: NaiveDate, day: NaiveDat
             fits: false,
             children: n,
             required: None,
-            words: tr().s("past niet: een geboortedatum ligt na die dag").into(),
+            words: tr()
+                .s("past niet: een geboortedatum ligt na die dag")
+                .into(),
         };
     };
     let outcome = assess_counts(planned.care, counts);

@@ -224,9 +224,11 @@ impl DecisionWhat {
         use crate::portal::agenda::part_words;
         let t = Tr::current();
         match self {
-            Self::ExtraDay { part, payment } => {
-                t.f2("een extra dag ({0}, {1})", part_words(part), payment.words())
-            }
+            Self::ExtraDay { part, payment } => t.f2(
+                "een extra dag ({0}, {1})",
+                part_words(part),
+                payment.words(),
+            ),
             Self::Vacation { part, hours } => t.f2(
                 "vakantieopvang ({0}, {1})",
                 part_words(part),
@@ -409,9 +411,17 @@ mod tests {
             m[0].subject,
             "Goedgekeurd: een extra dag (hele dag, van tegoed) voor Sem op woensdag 6 januari 2027"
         );
-        assert!(m[0].body.contains("Sem wordt die dag verwacht."), "{}", m[0].body);
+        assert!(
+            m[0].body.contains("Sem wordt die dag verwacht."),
+            "{}",
+            m[0].body
+        );
         assert!(m[1].subject.starts_with("Approved: "), "{}", m[1].subject);
-        assert!(m[1].subject.contains("Wednesday 6 January 2027"), "{}", m[1].subject);
+        assert!(
+            m[1].subject.contains("Wednesday 6 January 2027"),
+            "{}",
+            m[1].subject
+        );
         assert!(m[1].body.starts_with("Dear Sam,"), "{}", m[1].body);
         assert!(m[1].body.contains("https://test.example/agenda"));
         assert!(!m[1].body.contains("tegoed"), "{}", m[1].body);

@@ -4,7 +4,6 @@
 //! location manager's list of requests with whether the day fits (BKR and
 //! group size), approve and refuse.
 
-use crate::portal::i18n::{mark, tr};
 use super::admin::{self, today as manager_today};
 use super::parent::{invalid, kid_name, layout, parse_child, today};
 use super::view::{self, Layout};
@@ -12,9 +11,10 @@ use super::{ManagerUser, ParentUser, WebError, render};
 use crate::AppState;
 use crate::portal::agenda::{
     AgendaRefusal, CancelKind, ChildAgenda, ChildVacation, DayRequestView, NewDayRequest,
-    NewVacationRequest, Payment, PlannedDay, part_words, RequestStatus, VacationRequestView, fit, hours_words,
-    vacation_guaranteed, weekday_of,
+    NewVacationRequest, Payment, PlannedDay, RequestStatus, VacationRequestView, fit, hours_words,
+    part_words, vacation_guaranteed, weekday_of,
 };
+use crate::portal::i18n::{mark, tr};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -205,7 +205,6 @@ const MONTH_NAMES: [&str; 12] = [
     mark("november"),
     mark("december"),
 ];
-
 
 fn notice(code: &str) -> &'static str {
     match code {
@@ -954,10 +953,9 @@ pub async fn vacation_request(
 /// A refusal as the manager reads it (the parents' words say "uw kind").
 fn manager_words(r: AgendaRefusal) -> String {
     match r {
-        AgendaRefusal::NoCredit => {
-            tr().s("Het kind heeft geen tegoed meer: goedkeuren kan niet. Wijs de aanvraag af.")
-                .into()
-        }
+        AgendaRefusal::NoCredit => tr()
+            .s("Het kind heeft geen tegoed meer: goedkeuren kan niet. Wijs de aanvraag af.")
+            .into(),
         AgendaRefusal::Past => tr().s("De dag is al voorbij.").into(),
         AgendaRefusal::AlreadyDecided => tr().s("Over deze aanvraag is al beslist.").into(),
         other => other.to_string(),

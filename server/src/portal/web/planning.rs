@@ -4,12 +4,12 @@
 //! days, each group's maximum, BSO children's vacation hours). Own
 //! organisation only; another organisation's ids answer 404.
 
-use crate::portal::i18n::{mark, tr};
 use super::admin::{self, today as manager_today};
 use super::view::{self, Layout};
 use super::{ManagerUser, WebError, render};
 use crate::AppState;
 use crate::portal::agenda::{AgendaRules, VacationHours, weekdays_words};
+use crate::portal::i18n::{mark, tr};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -173,9 +173,9 @@ pub async fn roster(
     Query(q): Query<admin::Notice>,
 ) -> Result<Response, WebError> {
     let notice = match q.ok.as_str() {
-        "rooster" => {
-            tr().s("Het rooster is opgeslagen. De aanvragen tellen voortaan de ingeroosterde leidsters.")
-        }
+        "rooster" => tr().s(
+            "Het rooster is opgeslagen. De aanvragen tellen voortaan de ingeroosterde leidsters.",
+        ),
         "uitzondering" => tr().s("De uitzondering is opgeslagen."),
         "verwijderd" => tr().s("De uitzondering is verwijderd."),
         _ => "",
@@ -472,10 +472,14 @@ pub fn parse_rules(fields: &[(String, String)]) -> Result<AgendaRules, String> {
             .map(|(_, v)| v.as_str())
             .unwrap_or_default()
     };
-    let notice_working_days = number(get("notice_working_days"), 0, 20)
-        .ok_or(tr().s("Vul bij 'afmelden' een aantal werkdagen in van 0 tot en met 20.").to_string())?;
-    let credit_valid_months = number(get("credit_valid_months"), 1, 24)
-        .ok_or(tr().s("Vul bij 'tegoed geldig' een aantal maanden in van 1 tot en met 24.").to_string())?;
+    let notice_working_days = number(get("notice_working_days"), 0, 20).ok_or(
+        tr().s("Vul bij 'afmelden' een aantal werkdagen in van 0 tot en met 20.")
+            .to_string(),
+    )?;
+    let credit_valid_months = number(get("credit_valid_months"), 1, 24).ok_or(
+        tr().s("Vul bij 'tegoed geldig' een aantal maanden in van 1 tot en met 24.")
+            .to_string(),
+    )?;
     let mut working_days: Vec<Weekday> = fields
         .iter()
         .filter(|(k, _)| k == "working_day")
@@ -549,7 +553,8 @@ pub async fn closed_add(
     u.ctx.check_csrf(&f.csrf)?;
     let location: LocationId = parse_uuid(&f.location_id).ok_or(WebError::NotFound)?;
     let checked = (|| {
-        let from = parse_date(&f.from).ok_or(tr().s("Kies de eerste dag dat de locatie dicht is."))?;
+        let from =
+            parse_date(&f.from).ok_or(tr().s("Kies de eerste dag dat de locatie dicht is."))?;
         let to = if f.to.trim().is_empty() {
             from
         } else {
@@ -564,7 +569,7 @@ pub async fn closed_add(
         }
         if name.is_empty() || name.chars().count() > 80 {
             return Err(
-                tr().s("Vul een reden in (bijvoorbeeld 'Tweede kerstdag'), ten hoogste 80 tekens."),
+                tr().s("Vul een reden in (bijvoorbeeld 'Tweede kerstdag'), ten hoogste 80 tekens.")
             );
         }
         Ok((from, to, name.to_string()))
