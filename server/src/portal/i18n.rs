@@ -421,11 +421,20 @@ pub async fn middleware(
                 .and_then(Lang::from_accept_language)
         })
         .unwrap_or_default();
-    let here = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    // A page answered to a POST (a form shown again with its error) has no
+    // GET at its path (`/agenda/annuleren`): the switch goes back to the
+    // start page instead of a 405.
+    let here = if matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    ) {
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    } else {
+        "/"
+    };
     let tr = Tr {
         lang,
         here: std::sync::Arc::from(here),

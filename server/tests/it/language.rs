@@ -100,6 +100,25 @@ async fn the_switch_is_kept_in_a_cookie_and_on_the_account() {
         "{mail}"
     );
 
+    // a page answered to a POST: the switch goes back to a page that has a
+    // GET, not to the form's POST-only address
+    let page = anon
+        .post("/wachtwoord-vergeten", &[("email", "sem.ouder@example.nl")])
+        .await;
+    assert!(
+        page.text
+            .contains(r#"<input type="hidden" name="terug" value="/">"#),
+        "{}",
+        page.text
+    );
+    let page = b.get("/agenda?maand=2027-01").await;
+    assert!(
+        page.text
+            .contains(r#"<input type="hidden" name="terug" value="/agenda?maand=2027-01">"#),
+        "{}",
+        page.text
+    );
+
     // another parent never chose: Dutch
     let other = p.logged_in("test", "noor").await;
     assert_eq!(other.cookies.get("kring_lang"), None);
