@@ -216,6 +216,29 @@ async fn news_reaches_only_the_parents_of_its_location_and_organisation() {
     let list = m.get("/beheer/nieuws").await;
     assert!(!list.text.contains("Geen PDF") && !list.text.contains("Te groot"));
 
+    // a form over the route's 40 MiB limit: "too large" in words, not a
+    // "form expired", and nothing stored
+    let mut huge = b"%PDF-1.4\n".to_vec();
+    huge.resize(40 * 1024 * 1024 + 1024, b' ');
+    let r = post_news(
+        &mut m,
+        "/beheer/nieuws",
+        &[
+            ("kind", "nieuws"),
+            ("location", ""),
+            ("title", "Veel te groot"),
+            ("body", "Tekst."),
+        ],
+        None,
+        Some(("enorm.pdf", huge)),
+    )
+    .await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert!(r.text.contains("groter dan 42 MB"), "{}", r.text);
+    assert!(!r.text.contains("Formulier verlopen"), "{}", r.text);
+    let list = m.get("/beheer/nieuws").await;
+    assert!(!list.text.contains("Veel te groot"));
+
     // Sem's parent (location A): A and the newsletter, newest first, escaped.
     let mut sem = p.logged_in("test", "sem").await;
     let page = sem.get("/nieuws").await;

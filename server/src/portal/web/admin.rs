@@ -573,9 +573,11 @@ pub async fn import(
     let mut csrf = String::new();
     let mut text = String::new();
     let mut confirmed_links = false;
-    while let Ok(Some(field)) = multipart.next_field().await {
+    // a CSV larger than the limit is refused whole, never imported in part
+    let too_large = |e| WebError::from_multipart(&e, super::FORM_BODY_LIMIT);
+    while let Some(field) = multipart.next_field().await.map_err(too_large)? {
         let name = field.name().unwrap_or_default().to_string();
-        let value = field.text().await.unwrap_or_default();
+        let value = field.text().await.map_err(too_large)?;
         match name.as_str() {
             "csrf" => csrf = value,
             "confirm_links" => confirmed_links = value == "ja",

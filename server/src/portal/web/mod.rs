@@ -321,14 +321,17 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
     routes().into_iter().map(|(m, p, _)| (m, p)).collect()
 }
 
+/// The body limit of every portal route without one of its own (a CSV
+/// import is the largest form that uses it).
+pub const FORM_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 /// The portal's routes, with its security headers and Origin check.
 pub fn router(state: &AppState) -> Router<AppState> {
     let mut r = Router::new();
     for (_, path, handler) in routes() {
         r = r.route(path, handler);
     }
-    let limit = 2 * 1024 * 1024;
-    r.layer(axum::extract::DefaultBodyLimit::max(limit))
+    r.layer(axum::extract::DefaultBodyLimit::max(FORM_BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(origin_check))
         // outermost: every answer below (also a refusal) is in the request's language
@@ -456,7 +459,23 @@ pub enum WebError {
     ChangePassword,
     /// Too many failed logins from this address.
     TooMany(u64),
+    /// A form larger than its route's limit (bytes): nothing was stored.
+    TooLarge(usize),
     Internal(String),
+}
+
+impl WebError {
+    /// A multipart form that could not be read: larger than the route's
+    /// limit (`limit` bytes) says so; anything else is a broken form,
+    /// answered like a forged one.
+    pub fn from_multipart(e: &axum::extract::multipart::MultipartError, limit: usize) -> Self {
+        tracing::info!(error = %e, "form could not be read");
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::TooLarge(limit)
+        } else {
+            Self::Csrf
+        }
+    }
 }
 
 impl From<crate::org::OrgError> for WebError {
@@ -505,6 +524,14 @@ impl IntoResponse for WebError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 return resp;
             }
+            Self::TooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                t.s("Te groot"),
+                t.f(
+                    "Wat u stuurde is groter dan {0}. Er is niets opgeslagen. Ga terug en kies een kleiner bestand.",
+                    view::size_words(u64::try_from(limit).unwrap_or(u64::MAX)),
+                ),
+            ),
             Self::Internal(e) => {
                 tracing::error!(error = %e, "portal error");
                 (

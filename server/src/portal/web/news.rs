@@ -453,17 +453,14 @@ async fn read_news_form(mut multipart: Multipart) -> Result<NewsForm, WebError> 
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(e) => {
-                tracing::info!(error = %e, "news form could not be read");
-                return Err(WebError::Csrf);
-            }
+            Err(e) => return Err(WebError::from_multipart(&e, NEWS_BODY_LIMIT)),
         };
         let name = field.name().unwrap_or_default().to_string();
         let file_name = field.file_name().unwrap_or_default().to_string();
-        let bytes = field.bytes().await.map_err(|e| {
-            tracing::info!(error = %e, "news form field could not be read");
-            WebError::Csrf
-        })?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| WebError::from_multipart(&e, NEWS_BODY_LIMIT))?;
         let text = || String::from_utf8_lossy(&bytes).into_owned();
         match name.as_str() {
             "csrf" => f.csrf = text(),
@@ -891,13 +888,13 @@ pub async fn admin_staff_photo(
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(e) => {
-                tracing::info!(error = %e, "staff photo form could not be read");
-                return Err(WebError::Csrf);
-            }
+            Err(e) => return Err(WebError::from_multipart(&e, NEWS_BODY_LIMIT)),
         };
         let name = field.name().unwrap_or_default().to_string();
-        let bytes = field.bytes().await.map_err(|_| WebError::Csrf)?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| WebError::from_multipart(&e, NEWS_BODY_LIMIT))?;
         match name.as_str() {
             "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
             "toestemming" => consent = &bytes[..] == b"ja",
