@@ -248,9 +248,14 @@ async fn news_reaches_only_the_parents_of_its_location_and_organisation() {
         !page.text.contains("Nieuwe zandbak"),
         "another location's news"
     );
+    let letters = page
+        .text
+        .split("id=\"news-section-nieuwsbrief\"")
+        .nth(1)
+        .expect("newsletters");
     assert!(
-        page.text.find("Nieuwsbrief juni").unwrap() < page.text.find("Zomerfeest").unwrap(),
-        "newest first"
+        letters.contains("Nieuwsbrief juni") && !letters.contains("Zomerfeest"),
+        "news and newsletters each in their own section"
     );
     let post = sem.get(&format!("/nieuws/{a}")).await;
     assert_eq!(post.status, 200);
@@ -581,4 +586,83 @@ async fn mijn_locatie_shows_the_location_and_staff_photos_only_with_consent() {
             .status,
         404
     );
+}
+
+#[tokio::test]
+async fn the_news_page_shows_the_most_recent_of_each_kind_and_all_on_request() {
+    let p = Portal::start().await;
+    let mut m = p.logged_in("test", "manager").await;
+    for i in 1..=7 {
+        let title = format!("Bericht nummer {i}");
+        let r = post_news(
+            &mut m,
+            "/beheer/nieuws",
+            &[
+                ("kind", "nieuws"),
+                ("location", ""),
+                ("title", &title),
+                ("body", "Tekst."),
+            ],
+            None,
+            None,
+        )
+        .await;
+        assert!(r.status == 200 || r.status == 303, "{}", r.status);
+    }
+    let r = post_news(
+        &mut m,
+        "/beheer/nieuws",
+        &[
+            ("kind", "nieuwsbrief"),
+            ("location", ""),
+            ("title", "Nieuwsbrief december"),
+            ("body", "Tekst."),
+        ],
+        None,
+        None,
+    )
+    .await;
+    assert!(r.status == 200 || r.status == 303, "{}", r.status);
+
+    let mut sem = p.logged_in("test", "sem").await;
+    let page = sem.get("/nieuws").await;
+    assert_eq!(page.status, 200);
+    // the five most recent news posts, the newsletter in its own section
+    for i in 3..=7 {
+        assert!(
+            page.text.contains(&format!("Bericht nummer {i}<")),
+            "{i}: {}",
+            page.text
+        );
+    }
+    assert!(!page.text.contains("Bericht nummer 1<") && !page.text.contains("Bericht nummer 2<"));
+    assert!(
+        page.text.find("Bericht nummer 7<") < page.text.find("Bericht nummer 3<"),
+        "newest first"
+    );
+    assert!(page.text.contains("id=\"all-nieuws\""), "{}", page.text);
+    assert!(page.text.contains("Nieuwsbrief december"));
+    assert!(
+        !page.text.contains("id=\"all-nieuwsbrief\""),
+        "one newsletter: no button"
+    );
+    let section = page
+        .text
+        .split("id=\"news-section-nieuwsbrief\"")
+        .nth(1)
+        .expect("the newsletters");
+    assert!(section.contains("Nieuwsbrief december") && !section.contains("Bericht nummer"));
+
+    // "Alle bekijken": every news post, no newsletter
+    let all = sem.get("/nieuws?alle=nieuws").await;
+    assert_eq!(all.status, 200);
+    for i in 1..=7 {
+        assert!(all.text.contains(&format!("Bericht nummer {i}<")), "{i}");
+    }
+    assert!(!all.text.contains("Nieuwsbrief december"));
+    assert!(all.text.contains("Alle nieuwsberichten"));
+    // an unknown kind is the ordinary page
+    let odd = sem.get("/nieuws?alle=iets").await;
+    assert_eq!(odd.status, 200);
+    assert!(odd.text.contains("id=\"all-nieuws\""));
 }

@@ -29,6 +29,7 @@ pub const NEWS_BODY_LIMIT: usize = 40 * 1024 * 1024;
 // What the templates show
 
 /// A post as a card or a page.
+#[derive(Clone)]
 pub struct PostView {
     pub id: String,
     pub kind: &'static str,
@@ -69,11 +70,67 @@ fn post_view(p: NewsPost, calendar: &Calendar) -> PostView {
     }
 }
 
+/// How many of each kind `/nieuws` shows before "Alle bekijken".
+pub const NEWS_RECENT: usize = 5;
+
+/// One kind of post on `/nieuws`: the most recent, or all of them.
+pub struct NewsSection {
+    pub kind: &'static str,
+    pub heading: &'static str,
+    pub empty: &'static str,
+    pub posts: Vec<PostView>,
+    /// More than shown: the "Alle bekijken" button.
+    pub more: bool,
+}
+
 #[derive(Template)]
 #[template(path = "news.html")]
 pub struct NewsPage {
     pub l: Layout,
-    pub posts: Vec<PostView>,
+    pub sections: Vec<NewsSection>,
+    /// Showing all posts of one kind (`?alle=`).
+    pub all: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+pub struct NewsQuery {
+    /// "nieuws" or "nieuwsbrief": every post of that kind.
+    pub alle: String,
+}
+
+/// The sections of `/nieuws`: news and newsletters, the most recent of each
+/// (the seeds' "Alle bekijken" shows the rest), or every post of one kind.
+pub fn news_sections(posts: Vec<PostView>, all: Option<NewsKind>) -> Vec<NewsSection> {
+    [NewsKind::Nieuws, NewsKind::Nieuwsbrief]
+        .into_iter()
+        .filter(|k| all.is_none_or(|a| a == *k))
+        .map(|kind| {
+            let mut posts: Vec<PostView> = posts
+                .iter()
+                .filter(|p| p.kind == kind.as_str())
+                .map(PostView::clone)
+                .collect();
+            let more = all.is_none() && posts.len() > NEWS_RECENT;
+            if all.is_none() {
+                posts.truncate(NEWS_RECENT);
+            }
+            let (heading, empty) = match kind {
+                NewsKind::Nieuws => (tr().s("Nieuws"), tr().s("Er is nog geen nieuws.")),
+                NewsKind::Nieuwsbrief => (
+                    tr().s("Nieuwsbrieven"),
+                    tr().s("Er zijn nog geen nieuwsbrieven."),
+                ),
+            };
+            NewsSection {
+                kind: kind.as_str(),
+                heading,
+                empty,
+                posts,
+                more,
+            }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -164,15 +221,27 @@ pub struct MyLocationPage {
 // ---------------------------------------------------------------------------
 // Parents
 
-pub async fn news_list(State(state): State<AppState>, u: ParentUser) -> Result<Response, WebError> {
+pub async fn news_list(
+    State(state): State<AppState>,
+    u: ParentUser,
+    Query(q): Query<NewsQuery>,
+) -> Result<Response, WebError> {
+    let all = NewsKind::parse(&q.alle);
     let posts = state
         .store
         .news_for_parent(u.parent, super::parent::today(&u))
         .await?;
     let calendar = u.ctx.tenant.calendar;
+    let posts = posts.into_iter().map(|p| post_view(p, &calendar)).collect();
+    let title = match all {
+        Some(NewsKind::Nieuwsbrief) => tr().s("Alle nieuwsbrieven"),
+        Some(NewsKind::Nieuws) => tr().s("Alle nieuwsberichten"),
+        None => tr().s("Nieuws"),
+    };
     render(&NewsPage {
-        l: super::parent::layout(&u, tr().s("Nieuws"), "nieuws"),
-        posts: posts.into_iter().map(|p| post_view(p, &calendar)).collect(),
+        l: super::parent::layout(&u, title, "nieuws"),
+        sections: news_sections(posts, all),
+        all: all.is_some(),
     })
 }
 
