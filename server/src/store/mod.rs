@@ -1267,6 +1267,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         now: DateTime<Utc>,
     ) -> StoreFuture<Option<String>>;
     fn delete_location_page(&self, org: OrganisationId, page: String) -> StoreFuture<bool>;
+    /// A new title and text for an information page; false when the page
+    /// is not the organisation's.
+    fn update_location_page(
+        &self,
+        org: OrganisationId,
+        page: String,
+        title: String,
+        body: String,
+    ) -> StoreFuture<bool>;
     /// Sets (`Some`: with the staff member's consent, recorded now) or removes
     /// a staff photo; `None` when the staff member is not the organisation's,
     /// else the blob key no longer used.

@@ -490,6 +490,44 @@ async fn mijn_locatie_shows_the_location_and_staff_photos_only_with_consent() {
         )
         .await;
     assert_eq!(r.status, 303);
+    // the page is edited in place: its text changes, it stays one page
+    let admin = m.get("/beheer/locatie").await;
+    let page_id = admin
+        .text
+        .split("id=\"page-edit-form-")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("an edit form for the page")
+        .to_string();
+    assert!(
+        admin.text.contains(">Bel voor 8 uur.</textarea>"),
+        "{}",
+        admin.text
+    );
+    let r = m
+        .post(
+            &format!("/beheer/locatie/paginas/{page_id}"),
+            &[
+                ("title", "Ziek kind"),
+                ("body", "Bel voor 8 uur <b>en</b> mail ons."),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/beheer/locatie?ok=pagina-bewerkt")
+    );
+    let r = m
+        .post(
+            &format!("/beheer/locatie/paginas/{page_id}"),
+            &[("title", " "), ("body", "leeg")],
+        )
+        .await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/beheer/locatie?ok=leeg"),
+        "nothing saved"
+    );
 
     let send_photo = |b: &mut Browser, consent: bool| {
         let mut form = reqwest::multipart::Form::new()
@@ -517,6 +555,13 @@ async fn mijn_locatie_shows_the_location_and_staff_photos_only_with_consent() {
     let page = sem.get("/mijn-locatie").await;
     assert_eq!(page.status, 200);
     assert!(page.text.contains("Bloemstraat 1") && page.text.contains("Ziek kind"));
+    assert!(
+        page.text
+            .contains("Bel voor 8 uur &#60;b&#62;en&#60;/b&#62; mail ons.")
+            && !page.text.contains("<b>en</b>"),
+        "the edited text, escaped: {}",
+        page.text
+    );
     assert!(page.text.contains("href=\"tel:0301234567\""));
     assert!(page.text.contains("Fatima") || page.text.contains(&staff_a));
     assert!(

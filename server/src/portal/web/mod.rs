@@ -262,6 +262,11 @@ pub fn routes() -> Vec<(&'static str, &'static str, MethodRouter<AppState>)> {
         ),
         (
             "POST",
+            "/beheer/locatie/paginas/{id}",
+            post(news::admin_location_page_update),
+        ),
+        (
+            "POST",
             "/beheer/locatie/paginas/{id}/verwijderen",
             post(news::admin_location_page_delete),
         ),

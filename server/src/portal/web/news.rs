@@ -144,6 +144,8 @@ pub struct PageView {
     pub id: String,
     pub title: String,
     pub paragraphs: Vec<String>,
+    /// The text as typed, for the edit form.
+    pub body: String,
 }
 
 pub struct MemberView {
@@ -206,6 +208,7 @@ fn location_view(l: LocationInfo) -> LocationView {
                 id,
                 title,
                 paragraphs: news::paragraphs(&body),
+                body,
             })
             .collect(),
     }
@@ -836,6 +839,7 @@ pub async fn admin_location(
         "gegevens" => tr().s("De gegevens van de locatie zijn opgeslagen."),
         "pagina" => tr().s("De informatiepagina is toegevoegd."),
         "pagina-weg" => tr().s("De informatiepagina is verwijderd."),
+        "pagina-bewerkt" => tr().s("De informatiepagina is opgeslagen."),
         "foto" => tr().s("De foto staat bij Ons team."),
         "foto-weg" => tr().s("De foto is verwijderd."),
         _ => "",
@@ -924,6 +928,33 @@ pub async fn admin_location_page_add(
         .await?
         .ok_or(WebError::NotFound)?;
     Ok(Redirect::to("/beheer/locatie?ok=pagina").into_response())
+}
+
+/// `POST /beheer/locatie/paginas/{id}`: a new title and text.
+pub async fn admin_location_page_update(
+    State(state): State<AppState>,
+    u: ManagerUser,
+    Path(id): Path<String>,
+    Form(f): Form<PageForm>,
+) -> Result<Response, WebError> {
+    u.ctx.check_csrf(&f.csrf)?;
+    let (title, body) = (f.title.trim(), f.body.trim());
+    if title.is_empty() || body.is_empty() {
+        return Ok(Redirect::to("/beheer/locatie?ok=leeg").into_response());
+    }
+    if !state
+        .store
+        .update_location_page(
+            u.ctx.tenant.id,
+            id,
+            short(title, MAX_TITLE_CHARS),
+            short(body, MAX_BODY_CHARS),
+        )
+        .await?
+    {
+        return Err(WebError::NotFound);
+    }
+    Ok(Redirect::to("/beheer/locatie?ok=pagina-bewerkt").into_response())
 }
 
 pub async fn admin_location_page_delete(

@@ -780,6 +780,16 @@ impl Store for SqlStore {
         self.run(move |c| Ok(news::delete_location_page(c, &org, &page)?))
     }
 
+    fn update_location_page(
+        &self,
+        org: OrganisationId,
+        page: String,
+        title: String,
+        body: String,
+    ) -> StoreFuture<bool> {
+        self.run(move |c| Ok(news::update_location_page(c, &org, &page, &title, &body)?))
+    }
+
     fn set_staff_photo(
         &self,
         org: OrganisationId,

@@ -414,6 +414,22 @@ pub fn delete_location_page(
     Ok(n == 1)
 }
 
+/// A new title and text for an information page of the organisation.
+pub fn update_location_page(
+    c: &Connection,
+    org: &OrganisationId,
+    page: &str,
+    title: &str,
+    body: &str,
+) -> Result<bool, DbError> {
+    let n = c.execute(
+        "UPDATE location_pages SET title = ?3, body = ?4 WHERE id = ?1 AND location_id IN
+             (SELECT id FROM locations WHERE organisation_id = ?2)",
+        params![page, org.to_string(), title, body],
+    )?;
+    Ok(n == 1)
+}
+
 /// Sets (with the consent's time) or removes a staff member's photo.
 /// `None`: not the organisation's staff; else the key no longer used.
 pub fn set_staff_photo(
