@@ -38,6 +38,20 @@ fn jpeg(w: u32, h: u32) -> Vec<u8> {
 
 /// Where the portal screenshots go: `docs/screenshots/` when
 /// `KRING_UPDATE_SCREENSHOTS=1`, else `target/screenshots/`.
+/// The id of the first request waiting on the manager's `/beheer/aanvragen`.
+async fn first_waiting_request(b: &Browser) -> anyhow::Result<String> {
+    Ok(b.client
+        .find(fantoccini::Locator::Css(
+            "#waiting li[data-status=requested]",
+        ))
+        .await?
+        .attr("id")
+        .await?
+        .unwrap_or_default()
+        .trim_start_matches("request-")
+        .to_string())
+}
+
 fn screenshot_dir() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     if std::env::var("KRING_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
@@ -749,17 +763,7 @@ async fn a_parent_spends_tegoed_on_an_extra_day_the_manager_approves_it_and_the_
     // the manager sees that the day fits, and approves
     login(&b, &w.base, "petra@example.nl", PASSWORD).await?;
     b.goto(&format!("{}/beheer/aanvragen", w.base)).await?;
-    let id = b
-        .client
-        .find(fantoccini::Locator::Css(
-            "#waiting li[data-status=requested]",
-        ))
-        .await?
-        .attr("id")
-        .await?
-        .unwrap_or_default()
-        .trim_start_matches("request-")
-        .to_string();
+    let id = first_waiting_request(&b).await?;
     let fit = b
         .client
         .find(fantoccini::Locator::Css(&format!("#fit-{id}")))
@@ -990,17 +994,7 @@ async fn the_manager_fills_the_roster_and_a_bso_parent_gets_vacation_care_the_de
     // the manager sees the fit with the roster's count, and approves
     login(&b, &w.base, "petra@example.nl", PASSWORD).await?;
     b.goto(&format!("{}/beheer/aanvragen", w.base)).await?;
-    let id = b
-        .client
-        .find(fantoccini::Locator::Css(
-            "#waiting li[data-status=requested]",
-        ))
-        .await?
-        .attr("id")
-        .await?
-        .unwrap_or_default()
-        .trim_start_matches("request-")
-        .to_string();
+    let id = first_waiting_request(&b).await?;
     let card = b
         .client
         .find(fantoccini::Locator::Css(&format!("#request-{id}")))

@@ -7,7 +7,7 @@
 use super::admin::{self, today as manager_today};
 use super::parent::{invalid, kid_name, layout, parse_child, today};
 use super::view::{self, Layout};
-use super::{ManagerUser, ParentUser, WebError, render};
+use super::{ManagerUser, ParentUser, WebError, form_day, render};
 use crate::AppState;
 use crate::portal::agenda::{
     AgendaRefusal, CancelKind, ChildAgenda, ChildVacation, DayRequestView, NewDayRequest,
@@ -472,9 +472,7 @@ pub async fn agenda(
         requests,
         swap_days,
         tomorrow: (t + Duration::days(1)).to_string(),
-        prefill: NaiveDate::parse_from_str(q.dag.trim(), "%Y-%m-%d")
-            .map(|d| d.to_string())
-            .unwrap_or_default(),
+        prefill: form_day(&q.dag).map(|d| d.to_string()).unwrap_or_default(),
         bso: vacation.bso,
         vacation: vacation_section(&vacation, &a.rules, t),
     })
@@ -495,8 +493,8 @@ pub struct RequestForm {
 pub fn parse_request(
     f: &RequestForm,
 ) -> Result<(NaiveDate, PartOfDay, Payment, Option<NaiveDate>), String> {
-    let day = NaiveDate::parse_from_str(f.day.trim(), "%Y-%m-%d")
-        .map_err(|_| tr().s("Kies de dag die u wilt aanvragen.").to_string())?;
+    let day =
+        form_day(&f.day).ok_or_else(|| tr().s("Kies de dag die u wilt aanvragen.").to_string())?;
     let part = match f.part_of_day.as_str() {
         "whole_day" | "" => PartOfDay::WholeDay,
         "morning" => PartOfDay::Morning,
@@ -509,8 +507,8 @@ pub fn parse_request(
     })?;
     let gives_up = match payment {
         Payment::Swap => Some(
-            NaiveDate::parse_from_str(f.gives_up.trim(), "%Y-%m-%d")
-                .map_err(|_| tr().s("Kies welke opvangdag u wilt ruilen.").to_string())?,
+            form_day(&f.gives_up)
+                .ok_or_else(|| tr().s("Kies welke opvangdag u wilt ruilen.").to_string())?,
         ),
         _ => None,
     };
@@ -586,7 +584,7 @@ pub async fn cancel(
 ) -> Result<Response, WebError> {
     u.ctx.check_csrf(&f.csrf)?;
     let child = parse_child(&f.child_id).ok_or(WebError::NotFound)?;
-    let Ok(day) = NaiveDate::parse_from_str(f.day.trim(), "%Y-%m-%d") else {
+    let Some(day) = form_day(&f.day) else {
         return invalid(
             &u,
             tr().s("Dag afmelden"),
@@ -893,7 +891,7 @@ pub async fn vacation_request(
         .my_child(u.parent, child, t)
         .await?
         .ok_or(WebError::NotFound)?;
-    let Ok(day) = NaiveDate::parse_from_str(f.day.trim(), "%Y-%m-%d") else {
+    let Some(day) = form_day(&f.day) else {
         return invalid(
             &u,
             tr().s("Vakantieopvang aanvragen"),

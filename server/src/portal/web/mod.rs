@@ -330,6 +330,17 @@ pub fn route_table() -> Vec<(&'static str, &'static str)> {
 /// import is the largest form that uses it).
 pub const FORM_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
+/// A date as forms and paths carry it (`2026-12-04`, spaces around it
+/// ignored); anything else is None.
+pub(super) fn form_day(s: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+/// An id (a UUID) from a form or a path; anything else is None.
+pub(super) fn form_id<T: From<uuid::Uuid>>(s: &str) -> Option<T> {
+    uuid::Uuid::parse_str(s.trim()).ok().map(T::from)
+}
+
 /// The portal's routes, with its security headers and Origin check.
 pub fn router(state: &AppState) -> Router<AppState> {
     let mut r = Router::new();

@@ -127,7 +127,7 @@ fn diary_row(
 }
 
 pub(super) fn parse_child(s: &str) -> Option<ChildId> {
-    uuid::Uuid::parse_str(s.trim()).ok().map(ChildId)
+    super::form_id(s)
 }
 
 /// The banners of the parent's children whose care ended (their photos and

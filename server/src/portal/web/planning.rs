@@ -6,7 +6,7 @@
 
 use super::admin::{self, today as manager_today};
 use super::view::{self, Layout};
-use super::{ManagerUser, WebError, render};
+use super::{ManagerUser, WebError, form_day, form_id, render};
 use crate::AppState;
 use crate::portal::agenda::{AgendaRules, VacationHours, weekdays_words};
 use crate::portal::i18n::{mark, tr};
@@ -15,7 +15,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, Duration};
 use kring_protocol::{ChildId, GroupId, LocationId, StaffId, StaffRole, Weekday};
 use serde::Deserialize;
 
@@ -33,14 +33,6 @@ const DAYS: [(Weekday, &str, &str, &str); 7] = [
 
 fn weekday_code(s: &str) -> Option<Weekday> {
     DAYS.iter().find(|d| d.1 == s).map(|d| d.0)
-}
-
-fn parse_date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
-}
-
-fn parse_uuid<T: From<uuid::Uuid>>(s: &str) -> Option<T> {
-    uuid::Uuid::parse_str(s.trim()).ok().map(T::from)
 }
 
 /// The page again with an error line, as 422.
@@ -196,10 +188,10 @@ pub async fn roster_save(
         .map(|(_, v)| v.as_str())
         .unwrap_or_default();
     u.ctx.check_csrf(csrf)?;
-    let group: GroupId = parse_uuid(&group).ok_or(WebError::NotFound)?;
+    let group: GroupId = form_id(&group).ok_or(WebError::NotFound)?;
     let mut week: Vec<(StaffId, Vec<Weekday>)> = Vec::new();
     for (k, v) in &fields {
-        let (Some(staff), Some(day)) = (parse_uuid::<StaffId>(k), weekday_code(v)) else {
+        let (Some(staff), Some(day)) = (form_id::<StaffId>(k), weekday_code(v)) else {
             continue;
         };
         match week.iter_mut().find(|(s, _)| *s == staff) {
@@ -233,11 +225,11 @@ pub async fn exception_add(
     Form(f): Form<ExceptionForm>,
 ) -> Result<Response, WebError> {
     u.ctx.check_csrf(&f.csrf)?;
-    let group: GroupId = parse_uuid(&group).ok_or(WebError::NotFound)?;
-    let Some(staff) = parse_uuid::<StaffId>(&f.staff_id) else {
+    let group: GroupId = form_id(&group).ok_or(WebError::NotFound)?;
+    let Some(staff) = form_id::<StaffId>(&f.staff_id) else {
         return with_error(roster_page(&state, &u, "", tr().s("Kies een medewerker.")).await);
     };
-    let Some(day) = parse_date(&f.day) else {
+    let Some(day) = form_day(&f.day) else {
         return with_error(roster_page(&state, &u, "", tr().s("Kies een datum.")).await);
     };
     if day < manager_today(&u) {
@@ -551,14 +543,14 @@ pub async fn closed_add(
     Form(f): Form<ClosedForm>,
 ) -> Result<Response, WebError> {
     u.ctx.check_csrf(&f.csrf)?;
-    let location: LocationId = parse_uuid(&f.location_id).ok_or(WebError::NotFound)?;
+    let location: LocationId = form_id(&f.location_id).ok_or(WebError::NotFound)?;
     let checked = (|| {
         let from =
-            parse_date(&f.from).ok_or(tr().s("Kies de eerste dag dat de locatie dicht is."))?;
+            form_day(&f.from).ok_or(tr().s("Kies de eerste dag dat de locatie dicht is."))?;
         let to = if f.to.trim().is_empty() {
             from
         } else {
-            parse_date(&f.to).ok_or(tr().s("De laatste dag is geen geldige datum."))?
+            form_day(&f.to).ok_or(tr().s("De laatste dag is geen geldige datum."))?
         };
         let name = f.name.trim();
         if to < from {
@@ -594,8 +586,8 @@ pub async fn closed_remove(
     Form(f): Form<super::auth::CsrfOnly>,
 ) -> Result<Response, WebError> {
     u.ctx.check_csrf(&f.csrf)?;
-    let location: LocationId = parse_uuid(&location).ok_or(WebError::NotFound)?;
-    let day = parse_date(&day).ok_or(WebError::NotFound)?;
+    let location: LocationId = form_id(&location).ok_or(WebError::NotFound)?;
+    let day = form_day(&day).ok_or(WebError::NotFound)?;
     if day < manager_today(&u) {
         return with_error(
             settings_page(
@@ -629,7 +621,7 @@ pub async fn group_max(
     Form(f): Form<MaxForm>,
 ) -> Result<Response, WebError> {
     u.ctx.check_csrf(&f.csrf)?;
-    let group: GroupId = parse_uuid(&group).ok_or(WebError::NotFound)?;
+    let group: GroupId = form_id(&group).ok_or(WebError::NotFound)?;
     let max = if f.max_children.trim().is_empty() {
         None
     } else {
@@ -671,7 +663,7 @@ pub async fn vacation_hours(
     Form(f): Form<HoursForm>,
 ) -> Result<Response, WebError> {
     u.ctx.check_csrf(&f.csrf)?;
-    let child: ChildId = parse_uuid(&f.child_id).ok_or(WebError::NotFound)?;
+    let child: ChildId = form_id(&f.child_id).ok_or(WebError::NotFound)?;
     let this = manager_today(&u).year();
     let year = match f.year.trim().parse::<i32>() {
         Ok(y) if y == this || y == this + 1 => y,

@@ -18,13 +18,14 @@ use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, Utc};
 use kring_protocol::{GroupId, LocationId};
 
+/// An id in a path; anything else is 404.
 fn parse_uuid(s: &str) -> Result<uuid::Uuid, WebError> {
-    uuid::Uuid::parse_str(s.trim()).map_err(|_| WebError::NotFound)
+    super::form_id(s).ok_or(WebError::NotFound)
 }
 
 /// A date in a path (`2026-12-04`); anything else is 404.
 fn parse_date(s: &str) -> Result<NaiveDate, WebError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| WebError::NotFound)
+    super::form_day(s).ok_or(WebError::NotFound)
 }
 
 pub async fn presence(
